@@ -1,0 +1,3 @@
+"""CRM GraphQL API server: companies, contacts, contracts, invoices and leads."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,55 @@
+"""Errors the API shows to clients as GraphQL errors with `extensions.code`.
+
+Anything that is not one of these is masked before it leaves the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class ApiError(GraphQLError):
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Authentication required.", **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+    def __init__(
+        self, message: str = "You are not allowed to do this.", **extensions: Any
+    ) -> None:
+        super().__init__(message, **extensions)
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+
+    def __init__(self, message: str = "Not found.", **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class QueryTooComplex(ApiError):
+    code = "QUERY_TOO_COMPLEX"
+
+
+def is_client_error(error: GraphQLError) -> bool:
+    """True when the error is safe to show: ours, or a GraphQL syntax/validation error."""
+    original = error.original_error
+    if original is None:
+        return True  # parse and validation errors carry no Python exception
+    return isinstance(original, ApiError)

@@ -1,0 +1,55 @@
+"""Companies and company roles (SPEC §3). Users belong to companies, so the foundation
+needs the table; the company API itself is its own domain."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from crm_graphql.models.users import User
+
+
+class CompanyRole(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    description = fields.CharField(max_length=255, default="")
+
+    class Meta:
+        table = "company_roles"
+        ordering = ["id"]
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    address = fields.TextField(default="")
+    fiscal_id = fields.CharField(max_length=60, null=True, unique=True)
+    country = fields.CharField(max_length=100, default="")
+    website = fields.CharField(max_length=255, default="")
+    comments = fields.TextField(default="")
+    role: fields.ForeignKeyNullableRelation[CompanyRole] = fields.ForeignKeyField(
+        "crm.CompanyRole", related_name="companies", null=True, on_delete=fields.SET_NULL
+    )
+    parent: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "crm.Company", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    manager: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "crm.User", related_name="managed_companies", null=True, on_delete=fields.SET_NULL
+    )
+    last_update = fields.DatetimeField(auto_now=True)
+    payment_conditions = fields.IntField(default=30)
+    office_phone = fields.CharField(max_length=60, default="")
+    general_email = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    version = fields.IntField(default=1)
+
+    role_id: int | None
+    parent_id: int | None
+    manager_id: int | None
+
+    class Meta:
+        table = "companies"
+        ordering = ["id"]

@@ -1,0 +1,1 @@
+"""Domain work and I/O, one module per domain."""

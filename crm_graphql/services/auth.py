@@ -1,0 +1,173 @@
+"""Login, bearer tokens and the per-request viewer.
+
+Tokens are opaque random strings; only their SHA-256 is stored. Session tokens expire
+after the configured time; API tokens expire when their owner says so. Login attempts
+are rows in the database so every server process counts the same failures."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import Q
+
+from crm_graphql.models.auth import AuthToken, LoginAttempt, TokenKind, TokenScope
+from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User
+from crm_graphql.services.passwords import verify_password_async
+from crm_graphql.settings import Settings
+
+TOKEN_PREFIX = "crm_"
+# Tokens in use are touched at most this often, so reads stay reads.
+_TOUCH_EVERY = timedelta(minutes=5)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass
+class Viewer:
+    """The authenticated caller, loaded once per request."""
+
+    user: User
+    bits: frozenset[str]
+    token_id: int
+    token_kind: TokenKind
+    scope: TokenScope
+    denied: list[str] = field(default_factory=list)
+
+    @property
+    def is_superadmin(self) -> bool:
+        return self.user.is_superadmin
+
+    def has(self, bit: str) -> bool:
+        return self.user.is_superadmin or bit in self.bits
+
+    def effective_bits(self) -> list[str]:
+        if self.user.is_superadmin:
+            return list(PERMISSION_BITS)
+        return [bit for bit in PERMISSION_BITS if bit in self.bits]
+
+
+class InvalidToken(Exception):
+    """The bearer token is unknown, revoked or expired."""
+
+
+async def user_bits(user_id: int) -> frozenset[str]:
+    """The union of the bits of every profile the user holds, in one query."""
+    columns = [bit.lower() for bit in PERMISSION_BITS]
+    rows = await Profile.filter(
+        id__in=Assignment.filter(user_id=user_id).values("profile_id")
+    ).values(*columns)
+    return frozenset(bit for bit in PERMISSION_BITS if any(row[bit.lower()] for row in rows))
+
+
+async def authenticate(raw_token: str) -> Viewer:
+    """The viewer behind a bearer token, or InvalidToken."""
+    if not raw_token.startswith(TOKEN_PREFIX) or len(raw_token) > 200:
+        raise InvalidToken
+    token = (
+        await AuthToken.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    moment = now()
+    if token is None or (token.expires_at is not None and token.expires_at <= moment):
+        raise InvalidToken
+    user = token.user
+    if not user.enabled:
+        raise InvalidToken
+    if token.last_used_at is None or moment - token.last_used_at > _TOUCH_EVERY:
+        await AuthToken.filter(id=token.id).update(last_used_at=moment)
+    return Viewer(
+        user=user,
+        bits=await user_bits(user.id),
+        token_id=token.id,
+        token_kind=token.kind,
+        scope=token.scope,
+    )
+
+
+@dataclass
+class LoginOutcome:
+    token: str | None = None
+    expires_at: datetime | None = None
+    user: User | None = None
+    error_code: str | None = None
+
+
+INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+RATE_LIMITED = "RATE_LIMITED"
+
+
+async def login(username: str, password: str, address: str, settings: Settings) -> LoginOutcome:
+    """Check credentials under the rate limit; on success create a session token.
+
+    The attempt row is written before counting, so concurrent attempts (aliases,
+    batched operations, other processes) all see each other."""
+    key = username.strip().lower()[:60]
+    address = address[:64]
+    attempt = await LoginAttempt.create(username=key, address=address)
+    since = now() - timedelta(seconds=settings.login_window_seconds)
+    recent_failures = LoginAttempt.filter(succeeded=False, created_at__gte=since)
+    by_user = await recent_failures.filter(username=key).count()
+    by_address = await recent_failures.filter(address=address).count()
+    if (
+        by_user > settings.login_max_failures
+        or by_address > settings.login_max_failures * settings.login_address_factor
+    ):
+        return LoginOutcome(error_code=RATE_LIMITED)
+
+    user = await User.filter(username=username.strip()).first()
+    password_ok = await verify_password_async(user.password_hash if user else None, password)
+    if user is None or not password_ok or not user.enabled or not user.login_enabled:
+        return LoginOutcome(error_code=INVALID_CREDENTIALS)
+
+    await LoginAttempt.filter(id=attempt.id).update(succeeded=True)
+    # Old rows only matter inside the window; prune them as we go.
+    await LoginAttempt.filter(created_at__lt=since - timedelta(days=1)).delete()
+    secret = new_secret()
+    expires = now() + timedelta(hours=settings.session_ttl_hours)
+    await AuthToken.create(
+        user=user,
+        kind=TokenKind.SESSION,
+        name="login",
+        token_hash=hash_token(secret),
+        prefix=secret[:10],
+        expires_at=expires,
+    )
+    return LoginOutcome(token=secret, expires_at=expires, user=user)
+
+
+async def create_api_token(
+    user: User, name: str, scope: TokenScope, expires_at: datetime | None
+) -> tuple[AuthToken, str]:
+    secret = new_secret()
+    token = await AuthToken.create(
+        user=user,
+        kind=TokenKind.API,
+        name=name,
+        scope=scope,
+        token_hash=hash_token(secret),
+        prefix=secret[:10],
+        expires_at=expires_at,
+    )
+    return token, secret
+
+
+async def revoke_token(token_id: int) -> int:
+    return await AuthToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now())
+
+
+def active_tokens_q() -> Q:
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now()))

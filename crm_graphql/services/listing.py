@@ -1,0 +1,271 @@
+"""The list machinery every domain reuses: typed filters to SQL, keyset pagination and
+per-parent limited fetching for nested lists.
+
+Filters arrive as input objects whose attributes are either scalar filters
+(`eq neq in_ lt lte gt gte contains is_null`) or nested entity filters, plus `and_`,
+`or_` and `not_`. A `FilterSpec` maps attribute names to ORM lookup paths, so a
+filter can follow relations (`company: {name: {contains: "acme"}}`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import orjson
+from tortoise import fields as tfields
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+M = TypeVar("M", bound=Model)
+
+_SCALAR_OPS: dict[str, str] = {
+    "eq": "",
+    "in_": "__in",
+    "lt": "__lt",
+    "lte": "__lte",
+    "gt": "__gt",
+    "gte": "__gte",
+    "contains": "__icontains",
+    "is_null": "__isnull",
+}
+
+
+class ListError(ValueError):
+    """A filter, order or cursor the client sent cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A filter attribute that descends into a related entity's filter."""
+
+    path: str
+    spec: FilterSpec
+
+
+FilterSpec = dict[str, "str | Relation"]
+
+
+def _set(value: Any) -> bool:
+    # strawberry.UNSET is falsy-ish but not None; treat both as "not given".
+    return value is not None and type(value).__name__ != "UnsetType"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _scalar_q(path: str, scalar: Any) -> Q:
+    parts: list[Q] = []
+    for attr, suffix in _SCALAR_OPS.items():
+        value = getattr(scalar, attr, None)
+        if _set(value):
+            parts.append(Q(**{f"{path}{suffix}": _plain(value)}))
+    neq = getattr(scalar, "neq", None)
+    if _set(neq):
+        parts.append(~Q(**{path: _plain(neq)}))
+    return Q(*parts) if parts else Q()
+
+
+def filter_q(flt: Any, spec: FilterSpec, prefix: str = "") -> Q:
+    """Translate a filter input object to one Tortoise Q, following `spec`."""
+    if not _set(flt):
+        return Q()
+    parts: list[Q] = []
+    for name, target in spec.items():
+        value = getattr(flt, name, None)
+        if not _set(value):
+            continue
+        if isinstance(target, Relation):
+            parts.append(filter_q(value, target.spec, f"{prefix}{target.path}__"))
+        else:
+            parts.append(_scalar_q(prefix + target, value))
+    and_ = getattr(flt, "and_", None)
+    if _set(and_):
+        parts.extend(filter_q(sub, spec, prefix) for sub in and_)
+    or_ = getattr(flt, "or_", None)
+    if _set(or_) and or_:
+        parts.append(Q(*(filter_q(sub, spec, prefix) for sub in or_), join_type="OR"))
+    not_ = getattr(flt, "not_", None)
+    if _set(not_):
+        parts.append(~filter_q(not_, spec, prefix))
+    return Q(*parts) if parts else Q()
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY key: a non-null column of the model (keyset needs no NULLs)."""
+
+    column: str
+    descending: bool = False
+
+
+def sort_keys(order: Sequence[tuple[str, bool]] | None, default: Sequence[SortKey]) -> list[SortKey]:
+    """The requested keys (or the default), always ending with the id tie-breaker."""
+    keys = [SortKey(c, d) for c, d in order] if order else list(default)
+    seen: set[str] = set()
+    unique = [k for k in keys if not (k.column in seen or seen.add(k.column))]
+    if not any(k.column == "id" for k in unique):
+        unique.append(SortKey("id", unique[-1].descending if unique else False))
+    return unique
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def encode_cursor(row: Model, keys: Sequence[SortKey]) -> str:
+    payload = [_json_value(getattr(row, k.column)) for k in keys]
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+def _decode_value(model: type[Model], column: str, raw: Any) -> Any:
+    field = model._meta.fields_map.get(column)
+    if raw is None:
+        raise ListError("Cursor holds an empty sort value.")
+    if isinstance(field, tfields.DatetimeField):
+        return datetime.fromisoformat(raw)
+    if isinstance(field, tfields.DateField):
+        return date.fromisoformat(raw)
+    if isinstance(field, tfields.DecimalField):
+        return Decimal(raw)
+    return raw
+
+
+def decode_cursor(model: type[Model], cursor: str, keys: Sequence[SortKey]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ListError("The cursor does not match this ordering.")
+        return [_decode_value(model, k.column, v) for k, v in zip(keys, values, strict=True)]
+    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+        if isinstance(exc, ListError):
+            raise
+        raise ListError("The cursor is not valid.") from exc
+
+
+def keyset_q(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
+    """Rows strictly after `values` in the order `keys`."""
+    branches: list[Q] = []
+    for i, key in enumerate(keys):
+        equal = {keys[j].column: values[j] for j in range(i)}
+        op = "lt" if key.descending else "gt"
+        branches.append(Q(**equal, **{f"{key.column}__{op}": values[i]}))
+    return Q(*branches, join_type="OR")
+
+
+def order_args(keys: Sequence[SortKey]) -> list[str]:
+    return [("-" if k.descending else "") + k.column for k in keys]
+
+
+@dataclass
+class Page(Generic[M]):
+    rows: list[M]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    count: Callable[[], Awaitable[int]]
+
+
+async def fetch_page(
+    queryset: QuerySet[M],
+    keys: Sequence[SortKey],
+    first: int,
+    after: str | None,
+) -> Page[M]:
+    """One page after `after` (a keyset cursor), plus a lazy total count of `queryset`."""
+    model = queryset.model
+    page_q = queryset
+    if after:
+        page_q = page_q.filter(keyset_q(keys, decode_cursor(model, after, keys)))
+    rows = await page_q.order_by(*order_args(keys)).limit(first + 1)
+    has_next = len(rows) > first
+    rows = rows[:first]
+
+    async def count() -> int:
+        return await queryset.count()
+
+    return Page(
+        rows=rows,
+        cursors=[encode_cursor(r, keys) for r in rows],
+        has_next=has_next,
+        has_previous=bool(after),
+        count=count,
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def fetch_per_parent(
+    queryset: QuerySet[M],
+    parent_column: str,
+    keys: Sequence[SortKey],
+    limit: int,
+) -> dict[Any, list[M]]:
+    """For each parent, its first `limit` rows of `queryset` in `keys` order, in ONE
+    statement: ROW_NUMBER() OVER (PARTITION BY parent ORDER BY keys) <= limit.
+
+    Fetches `limit + 1` so callers can tell whether a parent has more."""
+    model = queryset.model
+    queryset._choose_db_if_not_chosen()
+    queryset._make_query()
+    inner_sql, params = queryset.query.get_parameterized_sql()
+    order = ", ".join(
+        f"t.{_quote(model._meta.fields_db_projection[k.column])} {'DESC' if k.descending else 'ASC'}"
+        for k in keys
+    )
+    parent_db = _quote(model._meta.fields_db_projection[parent_column])
+    sql = (
+        f"SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.{parent_db} "  # noqa: S608
+        f"ORDER BY {order}) AS crm_rn FROM ({inner_sql}) t) ranked "
+        f"WHERE crm_rn <= {int(limit) + 1} ORDER BY {parent_db}, crm_rn"
+    )
+    result: dict[Any, list[M]] = defaultdict(list)
+    for row in await queryset._db.execute_query_dict(sql, params):
+        row.pop("crm_rn", None)
+        instance = model._init_from_db(**row)
+        result[getattr(instance, parent_column)].append(instance)
+    return result
+
+
+async def count_per_parent(queryset: QuerySet[M], parent_column: str) -> dict[Any, int]:
+    """Row counts per parent, one GROUP BY statement."""
+    from tortoise.functions import Count
+
+    rows = (
+        await queryset.annotate(n=Count("id"))
+        .group_by(parent_column)
+        .order_by()
+        .values(parent_column, "n")
+    )
+    return {row[parent_column]: row["n"] for row in rows}
+
+
+def input_fields(obj: Any) -> dict[str, Any]:
+    """The attributes a client actually sent on an input object."""
+    return {
+        f.name: getattr(obj, f.name)
+        for f in dataclasses.fields(obj)
+        if type(getattr(obj, f.name)).__name__ != "UnsetType"
+    }

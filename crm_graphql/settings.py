@@ -1,0 +1,140 @@
+"""Configuration read once from environment variables, with defaults for a laptop.
+
+`TORTOISE_ORM` is also what the `tortoise` migration CLI reads
+(`tortoise -c crm_graphql.settings.TORTOISE_ORM ...`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODEL_MODULES = [
+    "crm_graphql.models.users",
+    "crm_graphql.models.companies",
+    "crm_graphql.models.auth",
+    "crm_graphql.models.audit",
+]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request and query limits; every one is a setting so operators can tune them."""
+
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 20 * 1_048_576
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 4_000
+    max_cost: int = 50_000
+    page_size_default: int = 20
+    page_size_max: int = 100
+    nested_page_size_default: int = 10
+    nested_page_size_max: int = 50
+    max_batch_operations: int = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the server. Build with `Settings.from_env()`."""
+
+    mode: str = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_ttl_hours: int = 12
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    # An address may fail this many times more than one username (shared NAT).
+    login_address_factor: int = 4
+    graphiql: bool = True
+    introspection: bool = True
+    allow_get_queries: bool = True
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        mode = _env("CRM_MODE", "development").strip().lower()
+        if mode not in {"development", "production"}:
+            raise ValueError("CRM_MODE must be 'development' or 'production'")
+        dev = mode == "development"
+        data_dir = Path(_env("CRM_DATA_DIR", "data")).resolve()
+        database_url = _env("CRM_DATABASE_URL", "") or f"sqlite://{data_dir / 'crm.sqlite3'}"
+        lim = Limits()
+        limits = Limits(
+            max_body_bytes=_env_int("CRM_MAX_BODY_BYTES", lim.max_body_bytes),
+            max_upload_bytes=_env_int("CRM_MAX_UPLOAD_BYTES", lim.max_upload_bytes),
+            max_depth=_env_int("CRM_QUERY_MAX_DEPTH", lim.max_depth),
+            max_aliases=_env_int("CRM_QUERY_MAX_ALIASES", lim.max_aliases),
+            max_tokens=_env_int("CRM_QUERY_MAX_TOKENS", lim.max_tokens),
+            max_cost=_env_int("CRM_QUERY_MAX_COST", lim.max_cost),
+            page_size_default=_env_int("CRM_PAGE_SIZE_DEFAULT", lim.page_size_default),
+            page_size_max=_env_int("CRM_PAGE_SIZE_MAX", lim.page_size_max),
+            nested_page_size_default=_env_int(
+                "CRM_NESTED_PAGE_SIZE_DEFAULT", lim.nested_page_size_default
+            ),
+            nested_page_size_max=_env_int("CRM_NESTED_PAGE_SIZE_MAX", lim.nested_page_size_max),
+            max_batch_operations=_env_int("CRM_MAX_BATCH_OPERATIONS", lim.max_batch_operations),
+        )
+        return cls(
+            mode=mode,
+            data_dir=data_dir,
+            database_url=database_url,
+            host=_env("CRM_HOST", "127.0.0.1"),
+            port=_env_int("CRM_PORT", 8000),
+            session_ttl_hours=_env_int("CRM_SESSION_TTL_HOURS", 12),
+            login_max_failures=_env_int("CRM_LOGIN_MAX_FAILURES", 5),
+            login_window_seconds=_env_int("CRM_LOGIN_WINDOW_SECONDS", 900),
+            login_address_factor=_env_int("CRM_LOGIN_ADDRESS_FACTOR", 4),
+            graphiql=_env_bool("CRM_GRAPHIQL", dev),
+            introspection=_env_bool("CRM_INTROSPECTION", dev),
+            allow_get_queries=_env_bool("CRM_ALLOW_GET_QUERIES", dev),
+            limits=limits,
+        )
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database URL."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "crm": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+settings = Settings.from_env()
+TORTOISE_ORM = tortoise_config(settings.database_url)
