@@ -26,9 +26,7 @@ class Unauthenticated(ApiError):
 class Forbidden(ApiError):
     code = "FORBIDDEN"
 
-    def __init__(
-        self, message: str = "You are not allowed to do this.", **extensions: Any
-    ) -> None:
+    def __init__(self, message: str = "You are not allowed to do this.", **extensions: Any) -> None:
         super().__init__(message, **extensions)
 
 
@@ -53,3 +51,21 @@ def is_client_error(error: GraphQLError) -> bool:
     if original is None:
         return True  # parse and validation errors carry no Python exception
     return isinstance(original, ApiError)
+
+
+class FieldError(Exception):
+    """A problem the client can fix, reported in a mutation payload's `errors`."""
+
+    def __init__(self, field: str | None, code: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+class PayloadErrors(Exception):
+    """Raised inside a mutation's transaction to roll it back and report `errors`."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors

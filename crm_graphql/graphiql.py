@@ -46,7 +46,8 @@ DEFAULT_QUERY: Final = """\
 # To get one, run:
 #
 #   mutation {
-#     login(username: "user1", password: "user1") {
+#     login(username: "user1",
+#           password: "user1") {
 #       token
 #       errors { field code message }
 #     }

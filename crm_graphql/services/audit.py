@@ -39,9 +39,7 @@ def snapshot(obj: Model, names: Iterable[str] | None = None) -> dict[str, Any]:
     """The object's column values, JSON-ready, secrets left out."""
     columns = names if names is not None else obj._meta.db_fields
     return {
-        n: _json(getattr(obj, n))
-        for n in columns
-        if n not in _SECRET_FIELDS and hasattr(obj, n)
+        n: _json(getattr(obj, n)) for n in columns if n not in _SECRET_FIELDS and hasattr(obj, n)
     }
 
 

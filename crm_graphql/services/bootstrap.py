@@ -4,6 +4,8 @@ Idempotent and safe to run from several processes at once."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
@@ -31,10 +33,8 @@ SEEDED_PROFILES: dict[str, dict[str, bool]] = {
 async def _ensure(model: type[Model], name: str, **defaults: object) -> None:
     if await model.filter(name=name).exists():
         return
-    try:
+    with suppress(IntegrityError):  # another process created it first
         await model.create(name=name, **defaults)
-    except IntegrityError:
-        pass  # another process created it first
 
 
 async def ensure_defaults() -> None:

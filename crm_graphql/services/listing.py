@@ -68,14 +68,16 @@ def _plain(value: Any) -> Any:
 
 
 def _scalar_q(path: str, scalar: Any) -> Q:
+    coerce = getattr(scalar, "coerce", lambda v: v)
     parts: list[Q] = []
     for attr, suffix in _SCALAR_OPS.items():
         value = getattr(scalar, attr, None)
         if _set(value):
-            parts.append(Q(**{f"{path}{suffix}": _plain(value)}))
+            value = _plain(value)
+            parts.append(Q(**{f"{path}{suffix}": value if attr == "is_null" else coerce(value)}))
     neq = getattr(scalar, "neq", None)
     if _set(neq):
-        parts.append(~Q(**{path: _plain(neq)}))
+        parts.append(~Q(**{path: coerce(_plain(neq))}))
     return Q(*parts) if parts else Q()
 
 
@@ -112,7 +114,9 @@ class SortKey:
     descending: bool = False
 
 
-def sort_keys(order: Sequence[tuple[str, bool]] | None, default: Sequence[SortKey]) -> list[SortKey]:
+def sort_keys(
+    order: Sequence[tuple[str, bool]] | None, default: Sequence[SortKey]
+) -> list[SortKey]:
     """The requested keys (or the default), always ending with the id tie-breaker."""
     keys = [SortKey(c, d) for c, d in order] if order else list(default)
     seen: set[str] = set()
@@ -231,9 +235,9 @@ async def fetch_per_parent(
     queryset._choose_db_if_not_chosen()
     queryset._make_query()
     inner_sql, params = queryset.query.get_parameterized_sql()
+    columns = model._meta.fields_db_projection
     order = ", ".join(
-        f"t.{_quote(model._meta.fields_db_projection[k.column])} {'DESC' if k.descending else 'ASC'}"
-        for k in keys
+        f"t.{_quote(columns[k.column])} {'DESC' if k.descending else 'ASC'}" for k in keys
     )
     parent_db = _quote(model._meta.fields_db_projection[parent_column])
     sql = (

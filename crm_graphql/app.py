@@ -1,0 +1,237 @@
+"""The Starlette application: routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from crm_graphql import graphiql
+from crm_graphql.api import build_schema
+from crm_graphql.context import Context
+from crm_graphql.dataloaders import Loaders
+from crm_graphql.services.auth import InvalidToken, authenticate
+from crm_graphql.services.bootstrap import ensure_defaults
+from crm_graphql.services.database import database_ready
+from crm_graphql.settings import Settings, settings, tortoise_config
+
+log = logging.getLogger("crm_graphql")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: Any = ()) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    """Per request: an id (echoed as X-Request-ID), a body size limit, and the bearer
+    token resolved to a viewer before any GraphQL work starts."""
+
+    def __init__(self, app: ASGIApp, config: Settings) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode())
+
+        limit = self.config.limits.max_body_bytes
+        if headers.get("content-type", "").startswith("multipart/"):
+            limit = self.config.limits.max_upload_bytes + 64 * 1024
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _send_json(
+                send,
+                413,
+                error_body(f"Request body over {limit} bytes.", "PAYLOAD_TOO_LARGE"),
+                [id_header],
+            )
+            return
+
+        authorization = headers.get("authorization", "")
+        state["viewer"] = None
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise InvalidToken
+                state["viewer"] = await authenticate(token.strip())
+            except InvalidToken:
+                await _send_json(
+                    send,
+                    401,
+                    error_body("The bearer token is invalid or has expired.", "UNAUTHENTICATED"),
+                    [id_header, (b"www-authenticate", b'Bearer error="invalid_token"')],
+                )
+                return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            if not started:
+                await _send_json(
+                    send,
+                    413,
+                    error_body(f"Request body over {limit} bytes.", "PAYLOAD_TOO_LARGE"),
+                    [id_header],
+                )
+
+
+class GraphQLApp(GraphQL):
+    """strawberry's ASGI view with our context, JSON errors, orjson and local GraphiQL."""
+
+    def __init__(self, schema: strawberry.Schema, config: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if config.graphiql else None,
+            allow_queries_via_get=config.allow_get_queries,
+            multipart_uploads_enabled=True,
+        )
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+            response = JSONResponse(error_body(exc.reason, code), status_code=exc.status_code)
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        state = request.scope.get("state", {})
+        client = request.client
+        return Context(
+            request=request,
+            response=response,
+            settings=self.config,
+            viewer=state.get("viewer"),
+            loaders=Loaders(),
+            request_id=state.get("request_id", ""),
+            client_address=client.host if client else "unknown",
+        )
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(graphiql.graphiql_html(str(request.url.path)))
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    if await database_ready():
+        return JSONResponse({"status": "ok", "database": "reachable"})
+    return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+
+
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body("Not found.", "NOT_FOUND"), status_code=404)
+
+
+async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    log.error("request %s: unhandled error", request_id, exc_info=exc)
+    body = error_body("Internal error.", "INTERNAL_SERVER_ERROR")
+    body["errors"][0]["extensions"]["requestId"] = request_id
+    return JSONResponse(body, status_code=500)
+
+
+def create_app(config: Settings | None = None) -> Starlette:
+    config = config or settings
+    schema = build_schema(config)
+    graphql_app = GraphQLApp(schema, config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.is_sqlite:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
+            await ensure_defaults()
+            yield
+
+    routes = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 500: server_error},
+    )
+    app.add_middleware(RequestMiddleware, config=config)
+    app.state.config = config
+    app.state.schema = schema
+    return app

@@ -1,0 +1,1 @@
+"""Access rules per domain: SQL visibility filters and strawberry permission classes."""

@@ -1,0 +1,75 @@
+"""Field permission classes. Each prints an `@auth` directive into the SDL, so a
+change of rule shows in review. They are synchronous and read only what the request
+already loaded (the viewer and its bits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+
+from crm_graphql.errors import Unauthenticated
+from crm_graphql.models.auth import TokenScope
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="auth",
+    description=(
+        "Who may use this field: an authenticated caller holding any of `anyOf` "
+        "(superadmins always), reached with a token of one of `scopes`."
+    ),
+)
+class AuthDirective:
+    any_of: list[str] = strawberry.field(description="Permission bits, any one of which is enough.")
+    scopes: list[str] = strawberry.field(description="Token scopes accepted.")
+    superadmin_only: bool = strawberry.field(description="Only superadmins.")
+
+
+class Auth(BasePermission):
+    """Authenticated, with a token of an accepted scope, holding any of the bits."""
+
+    def __init__(
+        self,
+        *any_of: str,
+        scopes: tuple[TokenScope, ...] = (TokenScope.FULL,),
+        superadmin_only: bool = False,
+    ) -> None:
+        self.any_of = any_of
+        self.scopes = scopes
+        self.superadmin_only = superadmin_only
+        self._schema_directive = AuthDirective(
+            any_of=list(any_of),
+            scopes=[s.value for s in scopes],
+            superadmin_only=superadmin_only,
+        )
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        context = info.context
+        viewer = context.viewer
+        if viewer is None:
+            raise Unauthenticated()
+        field = info.field_name
+        if viewer.scope not in self.scopes:
+            raise context.deny(field, f"token scope {viewer.scope.value}")
+        if self.superadmin_only and not viewer.is_superadmin:
+            raise context.deny(field, "superadmin only")
+        if self.any_of and not any(viewer.has(bit) for bit in self.any_of):
+            raise context.deny(field, "needs " + " or ".join(self.any_of))
+        return True
+
+
+def auth(
+    *any_of: str,
+    scopes: tuple[TokenScope, ...] = (TokenScope.FULL,),
+    superadmin_only: bool = False,
+) -> list[FieldExtension]:
+    """Field extensions for `strawberry.field(extensions=auth("UM"))`."""
+    return [
+        PermissionExtension(
+            permissions=[Auth(*any_of, scopes=scopes, superadmin_only=superadmin_only)]
+        )
+    ]

@@ -1,0 +1,1 @@
+"""Root query and mutation classes per domain: parse, authorize, call a service."""

@@ -1,0 +1,82 @@
+"""Helpers shared by every domain's root resolvers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from crm_graphql.context import Info
+from crm_graphql.errors import BadUserInput, NotFound
+from crm_graphql.schema.common import Connection, Edge, PageInfo, page_size
+from crm_graphql.services.listing import (
+    FilterSpec,
+    ListError,
+    SortKey,
+    fetch_page,
+    filter_q,
+    input_fields,
+    sort_keys,
+)
+
+
+def order_pairs(order_by: Sequence[Any] | None) -> list[tuple[str, bool]]:
+    """(column, descending) pairs from `[XOrder!]` inputs whose field enum values are columns."""
+    return [(o.field.value, o.direction.value == "DESC") for o in order_by or []]
+
+
+async def connection(
+    info: Info,
+    queryset: QuerySet[Any],
+    *,
+    flt: Any = None,
+    spec: FilterSpec | None = None,
+    order_by: Sequence[Any] | None = None,
+    default_order: Sequence[SortKey] = (SortKey("id"),),
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[Any]:
+    """A root list: visibility already applied to `queryset`, then filter, keyset page."""
+    limits = info.context.settings.limits
+    size = page_size(first, limits.page_size_default, limits.page_size_max)
+    try:
+        if flt is not None and spec is not None:
+            queryset = queryset.filter(filter_q(flt, spec))
+        keys = sort_keys(order_pairs(order_by), default_order)
+        page = await fetch_page(queryset, keys, size, after)
+    except ListError as exc:
+        raise BadUserInput(str(exc)) from None
+    edges = [Edge(cursor=c, node=r) for r, c in zip(page.rows, page.cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        _count=page.count,
+    )
+
+
+def parse_id(value: Any) -> int:
+    """An id argument as an int; a malformed id simply finds nothing."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise NotFound() from None
+    if number <= 0:
+        raise NotFound()
+    return number
+
+
+async def get_or_404(model: type[Model], queryset: QuerySet[Any], value: Any) -> Any:
+    obj = await queryset.filter(id=parse_id(value)).first()
+    if obj is None:
+        raise NotFound(f"No {model.__name__.lower()} with id {value}.")
+    return obj
+
+
+__all__ = ["connection", "get_or_404", "input_fields", "parse_id"]

@@ -1,0 +1,1 @@
+"""Strawberry types, inputs, enums and payloads per domain. Never imports resolvers."""

@@ -1,0 +1,205 @@
+"""Types every domain shares: payload errors, connections, scalar filters, ordering."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.services.listing import ListError, SortKey, encode_cursor
+
+T = TypeVar("T")
+
+
+@strawberry.enum(description="Why a mutation input was refused.")
+class ErrorCode(Enum):
+    INVALID = strawberry.enum_value("INVALID", description="The value is not acceptable.")
+    REQUIRED = strawberry.enum_value("REQUIRED", description="A value is required.")
+    UNIQUE = strawberry.enum_value("UNIQUE", description="The value is already taken.")
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="The referenced object is gone.")
+    STALE = strawberry.enum_value(
+        "STALE", description="The object changed since you read it; reload and retry."
+    )
+    CONFLICT = strawberry.enum_value(
+        "CONFLICT", description="The object's state does not allow this change."
+    )
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="You may not set this value.")
+    INVALID_CREDENTIALS = strawberry.enum_value(
+        "INVALID_CREDENTIALS", description="Wrong username or password."
+    )
+    RATE_LIMITED = strawberry.enum_value(
+        "RATE_LIMITED", description="Too many attempts; wait and retry."
+    )
+    TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="The value is too large.")
+
+
+@strawberry.type(description="A problem with the input, which the client can fix.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="The input field at fault (camelCase), or null for the whole input."
+    )
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
+    message: str = strawberry.field(description="Human-readable explanation.")
+
+    @classmethod
+    def from_error(cls, error: FieldError) -> UserError:
+        return cls(field=error.field, code=ErrorCode(error.code), message=error.message)
+
+
+def user_errors(errors: list[FieldError]) -> list[UserError]:
+    return [UserError.from_error(e) for e in errors]
+
+
+@strawberry.type(description="Where this page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More rows follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Rows precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="One row of a list, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this row.")
+    node: T = strawberry.field(description="The row.")
+
+
+@strawberry.type(description="A page of a list, with keyset cursors and the total count.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The rows of this page.")
+    page_info: PageInfo = strawberry.field(description="Pagination state.")
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of rows the filter matches, across all pages.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+@strawberry.enum(description="Sort direction.")
+class SortDirection(Enum):
+    ASC = strawberry.enum_value("ASC", description="Ascending.")
+    DESC = strawberry.enum_value("DESC", description="Descending.")
+
+
+@strawberry.input(description="Conditions on a text value; all given conditions must hold.")
+class StringFilter:
+    eq: str | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: str | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+    in_: list[str] | None = strawberry.field(
+        name="in", default=strawberry.UNSET, description="Equal to one of."
+    )
+    contains: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Contains, ignoring case."
+    )
+    lt: str | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: str | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: str | None = strawberry.field(default=strawberry.UNSET, description="Greater than.")
+    gte: str | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: has no value. False: has a value."
+    )
+
+
+@strawberry.input(description="Conditions on an integer; all given conditions must hold.")
+class IntFilter:
+    eq: int | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: int | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+    in_: list[int] | None = strawberry.field(
+        name="in", default=strawberry.UNSET, description="Equal to one of."
+    )
+    lt: int | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: int | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: int | None = strawberry.field(default=strawberry.UNSET, description="Greater than.")
+    gte: int | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: has no value. False: has a value."
+    )
+
+
+@strawberry.input(description="Conditions on an id; all given conditions must hold.")
+class IDFilter:
+    eq: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Not equal to."
+    )
+    in_: list[strawberry.ID] | None = strawberry.field(
+        name="in", default=strawberry.UNSET, description="Equal to one of."
+    )
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: has no value. False: has a value."
+    )
+
+    @staticmethod
+    def coerce(value: object) -> object:
+        """Ids are numbers in SQL; a malformed one is the client's error, not a 500."""
+        if isinstance(value, list):
+            return [IDFilter.coerce(v) for v in value]
+        if isinstance(value, bool):
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ListError(f"'{value}' is not a valid id.") from None
+
+
+@strawberry.input(description="Conditions on a true/false value.")
+class BooleanFilter:
+    eq: bool | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: bool | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: has no value. False: has a value."
+    )
+
+
+@strawberry.input(description="Conditions on a date and time; all given conditions must hold.")
+class DateTimeFilter:
+    eq: datetime | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: datetime | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+    lt: datetime | None = strawberry.field(default=strawberry.UNSET, description="Before.")
+    lte: datetime | None = strawberry.field(default=strawberry.UNSET, description="At or before.")
+    gt: datetime | None = strawberry.field(default=strawberry.UNSET, description="After.")
+    gte: datetime | None = strawberry.field(default=strawberry.UNSET, description="At or after.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: has no value. False: has a value."
+    )
+
+
+def page_size(first: int | None, default: int, cap: int) -> int:
+    """The page size asked for, or the default; outside 0..cap is the client's error."""
+    if first is None:
+        return default
+    if first < 0 or first > cap:
+        raise BadUserInput(f"`first` must be between 0 and {cap}.", field="first")
+    return first
+
+
+nested_page_size = page_size
+
+
+def per_parent_connection(
+    rows: Sequence[Any],
+    size: int,
+    keys: Sequence[SortKey],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[Any]:
+    """A nested list's connection from rows fetched `size + 1` per parent."""
+    page = rows[:size]
+    edges = [Edge(cursor=encode_cursor(r, keys), node=r) for r in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > size,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=count,
+    )

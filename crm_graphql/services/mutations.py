@@ -1,0 +1,24 @@
+"""One transaction per mutation: payload errors roll everything back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tortoise.transactions import in_transaction
+
+from crm_graphql.errors import FieldError, PayloadErrors
+
+T = TypeVar("T")
+
+
+async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[FieldError]]:
+    """Run `work` in a transaction. A FieldError or PayloadErrors rolls it back and
+    comes back as the error list; any other exception propagates (and is masked)."""
+    try:
+        async with in_transaction():
+            return await work(), []
+    except PayloadErrors as exc:
+        return None, exc.errors
+    except FieldError as exc:
+        return None, [exc]
