@@ -3,14 +3,14 @@ the query limits and error handling every request goes through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from strawberry.extensions import (
-    DisableValidation,  # noqa: F401  (kept importable for profiling sessions)
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
+    SchemaExtension,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
@@ -34,18 +34,17 @@ class Mutation(AuthMutation, UsersMutation):
 
 def build_schema(config: Settings) -> strawberry.Schema:
     limits = config.limits
-    extensions: list = [
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
-        ParserCache(maxsize=256),
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        cost_limit(limits.max_cost, limits.page_size_default, limits.page_size_max),
-        ValidationCache(maxsize=256),
-        MaskUnexpectedErrors(),
-        AuditDenials(),
+    # Factories, so each request gets fresh extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: cost_limit(limits.max_cost, limits.page_size_default, limits.page_size_max),
+        MaskUnexpectedErrors,
+        AuditDenials,
     ]
     if not config.introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 
@@ -50,7 +51,13 @@ class AuthQuery:
         "everyone's.",
         extensions=auth(),
     )
-    async def api_tokens(self, info: Info, all: bool = False) -> list[ApiTokenType]:
+    async def api_tokens(
+        self,
+        info: Info,
+        all: Annotated[
+            bool, strawberry.argument(description="With `UM`: every user's tokens.")
+        ] = False,
+    ) -> list[ApiTokenType]:
         viewer = info.context.require_viewer()
         query = AuthToken.filter(kind=TokenKind.API)
         if not (all and viewer.has("UM")):
@@ -64,7 +71,12 @@ class AuthMutation:
         description="Exchange a username and password for a bearer token. Wrong credentials "
         "of any kind get the same error. Attempts are limited per username and per address."
     )
-    async def login(self, info: Info, username: str, password: str) -> LoginPayload:
+    async def login(
+        self,
+        info: Info,
+        username: Annotated[str, strawberry.argument(description="Login name.")],
+        password: Annotated[str, strawberry.argument(description="Password.")],
+    ) -> LoginPayload:
         ctx = info.context
         outcome = await auth_service.login(
             username[:200], password[:1024], ctx.client_address, ctx.settings
@@ -110,7 +122,9 @@ class AuthMutation:
         extensions=auth(),
     )
     async def api_token_create(
-        self, info: Info, input: ApiTokenCreateInput
+        self,
+        info: Info,
+        input: Annotated[ApiTokenCreateInput, strawberry.argument(description="The token.")],
     ) -> ApiTokenCreatePayload:
         viewer = info.context.require_viewer()
 
@@ -147,7 +161,11 @@ class AuthMutation:
         description="Revoke an API token: your own, or anyone's with `UM`.",
         extensions=auth(),
     )
-    async def api_token_revoke(self, info: Info, id: strawberry.ID) -> ApiTokenRevokePayload:
+    async def api_token_revoke(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The token's id.")],
+    ) -> ApiTokenRevokePayload:
         viewer = info.context.require_viewer()
         query = AuthToken.filter(kind=TokenKind.API)
         if not viewer.has("UM"):
@@ -176,7 +194,12 @@ class AuthMutation:
         extensions=auth(),
     )
     async def viewer_password_change(
-        self, info: Info, current_password: str, new_password: str
+        self,
+        info: Info,
+        current_password: Annotated[str, strawberry.argument(description="Your password now.")],
+        new_password: Annotated[
+            str, strawberry.argument(description="The new one, at least 8 characters.")
+        ],
     ) -> PasswordChangePayload:
         viewer = info.context.require_viewer()
         user = viewer.user

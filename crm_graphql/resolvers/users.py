@@ -91,7 +91,9 @@ class UsersQuery:
         )
 
     @strawberry.field(description="One user. Needs `UM`.", extensions=auth("UM"))
-    async def user(self, info: Info, id: strawberry.ID) -> UserType:
+    async def user(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> UserType:
         viewer = info.context.require_viewer()
         return await get_or_404(User, User.filter(visible_users_q(viewer)), id)
 
@@ -107,7 +109,11 @@ class UsersQuery:
 @strawberry.type
 class UsersMutation:
     @strawberry.mutation(description="Create a user. Needs `UM`.", extensions=auth("UM"))
-    async def user_create(self, info: Info, input: UserCreateInput) -> UserCreatePayload:
+    async def user_create(
+        self,
+        info: Info,
+        input: Annotated[UserCreateInput, strawberry.argument(description="The values.")],
+    ) -> UserCreatePayload:
         viewer = info.context.require_viewer()
         data = _enum_values(input_fields(input))
         user, errors = await _run(
@@ -119,7 +125,11 @@ class UsersMutation:
         description="Change a user. Needs `UM`; a superadmin account only by a superadmin.",
         extensions=auth("UM"),
     )
-    async def user_update(self, info: Info, input: UserUpdateInput) -> UserUpdatePayload:
+    async def user_update(
+        self,
+        info: Info,
+        input: Annotated[UserUpdateInput, strawberry.argument(description="The values.")],
+    ) -> UserUpdatePayload:
         viewer = info.context.require_viewer()
         data = _enum_values(input_fields(input))
         target = await _managed_user(info, data.pop("id"))
@@ -131,14 +141,20 @@ class UsersMutation:
     @strawberry.mutation(
         description="Delete a user (not yourself). Needs `UM`.", extensions=auth("UM")
     )
-    async def user_delete(self, info: Info, id: strawberry.ID) -> UserDeletePayload:
+    async def user_delete(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> UserDeletePayload:
         viewer = info.context.require_viewer()
         target = await _managed_user(info, id)
         _, errors = await _run(lambda: service.delete_user(viewer, target, info.context.request_id))
         return UserDeletePayload(deleted_id=None if errors else id, errors=errors)
 
     @strawberry.mutation(description="Create a profile. Needs `UM`.", extensions=auth("UM"))
-    async def profile_create(self, info: Info, input: ProfileCreateInput) -> ProfilePayload:
+    async def profile_create(
+        self,
+        info: Info,
+        input: Annotated[ProfileCreateInput, strawberry.argument(description="The values.")],
+    ) -> ProfilePayload:
         viewer = info.context.require_viewer()
         bits = [b.value for b in input.permissions]
         profile, errors = await _run(
@@ -149,7 +165,11 @@ class UsersMutation:
         return ProfilePayload(profile=profile, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Change a profile. Needs `UM`.", extensions=auth("UM"))
-    async def profile_update(self, info: Info, input: ProfileUpdateInput) -> ProfilePayload:
+    async def profile_update(
+        self,
+        info: Info,
+        input: Annotated[ProfileUpdateInput, strawberry.argument(description="The values.")],
+    ) -> ProfilePayload:
         viewer = info.context.require_viewer()
         data = input_fields(input)
         if "permissions" in data:
@@ -165,7 +185,9 @@ class UsersMutation:
     @strawberry.mutation(
         description="Delete a profile nobody holds. Needs `UM`.", extensions=auth("UM")
     )
-    async def profile_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:
+    async def profile_delete(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -176,7 +198,11 @@ class UsersMutation:
         return DeletePayload(deleted_id=None if errors else id, errors=errors)
 
     @strawberry.mutation(description="Create a group. Needs `UM`.", extensions=auth("UM"))
-    async def group_create(self, info: Info, input: GroupCreateInput) -> GroupPayload:
+    async def group_create(
+        self,
+        info: Info,
+        input: Annotated[GroupCreateInput, strawberry.argument(description="The values.")],
+    ) -> GroupPayload:
         viewer = info.context.require_viewer()
         group, errors = await _run(
             lambda: service.create_group(
@@ -189,7 +215,9 @@ class UsersMutation:
         description='Delete a group (not "All"); its assignments go with it. Needs `UM`.',
         extensions=auth("UM"),
     )
-    async def group_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:
+    async def group_delete(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -203,7 +231,9 @@ class UsersMutation:
         description="Give a user a profile in a group. Needs `UM`.", extensions=auth("UM")
     )
     async def assignment_create(
-        self, info: Info, input: AssignmentCreateInput
+        self,
+        info: Info,
+        input: Annotated[AssignmentCreateInput, strawberry.argument(description="The values.")],
     ) -> AssignmentPayload:
         viewer = info.context.require_viewer()
 
@@ -221,7 +251,9 @@ class UsersMutation:
     @strawberry.mutation(
         description="Take a profile assignment away. Needs `UM`.", extensions=auth("UM")
     )
-    async def assignment_delete(self, info: Info, id: strawberry.ID) -> DeletePayload:
+    async def assignment_delete(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
@@ -10,17 +11,19 @@ from crm_graphql.models.auth import TokenKind, TokenScope
 from crm_graphql.schema.common import UserError
 from crm_graphql.schema.users import UserType
 
-TokenScopeEnum = strawberry.enum(
-    TokenScope,
-    name="TokenScope",
-    description="FULL: everything the owner may do. LEADS_CREATE: only create leads "
-    "(for web forms).",
-)
-TokenKindEnum = strawberry.enum(
-    TokenKind,
-    name="TokenKind",
-    description="SESSION: from login, expires. API: created for an integrator.",
-)
+
+@strawberry.enum(name="TokenScope", description="What a token may be used for.")
+class TokenScopeEnum(Enum):
+    FULL = strawberry.enum_value(TokenScope.FULL.value, description="Everything its owner may do.")
+    LEADS_CREATE = strawberry.enum_value(
+        TokenScope.LEADS_CREATE.value, description="Only create leads (for web forms)."
+    )
+
+
+@strawberry.enum(name="TokenKind", description="Where a token came from.")
+class TokenKindEnum(Enum):
+    SESSION = strawberry.enum_value(TokenKind.SESSION.value, description="login; expires.")
+    API = strawberry.enum_value(TokenKind.API.value, description="Created for an integrator.")
 
 
 @strawberry.type(description="Result of login.")
@@ -61,7 +64,7 @@ class ApiTokenType:
 class ApiTokenCreateInput:
     name: str = strawberry.field(description="What the token is for (1 to 100 characters).")
     scope: TokenScopeEnum = strawberry.field(  # type: ignore[valid-type]
-        default=TokenScope.FULL, description="What the token may do."
+        default=TokenScopeEnum.FULL, description="What the token may do."
     )
     expires_at: datetime | None = strawberry.field(
         default=None, description="Expiry, in the future; null: never."

@@ -24,20 +24,38 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services.listing import FilterSpec, Relation, SortKey
 
+_BIT_MEANING = {
+    "CR": "View companies, contacts and contracts.",
+    "CW": "Edit companies, contacts and contracts.",
+    "CM": "Manage companies, contacts and contracts (colleagues' too).",
+    "IR": "View invoices.",
+    "IW": "Create and edit invoices.",
+    "IM": "Manage invoices: unlock, delete.",
+    "LR": "View leads.",
+    "LW": "Create and edit leads.",
+    "LM": "Manage leads (anyone's).",
+    "UM": "Manage users and profiles.",
+    "FM": "Manage setup; read the audit log.",
+}
+
 PermissionBit = strawberry.enum(
-    Enum("PermissionBit", {bit: bit for bit in PERMISSION_BITS}),  # type: ignore[misc]
+    Enum(  # type: ignore[misc]
+        "PermissionBit",
+        {bit: strawberry.enum_value(bit, description=_BIT_MEANING[bit]) for bit in PERMISSION_BITS},
+    ),
     description=(
         "A permission bit. CR/CW/CM: view/edit/manage companies, contacts and contracts. "
         "IR/IW/IM: invoices. LR/LW/LM: leads. UM: user management. FM: setup management."
     ),
 )
 
-UserModeEnum = strawberry.enum(
-    UserMode,
-    name="UserMode",
-    description="GROUPED: a normal user. STANDALONE: an external user who sees only their "
-    "own company.",
-)
+
+@strawberry.enum(name="UserMode", description="How a user relates to companies.")
+class UserModeEnum(Enum):
+    GROUPED = strawberry.enum_value(UserMode.GROUPED.value, description="A normal user.")
+    STANDALONE = strawberry.enum_value(
+        UserMode.STANDALONE.value, description="An external user who sees only their company."
+    )
 
 
 @strawberry.type(name="Profile", description="A named set of permission bits.")
@@ -218,7 +236,7 @@ class UserCreateInput:
         default=None, description="The company the user belongs to."
     )
     mode: UserModeEnum = strawberry.field(  # type: ignore[valid-type]
-        default=UserMode.GROUPED, description="GROUPED or STANDALONE."
+        default=UserModeEnum.GROUPED, description="GROUPED or STANDALONE."
     )
     is_superadmin: bool = strawberry.field(
         default=False, description="Superadmin flag (only a superadmin may set it)."

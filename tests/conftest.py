@@ -1,0 +1,84 @@
+"""Test harness: one real database for the session (SQLite file by default, PostgreSQL
+when CRM_TEST_DATABASE_URL says so), migrated from zero, emptied between tests; the app
+under test driven over HTTP through httpx's ASGI transport, lifespan included."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+_tmp = Path(tempfile.mkdtemp(prefix="crm-tests-"))
+os.environ["CRM_DATA_DIR"] = str(_tmp / "data")
+os.environ["CRM_DATABASE_URL"] = os.environ.get("CRM_TEST_DATABASE_URL") or (
+    f"sqlite://{_tmp / 'test.sqlite3'}"
+)
+os.environ.setdefault("CRM_MODE", "development")
+# Low argon2 cost keeps the suite fast; production uses the library defaults.
+os.environ.setdefault("CRM_ARGON2_FAST", "1")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from tortoise import Tortoise  # noqa: E402
+
+from crm_graphql.app import create_app  # noqa: E402
+from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
+from crm_graphql.services.database import apply_migrations  # noqa: E402
+from crm_graphql.settings import settings, tortoise_config  # noqa: E402
+from tests.factories import Api  # noqa: E402
+
+DATABASE_URL = os.environ["CRM_DATABASE_URL"]
+IS_POSTGRES = DATABASE_URL.startswith(("postgres", "asyncpg"))
+
+
+@pytest.fixture(scope="session")
+async def app() -> AsyncIterator[Starlette]:
+    await apply_migrations(tortoise_config(DATABASE_URL))
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _empty_database() -> None:
+    connection = Tortoise.get_connection("default")
+    tables = [m._meta.db_table for m in Tortoise.apps["crm"].values()]
+    if IS_POSTGRES:
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        await connection.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        script = "".join(f'DELETE FROM "{t}";' for t in tables)
+        await connection.execute_script(
+            "PRAGMA foreign_keys=OFF;" + script + "DELETE FROM sqlite_sequence;"
+            "PRAGMA foreign_keys=ON;"
+        )
+
+
+@pytest.fixture(autouse=True)
+async def clean_db(app: Starlette) -> AsyncIterator[None]:
+    await _empty_database()
+    await ensure_defaults()
+    yield
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+async def demo(api: Api) -> Api:
+    """The sample world of SPEC §2 loaded; tokens for each demo user on `api.tokens`."""
+    from crm_graphql.services.demo import load_demo
+
+    for username, password in await load_demo():
+        api.tokens[username] = await api.login(username, password)
+    return api
