@@ -139,7 +139,7 @@ class AuthMutation:
                 if expires <= datetime.now(UTC):
                     raise FieldError("expiresAt", "INVALID", "The expiry must be in the future.")
             token, secret = await auth_service.create_api_token(
-                viewer.user, name, TokenScope(input.scope), input.expires_at
+                viewer.user, name, TokenScope(input.scope.value), input.expires_at
             )
             await audit.record(
                 viewer.user,

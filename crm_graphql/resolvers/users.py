@@ -132,10 +132,12 @@ class UsersMutation:
     ) -> UserUpdatePayload:
         viewer = info.context.require_viewer()
         data = _enum_values(input_fields(input))
-        target = await _managed_user(info, data.pop("id"))
-        user, errors = await _run(
-            lambda: service.update_user(viewer, target, data, info.context.request_id)
-        )
+
+        async def work() -> User:
+            target = await _managed_user(info, data.pop("id"))
+            return await service.update_user(viewer, target, data, info.context.request_id)
+
+        user, errors = await _run(work)
         return UserUpdatePayload(user=user, errors=errors)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -145,8 +147,12 @@ class UsersMutation:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
     ) -> UserDeletePayload:
         viewer = info.context.require_viewer()
-        target = await _managed_user(info, id)
-        _, errors = await _run(lambda: service.delete_user(viewer, target, info.context.request_id))
+
+        async def work() -> None:
+            target = await _managed_user(info, id)
+            await service.delete_user(viewer, target, info.context.request_id)
+
+        _, errors = await _run(work)
         return UserDeletePayload(deleted_id=None if errors else id, errors=errors)
 
     @strawberry.mutation(description="Create a profile. Needs `UM`.", extensions=auth("UM"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
@@ -13,6 +13,10 @@ from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
 T = TypeVar("T")
+
+# Ids are 32-bit integer columns; a number outside them can match nothing.
+MIN_ID = -(2**31)
+MAX_ID = 2**31 - 1
 
 
 @strawberry.enum(description="Why a mutation input was refused.")
@@ -145,9 +149,13 @@ class IDFilter:
         if isinstance(value, bool):
             return value
         try:
-            return int(str(value))
+            number = int(str(value))
         except ValueError:
             raise ListError(f"'{value}' is not a valid id.") from None
+        if not MIN_ID <= number <= MAX_ID:
+            # Out of the id column's range: SQLite and PostgreSQL would fail on it.
+            raise ListError(f"'{value}' is not a valid id.")
+        return number
 
 
 @strawberry.input(description="Conditions on a true/false value.")
@@ -170,6 +178,18 @@ class DateTimeFilter:
     is_null: bool | None = strawberry.field(
         default=strawberry.UNSET, description="True: has no value. False: has a value."
     )
+
+    @staticmethod
+    def coerce(value: object) -> object:
+        """Times compare in UTC: SQLite compares the stored UTC text, so an instant given
+        with another offset must be converted first. A time without offset is UTC."""
+        if isinstance(value, list):
+            return [DateTimeFilter.coerce(v) for v in value]
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
+        return value
 
 
 def page_size(first: int | None, default: int, cap: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from tortoise import fields as tfields
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -81,8 +82,13 @@ def _scalar_q(path: str, scalar: Any) -> Q:
     return Q(*parts) if parts else Q()
 
 
-def filter_q(flt: Any, spec: FilterSpec, prefix: str = "") -> Q:
-    """Translate a filter input object to one Tortoise Q, following `spec`."""
+def filter_q(flt: Any, spec: FilterSpec, prefix: str = "", model: type[Model] | None = None) -> Q:
+    """Translate a filter input object to one Tortoise Q, following `spec`.
+
+    With `model`, a top-level `not` is the complement of its condition among `model`'s
+    rows (`id NOT IN (rows matching it)`): a plain SQL `NOT (...)` drops every row where
+    the condition is NULL, such as users without a company under
+    `not: {company: {name: {contains: "x"}}}`."""
     if not _set(flt):
         return Q()
     parts: list[Q] = []
@@ -96,13 +102,17 @@ def filter_q(flt: Any, spec: FilterSpec, prefix: str = "") -> Q:
             parts.append(_scalar_q(prefix + target, value))
     and_ = getattr(flt, "and_", None)
     if _set(and_):
-        parts.extend(filter_q(sub, spec, prefix) for sub in and_)
+        parts.extend(filter_q(sub, spec, prefix, model) for sub in and_)
     or_ = getattr(flt, "or_", None)
     if _set(or_) and or_:
-        parts.append(Q(*(filter_q(sub, spec, prefix) for sub in or_), join_type="OR"))
+        parts.append(Q(*(filter_q(sub, spec, prefix, model) for sub in or_), join_type="OR"))
     not_ = getattr(flt, "not_", None)
     if _set(not_):
-        parts.append(~filter_q(not_, spec, prefix))
+        inner = filter_q(not_, spec, prefix, model)
+        if model is not None and not prefix:
+            parts.append(~Q(pk__in=Subquery(model.filter(inner).values("pk"))))
+        else:
+            parts.append(~inner)
     return Q(*parts) if parts else Q()
 
 
@@ -136,34 +146,81 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _ordering_tag(keys: Sequence[SortKey]) -> str:
+    """A short fingerprint of the ordering, so a cursor only works with the ordering
+    (columns and directions) it was made for."""
+    spec = ",".join(("-" if k.descending else "") + k.column for k in keys)
+    return hashlib.blake2s(spec.encode(), digest_size=4).hexdigest()
+
+
 def encode_cursor(row: Model, keys: Sequence[SortKey]) -> str:
-    payload = [_json_value(getattr(row, k.column)) for k in keys]
+    """The opaque cursor of `row`: its sort values, tagged with the ordering."""
+    payload = [_ordering_tag(keys), *(_json_value(getattr(row, k.column)) for k in keys)]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
 def _decode_value(model: type[Model], column: str, raw: Any) -> Any:
+    """A cursor value checked against the column's type, so no crafted cursor reaches
+    the database with a value it would reject (or silently compare as another type)."""
     field = model._meta.fields_map.get(column)
     if raw is None:
         raise ListError("Cursor holds an empty sort value.")
     if isinstance(field, tfields.DatetimeField):
-        return datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ListError("The cursor is not valid.")
+        return value
     if isinstance(field, tfields.DateField):
         return date.fromisoformat(raw)
     if isinstance(field, tfields.DecimalField):
-        return Decimal(raw)
+        if not isinstance(raw, str | int):
+            raise ListError("The cursor is not valid.")
+        try:
+            return Decimal(raw)
+        except ArithmeticError:
+            raise ListError("The cursor is not valid.") from None
+    if isinstance(field, tfields.BooleanField):
+        if not isinstance(raw, bool):
+            raise ListError("The cursor is not valid.")
+        return raw
+    if isinstance(field, tfields.FloatField):
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise ListError("The cursor is not valid.")
+        return raw
+    if isinstance(field, tfields.IntField | tfields.BigIntField | tfields.SmallIntField):
+        constraints = getattr(field, "constraints", {}) or {}
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int)
+            or raw < constraints.get("ge", -(2**63))
+            or raw > constraints.get("le", 2**63 - 1)
+        ):
+            raise ListError("The cursor is not valid.")
+        return raw
+    if isinstance(field, tfields.CharField | tfields.TextField):
+        if not isinstance(raw, str):
+            raise ListError("The cursor is not valid.")
+        return raw
     return raw
 
 
 def decode_cursor(model: type[Model], cursor: str, keys: Sequence[SortKey]) -> list[Any]:
+    """The sort values of a cursor made by `encode_cursor` for the same ordering."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(keys):
-            raise ListError("The cursor does not match this ordering.")
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
+        raise ListError("The cursor is not valid.") from None
+    if not isinstance(payload, list) or not payload or not isinstance(payload[0], str):
+        raise ListError("The cursor is not valid.")
+    tag, values = payload[0], payload[1:]
+    if tag != _ordering_tag(keys) or len(values) != len(keys):
+        raise ListError("The cursor does not match this ordering.")
+    try:
         return [_decode_value(model, k.column, v) for k, v in zip(keys, values, strict=True)]
-    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError) as exc:
-        if isinstance(exc, ListError):
-            raise
+    except ListError:
+        raise
+    except (ValueError, TypeError) as exc:
         raise ListError("The cursor is not valid.") from exc
 
 
