@@ -14,7 +14,9 @@ from crm_graphql.settings import settings
 from tests.factories import Api, error_codes, make_user
 
 LOGIN = """mutation($u: String!, $p: String!) {
-  login(username: $u, password: $p) { token expiresAt user { username } errors { field code message } }
+  login(username: $u, password: $p) {
+    token expiresAt user { username } errors { field code message }
+  }
 }"""
 VIEWER = "{ viewer { username permissions } }"
 

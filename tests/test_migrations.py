@@ -24,7 +24,7 @@ async def test_every_model_column_exists_in_the_migrated_database() -> None:
     for model in Tortoise.apps["crm"].values():
         columns = ", ".join(f'"{c}"' for c in model._meta.fields_db_projection.values())
         await connection.execute_query(
-            f'SELECT {columns} FROM "{model._meta.db_table}" WHERE 1 = 0'  # noqa: S608
+            f'SELECT {columns} FROM "{model._meta.db_table}" WHERE 1 = 0'
         )
 
 

@@ -15,7 +15,9 @@ USER_CREATE = """mutation($input: UserCreateInput!) {
   }
 }"""
 USER_UPDATE = """mutation($input: UserUpdateInput!) {
-  userUpdate(input: $input) { user { id realName email version isSuperadmin } errors { field code message } }
+  userUpdate(input: $input) {
+    user { id realName email version isSuperadmin } errors { field code message }
+  }
 }"""
 
 
