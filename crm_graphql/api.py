@@ -7,15 +7,18 @@ from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
-from crm_graphql.extensions import AuditDenials, MaskUnexpectedErrors, cost_limit
+from crm_graphql.extensions import AuditDenials, MaskUnexpectedErrors, cost_limit_rule
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
@@ -34,12 +37,18 @@ class Mutation(AuthMutation, UsersMutation):
 
 def build_schema(config: Settings) -> strawberry.Schema:
     limits = config.limits
+    # Rule classes are made once, so the shared validation cache recognises them.
+    rules = [
+        depth_validator(limits.max_depth, None),
+        alias_validator(limits.max_aliases),
+        cost_limit_rule(limits.max_cost, limits.page_size_default, limits.page_size_max),
+    ]
     # Factories, so each request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        lambda: cost_limit(limits.max_cost, limits.page_size_default, limits.page_size_max),
+        lambda: ParserCache(maxsize=512),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=512),
         MaskUnexpectedErrors,
         AuditDenials,
     ]

@@ -165,12 +165,17 @@ class GraphQLApp(GraphQL):
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})
         client = request.client
+        viewer = state.get("viewer")
+        loaders = Loaders()
+        if viewer is not None:
+            # The middleware already loaded the viewer's bits; don't fetch them twice.
+            loaders.users.bits.prime(viewer.user.id, viewer.bits)
         return Context(
             request=request,
             response=response,
             settings=self.config,
-            viewer=state.get("viewer"),
-            loaders=Loaders(),
+            viewer=viewer,
+            loaders=loaders,
             request_id=state.get("request_id", ""),
             client_address=client.host if client else "unknown",
         )
