@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -17,6 +18,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from crm_graphql.extensions import AuditDenials, MaskUnexpectedErrors, cost_limit_rule
 from crm_graphql.resolvers.audit import AuditQuery
@@ -35,13 +37,29 @@ class Mutation(AuthMutation, UsersMutation):
     pass
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are not server problems, and MaskUnexpectedErrors has already
+        logged each unexpected one with its request id: log nothing more here."""
+
+
 def build_schema(config: Settings) -> strawberry.Schema:
     limits = config.limits
     # Rule classes are made once, so the shared validation cache recognises them.
+    # The cost rule comes first: it prices each fragment once and stops validation on a
+    # document that expands too far, before the depth and alias walkers expand it.
     rules = [
+        cost_limit_rule(
+            limits.max_cost,
+            limits.page_size_default,
+            limits.page_size_max,
+            nested_default_page=limits.nested_page_size_default,
+            nested_max_page=limits.nested_page_size_max,
+        ),
         depth_validator(limits.max_depth, None),
         alias_validator(limits.max_aliases),
-        cost_limit_rule(limits.max_cost, limits.page_size_default, limits.page_size_max),
     ]
     # Factories, so each request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -54,7 +72,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     ]
     if not config.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

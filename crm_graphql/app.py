@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from crm_graphql import graphiql
@@ -187,7 +188,14 @@ class GraphQLApp(GraphQL):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        value = orjson.loads(data)
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        ):
+            return value
+        raise HTTPException(
+            400, "The request body must be a JSON object (or a list of them for a batch)."
+        )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -202,6 +210,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("Not found.", "NOT_FOUND"), status_code=404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        error_body("Use GET or POST.", "METHOD_NOT_ALLOWED"),
+        status_code=405,
+        headers={"Allow": "GET, POST"},
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
@@ -221,6 +237,11 @@ def create_app(config: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.is_sqlite:
             config.data_dir.mkdir(parents=True, exist_ok=True)
+        if Tortoise.is_inited():
+            # Another app in this process (a test, a benchmark) owns the ORM: share it.
+            await ensure_defaults()
+            yield
+            return
         async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
             await ensure_defaults()
             yield
@@ -234,7 +255,7 @@ def create_app(config: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 500: server_error},
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.add_middleware(RequestMiddleware, config=config)
     app.state.config = config

@@ -50,7 +50,10 @@ def is_client_error(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return True  # parse and validation errors carry no Python exception
-    return isinstance(original, ApiError)
+    if isinstance(original, ApiError):
+        return True
+    # graphql-core wraps variable and argument coercion errors in a GraphQLError of its own.
+    return isinstance(original, GraphQLError) and is_client_error(original)
 
 
 class FieldError(Exception):

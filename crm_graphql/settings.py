@@ -120,10 +120,20 @@ class Settings:
         )
 
 
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith("sqlite://"):
+        return database_url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    expanded = expand_db_url(database_url)
+    expanded["engine"] = "crm_graphql.services.sqlite_engine"
+    return expanded
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise configuration for one database URL."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             "crm": {
                 "models": MODEL_MODULES,

@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, NotFound
-from crm_graphql.schema.common import Connection, Edge, PageInfo, page_size
+from crm_graphql.schema.common import MAX_ID, Connection, Edge, PageInfo, page_size
 from crm_graphql.services.listing import (
     FilterSpec,
     ListError,
@@ -67,8 +67,8 @@ def parse_id(value: Any) -> int:
         number = int(str(value))
     except ValueError:
         raise NotFound() from None
-    if number <= 0:
-        raise NotFound()
+    if not 0 < number <= MAX_ID:
+        raise NotFound()  # also beyond the id column's range, where SQL would fail
     return number
 
 

@@ -15,7 +15,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -68,14 +68,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _scalar_q(path: str, scalar: Any) -> Q:
-    coerce = getattr(scalar, "coerce", lambda v: v)
+def _enum_check(field: Any) -> Callable[[Any], Any] | None:
+    """For an enum column, a check that a compared value is one of its values: Tortoise
+    raises a bare ValueError on any other, which would surface as an internal error."""
+    enum_type = getattr(field, "enum_type", None)
+    if enum_type is None:
+        return None
+    allowed = {str(member.value) for member in enum_type}
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list):
+            return [check(v) for v in value]
+        if str(value) not in allowed:
+            raise ListError(f"'{value}' is not one of {', '.join(sorted(allowed))}.")
+        return value
+
+    return check
+
+
+def _scalar_q(path: str, scalar: Any, field: Any = None) -> Q:
+    coerce = getattr(scalar, "coerce", None) or _enum_check(field) or (lambda v: v)
     parts: list[Q] = []
     for attr, suffix in _SCALAR_OPS.items():
         value = getattr(scalar, attr, None)
         if _set(value):
             value = _plain(value)
-            parts.append(Q(**{f"{path}{suffix}": value if attr == "is_null" else coerce(value)}))
+            if attr not in ("is_null", "contains"):
+                value = coerce(value)
+            parts.append(Q(**{f"{path}{suffix}": value}))
     neq = getattr(scalar, "neq", None)
     if _set(neq):
         parts.append(~Q(**{path: coerce(_plain(neq))}))
@@ -85,21 +105,24 @@ def _scalar_q(path: str, scalar: Any) -> Q:
 def filter_q(flt: Any, spec: FilterSpec, prefix: str = "", model: type[Model] | None = None) -> Q:
     """Translate a filter input object to one Tortoise Q, following `spec`.
 
-    With `model`, a top-level `not` is the complement of its condition among `model`'s
-    rows (`id NOT IN (rows matching it)`): a plain SQL `NOT (...)` drops every row where
-    the condition is NULL, such as users without a company under
-    `not: {company: {name: {contains: "x"}}}`."""
+    With `model`, values are checked against enum columns, and a top-level `not` is the
+    complement of its condition among `model`'s rows (`id NOT IN (rows matching it)`): a
+    plain SQL `NOT (...)` drops every row where the condition is NULL, such as users
+    without a company under `not: {company: {name: {contains: "x"}}}`."""
     if not _set(flt):
         return Q()
+    fields_map = model._meta.fields_map if model is not None else {}
     parts: list[Q] = []
     for name, target in spec.items():
         value = getattr(flt, name, None)
         if not _set(value):
             continue
         if isinstance(target, Relation):
-            parts.append(filter_q(value, target.spec, f"{prefix}{target.path}__"))
+            relation = fields_map.get(target.path)
+            related = getattr(relation, "related_model", None)
+            parts.append(filter_q(value, target.spec, f"{prefix}{target.path}__", related))
         else:
-            parts.append(_scalar_q(prefix + target, value))
+            parts.append(_scalar_q(prefix + target, value, fields_map.get(target)))
     and_ = getattr(flt, "and_", None)
     if _set(and_):
         parts.extend(filter_q(sub, spec, prefix, model) for sub in and_)
@@ -110,7 +133,9 @@ def filter_q(flt: Any, spec: FilterSpec, prefix: str = "", model: type[Model] | 
     if _set(not_):
         inner = filter_q(not_, spec, prefix, model)
         if model is not None and not prefix:
-            parts.append(~Q(pk__in=Subquery(model.filter(inner).values("pk"))))
+            pk = model._meta.pk_attr
+            matching = Subquery(model.filter(inner).values(pk))
+            parts.append(~Q(**{f"{pk}__in": matching}))
         else:
             parts.append(~inner)
     return Q(*parts) if parts else Q()
@@ -169,7 +194,7 @@ def _decode_value(model: type[Model], column: str, raw: Any) -> Any:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ListError("The cursor is not valid.")
-        return value
+        return value.astimezone(UTC)
     if isinstance(field, tfields.DateField):
         return date.fromisoformat(raw)
     if isinstance(field, tfields.DecimalField):
