@@ -20,7 +20,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from crm_graphql.extensions import AuditDenials, MaskUnexpectedErrors, cost_limit_rule
+from crm_graphql.extensions import (
+    AuditDenials,
+    MaskUnexpectedErrors,
+    RequireOperationName,
+    cost_limit_rule,
+)
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
@@ -67,6 +72,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
+        RequireOperationName,
         MaskUnexpectedErrors,
         AuditDenials,
     ]

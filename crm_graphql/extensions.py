@@ -256,3 +256,25 @@ class AuditDenials(SchemaExtension):
                 {"reason": denial["reason"], "operation": self.execution_context.operation_name},
                 context.request_id,
             )
+
+
+class RequireOperationName(SchemaExtension):
+    """A document with several operations must say which one to run (GraphQL spec,
+    "GetOperation"); strawberry would otherwise run the first."""
+
+    def on_validate(self) -> Iterator[None]:
+        # Before the yield: strawberry reads pre_execution_errors as validation ends,
+        # and this extension runs after ValidationCache has stored its own results.
+        context = self.execution_context
+        document = context.graphql_document
+        if context._provided_operation_name is None and document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                context.pre_execution_errors = [
+                    *(context.pre_execution_errors or []),
+                    GraphQLError(
+                        "The document has several operations: give operationName.",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    ),
+                ]
+        yield

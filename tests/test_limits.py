@@ -751,3 +751,20 @@ async def test_readyz_checks_the_database(
 async def test_unknown_paths_are_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nope")
     assert_json_error(response, 404, "NOT_FOUND")
+
+
+async def test_several_operations_need_an_operation_name(client: httpx.AsyncClient) -> None:
+    document = "query A { __typename } query B { __typename }"
+    response = await client.post("/graphql", json={"query": document})
+    body = response.json()
+    assert body.get("data") is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "operationName" in body["errors"][0]["message"]
+    chosen = await client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert chosen.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_other_methods_get_a_json_405(client: httpx.AsyncClient) -> None:
+    response = await client.put("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
