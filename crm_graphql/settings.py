@@ -16,6 +16,10 @@ MODEL_MODULES = [
     "crm_graphql.models.companies",
     "crm_graphql.models.auth",
     "crm_graphql.models.audit",
+    "crm_graphql.models.customfields",
+    "crm_graphql.models.contacts",
+    "crm_graphql.models.activities",
+    "crm_graphql.models.files",
 ]
 
 

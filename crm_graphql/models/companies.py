@@ -1,5 +1,4 @@
-"""Companies and company roles (SPEC §3). Users belong to companies, so the foundation
-needs the table; the company API itself is its own domain."""
+"""Companies and company roles (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -45,6 +44,13 @@ class Company(Model):
     general_email = fields.CharField(max_length=254, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     version = fields.IntField(default=1)
+    # Materialized path of ids from the root, "/1/7/42/": descendants of X are the rows
+    # whose path starts with X's path, one indexed comparison for the access rule.
+    path = fields.CharField(max_length=1000, default="", db_default="")
+    # Sum of invoice bases in cents, kept by the invoicing service (integer: SQLite
+    # stores decimals as text, which would sort and compare wrongly).
+    billing_cents = fields.BigIntField(default=0, db_default=0)
+    last_activity_at = fields.DatetimeField(null=True)
 
     role_id: int | None
     parent_id: int | None
@@ -53,3 +59,4 @@ class Company(Model):
     class Meta:
         table = "companies"
         ordering = ["id"]
+        indexes = (("path",), ("manager_id",), ("parent_id",), ("billing_cents", "id"))

@@ -1,0 +1,44 @@
+"""Attachments of any CRM object. Bytes live under the data directory with generated
+names; the original name is metadata only."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from crm_graphql.models.users import User
+
+
+class FileOwner(StrEnum):
+    COMPANY = "COMPANY"
+    CONTACT = "CONTACT"
+    CONTRACT = "CONTRACT"
+    INVOICE = "INVOICE"
+    LEAD = "LEAD"
+
+
+class StoredFile(Model):
+    id = fields.IntField(primary_key=True)
+    owner_kind = fields.CharEnumField(FileOwner, max_length=10)
+    owner_id = fields.IntField()
+    # The company the owner belongs to, so the company access rule applies in SQL.
+    company_id = fields.IntField(null=True)
+    original_name = fields.CharField(max_length=255)
+    stored_name = fields.CharField(max_length=80, unique=True)
+    content_type = fields.CharField(max_length=120, default="application/octet-stream")
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    description = fields.CharField(max_length=255, default="")
+    uploader: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "crm.User", related_name="files", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    uploader_id: int | None
+
+    class Meta:
+        table = "files"
+        ordering = ["id"]
+        indexes = (("owner_kind", "owner_id"),)
