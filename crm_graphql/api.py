@@ -26,19 +26,30 @@ from crm_graphql.extensions import (
     RequireOperationName,
     cost_limit_rule,
 )
+from crm_graphql.resolvers.activities import ActivitiesMutation
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
+from crm_graphql.resolvers.companies import CompaniesMutation, CompaniesQuery
+from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
+from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.settings import Settings, settings
 
 
 @strawberry.type(description="Everything you can read.")
-class Query(AuthQuery, UsersQuery, AuditQuery):
+class Query(AuthQuery, UsersQuery, CompaniesQuery, ContactsQuery, CustomFieldsQuery, AuditQuery):
     pass
 
 
 @strawberry.type(description="Everything you can change. Each mutation is one transaction.")
-class Mutation(AuthMutation, UsersMutation):
+class Mutation(
+    AuthMutation,
+    UsersMutation,
+    CompaniesMutation,
+    ContactsMutation,
+    ActivitiesMutation,
+    CustomFieldsMutation,
+):
     pass
 
 

@@ -167,7 +167,7 @@ class GraphQLApp(GraphQL):
         state = request.scope.get("state", {})
         client = request.client
         viewer = state.get("viewer")
-        loaders = Loaders()
+        loaders = Loaders(viewer)
         if viewer is not None:
             # The middleware already loaded the viewer's bits; don't fetch them twice.
             loaders.users.bits.prime(viewer.user.id, viewer.bits)

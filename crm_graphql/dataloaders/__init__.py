@@ -1,14 +1,23 @@
-"""Per-request, set-based fetching. One `Loaders` object is built per request, so
-nothing cached here outlives the request or leaks between viewers."""
+"""Per-request, set-based fetching. One `Loaders` object is built per request for one
+viewer, so nothing cached here outlives the request or leaks between viewers."""
 
 from __future__ import annotations
 
 from functools import cached_property
 
+from crm_graphql.dataloaders.companies import CompanyLoaders
 from crm_graphql.dataloaders.users import UserLoaders
+from crm_graphql.services.auth import Viewer
 
 
 class Loaders:
+    def __init__(self, viewer: Viewer | None = None) -> None:
+        self.viewer = viewer
+
     @cached_property
     def users(self) -> UserLoaders:
         return UserLoaders()
+
+    @cached_property
+    def companies(self) -> CompanyLoaders:
+        return CompanyLoaders(self.viewer)

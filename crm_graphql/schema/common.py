@@ -223,3 +223,19 @@ def per_parent_connection(
         ),
         _count=count,
     )
+
+
+@strawberry.input(description="Conditions on a related company.")
+class CompanyRefFilter:
+    id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="Company id.")
+    name: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Company name."
+    )
+
+
+@strawberry.input(description="Conditions on a related user.")
+class UserRefFilter:
+    id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="User id.")
+    username: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Login name."
+    )

@@ -1,12 +1,371 @@
-"""Company types. The foundation exposes a company's identity only; the companies
-domain adds its fields, relations and access rule."""
+"""Types, filters, inputs and payloads of the companies domain."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
+from tortoise.expressions import Q
+
+from crm_graphql.context import Info
+from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
+from crm_graphql.models.companies import Company
+from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.permissions.companies import (
+    can_delete_company,
+    can_edit_company,
+    can_manage_company,
+)
+from crm_graphql.schema.common import (
+    CompanyRefFilter,
+    Connection,
+    DateTimeFilter,
+    IDFilter,
+    SortDirection,
+    StringFilter,
+    UserError,
+    UserRefFilter,
+    nested_page_size,
+    per_parent_connection,
+)
+from crm_graphql.schema.customfields import (
+    CustomFieldFilter,
+    CustomFieldValueInput,
+    CustomFieldValueType,
+    custom_fields_q,
+    value_list,
+)
+from crm_graphql.services.listing import FilterSpec, ListError, Relation
+from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
+
+if TYPE_CHECKING:
+    from crm_graphql.schema.activities import ActivityType
+    from crm_graphql.schema.contacts import ContactType
+    from crm_graphql.schema.users import UserType
 
 
-@strawberry.type(name="Company", description="A company: a customer, supplier or our own.")
+@strawberry.type(description="What the viewer may do with an object.")
+class ViewerCan:
+    edit: bool = strawberry.field(description="Change it.")
+    manage: bool = strawberry.field(
+        description="Manage it beyond editing (colleagues' data, files, activities)."
+    )
+    delete: bool = strawberry.field(description="Delete it (other conditions may still refuse).")
+
+
+@strawberry.type(name="CompanyRole", description="A kind of company: customer, supplier...")
+class CompanyRoleType:
+    id: strawberry.ID = strawberry.field(description="Role id.")
+    name: str = strawberry.field(description="Role name (unique).")
+    description: str = strawberry.field(description="What the role means.")
+
+
+def _limit(info: Info, first: int | None) -> int:
+    limits = info.context.settings.limits
+    return nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
+
+
+FirstArg = Annotated[
+    int | None,
+    strawberry.argument(description="How many, per parent (default 10, at most 50)."),
+]
+
+
+@strawberry.type(name="Company", description="A company: ours, a customer, a supplier...")
 class CompanyType:
     id: strawberry.ID = strawberry.field(description="Company id.")
-    name: str = strawberry.field(description="Company name (unique).")
+    name: str = strawberry.field(description="Name (unique).")
+    address: str = strawberry.field(description="Postal address.")
+    fiscal_id: str | None = strawberry.field(description="Fiscal id (unique when set).")
+    country: str = strawberry.field(description="Country.")
+    website: str = strawberry.field(description="Website.")
+    comments: str = strawberry.field(description="Free comments.")
+    last_update: datetime = strawberry.field(description="Last change of the company.")
+    payment_conditions: int = strawberry.field(description="Payment term in days.")
+    office_phone: str = strawberry.field(description="Office phone.")
+    general_email: str = strawberry.field(description="General e-mail address.")
+    created_at: datetime = strawberry.field(description="Creation time.")
+    version: int = strawberry.field(description="Changes on every update (optimistic locking).")
+    last_activity_at: datetime | None = strawberry.field(
+        name="lastActivity", description="Date of the latest activity on it or its contacts."
+    )
+
+    @strawberry.field(description="Sum of the bases of its invoices.")
+    def billing(self, root: strawberry.Parent[Company]) -> Decimal:
+        return cents_to_decimal(root.billing_cents)
+
+    @strawberry.field(description="Number of contracts.")
+    def contract_count(self, root: strawberry.Parent[Company]) -> int:
+        return 0
+
+    @strawberry.field(description="Number of open leads it manages.")
+    def open_lead_count(self, root: strawberry.Parent[Company]) -> int:
+        return 0
+
+    @strawberry.field(description="Sum of the estimated sales of its open leads.")
+    def open_lead_estimated_sales(self, root: strawberry.Parent[Company]) -> Decimal:
+        return Decimal("0.00")
+
+    @strawberry.field(description="Its role.")
+    async def role(self, root: strawberry.Parent[Company], info: Info) -> CompanyRoleType | None:
+        if root.role_id is None:
+            return None
+        return await info.context.loaders.companies.role.load(root.role_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The parent company; null when it has none or you cannot see it.")
+    async def parent(self, root: strawberry.Parent[Company], info: Info) -> CompanyType | None:
+        if root.parent_id is None:
+            return None
+        return await info.context.loaders.companies.company.load(root.parent_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The manager (owner) of the company.")
+    async def manager(
+        self, root: strawberry.Parent[Company], info: Info
+    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+        if root.manager_id is None:
+            return None
+        return await info.context.loaders.companies.user.load(root.manager_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Child companies you can see, by name.")
+    async def children(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[CompanyType]:
+        loaders = info.context.loaders.companies
+        size = _limit(info, first)
+        rows = await loaders.children.load((root.id, size))
+        return per_parent_connection(
+            rows, size, CHILD_ORDER, lambda: loaders.child_count.load(root.id)
+        )
+
+    @strawberry.field(description="Its contacts, by name.")
+    async def contacts(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[Annotated[ContactType, strawberry.lazy("crm_graphql.schema.contacts")]]:
+        loaders = info.context.loaders.companies
+        size = _limit(info, first)
+        rows = await loaders.contacts.load((root.id, size))
+        return per_parent_connection(
+            rows, size, CONTACT_ORDER, lambda: loaders.contact_count.load(root.id)
+        )
+
+    @strawberry.field(description="Activities on the company and its contacts, newest first.")
+    async def activities(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[Annotated[ActivityType, strawberry.lazy("crm_graphql.schema.activities")]]:
+        loaders = info.context.loaders.companies
+        size = _limit(info, first)
+        rows = await loaders.company_activities.load((root.id, size))
+        return per_parent_connection(
+            rows,
+            size,
+            ACTIVITY_ORDER,
+            lambda: loaders.company_activity_count.load(root.id),
+        )
+
+    @strawberry.field(
+        description="Every company custom field with this company's value, grouped by "
+        'section order ("Without section" for fields without one).'
+    )
+    async def custom_fields(
+        self, root: strawberry.Parent[Company], info: Info
+    ) -> list[CustomFieldValueType]:
+        loaders = info.context.loaders.companies
+        definitions = await loaders.definitions(CustomFieldEntity.COMPANY)
+        values = await loaders.company_values.load(root.id)
+        return value_list(definitions, values, await loaders.section_names())
+
+    @strawberry.field(description="What you may do with this company.")
+    def viewer_can(self, root: strawberry.Parent[Company], info: Info) -> ViewerCan:
+        viewer = info.context.viewer
+        if viewer is None:
+            return ViewerCan(edit=False, manage=False, delete=False)
+        return ViewerCan(
+            edit=can_edit_company(viewer, root),
+            manage=can_manage_company(viewer, root),
+            delete=can_delete_company(viewer, root),
+        )
+
+
+@strawberry.input(description='Conditions on a money amount (decimal text, e.g. "1500.00").')
+class MoneyFilter:
+    eq: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    lt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="More than.")
+    gte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+
+    @staticmethod
+    def coerce(value: object) -> object:
+        try:
+            return decimal_to_cents(Decimal(str(value)))
+        except (ArithmeticError, ValueError):
+            raise ListError(f"'{value}' is not an amount.") from None
+
+
+@strawberry.input(description="Conditions on companies; all given conditions must hold.")
+class CompanyFilter:
+    search: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Text in the name or country (ignoring case), or the id when a number.",
+    )
+    id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="Company id.")
+    name: StringFilter | None = strawberry.field(default=strawberry.UNSET, description="Name.")
+    fiscal_id: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Fiscal id."
+    )
+    country: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Country."
+    )
+    role: CompanyRefFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its role (id, name)."
+    )
+    manager: UserRefFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its manager."
+    )
+    parent: CompanyRefFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its parent company."
+    )
+    last_update: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Last change."
+    )
+    billing: MoneyFilter | None = strawberry.field(
+        default=strawberry.UNSET, description='Billing (e.g. at least: {gte: "1000"}).'
+    )
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=strawberry.UNSET, description="Conditions on custom field values."
+    )
+    and_: list[CompanyFilter] | None = strawberry.field(
+        name="and", default=strawberry.UNSET, description="All of these hold."
+    )
+    or_: list[CompanyFilter] | None = strawberry.field(
+        name="or", default=strawberry.UNSET, description="At least one holds."
+    )
+    not_: CompanyFilter | None = strawberry.field(
+        name="not", default=strawberry.UNSET, description="This does not hold."
+    )
+
+
+def search_q(text: str, prefix: str = "") -> Q:
+    text = text.strip()
+    if not text:
+        return Q()
+    found = Q(**{f"{prefix}name__icontains": text}) | Q(**{f"{prefix}country__icontains": text})
+    if text.isdigit() and len(text) < 10:
+        found |= Q(**{f"{prefix}id": int(text)})
+    return found
+
+
+REF_SPEC: FilterSpec = {"id": "id", "name": "name"}
+USER_REF_SPEC: FilterSpec = {"id": "id", "username": "username"}
+COMPANY_FILTER_SPEC: FilterSpec = {
+    "search": search_q,
+    "id": "id",
+    "name": "name",
+    "fiscal_id": "fiscal_id",
+    "country": "country",
+    "role": Relation("role", REF_SPEC),
+    "manager": Relation("manager", USER_REF_SPEC),
+    "parent": Relation("parent", REF_SPEC),
+    "last_update": "last_update",
+    "billing": "billing_cents",
+    "custom_fields": lambda value, prefix: custom_fields_q(value, prefix),
+}
+
+
+@strawberry.enum(description="Columns companies can be sorted by.")
+class CompanyOrderField(Enum):
+    NAME = strawberry.enum_value("name", description="Name.")
+    LAST_UPDATE = strawberry.enum_value("last_update", description="Last change.")
+    BILLING = strawberry.enum_value("billing_cents", description="Billing.")
+    COUNTRY = strawberry.enum_value("country", description="Country.")
+    CREATED_AT = strawberry.enum_value("created_at", description="Creation time.")
+    ID = strawberry.enum_value("id", description="Id.")
+
+
+@strawberry.input(description="One sort key; later keys break ties, then the id.")
+class CompanyOrder:
+    field: CompanyOrderField = strawberry.field(description="Column.")
+    direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
+
+
+@strawberry.input(description="A new company. You become its manager unless you name one.")
+class CompanyCreateInput:
+    name: str = strawberry.field(description="Name (unique).")
+    address: str = strawberry.field(default="", description="Postal address.")
+    fiscal_id: str | None = strawberry.field(default=None, description="Fiscal id.")
+    country: str = strawberry.field(default="", description="Country.")
+    website: str = strawberry.field(default="", description="Website.")
+    comments: str = strawberry.field(default="", description="Comments.")
+    role_id: strawberry.ID | None = strawberry.field(default=None, description="Role.")
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Parent company (one you can see)."
+    )
+    manager_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Manager; default: you."
+    )
+    payment_conditions: int = strawberry.field(default=30, description="Payment term, days.")
+    office_phone: str = strawberry.field(default="", description="Office phone.")
+    general_email: str = strawberry.field(default="", description="General e-mail.")
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
+        default=None, description="Custom field values."
+    )
+
+
+@strawberry.input(description="Changes to a company; omitted fields stay as they are.")
+class CompanyUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The company.")
+    version: int | None = strawberry.field(
+        default=strawberry.UNSET, description="The version you read (refused when stale)."
+    )
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name.")
+    address: str | None = strawberry.field(default=strawberry.UNSET, description="Address.")
+    fiscal_id: str | None = strawberry.field(default=strawberry.UNSET, description="Fiscal id.")
+    country: str | None = strawberry.field(default=strawberry.UNSET, description="Country.")
+    website: str | None = strawberry.field(default=strawberry.UNSET, description="Website.")
+    comments: str | None = strawberry.field(default=strawberry.UNSET, description="Comments.")
+    role_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Role.")
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Parent company; null for none."
+    )
+    manager_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Manager (changing it needs CM)."
+    )
+    payment_conditions: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Payment term, days."
+    )
+    office_phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Office phone."
+    )
+    general_email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="General e-mail."
+    )
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Custom field values to set (others stay)."
+    )
+
+
+@strawberry.type(description="Result of companyCreate or companyUpdate.")
+class CompanyPayload:
+    company: CompanyType | None = strawberry.field(description="The company.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.type(description="Result of a delete.")
+class CompanyDeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted object.")
+    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
+
+
+@strawberry.input(description="A company role.")
+class CompanyRoleInput:
+    name: str = strawberry.field(description="Name (unique).")
+    description: str = strawberry.field(default="", description="What it means.")
+
+
+@strawberry.type(description="Result of a company role mutation.")
+class CompanyRolePayload:
+    role: CompanyRoleType | None = strawberry.field(description="The role.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -12,6 +12,7 @@ from crm_graphql.context import Info
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User, UserMode
 from crm_graphql.schema.common import (
     BooleanFilter,
+    CompanyRefFilter,
     Connection,
     DateTimeFilter,
     IDFilter,
@@ -182,14 +183,6 @@ class UserFilter:
     )
     not_: UserFilter | None = strawberry.field(
         name="not", default=strawberry.UNSET, description="This does not hold."
-    )
-
-
-@strawberry.input(description="Conditions on a related company.")
-class CompanyRefFilter:
-    id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="Company id.")
-    name: StringFilter | None = strawberry.field(
-        default=strawberry.UNSET, description="Company name."
     )
 
 

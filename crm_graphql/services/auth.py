@@ -89,7 +89,7 @@ async def authenticate(raw_token: str) -> Viewer:
         raise InvalidToken
     token = (
         await AuthToken.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
-        .select_related("user")
+        .select_related("user", "user__company")
         .first()
     )
     moment = now()

@@ -52,7 +52,9 @@ class Relation:
     spec: FilterSpec
 
 
-FilterSpec = dict[str, "str | Relation"]
+# A callable target builds its own condition from the attribute's value (free-text
+# search, custom field values): (value, prefix) -> Q.
+FilterSpec = dict[str, "str | Relation | Callable[[Any, str], Q]"]
 
 
 def _set(value: Any) -> bool:
@@ -117,7 +119,9 @@ def filter_q(flt: Any, spec: FilterSpec, prefix: str = "", model: type[Model] | 
         value = getattr(flt, name, None)
         if not _set(value):
             continue
-        if isinstance(target, Relation):
+        if callable(target):
+            parts.append(target(value, prefix))
+        elif isinstance(target, Relation):
             relation = fields_map.get(target.path)
             related = getattr(relation, "related_model", None)
             parts.append(filter_q(value, target.spec, f"{prefix}{target.path}__", related))

@@ -1,0 +1,79 @@
+"""The company-based access rule (SPEC §2), written once as SQL filters.
+
+Every list, nested relation, count, statistic, export and download of companies, or of
+anything that belongs to a company, filters through `visible_companies_q` (or
+`visible_company_ids` for related tables), so counts and pages are right in SQL."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, Subquery
+
+from crm_graphql.models.companies import Company
+from crm_graphql.models.users import User, UserMode
+from crm_graphql.services.auth import Viewer
+
+NOTHING = Q(id__in=[])
+
+
+def visible_companies_q(viewer: Viewer) -> Q:
+    """Companies the viewer can see.
+
+    Superadmins: all. Without CR: none. Otherwise a company is visible to its manager,
+    and, when it has a parent, to users who belong to it, to colleagues of its manager
+    (users of the same company) and to users of any of its ancestors. A STANDALONE
+    user sees at most their own company."""
+    if viewer.is_superadmin:
+        return Q()
+    if not viewer.has("CR"):
+        return NOTHING
+    user = viewer.user
+    managed = Q(manager_id=user.id)
+    own = user.company if user.company_id is not None else None
+    if own is None:
+        return managed
+    has_parent = Q(parent_id__isnull=False)
+    if user.mode == UserMode.STANDALONE:
+        return Q(id=own.id) & (has_parent | managed)
+    colleagues = Subquery(User.filter(company_id=own.id).values("id"))
+    descendant = Q(path__startswith=own.path) & ~Q(id=own.id) if own.path else NOTHING
+    return managed | (has_parent & (Q(id=own.id) | Q(manager_id__in=colleagues) | descendant))
+
+
+def visible_company_ids(viewer: Viewer) -> Subquery:
+    """The visible company ids as a subquery, for tables that hold a company_id."""
+    return Subquery(Company.filter(visible_companies_q(viewer)).values("id"))
+
+
+def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> Q:
+    if viewer.is_superadmin:
+        return Q()
+    if not viewer.has("CR"):
+        return NOTHING
+    return Q(**{f"{column}__in": visible_company_ids(viewer)})
+
+
+def can_edit_company(viewer: Viewer, company: Company) -> bool:
+    """For a company the viewer can already see: CW, and its manager or CM.
+    A STANDALONE user edits only their own company, and only as its manager."""
+    if viewer.is_superadmin:
+        return True
+    if not viewer.has("CW"):
+        return False
+    user = viewer.user
+    if user.mode == UserMode.STANDALONE:
+        return company.id == user.company_id and company.manager_id == user.id
+    return company.manager_id == user.id or viewer.has("CM")
+
+
+def can_manage_company(viewer: Viewer, company: Company) -> bool:
+    """CM over a visible company: manage colleagues' data (files, activities)."""
+    return viewer.is_superadmin or (viewer.has("CM") and viewer.user.mode != UserMode.STANDALONE)
+
+
+def can_delete_company(viewer: Viewer, company: Company) -> bool:
+    """CM and edit access; the invoice check is the service's (it needs a query)."""
+    return can_edit_company(viewer, company) and (viewer.is_superadmin or viewer.has("CM"))
+
+
+def can_create_company(viewer: Viewer) -> bool:
+    return viewer.is_superadmin or (viewer.has("CW") and viewer.user.mode != UserMode.STANDALONE)

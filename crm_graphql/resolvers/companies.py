@@ -1,0 +1,254 @@
+"""Companies and company roles. Reads filter through the company access rule in SQL;
+writes check edit rights on the loaded company, then call the service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from crm_graphql.context import Info
+from crm_graphql.errors import FieldError
+from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.companies import (
+    can_create_company,
+    can_delete_company,
+    can_edit_company,
+    visible_companies_q,
+)
+from crm_graphql.resolvers.common import connection, get_or_404, input_fields
+from crm_graphql.schema.common import Connection, user_errors
+from crm_graphql.schema.companies import (
+    COMPANY_FILTER_SPEC,
+    CompanyCreateInput,
+    CompanyDeletePayload,
+    CompanyFilter,
+    CompanyOrder,
+    CompanyPayload,
+    CompanyRoleInput,
+    CompanyRolePayload,
+    CompanyRoleType,
+    CompanyType,
+    CompanyUpdateInput,
+)
+from crm_graphql.services import audit
+from crm_graphql.services import companies as service
+from crm_graphql.services.listing import SortKey
+from crm_graphql.services.mutations import atomic
+from crm_graphql.services.users import get_object, parse_id
+
+DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
+Described = strawberry.argument
+
+
+def visible_companies(info: Info) -> Any:
+    viewer = info.context.require_viewer()
+    return Company.filter(visible_companies_q(viewer))
+
+
+async def editable_company(info: Info, company_id: Any, field: str = "id") -> Company:
+    """The company if the viewer may edit it; hidden ones are NOT_FOUND (a payload
+    error), visible but read-only ones a FORBIDDEN error."""
+    viewer = info.context.require_viewer()
+    company = await Company.filter(
+        visible_companies_q(viewer), id=parse_id(company_id, field)
+    ).first()
+    if company is None:
+        raise FieldError(field, "NOT_FOUND", "No such company.")
+    if not can_edit_company(viewer, company):
+        raise info.context.deny(f"Company {company.id}", "not editable")
+    return company
+
+
+@strawberry.type
+class CompaniesQuery:
+    @strawberry.field(
+        description="Companies you can see, filtered and sorted, a page at a time.",
+        extensions=auth("CR"),
+    )
+    async def companies(
+        self,
+        info: Info,
+        filter: Annotated[CompanyFilter | None, Described(description="Conditions.")] = None,
+        order_by: Annotated[
+            list[CompanyOrder] | None,
+            Described(description="Sort keys (default: name); the id breaks ties."),
+        ] = None,
+        first: Annotated[
+            int | None, Described(description="Page size (default 20, at most 100).")
+        ] = None,
+        after: Annotated[
+            str | None, Described(description="Cursor of the row before the page.")
+        ] = None,
+    ) -> Connection[CompanyType]:
+        return await connection(
+            info,
+            visible_companies(info),
+            flt=filter,
+            spec=COMPANY_FILTER_SPEC,
+            order_by=order_by,
+            default_order=DEFAULT_ORDER,
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="One company you can see (NOT_FOUND otherwise).", extensions=auth("CR")
+    )
+    async def company(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
+    ) -> CompanyType:
+        return await get_or_404(Company, visible_companies(info), id)
+
+    @strawberry.field(description="Every company role.", extensions=auth("CR"))
+    async def company_roles(self, info: Info) -> list[CompanyRoleType]:
+        return await CompanyRole.all().order_by("name")  # type: ignore[return-value]
+
+
+@strawberry.type
+class CompaniesMutation:
+    @strawberry.mutation(
+        description="Create a company (needs CW); you are its manager unless you name one.",
+        extensions=auth("CW"),
+    )
+    async def company_create(
+        self,
+        info: Info,
+        input: Annotated[CompanyCreateInput, Described(description="The values.")],
+    ) -> CompanyPayload:
+        viewer = info.context.require_viewer()
+        if not can_create_company(viewer):
+            raise info.context.deny("companyCreate", "standalone user")
+        data = input_fields(input)
+        visible = visible_companies_q(viewer)
+        company, errors = await atomic(
+            lambda: service.create_company(viewer, data, visible, info.context.request_id)
+        )
+        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Change a company: its manager with CW, or CW+CM for companies you see.",
+        extensions=auth("CW"),
+    )
+    async def company_update(
+        self,
+        info: Info,
+        input: Annotated[CompanyUpdateInput, Described(description="The changes.")],
+    ) -> CompanyPayload:
+        viewer = info.context.require_viewer()
+        data = input_fields(input)
+
+        async def work() -> Company:
+            company = await editable_company(info, data.pop("id"))
+            return await service.update_company(
+                viewer, company, data, visible_companies_q(viewer), info.context.request_id
+            )
+
+        company, errors = await atomic(work)
+        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Delete a company: needs CM and edit access; refused while it has child "
+        "companies or invoices.",
+        extensions=auth("CM"),
+    )
+    async def company_delete(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
+    ) -> CompanyDeletePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> None:
+            company = await editable_company(info, id)
+            if not can_delete_company(viewer, company):
+                raise info.context.deny(f"Company {company.id}", "not deletable")
+            await service.delete_company(viewer, company, info.context.request_id)
+
+        _, errors = await atomic(work)
+        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+
+    @strawberry.mutation(description="Create a company role. Needs CM.", extensions=auth("CM"))
+    async def company_role_create(
+        self, info: Info, input: Annotated[CompanyRoleInput, Described(description="Values.")]
+    ) -> CompanyRolePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> CompanyRole:
+            name = _role_name(input.name)
+            if await CompanyRole.filter(name=name).exists():
+                raise FieldError("name", "UNIQUE", "This role exists.")
+            role = await CompanyRole.create(name=name, description=input.description.strip())
+            await audit.record(
+                viewer.user,
+                audit.CREATE,
+                "CompanyRole",
+                role.id,
+                audit.snapshot(role),
+                info.context.request_id,
+            )
+            return role
+
+        role, errors = await atomic(work)
+        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Rename or describe a role. Needs CM.", extensions=auth("CM"))
+    async def company_role_update(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, Described(description="The role.")],
+        input: Annotated[CompanyRoleInput, Described(description="New values.")],
+    ) -> CompanyRolePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> CompanyRole:
+            role = await get_object(CompanyRole, id, "id")
+            name = _role_name(input.name)
+            if await CompanyRole.filter(name=name).exclude(id=role.id).exists():
+                raise FieldError("name", "UNIQUE", "This role exists.")
+            before = audit.snapshot(role)
+            role.name, role.description = name, input.description.strip()
+            await role.save()
+            await audit.record(
+                viewer.user,
+                audit.UPDATE,
+                "CompanyRole",
+                role.id,
+                audit.diff(before, audit.snapshot(role)),
+                info.context.request_id,
+            )
+            return role
+
+        role, errors = await atomic(work)
+        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Delete a role; its companies keep no role. Needs CM.", extensions=auth("CM")
+    )
+    async def company_role_delete(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The role.")]
+    ) -> CompanyDeletePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> None:
+            role = await get_object(CompanyRole, id, "id")
+            await audit.record(
+                viewer.user,
+                audit.DELETE,
+                "CompanyRole",
+                role.id,
+                audit.snapshot(role),
+                info.context.request_id,
+            )
+            await role.delete()
+
+        _, errors = await atomic(work)
+        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+
+
+def _role_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise FieldError("name", "REQUIRED", "A role needs a name.")
+    if len(name) > 100:
+        raise FieldError("name", "TOO_LARGE", "At most 100 characters.")
+    return name

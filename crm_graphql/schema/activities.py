@@ -1,0 +1,71 @@
+"""Activity types: dated notes on companies and contacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from crm_graphql.context import Info
+from crm_graphql.models.activities import Activity
+from crm_graphql.permissions.activities import can_change_activity
+from crm_graphql.schema.common import UserError
+
+if TYPE_CHECKING:
+    from crm_graphql.schema.companies import CompanyType
+    from crm_graphql.schema.contacts import ContactType
+    from crm_graphql.schema.users import UserType
+
+
+@strawberry.type(name="Activity", description="A dated note on a company or one of its contacts.")
+class ActivityType:
+    id: strawberry.ID = strawberry.field(description="Activity id.")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    updated_at: datetime = strawberry.field(description="Last change.")
+    text: str = strawberry.field(description="The note.")
+
+    @strawberry.field(description="The company it is about.")
+    async def company(
+        self, root: strawberry.Parent[Activity], info: Info
+    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
+        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The contact it is about, if any.")
+    async def contact(
+        self, root: strawberry.Parent[Activity], info: Info
+    ) -> Annotated[ContactType, strawberry.lazy("crm_graphql.schema.contacts")] | None:
+        if root.contact_id is None:
+            return None
+        return await info.context.loaders.companies.contact.load(root.contact_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Who wrote it.")
+    async def author(
+        self, root: strawberry.Parent[Activity], info: Info
+    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+        if root.author_id is None:
+            return None
+        return await info.context.loaders.companies.user.load(root.author_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="You may change or delete it (its author, or CM).")
+    async def viewer_can_change(self, root: strawberry.Parent[Activity], info: Info) -> bool:
+        viewer = info.context.viewer
+        company = await info.context.loaders.companies.company.load(root.company_id)
+        return bool(viewer and company and can_change_activity(viewer, company, root))
+
+
+@strawberry.input(description="A new activity: on a company, or on a contact.")
+class ActivityCreateInput:
+    company_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The company (give this or contactId)."
+    )
+    contact_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The contact (its company is implied)."
+    )
+    text: str = strawberry.field(description="The note (not empty).")
+
+
+@strawberry.type(description="Result of activityCreate or activityUpdate.")
+class ActivityPayload:
+    activity: ActivityType | None = strawberry.field(description="The activity.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused.")

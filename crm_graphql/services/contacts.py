@@ -1,0 +1,96 @@
+"""Contacts: validation, custom field values, audit. The caller has checked edit access
+to the contact's company (and to the new one when moving it)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.services import audit, customfields
+from crm_graphql.services.auth import Viewer
+from crm_graphql.services.companies import camel
+from crm_graphql.services.users import parse_id
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LIMITS = {
+    "full_name": 200,
+    "email": 254,
+    "phone": 60,
+    "mobile": 60,
+    "position": 200,
+    "description": 10_000,
+}
+
+
+def check(data: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for name, limit in LIMITS.items():
+        if name in data and data[name] is not None:
+            data[name] = str(data[name]).strip()
+            if len(data[name]) > limit:
+                errors.append(FieldError(camel(name), "TOO_LARGE", f"At most {limit} characters."))
+    if "full_name" in data and not data["full_name"]:
+        errors.append(FieldError("fullName", "REQUIRED", "A contact needs a full name."))
+    if "email" in data:
+        if not data["email"]:
+            errors.append(FieldError("email", "REQUIRED", "A contact needs an e-mail address."))
+        elif not EMAIL_RE.match(data["email"]):
+            errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
+    return errors
+
+
+def custom_changes(raw: list[Any] | None) -> dict[int, Any]:
+    return {parse_id(item.field_id, "customFields"): item.value for item in raw or []}
+
+
+async def create_contact(
+    viewer: Viewer, company_id: int, data: dict[str, Any], request_id: str = ""
+) -> Contact:
+    custom = data.pop("custom_fields", None)
+    errors = check(data)
+    if errors:
+        raise PayloadErrors(errors)
+    contact = await Contact.create(company_id=company_id, **data)
+    await customfields.set_values(
+        CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=True
+    )
+    await audit.record(
+        viewer.user, audit.CREATE, "Contact", contact.id, audit.snapshot(contact), request_id
+    )
+    return contact
+
+
+async def update_contact(
+    viewer: Viewer, contact: Contact, data: dict[str, Any], request_id: str = ""
+) -> Contact:
+    version = data.pop("version", None)
+    if version is not None and version != contact.version:
+        raise FieldError("version", "STALE", f"The contact changed (now {contact.version}).")
+    custom = data.pop("custom_fields", None)
+    errors = check(data)
+    if errors:
+        raise PayloadErrors(errors)
+    before = audit.snapshot(contact)
+    for name, value in data.items():
+        setattr(contact, name, value)
+    contact.version += 1
+    await contact.save()
+    written = await customfields.set_values(
+        CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=False
+    )
+    changes = audit.diff(before, audit.snapshot(contact))
+    if written:
+        changes["custom_fields"] = {str(k): v for k, v in written.items()}
+    await audit.record(viewer.user, audit.UPDATE, "Contact", contact.id, changes, request_id)
+    return contact
+
+
+async def delete_contact(viewer: Viewer, contact: Contact, request_id: str = "") -> None:
+    await audit.record(
+        viewer.user, audit.DELETE, "Contact", contact.id, audit.snapshot(contact), request_id
+    )
+    await customfields.delete_values(CustomFieldEntity.CONTACT, contact.id)
+    await contact.delete()
