@@ -134,6 +134,25 @@ async def _reparent(company: Company, new_path: str) -> None:
     company.path = new_path
 
 
+async def fill_missing_paths() -> int:
+    """Give every company whose path is empty (rows written in bulk or by hand) its
+    materialized path, level by level: one statement per tree level. Returns the count."""
+    connection = get_connection("default")
+    filled = 0
+    roots = (
+        "UPDATE companies SET path = '/' || id || '/' WHERE path = '' AND parent_id IS NULL"
+    )
+    children = (
+        "UPDATE companies SET path = (SELECT p.path FROM companies p "
+        "WHERE p.id = companies.parent_id) || id || '/' "
+        "WHERE path = '' AND parent_id IN (SELECT id FROM companies WHERE path != '')"
+    )
+    filled += (await connection.execute_query(roots))[0]
+    while changed := (await connection.execute_query(children))[0]:
+        filled += changed
+    return filled
+
+
 async def create_company(
     viewer: Viewer, data: dict[str, Any], visible: Q, request_id: str = ""
 ) -> Company:

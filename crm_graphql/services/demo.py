@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.services.bootstrap import DEFAULT_GROUP, ensure_defaults
+from crm_graphql.services.companies import fill_missing_paths
 from crm_graphql.services.passwords import hash_password_async
 
 
@@ -70,6 +71,7 @@ async def load_demo() -> list[tuple[str, str]]:
                 "country": "Spain",
             },
         )
+    await fill_missing_paths()
     group = await Group.get(name=DEFAULT_GROUP)
     for spec in DEMO_USERS:
         user = users[spec.username]
