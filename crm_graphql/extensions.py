@@ -195,6 +195,23 @@ def is_safe_error(error: GraphQLError) -> bool:
     return isinstance(original, GraphQLError) and is_safe_error(original)
 
 
+def default_code(error: GraphQLError) -> str:
+    """A code for graphql-core's own errors, which carry none: every error a client
+    gets has `extensions.code`."""
+    message = error.message
+    if (
+        "maximum operation depth" in message
+        or "aliases found" in message
+        or ("tokens" in message and "limit" in message.lower())
+    ):
+        return "QUERY_TOO_COMPLEX"
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$") or error.path is not None:
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach the client as "Internal error" with the request id;
     the traceback goes to the log under that id.
@@ -218,6 +235,8 @@ class MaskUnexpectedErrors(SchemaExtension):
             if is_safe_error(error):
                 if production and "Did you mean" in error.message:
                     error.message = without_suggestions(error.message)
+                if not (error.extensions or {}).get("code"):
+                    error.extensions = {**(error.extensions or {}), "code": default_code(error)}
                 masked.append(error)
                 continue
             log.error(

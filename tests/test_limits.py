@@ -256,6 +256,7 @@ async def test_query_depth_limit(admin: Api) -> None:
                 {
                     "message": "'Deep' exceeds maximum operation depth of 6",
                     "locations": [{"line": 1, "column": SEVEN_DEEP.index("name") + 1}],
+                    "extensions": {"code": "QUERY_TOO_COMPLEX"},
                 }
             ],
         }
