@@ -196,7 +196,10 @@ async def test_custom_field_values_roll_back_with_the_company(demo: Api) -> None
 
 
 async def test_roles_need_cm_and_are_unique(demo: Api) -> None:
-    create = 'mutation { companyRoleCreate(input: {name: "Partner"}) { role { name } errors { field code } } }'
+    create = (
+        'mutation { companyRoleCreate(input: {name: "Partner"}) '
+        "{ role { name } errors { field code } } }"
+    )
     body = await demo.gql(create, as_user="user1")
     assert error_codes(body) == ["FORBIDDEN"]
     ok = await demo.data(create, as_user="manager1")
