@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 from crm_graphql.api import schema
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.customfields import CustomField, CustomFieldValue
 from crm_graphql.models.users import Assignment, User
 from tests.conftest import DATABASE_URL
 from tests.factories import Api
@@ -27,15 +30,26 @@ def test_schema_command_prints_the_sdl(tmp_path: Path) -> None:
     assert result.stdout.strip() == str(schema).strip()
 
 
+async def _world_counts() -> tuple[int, ...]:
+    return (
+        await User.all().count(),
+        await Company.all().count(),
+        await Assignment.all().count(),
+        await Contact.all().count(),
+        await Activity.all().count(),
+        await CustomField.all().count(),
+        await CustomFieldValue.all().count(),
+    )
+
+
 async def test_demo_is_idempotent(tmp_path: Path) -> None:
     first = run("demo", tmp_path=tmp_path)
     assert first.returncode == 0, first.stderr
-    counts = (await User.all().count(), await Company.all().count(), await Assignment.all().count())
-    assert counts == (4, 3, 3)
+    counts = await _world_counts()
+    assert counts == (4, 3, 3, 3, 4, 7, 8)
     second = run("demo", tmp_path=tmp_path)
     assert second.returncode == 0, second.stderr
-    again = (await User.all().count(), await Company.all().count(), await Assignment.all().count())
-    assert again == counts
+    assert await _world_counts() == counts
     for username in ("admin", "user1", "manager1", "user2"):
         assert username in second.stdout
     customer_a = await Company.get(name="Customer #A").prefetch_related("parent", "manager")

@@ -1,13 +1,24 @@
 """The sample world of the original documentation (SPEC §2), loaded idempotently.
 
 Parent company "My company" with customers #A (managed by user1) and #B (managed by
-manager1); user2 belongs to Customer #A. Every demo password equals the username."""
+manager1); user2 belongs to Customer #A. Every demo password equals the username.
+Around it: company roles, custom field sections and fields with values, contacts and
+activities."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.customfields import (
+    CustomField,
+    CustomFieldEntity,
+    CustomFieldKind,
+    CustomFieldSection,
+    CustomFieldValue,
+)
 from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.services.bootstrap import DEFAULT_GROUP, ensure_defaults
 from crm_graphql.services.companies import fill_missing_paths
@@ -81,4 +92,87 @@ async def load_demo() -> list[tuple[str, str]]:
         if spec.profile:
             profile = await Profile.get(name=spec.profile)
             await Assignment.get_or_create(user=user, profile=profile, group=group)
+    await _custom_fields()
+    await _contacts_and_activities(users)
     return [(spec.username, spec.username) for spec in DEMO_USERS]
+
+
+async def _custom_fields() -> None:
+    section, _ = await CustomFieldSection.get_or_create(
+        name="Additional contact information", defaults={"description": "Phones, chat, hours"}
+    )
+    specs = [
+        ("Skype", CustomFieldKind.TEXT, [], section),
+        ("Opening hours", CustomFieldKind.TEXT, [], section),
+        ("Sector", CustomFieldKind.COMBO, ["Retail", "Industry", "Services"], None),
+        ("Employees", CustomFieldKind.NUMERIC, [], None),
+        ("Customer since", CustomFieldKind.DATE, [], None),
+        ("Key account", CustomFieldKind.CHECKBOX, [], None),
+    ]
+    for position, (name, kind, options, in_section) in enumerate(specs):
+        await CustomField.get_or_create(
+            entity=CustomFieldEntity.COMPANY,
+            owner_id=None,
+            name=name,
+            defaults={
+                "kind": kind,
+                "options": options,
+                "section": in_section,
+                "position": position,
+            },
+        )
+    await CustomField.get_or_create(
+        entity=CustomFieldEntity.CONTACT,
+        owner_id=None,
+        name="Preferred language",
+        defaults={"kind": CustomFieldKind.COMBO, "options": ["English", "Spanish"]},
+    )
+    values = {
+        "Customer #A": {
+            "Sector": "Retail",
+            "Employees": "120",
+            "Customer since": "2021-01-20",
+            "Key account": "1",
+            "Skype": "customer.a",
+        },
+        "Customer #B": {"Sector": "Services", "Employees": "35", "Key account": "0"},
+    }
+    fields = {f.name: f for f in await CustomField.filter(entity=CustomFieldEntity.COMPANY)}
+    for company_name, by_field in values.items():
+        company = await Company.get(name=company_name)
+        for field_name, value in by_field.items():
+            await CustomFieldValue.get_or_create(
+                field=fields[field_name], object_id=company.id, defaults={"value": value}
+            )
+
+
+async def _contacts_and_activities(users: dict[str, User]) -> None:
+    people = {
+        "Customer #A": [("Ana García", "ana.garcia@customer-a.example", "Purchasing")],
+        "Customer #B": [
+            ("Bob Jones", "bob.jones@customer-b.example", "CTO"),
+            ("Carla Ruiz", "carla.ruiz@customer-b.example", "Finance"),
+        ],
+    }
+    for company_name, contacts in people.items():
+        company = await Company.get(name=company_name)
+        for full_name, email, position in contacts:
+            await Contact.get_or_create(
+                company=company,
+                full_name=full_name,
+                defaults={"email": email, "position": position},
+            )
+        if not await Activity.filter(company=company).exists():
+            author = await User.get(id=company.manager_id)
+            await Activity.create(
+                company=company, author=author, text=f"First meeting with {company_name}."
+            )
+            contact = await Contact.filter(company=company).first()
+            activity = await Activity.create(
+                company=company,
+                contact=contact,
+                author=author,
+                text=f"Sent the price list to {contact.full_name if contact else 'them'}.",
+            )
+            company.last_activity_at = activity.created_at
+            await company.save(update_fields=["last_activity_at"])
