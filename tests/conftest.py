@@ -79,6 +79,6 @@ async def demo(api: Api) -> Api:
     """The sample world of SPEC §2 loaded; tokens for each demo user on `api.tokens`."""
     from crm_graphql.services.demo import load_demo
 
-    for username, password in await load_demo():
+    for username, password in await load_demo(sample_data=False):
         api.tokens[username] = await api.login(username, password)
     return api

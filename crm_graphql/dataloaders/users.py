@@ -8,7 +8,6 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from crm_graphql.models.companies import Company
 from crm_graphql.models.users import Assignment, Group, Profile
 from crm_graphql.services.auth import bits_for_users
 from crm_graphql.services.listing import SortKey, count_per_parent, fetch_per_parent
@@ -30,7 +29,6 @@ class UserLoaders:
     def __init__(self) -> None:
         self.profile = DataLoader[int, Profile | None](lambda ids: _by_id(Profile, ids))
         self.group = DataLoader[int, Group | None](lambda ids: _by_id(Group, ids))
-        self.company = DataLoader[int, Company | None](lambda ids: _by_id(Company, ids))
         self.bits = DataLoader[int, frozenset[str]](_user_bits)
         self.assignment_count = DataLoader[int, int](self._assignment_counts)
         # Keyed by (user id, limit): one statement per distinct limit in the request.

@@ -7,9 +7,11 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from strawberry.permission import PermissionExtension
 
 from crm_graphql.context import Info
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User, UserMode
+from crm_graphql.permissions.users import SelfOrUserManager
 from crm_graphql.schema.common import (
     BooleanFilter,
     CompanyRefFilter,
@@ -110,15 +112,19 @@ class UserType:
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
 
-    @strawberry.field(description="The company the user belongs to.")
+    @strawberry.field(
+        description="The company the user belongs to; null when you cannot see it (the "
+        "company access rule applies here too)."
+    )
     async def company(self, root: strawberry.Parent[User], info: Info) -> CompanyType | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.users.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Effective permission bits: the union over the user's assignments "
-        "(every bit for a superadmin)."
+        "(every bit for a superadmin). Yourself, or with UM.",
+        extensions=[PermissionExtension(permissions=[SelfOrUserManager()])],
     )
     async def permissions(self, root: strawberry.Parent[User], info: Info) -> list[PermissionBit]:  # type: ignore[valid-type]
         if root.is_superadmin:
@@ -126,7 +132,10 @@ class UserType:
         bits = await info.context.loaders.users.bits.load(root.id)
         return [PermissionBit[bit] for bit in PERMISSION_BITS if bit in bits]
 
-    @strawberry.field(description="The user's profile assignments, first ones by id.")
+    @strawberry.field(
+        description="The user's profile assignments, first ones by id. Yourself, or with UM.",
+        extensions=[PermissionExtension(permissions=[SelfOrUserManager()])],
+    )
     async def assignments(
         self,
         root: strawberry.Parent[User],

@@ -61,8 +61,11 @@ async def _user(spec: DemoUser) -> User:
     return user
 
 
-async def load_demo() -> list[tuple[str, str]]:
-    """Create what is missing; return (username, password) of the demo logins."""
+async def load_demo(sample_data: bool = True) -> list[tuple[str, str]]:
+    """Create what is missing; return (username, password) of the demo logins.
+
+    Without `sample_data`, only the SPEC §2 world: users, profiles, the three companies
+    (tests build the rest themselves)."""
     await ensure_defaults()
     for name, description in ROLES:
         await CompanyRole.get_or_create(name=name, defaults={"description": description})
@@ -92,8 +95,9 @@ async def load_demo() -> list[tuple[str, str]]:
         if spec.profile:
             profile = await Profile.get(name=spec.profile)
             await Assignment.get_or_create(user=user, profile=profile, group=group)
-    await _custom_fields()
-    await _contacts_and_activities(users)
+    if sample_data:
+        await _custom_fields()
+        await _contacts_and_activities(users)
     return [(spec.username, spec.username) for spec in DEMO_USERS]
 
 
