@@ -226,3 +226,18 @@ async def test_companies_managed_by_colleagues_are_visible_anywhere(demo: Api) -
     assert "Remote root" not in seen
     # manager1 (CM) edits it as its manager.
     assert (await names(demo, "manager1"))["Colleague run"]["edit"] is True
+
+
+async def test_managers_access_rights_are_not_exposed(demo: Api) -> None:
+    query = """{ companies { edges { node { name manager { username permissions
+                 company { name } } } } } }"""
+    body = await demo.gql(query, as_user="user1")
+    # user1's own record is readable; manager1's rights are not (no UM).
+    errors = {tuple(e["path"]) for e in body["errors"]}
+    assert all(e["extensions"]["code"] == "FORBIDDEN" for e in body["errors"])
+    assert len(errors) == 1 and errors.pop()[-1] == "permissions"
+    # Each manager's company (My company) has no parent: hidden from user1.
+    assert body["data"] is None or all(
+        edge["node"]["manager"] is None or edge["node"]["manager"]["company"] is None
+        for edge in body["data"]["companies"]["edges"]
+    )

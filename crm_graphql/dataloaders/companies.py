@@ -3,11 +3,12 @@ loader that returns companies applies the viewer's visibility in its SQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from strawberry.dataloader import DataLoader
+from crm_graphql.dataloaders.base import DataLoader
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -95,8 +96,14 @@ class CompanyLoaders:
         self.contact_activity_count = _count_loader(
             lambda ids: Activity.filter(contact_id__in=ids), "contact_id"
         )
-        self._sections: dict[int, str] | None = None
-        self._definitions: dict[tuple[CustomFieldEntity, int | None], list[CustomField]] = {}
+        # Fetched once per request: the first caller starts the query and every
+        # resolver running concurrently awaits that same task (caching only the result
+        # would let all 50 resolvers of a page miss the cache and each run the query,
+        # and then load their values one per batch).
+        self._sections: asyncio.Task[dict[int, str]] | None = None
+        self._definitions: dict[
+            tuple[CustomFieldEntity, int | None], asyncio.Task[list[CustomField]]
+        ] = {}
         self.company_values = DataLoader[int, dict[int, str]](
             lambda ids: self._values(CustomFieldEntity.COMPANY, ids)
         )
@@ -109,16 +116,23 @@ class CompanyLoaders:
     ) -> list[CustomField]:
         """Field definitions, fetched once per request."""
         key = (entity, owner_id)
-        if key not in self._definitions:
-            self._definitions[key] = await customfields.fields_for(entity, owner_id)
-        return self._definitions[key]
+        task = self._definitions.get(key)
+        if task is None:
+            task = asyncio.ensure_future(customfields.fields_for(entity, owner_id))
+            self._definitions[key] = task
+        # shielded: one cancelled resolver must not cancel the query the others await
+        return await asyncio.shield(task)
 
     async def section_names(self) -> dict[int, str]:
         """Company custom field section names by id, fetched once per request."""
         if self._sections is None:
-            rows = await CustomFieldSection.all().values("id", "name")
-            self._sections = {row["id"]: row["name"] for row in rows}
-        return self._sections
+            self._sections = asyncio.ensure_future(self._fetch_section_names())
+        return await asyncio.shield(self._sections)
+
+    @staticmethod
+    async def _fetch_section_names() -> dict[int, str]:
+        rows = await CustomFieldSection.all().values("id", "name")
+        return {row["id"]: row["name"] for row in rows}
 
     async def _values(self, entity: CustomFieldEntity, ids: Sequence[int]) -> list[dict[int, str]]:
         found = await customfields.values_for_objects(entity, ids)

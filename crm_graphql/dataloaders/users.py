@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from strawberry.dataloader import DataLoader
+from crm_graphql.dataloaders.base import DataLoader
 
 from crm_graphql.models.users import Assignment, Group, Profile
 from crm_graphql.services.auth import bits_for_users
