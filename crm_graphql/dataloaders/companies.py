@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from crm_graphql.dataloaders.base import DataLoader
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from crm_graphql.dataloaders.base import DataLoader
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact

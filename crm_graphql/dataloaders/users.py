@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from crm_graphql.dataloaders.base import DataLoader
-
 from crm_graphql.models.users import Assignment, Group, Profile
 from crm_graphql.services.auth import bits_for_users
 from crm_graphql.services.listing import SortKey, count_per_parent, fetch_per_parent
