@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from crm_graphql.dataloaders.companies import CompanyLoaders
+from crm_graphql.dataloaders.files import FileLoaders
 from crm_graphql.dataloaders.users import UserLoaders
 from crm_graphql.services.auth import Viewer
 
@@ -21,3 +22,7 @@ class Loaders:
     @cached_property
     def companies(self) -> CompanyLoaders:
         return CompanyLoaders(self.viewer)
+
+    @cached_property
+    def files(self) -> FileLoaders:
+        return FileLoaders(self.viewer)

@@ -14,6 +14,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.files import FileOwner
 from crm_graphql.permissions.companies import (
     can_delete_company,
     can_edit_company,
@@ -38,12 +39,14 @@ from crm_graphql.schema.customfields import (
     custom_fields_q,
     value_list,
 )
+from crm_graphql.schema.files import files_connection
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
     from crm_graphql.schema.contacts import ContactType
+    from crm_graphql.schema.files import FileType
     from crm_graphql.schema.users import UserType
 
 
@@ -164,6 +167,12 @@ class CompanyType:
             ACTIVITY_ORDER,
             lambda: loaders.company_activity_count.load(root.id),
         )
+
+    @strawberry.field(description="Files attached to the company, newest first.")
+    async def files(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[Annotated[FileType, strawberry.lazy("crm_graphql.schema.files")]]:
+        return await files_connection(info, FileOwner.COMPANY, root.id, first)
 
     @strawberry.field(
         description="Every company custom field with this company's value, grouped by "

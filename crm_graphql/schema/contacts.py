@@ -13,6 +13,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.files import FileOwner
 from crm_graphql.permissions.companies import can_edit_company, can_manage_company
 from crm_graphql.schema.common import (
     BooleanFilter,
@@ -34,11 +35,13 @@ from crm_graphql.schema.customfields import (
     custom_fields_q,
     value_list,
 )
+from crm_graphql.schema.files import files_connection
 from crm_graphql.services.listing import FilterSpec, Relation
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
     from crm_graphql.schema.companies import CompanyType
+    from crm_graphql.schema.files import FileType
 
 
 @strawberry.type(name="Contact", description="A person at a company. Contacts never log in.")
@@ -77,6 +80,17 @@ class ContactType:
         return per_parent_connection(
             rows, size, ACTIVITY_ORDER, lambda: loaders.contact_activity_count.load(root.id)
         )
+
+    @strawberry.field(description="Files attached to the contact, newest first.")
+    async def files(
+        self,
+        root: strawberry.Parent[Contact],
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="How many (default 10, at most 50).")
+        ] = None,
+    ) -> Connection[Annotated[FileType, strawberry.lazy("crm_graphql.schema.files")]]:
+        return await files_connection(info, FileOwner.CONTACT, root.id, first)
 
     @strawberry.field(description="Every contact custom field with this contact's value.")
     async def custom_fields(

@@ -12,9 +12,11 @@ from tortoise.expressions import Q
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, deletion_guards
+from crm_graphql.services import audit, customfields, deletion_guards, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.users import parse_id
 
@@ -139,9 +141,7 @@ async def fill_missing_paths() -> int:
     materialized path, level by level: one statement per tree level. Returns the count."""
     connection = get_connection("default")
     filled = 0
-    roots = (
-        "UPDATE companies SET path = '/' || id || '/' WHERE path = '' AND parent_id IS NULL"
-    )
+    roots = "UPDATE companies SET path = '/' || id || '/' WHERE path = '' AND parent_id IS NULL"
     children = (
         "UPDATE companies SET path = (SELECT p.path FROM companies p "
         "WHERE p.id = companies.parent_id) || id || '/' "
@@ -231,4 +231,11 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )
     await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
+    contact_ids = await Contact.filter(company_id=company.id).values_list("id", flat=True)
+    await files.delete_for_owners(
+        FileOwner.CONTACT, list(contact_ids), viewer.user, request_id=request_id
+    )
+    await files.delete_for_owners(
+        FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
+    )
     await company.delete()

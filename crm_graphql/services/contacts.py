@@ -9,7 +9,8 @@ from typing import Any
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
-from crm_graphql.services import audit, customfields
+from crm_graphql.models.files import FileOwner
+from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
 from crm_graphql.services.users import parse_id
@@ -93,4 +94,7 @@ async def delete_contact(viewer: Viewer, contact: Contact, request_id: str = "")
         viewer.user, audit.DELETE, "Contact", contact.id, audit.snapshot(contact), request_id
     )
     await customfields.delete_values(CustomFieldEntity.CONTACT, contact.id)
+    await files.delete_for_owners(
+        FileOwner.CONTACT, [contact.id], viewer.user, request_id=request_id
+    )
     await contact.delete()

@@ -1,22 +1,22 @@
-"""One transaction per mutation: payload errors roll everything back."""
+"""One transaction per mutation: payload errors roll everything back, files included."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tortoise.transactions import in_transaction
-
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.services.files import file_transaction
 
 T = TypeVar("T")
 
 
 async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[FieldError]]:
-    """Run `work` in a transaction. A FieldError or PayloadErrors rolls it back and
-    comes back as the error list; any other exception propagates (and is masked)."""
+    """Run `work` in a transaction that also covers stored and deleted file bytes.
+    A FieldError or PayloadErrors rolls it back and comes back as the error list; any
+    other exception propagates (and is masked)."""
     try:
-        async with in_transaction():
+        async with file_transaction():
             return await work(), []
     except PayloadErrors as exc:
         return None, exc.errors

@@ -1,0 +1,1 @@
+"""Plain HTTP endpoints beside /graphql (file downloads, exports, feeds)."""

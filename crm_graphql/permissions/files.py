@@ -1,0 +1,64 @@
+"""Who may see, attach and delete files.
+
+A file is visible when its owner is: the rule is written per owner kind as "owner id
+in (the owners this viewer can see)", one SQL condition, so it follows the owner's
+current company (a contact moved to another company takes its files along) and a file
+whose owner is gone is visible to nobody. Kinds without a rule here are invisible:
+contracts, invoices and leads add theirs (private contracts, the lead rule) when
+they start attaching files.
+
+Attaching needs edit access to the owner's company; deleting needs to be the
+uploader (still with edit access), CM over the (visible) company, or a superadmin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tortoise.expressions import Q, Subquery
+
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.permissions.companies import (
+    NOTHING,
+    can_edit_company,
+    can_manage_company,
+    visible_companies_q,
+)
+from crm_graphql.services.auth import Viewer
+
+
+def _companies(viewer: Viewer) -> Subquery:
+    return Subquery(Company.filter(visible_companies_q(viewer)).values("id"))
+
+
+def _contacts(viewer: Viewer) -> Subquery:
+    return Subquery(Contact.filter(company_id__in=_companies(viewer)).values("id"))
+
+
+# Per owner kind: the ids of the owners the viewer can see, as a subquery.
+VISIBLE_OWNERS: dict[FileOwner, Callable[[Viewer], Subquery]] = {
+    FileOwner.COMPANY: _companies,
+    FileOwner.CONTACT: _contacts,
+}
+
+
+def visible_files_q(viewer: Viewer | None, kinds: tuple[FileOwner, ...] | None = None) -> Q:
+    """Files whose owner the viewer can see (optionally only of some owner kinds)."""
+    if viewer is None or not (viewer.is_superadmin or viewer.has("CR")):
+        return NOTHING
+    parts = [
+        Q(owner_kind=kind, owner_id__in=owners(viewer))
+        for kind, owners in VISIBLE_OWNERS.items()
+        if kinds is None or kind in kinds
+    ]
+    return Q(*parts, join_type="OR") if parts else NOTHING
+
+
+def can_delete_file(viewer: Viewer, company: Company | None, file: StoredFile) -> bool:
+    """`company` is the owner's company, already known to be visible (None: unknown)."""
+    if viewer.is_superadmin:
+        return True
+    if company is None or not can_edit_company(viewer, company):
+        return False
+    return can_manage_company(viewer, company) or file.uploader_id == viewer.user.id

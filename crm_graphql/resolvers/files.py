@@ -1,0 +1,152 @@
+"""Files of companies and contacts: attach with edit access to the owner's company,
+delete as the uploader (still able to edit), with CM, or as a superadmin. The bytes are
+downloaded from the HTTP endpoint in endpoints/files.py, not through GraphQL."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import strawberry
+
+from crm_graphql.context import Info
+from crm_graphql.errors import FieldError, NotFound
+from crm_graphql.models.companies import Company
+from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.files import can_delete_file, visible_files_q
+from crm_graphql.resolvers.common import parse_id as parse_query_id
+from crm_graphql.resolvers.companies import editable_company
+from crm_graphql.resolvers.contacts import editable_contact
+from crm_graphql.schema.common import MAX_ID, user_errors
+from crm_graphql.schema.files import (
+    FileDeletePayload,
+    FileType,
+    FileUploadInput,
+    FileUploadPayload,
+    owner_company,
+)
+from crm_graphql.services import files as service
+from crm_graphql.services.mutations import atomic
+from crm_graphql.services.users import parse_id
+
+Described = strawberry.argument
+
+
+async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[int, Company]:
+    """The owner's id and company when the viewer may edit that company: a hidden owner
+    is a NOT_FOUND payload error on `ownerId`, a read-only one a FORBIDDEN error."""
+    owner_id = _id(owner_id, "ownerId")
+    if kind == FileOwner.COMPANY:
+        company = await editable_company(info, owner_id, "ownerId")
+        return company.id, company
+    if kind == FileOwner.CONTACT:
+        try:
+            contact = await editable_contact(info, owner_id)
+        except FieldError as exc:
+            raise FieldError("ownerId", exc.code, exc.message) from None
+        return contact.id, await Company.get(id=contact.company_id)
+    raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
+
+
+def _id(value: Any, field: str) -> int:
+    """An id argument; beyond the id column's range it can only be NOT_FOUND."""
+    number = parse_id(value, field)
+    if number > MAX_ID:
+        raise FieldError(field, "NOT_FOUND", "No such object.")
+    return number
+
+
+async def _close(upload: Any) -> None:
+    close = getattr(upload, "close", None)
+    if callable(close):
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+
+
+def _upload(value: Any) -> Any:
+    """The uploaded part; anything else (a string in JSON variables) is refused."""
+    if not (hasattr(value, "filename") and hasattr(value, "read")):
+        raise FieldError("file", "INVALID", "Send the file as a GraphQL multipart request part.")
+    return value
+
+
+@strawberry.type
+class FilesQuery:
+    @strawberry.field(
+        description="One file you can see (NOT_FOUND otherwise).", extensions=auth("CR")
+    )
+    async def file(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
+    ) -> FileType:
+        viewer = info.context.require_viewer()
+        found = await StoredFile.filter(visible_files_q(viewer), id=parse_query_id(id)).first()
+        if found is None:
+            raise NotFound(f"No file with id {id}.")
+        return found  # type: ignore[return-value]
+
+
+@strawberry.type
+class FilesMutation:
+    @strawberry.mutation(
+        description="Attach a file to a company or contact whose company you can edit "
+        "(CW). Send it as a GraphQL multipart request; over the upload size limit it is "
+        "refused with TOO_LARGE.",
+        extensions=auth("CW"),
+    )
+    async def file_upload(
+        self,
+        info: Info,
+        input: Annotated[FileUploadInput, Described(description="The owner and the file.")],
+    ) -> FileUploadPayload:
+        viewer = info.context.require_viewer()
+        kind = FileOwner(input.owner_kind.value)
+
+        async def work() -> StoredFile:
+            owner_id, company = await editable_owner(info, kind, input.owner_id)
+            upload = _upload(input.file)
+            return await service.store(
+                kind,
+                owner_id,
+                company.id,
+                upload,
+                getattr(upload, "filename", None),
+                getattr(upload, "content_type", None),
+                input.description,
+                viewer.user,
+                config=info.context.settings,
+                request_id=info.context.request_id,
+            )
+
+        try:
+            stored, errors = await atomic(work)
+        finally:
+            await _close(input.file)
+        return FileUploadPayload(file=stored, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Delete a file and its bytes: its uploader (still able to edit the "
+        "company), a user with CM over the company, or a superadmin.",
+        extensions=auth("CW"),
+    )
+    async def file_delete(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The file.")]
+    ) -> FileDeletePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> None:
+            found = await StoredFile.filter(visible_files_q(viewer), id=_id(id, "id")).first()
+            if found is None:
+                raise FieldError("id", "NOT_FOUND", "No such file.")
+            if not can_delete_file(viewer, await owner_company(info, found), found):
+                raise info.context.deny(f"File {found.id}", "not deletable")
+            await service.delete(
+                found,
+                viewer.user,
+                config=info.context.settings,
+                request_id=info.context.request_id,
+            )
+
+        _, errors = await atomic(work)
+        return FileDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

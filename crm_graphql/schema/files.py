@@ -1,0 +1,130 @@
+"""Types, inputs and payloads of files (attachments of companies and contacts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from crm_graphql.context import Info
+from crm_graphql.dataloaders.files import FILE_ORDER
+from crm_graphql.models.companies import Company
+from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.permissions.files import can_delete_file
+from crm_graphql.schema.common import (
+    Connection,
+    UserError,
+    nested_page_size,
+    per_parent_connection,
+)
+from crm_graphql.services.files import download_path
+
+if TYPE_CHECKING:
+    from crm_graphql.schema.users import UserType
+
+
+@strawberry.enum(description="The kinds of objects files are attached to.")
+class FileOwnerKind(Enum):
+    COMPANY = strawberry.enum_value("COMPANY", description="A company.")
+    CONTACT = strawberry.enum_value("CONTACT", description="A contact (of a company).")
+
+
+async def owner_company(info: Info, file: StoredFile) -> Company | None:
+    """The (visible) company of the file's owner, through the request's loaders."""
+    loaders = info.context.loaders.companies
+    if file.owner_kind == FileOwner.COMPANY:
+        return await loaders.company.load(file.owner_id)
+    if file.owner_kind == FileOwner.CONTACT:
+        contact = await loaders.contact.load(file.owner_id)
+        return None if contact is None else await loaders.company.load(contact.company_id)
+    return None
+
+
+@strawberry.type(
+    name="File",
+    description="An attachment. Download its bytes with a GET of `downloadUrl` and the "
+    "same bearer token.",
+)
+class FileType:
+    id: strawberry.ID = strawberry.field(description="File id.")
+    original_name: str = strawberry.field(
+        description="The uploaded file's name, sanitised (no path, no control characters)."
+    )
+    content_type: str = strawberry.field(
+        description="The media type the uploader declared (`type/subtype`)."
+    )
+    size: int = strawberry.field(description="Size in bytes.")
+    sha256: str = strawberry.field(description="SHA-256 of the bytes, in hex.")
+    description: str = strawberry.field(description="What the file is.")
+    created_at: datetime = strawberry.field(description="Upload time.")
+
+    @strawberry.field(description="The kind of object the file is attached to.")
+    def owner_kind(self, root: strawberry.Parent[StoredFile]) -> FileOwnerKind:
+        return FileOwnerKind(FileOwner(root.owner_kind).value)
+
+    @strawberry.field(description="Id of the object the file is attached to.")
+    def owner_id(self, root: strawberry.Parent[StoredFile]) -> strawberry.ID:
+        return strawberry.ID(str(root.owner_id))
+
+    @strawberry.field(description="Who uploaded it (null when that user was deleted).")
+    async def uploader(
+        self, root: strawberry.Parent[StoredFile], info: Info
+    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+        if root.uploader_id is None:
+            return None
+        return await info.context.loaders.companies.user.load(root.uploader_id)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Relative URL that downloads the bytes (GET with your bearer token)."
+    )
+    def download_url(self, root: strawberry.Parent[StoredFile], info: Info) -> str:
+        return info.context.request.scope.get("root_path", "") + download_path(root.id)
+
+    @strawberry.field(
+        description="Whether you may delete it: its uploader with edit access to the "
+        "company, CM over the company, or a superadmin."
+    )
+    async def viewer_can_delete(self, root: strawberry.Parent[StoredFile], info: Info) -> bool:
+        viewer = info.context.viewer
+        if viewer is None:
+            return False
+        return can_delete_file(viewer, await owner_company(info, root), root)
+
+
+async def files_connection(
+    info: Info, kind: FileOwner, owner_id: int, first: int | None
+) -> Connection[FileType]:
+    """The files of one owner, newest first, fetched per owner in one statement for
+    all the owners of a request (the `files` field of companies and contacts)."""
+    limits = info.context.settings.limits
+    size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
+    loaders = info.context.loaders.files
+    rows = await loaders.page(kind).load((owner_id, size))
+    return per_parent_connection(rows, size, FILE_ORDER, lambda: loaders.count(kind).load(owner_id))
+
+
+@strawberry.input(description="A file to attach to a company or a contact you can edit.")
+class FileUploadInput:
+    owner_kind: FileOwnerKind = strawberry.field(description="What the file is attached to.")
+    owner_id: strawberry.ID = strawberry.field(description="Id of the company or contact.")
+    file: Upload = strawberry.field(
+        description="The file, sent as a part of a GraphQL multipart request."
+    )
+    description: str | None = strawberry.field(
+        default=None, description="What the file is (at most 255 characters)."
+    )
+
+
+@strawberry.type(description="Result of fileUpload.")
+class FileUploadPayload:
+    file: FileType | None = strawberry.field(description="The stored file.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused.")
+
+
+@strawberry.type(description="Result of fileDelete.")
+class FileDeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted file.")
+    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
