@@ -20,6 +20,9 @@ MODEL_MODULES = [
     "crm_graphql.models.contacts",
     "crm_graphql.models.activities",
     "crm_graphql.models.files",
+    "crm_graphql.models.contracts",
+    "crm_graphql.models.invoices",
+    "crm_graphql.models.setup",
 ]
 
 
