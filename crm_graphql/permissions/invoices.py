@@ -1,0 +1,49 @@
+"""Invoice access (SPEC §6), on top of view access to the invoice's company.
+
+- IR views and downloads; IR and IW see Submitted invoices read-only.
+- IW creates invoices and locks them, and edits Received invoices while they are
+  unlocked (or locked by themselves: a locked invoice is changed only by its locker).
+- Submitted invoices lock on create and on every edit; only IM unlocks; IM edits any.
+- Only IM or superadmins delete, and never a locked invoice."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q
+
+from crm_graphql.models.invoices import Invoice, InvoiceKind
+from crm_graphql.permissions.companies import NOTHING, belongs_to_visible_company_q
+from crm_graphql.services.auth import Viewer
+
+
+def visible_invoices_q(viewer: Viewer) -> Q:
+    if viewer.is_superadmin:
+        return Q()
+    if not viewer.has("IR"):
+        return NOTHING
+    return belongs_to_visible_company_q(viewer)
+
+
+def can_create_invoice(viewer: Viewer) -> bool:
+    return viewer.is_superadmin or viewer.has("IW") or viewer.has("IM")
+
+
+def can_edit_invoice(viewer: Viewer, invoice: Invoice) -> bool:
+    if viewer.is_superadmin or viewer.has("IM"):
+        return True
+    if not viewer.has("IW") or invoice.kind == InvoiceKind.SUBMITTED:
+        return False
+    return not invoice.locked or invoice.locked_by_id == viewer.user.id
+
+
+def can_lock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
+    return not invoice.locked and (
+        viewer.is_superadmin or viewer.has("IW") or viewer.has("IM")
+    )
+
+
+def can_unlock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
+    return invoice.locked and (viewer.is_superadmin or viewer.has("IM"))
+
+
+def can_delete_invoice(viewer: Viewer, invoice: Invoice) -> bool:
+    return not invoice.locked and (viewer.is_superadmin or viewer.has("IM"))
