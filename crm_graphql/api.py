@@ -30,14 +30,26 @@ from crm_graphql.resolvers.activities import ActivitiesMutation
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
 from crm_graphql.resolvers.companies import CompaniesMutation, CompaniesQuery
+from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
+from crm_graphql.resolvers.files import FilesMutation, FilesQuery
+from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.settings import Settings, settings
 
 
 @strawberry.type(description="Everything you can read.")
-class Query(AuthQuery, UsersQuery, CompaniesQuery, ContactsQuery, CustomFieldsQuery, AuditQuery):
+class Query(
+    AuthQuery,
+    UsersQuery,
+    CompaniesQuery,
+    CompanyStatisticsQuery,
+    ContactsQuery,
+    CustomFieldsQuery,
+    FilesQuery,
+    AuditQuery,
+):
     pass
 
 
@@ -49,6 +61,8 @@ class Mutation(
     ContactsMutation,
     ActivitiesMutation,
     CustomFieldsMutation,
+    FilesMutation,
+    ImportsMutation,
 ):
     pass
 

@@ -27,6 +27,8 @@ from crm_graphql import graphiql
 from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
+from crm_graphql.endpoints import exports as export_endpoints
+from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.extensions import default_code
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -259,6 +261,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/files/{file_id}", file_endpoints.download, methods=["GET"]),
+        Route("/export/companies.csv", export_endpoints.export_companies, methods=["GET"]),
+        Route("/export/contacts.csv", export_endpoints.export_contacts, methods=["GET"]),
         Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
     ]
     app = Starlette(

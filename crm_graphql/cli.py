@@ -1,4 +1,4 @@
-"""The `crm-graphql` command: serve, migrate, createsuperuser, demo, schema."""
+"""The `crm-graphql` command: serve, migrate, createsuperuser, demo, schema, import."""
 
 from __future__ import annotations
 
@@ -122,6 +122,105 @@ def cmd_schema(args: argparse.Namespace) -> None:
     print(str(schema))
 
 
+class _ImportProgress:
+    """A one-line counter on stderr (redrawn with \\r on a terminal, a line every few
+    seconds otherwise)."""
+
+    def __init__(self, total_bytes: int) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.total = total_bytes
+        self.start = self.last = self.clock()
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, rows: int, position: int) -> None:
+        now = self.clock()
+        if now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        percent = min(100, 100 * position // self.total) if self.total else 100
+        rate = rows / max(now - self.start, 1e-6)
+        line = f"{rows:,} rows read ({percent}%), {rate:,.0f} rows/s"
+        sys.stderr.write(f"\r{line}" if self.tty else f"{line}\n")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            sys.stderr.write("\n")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from crm_graphql.models.auth import TokenKind, TokenScope
+    from crm_graphql.models.users import User
+    from crm_graphql.resolvers.imports import system_access, viewer_access
+    from crm_graphql.services import imports
+    from crm_graphql.services.auth import Viewer, user_bits
+
+    path = Path(args.file)
+    if not path.is_file():
+        sys.exit(f"No such file: {path}")
+    run = imports.import_companies if args.entity == "companies" else imports.import_contacts
+    progress = _ImportProgress(path.stat().st_size)
+
+    async def work() -> imports.ImportResult:
+        access = system_access()
+        if args.as_user:
+            user = (
+                await User.filter(username=args.as_user, enabled=True)
+                .select_related("company")
+                .first()
+            )
+            if user is None:
+                raise SystemExit(f"No enabled user '{args.as_user}'.")
+            viewer = Viewer(
+                user=user,
+                bits=await user_bits(user.id),
+                token_id=0,
+                token_kind=TokenKind.API,
+                scope=TokenScope.FULL,
+            )
+            if not viewer.has("CW"):
+                raise SystemExit(f"{args.as_user} may not import: the CW permission is needed.")
+            access = viewer_access(viewer)
+        return await run(
+            stream,
+            access,
+            dry_run=args.dry_run,
+            partial=args.partial,
+            file_name=path.name,
+            progress=progress,
+        )
+
+    with path.open("rb") as stream:
+        result = asyncio.run(_with_orm(work))
+    progress.done()
+    for error in result.errors:
+        print(f"{path.name}: {error.message}")
+    if result.errors:
+        sys.exit(2)
+    if result.dry_run:
+        outcome = "dry run, nothing written"
+    elif result.written:
+        outcome = "written"
+    else:
+        outcome = "nothing written: fix the rows below or use --partial"
+    print(f"Import of {args.entity} from {path.name} ({outcome})")
+    counts = result.counts()
+    print("  ".join(f"{name}: {value}" for name, value in counts.items()))
+    for row_error in result.row_errors:
+        column = f", {row_error.field}" if row_error.field else ""
+        print(f"line {row_error.line}{column}: {row_error.message} ({row_error.code})")
+    if result.row_errors_truncated:
+        print("(more row errors were not listed)")
+    if result.rejected:
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm-graphql", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +248,25 @@ def main(argv: list[str] | None = None) -> None:
 
     sub.add_parser("demo", help="Load the demo data (idempotent).").set_defaults(func=cmd_demo)
     sub.add_parser("schema", help="Print the GraphQL SDL.").set_defaults(func=cmd_schema)
+
+    imp = sub.add_parser(
+        "import",
+        help="Import companies or contacts from CSV (the export's columns).",
+        description="Rows are matched by company name (contacts: company and e-mail). "
+        "Without --partial nothing is written unless every row is valid. The exit status "
+        "is 1 when rows were rejected, 2 when the file could not be read.",
+    )
+    imp.add_argument("entity", choices=("companies", "contacts"), help="What the file holds.")
+    imp.add_argument("file", help="The CSV file (UTF-8).")
+    imp.add_argument("--dry-run", action="store_true", help="Check only; write nothing.")
+    imp.add_argument("--partial", action="store_true", help="Write the valid rows anyway.")
+    imp.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USERNAME",
+        help="Import with this user's rights (default: the system, which sees everything).",
+    )
+    imp.set_defaults(func=cmd_import)
 
     args = parser.parse_args(argv)
     args.func(args)

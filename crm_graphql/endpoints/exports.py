@@ -1,0 +1,183 @@
+"""GET /export/companies.csv and GET /export/contacts.csv: the rows the viewer can see.
+
+Authenticated by the bearer token (the request middleware has resolved it to
+`scope["state"]["viewer"]`): no token is a 401, a viewer without CR (or a token of a
+narrower scope) a 403, both as JSON errors like /graphql's. The optional `filter` query
+parameter holds a CompanyFilter / ContactFilter written as in a GraphQL variable (JSON,
+camelCase): it is validated and converted by the schema itself, so it accepts exactly
+what the `companies` / `contacts` queries accept; a bad one is a 400 naming the problem.
+
+The body is streamed: keyset pages of `EXPORT_PAGE` rows, each turned into CSV
+(services/csvio.py: UTF-8, header, RFC 4180 quoting, formulas neutralised). `bom=1`
+starts the file with a UTF-8 byte order mark, for spreadsheets that need one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, GraphQLInputObjectType
+from graphql.utilities import coerce_input_value, validate_input_value
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from strawberry.types.arguments import convert_argument
+from tortoise.expressions import Q
+
+from crm_graphql.models.auth import TokenScope
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
+from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
+from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
+from crm_graphql.schema.contacts import CONTACT_FILTER_SPEC, ContactFilter
+from crm_graphql.services import audit
+from crm_graphql.services.csvio import CsvEncoder
+from crm_graphql.services.imports import CompanyExport, ContactExport
+from crm_graphql.services.listing import FilterSpec, ListError, filter_q
+
+log = logging.getLogger("crm_graphql.exports")
+
+MAX_FILTER_CHARS = 20_000
+MAX_FILTER_DEPTH = 24
+BOM = b"\xef\xbb\xbf"
+
+
+def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class BadFilter(ValueError):
+    """The `filter` parameter cannot be used; the message says why."""
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_FILTER_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def parse_filter(schema: Any, raw: str | None, type_name: str, python_type: type) -> Any:
+    """The `filter` JSON as the strawberry input `python_type`, validated by the
+    schema's `type_name` input type exactly as a GraphQL variable would be."""
+    if raw is None or not raw.strip():
+        return None
+    if len(raw) > MAX_FILTER_CHARS:
+        raise BadFilter(f"The filter is longer than {MAX_FILTER_CHARS} characters.")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadFilter(f"The filter is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise BadFilter(f"The filter must be a JSON object (a {type_name}).")
+    if _depth(value) > MAX_FILTER_DEPTH:
+        raise BadFilter(f"The filter is nested deeper than {MAX_FILTER_DEPTH} levels.")
+    gql_type = schema._schema.get_type(type_name)
+    assert isinstance(gql_type, GraphQLInputObjectType)
+    problems: list[str] = []
+
+    def on_error(error: Exception, path: list[str | int]) -> None:
+        where = ".".join(str(p) for p in path)
+        message = error.message if isinstance(error, GraphQLError) else str(error)
+        problems.append(f"{where}: {message}" if where else message)
+
+    validate_input_value(value, gql_type, on_error, True)
+    if problems:
+        raise BadFilter("Invalid filter: " + " ".join(problems))
+    try:
+        coerced = coerce_input_value(value, gql_type)
+        return convert_argument(
+            coerced, python_type, schema.schema_converter.scalar_registry, schema.config
+        )
+    except (GraphQLError, ValueError, TypeError) as exc:
+        raise BadFilter(f"Invalid filter: {exc}") from None
+
+
+async def _deny(viewer: Any, what: str, reason: str, request_id: str) -> None:
+    await audit.record(viewer.user, audit.DENIED, "Export", what, {"reason": reason}, request_id)
+
+
+async def _export(
+    request: Request,
+    what: str,
+    exporter: Any,
+    visible: Any,
+    filter_type: tuple[str, type, FilterSpec, Any],
+) -> Response:
+    state = request.scope.get("state", {})
+    viewer = state.get("viewer")
+    request_id = state.get("request_id", "")
+    if viewer is None:
+        return _error(
+            401, "Authentication required.", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+        )
+    if viewer.scope != TokenScope.FULL:
+        await _deny(viewer, what, f"token scope {viewer.scope.value}", request_id)
+        return _error(403, "This API token's scope does not allow exports.", "FORBIDDEN")
+    if not viewer.has("CR"):
+        await _deny(viewer, what, "needs CR", request_id)
+        return _error(403, "Exporting CRM data needs the CR permission.", "FORBIDDEN")
+    type_name, python_type, spec, model = filter_type
+    try:
+        flt = parse_filter(
+            request.app.state.schema, request.query_params.get("filter"), type_name, python_type
+        )
+        where: Q = visible(viewer)
+        if flt is not None:
+            where &= filter_q(flt, spec, model=model)
+    except (BadFilter, ListError) as exc:
+        return _error(400, str(exc), "BAD_USER_INPUT")
+
+    export = await exporter.load()
+    pages = export.pages(where)
+    # The first page is read before the response starts, so a failing query is still
+    # a proper error status rather than a truncated file.
+    first = await anext(pages, None)
+    encoder = CsvEncoder()
+
+    async def body() -> AsyncIterator[bytes]:
+        start = BOM if request.query_params.get("bom") in ("1", "true") else b""
+        yield start + encoder.encode([export.header(), *(first or [])])
+        if first is None:
+            return
+        try:
+            async for page in pages:
+                yield encoder.encode(page)
+        except Exception:
+            log.exception("request %s: export of %s failed mid-stream", request_id, what)
+            raise
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{what}.csv"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def export_companies(request: Request) -> Response:
+    return await _export(
+        request,
+        "companies",
+        CompanyExport,
+        visible_companies_q,
+        ("CompanyFilter", CompanyFilter, COMPANY_FILTER_SPEC, Company),
+    )
+
+
+async def export_contacts(request: Request) -> Response:
+    return await _export(
+        request,
+        "contacts",
+        ContactExport,
+        belongs_to_visible_company_q,
+        ("ContactFilter", ContactFilter, CONTACT_FILTER_SPEC, Contact),
+    )

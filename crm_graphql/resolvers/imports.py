@@ -1,0 +1,112 @@
+"""CSV imports of companies and contacts (the exports are plain HTTP endpoints, see
+endpoints/exports.py). The mutation checks CW; each row is then checked against the
+company rule by the service, with the rights given here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+from tortoise.expressions import Q
+
+from crm_graphql.context import Info
+from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.companies import (
+    can_create_company,
+    can_edit_company,
+    visible_companies_q,
+)
+from crm_graphql.schema.imports import ImportPayload
+from crm_graphql.services import imports as service
+from crm_graphql.services.auth import Viewer
+
+Described = strawberry.argument
+
+
+def viewer_access(viewer: Viewer) -> service.Access:
+    """What `viewer` may do in an import: the company rule of SPEC §2."""
+    return service.Access(
+        user=viewer.user,
+        visible=visible_companies_q(viewer),
+        can_edit=lambda company: can_edit_company(viewer, company),
+        can_create=can_create_company(viewer),
+        can_change_manager=viewer.is_superadmin or viewer.has("CM"),
+    )
+
+
+def system_access() -> service.Access:
+    """The command line without --as: every company visible and editable."""
+    return service.Access(
+        user=None,
+        visible=Q(),
+        can_edit=lambda company: True,
+        can_create=True,
+        can_change_manager=True,
+    )
+
+
+FileArg = Annotated[
+    Upload,
+    Described(
+        description="The CSV file (multipart request): UTF-8, a header row, the columns "
+        "of the matching export."
+    ),
+]
+DryRunArg = Annotated[bool, Described(description="Only check the file and report; write nothing.")]
+PartialArg = Annotated[
+    bool,
+    Described(
+        description="Write the valid rows even when others are refused (by default nothing "
+        "is written unless every row is valid)."
+    ),
+]
+
+
+async def _run(info: Info, importer: Any, file: Any, dry_run: bool, partial: bool) -> ImportPayload:
+    viewer = info.context.require_viewer()
+    result = await importer(
+        file.file,
+        viewer_access(viewer),
+        dry_run=dry_run,
+        partial=partial,
+        request_id=info.context.request_id,
+        file_name=getattr(file, "filename", None) or "",
+    )
+    return ImportPayload.from_result(result)
+
+
+@strawberry.type
+class ImportsMutation:
+    @strawberry.mutation(
+        description="Import companies from CSV (the columns of /export/companies.csv, then "
+        "one per company custom field). Rows are matched by name: a new name creates, a "
+        "known one updates a company you may edit, identical rows change nothing. The "
+        "parent (by id) must be visible to you and the manager (by username) must exist; "
+        "`last update` and `billing` are ignored. Needs CW.",
+        extensions=auth("CW"),
+    )
+    async def company_import(
+        self,
+        info: Info,
+        file: FileArg,
+        dry_run: DryRunArg = False,
+        partial: PartialArg = False,
+    ) -> ImportPayload:
+        return await _run(info, service.import_companies, file, dry_run, partial)
+
+    @strawberry.mutation(
+        description="Import contacts from CSV (the columns of /export/contacts.csv, then one "
+        "per contact custom field). Rows are matched by company and e-mail (ignoring "
+        "case): a new pair creates, a known one updates, identical rows change nothing. "
+        "The company (by name) must be one you may edit. Needs CW.",
+        extensions=auth("CW"),
+    )
+    async def contact_import(
+        self,
+        info: Info,
+        file: FileArg,
+        dry_run: DryRunArg = False,
+        partial: PartialArg = False,
+    ) -> ImportPayload:
+        return await _run(info, service.import_contacts, file, dry_run, partial)

@@ -1,0 +1,114 @@
+"""Types of the company statistics: each field is one SQL aggregate over the companies
+the viewer can see that match the filter, run only when selected."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from tortoise.queryset import QuerySet
+
+from crm_graphql.models.companies import Company
+from crm_graphql.schema.companies import CompanyType
+from crm_graphql.services import company_statistics as stats
+
+if TYPE_CHECKING:
+    from crm_graphql.schema.users import UserType
+
+Manager = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
+
+
+@strawberry.type(description="How many of the companies are in one country.")
+class CompaniesByCountry:
+    country: str = strawberry.field(description="The country (empty when not set).")
+    count: int = strawberry.field(description="Number of companies.")
+
+
+@strawberry.type(description="How many of the companies one user manages.")
+class CompaniesByManager:
+    manager: Manager | None = strawberry.field(
+        description="The manager; null for the companies without one."
+    )
+    count: int = strawberry.field(description="Number of companies.")
+
+
+@strawberry.type(description="How many users belong to one company.")
+class UsersPerCompany:
+    company: CompanyType = strawberry.field(description="The company.")
+    count: int = strawberry.field(description="Number of users who belong to it.")
+
+
+@strawberry.type(description="How many activities one company has.")
+class CompanyActivityCount:
+    company: CompanyType = strawberry.field(description="The company.")
+    count: int = strawberry.field(description="Number of activities on it and on its contacts.")
+
+
+@strawberry.type(description="What one company has been invoiced.")
+class CompanyInvoicing:
+    company: CompanyType = strawberry.field(description="The company.")
+    amount: Decimal = strawberry.field(description="Its billing: the sum of its invoice bases.")
+
+
+@strawberry.type(description="What the companies of one manager have been invoiced.")
+class InvoicingPerManager:
+    manager: Manager | None = strawberry.field(
+        description="The manager; null for the companies without one."
+    )
+    amount: Decimal = strawberry.field(
+        description="Sum of the billing of the companies they manage."
+    )
+
+
+@strawberry.type(
+    description="Statistics over the companies you can see that match the filter. Each "
+    "field is one SQL aggregate, computed only when selected."
+)
+class CompanyStatistics:
+    _companies: strawberry.Private[QuerySet[Company]]
+
+    @strawberry.field(description="Companies per country, most first (then by country).")
+    async def by_country(self) -> list[CompaniesByCountry]:
+        rows = await stats.by_country(self._companies)
+        return [CompaniesByCountry(country=r.country, count=r.count) for r in rows]
+
+    @strawberry.field(
+        description="Companies per manager, most first (then by username; companies "
+        "without a manager last)."
+    )
+    async def by_manager(self) -> list[CompaniesByManager]:
+        rows = await stats.by_manager(self._companies)
+        return [CompaniesByManager(manager=r.manager, count=r.count) for r in rows]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Users belonging to each company, most first (then by name); "
+        "companies without users are left out."
+    )
+    async def users_per_company(self) -> list[UsersPerCompany]:
+        rows = await stats.users_per_company(self._companies)
+        return [UsersPerCompany(company=r.company, count=r.count) for r in rows]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description=f"The {stats.TOP} companies with most activities, most first (then by "
+        "name); companies without activities are left out."
+    )
+    async def top_by_activity(self) -> list[CompanyActivityCount]:
+        rows = await stats.top_by_activity(self._companies)
+        return [CompanyActivityCount(company=r.company, count=r.count) for r in rows]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description=f"The {stats.TOP} companies with the largest billing, largest first "
+        "(then by name); companies without billing are left out."
+    )
+    async def top_by_invoicing(self) -> list[CompanyInvoicing]:
+        rows = await stats.top_by_invoicing(self._companies)
+        return [CompanyInvoicing(company=r.company, amount=r.amount) for r in rows]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Billing of the companies per manager, largest first (then by "
+        "username; companies without a manager last)."
+    )
+    async def invoicing_per_manager(self) -> list[InvoicingPerManager]:
+        rows = await stats.invoicing_per_manager(self._companies)
+        return [InvoicingPerManager(manager=r.manager, amount=r.amount) for r in rows]  # type: ignore[arg-type]

@@ -1,0 +1,171 @@
+"""Company statistics (SPEC §3): each one SQL aggregate over a set of companies.
+
+The set is a queryset the caller has already narrowed to the companies the viewer can
+see and that match the list's filter. Every statistic aggregates over
+`id IN (that set)`, so joins the filter needs (manager, parent, role) can never
+multiply rows, and each statistic is ONE statement: rows that name a company or a user
+get it from a join in that same statement, not from a second query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tortoise.expressions import Subquery
+from tortoise.functions import Count, Sum
+from tortoise.models import Model
+from tortoise.queryset import QuerySet, ValuesQuery
+
+from crm_graphql.models.activities import Activity
+from crm_graphql.models.companies import Company
+from crm_graphql.models.users import User
+from crm_graphql.services.money import cents_to_decimal
+
+TOP = 10
+
+
+@dataclass(frozen=True)
+class CountryCount:
+    country: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ManagerCount:
+    manager: User | None
+    count: int
+
+
+@dataclass(frozen=True)
+class ManagerAmount:
+    manager: User | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CompanyCount:
+    company: Company
+    count: int
+
+
+@dataclass(frozen=True)
+class CompanyAmount:
+    company: Company
+    amount: Decimal
+
+
+def _scope(companies: QuerySet[Company]) -> QuerySet[Company]:
+    """The companies of `companies`, without its joins: aggregates count each once."""
+    return Company.filter(id__in=Subquery(companies.values("id")))
+
+
+def _ids(companies: QuerySet[Company]) -> Subquery:
+    return Subquery(companies.values("id"))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _joined(
+    aggregate: ValuesQuery[Any],
+    key: str,
+    model: type[Model],
+    tie: str,
+    limit: int | None = None,
+) -> list[tuple[Any, Any]]:
+    """(object or None, n) for each row of `aggregate` (columns `key`, `n`), the object
+    joined from `model`'s table in the same statement; largest n first, then `tie`."""
+    aggregate._choose_db_if_not_chosen()
+    aggregate._make_query()
+    inner_sql, params = aggregate.query.get_parameterized_sql()
+    table = _quote(model._meta.db_table)
+    tie_column = _quote(model._meta.fields_db_projection[tie])
+    sql = (
+        f"SELECT t.*, s.{_quote(key)} AS crm_key, s.n AS crm_n "  # noqa: S608
+        f"FROM ({inner_sql}) s LEFT JOIN {table} t ON t.id = s.{_quote(key)} "
+        f"ORDER BY s.n DESC, CASE WHEN t.id IS NULL THEN 1 ELSE 0 END, t.{tie_column}, "
+        f"s.{_quote(key)}"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    found: list[tuple[Any, Any]] = []
+    for row in await aggregate._db.execute_query_dict(sql, params):
+        row.pop("crm_key")
+        n = row.pop("crm_n")
+        found.append((model._init_from_db(**row) if row["id"] is not None else None, n))
+    return found
+
+
+def _money(cents: Any) -> Decimal:
+    # SUM of a BIGINT is an integer on SQLite and a NUMERIC (Decimal) on PostgreSQL.
+    return cents_to_decimal(int(cents or 0))
+
+
+async def by_country(companies: QuerySet[Company]) -> list[CountryCount]:
+    """Companies per country, most first."""
+    rows = (
+        await _scope(companies)
+        .annotate(n=Count("id"))
+        .group_by("country")
+        .order_by("-n", "country")
+        .values("country", "n")
+    )
+    return [CountryCount(country=row["country"], count=row["n"]) for row in rows]
+
+
+async def by_manager(companies: QuerySet[Company]) -> list[ManagerCount]:
+    """Companies per manager (None: companies without one), most first."""
+    aggregate = (
+        _scope(companies).annotate(n=Count("id")).group_by("manager_id").values("manager_id", "n")
+    )
+    rows = await _joined(aggregate, "manager_id", User, "username")
+    return [ManagerCount(manager=user, count=int(n)) for user, n in rows]
+
+
+async def invoicing_per_manager(companies: QuerySet[Company]) -> list[ManagerAmount]:
+    """Sum of the companies' billing per manager (None: without one), largest first."""
+    aggregate = (
+        _scope(companies)
+        .annotate(n=Sum("billing_cents"))
+        .group_by("manager_id")
+        .values("manager_id", "n")
+    )
+    rows = await _joined(aggregate, "manager_id", User, "username")
+    return [ManagerAmount(manager=user, amount=_money(n)) for user, n in rows]
+
+
+async def users_per_company(companies: QuerySet[Company]) -> list[CompanyCount]:
+    """Users belonging to each company (companies with at least one), most first."""
+    aggregate = (
+        User.filter(company_id__in=_ids(companies))
+        .annotate(n=Count("id"))
+        .group_by("company_id")
+        .values("company_id", "n")
+    )
+    rows = await _joined(aggregate, "company_id", Company, "name")
+    return [CompanyCount(company=company, count=int(n)) for company, n in rows]
+
+
+async def top_by_activity(companies: QuerySet[Company], limit: int = TOP) -> list[CompanyCount]:
+    """The companies with most activities (their own and their contacts')."""
+    aggregate = (
+        Activity.filter(company_id__in=_ids(companies))
+        .annotate(n=Count("id"))
+        .group_by("company_id")
+        .values("company_id", "n")
+    )
+    rows = await _joined(aggregate, "company_id", Company, "name", limit)
+    return [CompanyCount(company=company, count=int(n)) for company, n in rows]
+
+
+async def top_by_invoicing(companies: QuerySet[Company], limit: int = TOP) -> list[CompanyAmount]:
+    """The companies with the largest billing (those with none are left out)."""
+    rows = (
+        await _scope(companies)
+        .filter(billing_cents__gt=0)
+        .order_by("-billing_cents", "name", "id")
+        .limit(limit)
+    )
+    return [CompanyAmount(company=c, amount=cents_to_decimal(c.billing_cents)) for c in rows]
