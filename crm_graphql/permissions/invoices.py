@@ -36,9 +36,7 @@ def can_edit_invoice(viewer: Viewer, invoice: Invoice) -> bool:
 
 
 def can_lock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
-    return not invoice.locked and (
-        viewer.is_superadmin or viewer.has("IW") or viewer.has("IM")
-    )
+    return not invoice.locked and (viewer.is_superadmin or viewer.has("IW") or viewer.has("IM"))
 
 
 def can_unlock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
