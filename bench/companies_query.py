@@ -60,12 +60,10 @@ TUNE_GC_ENV = "BENCH_TUNE_GC"
 
 
 def tune_gc() -> None:
-    """Objects alive after start-up (schema, models, modules) never become garbage:
-    freeze them out of the collector's sight, and collect the young generation less
-    often (a response builds tens of thousands of short-lived objects)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    """What the server's lifespan does after start-up (crm_graphql.app)."""
+    from crm_graphql.app import tune_garbage_collector
+
+    tune_garbage_collector()
 
 
 # ---------------------------------------------------------------------------------------
