@@ -29,12 +29,17 @@ from crm_graphql.extensions import (
 from crm_graphql.resolvers.activities import ActivitiesMutation
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
+from crm_graphql.resolvers.calendar import CalendarMutation, CalendarQuery
 from crm_graphql.resolvers.companies import CompaniesMutation, CompaniesQuery
 from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
+from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
+from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
+from crm_graphql.resolvers.invoices import InvoicesMutation, InvoicesQuery
+from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.settings import Settings, settings
 
@@ -46,9 +51,14 @@ class Query(
     CompaniesQuery,
     CompanyStatisticsQuery,
     ContactsQuery,
+    ContractsQuery,
     CustomFieldsQuery,
     FilesQuery,
+    InvoicesQuery,
+    InvoiceStatisticsQuery,
     AuditQuery,
+    SetupQuery,
+    CalendarQuery,
 ):
     pass
 
@@ -59,10 +69,14 @@ class Mutation(
     UsersMutation,
     CompaniesMutation,
     ContactsMutation,
+    ContractsMutation,
     ActivitiesMutation,
     CustomFieldsMutation,
     FilesMutation,
     ImportsMutation,
+    InvoicesMutation,
+    SetupMutation,
+    CalendarMutation,
 ):
     pass
 

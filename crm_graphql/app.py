@@ -28,6 +28,7 @@ from crm_graphql import graphiql
 from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
+from crm_graphql.endpoints import calendar as calendar_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.extensions import default_code
@@ -273,8 +274,11 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/files/{file_id}", file_endpoints.download, methods=["GET"]),
+        Route("/calendar/{token}.ics", calendar_endpoints.feed, methods=["GET"]),
         Route("/export/companies.csv", export_endpoints.export_companies, methods=["GET"]),
         Route("/export/contacts.csv", export_endpoints.export_contacts, methods=["GET"]),
+        Route("/export/invoices.csv", export_endpoints.export_invoices, methods=["GET"]),
+        Route("/export/contracts.csv", export_endpoints.export_contracts, methods=["GET"]),
         Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
     ]
     app = Starlette(

@@ -155,8 +155,11 @@ class _ImportProgress:
 def cmd_import(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from tortoise.expressions import Q
+
     from crm_graphql.models.auth import TokenKind, TokenScope
     from crm_graphql.models.users import User
+    from crm_graphql.permissions.contracts import visible_contracts_q
     from crm_graphql.resolvers.imports import system_access, viewer_access
     from crm_graphql.services import imports
     from crm_graphql.services.auth import Viewer, user_bits
@@ -164,7 +167,6 @@ def cmd_import(args: argparse.Namespace) -> None:
     path = Path(args.file)
     if not path.is_file():
         sys.exit(f"No such file: {path}")
-    run = imports.import_companies if args.entity == "companies" else imports.import_contacts
     progress = _ImportProgress(path.stat().st_size)
 
     async def work() -> imports.ImportResult:
@@ -187,6 +189,17 @@ def cmd_import(args: argparse.Namespace) -> None:
             if not viewer.has("CW"):
                 raise SystemExit(f"{args.as_user} may not import: the CW permission is needed.")
             access = viewer_access(viewer)
+        if args.entity == "contracts":
+            visible = visible_contracts_q(viewer) if args.as_user else Q()
+            return await imports.import_contracts(
+                stream,
+                imports.ContractAccess(company=access, visible_contracts=visible),
+                dry_run=args.dry_run,
+                partial=args.partial,
+                file_name=path.name,
+                progress=progress,
+            )
+        run = imports.import_companies if args.entity == "companies" else imports.import_contacts
         return await run(
             stream,
             access,
@@ -256,7 +269,9 @@ def main(argv: list[str] | None = None) -> None:
         "Without --partial nothing is written unless every row is valid. The exit status "
         "is 1 when rows were rejected, 2 when the file could not be read.",
     )
-    imp.add_argument("entity", choices=("companies", "contacts"), help="What the file holds.")
+    imp.add_argument(
+        "entity", choices=("companies", "contacts", "contracts"), help="What the file holds."
+    )
     imp.add_argument("file", help="The CSV file (UTF-8).")
     imp.add_argument("--dry-run", action="store_true", help="Check only; write nothing.")
     imp.add_argument("--partial", action="store_true", help="Write the valid rows anyway.")

@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "crm_graphql.models.contracts",
     "crm_graphql.models.invoices",
     "crm_graphql.models.setup",
+    "crm_graphql.models.calendar",
 ]
 
 

@@ -46,7 +46,7 @@ async def test_demo_is_idempotent(tmp_path: Path) -> None:
     first = run("demo", tmp_path=tmp_path)
     assert first.returncode == 0, first.stderr
     counts = await _world_counts()
-    assert counts == (4, 3, 3, 3, 4, 7, 8)
+    assert counts == (4, 3, 3, 3, 4, 8, 9)  # + the sample contract's "Release" field
     second = run("demo", tmp_path=tmp_path)
     assert second.returncode == 0, second.stderr
     assert await _world_counts() == counts

@@ -6,7 +6,9 @@ from __future__ import annotations
 from functools import cached_property
 
 from crm_graphql.dataloaders.companies import CompanyLoaders
+from crm_graphql.dataloaders.contracts import ContractLoaders
 from crm_graphql.dataloaders.files import FileLoaders
+from crm_graphql.dataloaders.invoices import InvoiceLoaders
 from crm_graphql.dataloaders.users import UserLoaders
 from crm_graphql.services.auth import Viewer
 
@@ -26,3 +28,11 @@ class Loaders:
     @cached_property
     def files(self) -> FileLoaders:
         return FileLoaders(self.viewer)
+
+    @cached_property
+    def invoices(self) -> InvoiceLoaders:
+        return InvoiceLoaders(self.viewer)
+
+    @cached_property
+    def contracts(self) -> ContractLoaders:
+        return ContractLoaders(self.viewer)

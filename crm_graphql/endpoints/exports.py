@@ -1,4 +1,4 @@
-"""GET /export/companies.csv and GET /export/contacts.csv: the rows the viewer can see.
+"""GET /export/{companies,contacts,contracts}.csv: the rows the viewer can see.
 
 Authenticated by the bearer token (the request middleware has resolved it to
 `scope["state"]["viewer"]`): no token is a 401, a viewer without CR (or a token of a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -28,12 +29,15 @@ from tortoise.expressions import Q
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
+from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
 from crm_graphql.schema.contacts import CONTACT_FILTER_SPEC, ContactFilter
+from crm_graphql.schema.contracts import CONTRACT_FILTER_SPEC, ContractFilter, default_status_q
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvEncoder
-from crm_graphql.services.imports import CompanyExport, ContactExport
+from crm_graphql.services.imports import CompanyExport, ContactExport, ContractExport
 from crm_graphql.services.listing import FilterSpec, ListError, filter_q
 
 log = logging.getLogger("crm_graphql.exports")
@@ -108,6 +112,7 @@ async def _export(
     exporter: Any,
     visible: Any,
     filter_type: tuple[str, type, FilterSpec, Any],
+    extra: Any = None,
 ) -> Response:
     state = request.scope.get("state", {})
     viewer = state.get("viewer")
@@ -130,10 +135,12 @@ async def _export(
         where: Q = visible(viewer)
         if flt is not None:
             where &= filter_q(flt, spec, model=model)
+        if extra is not None:
+            where &= extra(request, flt)
     except (BadFilter, ListError) as exc:
         return _error(400, str(exc), "BAD_USER_INPUT")
 
-    export = await exporter.load()
+    export = await exporter.load(request)
     pages = export.pages(where)
     # The first page is read before the response starts, so a failing query is still
     # a proper error status rather than a truncated file.
@@ -163,11 +170,16 @@ async def _export(
     )
 
 
+def _loader(exporter: Any) -> Any:
+    """An exporter whose columns do not depend on the request."""
+    return SimpleNamespace(load=lambda request: exporter.load())
+
+
 async def export_companies(request: Request) -> Response:
     return await _export(
         request,
         "companies",
-        CompanyExport,
+        _loader(CompanyExport),
         visible_companies_q,
         ("CompanyFilter", CompanyFilter, COMPANY_FILTER_SPEC, Company),
     )
@@ -177,7 +189,72 @@ async def export_contacts(request: Request) -> Response:
     return await _export(
         request,
         "contacts",
-        ContactExport,
+        _loader(ContactExport),
         belongs_to_visible_company_q,
         ("ContactFilter", ContactFilter, CONTACT_FILTER_SPEC, Contact),
+    )
+
+
+def _contract_type_param(request: Request) -> int | None:
+    raw = request.query_params.get("contractType")
+    if raw is None or not raw.strip():
+        return None
+    if not raw.strip().isdigit() or not 0 < int(raw) < 2**31:
+        raise BadFilter(f"contractType: '{raw}' is not a valid id.")
+    return int(raw)
+
+
+def _contract_conditions(request: Request, flt: Any) -> Q:
+    """As the contracts query: ACTIVE only unless the filter names a status; with
+    `contractType`, only that type's contracts (and its custom fields as columns)."""
+    where = default_status_q(flt)
+    type_id = _contract_type_param(request)
+    if type_id is not None:
+        where &= Q(contract_type_id=type_id)
+    return where
+
+
+class _ContractExporter:
+    @staticmethod
+    async def load(request: Request) -> ContractExport:
+        try:
+            type_id = _contract_type_param(request)
+        except BadFilter:
+            type_id = None
+        viewer = request.scope.get("state", {}).get("viewer")
+        return await ContractExport.load(type_id, visible_contracts_q(viewer))
+
+
+async def export_contracts(request: Request) -> Response:
+    """GET /export/contracts.csv: the columns of SPEC §5, then custom fields. Filters as
+    the `contracts` query (ACTIVE only unless the filter has a status condition);
+    `contractType=<id>` exports one type with its custom fields named in the header."""
+    return await _export(
+        request,
+        "contracts",
+        _ContractExporter,
+        visible_contracts_q,
+        ("ContractFilter", ContractFilter, CONTRACT_FILTER_SPEC, Contract),
+        _contract_conditions,
+    )
+
+
+async def export_invoices(request: Request) -> Response:
+    """GET /export/invoices.csv: the invoices the viewer can see (IR on top of the
+    company rule), lines, taxes and totals flattened; `filter` is an InvoiceFilter."""
+    from crm_graphql.models.invoices import Invoice
+    from crm_graphql.permissions.invoices import visible_invoices_q
+    from crm_graphql.schema.invoices import INVOICE_FILTER_SPEC, InvoiceFilter
+    from crm_graphql.services.invoices import InvoiceExport
+
+    viewer = request.scope.get("state", {}).get("viewer")
+    if viewer is not None and viewer.scope == TokenScope.FULL and not viewer.has("IR"):
+        await _deny(viewer, "invoices", "needs IR", request.scope["state"].get("request_id", ""))
+        return _error(403, "Exporting invoices needs the IR permission.", "FORBIDDEN")
+    return await _export(
+        request,
+        "invoices",
+        _loader(InvoiceExport),
+        visible_invoices_q,
+        ("InvoiceFilter", InvoiceFilter, INVOICE_FILTER_SPEC, Invoice),
     )

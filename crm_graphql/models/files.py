@@ -17,6 +17,7 @@ class FileOwner(StrEnum):
     CONTRACT = "CONTRACT"
     INVOICE = "INVOICE"
     LEAD = "LEAD"
+    SETUP = "SETUP"  # the invoice logo of CRM setup
 
 
 class StoredFile(Model):

@@ -18,13 +18,17 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.permissions.companies import (
     NOTHING,
     can_edit_company,
     can_manage_company,
     visible_companies_q,
 )
+from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.services.auth import Viewer
 
 
@@ -36,10 +40,20 @@ def _contacts(viewer: Viewer) -> Subquery:
     return Subquery(Contact.filter(company_id__in=_companies(viewer)).values("id"))
 
 
+def _contracts(viewer: Viewer) -> Subquery:
+    return Subquery(Contract.filter(visible_contracts_q(viewer)).values("id"))
+
+
+def _invoices(viewer: Viewer) -> Subquery:
+    return Subquery(Invoice.filter(visible_invoices_q(viewer)).values("id"))
+
+
 # Per owner kind: the ids of the owners the viewer can see, as a subquery.
 VISIBLE_OWNERS: dict[FileOwner, Callable[[Viewer], Subquery]] = {
     FileOwner.COMPANY: _companies,
     FileOwner.CONTACT: _contacts,
+    FileOwner.CONTRACT: _contracts,
+    FileOwner.INVOICE: _invoices,
 }
 
 

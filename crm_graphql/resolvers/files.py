@@ -18,6 +18,7 @@ from crm_graphql.permissions.files import can_delete_file, visible_files_q
 from crm_graphql.resolvers.common import parse_id as parse_query_id
 from crm_graphql.resolvers.companies import editable_company
 from crm_graphql.resolvers.contacts import editable_contact
+from crm_graphql.resolvers.contracts import editable_contract
 from crm_graphql.schema.common import MAX_ID, user_errors
 from crm_graphql.schema.files import (
     FileDeletePayload,
@@ -46,6 +47,9 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
         except FieldError as exc:
             raise FieldError("ownerId", exc.code, exc.message) from None
         return contact.id, await Company.get(id=contact.company_id)
+    if kind == FileOwner.CONTRACT:
+        contract = await editable_contract(info, owner_id, "ownerId")
+        return contract.id, await Company.get(id=contract.company_id)
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
 
 
@@ -90,7 +94,7 @@ class FilesQuery:
 @strawberry.type
 class FilesMutation:
     @strawberry.mutation(
-        description="Attach a file to a company or contact whose company you can edit "
+        description="Attach a file to a company, contact or contract whose company you can edit "
         "(CW). Send it as a GraphQL multipart request; over the upload size limit it is "
         "refused with TOO_LARGE.",
         extensions=auth("CW"),

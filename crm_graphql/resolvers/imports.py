@@ -17,6 +17,7 @@ from crm_graphql.permissions.companies import (
     can_edit_company,
     visible_companies_q,
 )
+from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.schema.imports import ImportPayload
 from crm_graphql.services import imports as service
 from crm_graphql.services.auth import Viewer
@@ -110,3 +111,37 @@ class ImportsMutation:
         partial: PartialArg = False,
     ) -> ImportPayload:
         return await _run(info, service.import_contacts, file, dry_run, partial)
+
+    @strawberry.mutation(
+        description="Import contracts from CSV: the columns `name, contract number, "
+        "description, date begin, date end, id company, id sla, id group, private, status, "
+        "id contract type, related contract, manager, company` (SPEC §5, as "
+        "/export/contracts.csv writes them), then the custom fields of each row's contract "
+        "type in field order. `name` is the reference; the company is found by `company` "
+        "(its name) when given, else by `id company`; status 0 inactive, 1 active, 2 "
+        "pending (or the names); `related contract` holds contract ids separated by "
+        "spaces; `manager` is the owner's username. Rows are matched by company and "
+        "reference: a new pair creates, a known one updates a contract of a company you "
+        "may edit, identical rows change nothing. Needs CW.",
+        extensions=auth("CW"),
+    )
+    async def contract_import(
+        self,
+        info: Info,
+        file: FileArg,
+        dry_run: DryRunArg = False,
+        partial: PartialArg = False,
+    ) -> ImportPayload:
+        viewer = info.context.require_viewer()
+        access = service.ContractAccess(
+            company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
+        )
+        result = await service.import_contracts(
+            file.file,
+            access,
+            dry_run=dry_run,
+            partial=partial,
+            request_id=info.context.request_id,
+            file_name=getattr(file, "filename", None) or "",
+        )
+        return ImportPayload.from_result(result)

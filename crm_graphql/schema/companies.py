@@ -12,6 +12,8 @@ from tortoise.expressions import Q
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
+from crm_graphql.dataloaders.contracts import CONTRACT_ORDER
+from crm_graphql.dataloaders.invoices import INVOICE_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
@@ -46,7 +48,9 @@ from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
     from crm_graphql.schema.contacts import ContactType
+    from crm_graphql.schema.contracts import ContractType
     from crm_graphql.schema.files import FileType
+    from crm_graphql.schema.invoices import InvoiceType
     from crm_graphql.schema.users import UserType
 
 
@@ -100,9 +104,20 @@ class CompanyType:
     def billing(self, root: strawberry.Parent[Company]) -> Decimal:
         return cents_to_decimal(root.billing_cents)
 
-    @strawberry.field(description="Number of contracts.")
-    def contract_count(self, root: strawberry.Parent[Company]) -> int:
-        return 0
+    @strawberry.field(description="Number of its contracts you can see (any status).")
+    async def contract_count(self, root: strawberry.Parent[Company], info: Info) -> int:
+        return await info.context.loaders.contracts.count_by_company.load(root.id)
+
+    @strawberry.field(description="Its contracts you can see (any status), newest start first.")
+    async def contracts(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+        loaders = info.context.loaders.contracts
+        size = _limit(info, first)
+        rows = await loaders.by_company.load((root.id, size))
+        return per_parent_connection(
+            rows, size, CONTRACT_ORDER, lambda: loaders.count_by_company.load(root.id)
+        )
 
     @strawberry.field(description="Number of open leads it manages.")
     def open_lead_count(self, root: strawberry.Parent[Company]) -> int:
@@ -166,6 +181,17 @@ class CompanyType:
             size,
             ACTIVITY_ORDER,
             lambda: loaders.company_activity_count.load(root.id),
+        )
+
+    @strawberry.field(description="Its invoices you can see (IR), newest creation date first.")
+    async def invoices(
+        self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
+    ) -> Connection[Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")]]:
+        loaders = info.context.loaders.invoices
+        size = _limit(info, first)
+        rows = await loaders.company_invoices.load((root.id, size))
+        return per_parent_connection(
+            rows, size, INVOICE_ORDER, lambda: loaders.company_invoice_count.load(root.id)
         )
 
     @strawberry.field(description="Files attached to the company, newest first.")

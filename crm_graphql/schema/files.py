@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 class FileOwnerKind(Enum):
     COMPANY = strawberry.enum_value("COMPANY", description="A company.")
     CONTACT = strawberry.enum_value("CONTACT", description="A contact (of a company).")
+    CONTRACT = strawberry.enum_value("CONTRACT", description="A contract (of a company).")
 
 
 async def owner_company(info: Info, file: StoredFile) -> Company | None:
@@ -40,6 +41,9 @@ async def owner_company(info: Info, file: StoredFile) -> Company | None:
     if file.owner_kind == FileOwner.CONTACT:
         contact = await loaders.contact.load(file.owner_id)
         return None if contact is None else await loaders.company.load(contact.company_id)
+    if file.owner_kind == FileOwner.CONTRACT:
+        contract = await info.context.loaders.contracts.contract.load(file.owner_id)
+        return None if contract is None else await loaders.company.load(contract.company_id)
     return None
 
 
@@ -106,10 +110,14 @@ async def files_connection(
     return per_parent_connection(rows, size, FILE_ORDER, lambda: loaders.count(kind).load(owner_id))
 
 
-@strawberry.input(description="A file to attach to a company or a contact you can edit.")
+@strawberry.input(
+    description="A file to attach to a company, a contact or a contract you can edit."
+)
 class FileUploadInput:
     owner_kind: FileOwnerKind = strawberry.field(description="What the file is attached to.")
-    owner_id: strawberry.ID = strawberry.field(description="Id of the company or contact.")
+    owner_id: strawberry.ID = strawberry.field(
+        description="Id of the company, contact or contract."
+    )
     file: Upload = strawberry.field(
         description="The file, sent as a part of a GraphQL multipart request."
     )

@@ -9,6 +9,7 @@ from contextlib import suppress
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from crm_graphql.models.contracts import ContractType
 from crm_graphql.models.users import Group, Profile
 
 DEFAULT_GROUP = "All"
@@ -29,6 +30,11 @@ SEEDED_PROFILES: dict[str, dict[str, bool]] = {
     "Support operator": {},
 }
 
+SEEDED_CONTRACT_TYPES = (
+    ("Product contract", "Sale or licence of products"),
+    ("Services contract", "Services, support and maintenance"),
+)
+
 
 async def _ensure(model: type[Model], name: str, **defaults: object) -> None:
     if await model.filter(name=name).exists():
@@ -41,3 +47,5 @@ async def ensure_defaults() -> None:
     await _ensure(Group, DEFAULT_GROUP, description="Every user")
     for name, bits in SEEDED_PROFILES.items():
         await _ensure(Profile, name, **bits)
+    for name, description in SEEDED_CONTRACT_TYPES:
+        await _ensure(ContractType, name, description=description)

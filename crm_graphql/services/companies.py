@@ -13,6 +13,7 @@ from tortoise.expressions import Q
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import User
@@ -231,10 +232,14 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )
     await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
-    contact_ids = await Contact.filter(company_id=company.id).values_list("id", flat=True)
-    await files.delete_for_owners(
-        FileOwner.CONTACT, list(contact_ids), viewer.user, request_id=request_id
-    )
+    # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
+    # custom values live in generic tables, so they are removed here.
+    contact_ids = list(await Contact.filter(company_id=company.id).values_list("id", flat=True))
+    contract_ids = list(await Contract.filter(company_id=company.id).values_list("id", flat=True))
+    await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
+    await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
+    for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):
+        await files.delete_for_owners(owner, ids, viewer.user, request_id=request_id)
     await files.delete_for_owners(
         FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
     )

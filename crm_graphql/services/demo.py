@@ -8,10 +8,12 @@ activities."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.customfields import (
     CustomField,
     CustomFieldEntity,
@@ -98,6 +100,8 @@ async def load_demo(sample_data: bool = True) -> list[tuple[str, str]]:
     if sample_data:
         await _custom_fields()
         await _contacts_and_activities(users)
+        await _contracts(users)
+        await _invoices(users)
     return [(spec.username, spec.username) for spec in DEMO_USERS]
 
 
@@ -180,3 +184,101 @@ async def _contacts_and_activities(users: dict[str, User]) -> None:
             )
             company.last_activity_at = activity.created_at
             await company.save(update_fields=["last_activity_at"])
+
+
+async def _contracts(users: dict[str, User]) -> None:
+    """The original's sample contract (SPEC §5): "SAMPLE CUSTOMER 2021", number 21/1001,
+    a Services contract of Customer #A owned by admin, whose "Release" field is Beta."""
+    services = await ContractType.get(name="Services contract")
+    release, _ = await CustomField.get_or_create(
+        entity=CustomFieldEntity.CONTRACT,
+        owner_id=services.id,
+        name="Release",
+        defaults={
+            "kind": CustomFieldKind.COMBO,
+            "options": ["Alpha", "Beta", "Stable"],
+            "show_in_list": True,
+        },
+    )
+    customer_a = await Company.get(name="Customer #A")
+    contract, made = await Contract.get_or_create(
+        company=customer_a,
+        reference="SAMPLE CUSTOMER 2021",
+        defaults={
+            "number": "21/1001",
+            "description": "Sample contract.",
+            "date_begin": date(2021, 1, 20),
+            "date_end": date(2022, 1, 20),
+            "contract_type": services,
+            "owner": users["admin"],
+        },
+    )
+    if made:
+        await CustomFieldValue.create(field=release, object_id=contract.id, value="Beta")
+
+
+async def _invoices(users: dict[str, User]) -> None:
+    """The seed's invoice example (SPEC §6): one line of 2400 EUR, a 10% promotion and
+    21% VAT (subtotal 2160.00, tax 453.60, total 2613.60), a Submitted invoice of
+    Customer #A numbered from CRM setup's pattern and related to contract 21/1001; and a
+    paid Received invoice of Customer #B."""
+    from decimal import Decimal
+
+    from tortoise.transactions import in_transaction
+
+    from crm_graphql.models.contracts import ContractInvoice
+    from crm_graphql.models.invoices import (
+        Invoice,
+        InvoiceKind,
+        InvoiceLine,
+        InvoiceStatus,
+        InvoiceTax,
+    )
+    from crm_graphql.services.invoices import crm_setup, refresh_billing
+    from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
+    from crm_graphql.services.money import decimal_to_cents
+
+    customer_a = await Company.get(name="Customer #A")
+    customer_b = await Company.get(name="Customer #B")
+    if await Invoice.filter(company_id__in=[customer_a.id, customer_b.id]).exists():
+        return
+    samples = [
+        (customer_a, InvoiceKind.SUBMITTED, None, InvoiceStatus.PENDING, users["admin"],
+         "Pandora ITSM Enterprise, annual licence", Decimal("2400"), "Promotion", 10, "21/1001"),
+        (customer_b, InvoiceKind.RECEIVED, "SUP-2021-0042", InvoiceStatus.PAID, None,
+         "Hardware maintenance", Decimal("350"), "", 0, None),
+    ]  # fmt: skip
+    async with in_transaction():
+        setup = await crm_setup()
+        if setup.invoice_pattern == "[1]":  # still the default: the seed's pattern
+            setup.invoice_pattern = "21/[1001]"
+            await setup.save(update_fields=["invoice_pattern"])
+        for sample in samples:
+            company, kind, bill_id, status, locker, concept, amount, promo, pct, contract = sample
+            totals = compute_totals([amount], Decimal(pct), [("VAT", Decimal(21))], Decimal(0))
+            invoice = await Invoice.create(
+                company=company,
+                kind=kind,
+                bill_id=bill_id or await allocate_bill_id(parse_pattern(setup.invoice_pattern)),
+                reference=contract or "",
+                status=status,
+                issued_on=date(2021, 1, 20),
+                expires_on=date(2021, 2, 19),
+                paid_on=date(2021, 2, 1) if status == InvoiceStatus.PAID else None,
+                currency="EUR",
+                discount_concept=promo,
+                discount_percent=Decimal(pct),
+                description=f"{concept}.",
+                locked=locker is not None,
+                locked_by=locker,
+                base_cents=decimal_to_cents(totals.base),
+                total_cents=decimal_to_cents(totals.total),
+            )
+            await InvoiceLine.create(
+                invoice=invoice, position=0, concept=concept, amount_cents=decimal_to_cents(amount)
+            )
+            await InvoiceTax.create(invoice=invoice, position=0, name="VAT", percent=Decimal(21))
+            related = await Contract.filter(number=contract).first() if contract else None
+            if related is not None:
+                await ContractInvoice.create(contract=related, invoice=invoice)
+        await refresh_billing([customer_a.id, customer_b.id])

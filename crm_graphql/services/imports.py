@@ -1,4 +1,4 @@
-"""CSV export and import of companies and contacts (SPEC §3, §4, §9).
+"""CSV export and import of companies, contacts and contracts (SPEC §3, §4, §5, §9).
 
 Export: a header, then the rows in id order, fetched a keyset page at a time, so memory
 stays flat whatever the number of rows. The caller passes the SQL condition (the access
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
@@ -43,14 +43,17 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import contacts as contact_rules
+from crm_graphql.services import contracts as contract_rules
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.money import cents_to_decimal
@@ -439,6 +442,9 @@ class _Import:
         self.definitions = await customfields.fields_for(self.entity)
         return [*self.columns, *(d.name for d in self.definitions)]
 
+    async def check_header(self, cells: list[str]) -> str | None:
+        return header_problem(cells, await self.header())
+
     def width(self) -> int:
         return len(self.columns) + len(self.definitions)
 
@@ -549,14 +555,16 @@ class _Import:
             }
 
         for row in plan.creates:
-            snapshot: dict[str, Any] = {k: row.data.get(k) for k in written}
+            snapshot: dict[str, Any] = {k: audit._json(row.data.get(k)) for k in written}
             if row.extra["custom"]:
                 snapshot["custom_fields"] = {names[f]: v for f, v in row.extra["custom"].items()}
             snapshot["source"] = "import"
             entries.append(entry(audit.CREATE, ids[row.line], snapshot))
         for row, current, current_custom, custom_changed in plan.updates:
             changes: dict[str, Any] = {
-                k: [current[k], row.data[k]] for k in written if current[k] != row.data[k]
+                k: [audit._json(current[k]), audit._json(row.data[k])]
+                for k in written
+                if current[k] != row.data[k]
             }
             if custom_changed:
                 new = row.extra["custom"]
@@ -585,7 +593,7 @@ class _Import:
             first = next(records, None)
             if first is None:
                 raise CsvFileError("The file is empty: it needs at least the header row.")
-            problem = header_problem(first[1], await self.header())
+            problem = await self.check_header(first[1])
             if problem:
                 raise CsvFileError(problem)
             if dry_run:
@@ -1064,14 +1072,605 @@ async def import_contacts(
     )
 
 
+# ---------------------------------------------------------------------------- contracts
+# (SPEC §5). Columns: CONTRACT_COLUMNS, then the custom fields of each row's contract
+# type in field order, positionally (a file may mix types: the extra header cells are
+# free text; an export of one type names them after its fields).
+
+CONTRACT_COLUMNS = (
+    "name",
+    "contract number",
+    "description",
+    "date begin",
+    "date end",
+    "id company",
+    "id sla",
+    "id group",
+    "private",
+    "status",
+    "id contract type",
+    "related contract",
+    "manager",
+    "company",
+)
+# CSV status codes of the original (SPEC §5 templates: 0 inactive, 1 active).
+CONTRACT_STATUS_CODES = {"0": "INACTIVE", "1": "ACTIVE", "2": "PENDING"}
+_CONTRACT_STATUS_OF = {v: k for k, v in CONTRACT_STATUS_CODES.items()}
+_CONTRACT_WRITTEN = contract_rules.WRITTEN
+_CONTRACT_FIELD_COLUMNS = {
+    "reference": "name",
+    "number": "contract number",
+    "description": "description",
+    "dateEnd": "date end",
+    "slaId": "id sla",
+    "groupId": "id group",
+}
+
+
+class ContractExport:
+    """Export of contracts: CONTRACT_COLUMNS, then custom field columns. With
+    `contract_type_id` the rows are that type's and the columns are named after its
+    fields; otherwise they are "custom field 1".."custom field N" (N: the most fields a
+    type has), each row giving its own type's values in field order."""
+
+    def __init__(
+        self, definitions: dict[int, list[CustomField]], names: list[str], visible: Q
+    ) -> None:
+        self.definitions = definitions
+        self.names = names
+        self.visible = visible  # which related contracts may be listed
+
+    @classmethod
+    async def load(
+        cls, contract_type_id: int | None = None, visible: Q | None = None
+    ) -> ContractExport:
+        by_type: dict[int, list[CustomField]] = defaultdict(list)
+        for definition in await CustomField.filter(entity=CustomFieldEntity.CONTRACT).order_by(
+            "position", "id"
+        ):
+            if definition.owner_id is not None:
+                by_type[definition.owner_id].append(definition)
+        if contract_type_id is not None:
+            names = [d.name for d in by_type.get(contract_type_id, [])]
+        else:
+            width = max((len(v) for v in by_type.values()), default=0)
+            names = [f"custom field {i}" for i in range(1, width + 1)]
+        return cls(by_type, names, Q() if visible is None else visible)
+
+    def header(self) -> list[str]:
+        return [*CONTRACT_COLUMNS, *self.names]
+
+    async def pages(self, where: Q, page_size: int = EXPORT_PAGE) -> AsyncIterator[list[list[str]]]:
+        last = 0
+        while True:
+            rows = (
+                await Contract.filter(where, id__gt=last)
+                .order_by("id")
+                .limit(page_size)
+                .values(
+                    "id",
+                    "reference",
+                    "number",
+                    "description",
+                    "date_begin",
+                    "date_end",
+                    "company_id",
+                    "sla_id",
+                    "group_id",
+                    "private",
+                    "status",
+                    "contract_type_id",
+                    "owner__username",
+                    "company__name",
+                )
+            )
+            if not rows:
+                return
+            ids = [row["id"] for row in rows]
+            values = await customfields.values_for_objects(CustomFieldEntity.CONTRACT, ids)
+            related = await self._related(ids, self.visible)
+            page = []
+            for row in rows:
+                own = values.get(row["id"], {})
+                fields = self.definitions.get(row["contract_type_id"], [])
+                custom = [own.get(d.id, "") for d in fields]
+                custom += [""] * (len(self.names) - len(custom))
+                page.append(
+                    [
+                        row["reference"],
+                        _cell(row["number"]),
+                        row["description"],
+                        _cell(row["date_begin"]),
+                        _cell(row["date_end"]),
+                        str(row["company_id"]),
+                        _cell(row["sla_id"]),
+                        _cell(row["group_id"]),
+                        _cell(row["private"]),
+                        _CONTRACT_STATUS_OF[str(getattr(row["status"], "value", row["status"]))],
+                        _cell(row["contract_type_id"]),
+                        " ".join(str(i) for i in related.get(row["id"], [])),
+                        _cell(row["owner__username"]),
+                        row["company__name"],
+                        *custom[: len(self.names)],
+                    ]
+                )
+            yield page
+            if len(rows) < page_size:
+                return
+            last = ids[-1]
+
+    @staticmethod
+    async def _related(ids: list[int], where: Q) -> dict[int, list[int]]:
+        """Related contract ids (both directions) that `where` lets through."""
+        wanted = set(ids)
+        links = await ContractLink.filter(
+            Q(contract_id__in=wanted) | Q(related_id__in=wanted)
+        ).values_list("contract_id", "related_id")
+        others = {b if a in wanted else a for a, b in links} | {a for a, b in links if b in wanted}
+        if not others:
+            return {}
+        shown = (
+            set(await Contract.filter(where, id__in=others).values_list("id", flat=True))
+            if others
+            else set()
+        )
+        found: dict[int, set[int]] = defaultdict(set)
+        for a, b in links:
+            if a in wanted and b in shown:
+                found[a].add(b)
+            if b in wanted and a in shown:
+                found[b].add(a)
+        return {k: sorted(v) for k, v in found.items()}
+
+
+@dataclass(frozen=True)
+class ContractAccess:
+    """What the importer may do with contracts, built by the caller from the rules."""
+
+    company: Access  # companies: visible, editable
+    visible_contracts: Q
+
+
+class _ContractImport(_Import):
+    entity = CustomFieldEntity.CONTRACT
+    columns = CONTRACT_COLUMNS
+    object_type = "Contract"
+
+    def __init__(self, access: ContractAccess, request_id: str) -> None:
+        super().__init__(access.company, request_id)
+        self.contract_access = access
+        self.by_type: dict[int, list[CustomField]] = defaultdict(list)
+        self.extra = 0
+        self.keys: dict[tuple[str, str], int] = {}  # (company, reference) -> first line
+        self.numbers: dict[str, int] = {}
+        self.users: dict[str, tuple[int, bool] | None] = {}
+        self.types: set[int] | None = None
+
+    async def header(self) -> list[str]:
+        self.definitions = await CustomField.filter(entity=CustomFieldEntity.CONTRACT).order_by(
+            "position", "id"
+        )
+        for definition in self.definitions:
+            if definition.owner_id is not None:
+                self.by_type[definition.owner_id].append(definition)
+        return list(CONTRACT_COLUMNS)
+
+    async def check_header(self, cells: list[str]) -> str | None:
+        """The fixed columns, exactly; any number of custom field columns after them."""
+        await self.header()
+        problem = header_problem(cells[: len(CONTRACT_COLUMNS)], list(CONTRACT_COLUMNS))
+        if problem:
+            return problem
+        self.extra = len(cells) - len(CONTRACT_COLUMNS)
+        return None
+
+    def width(self) -> int:
+        return len(CONTRACT_COLUMNS) + self.extra
+
+    def split(self, line: int, cells: list[str]) -> _Row | RowError:
+        if len(cells) != self.width():
+            return RowError(
+                line, None, "INVALID", f"Expected {self.width()} columns, found {len(cells)}."
+            )
+        values = [unescape(c) for c in cells]
+        row = self.parse(line, values[: len(CONTRACT_COLUMNS)], {})
+        row.extra["cells"] = values[len(CONTRACT_COLUMNS) :]
+        return row
+
+    def parse(self, line: int, cells: list[str], custom: dict[int, str | None]) -> _Row:
+        (
+            reference,
+            number,
+            description,
+            begin,
+            end,
+            company_id,
+            sla,
+            group,
+            private,
+            status,
+            type_id,
+            related,
+            manager,
+            company,
+        ) = cells
+        data: dict[str, Any] = {
+            "reference": reference,
+            "number": number,
+            "description": description,
+        }
+        row = _Row(line, data, custom, {"manager": manager.strip(), "company": company.strip()})
+        for column, key, text, required in (
+            ("date begin", "date_begin", begin, True),
+            ("date end", "date_end", end, False),
+        ):
+            text = text.strip()
+            if not text:
+                data[key] = None
+                if required:
+                    row.fail(column, "REQUIRED", "A contract needs a start date.")
+                continue
+            try:
+                data[key] = date.fromisoformat(text)
+            except ValueError:
+                row.fail(column, "INVALID", f"'{text}' is not a date (YYYY-MM-DD).")
+        for column, key, text in (
+            ("id company", "_company_id", company_id),
+            ("id contract type", "contract_type_id", type_id),
+        ):
+            try:
+                data[key] = _parse_id(text)
+            except ValueError:
+                row.fail(column, "INVALID", f"'{text.strip()}' is not a valid id.")
+        for column, key, text in (("id sla", "sla_id", sla), ("id group", "group_id", group)):
+            text = text.strip()
+            if not text:
+                data[key] = None
+            elif text.isdigit() and len(text) < 10:
+                data[key] = int(text)
+            else:
+                row.fail(column, "INVALID", f"'{text}' is not a valid id.")
+        try:
+            data["private"] = _parse_bool(private)
+        except ValueError:
+            row.fail("private", "INVALID", "Use 1 or 0 (or true or false).")
+        code = status.strip().upper()
+        code = CONTRACT_STATUS_CODES.get(code, code)
+        if code in CONTRACT_STATUS_CODES.values():
+            data["status"] = code
+        else:
+            row.fail("status", "INVALID", "Use 0 (inactive), 1 (active) or 2 (pending).")
+        try:
+            ids = sorted({int(p) for p in related.replace(",", " ").replace(";", " ").split()})
+            if any(not 0 < i <= MAX_ID for i in ids):
+                raise ValueError(related)
+            data["related"] = ids
+        except ValueError:
+            row.fail("related contract", "INVALID", "Contract ids separated by spaces.")
+            data["related"] = []
+        for problem in contract_rules._clean(data):
+            row.fail(
+                _CONTRACT_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message
+            )
+        for problem in contract_rules.check_dates(data.get("date_begin"), data.get("date_end")):
+            row.fail("date end", problem.code, problem.message)
+        if data.get("number"):
+            first = self.numbers.setdefault(data["number"], line)
+            if first != line:
+                row.fail("contract number", "UNIQUE", f"The number is already on line {first}.")
+        if not row.extra["company"] and data.get("_company_id") is None:
+            row.fail("company", "REQUIRED", "A contract needs a company (name or id).")
+        return row
+
+    async def validate(self, rows: list[_Row], result: ImportResult) -> _Plan:
+        access = self.access
+        if self.types is None:
+            self.types = set(await ContractType.all().values_list("id", flat=True))
+        names = {r.extra["company"] for r in rows if r.extra["company"]}
+        ids = {
+            r.data["_company_id"]
+            for r in rows
+            if not r.extra["company"] and r.data.get("_company_id")
+        }
+        companies: dict[Any, dict[str, Any]] = {}
+        if names or ids:
+            for company in await Company.filter(Q(name__in=names) | Q(id__in=ids)).values(
+                "id", "name", "manager_id"
+            ):
+                companies[company["name"]] = company
+                companies[company["id"]] = company
+        visible: set[int] = set()
+        if companies:
+            visible = set(
+                await Company.filter(
+                    access.visible, id__in=[c["id"] for c in companies.values()]
+                ).values_list("id", flat=True)
+            )
+        # Resolve each row's company; then the existing contracts by (company, reference).
+        for row in rows:
+            key = row.extra["company"] or row.data.get("_company_id")
+            company = companies.get(key) if key is not None else None
+            if key is None:
+                continue
+            if company is None or company["id"] not in visible:
+                shown = row.extra["company"] or row.data.get("_company_id")
+                column = "company" if row.extra["company"] else "id company"
+                row.fail(column, "NOT_FOUND", f"No company '{shown}' (visible to you).")
+                continue
+            row.data["company_id"] = company["id"]
+            if not access.can_edit(SimpleNamespace(**company)):
+                row.extra["read_only"] = ("company", "You may not edit this company's contracts.")
+            if row.data.get("reference"):
+                pair = (str(company["id"]), row.data["reference"])
+                first = self.keys.setdefault(pair, row.line)
+                if first != row.line:
+                    row.fail(
+                        "name", "UNIQUE", f"This company and name are already on line {first}."
+                    )
+        pairs = {
+            (r.data["company_id"], r.data["reference"]) for r in rows if r.data.get("company_id")
+        }
+        existing: dict[tuple[int, str], dict[str, Any]] = {}
+        if pairs:
+            found = await Contract.filter(
+                company_id__in={c for c, _ in pairs}, reference__in={r for _, r in pairs}
+            ).values("id", *_CONTRACT_WRITTEN)
+            shown = (
+                set(
+                    await Contract.filter(
+                        self.contract_access.visible_contracts, id__in=[c["id"] for c in found]
+                    ).values_list("id", flat=True)
+                )
+                if found
+                else set()
+            )
+            for contract in found:
+                contract["visible"] = contract["id"] in shown
+                contract["status"] = str(getattr(contract["status"], "value", contract["status"]))
+                existing[(contract["company_id"], contract["reference"])] = contract
+        if existing:
+            links = await ContractLink.filter(
+                Q(contract_id__in=[c["id"] for c in existing.values()])
+                | Q(related_id__in=[c["id"] for c in existing.values()])
+            ).values_list("contract_id", "related_id")
+            related: dict[int, set[int]] = defaultdict(set)
+            for a, b in links:
+                related[a].add(b)
+                related[b].add(a)
+            # Only the links the importer can see count (and change): as the export.
+            others = set().union(*related.values()) if related else set()
+            seen = set(
+                await Contract.filter(
+                    self.contract_access.visible_contracts, id__in=others
+                ).values_list("id", flat=True)
+                if others
+                else []
+            )
+            for contract in existing.values():
+                contract["related"] = sorted(related.get(contract["id"], set()) & seen)
+        numbers = [r.data["number"] for r in rows if r.data.get("number")]
+        number_owner: dict[str, int] = {}
+        if numbers:
+            number_owner = {
+                n: i
+                for i, n in await Contract.filter(number__in=numbers).values_list("id", "number")
+            }
+        wanted_related = {i for r in rows for i in r.data.get("related", [])}
+        related_ok: set[int] = set()
+        if wanted_related:
+            related_ok = set(
+                await Contract.filter(
+                    self.contract_access.visible_contracts, id__in=wanted_related
+                ).values_list("id", flat=True)
+            )
+        await _CompanyImport._load_users(
+            self, {r.extra["manager"] for r in rows if r.extra["manager"]}
+        )  # type: ignore[arg-type]
+        targets = [c["id"] for c in existing.values() if c["visible"]]
+        current_custom = (
+            await customfields.values_for_objects(self.entity, targets) if targets else {}
+        )
+
+        plan = _Plan()
+        for row in rows:
+            data = row.data
+            target = existing.get((data.get("company_id"), data.get("reference")))
+            if target is not None and not target["visible"]:
+                row.fail("name", "UNIQUE", "Another contract of this company has this name.")
+                target = None
+            self._resolve(row, target, number_owner, related_ok)
+            current = current_custom.get(target["id"], {}) if target else {}
+            row.extra["custom"] = self._custom(row, target, current)
+            data.pop("_company_id", None)
+            if "company_id" not in data:
+                data["company_id"] = None
+            self.classify(row, target, current, result, plan, (*_CONTRACT_WRITTEN, "related"))
+        return plan
+
+    def _resolve(
+        self,
+        row: _Row,
+        target: dict[str, Any] | None,
+        number_owner: dict[str, int],
+        related_ok: set[int],
+    ) -> None:
+        access, data = self.access, row.data
+        if target is None and not access.can_create:
+            row.fail("name", "FORBIDDEN", "You may not create contracts.")
+        type_id = data.get("contract_type_id")
+        unchanged_type = target is not None and type_id == target["contract_type_id"]
+        if type_id is not None and not unchanged_type and type_id not in (self.types or ()):
+            row.fail("id contract type", "NOT_FOUND", f"No contract type with id {type_id}.")
+        number = data.get("number")
+        if number:
+            owner = number_owner.get(number)
+            if owner is not None and (target is None or owner != target["id"]):
+                row.fail("contract number", "UNIQUE", "Another contract has this number.")
+        related = data.get("related", [])
+        unchanged_related = target is not None and related == target.get("related", [])
+        if not unchanged_related:
+            missing = [str(i) for i in related if i not in related_ok]
+            if target is not None and target["id"] in related:
+                row.fail("related contract", "INVALID", "A contract cannot be related to itself.")
+            elif missing:
+                row.fail("related contract", "NOT_FOUND", f"No contract {', '.join(missing)}.")
+        username = row.extra["manager"]
+        if not username:
+            data["owner_id"] = access.user.id if target is None and access.user else None
+        else:
+            user = self.users.get(username)
+            if user is None:
+                row.fail("manager", "NOT_FOUND", f"No user '{username}'.")
+            elif not user[1] and (target is None or target["owner_id"] != user[0]):
+                row.fail("manager", "INVALID", f"The user '{username}' is disabled.")
+            else:
+                data["owner_id"] = user[0]
+        data.setdefault("owner_id", None)
+
+    def _custom(
+        self, row: _Row, target: dict[str, Any] | None, current: dict[int, str]
+    ) -> dict[int, str]:
+        """The row's custom cells, positionally onto its type's fields."""
+        cells = row.extra["cells"]
+        fields = self.by_type.get(row.data.get("contract_type_id") or 0, [])
+        if any(c.strip() for c in cells[len(fields) :]):
+            row.fail(
+                None,
+                "INVALID",
+                f"The contract type has {len(fields)} custom fields; more values were given.",
+            )
+        if len(fields) > len(cells):
+            row.fail(
+                None,
+                "INVALID",
+                f"The contract type has {len(fields)} custom fields; "
+                f"the file has {len(cells)} custom field columns.",
+            )
+            return {}
+        changes = {d.id: (v if v.strip() else None) for d, v in zip(fields, cells, strict=False)}
+        same_type = target is not None and target["contract_type_id"] == row.data.get(
+            "contract_type_id"
+        )
+        try:
+            values = customfields.validate_values(
+                fields, current if same_type else {}, changes, creating=not same_type
+            )
+        except PayloadErrors as exc:
+            row.problems.extend(_custom_problems(exc, row.line))
+            return {}
+        return {fid: v for fid, v in values.items() if v is not None}
+
+    async def write(self, plan: _Plan, result: ImportResult, conn: BaseDBAsyncClient) -> None:
+        now = timezone.now()
+        if plan.updates:
+            sql = _update_sql(conn, Contract._meta.db_table, _CONTRACT_WRITTEN)
+            await _execute_many(
+                conn,
+                sql,
+                [
+                    [*(row.data[k] for k in _CONTRACT_WRITTEN), now, current["id"]]
+                    for row, current, _, _ in plan.updates
+                ],
+            )
+        ids: dict[int, int] = {}
+        if plan.creates:
+            await _insert(
+                conn,
+                Contract,
+                [{k: row.data[k] for k in _CONTRACT_WRITTEN} for row in plan.creates],
+            )
+            made = await Contract.filter(
+                company_id__in={row.data["company_id"] for row in plan.creates},
+                reference__in={row.data["reference"] for row in plan.creates},
+            ).values_list("company_id", "reference", "id")
+            by_key = {(c, r): i for c, r, i in made}
+            ids = {
+                row.line: by_key[(row.data["company_id"], row.data["reference"])]
+                for row in plan.creates
+            }
+        # Related contracts of the rows whose (visible) set changed: links to contracts
+        # the importer cannot see stay; each pair is one row, lower id first.
+        changes = [
+            (current["id"], set(current.get("related", [])), set(row.data["related"]))
+            for row, current, _, _ in plan.updates
+            if row.data["related"] != current.get("related", [])
+        ]
+        changes += [(ids[row.line], set(), set(row.data["related"])) for row in plan.creates]
+        added: set[tuple[int, int]] = set()
+        for cid, old, new in changes:
+            if old - new:
+                await ContractLink.filter(
+                    Q(contract_id=cid, related_id__in=old - new)
+                    | Q(related_id=cid, contract_id__in=old - new)
+                ).delete()
+            added |= {(min(cid, o), max(cid, o)) for o in new - old}
+        if added:
+            present = set(
+                await ContractLink.filter(
+                    contract_id__in={a for a, _ in added}, related_id__in={b for _, b in added}
+                ).values_list("contract_id", "related_id")
+            )
+            await _insert(
+                conn,
+                ContractLink,
+                [{"contract_id": a, "related_id": b} for a, b in sorted(added - present)],
+            )
+        await self.write_custom(plan, ids, conn)
+        await self.write_audit(plan, ids, [*_CONTRACT_WRITTEN, "related"], conn)
+        # The automatic company activities, as contractCreate/contractUpdate add them.
+        user = self.access.user
+        activities = [
+            {
+                "company_id": row.data["company_id"],
+                "contact_id": None,
+                "author_id": user.id if user else None,
+                "text": f"Contract {row.data['reference']} created (import).",
+            }
+            for row in plan.creates
+        ] + [
+            {
+                "company_id": row.data["company_id"],
+                "contact_id": None,
+                "author_id": user.id if user else None,
+                "text": f"Contract {row.data['reference']} updated (import).",
+            }
+            for row, _, _, _ in plan.updates
+        ]
+        if activities:
+            await _insert(conn, Activity, activities)
+            await Company.filter(id__in={a["company_id"] for a in activities}).update(
+                last_activity_at=now
+            )
+
+
+async def import_contracts(
+    stream: BinaryIO,
+    access: ContractAccess,
+    *,
+    dry_run: bool = False,
+    partial: bool = False,
+    request_id: str = "",
+    file_name: str = "",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a contracts CSV (CONTRACT_COLUMNS, then the row type's custom fields)."""
+    return await _ContractImport(access, request_id).run(
+        stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
+    )
+
+
 __all__ = [
     "COMPANY_COLUMNS",
     "CONTACT_COLUMNS",
+    "CONTRACT_COLUMNS",
     "Access",
     "CompanyExport",
     "ContactExport",
+    "ContractAccess",
+    "ContractExport",
     "ImportResult",
     "RowError",
     "import_companies",
     "import_contacts",
+    "import_contracts",
 ]

@@ -1,0 +1,347 @@
+"""Invoices. Reads filter through the invoice access rule in SQL (IR on top of the
+company rule); writes check the object rule of SPEC §6 on the loaded invoice
+(permissions/invoices.py), then call the service in one transaction. A refused change
+is a payload error (and an audit entry naming who tried); a forbidden one a FORBIDDEN
+error (and a DENIED audit entry)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import strawberry
+from tortoise.functions import Count, Sum
+
+from crm_graphql.context import Info
+from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
+from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import (
+    can_create_invoice,
+    can_delete_invoice,
+    can_edit_invoice,
+    can_lock_invoice,
+    can_unlock_invoice,
+    visible_invoices_q,
+)
+from crm_graphql.resolvers.common import connection, get_or_404, input_fields
+from crm_graphql.schema.common import Connection, user_errors
+from crm_graphql.schema.invoices import (
+    INVOICE_FILTER_SPEC,
+    InvoiceCreateInput,
+    InvoiceCurrencyTotals,
+    InvoiceDeletePayload,
+    InvoiceFilter,
+    InvoiceOrder,
+    InvoicePayload,
+    InvoiceStatusEnum,
+    InvoiceType,
+    InvoiceUpdateInput,
+)
+from crm_graphql.services import invoices as service
+from crm_graphql.services.auth import Viewer
+from crm_graphql.services.listing import ListError, SortKey, filter_q
+from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.services.mutations import atomic
+from crm_graphql.services.users import parse_id
+
+DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
+Described = strawberry.argument
+WRITERS = ("IW", "IM")
+
+
+def visible_invoices(info: Info) -> Any:
+    viewer = info.context.require_viewer()
+    return Invoice.filter(visible_invoices_q(viewer))
+
+
+def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
+    queryset = visible_invoices(info)
+    try:
+        if flt is not None:
+            queryset = queryset.filter(filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice))
+    except ListError as exc:
+        raise BadUserInput(str(exc)) from None
+    return queryset
+
+
+async def _invoice(info: Info, invoice_id: Any) -> Invoice:
+    """The invoice when the viewer can see it (row-locked on PostgreSQL until the
+    mutation's transaction ends); hidden ones are a NOT_FOUND payload error."""
+    viewer = info.context.require_viewer()
+    invoice = (
+        await Invoice.filter(visible_invoices_q(viewer), id=parse_id(invoice_id, "id"))
+        .select_for_update()
+        .first()
+    )
+    if invoice is None:
+        raise FieldError("id", "NOT_FOUND", "No such invoice.")
+    return invoice
+
+
+def _check_edit(info: Info, viewer: Viewer, invoice: Invoice) -> None:
+    """FORBIDDEN when the viewer may never edit this invoice (IR only, or IW on a
+    Submitted one); a CONFLICT payload error when only someone else's lock is in the way."""
+    if can_edit_invoice(viewer, invoice):
+        return
+    writer = viewer.has("IW") or viewer.has("IM")
+    if writer and invoice.kind == InvoiceKind.RECEIVED and invoice.locked:
+        raise FieldError(
+            "id",
+            "CONFLICT",
+            "The invoice is locked by another user: only they or an invoice manager (IM) "
+            "may change it.",
+        )
+    reason = "read-only (Submitted)" if invoice.kind == InvoiceKind.SUBMITTED else "not editable"
+    raise info.context.deny(f"Invoice {invoice.id}", reason)
+
+
+async def _finish(
+    info: Info, operation: str, object_id: Any, result: Any, errors: list[FieldError]
+) -> None:
+    if errors:
+        viewer = info.context.require_viewer()
+        await service.record_rejection(
+            viewer, operation, object_id, errors, info.context.request_id
+        )
+
+
+@strawberry.type
+class InvoicesQuery:
+    @strawberry.field(
+        description="Invoices you can see (IR, on companies you can see), filtered and "
+        "sorted, a page at a time.",
+        extensions=auth("IR"),
+    )
+    async def invoices(
+        self,
+        info: Info,
+        filter: Annotated[InvoiceFilter | None, Described(description="Conditions.")] = None,
+        order_by: Annotated[
+            list[InvoiceOrder] | None,
+            Described(description="Sort keys (default: newest creation date first)."),
+        ] = None,
+        first: Annotated[
+            int | None, Described(description="Page size (default 20, at most 100).")
+        ] = None,
+        after: Annotated[
+            str | None, Described(description="Cursor of the row before the page.")
+        ] = None,
+    ) -> Connection[InvoiceType]:
+        return await connection(
+            info,
+            visible_invoices(info),
+            flt=filter,
+            spec=INVOICE_FILTER_SPEC,
+            order_by=order_by,
+            default_order=DEFAULT_ORDER,
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="One invoice you can see (NOT_FOUND otherwise).", extensions=auth("IR")
+    )
+    async def invoice(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
+    ) -> InvoiceType:
+        return await get_or_404(Invoice, visible_invoices(info), id)
+
+    @strawberry.field(
+        description="Count, base and total of the invoices you can see that match the "
+        "filter, per currency (one SQL aggregate).",
+        extensions=auth("IR"),
+    )
+    async def invoice_totals(
+        self,
+        info: Info,
+        filter: Annotated[
+            InvoiceFilter | None, Described(description="Conditions, as for `invoices`.")
+        ] = None,
+    ) -> list[InvoiceCurrencyTotals]:
+        return await currency_totals(filtered_invoices(info, filter))
+
+
+async def currency_totals(queryset: Any) -> list[InvoiceCurrencyTotals]:
+    from tortoise.expressions import Subquery
+
+    rows = (
+        await Invoice.filter(id__in=Subquery(queryset.values("id")))
+        .annotate(n=Count("id"), base=Sum("base_cents"), total=Sum("total_cents"))
+        .group_by("currency")
+        .order_by("currency")
+        .values("currency", "n", "base", "total")
+    )
+    return [
+        InvoiceCurrencyTotals(
+            currency=r["currency"],
+            count=int(r["n"]),
+            base=cents_to_decimal(int(r["base"] or 0)),
+            total=cents_to_decimal(int(r["total"] or 0)),
+        )
+        for r in rows
+    ]
+
+
+@strawberry.type
+class InvoicesMutation:
+    @strawberry.mutation(
+        description="Create an invoice for a company you can see (IW or IM). A Submitted "
+        "invoice is locked by you and numbered from CRM setup unless you give a bill ID.",
+        extensions=auth(*WRITERS),
+    )
+    async def invoice_create(
+        self,
+        info: Info,
+        input: Annotated[InvoiceCreateInput, Described(description="The values.")],
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+        if not can_create_invoice(viewer):
+            raise info.context.deny("invoiceCreate", "needs IW or IM")
+        data = input_fields(input)
+        for name in ("taxes", "issued_on", "currency"):
+            if data.get(name, ...) is None:
+                data.pop(name)
+        data["lines"] = [input_fields(line) for line in input.lines]
+        if data.get("taxes") is not None:
+            data["taxes"] = [input_fields(t) for t in data["taxes"]]
+        invoice, errors = await atomic(
+            lambda: service.create_invoice(
+                viewer,
+                data,
+                visible_companies_q(viewer),
+                visible_contracts_q(viewer),
+                info.context.request_id,
+            )
+        )
+        await _finish(info, "invoiceCreate", "", invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Change an invoice: IM any; IW a Received one while it is unlocked or "
+        "locked by you. A Submitted invoice is locked again, by you.",
+        extensions=auth(*WRITERS),
+    )
+    async def invoice_update(
+        self,
+        info: Info,
+        input: Annotated[InvoiceUpdateInput, Described(description="The changes.")],
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+        data = input_fields(input)
+        invoice_id = data.pop("id")
+        if data.get("lines") is not None:
+            data["lines"] = [input_fields(line) for line in data["lines"]]
+        if data.get("taxes") is not None:
+            data["taxes"] = [input_fields(t) for t in data["taxes"]]
+        for name in ("related_contract_ids", "lines", "taxes"):
+            if name in data and data[name] is None:
+                data[name] = []
+
+        async def work() -> Invoice:
+            invoice = await _invoice(info, invoice_id)
+            _check_edit(info, viewer, invoice)
+            return await service.update_invoice(
+                viewer,
+                invoice,
+                data,
+                visible_companies_q(viewer),
+                visible_contracts_q(viewer),
+                info.context.request_id,
+            )
+
+        invoice, errors = await atomic(work)
+        await _finish(info, "invoiceUpdate", invoice_id, invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Set the status (whoever may edit the invoice). PAID sets the payment "
+        "date (default today); PENDING and CANCELED clear it.",
+        extensions=auth(*WRITERS),
+    )
+    async def invoice_set_status(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, Described(description="The invoice.")],
+        status: Annotated[InvoiceStatusEnum, Described(description="The new status.")],
+        paid_on: Annotated[
+            date | None, Described(description="Payment date, with PAID (default today).")
+        ] = None,
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> Invoice:
+            invoice = await _invoice(info, id)
+            _check_edit(info, viewer, invoice)
+            return await service.set_status(
+                viewer, invoice, InvoiceStatus(status.value), paid_on, info.context.request_id
+            )
+
+        invoice, errors = await atomic(work)
+        await _finish(info, "invoiceSetStatus", id, invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Lock an unlocked invoice (IW or IM): then only you or IM may change it.",
+        extensions=auth(*WRITERS),
+    )
+    async def invoice_lock(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The invoice.")]
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> Invoice:
+            invoice = await _invoice(info, id)
+            if invoice.locked:
+                raise FieldError("id", "CONFLICT", "The invoice is already locked.")
+            if not can_lock_invoice(viewer, invoice):
+                raise info.context.deny(f"Invoice {invoice.id}", "cannot lock")
+            return await service.set_lock(viewer, invoice, True, info.context.request_id)
+
+        invoice, errors = await atomic(work)
+        await _finish(info, "invoiceLock", id, invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Unlock an invoice. Only invoice managers (IM) unlock.",
+        extensions=auth("IM"),
+    )
+    async def invoice_unlock(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The invoice.")]
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> Invoice:
+            invoice = await _invoice(info, id)
+            if not invoice.locked:
+                raise FieldError("id", "CONFLICT", "The invoice is not locked.")
+            if not can_unlock_invoice(viewer, invoice):
+                raise info.context.deny(f"Invoice {invoice.id}", "cannot unlock")
+            return await service.set_lock(viewer, invoice, False, info.context.request_id)
+
+        invoice, errors = await atomic(work)
+        await _finish(info, "invoiceUnlock", id, invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Delete an invoice: IM or superadmins only, and never a locked one.",
+        extensions=auth("IM"),
+    )
+    async def invoice_delete(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The invoice.")]
+    ) -> InvoiceDeletePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> None:
+            invoice = await _invoice(info, id)
+            if invoice.locked:
+                raise FieldError("id", "CONFLICT", "The invoice is locked: unlock it first.")
+            if not can_delete_invoice(viewer, invoice):
+                raise info.context.deny(f"Invoice {invoice.id}", "not deletable")
+            await service.delete_invoice(viewer, invoice, info.context.request_id)
+
+        _, errors = await atomic(work)
+        await _finish(info, "invoiceDelete", id, None, errors)
+        return InvoiceDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

@@ -1,0 +1,345 @@
+"""CRM setup (SPEC §8): the invoice parameters (one row, id 1), the invoice logo and
+the payment methods printed on invoices.
+
+Callers check who may change it (superadmins or FM); every writer here runs inside
+`services.mutations.atomic` and collects every input problem before refusing, so a
+refused change writes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.models.setup import CrmSetup, PaymentMethod
+from crm_graphql.models.users import User
+from crm_graphql.services import audit
+from crm_graphql.services import files as file_store
+from crm_graphql.services.invoicing import parse_pattern
+from crm_graphql.settings import Settings, settings
+
+SETUP_ID = 1
+MAX_TEXT = 10_000  # invoice header and footer
+MAX_TAX_NAME = 50
+MAX_PATTERN = 100
+MAX_METHOD_NAME = 100
+MAX_LOGO_BYTES = 2 * 1024 * 1024
+HUNDRED = Decimal(100)
+
+# ISO 4217 codes of currencies in circulation (list one, without fund, precious-metal,
+# testing and "no currency" codes such as BOV, XAU, XTS or XXX).
+_CURRENCY_TEXT = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
+    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA
+    MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK
+    PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP
+    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND
+    VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+"""
+CURRENCY_CODES = frozenset(_CURRENCY_TEXT.split())
+
+# Image types accepted as the invoice logo, recognised by their first bytes (never by
+# the name or the type the client declares).
+_IMAGE_SIGNATURES: tuple[tuple[str, Any], ...] = (
+    ("image/png", lambda h: h.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("image/jpeg", lambda h: h.startswith(b"\xff\xd8\xff")),
+    ("image/gif", lambda h: h.startswith((b"GIF87a", b"GIF89a"))),
+    ("image/webp", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP"),
+)
+
+
+def currency_code(value: str, field: str = "defaultCurrency") -> str:
+    """An ISO 4217 code (any case in, upper case out), else FieldError(field, INVALID)."""
+    code = (value or "").strip().upper()
+    if code not in CURRENCY_CODES:
+        raise FieldError(field, "INVALID", f"'{value}' is not an ISO 4217 currency code.")
+    return code
+
+
+def tax_percent(value: Any, field: str = "defaultTaxPercent") -> Decimal:
+    """A percentage from 0 to 100 with at most 4 decimals, else FieldError(field, INVALID)."""
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise FieldError(field, "INVALID", f"'{value}' is not a number.") from None
+    if not number.is_finite() or not Decimal(0) <= number <= HUNDRED:
+        raise FieldError(field, "INVALID", "A percentage from 0 to 100.")
+    if number != number.quantize(Decimal("0.0001")):
+        raise FieldError(field, "INVALID", "At most 4 decimal places.")
+    return number
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The media type of an accepted image format from the file's first bytes."""
+    for content_type, matches in _IMAGE_SIGNATURES:
+        if matches(head):
+            return content_type
+    return None
+
+
+async def get_setup() -> CrmSetup:
+    """The setup row (id 1), created with the defaults the first time it is needed.
+    Safe inside a caller's transaction and from concurrent requests."""
+    setup = await CrmSetup.filter(id=SETUP_ID).first()
+    if setup is not None:
+        return setup
+    try:
+        async with in_transaction():  # a savepoint when the caller has a transaction
+            return await CrmSetup.create(id=SETUP_ID)
+    except IntegrityError:  # another request created it first
+        return await CrmSetup.get(id=SETUP_ID)
+
+
+def _text(data: dict[str, Any], key: str, field: str, limit: int, errors: list[FieldError]) -> None:
+    if key not in data:
+        return
+    value = str(data[key] or "")
+    if len(value) > limit:
+        errors.append(FieldError(field, "TOO_LARGE", f"At most {limit} characters."))
+    data[key] = value
+
+
+def _validated(data: dict[str, Any]) -> dict[str, Any]:
+    """The changes with values normalised; every problem at once as PayloadErrors."""
+    errors: list[FieldError] = []
+    changes = dict(data)
+    if "invoice_pattern" in changes:
+        pattern = str(changes["invoice_pattern"] or "").strip()
+        if len(pattern) > MAX_PATTERN:
+            errors.append(
+                FieldError("invoicePattern", "TOO_LARGE", f"At most {MAX_PATTERN} characters.")
+            )
+        else:
+            try:
+                parse_pattern(pattern)
+            except FieldError as exc:
+                errors.append(exc)
+        changes["invoice_pattern"] = pattern
+    if "default_currency" in changes:
+        try:
+            changes["default_currency"] = currency_code(changes["default_currency"])
+        except FieldError as exc:
+            errors.append(exc)
+    if "default_tax_percent" in changes:
+        try:
+            changes["default_tax_percent"] = tax_percent(changes["default_tax_percent"])
+        except FieldError as exc:
+            errors.append(exc)
+    if "tax_name" in changes:
+        name = str(changes["tax_name"] or "").strip()
+        if not name:
+            errors.append(FieldError("taxName", "REQUIRED", "Give the tax a name, e.g. VAT."))
+        elif len(name) > MAX_TAX_NAME:
+            errors.append(FieldError("taxName", "TOO_LARGE", f"At most {MAX_TAX_NAME} characters."))
+        changes["tax_name"] = name
+    _text(changes, "invoice_header", "invoiceHeader", MAX_TEXT, errors)
+    _text(changes, "invoice_footer", "invoiceFooter", MAX_TEXT, errors)
+    if "invoice_auto_number" in changes and changes["invoice_auto_number"] is None:
+        errors.append(FieldError("invoiceAutoNumber", "REQUIRED", "True or false."))
+    if errors:
+        raise PayloadErrors(errors)
+    return changes
+
+
+def _stale() -> FieldError:
+    return FieldError(
+        "version", "STALE", "The CRM setup changed since you read it; reload and retry."
+    )
+
+
+async def update_setup(
+    actor: User, version: int, data: dict[str, Any], request_id: str = ""
+) -> CrmSetup:
+    """Apply `data` (model field names) when `version` is still the current one."""
+    changes = _validated(data)
+    setup = await get_setup()
+    if setup.version != version:
+        raise _stale()
+    before = audit.snapshot(setup)
+    if all(getattr(setup, key) == value for key, value in changes.items()):
+        return setup  # nothing changes: no new version, no audit entry
+    # The version condition makes concurrent updates safe without a row lock.
+    updated = await CrmSetup.filter(id=SETUP_ID, version=version).update(
+        **changes, version=version + 1
+    )
+    if updated != 1:
+        raise _stale()
+    setup = await CrmSetup.get(id=SETUP_ID)
+    changed = audit.diff(before, audit.snapshot(setup))
+    await audit.record(actor, audit.UPDATE, "CrmSetup", SETUP_ID, changed, request_id)
+    return setup
+
+
+async def set_logo(
+    actor: User,
+    upload: Any,
+    *,
+    config: Settings | None = None,
+    request_id: str = "",
+) -> CrmSetup:
+    """Store `upload` (a PNG, JPEG, GIF or WebP image of at most MAX_LOGO_BYTES or the
+    upload limit, whichever is lower) as the invoice logo, replacing the previous one."""
+    config = config or settings
+    head = await _head(upload)
+    content_type = sniff_image_type(head)
+    if content_type is None:
+        raise FieldError("file", "INVALID", "The logo must be a PNG, JPEG, GIF or WebP image.")
+    limit = min(MAX_LOGO_BYTES, config.limits.max_upload_bytes)
+    limited = dataclasses.replace(
+        config, limits=dataclasses.replace(config.limits, max_upload_bytes=limit)
+    )
+    stored = await file_store.store(
+        FileOwner.SETUP,
+        SETUP_ID,
+        None,
+        upload,
+        getattr(upload, "filename", None),
+        content_type,
+        "Invoice logo",
+        actor,
+        config=limited,
+        request_id=request_id,
+    )
+    setup = await get_setup()
+    previous = setup.invoice_logo_file_id
+    await CrmSetup.filter(id=SETUP_ID).update(
+        invoice_logo_file_id=stored.id, version=setup.version + 1
+    )
+    if previous is not None:
+        old = await StoredFile.filter(id=previous, owner_kind=FileOwner.SETUP).first()
+        if old is not None:
+            await file_store.delete(old, actor, config=config, request_id=request_id)
+    await audit.record(
+        actor,
+        audit.UPDATE,
+        "CrmSetup",
+        SETUP_ID,
+        {"invoice_logo_file_id": [previous, stored.id]},
+        request_id,
+    )
+    return await CrmSetup.get(id=SETUP_ID)
+
+
+async def remove_logo(
+    actor: User, *, config: Settings | None = None, request_id: str = ""
+) -> CrmSetup:
+    """Remove the invoice logo (a no-op without one)."""
+    setup = await get_setup()
+    previous = setup.invoice_logo_file_id
+    if previous is None:
+        return setup
+    await CrmSetup.filter(id=SETUP_ID).update(invoice_logo_file_id=None, version=setup.version + 1)
+    old = await StoredFile.filter(id=previous, owner_kind=FileOwner.SETUP).first()
+    if old is not None:
+        await file_store.delete(old, actor, config=config, request_id=request_id)
+    await audit.record(
+        actor,
+        audit.UPDATE,
+        "CrmSetup",
+        SETUP_ID,
+        {"invoice_logo_file_id": [previous, None]},
+        request_id,
+    )
+    return await CrmSetup.get(id=SETUP_ID)
+
+
+async def _head(upload: Any, size: int = 16) -> bytes:
+    """The first bytes of an upload, leaving it readable from the start."""
+    file = getattr(upload, "file", None)
+    if file is not None and hasattr(file, "read"):  # Starlette's UploadFile
+        file.seek(0)
+        head = file.read(size)
+        file.seek(0)
+        return bytes(head)
+    if isinstance(upload, bytes | bytearray | memoryview):
+        return bytes(upload[:size])
+    raise FieldError("file", "INVALID", "Send the logo as a GraphQL multipart request part.")
+
+
+async def logo_file(setup: CrmSetup) -> StoredFile | None:
+    if setup.invoice_logo_file_id is None:
+        return None
+    return await StoredFile.filter(
+        id=setup.invoice_logo_file_id, owner_kind=FileOwner.SETUP
+    ).first()
+
+
+# ---------------------------------------------------------------------------------------
+# Payment methods
+
+
+def _method_values(data: dict[str, Any]) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    values = dict(data)
+    if "name" in values:
+        name = str(values["name"] or "").strip()
+        if not name:
+            errors.append(FieldError("name", "REQUIRED", "Give the payment method a name."))
+        elif len(name) > MAX_METHOD_NAME:
+            errors.append(FieldError("name", "TOO_LARGE", f"At most {MAX_METHOD_NAME} characters."))
+        values["name"] = name
+    _text(values, "text", "text", MAX_TEXT, errors)
+    if errors:
+        raise PayloadErrors(errors)
+    return values
+
+
+async def _name_taken(name: str, exclude_id: int | None = None) -> bool:
+    query = PaymentMethod.filter(name__iexact=name)
+    if exclude_id is not None:
+        query = query.exclude(id=exclude_id)
+    return await query.exists()
+
+
+def _unique_name() -> FieldError:
+    return FieldError("name", "UNIQUE", "A payment method with this name exists.")
+
+
+async def create_payment_method(
+    actor: User, data: dict[str, Any], request_id: str = ""
+) -> PaymentMethod:
+    values = _method_values(data)
+    if await _name_taken(values["name"]):
+        raise _unique_name()
+    try:
+        async with in_transaction():
+            method = await PaymentMethod.create(**values)
+    except IntegrityError:
+        raise _unique_name() from None
+    await audit.record(
+        actor, audit.CREATE, "PaymentMethod", method.id, audit.snapshot(method), request_id
+    )
+    return method
+
+
+async def update_payment_method(
+    actor: User, method: PaymentMethod, data: dict[str, Any], request_id: str = ""
+) -> PaymentMethod:
+    values = _method_values(data)
+    if "name" in values and await _name_taken(values["name"], method.id):
+        raise _unique_name()
+    before = audit.snapshot(method)
+    for key, value in values.items():
+        setattr(method, key, value)
+    try:
+        async with in_transaction():
+            await method.save(update_fields=list(values) or None)
+    except IntegrityError:
+        raise _unique_name() from None
+    changed = audit.diff(before, audit.snapshot(method))
+    await audit.record(actor, audit.UPDATE, "PaymentMethod", method.id, changed, request_id)
+    return method
+
+
+async def delete_payment_method(actor: User, method: PaymentMethod, request_id: str = "") -> None:
+    await audit.record(
+        actor, audit.DELETE, "PaymentMethod", method.id, audit.snapshot(method), request_id
+    )
+    await method.delete()
