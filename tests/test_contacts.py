@@ -164,3 +164,24 @@ async def test_activities_feed_and_rules(demo: Api) -> None:
         as_user="user1",
     )
     assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_companies_sort_by_last_activity(demo: Api) -> None:
+    for name, text in (("Customer #B", "first"), ("Customer #A", "second")):
+        await demo.data(
+            ACTIVITY,
+            {"input": {"companyId": await _company(name), "text": text}},
+            as_user="manager1" if name == "Customer #B" else "user1",
+        )
+    query = """query($after: String) { companies(first: 1, after: $after,
+        orderBy: [{field: LAST_ACTIVITY, direction: DESC}]) {
+        pageInfo { endCursor hasNextPage } edges { node { name lastActivity } } } }"""
+    seen, after = [], None
+    while True:
+        page = (await demo.data(query, {"after": after}, as_user="admin"))["companies"]
+        seen += [(e["node"]["name"], e["node"]["lastActivity"]) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert [name for name, _ in seen] == ["Customer #A", "Customer #B", "My company"]
+    assert seen[2][1] is None and seen[0][1] > seen[1][1]

@@ -14,7 +14,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, error_codes
+from tests.factories import Api, error_codes, make_user
 
 FIELDS = """
     id billId kind status reference issuedOn expiresOn paidOn language currency
@@ -702,3 +702,28 @@ async def test_pages_follow_keyset_cursors(demo: Api) -> None:
         LIST, {"filter": {"not": {"billId": {"in": ["P01", "P02"]}}}}, as_user="manager1"
     )
     assert excluded["invoices"]["totalCount"] == 3
+
+
+async def test_attachments_follow_the_invoice_rules(demo: Api) -> None:
+    from tests.test_files import download, upload, uploaded
+
+    a = await company_id("Customer #A")
+    received = await create_ok(demo, "user1", seed_input(a, kind="RECEIVED", billId="SUP-77"))
+    # IW attaches to a Received invoice it may edit; the file is listed and downloads.
+    file = await uploaded(demo, "user1", received["id"], kind="INVOICE")
+    assert (await download(demo, "user1", file["downloadUrl"])).status_code == 200
+    # A Submitted invoice is read-only for IW: no attachments either.
+    submitted = await create_ok(demo, "manager1", seed_input(a))
+    body = await upload(demo, "user1", submitted["id"], kind="INVOICE")
+    assert error_codes(body) == ["FORBIDDEN"]
+    # IM may attach to it.
+    assert await uploaded(demo, "manager1", submitted["id"], kind="INVOICE")
+    # Without IR, invoice files are invisible even on a visible company.
+    await make_user(
+        "crm_only",
+        password="crm-only-pass",
+        bits=("CR", "CW"),
+        company=await Company.get(name="My company"),
+    )
+    demo.tokens["crm_only"] = await demo.login("crm_only", "crm-only-pass")
+    assert (await download(demo, "crm_only", file["downloadUrl"])).status_code == 404

@@ -51,6 +51,9 @@ class Company(Model):
     # stores decimals as text, which would sort and compare wrongly).
     billing_cents = fields.BigIntField(default=0, db_default=0)
     last_activity_at = fields.DatetimeField(null=True)
+    # last_activity_at as microseconds since the epoch, 0 when none: a NOT NULL key the
+    # keyset pagination can sort on (NULLs sort differently in SQLite and PostgreSQL).
+    last_activity_key = fields.BigIntField(default=0, db_default=0)
 
     role_id: int | None
     parent_id: int | None
@@ -59,4 +62,10 @@ class Company(Model):
     class Meta:
         table = "companies"
         ordering = ["id"]
-        indexes = (("path",), ("manager_id",), ("parent_id",), ("billing_cents", "id"))
+        indexes = (
+            ("path",),
+            ("manager_id",),
+            ("parent_id",),
+            ("billing_cents", "id"),
+            ("last_activity_key", "id"),
+        )

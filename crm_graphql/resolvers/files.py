@@ -19,6 +19,7 @@ from crm_graphql.resolvers.common import parse_id as parse_query_id
 from crm_graphql.resolvers.companies import editable_company
 from crm_graphql.resolvers.contacts import editable_contact
 from crm_graphql.resolvers.contracts import editable_contract
+from crm_graphql.resolvers.invoices import editable_invoice
 from crm_graphql.schema.common import MAX_ID, user_errors
 from crm_graphql.schema.files import (
     FileDeletePayload,
@@ -50,6 +51,9 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
     if kind == FileOwner.CONTRACT:
         contract = await editable_contract(info, owner_id, "ownerId")
         return contract.id, await Company.get(id=contract.company_id)
+    if kind == FileOwner.INVOICE:
+        invoice = await editable_invoice(info, owner_id, "ownerId")
+        return invoice.id, await Company.get(id=invoice.company_id)
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
 
 

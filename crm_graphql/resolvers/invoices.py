@@ -67,6 +67,16 @@ def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
     return queryset
 
 
+async def editable_invoice(info: Info, invoice_id: Any, field: str = "id") -> Invoice:
+    """The invoice when the viewer may change it (attachments included)."""
+    try:
+        invoice = await _invoice(info, invoice_id)
+    except FieldError as exc:
+        raise FieldError(field, exc.code, exc.message) from None
+    _check_edit(info, info.context.require_viewer(), invoice)
+    return invoice
+
+
 async def _invoice(info: Info, invoice_id: Any) -> Invoice:
     """The invoice when the viewer can see it (row-locked on PostgreSQL until the
     mutation's transaction ends); hidden ones are a NOT_FOUND payload error."""

@@ -315,6 +315,9 @@ class CompanyOrderField(Enum):
     NAME = strawberry.enum_value("name", description="Name.")
     LAST_UPDATE = strawberry.enum_value("last_update", description="Last change.")
     BILLING = strawberry.enum_value("billing_cents", description="Billing.")
+    LAST_ACTIVITY = strawberry.enum_value(
+        "last_activity_key", description="Latest activity (companies without any first)."
+    )
     COUNTRY = strawberry.enum_value("country", description="Country.")
     CREATED_AT = strawberry.enum_value("created_at", description="Creation time.")
     ID = strawberry.enum_value("id", description="Id.")

@@ -31,6 +31,7 @@ class FileOwnerKind(Enum):
     COMPANY = strawberry.enum_value("COMPANY", description="A company.")
     CONTACT = strawberry.enum_value("CONTACT", description="A contact (of a company).")
     CONTRACT = strawberry.enum_value("CONTRACT", description="A contract (of a company).")
+    INVOICE = strawberry.enum_value("INVOICE", description="An invoice (of a company).")
 
 
 async def owner_company(info: Info, file: StoredFile) -> Company | None:
@@ -44,6 +45,9 @@ async def owner_company(info: Info, file: StoredFile) -> Company | None:
     if file.owner_kind == FileOwner.CONTRACT:
         contract = await info.context.loaders.contracts.contract.load(file.owner_id)
         return None if contract is None else await loaders.company.load(contract.company_id)
+    if file.owner_kind == FileOwner.INVOICE:
+        invoice = await info.context.loaders.invoices.invoice.load(file.owner_id)
+        return None if invoice is None else await loaders.company.load(invoice.company_id)
     return None
 
 

@@ -3,6 +3,9 @@ last-activity date, which lists sort and filter on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from crm_graphql.errors import FieldError
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
@@ -21,6 +24,17 @@ def clean_text(text: str) -> str:
     return text
 
 
+def activity_key(moment: datetime | None) -> int:
+    return 0 if moment is None else int(moment.timestamp() * 1_000_000)
+
+
+async def touch_companies(company_ids: Iterable[int], moment: datetime) -> None:
+    """Set the companies' last activity (and its sort key) to `moment`."""
+    await Company.filter(id__in=list(company_ids)).update(
+        last_activity_at=moment, last_activity_key=activity_key(moment)
+    )
+
+
 async def add_activity(
     author: Viewer | None,
     company_id: int,
@@ -35,7 +49,7 @@ async def add_activity(
         author_id=author.user.id if author else None,
         text=clean_text(text),
     )
-    await Company.filter(id=company_id).update(last_activity_at=activity.created_at)
+    await touch_companies([company_id], activity.created_at)
     if author is not None:
         await audit.record(
             author.user,
@@ -76,6 +90,7 @@ async def delete_activity(viewer: Viewer, activity: Activity, request_id: str = 
         .first()
         .values("created_at")
     )
+    moment = latest["created_at"] if latest else None
     await Company.filter(id=activity.company_id).update(
-        last_activity_at=latest["created_at"] if latest else None
+        last_activity_at=moment, last_activity_key=activity_key(moment)
     )

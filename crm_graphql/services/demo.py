@@ -22,6 +22,7 @@ from crm_graphql.models.customfields import (
     CustomFieldValue,
 )
 from crm_graphql.models.users import Assignment, Group, Profile, User
+from crm_graphql.services.activities import touch_companies
 from crm_graphql.services.bootstrap import DEFAULT_GROUP, ensure_defaults
 from crm_graphql.services.companies import fill_missing_paths
 from crm_graphql.services.passwords import hash_password_async
@@ -182,8 +183,7 @@ async def _contacts_and_activities(users: dict[str, User]) -> None:
                 author=author,
                 text=f"Sent the price list to {contact.full_name if contact else 'them'}.",
             )
-            company.last_activity_at = activity.created_at
-            await company.save(update_fields=["last_activity_at"])
+            await touch_companies([company.id], activity.created_at)
 
 
 async def _contracts(users: dict[str, User]) -> None:

@@ -54,6 +54,7 @@ from crm_graphql.services import audit, customfields
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import contacts as contact_rules
 from crm_graphql.services import contracts as contract_rules
+from crm_graphql.services.activities import touch_companies
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.money import cents_to_decimal
@@ -1638,9 +1639,7 @@ class _ContractImport(_Import):
         ]
         if activities:
             await _insert(conn, Activity, activities)
-            await Company.filter(id__in={a["company_id"] for a in activities}).update(
-                last_activity_at=now
-            )
+            await touch_companies({a["company_id"] for a in activities}, now)
 
 
 async def import_contracts(
