@@ -210,6 +210,13 @@ async def test_logo_upload_accepts_a_png_and_replaces_the_previous_one(demo: Api
     assert first.owner_kind == FileOwner.SETUP
     assert store.path_of(first.stored_name).read_bytes() == PNG
     assert (await get_setup()).invoice_logo_file_id == first.id
+    # Every CRM user may download it (it is printed on invoices); user2 has no CRM bits.
+    url = f"/files/{first.id}"
+    for user, status in (("user1", 200), ("user2", 404)):
+        response = await demo.client.get(
+            url, headers={"Authorization": f"Bearer {demo.tokens[user]}"}
+        )
+        assert response.status_code == status, user
 
     # A second logo (a GIF sent as "application/octet-stream") replaces it
     gif = b"GIF89a" + bytes(40)

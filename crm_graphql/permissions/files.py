@@ -3,9 +3,9 @@
 A file is visible when its owner is: the rule is written per owner kind as "owner id
 in (the owners this viewer can see)", one SQL condition, so it follows the owner's
 current company (a contact moved to another company takes its files along) and a file
-whose owner is gone is visible to nobody. Kinds without a rule here are invisible:
-contracts, invoices and leads add theirs (private contracts, the lead rule) when
-they start attaching files.
+whose owner is gone is visible to nobody. Kinds without a rule here are invisible
+(leads add theirs with the lead rule). The invoice logo of CRM setup is printed on
+every invoice, so every CRM user may download it.
 
 Attaching needs edit access to the owner's company; deleting needs to be the
 uploader (still with edit access), CM over the (visible) company, or a superadmin."""
@@ -21,6 +21,7 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.setup import CrmSetup
 from crm_graphql.permissions.companies import (
     NOTHING,
     can_edit_company,
@@ -48,12 +49,17 @@ def _invoices(viewer: Viewer) -> Subquery:
     return Subquery(Invoice.filter(visible_invoices_q(viewer)).values("id"))
 
 
+def _setup(viewer: Viewer) -> Subquery:
+    return Subquery(CrmSetup.all().values("id"))
+
+
 # Per owner kind: the ids of the owners the viewer can see, as a subquery.
 VISIBLE_OWNERS: dict[FileOwner, Callable[[Viewer], Subquery]] = {
     FileOwner.COMPANY: _companies,
     FileOwner.CONTACT: _contacts,
     FileOwner.CONTRACT: _contracts,
     FileOwner.INVOICE: _invoices,
+    FileOwner.SETUP: _setup,
 }
 
 
