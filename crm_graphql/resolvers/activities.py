@@ -16,8 +16,7 @@ from crm_graphql.permissions.companies import belongs_to_visible_company_q
 from crm_graphql.resolvers.companies import editable_company
 from crm_graphql.resolvers.contacts import visible_contacts
 from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
-from crm_graphql.schema.common import user_errors
-from crm_graphql.schema.companies import CompanyDeletePayload
+from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import activities as service
 from crm_graphql.services.mutations import atomic
 from crm_graphql.services.users import parse_id
@@ -98,7 +97,7 @@ class ActivitiesMutation:
     )
     async def activity_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The activity.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -106,4 +105,4 @@ class ActivitiesMutation:
             await service.delete_activity(viewer, activity, info.context.request_id)
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

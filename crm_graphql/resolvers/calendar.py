@@ -16,14 +16,13 @@ from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.calendar import (
     CalendarEventCreateInput,
-    CalendarEventDeletePayload,
     CalendarEventPayload,
     CalendarEventType,
     CalendarFeedCreatePayload,
     CalendarFeedRevokePayload,
     CalendarFeedType,
 )
-from crm_graphql.schema.common import MAX_ID, user_errors
+from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
 from crm_graphql.services import calendar as service
 from crm_graphql.services.mutations import atomic
 from crm_graphql.services.users import parse_id
@@ -75,7 +74,7 @@ class CalendarMutation:
     )
     async def calendar_event_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The event.")]
-    ) -> CalendarEventDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -85,9 +84,7 @@ class CalendarMutation:
             await service.delete_event(viewer.user, number, info.context.request_id)
 
         _, errors = await atomic(work)
-        return CalendarEventDeletePayload(
-            deleted_id=None if errors else id, errors=user_errors(errors)
-        )
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Publish your calendar as an iCalendar feed: returns its secret URL, "

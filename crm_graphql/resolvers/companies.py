@@ -18,11 +18,10 @@ from crm_graphql.permissions.companies import (
     visible_companies_q,
 )
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
-from crm_graphql.schema.common import Connection, user_errors
+from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
     COMPANY_FILTER_SPEC,
     CompanyCreateInput,
-    CompanyDeletePayload,
     CompanyFilter,
     CompanyOrder,
     CompanyPayload,
@@ -155,7 +154,7 @@ class CompaniesMutation:
     )
     async def company_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -165,7 +164,7 @@ class CompaniesMutation:
             await service.delete_company(viewer, company, info.context.request_id)
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
     @strawberry.mutation(description="Create a company role. Needs CM.", extensions=auth("CM"))
     async def company_role_create(
@@ -226,7 +225,7 @@ class CompaniesMutation:
     )
     async def company_role_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The role.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -242,7 +241,7 @@ class CompaniesMutation:
             await role.delete()
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
 
 def _role_name(name: str) -> str:

@@ -13,8 +13,7 @@ from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
 from crm_graphql.resolvers.companies import editable_company
-from crm_graphql.schema.common import Connection, user_errors
-from crm_graphql.schema.companies import CompanyDeletePayload
+from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contacts import (
     CONTACT_FILTER_SPEC,
     ContactCreateInput,
@@ -125,7 +124,7 @@ class ContactsMutation:
     )
     async def contact_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -133,4 +132,4 @@ class ContactsMutation:
             await service.delete_contact(viewer, contact, info.context.request_id)
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

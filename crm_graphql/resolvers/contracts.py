@@ -18,8 +18,7 @@ from crm_graphql.permissions.contracts import can_edit_contract, visible_contrac
 from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
 from crm_graphql.resolvers.companies import editable_company
-from crm_graphql.schema.common import Connection, user_errors
-from crm_graphql.schema.companies import CompanyDeletePayload
+from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contracts import (
     CONTRACT_FILTER_SPEC,
     ContractCreateInput,
@@ -193,7 +192,7 @@ class ContractsMutation:
     )
     async def contract_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -202,7 +201,7 @@ class ContractsMutation:
 
         _, errors = await atomic(work)
         await _rejected(info, "contractDelete", id, errors)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Copy a contract for a renewal: same company and conditions (type and "
@@ -305,7 +304,7 @@ class ContractsMutation:
     )
     async def contract_type_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The type.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -313,4 +312,4 @@ class ContractsMutation:
             await service.delete_type(viewer, kind, info.context.request_id)
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

@@ -12,8 +12,7 @@ from crm_graphql.errors import FieldError
 from crm_graphql.models.customfields import CustomField, CustomFieldSection
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
-from crm_graphql.schema.common import user_errors
-from crm_graphql.schema.companies import CompanyDeletePayload
+from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.customfields import (
     CustomFieldCreateInput,
     CustomFieldEntityEnum,
@@ -131,7 +130,7 @@ class CustomFieldsMutation:
     )
     async def custom_field_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The field.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -149,7 +148,7 @@ class CustomFieldsMutation:
             await field.delete()
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Create a company custom field section. Needs CM.", extensions=auth("CM")
@@ -221,7 +220,7 @@ class CustomFieldsMutation:
     )
     async def custom_field_section_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The section.")]
-    ) -> CompanyDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -237,7 +236,7 @@ class CustomFieldsMutation:
             await section.delete()
 
         _, errors = await atomic(work)
-        return CompanyDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
 
 
 def _section_name(name: str) -> str:

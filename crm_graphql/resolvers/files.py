@@ -20,9 +20,8 @@ from crm_graphql.resolvers.companies import editable_company
 from crm_graphql.resolvers.contacts import editable_contact
 from crm_graphql.resolvers.contracts import editable_contract
 from crm_graphql.resolvers.invoices import editable_invoice
-from crm_graphql.schema.common import MAX_ID, user_errors
+from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
 from crm_graphql.schema.files import (
-    FileDeletePayload,
     FileType,
     FileUploadInput,
     FileUploadPayload,
@@ -140,7 +139,7 @@ class FilesMutation:
     )
     async def file_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The file.")]
-    ) -> FileDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -157,4 +156,4 @@ class FilesMutation:
             )
 
         _, errors = await atomic(work)
-        return FileDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

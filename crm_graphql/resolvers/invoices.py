@@ -27,12 +27,11 @@ from crm_graphql.permissions.invoices import (
     visible_invoices_q,
 )
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
-from crm_graphql.schema.common import Connection, user_errors
+from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.invoices import (
     INVOICE_FILTER_SPEC,
     InvoiceCreateInput,
     InvoiceCurrencyTotals,
-    InvoiceDeletePayload,
     InvoiceFilter,
     InvoiceOrder,
     InvoicePayload,
@@ -341,7 +340,7 @@ class InvoicesMutation:
     )
     async def invoice_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The invoice.")]
-    ) -> InvoiceDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -354,4 +353,4 @@ class InvoicesMutation:
 
         _, errors = await atomic(work)
         await _finish(info, "invoiceDelete", id, None, errors)
-        return InvoiceDeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

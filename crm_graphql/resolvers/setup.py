@@ -14,13 +14,12 @@ from crm_graphql.errors import FieldError
 from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
-from crm_graphql.schema.common import MAX_ID, user_errors
+from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
 from crm_graphql.schema.setup import (
     CrmSetupPayload,
     CrmSetupType,
     CrmSetupUpdateInput,
     PaymentMethodCreateInput,
-    PaymentMethodDeletePayload,
     PaymentMethodPayload,
     PaymentMethodType,
     PaymentMethodUpdateInput,
@@ -160,7 +159,7 @@ class SetupMutation:
     )
     async def payment_method_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> PaymentMethodDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -168,6 +167,4 @@ class SetupMutation:
             await service.delete_payment_method(viewer.user, method, info.context.request_id)
 
         _, errors = await atomic(work)
-        return PaymentMethodDeletePayload(
-            deleted_id=None if errors else id, errors=user_errors(errors)
-        )
+        return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

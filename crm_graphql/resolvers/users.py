@@ -13,12 +13,11 @@ from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.users import can_manage_user, visible_users_q
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
-from crm_graphql.schema.common import Connection, user_errors
+from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.users import (
     USER_FILTER_SPEC,
     AssignmentCreateInput,
     AssignmentPayload,
-    DeletePayload,
     GroupCreateInput,
     GroupPayload,
     GroupType,
@@ -28,7 +27,6 @@ from crm_graphql.schema.users import (
     ProfileUpdateInput,
     UserCreateInput,
     UserCreatePayload,
-    UserDeletePayload,
     UserFilter,
     UserOrder,
     UserType,
@@ -145,7 +143,7 @@ class UsersMutation:
     )
     async def user_delete(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
-    ) -> UserDeletePayload:
+    ) -> DeletePayload:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
@@ -153,7 +151,7 @@ class UsersMutation:
             await service.delete_user(viewer, target, info.context.request_id)
 
         _, errors = await _run(work)
-        return UserDeletePayload(deleted_id=None if errors else id, errors=errors)
+        return DeletePayload(deleted_id=None if errors else id, errors=errors)
 
     @strawberry.mutation(description="Create a profile. Needs `UM`.", extensions=auth("UM"))
     async def profile_create(

@@ -68,12 +68,6 @@ class CalendarEventPayload:
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
-@strawberry.type(description="Result of calendarEventDelete.")
-class CalendarEventDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted event.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
-
-
 @strawberry.type(
     name="CalendarFeed",
     description="Your active iCalendar feed. Its URL is shown only when it is created.",

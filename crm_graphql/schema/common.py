@@ -58,6 +58,14 @@ def user_errors(errors: list[FieldError]) -> list[UserError]:
     return [UserError.from_error(e) for e in errors]
 
 
+@strawberry.type(description="Result of a delete mutation.")
+class DeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        description="Id of the deleted object; null when nothing was deleted."
+    )
+    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
+
+
 @strawberry.type(description="Where this page sits in the whole list.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More rows follow this page.")

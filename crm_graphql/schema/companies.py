@@ -391,12 +391,6 @@ class CompanyPayload:
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
-@strawberry.type(description="Result of a delete.")
-class CompanyDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted object.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
-
-
 @strawberry.input(description="A company role.")
 class CompanyRoleInput:
     name: str = strawberry.field(description="Name (unique).")

@@ -134,9 +134,3 @@ class FileUploadInput:
 class FileUploadPayload:
     file: FileType | None = strawberry.field(description="The stored file.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
-
-
-@strawberry.type(description="Result of fileDelete.")
-class FileDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted file.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")

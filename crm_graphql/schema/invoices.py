@@ -532,12 +532,6 @@ class InvoicePayload:
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
-@strawberry.type(description="Result of invoiceDelete.")
-class InvoiceDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted invoice.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
-
-
 @strawberry.type(description="Sums of the filtered invoices in one currency.")
 class InvoiceCurrencyTotals:
     currency: str = strawberry.field(description="ISO 4217 code.")

@@ -127,9 +127,3 @@ class PaymentMethodUpdateInput:
 class PaymentMethodPayload:
     payment_method: PaymentMethodType | None = strawberry.field(description="The payment method.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
-
-
-@strawberry.type(description="Result of paymentMethodDelete.")
-class PaymentMethodDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted method.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")

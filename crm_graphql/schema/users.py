@@ -292,12 +292,6 @@ class UserUpdatePayload:
     errors: list[UserError] = strawberry.field(description="Why it was not changed.")
 
 
-@strawberry.type(description="Result of userDelete.")
-class UserDeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted user.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
-
-
 @strawberry.input(description="A new profile.")
 class ProfileCreateInput:
     name: str = strawberry.field(description="Profile name (unique).")
@@ -326,12 +320,6 @@ class ProfileUpdateInput:
 class ProfilePayload:
     profile: ProfileType | None = strawberry.field(description="The profile.")
     errors: list[UserError] = strawberry.field(description="Why the change was refused.")
-
-
-@strawberry.type(description="Result of a delete.")
-class DeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted object.")
-    errors: list[UserError] = strawberry.field(description="Why it was not deleted.")
 
 
 @strawberry.input(description="A new group.")
