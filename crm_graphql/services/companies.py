@@ -19,6 +19,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, deletion_guards, files
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.mutations import check_version
 from crm_graphql.services.users import parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -185,11 +186,7 @@ async def update_company(
     visible: Q,
     request_id: str = "",
 ) -> Company:
-    version = data.pop("version", None)
-    if version is not None and version != company.version:
-        raise FieldError(
-            "version", "STALE", f"The company changed since you read it (now {company.version})."
-        )
+    check_version(company, data, "company")
     custom = data.pop("custom_fields", None)
     manager_changes = "manager_id" in data and str(data["manager_id"]) != str(company.manager_id)
     if manager_changes and not (viewer.is_superadmin or viewer.has("CM")):

@@ -13,6 +13,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
+from crm_graphql.services.mutations import check_version
 from crm_graphql.services.users import parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -67,9 +68,7 @@ async def create_contact(
 async def update_contact(
     viewer: Viewer, contact: Contact, data: dict[str, Any], request_id: str = ""
 ) -> Contact:
-    version = data.pop("version", None)
-    if version is not None and version != contact.version:
-        raise FieldError("version", "STALE", f"The contact changed (now {contact.version}).")
+    check_version(contact, data, "contact")
     custom = data.pop("custom_fields", None)
     errors = check(data)
     if errors:

@@ -29,6 +29,7 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.mutations import check_version
 
 MAX_ID = 2**31 - 1
 REJECTED = "REJECTED"
@@ -415,11 +416,7 @@ async def update_contract(
     visible_invoices: Q,
     request_id: str = "",
 ) -> Contract:
-    version = data.pop("version", None)
-    if version is not None and version != contract.version:
-        raise FieldError(
-            "version", "STALE", f"The contract changed since you read it (now {contract.version})."
-        )
+    check_version(contract, data, "contract")
     company_id = data.get("company_id", contract.company_id)
     changes, related, invoices = await _prepare(
         data,

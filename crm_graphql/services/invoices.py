@@ -41,6 +41,7 @@ from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
+from crm_graphql.services.mutations import check_version
 from crm_graphql.services.users import parse_id
 
 # Called after each create and edit, inside the transaction (e.g. render the PDF).
@@ -485,11 +486,7 @@ async def update_invoice(
 ) -> Invoice:
     """Change an invoice the viewer may edit (checked by the caller). A Submitted
     invoice is locked again, by the editor."""
-    version = data.pop("version", None)
-    if version is not None and version != invoice.version:
-        raise FieldError(
-            "version", "STALE", f"The invoice changed since you read it (now {invoice.version})."
-        )
+    check_version(invoice, data, "invoice")
     errors: list[FieldError] = []
     raw_lines = data.pop("lines", None)
     raw_taxes = data.pop("taxes", None)

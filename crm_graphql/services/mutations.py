@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.services.files import file_transaction
 
 T = TypeVar("T")
+
+
+def check_version(obj: Any, data: dict[str, Any], noun: str) -> None:
+    """Optimistic concurrency: pop the `version` the client read from `data` and refuse
+    the change (STALE) when the object has changed since."""
+    version = data.pop("version", None)
+    if version is not None and version != obj.version:
+        raise FieldError(
+            "version",
+            "STALE",
+            f"The {noun} changed since you read it (version {obj.version}, you sent "
+            f"{version}); reload and retry.",
+        )
 
 
 async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[FieldError]]:

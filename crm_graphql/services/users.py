@@ -15,6 +15,7 @@ from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.bootstrap import DEFAULT_GROUP
+from crm_graphql.services.mutations import check_version
 from crm_graphql.services.passwords import hash_password_async, validate_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
@@ -43,15 +44,6 @@ async def _get(model: type[Model], value: Any, field: str) -> Any:
     if obj is None:
         raise FieldError(field, "NOT_FOUND", f"No {model.__name__.lower()} with id {value}.")
     return obj
-
-
-def _check_version(obj: Any, version: int | None) -> None:
-    if version is not None and version != obj.version:
-        raise FieldError(
-            "version",
-            "STALE",
-            f"It changed since you read it (version {obj.version}, you sent {version}).",
-        )
 
 
 def _validate_user_fields(data: dict[str, Any]) -> list[FieldError]:
@@ -106,7 +98,7 @@ async def create_user(actor: Viewer, data: dict[str, Any], request_id: str = "")
 async def update_user(
     actor: Viewer, target: User, data: dict[str, Any], request_id: str = ""
 ) -> User:
-    _check_version(target, data.pop("version", None))
+    check_version(target, data, "user")
     errors = _validate_user_fields(data)
     if "is_superadmin" in data and not actor.is_superadmin:
         errors.append(FieldError("isSuperadmin", "FORBIDDEN", "Only a superadmin may set this."))
@@ -165,7 +157,7 @@ async def create_profile(
 async def update_profile(
     actor: Viewer, profile: Profile, data: dict[str, Any], request_id: str = ""
 ) -> Profile:
-    _check_version(profile, data.pop("version", None))
+    check_version(profile, data, "profile")
     before = audit.snapshot(profile)
     if "name" in data:
         await _unique_name(Profile, data["name"], exclude_id=profile.id)
