@@ -6,9 +6,9 @@ is sanitised metadata only. An upload streams in chunks to a temporary file in t
 target directory, computing size and SHA-256 on the way, and is renamed into place
 only when complete and within the size limit.
 
-Database rows and bytes change together through `file_transaction` (or `atomic`, the
-files-aware twin of `services.mutations.atomic`): bytes written by a transaction that
-rolls back are removed, and bytes of deleted rows are removed only after the
+Database rows and bytes change together through `file_transaction` (which
+`services.mutations.atomic`, every mutation's transaction, is built on): bytes written
+by a transaction that rolls back are removed, and bytes of deleted rows are removed only after the
 transaction commits. So a row never points at a missing file, and a failed upload
 leaves no file behind. (A crash between the rename and the commit can leave an
 unreferenced file; never a row without bytes.)"""
