@@ -40,6 +40,7 @@ from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
 from crm_graphql.resolvers.invoices import InvoicesMutation, InvoicesQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
+from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.settings import Settings, settings
 
@@ -58,6 +59,7 @@ class Query(
     InvoiceStatisticsQuery,
     AuditQuery,
     SetupQuery,
+    TemplatesQuery,
     CalendarQuery,
 ):
     pass
@@ -76,6 +78,7 @@ class Mutation(
     ImportsMutation,
     InvoicesMutation,
     SetupMutation,
+    TemplatesMutation,
     CalendarMutation,
 ):
     pass

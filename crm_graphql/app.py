@@ -29,9 +29,11 @@ from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
 from crm_graphql.endpoints import calendar as calendar_endpoints
+from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.extensions import default_code
+from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
@@ -259,21 +261,28 @@ def create_app(config: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.is_sqlite:
             config.data_dir.mkdir(parents=True, exist_ok=True)
-        if Tortoise.is_inited():
-            # Another app in this process (a test, a benchmark) owns the ORM: share it.
-            await ensure_defaults()
-            yield
-            return
-        async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
-            await ensure_defaults()
-            tune_garbage_collector()
-            yield
+        try:
+            if Tortoise.is_inited():
+                # Another app in this process (a test, a benchmark) owns the ORM: share it.
+                await ensure_defaults()
+                yield
+                return
+            async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
+                await ensure_defaults()
+                tune_garbage_collector()
+                yield
+        finally:
+            # The PDF renderer's browser starts on first use; close it with the app.
+            await pdf_service.shutdown()
 
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/files/{file_id}", file_endpoints.download, methods=["GET"]),
+        Route(
+            "/invoices/{invoice_id}/document", document_endpoints.invoice_document, methods=["GET"]
+        ),
         Route("/calendar/{token}.ics", calendar_endpoints.feed, methods=["GET"]),
         Route("/export/companies.csv", export_endpoints.export_companies, methods=["GET"]),
         Route("/export/contacts.csv", export_endpoints.export_contacts, methods=["GET"]),

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "crm_graphql.models.invoices",
     "crm_graphql.models.setup",
     "crm_graphql.models.calendar",
+    "crm_graphql.models.templates",
 ]
 
 
@@ -78,6 +79,14 @@ class Settings:
     introspection: bool = True
     allow_get_queries: bool = True
     limits: Limits = field(default_factory=Limits)
+    # PDF rendering (services/pdf.py): the Chromium executable ("" = /usr/bin/chromium,
+    # then PATH, then Playwright's own), pages kept open, seconds per render, size limits.
+    chromium_path: str = ""
+    pdf_pool_size: int = 2
+    pdf_timeout_seconds: float = 15.0
+    pdf_max_html_bytes: int = 2 * 1_048_576
+    pdf_max_pdf_bytes: int = 20 * 1_048_576
+    pdf_recycle_after: int = 200
 
     @property
     def production(self) -> bool:
@@ -125,6 +134,12 @@ class Settings:
             introspection=_env_bool("CRM_INTROSPECTION", dev),
             allow_get_queries=_env_bool("CRM_ALLOW_GET_QUERIES", dev),
             limits=limits,
+            chromium_path=_env("CRM_CHROMIUM_PATH", ""),
+            pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),
+            pdf_timeout_seconds=float(_env("CRM_PDF_TIMEOUT_SECONDS", "15") or 15),
+            pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
+            pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),
+            pdf_recycle_after=_env_int("CRM_PDF_RECYCLE_AFTER", 200),
         )
 
 

@@ -13,9 +13,14 @@ as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Invoice and contract PDFs need a Chromium (services/pdf.py): CRM_CHROMIUM_PATH, else
+# Debian's package; without apt-get, Playwright's own download (below, once .venv exists).
+need_playwright_browser=0
+if [[ -z "${CRM_CHROMIUM_PATH:-}" ]] && ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null; then missing+=(chromium); else need_playwright_browser=1; fi
+fi
 if [[ $with_test -eq 1 ]]; then
-  # Real components the tests drive: Chromium (PDFs), Dovecot (IMAP), poppler (pdftotext).
-  command -v chromium >/dev/null || missing+=(chromium)
+  # Real components the tests drive: Dovecot (IMAP), poppler (pdftotext).
   command -v dovecot >/dev/null || missing+=(dovecot-imapd)
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
 fi
@@ -41,4 +46,9 @@ if [[ ! -f "$stamp" ]]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".${extras}"
   rm -f .venv/.crm-deps-*
   touch "$stamp"
+fi
+
+if [[ $need_playwright_browser -eq 1 ]]; then
+  echo "No Chromium found and no apt-get: installing Playwright's Chromium"
+  .venv/bin/python -m playwright install chromium
 fi

@@ -85,7 +85,8 @@ async def test_ir_views_and_downloads_read_only(demo: Api) -> None:
     )
     # Then the reader views and downloads it
     assert seen["total"] == "2613.60" and listed["totalCount"] == 1
-    assert files["invoice"]["files"]["totalCount"] == 1
+    # The attachment and the generated invoice PDF (services/documents.py)
+    assert files["invoice"]["files"]["totalCount"] == 2
     assert download.status_code == 200 and download.content == b"%PDF-1.4 test"
     assert export.status_code == 200 and invoice["billId"] in export.text
     # but may change nothing

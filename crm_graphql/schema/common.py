@@ -39,6 +39,11 @@ class ErrorCode(Enum):
         "RATE_LIMITED", description="Too many attempts; wait and retry."
     )
     TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="The value is too large.")
+    RENDER_FAILED = strawberry.enum_value(
+        "RENDER_FAILED",
+        description="The PDF could not be rendered (no browser installed, time limit, broken "
+        "document); the message says which. Nothing was changed.",
+    )
 
 
 @strawberry.type(description="A problem with the input, which the client can fix.")

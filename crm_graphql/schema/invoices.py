@@ -531,6 +531,13 @@ class InvoicePayload:
     invoice: InvoiceType | None = strawberry.field(description="The invoice.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
+    @strawberry.field(
+        description="True when this change regenerated the invoice's PDF and the previous "
+        "PDF was replaced by the new one (Submitted invoices only)."
+    )
+    def pdf_replaced(self) -> bool:
+        return bool(getattr(self.invoice, "pdf_replaced", False))
+
 
 @strawberry.type(description="Sums of the filtered invoices in one currency.")
 class InvoiceCurrencyTotals:

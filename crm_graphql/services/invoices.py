@@ -100,6 +100,17 @@ async def _company_has_invoices(company: Company) -> str | None:
 deletion_guards.COMPANY.append(_company_has_invoices)
 
 
+def _register_pdf_hook() -> None:
+    # The invoice PDF (services/documents.py), rendered inside the transaction.
+    from crm_graphql.services.documents import attach_invoice_pdf
+
+    if attach_invoice_pdf not in AFTER_SAVE:
+        AFTER_SAVE.append(attach_invoice_pdf)
+
+
+_register_pdf_hook()
+
+
 # ------------------------------------------------------------------ parsing values
 
 
