@@ -40,7 +40,7 @@ def pdf_text(data: bytes) -> str:
 
 async def invoice_pdfs(invoice_id: Any) -> list[StoredFile]:
     return await StoredFile.filter(
-        owner_kind=FileOwner.INVOICE, owner_id=int(invoice_id), description=INVOICE_PDF_DESCRIPTION
+        owner_kind=FileOwner.INVOICE, owner_id=int(invoice_id), generated=True
     )
 
 
@@ -388,3 +388,23 @@ async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
         "VAT (21%)",
     ):
         assert expected in text, (expected, text)
+
+
+async def test_an_attachment_looking_like_the_pdf_is_never_replaced(demo: Api) -> None:
+    from tests.test_files import uploaded
+
+    invoice = (await create(demo, "manager1", seed_input(await company_id("Customer #B"))))[
+        "invoice"
+    ]
+    # An attachment with the generated PDF's description and type...
+    mine = await uploaded(
+        demo, "manager1", invoice["id"], kind="INVOICE", description=INVOICE_PDF_DESCRIPTION
+    )
+    await demo.data(
+        UPDATE,
+        {"input": {"id": invoice["id"], "reference": "PO-9"}},
+        as_user="manager1",
+    )
+    # ...survives the edit; only the generated PDF is replaced.
+    assert await StoredFile.filter(id=int(mine["id"])).exists()
+    assert len(await invoice_pdfs(invoice["id"])) == 1

@@ -26,7 +26,7 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.services import files as file_store
-from crm_graphql.services.documents import INVOICE_PDF_DESCRIPTION, PDF
+from crm_graphql.services.documents import PDF
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.documents")
@@ -80,7 +80,7 @@ async def invoice_document(request: Request) -> Response:
             await _deny(viewer, f"invoice {invoice_id}", "not visible", request_id)
         return _not_found()
     rows = await StoredFile.filter(owner_kind=FileOwner.INVOICE, owner_id=invoice.id).order_by("id")
-    pdfs = [r for r in rows if r.description == INVOICE_PDF_DESCRIPTION and r.content_type == PDF]
+    pdfs = [r for r in rows if r.generated]
     pdf = pdfs[-1] if pdfs else None
     attachments = [r for r in rows if r is not pdf and r not in pdfs]
     try:

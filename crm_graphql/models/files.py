@@ -36,6 +36,8 @@ class StoredFile(Model):
         "crm.User", related_name="files", null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Made by the server (an invoice's PDF), not uploaded: the next one replaces it.
+    generated = fields.BooleanField(default=False, db_default=False)
 
     uploader_id: int | None
 

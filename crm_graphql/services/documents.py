@@ -12,8 +12,8 @@ the numbering lock is held during the render (~50 ms), so such creations seriali
 at the renderer's rate (~20/s); correctness (never an invoice without its PDF, never
 two PDFs) was preferred over a second transaction after commit.
 
-The generated PDF is the invoice's file whose description is `INVOICE_PDF_DESCRIPTION`
-and content type application/pdf; every other file of the invoice is an attachment.
+The generated PDF is the invoice's file stored with `generated=True` (only the server
+sets it); every other file of the invoice is an attachment, whatever its name.
 
 Every value put into HTML goes through `html.escape`; the invoice's description and
 the setup's header/footer are text, not HTML."""
@@ -225,11 +225,7 @@ def _file_name(bill_id: str) -> str:
 
 def invoice_pdf_q() -> dict[str, Any]:
     """Filter kwargs of an invoice's generated PDF rows (add owner_id)."""
-    return {
-        "owner_kind": FileOwner.INVOICE,
-        "description": INVOICE_PDF_DESCRIPTION,
-        "content_type": PDF,
-    }
+    return {"owner_kind": FileOwner.INVOICE, "generated": True}
 
 
 async def render(html_text: str, field: str = "pdf") -> bytes:
@@ -261,6 +257,7 @@ async def attach_invoice_pdf(invoice: Invoice) -> None:
         PDF,
         INVOICE_PDF_DESCRIPTION,
         actor,
+        generated=True,
     )
     invoice.pdf_replaced = bool(old)  # type: ignore[attr-defined]
 

@@ -282,6 +282,7 @@ async def store(
     description: str | None,
     uploader: User | None,
     *,
+    generated: bool = False,
     config: Settings | None = None,
     request_id: str = "",
 ) -> StoredFile:
@@ -308,6 +309,7 @@ async def store(
     # From here on the transaction owns the bytes: a rollback removes them.
     pending.created.append(target)
     stored = await StoredFile.create(
+        generated=generated,
         owner_kind=owner_kind,
         owner_id=owner_id,
         company_id=company_id,
