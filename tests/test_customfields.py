@@ -51,6 +51,15 @@ async def test_definition_errors(demo: Api) -> None:
     assert await errors(entity="CONTACT", name="In", kind="TEXT", sectionId="1") == [
         ("sectionId", "INVALID")
     ]
+    assert await errors(entity="CONTRACT", name="Seats", kind="NUMERIC") == [
+        ("ownerId", "REQUIRED")
+    ]
+    assert await errors(entity="CONTRACT", name="Seats", kind="NUMERIC", ownerId="999") == [
+        ("ownerId", "NOT_FOUND")
+    ]
+    assert await errors(entity="COMPANY", name="Seats", kind="NUMERIC", ownerId="1") == [
+        ("ownerId", "INVALID")
+    ]
 
 
 async def test_seven_kinds_validate_and_read_typed(demo: Api) -> None:

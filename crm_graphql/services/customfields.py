@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.models.contracts import ContractType
 from crm_graphql.models.customfields import (
     CustomField,
     CustomFieldEntity,
@@ -238,6 +239,21 @@ async def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
     return field
 
 
+async def _check_owner(entity: CustomFieldEntity, owner_id: int | None) -> list[FieldError]:
+    """Contract fields belong to an existing contract type; company and contact fields
+    to no type. (Lead types arrive with the leads domain.)"""
+    if entity in (CustomFieldEntity.COMPANY, CustomFieldEntity.CONTACT):
+        if owner_id is not None:
+            return [FieldError("ownerId", "INVALID", "Company and contact fields have no type.")]
+        return []
+    if entity == CustomFieldEntity.CONTRACT:
+        if owner_id is None:
+            return [FieldError("ownerId", "REQUIRED", "Give the contract type.")]
+        if not await ContractType.filter(id=owner_id).exists():
+            return [FieldError("ownerId", "NOT_FOUND", "No such contract type.")]
+    return []
+
+
 async def _check_definition(data: dict[str, Any], field_id: int | None) -> list[FieldError]:
     errors: list[FieldError] = []
     name = (data.get("name") or "").strip()
@@ -251,6 +267,7 @@ async def _check_definition(data: dict[str, Any], field_id: int | None) -> list[
             clash = clash.exclude(id=field_id)
         if await clash.exists():
             errors.append(FieldError("name", "UNIQUE", "A field with this name exists."))
+    errors += await _check_owner(data["entity"], data.get("owner_id"))
     kind = data["kind"]
     options = data.get("options") or []
     if not all(isinstance(o, str) and o.strip() for o in options):
