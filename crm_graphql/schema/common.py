@@ -217,6 +217,23 @@ def page_size(first: int | None, default: int, cap: int) -> int:
 nested_page_size = page_size
 
 
+async def nested_connection(
+    info: Any,
+    pages: Any,
+    counts: Any,
+    parent_id: int,
+    first: int | None,
+    keys: Sequence[SortKey],
+) -> Connection[Any]:
+    """A nested list under one parent: the page size from `first` within the nested
+    limits, the rows from `pages` (a loader keyed by (parent id, size)), the total
+    from `counts` (a loader keyed by parent id), loaded only when selected."""
+    limits = info.context.settings.limits
+    size = page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
+    rows = await pages.load((parent_id, size))
+    return per_parent_connection(rows, size, keys, lambda: counts.load(parent_id))
+
+
 def per_parent_connection(
     rows: Sequence[Any],
     size: int,

@@ -31,8 +31,7 @@ from crm_graphql.schema.common import (
     StringFilter,
     UserError,
     UserRefFilter,
-    nested_page_size,
-    per_parent_connection,
+    nested_connection,
 )
 from crm_graphql.schema.customfields import (
     CustomFieldFilter,
@@ -68,11 +67,6 @@ class CompanyRoleType:
     id: strawberry.ID = strawberry.field(description="Role id.")
     name: str = strawberry.field(description="Role name (unique).")
     description: str = strawberry.field(description="What the role means.")
-
-
-def _limit(info: Info, first: int | None) -> int:
-    limits = info.context.settings.limits
-    return nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
 
 
 FirstArg = Annotated[
@@ -113,10 +107,8 @@ class CompanyType:
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
     ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
         loaders = info.context.loaders.contracts
-        size = _limit(info, first)
-        rows = await loaders.by_company.load((root.id, size))
-        return per_parent_connection(
-            rows, size, CONTRACT_ORDER, lambda: loaders.count_by_company.load(root.id)
+        return await nested_connection(
+            info, loaders.by_company, loaders.count_by_company, root.id, first, CONTRACT_ORDER
         )
 
     @strawberry.field(description="Number of open leads it manages.")
@@ -152,10 +144,8 @@ class CompanyType:
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
     ) -> Connection[CompanyType]:
         loaders = info.context.loaders.companies
-        size = _limit(info, first)
-        rows = await loaders.children.load((root.id, size))
-        return per_parent_connection(
-            rows, size, CHILD_ORDER, lambda: loaders.child_count.load(root.id)
+        return await nested_connection(
+            info, loaders.children, loaders.child_count, root.id, first, CHILD_ORDER
         )
 
     @strawberry.field(description="Its contacts, by name.")
@@ -163,10 +153,8 @@ class CompanyType:
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
     ) -> Connection[Annotated[ContactType, strawberry.lazy("crm_graphql.schema.contacts")]]:
         loaders = info.context.loaders.companies
-        size = _limit(info, first)
-        rows = await loaders.contacts.load((root.id, size))
-        return per_parent_connection(
-            rows, size, CONTACT_ORDER, lambda: loaders.contact_count.load(root.id)
+        return await nested_connection(
+            info, loaders.contacts, loaders.contact_count, root.id, first, CONTACT_ORDER
         )
 
     @strawberry.field(description="Activities on the company and its contacts, newest first.")
@@ -174,13 +162,13 @@ class CompanyType:
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
     ) -> Connection[Annotated[ActivityType, strawberry.lazy("crm_graphql.schema.activities")]]:
         loaders = info.context.loaders.companies
-        size = _limit(info, first)
-        rows = await loaders.company_activities.load((root.id, size))
-        return per_parent_connection(
-            rows,
-            size,
+        return await nested_connection(
+            info,
+            loaders.company_activities,
+            loaders.company_activity_count,
+            root.id,
+            first,
             ACTIVITY_ORDER,
-            lambda: loaders.company_activity_count.load(root.id),
         )
 
     @strawberry.field(description="Its invoices you can see (IR), newest creation date first.")
@@ -188,10 +176,13 @@ class CompanyType:
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
     ) -> Connection[Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")]]:
         loaders = info.context.loaders.invoices
-        size = _limit(info, first)
-        rows = await loaders.company_invoices.load((root.id, size))
-        return per_parent_connection(
-            rows, size, INVOICE_ORDER, lambda: loaders.company_invoice_count.load(root.id)
+        return await nested_connection(
+            info,
+            loaders.company_invoices,
+            loaders.company_invoice_count,
+            root.id,
+            first,
+            INVOICE_ORDER,
         )
 
     @strawberry.field(description="Files attached to the company, newest first.")

@@ -24,8 +24,7 @@ from crm_graphql.schema.common import (
     SortDirection,
     StringFilter,
     UserError,
-    nested_page_size,
-    per_parent_connection,
+    nested_connection,
 )
 from crm_graphql.schema.companies import ViewerCan
 from crm_graphql.schema.customfields import (
@@ -73,12 +72,14 @@ class ContactType:
             int | None, strawberry.argument(description="How many (default 10, at most 50).")
         ] = None,
     ) -> Connection[Annotated[ActivityType, strawberry.lazy("crm_graphql.schema.activities")]]:
-        limits = info.context.settings.limits
-        size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
         loaders = info.context.loaders.companies
-        rows = await loaders.contact_activities.load((root.id, size))
-        return per_parent_connection(
-            rows, size, ACTIVITY_ORDER, lambda: loaders.contact_activity_count.load(root.id)
+        return await nested_connection(
+            info,
+            loaders.contact_activities,
+            loaders.contact_activity_count,
+            root.id,
+            first,
+            ACTIVITY_ORDER,
         )
 
     @strawberry.field(description="Files attached to the contact, newest first.")

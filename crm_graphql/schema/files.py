@@ -17,8 +17,7 @@ from crm_graphql.permissions.files import can_delete_file
 from crm_graphql.schema.common import (
     Connection,
     UserError,
-    nested_page_size,
-    per_parent_connection,
+    nested_connection,
 )
 from crm_graphql.services.files import download_path
 
@@ -107,11 +106,10 @@ async def files_connection(
 ) -> Connection[FileType]:
     """The files of one owner, newest first, fetched per owner in one statement for
     all the owners of a request (the `files` field of companies and contacts)."""
-    limits = info.context.settings.limits
-    size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
     loaders = info.context.loaders.files
-    rows = await loaders.page(kind).load((owner_id, size))
-    return per_parent_connection(rows, size, FILE_ORDER, lambda: loaders.count(kind).load(owner_id))
+    return await nested_connection(
+        info, loaders.page(kind), loaders.count(kind), owner_id, first, FILE_ORDER
+    )
 
 
 @strawberry.input(

@@ -21,8 +21,7 @@ from crm_graphql.schema.common import (
     SortDirection,
     StringFilter,
     UserError,
-    nested_page_size,
-    per_parent_connection,
+    nested_connection,
 )
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services.listing import FilterSpec, Relation, SortKey
@@ -145,14 +144,9 @@ class UserType:
             strawberry.argument(description="How many (default and cap: nested page limits)."),
         ] = None,
     ) -> Connection[AssignmentType]:
-        limits = info.context.settings.limits
-        size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
-        rows = await info.context.loaders.users.assignments.load((root.id, size))
-        return per_parent_connection(
-            rows,
-            size,
-            [SortKey("id")],
-            lambda: info.context.loaders.users.assignment_count.load(root.id),
+        loaders = info.context.loaders.users
+        return await nested_connection(
+            info, loaders.assignments, loaders.assignment_count, root.id, first, [SortKey("id")]
         )
 
 
