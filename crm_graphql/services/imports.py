@@ -328,6 +328,22 @@ def _update_sql(connection: BaseDBAsyncClient, table: str, columns: Sequence[str
     return f"UPDATE {table} SET {', '.join(sets)}, version = version + 1 WHERE id = {where}"  # noqa: S608  (names are ours)
 
 
+async def _update_rows(
+    conn: BaseDBAsyncClient,
+    model: type[Model],
+    columns: Sequence[str],
+    updates: Sequence[tuple[Any, ...]],
+    now: Any,
+) -> None:
+    """Write the planned updates (row, current, ...) of `model`: one executemany."""
+    if updates:
+        await _execute_many(
+            conn,
+            _update_sql(conn, model._meta.db_table, columns),
+            [[*(row.data[k] for k in columns), now, current["id"]] for row, current, *_ in updates],
+        )
+
+
 async def _insert(conn: BaseDBAsyncClient, model: type[Model], rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (dicts with the same keys) with one executemany. Columns the rows
     leave out get the model's Python-side defaults, as `Model(...)` would; building a
@@ -865,16 +881,7 @@ class _CompanyImport(_Import):
                 continue
             kept.append(item)
         plan.updates = kept
-        if plan.updates:
-            sql = _update_sql(conn, Company._meta.db_table, _COMPANY_WRITTEN)
-            await _execute_many(
-                conn,
-                sql,
-                [
-                    [*(row.data[k] for k in _COMPANY_WRITTEN), now, current["id"]]
-                    for row, current, _, _ in plan.updates
-                ],
-            )
+        await _update_rows(conn, Company, _COMPANY_WRITTEN, plan.updates, now)
         ids: dict[int, int] = {}
         if plan.creates:
             await _insert(
@@ -1011,16 +1018,7 @@ class _ContactImport(_Import):
 
     async def write(self, plan: _Plan, result: ImportResult, conn: BaseDBAsyncClient) -> None:
         now = timezone.now()
-        if plan.updates:
-            sql = _update_sql(conn, Contact._meta.db_table, _CONTACT_WRITTEN)
-            await _execute_many(
-                conn,
-                sql,
-                [
-                    [*(row.data[k] for k in _CONTACT_WRITTEN), now, current["id"]]
-                    for row, current, _, _ in plan.updates
-                ],
-            )
+        await _update_rows(conn, Contact, _CONTACT_WRITTEN, plan.updates, now)
         ids: dict[int, int] = {}
         if plan.creates:
             before = await Contact.all().order_by("-id").limit(1).values_list("id", flat=True)
@@ -1563,16 +1561,7 @@ class _ContractImport(_Import):
 
     async def write(self, plan: _Plan, result: ImportResult, conn: BaseDBAsyncClient) -> None:
         now = timezone.now()
-        if plan.updates:
-            sql = _update_sql(conn, Contract._meta.db_table, _CONTRACT_WRITTEN)
-            await _execute_many(
-                conn,
-                sql,
-                [
-                    [*(row.data[k] for k in _CONTRACT_WRITTEN), now, current["id"]]
-                    for row, current, _, _ in plan.updates
-                ],
-            )
+        await _update_rows(conn, Contract, _CONTRACT_WRITTEN, plan.updates, now)
         ids: dict[int, int] = {}
         if plan.creates:
             await _insert(
