@@ -35,11 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.companies_query import (  # noqa: E402  (shared database helpers)
+    create_postgres_database,
+    drop_postgres_database,
+    is_postgres,
+)
 
 CHUNK = 1000
 
@@ -51,40 +56,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     return parser.parse_args(argv)
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(("postgres://", "postgresql://", "asyncpg://"))
-
-
-def _admin_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    return admin, name
-
-
-async def create_postgres_database(url: str) -> None:
-    import asyncpg
-
-    admin, name = _admin_url(url)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_postgres_database(url: str) -> None:
-    import asyncpg
-
-    admin, name = _admin_url(url)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def peak_rss_mib() -> float:
