@@ -34,7 +34,7 @@ from crm_graphql.schema.companies import (
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, unique_name
 from crm_graphql.services.users import get_object, parse_id
 
 DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
@@ -173,9 +173,7 @@ class CompaniesMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> CompanyRole:
-            name = _role_name(input.name)
-            if await CompanyRole.filter(name=name).exists():
-                raise FieldError("name", "UNIQUE", "This role exists.")
+            name = await unique_name(CompanyRole, input.name)
             role = await CompanyRole.create(name=name, description=input.description.strip())
             await audit.record(
                 viewer.user,
@@ -201,9 +199,7 @@ class CompaniesMutation:
 
         async def work() -> CompanyRole:
             role = await get_object(CompanyRole, id, "id")
-            name = _role_name(input.name)
-            if await CompanyRole.filter(name=name).exclude(id=role.id).exists():
-                raise FieldError("name", "UNIQUE", "This role exists.")
+            name = await unique_name(CompanyRole, input.name, exclude_id=role.id)
             before = audit.snapshot(role)
             role.name, role.description = name, input.description.strip()
             await role.save()
@@ -242,12 +238,3 @@ class CompaniesMutation:
 
         _, errors = await atomic(work)
         return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
-
-
-def _role_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise FieldError("name", "REQUIRED", "A role needs a name.")
-    if len(name) > 100:
-        raise FieldError("name", "TOO_LARGE", "At most 100 characters.")
-    return name

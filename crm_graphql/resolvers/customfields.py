@@ -27,7 +27,7 @@ from crm_graphql.schema.customfields import (
     kind_of,
 )
 from crm_graphql.services import audit, customfields
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, unique_name
 from crm_graphql.services.users import get_object, parse_id
 
 Described = strawberry.argument
@@ -161,9 +161,7 @@ class CustomFieldsMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> CustomFieldSection:
-            name = _section_name(input.name)
-            if await CustomFieldSection.filter(name=name).exists():
-                raise FieldError("name", "UNIQUE", "A section with this name exists.")
+            name = await unique_name(CustomFieldSection, input.name)
             section = await CustomFieldSection.create(
                 name=name, description=input.description.strip(), position=input.position
             )
@@ -193,10 +191,9 @@ class CustomFieldsMutation:
             section = await get_object(CustomFieldSection, data.pop("id"), "id")
             before = audit.snapshot(section)
             if "name" in data:
-                data["name"] = _section_name(data["name"] or "")
-                clash = CustomFieldSection.filter(name=data["name"]).exclude(id=section.id)
-                if await clash.exists():
-                    raise FieldError("name", "UNIQUE", "A section with this name exists.")
+                data["name"] = await unique_name(
+                    CustomFieldSection, data["name"] or "", exclude_id=section.id
+                )
             for key, value in data.items():
                 if value is not None:
                     setattr(section, key, value)
@@ -237,12 +234,3 @@ class CustomFieldsMutation:
 
         _, errors = await atomic(work)
         return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))
-
-
-def _section_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise FieldError("name", "REQUIRED", "A section needs a name.")
-    if len(name) > 100:
-        raise FieldError("name", "TOO_LARGE", "At most 100 characters.")
-    return name

@@ -5,10 +5,30 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from tortoise.models import Model
+
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.services.files import file_transaction
 
 T = TypeVar("T")
+
+
+async def unique_name(
+    model: type[Model], name: str, exclude_id: int | None = None, limit: int = 100
+) -> str:
+    """A catalogue entry's name (roles, sections, profiles, groups): stripped, required,
+    at most `limit` characters, and not taken by another row."""
+    name = name.strip()
+    if not name:
+        raise FieldError("name", "REQUIRED", "A name is required.")
+    if len(name) > limit:
+        raise FieldError("name", "TOO_LARGE", f"At most {limit} characters.")
+    clash = model.filter(name=name)
+    if exclude_id is not None:
+        clash = clash.exclude(id=exclude_id)
+    if await clash.exists():
+        raise FieldError("name", "UNIQUE", "This name is taken.")
+    return name
 
 
 def check_version(obj: Any, data: dict[str, Any], noun: str) -> None:

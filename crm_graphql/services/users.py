@@ -15,7 +15,7 @@ from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.bootstrap import DEFAULT_GROUP
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, unique_name
 from crm_graphql.services.passwords import hash_password_async, validate_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
@@ -131,22 +131,10 @@ def _bits_columns(bits: list[str]) -> dict[str, bool]:
     return {bit.lower(): bit in wanted for bit in PERMISSION_BITS}
 
 
-async def _unique_name(model: type[Model], name: str, exclude_id: int | None = None) -> None:
-    if not name.strip():
-        raise FieldError("name", "REQUIRED", "A name is required.")
-    if len(name) > 100:
-        raise FieldError("name", "TOO_LARGE", "At most 100 characters.")
-    query = model.filter(name=name)
-    if exclude_id is not None:
-        query = query.exclude(id=exclude_id)
-    if await query.exists():
-        raise FieldError("name", "UNIQUE", "This name is taken.")
-
-
 async def create_profile(
     actor: Viewer, name: str, description: str, bits: list[str], request_id: str = ""
 ) -> Profile:
-    await _unique_name(Profile, name)
+    name = await unique_name(Profile, name)
     profile = await Profile.create(name=name, description=description, **_bits_columns(bits))
     await audit.record(
         actor.user, audit.CREATE, "Profile", profile.id, audit.snapshot(profile), request_id
@@ -160,8 +148,7 @@ async def update_profile(
     check_version(profile, data, "profile")
     before = audit.snapshot(profile)
     if "name" in data:
-        await _unique_name(Profile, data["name"], exclude_id=profile.id)
-        profile.name = data["name"]
+        profile.name = await unique_name(Profile, data["name"] or "", exclude_id=profile.id)
     if "description" in data:
         profile.description = data["description"]
     if "permissions" in data:
@@ -184,7 +171,7 @@ async def delete_profile(actor: Viewer, profile: Profile, request_id: str = "") 
 
 
 async def create_group(actor: Viewer, name: str, description: str, request_id: str = "") -> Group:
-    await _unique_name(Group, name)
+    name = await unique_name(Group, name)
     group = await Group.create(name=name, description=description)
     await audit.record(
         actor.user, audit.CREATE, "Group", group.id, audit.snapshot(group), request_id
