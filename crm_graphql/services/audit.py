@@ -25,7 +25,8 @@ LOGOUT = "LOGOUT"
 _SECRET_FIELDS = frozenset({"password_hash", "token_hash"})
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A column value as JSON: dates as ISO text, decimals as text, enums by value."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -39,7 +40,9 @@ def snapshot(obj: Model, names: Iterable[str] | None = None) -> dict[str, Any]:
     """The object's column values, JSON-ready, secrets left out."""
     columns = names if names is not None else obj._meta.db_fields
     return {
-        n: _json(getattr(obj, n)) for n in columns if n not in _SECRET_FIELDS and hasattr(obj, n)
+        n: json_value(getattr(obj, n))
+        for n in columns
+        if n not in _SECRET_FIELDS and hasattr(obj, n)
     }
 
 

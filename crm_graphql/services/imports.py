@@ -572,14 +572,14 @@ class _Import:
             }
 
         for row in plan.creates:
-            snapshot: dict[str, Any] = {k: audit._json(row.data.get(k)) for k in written}
+            snapshot: dict[str, Any] = {k: audit.json_value(row.data.get(k)) for k in written}
             if row.extra["custom"]:
                 snapshot["custom_fields"] = {names[f]: v for f, v in row.extra["custom"].items()}
             snapshot["source"] = "import"
             entries.append(entry(audit.CREATE, ids[row.line], snapshot))
         for row, current, current_custom, custom_changed in plan.updates:
             changes: dict[str, Any] = {
-                k: [audit._json(current[k]), audit._json(row.data[k])]
+                k: [audit.json_value(current[k]), audit.json_value(row.data[k])]
                 for k in written
                 if current[k] != row.data[k]
             }

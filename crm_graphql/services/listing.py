@@ -26,6 +26,8 @@ from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from crm_graphql.services.audit import json_value
+
 M = TypeVar("M", bound=Model)
 
 _SCALAR_OPS: dict[str, str] = {
@@ -165,16 +167,6 @@ def sort_keys(
     return unique
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
 def _ordering_tag(keys: Sequence[SortKey]) -> str:
     """A short fingerprint of the ordering, so a cursor only works with the ordering
     (columns and directions) it was made for."""
@@ -184,7 +176,7 @@ def _ordering_tag(keys: Sequence[SortKey]) -> str:
 
 def encode_cursor(row: Model, keys: Sequence[SortKey]) -> str:
     """The opaque cursor of `row`: its sort values, tagged with the ordering."""
-    payload = [_ordering_tag(keys), *(_json_value(getattr(row, k.column)) for k in keys)]
+    payload = [_ordering_tag(keys), *(json_value(getattr(row, k.column)) for k in keys)]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
