@@ -25,6 +25,8 @@ MODEL_MODULES = [
     "crm_graphql.models.setup",
     "crm_graphql.models.calendar",
     "crm_graphql.models.templates",
+    "crm_graphql.models.leads",
+    "crm_graphql.models.mail",
 ]
 
 

@@ -18,6 +18,24 @@ class CrmSetup(Model):
     tax_name = fields.CharField(max_length=50, default="VAT")
     default_currency = fields.CharField(max_length=3, default="EUR")
     default_tax_percent = fields.DecimalField(max_digits=7, decimal_places=4, default=21)
+    # Leads: progress names by code (missing codes keep their default name), the
+    # channels offered, and the days without change after which a lead is stale.
+    lead_progress_names = fields.JSONField(default=dict, db_default="{}")
+    lead_channels = fields.JSONField(default=list, db_default="[]")
+    lead_stale_days = fields.IntField(default=30, db_default=30)
+    # Mail: the reference mailbox (CC of every lead mail, read over IMAP).
+    mail_reference_address = fields.CharField(max_length=254, default="", db_default="")
+    smtp_host = fields.CharField(max_length=255, default="", db_default="")
+    smtp_port = fields.IntField(default=25, db_default=25)
+    smtp_security = fields.CharField(max_length=10, default="NONE", db_default="NONE")
+    smtp_username = fields.CharField(max_length=255, default="", db_default="")
+    smtp_password = fields.CharField(max_length=255, default="", db_default="")
+    imap_host = fields.CharField(max_length=255, default="", db_default="")
+    imap_port = fields.IntField(default=143, db_default=143)
+    imap_ssl = fields.BooleanField(default=False, db_default=False)
+    imap_username = fields.CharField(max_length=255, default="", db_default="")
+    imap_password = fields.CharField(max_length=255, default="", db_default="")
+    mail_poll_seconds = fields.IntField(default=300, db_default=300)
     version = fields.IntField(default=1)
 
     class Meta:
