@@ -1,0 +1,63 @@
+"""Lead access (SPEC §7), decided once here.
+
+- Without any of LR, LW or LM a user sees no lead (superadmins see all).
+- With one of them, a lead is visible to its owner, to users who can view its managing
+  company (the company rule, which itself needs CR), and, while it has neither owner nor
+  managing company (the pool web forms fill), to every lead user.
+- The owner edits, closes and takes notes with LW; LM edits any lead it can see.
+- An unowned visible lead can be taken by anyone with LW (or LM).
+- Deleting needs LM (or superadmin).
+- Mail is sent from a lead by its owner, LM or a superadmin."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q
+
+from crm_graphql.models.leads import Lead
+from crm_graphql.permissions.companies import NOTHING, visible_company_ids
+from crm_graphql.services.auth import Viewer
+
+LEAD_BITS = ("LR", "LW", "LM")
+
+
+def is_lead_user(viewer: Viewer) -> bool:
+    return viewer.is_superadmin or any(viewer.has(bit) for bit in LEAD_BITS)
+
+
+def visible_leads_q(viewer: Viewer, prefix: str = "") -> Q:
+    """Leads the viewer can see; `prefix` reaches them through a relation."""
+    if viewer.is_superadmin:
+        return Q()
+    if not is_lead_user(viewer):
+        return NOTHING
+    owned = Q(**{f"{prefix}owner_id": viewer.user.id})
+    pool = Q(**{f"{prefix}owner_id__isnull": True, f"{prefix}company_id__isnull": True})
+    if not viewer.has("CR"):
+        return owned | pool
+    managed = Q(**{f"{prefix}company_id__in": visible_company_ids(viewer)})
+    return owned | pool | managed
+
+
+def can_edit_lead(viewer: Viewer, lead: Lead) -> bool:
+    """For a lead the viewer can already see."""
+    if viewer.is_superadmin or viewer.has("LM"):
+        return True
+    return viewer.has("LW") and lead.owner_id == viewer.user.id
+
+
+def can_take_lead(viewer: Viewer, lead: Lead) -> bool:
+    return lead.owner_id is None and (
+        viewer.is_superadmin or viewer.has("LW") or viewer.has("LM")
+    )
+
+
+def can_delete_lead(viewer: Viewer, lead: Lead) -> bool:
+    return viewer.is_superadmin or viewer.has("LM")
+
+
+def can_mail_from_lead(viewer: Viewer, lead: Lead) -> bool:
+    return viewer.is_superadmin or viewer.has("LM") or lead.owner_id == viewer.user.id
+
+
+def can_create_lead(viewer: Viewer) -> bool:
+    return viewer.is_superadmin or viewer.has("LW") or viewer.has("LM")
