@@ -39,6 +39,7 @@ from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
 from crm_graphql.resolvers.invoices import InvoicesMutation, InvoicesQuery
+from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
@@ -57,6 +58,7 @@ class Query(
     FilesQuery,
     InvoicesQuery,
     InvoiceStatisticsQuery,
+    LeadsQuery,
     AuditQuery,
     SetupQuery,
     TemplatesQuery,
@@ -77,6 +79,7 @@ class Mutation(
     FilesMutation,
     ImportsMutation,
     InvoicesMutation,
+    LeadsMutation,
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,

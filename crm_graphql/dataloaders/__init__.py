@@ -9,6 +9,7 @@ from crm_graphql.dataloaders.companies import CompanyLoaders
 from crm_graphql.dataloaders.contracts import ContractLoaders
 from crm_graphql.dataloaders.files import FileLoaders
 from crm_graphql.dataloaders.invoices import InvoiceLoaders
+from crm_graphql.dataloaders.leads import LeadLoaders
 from crm_graphql.dataloaders.users import UserLoaders
 from crm_graphql.services.auth import Viewer
 
@@ -36,3 +37,7 @@ class Loaders:
     @cached_property
     def contracts(self) -> ContractLoaders:
         return ContractLoaders(self.viewer)
+
+    @cached_property
+    def leads(self) -> LeadLoaders:
+        return LeadLoaders(self.viewer)

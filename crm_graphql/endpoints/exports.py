@@ -18,12 +18,8 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
-from graphql import GraphQLError, GraphQLInputObjectType
-from graphql.utilities import coerce_input_value, validate_input_value
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from strawberry.types.arguments import convert_argument
 from tortoise.expressions import Q
 
 from crm_graphql.models.auth import TokenScope
@@ -35,6 +31,7 @@ from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
 from crm_graphql.schema.contacts import CONTACT_FILTER_SPEC, ContactFilter
 from crm_graphql.schema.contracts import CONTRACT_FILTER_SPEC, ContractFilter, default_status_q
+from crm_graphql.schema.filterjson import BadFilter, parse_filter
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvEncoder
 from crm_graphql.services.imports import CompanyExport, ContactExport, ContractExport
@@ -42,64 +39,12 @@ from crm_graphql.services.listing import FilterSpec, ListError, filter_q
 
 log = logging.getLogger("crm_graphql.exports")
 
-MAX_FILTER_CHARS = 20_000
-MAX_FILTER_DEPTH = 24
 BOM = b"\xef\xbb\xbf"
 
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-class BadFilter(ValueError):
-    """The `filter` parameter cannot be used; the message says why."""
-
-
-def _depth(value: Any, level: int = 0) -> int:
-    if level > MAX_FILTER_DEPTH:
-        return level
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
-
-
-def parse_filter(schema: Any, raw: str | None, type_name: str, python_type: type) -> Any:
-    """The `filter` JSON as the strawberry input `python_type`, validated by the
-    schema's `type_name` input type exactly as a GraphQL variable would be."""
-    if raw is None or not raw.strip():
-        return None
-    if len(raw) > MAX_FILTER_CHARS:
-        raise BadFilter(f"The filter is longer than {MAX_FILTER_CHARS} characters.")
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadFilter(f"The filter is not valid JSON: {exc}.") from None
-    if not isinstance(value, dict):
-        raise BadFilter(f"The filter must be a JSON object (a {type_name}).")
-    if _depth(value) > MAX_FILTER_DEPTH:
-        raise BadFilter(f"The filter is nested deeper than {MAX_FILTER_DEPTH} levels.")
-    gql_type = schema._schema.get_type(type_name)
-    assert isinstance(gql_type, GraphQLInputObjectType)
-    problems: list[str] = []
-
-    def on_error(error: Exception, path: list[str | int]) -> None:
-        where = ".".join(str(p) for p in path)
-        message = error.message if isinstance(error, GraphQLError) else str(error)
-        problems.append(f"{where}: {message}" if where else message)
-
-    validate_input_value(value, gql_type, on_error, True)
-    if problems:
-        raise BadFilter("Invalid filter: " + " ".join(problems))
-    try:
-        coerced = coerce_input_value(value, gql_type)
-        return convert_argument(
-            coerced, python_type, schema.schema_converter.scalar_registry, schema.config
-        )
-    except (GraphQLError, ValueError, TypeError) as exc:
-        raise BadFilter(f"Invalid filter: {exc}") from None
 
 
 async def _deny(viewer: Any, what: str, reason: str, request_id: str) -> None:

@@ -3,9 +3,9 @@
 A file is visible when its owner is: the rule is written per owner kind as "owner id
 in (the owners this viewer can see)", one SQL condition, so it follows the owner's
 current company (a contact moved to another company takes its files along) and a file
-whose owner is gone is visible to nobody. Kinds without a rule here are invisible
-(leads add theirs with the lead rule). The invoice logo of CRM setup is printed on
-every invoice, so every CRM user may download it.
+whose owner is gone is visible to nobody. Kinds without a rule here are invisible; lead
+files follow the lead rule, which does not need CR. The invoice logo of CRM setup is
+printed on every invoice, so every CRM user may download it.
 
 Attaching needs edit access to the owner's company; deleting needs to be the
 uploader (still with edit access), CM over the (visible) company, or a superadmin."""
@@ -21,6 +21,7 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.leads import Lead
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.permissions.companies import (
     NOTHING,
@@ -30,6 +31,7 @@ from crm_graphql.permissions.companies import (
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import visible_invoices_q
+from crm_graphql.permissions.leads import can_edit_lead, visible_leads_q
 from crm_graphql.services.auth import Viewer
 
 
@@ -50,7 +52,13 @@ def _invoices(viewer: Viewer) -> Subquery:
 
 
 def _setup(viewer: Viewer) -> Subquery:
+    if not (viewer.is_superadmin or viewer.has("CR")):
+        return Subquery(CrmSetup.filter(NOTHING).values("id"))
     return Subquery(CrmSetup.all().values("id"))
+
+
+def _leads(viewer: Viewer) -> Subquery:
+    return Subquery(Lead.filter(visible_leads_q(viewer)).values("id"))
 
 
 # Per owner kind: the ids of the owners the viewer can see, as a subquery.
@@ -60,12 +68,13 @@ VISIBLE_OWNERS: dict[FileOwner, Callable[[Viewer], Subquery]] = {
     FileOwner.CONTRACT: _contracts,
     FileOwner.INVOICE: _invoices,
     FileOwner.SETUP: _setup,
+    FileOwner.LEAD: _leads,
 }
 
 
 def visible_files_q(viewer: Viewer | None, kinds: tuple[FileOwner, ...] | None = None) -> Q:
     """Files whose owner the viewer can see (optionally only of some owner kinds)."""
-    if viewer is None or not (viewer.is_superadmin or viewer.has("CR")):
+    if viewer is None:
         return NOTHING
     parts = [
         Q(owner_kind=kind, owner_id__in=owners(viewer))
@@ -82,3 +91,10 @@ def can_delete_file(viewer: Viewer, company: Company | None, file: StoredFile) -
     if company is None or not can_edit_company(viewer, company):
         return False
     return can_manage_company(viewer, company) or file.uploader_id == viewer.user.id
+
+
+def can_delete_lead_file(viewer: Viewer, lead: Lead, file: StoredFile) -> bool:
+    """For a visible lead: its editors who uploaded the file, LM, or superadmins."""
+    if viewer.is_superadmin or viewer.has("LM"):
+        return True
+    return can_edit_lead(viewer, lead) and file.uploader_id == viewer.user.id

@@ -46,9 +46,7 @@ def can_edit_lead(viewer: Viewer, lead: Lead) -> bool:
 
 
 def can_take_lead(viewer: Viewer, lead: Lead) -> bool:
-    return lead.owner_id is None and (
-        viewer.is_superadmin or viewer.has("LW") or viewer.has("LM")
-    )
+    return lead.owner_id is None and (viewer.is_superadmin or viewer.has("LW") or viewer.has("LM"))
 
 
 def can_delete_lead(viewer: Viewer, lead: Lead) -> bool:

@@ -14,12 +14,17 @@ from crm_graphql.errors import FieldError, NotFound
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.files import can_delete_file, visible_files_q
+from crm_graphql.permissions.files import (
+    can_delete_file,
+    can_delete_lead_file,
+    visible_files_q,
+)
 from crm_graphql.resolvers.common import parse_id as parse_query_id
 from crm_graphql.resolvers.companies import editable_company
 from crm_graphql.resolvers.contacts import editable_contact
 from crm_graphql.resolvers.contracts import editable_contract
 from crm_graphql.resolvers.invoices import editable_invoice
+from crm_graphql.resolvers.leads import editable_lead
 from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
 from crm_graphql.schema.files import (
     FileType,
@@ -34,9 +39,10 @@ from crm_graphql.services.users import parse_id
 Described = strawberry.argument
 
 
-async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[int, Company]:
-    """The owner's id and company when the viewer may edit that company: a hidden owner
-    is a NOT_FOUND payload error on `ownerId`, a read-only one a FORBIDDEN error."""
+async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[int, Company | None]:
+    """The owner's id and company when the viewer may edit that company (a lead: the
+    lead): a hidden owner is a NOT_FOUND payload error on `ownerId`, a read-only one a
+    FORBIDDEN error. Leads have no company (None)."""
     owner_id = _id(owner_id, "ownerId")
     if kind == FileOwner.COMPANY:
         company = await editable_company(info, owner_id, "ownerId")
@@ -53,6 +59,9 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
     if kind == FileOwner.INVOICE:
         invoice = await editable_invoice(info, owner_id, "ownerId")
         return invoice.id, await Company.get(id=invoice.company_id)
+    if kind == FileOwner.LEAD:
+        lead = await editable_lead(info, owner_id, "ownerId")
+        return lead.id, None
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
 
 
@@ -82,7 +91,8 @@ def _upload(value: Any) -> Any:
 @strawberry.type
 class FilesQuery:
     @strawberry.field(
-        description="One file you can see (NOT_FOUND otherwise).", extensions=auth("CR")
+        description="One file you can see (NOT_FOUND otherwise).",
+        extensions=auth("CR", "LR", "LW", "LM"),
     )
     async def file(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
@@ -97,10 +107,10 @@ class FilesQuery:
 @strawberry.type
 class FilesMutation:
     @strawberry.mutation(
-        description="Attach a file to a company, contact or contract whose company you can edit "
-        "(CW). Send it as a GraphQL multipart request; over the upload size limit it is "
-        "refused with TOO_LARGE.",
-        extensions=auth("CW"),
+        description="Attach a file to a company, contact, contract or invoice whose company you "
+        "can edit (CW), or to a lead you can edit (owner with LW, or LM). Send it as a GraphQL "
+        "multipart request; over the upload size limit it is refused with TOO_LARGE.",
+        extensions=auth("CW", "LW", "LM"),
     )
     async def file_upload(
         self,
@@ -116,7 +126,7 @@ class FilesMutation:
             return await service.store(
                 kind,
                 owner_id,
-                company.id,
+                company.id if company else None,
                 upload,
                 getattr(upload, "filename", None),
                 getattr(upload, "content_type", None),
@@ -134,8 +144,8 @@ class FilesMutation:
 
     @strawberry.mutation(
         description="Delete a file and its bytes: its uploader (still able to edit the "
-        "company), a user with CM over the company, or a superadmin.",
-        extensions=auth("CW"),
+        "company or lead), a user with CM over the company (LM for a lead), or a superadmin.",
+        extensions=auth("CW", "LW", "LM"),
     )
     async def file_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The file.")]
@@ -146,7 +156,12 @@ class FilesMutation:
             found = await StoredFile.filter(visible_files_q(viewer), id=_id(id, "id")).first()
             if found is None:
                 raise FieldError("id", "NOT_FOUND", "No such file.")
-            if not can_delete_file(viewer, await owner_company(info, found), found):
+            if found.owner_kind == FileOwner.LEAD:
+                lead = await info.context.loaders.leads.lead.load(found.owner_id)
+                allowed = lead is not None and can_delete_lead_file(viewer, lead, found)
+            else:
+                allowed = can_delete_file(viewer, await owner_company(info, found), found)
+            if not allowed:
                 raise info.context.deny(f"File {found.id}", "not deletable")
             await service.delete(
                 found,

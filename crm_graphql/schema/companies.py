@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from crm_graphql.schema.contracts import ContractType
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.invoices import InvoiceType
+    from crm_graphql.schema.leads import CurrencyAmount
     from crm_graphql.schema.users import UserType
 
 
@@ -111,13 +112,25 @@ class CompanyType:
             info, loaders.by_company, loaders.count_by_company, root.id, first, CONTRACT_ORDER
         )
 
-    @strawberry.field(description="Number of open leads it manages.")
-    def open_lead_count(self, root: strawberry.Parent[Company]) -> int:
-        return 0
+    @strawberry.field(description="Number of open leads it manages that you can see.")
+    async def open_lead_count(self, root: strawberry.Parent[Company], info: Info) -> int:
+        rows = await info.context.loaders.leads.open_by_company.load(root.id)
+        return sum(count for _, count, _ in rows)
 
-    @strawberry.field(description="Sum of the estimated sales of its open leads.")
-    def open_lead_estimated_sales(self, root: strawberry.Parent[Company]) -> Decimal:
-        return Decimal("0.00")
+    @strawberry.field(
+        description="Estimated sales of the open leads it manages that you can see, one "
+        "amount per currency (amounts in different currencies are never added)."
+    )
+    async def open_lead_estimated_sales(
+        self, root: strawberry.Parent[Company], info: Info
+    ) -> list[Annotated[CurrencyAmount, strawberry.lazy("crm_graphql.schema.leads")]]:
+        from crm_graphql.schema.leads import CurrencyAmount
+
+        rows = await info.context.loaders.leads.open_by_company.load(root.id)
+        return [
+            CurrencyAmount(currency=currency, amount=cents_to_decimal(cents))
+            for currency, _, cents in rows
+        ]
 
     @strawberry.field(description="Its role.")
     async def role(self, root: strawberry.Parent[Company], info: Info) -> CompanyRoleType | None:

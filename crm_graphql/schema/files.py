@@ -13,7 +13,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
-from crm_graphql.permissions.files import can_delete_file
+from crm_graphql.permissions.files import can_delete_file, can_delete_lead_file
 from crm_graphql.schema.common import (
     Connection,
     UserError,
@@ -31,6 +31,7 @@ class FileOwnerKind(Enum):
     CONTACT = strawberry.enum_value("CONTACT", description="A contact (of a company).")
     CONTRACT = strawberry.enum_value("CONTRACT", description="A contract (of a company).")
     INVOICE = strawberry.enum_value("INVOICE", description="An invoice (of a company).")
+    LEAD = strawberry.enum_value("LEAD", description="A lead.")
 
 
 async def owner_company(info: Info, file: StoredFile) -> Company | None:
@@ -92,12 +93,15 @@ class FileType:
 
     @strawberry.field(
         description="Whether you may delete it: its uploader with edit access to the "
-        "company, CM over the company, or a superadmin."
+        "company (or lead), CM over the company (LM for a lead), or a superadmin."
     )
     async def viewer_can_delete(self, root: strawberry.Parent[StoredFile], info: Info) -> bool:
         viewer = info.context.viewer
         if viewer is None:
             return False
+        if root.owner_kind == FileOwner.LEAD:
+            lead = await info.context.loaders.leads.lead.load(root.owner_id)
+            return lead is not None and can_delete_lead_file(viewer, lead, root)
         return can_delete_file(viewer, await owner_company(info, root), root)
 
 
