@@ -9,7 +9,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
-from crm_graphql.models.customfields import CustomField, CustomFieldSection
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
@@ -65,9 +65,20 @@ class CustomFieldsQuery:
         return await CustomFieldSection.all()  # type: ignore[return-value]
 
 
+def _may_define(info: Info, entity: CustomFieldEntity) -> None:
+    """Lead type fields are the lead managers' (LM); every other kind needs CM."""
+    viewer = info.context.require_viewer()
+    bit = "LM" if entity == CustomFieldEntity.LEAD else "CM"
+    if not viewer.has(bit):
+        raise info.context.deny("customField", f"needs {bit}")
+
+
 @strawberry.type
 class CustomFieldsMutation:
-    @strawberry.mutation(description="Define a custom field. Needs CM.", extensions=auth("CM"))
+    @strawberry.mutation(
+        description="Define a custom field. Needs CM (LM for lead type fields).",
+        extensions=auth("CM", "LM"),
+    )
     async def custom_field_create(
         self,
         info: Info,
@@ -80,6 +91,7 @@ class CustomFieldsMutation:
         data["name"] = data["name"].strip()
 
         async def work() -> CustomField:
+            _may_define(info, data["entity"])
             _ids(data, "owner_id", "parent_id", "section_id")
             field = await customfields.create_field(data)
             await audit.record(
@@ -95,7 +107,10 @@ class CustomFieldsMutation:
         field, errors = await atomic(work)
         return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
 
-    @strawberry.mutation(description="Change a custom field. Needs CM.", extensions=auth("CM"))
+    @strawberry.mutation(
+        description="Change a custom field. Needs CM (LM for lead type fields).",
+        extensions=auth("CM", "LM"),
+    )
     async def custom_field_update(
         self,
         info: Info,
@@ -106,6 +121,7 @@ class CustomFieldsMutation:
 
         async def work() -> CustomField:
             field = await get_object(CustomField, data.pop("id"), "id")
+            _may_define(info, field.entity)
             _ids(data, "parent_id", "section_id")
             if "name" in data:
                 data["name"] = (data["name"] or "").strip()
@@ -125,8 +141,9 @@ class CustomFieldsMutation:
         return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        description="Delete a custom field and every value of it. Needs CM.",
-        extensions=auth("CM"),
+        description="Delete a custom field and every value of it. Needs CM (LM for lead "
+        "type fields).",
+        extensions=auth("CM", "LM"),
     )
     async def custom_field_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The field.")]
@@ -135,6 +152,7 @@ class CustomFieldsMutation:
 
         async def work() -> None:
             field = await get_object(CustomField, id, "id")
+            _may_define(info, field.entity)
             if await CustomField.filter(parent_id=field.id).exists():
                 raise FieldError("id", "CONFLICT", "Linked fields depend on it.")
             await audit.record(

@@ -22,7 +22,7 @@ LOGIN_FAILED = "LOGIN_FAILED"
 LOGOUT = "LOGOUT"
 
 # Never copied into the log, whatever the model.
-_SECRET_FIELDS = frozenset({"password_hash", "token_hash"})
+_SECRET_FIELDS = frozenset({"password_hash", "token_hash", "smtp_password", "imap_password"})
 
 
 def json_value(value: Any) -> Any:

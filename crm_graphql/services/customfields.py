@@ -14,6 +14,7 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.contracts import ContractType
+from crm_graphql.models.leads import LeadType
 from crm_graphql.models.customfields import (
     CustomField,
     CustomFieldEntity,
@@ -240,8 +241,8 @@ async def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
 
 
 async def _check_owner(entity: CustomFieldEntity, owner_id: int | None) -> list[FieldError]:
-    """Contract fields belong to an existing contract type; company and contact fields
-    to no type. (Lead types arrive with the leads domain.)"""
+    """Contract and lead fields belong to an existing contract or lead type; company and
+    contact fields to no type."""
     if entity in (CustomFieldEntity.COMPANY, CustomFieldEntity.CONTACT):
         if owner_id is not None:
             return [FieldError("ownerId", "INVALID", "Company and contact fields have no type.")]
@@ -251,6 +252,11 @@ async def _check_owner(entity: CustomFieldEntity, owner_id: int | None) -> list[
             return [FieldError("ownerId", "REQUIRED", "Give the contract type.")]
         if not await ContractType.filter(id=owner_id).exists():
             return [FieldError("ownerId", "NOT_FOUND", "No such contract type.")]
+    if entity == CustomFieldEntity.LEAD:
+        if owner_id is None:
+            return [FieldError("ownerId", "REQUIRED", "Give the lead type.")]
+        if not await LeadType.filter(id=owner_id).exists():
+            return [FieldError("ownerId", "NOT_FOUND", "No such lead type.")]
     return []
 
 

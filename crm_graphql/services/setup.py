@@ -16,10 +16,12 @@ from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.models.leads import PROGRESS_NAMES
 from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
 from crm_graphql.services import files as file_store
+from crm_graphql.services.contacts import EMAIL_RE
 from crm_graphql.services.invoicing import parse_pattern
 from crm_graphql.settings import Settings, settings
 
@@ -143,9 +145,76 @@ def _validated(data: dict[str, Any]) -> dict[str, Any]:
     _text(changes, "invoice_footer", "invoiceFooter", MAX_TEXT, errors)
     if "invoice_auto_number" in changes and changes["invoice_auto_number"] is None:
         errors.append(FieldError("invoiceAutoNumber", "REQUIRED", "True or false."))
+    _lead_parameters(changes, errors)
+    _mail_parameters(changes, errors)
     if errors:
         raise PayloadErrors(errors)
     return changes
+
+
+def _lead_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
+    if "lead_progress_names" in changes:
+        names: dict[str, str] = {}
+        for item in changes["lead_progress_names"] or []:
+            name = str(item.name or "").strip()
+            if item.code not in PROGRESS_NAMES:
+                errors.append(FieldError("leadProgressNames", "INVALID", f"No code {item.code}."))
+            elif not name or len(name) > 60:
+                errors.append(FieldError("leadProgressNames", "INVALID", "Names: 1 to 60 chars."))
+            else:
+                names[str(item.code)] = name
+        changes["lead_progress_names"] = names
+    if "lead_channels" in changes:
+        found = [str(c or "").strip() for c in changes["lead_channels"] or []]
+        if not 1 <= len(found) <= 30 or any(not c or len(c) > 60 for c in found):
+            errors.append(
+                FieldError("leadChannels", "INVALID", "1 to 30 channels of 1 to 60 characters.")
+            )
+        elif len(set(found)) != len(found):
+            errors.append(FieldError("leadChannels", "INVALID", "A channel is listed twice."))
+        changes["lead_channels"] = found
+    _bounded(changes, "lead_stale_days", "leadStaleDays", 1, 3650, errors)
+
+
+def _bounded(
+    changes: dict[str, Any], key: str, field: str, low: int, high: int, errors: list[FieldError]
+) -> None:
+    if key in changes and (changes[key] is None or not low <= changes[key] <= high):
+        errors.append(FieldError(field, "INVALID", f"Between {low} and {high}."))
+
+
+def _mail_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
+    for key, field in (
+        ("mail_reference_address", "mailReferenceAddress"),
+        ("smtp_host", "smtpHost"),
+        ("smtp_username", "smtpUsername"),
+        ("smtp_password", "smtpPassword"),
+        ("imap_host", "imapHost"),
+        ("imap_username", "imapUsername"),
+        ("imap_password", "imapPassword"),
+    ):
+        if key not in changes:
+            continue
+        value = str(changes[key] or "").strip()
+        # Header and protocol values: a line break here could inject headers or commands.
+        if any(c in value for c in "\r\n\0"):
+            errors.append(FieldError(field, "INVALID", "No line breaks or NUL characters."))
+        elif len(value) > 254:
+            errors.append(FieldError(field, "TOO_LARGE", "At most 254 characters."))
+        changes[key] = value
+    address = changes.get("mail_reference_address")
+    if address and not EMAIL_RE.match(address):
+        errors.append(FieldError("mailReferenceAddress", "INVALID", "Not a valid address."))
+    if "smtp_security" in changes:
+        security = getattr(changes["smtp_security"], "value", changes["smtp_security"])
+        if security not in ("NONE", "STARTTLS", "TLS"):
+            errors.append(FieldError("smtpSecurity", "INVALID", "NONE, STARTTLS or TLS."))
+        changes["smtp_security"] = security
+    _bounded(changes, "smtp_port", "smtpPort", 1, 65535, errors)
+    _bounded(changes, "imap_port", "imapPort", 1, 65535, errors)
+    _bounded(changes, "mail_poll_seconds", "mailPollSeconds", 10, 86400, errors)
+    if "imap_ssl" in changes and changes["imap_ssl"] is None:
+        errors.append(FieldError("imapSsl", "REQUIRED", "True or false."))
 
 
 def _stale() -> FieldError:
