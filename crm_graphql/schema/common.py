@@ -39,6 +39,9 @@ class ErrorCode(Enum):
         "RATE_LIMITED", description="Too many attempts; wait and retry."
     )
     TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="The value is too large.")
+    DUPLICATE = strawberry.enum_value(
+        "DUPLICATE", description="Another object has this value and duplicates were refused."
+    )
     RENDER_FAILED = strawberry.enum_value(
         "RENDER_FAILED",
         description="The PDF could not be rendered (no browser installed, time limit, broken "

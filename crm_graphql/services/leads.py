@@ -605,5 +605,5 @@ async def save_search(user: User, name: str, flt: dict[str, Any]) -> SavedLeadSe
         await found.save()
         return found
     if await SavedLeadSearch.filter(user_id=user.id).count() >= 200:
-        raise FieldError("name", "TOO_MANY", "At most 200 saved searches per user.")
+        raise FieldError("name", "TOO_LARGE", "At most 200 saved searches per user.")
     return await SavedLeadSearch.create(user_id=user.id, name=name, filter_json=flt)
