@@ -103,6 +103,7 @@ async def load_demo(sample_data: bool = True) -> list[tuple[str, str]]:
         await _contacts_and_activities(users)
         await _contracts(users)
         await _invoices(users)
+        await _leads(users)
     return [(spec.username, spec.username) for spec in DEMO_USERS]
 
 
@@ -282,3 +283,89 @@ async def _invoices(users: dict[str, User]) -> None:
             if related is not None:
                 await ContractInvoice.create(contract=related, invoice=invoice)
         await refresh_billing([customer_a.id, customer_b.id])
+
+
+async def _leads(users: dict[str, User]) -> None:
+    """Leads across every progress step, channel and a few countries, with types, tags,
+    a custom field and the history their changes write (through the leads service)."""
+    from tortoise.transactions import in_transaction
+
+    from crm_graphql.models.auth import TokenKind, TokenScope
+    from crm_graphql.models.leads import Lead, LeadTag, LeadType
+    from crm_graphql.services import customfields
+    from crm_graphql.services import leads as service
+    from crm_graphql.services.auth import Viewer
+    from crm_graphql.services.setup import get_setup
+
+    if await Lead.exists():
+        return
+    async with in_transaction():
+        setup = await get_setup()
+        software, _ = await LeadType.get_or_create(
+            name="Software", defaults={"description": "Licences and subscriptions"}
+        )
+        await LeadType.get_or_create(name="Services", defaults={"description": "Consulting"})
+        seats, _ = await CustomField.get_or_create(
+            entity=CustomFieldEntity.LEAD,
+            owner_id=software.id,
+            name="Seats",
+            defaults={"kind": CustomFieldKind.NUMERIC, "show_in_list": True},
+        )
+        tags = {}
+        for name, colour in (("Hot", "#d32f2f"), ("Cold", "#1976d2"), ("Partner", "#388e3c")):
+            tags[name], _ = await LeadTag.get_or_create(name=name, defaults={"colour": colour})
+        customer_a = await Company.get(name="Customer #A")
+        customer_b = await Company.get(name="Customer #B")
+        samples = [
+            # name, owner, company, progress, sale, channel, country, language, tags
+            ("Ramon Guy", "user1", customer_a, 0, "1200", "Web form", "Spain", "es", ["Hot"]),
+            ("Alice Martin", "user1", customer_a, 20, "4800", "E-mail", "France", "fr", []),
+            ("Bruno Costa", "manager1", customer_b, 40, "15000", "Phone", "Portugal", "pt",
+             ["Partner"]),
+            ("Chen Wei", "manager1", customer_b, 60, "22000", "Referral", "Spain", "en", ["Hot"]),
+            ("Dana Novak", "user1", customer_a, 80, "9000", "Event", "Germany", "de", []),
+            ("Eva Lund", "user1", customer_a, 100, "3000", "Other", "Sweden", "en", ["Cold"]),
+            ("Farid Haddad", "manager1", customer_b, 101, "7000", "Web form", "Spain", "es", []),
+            ("Gina Rossi", "manager1", customer_b, 102, "0", "E-mail", "Italy", "it", ["Cold"]),
+            ("Hugo Blanc", "user1", customer_a, 200, "18500", "Referral", "France", "fr",
+             ["Partner"]),
+            ("Web visitor", None, None, 0, "0", "Web form", "Spain", "es", []),
+        ]  # fmt: skip
+        for name, owner, company, progress, sale, channel, country, language, tag_names in samples:
+            user = users[owner] if owner else users["admin"]
+            viewer = Viewer(user, frozenset(), 0, TokenKind.SESSION, TokenScope.FULL)
+            first = f"{name.split()[0].lower()}@prospect.example"
+            lead = await service.create_lead(
+                viewer,
+                {
+                    "full_name": name,
+                    "email": first,
+                    "prospect_company": f"{name.split()[-1]} Ltd",
+                    "country": country,
+                    "language": language,
+                    "product": "Pandora ITSM",
+                    "channel": channel,
+                    "estimated_sale": "0",
+                    "owner_id": users[owner].id if owner else None,
+                    "company_id": company.id if company else None,
+                    "lead_type_id": software.id,
+                    "tag_ids": [tags[t].id for t in tag_names],
+                },
+                setup,
+                visible_companies=Company.all(),
+            )
+            await service.update_lead(
+                viewer,
+                lead,
+                {"progress": progress, "estimated_sale": sale},
+                setup,
+                visible_companies=Company.all(),
+            )
+            await customfields.set_values(
+                CustomFieldEntity.LEAD,
+                lead.id,
+                {seats.id: str(10 + progress)},
+                creating=False,
+                owner_id=software.id,
+            )
+            await service.add_activity(lead, user, f"First contact with {name}.")
