@@ -12,6 +12,7 @@ from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomField, CustomFieldValue
+from crm_graphql.models.leads import Lead, LeadHistory
 from crm_graphql.models.users import Assignment, User
 from tests.conftest import DATABASE_URL
 from tests.factories import Api
@@ -39,6 +40,8 @@ async def _world_counts() -> tuple[int, ...]:
         await Activity.all().count(),
         await CustomField.all().count(),
         await CustomFieldValue.all().count(),
+        await Lead.all().count(),
+        await LeadHistory.all().count(),
     )
 
 
@@ -46,7 +49,8 @@ async def test_demo_is_idempotent(tmp_path: Path) -> None:
     first = run("demo", tmp_path=tmp_path)
     assert first.returncode == 0, first.stderr
     counts = await _world_counts()
-    assert counts == (4, 3, 3, 3, 4, 8, 9)  # + the sample contract's "Release" field
+    # + the sample contract's "Release" field, the leads' "Seats" field and their values
+    assert counts == (4, 3, 3, 3, 4, 9, 19, 10, 26)
     second = run("demo", tmp_path=tmp_path)
     assert second.returncode == 0, second.stderr
     assert await _world_counts() == counts
