@@ -32,6 +32,7 @@ from crm_graphql.endpoints import calendar as calendar_endpoints
 from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
+from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.extensions import default_code
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
@@ -288,6 +289,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/export/contacts.csv", export_endpoints.export_contacts, methods=["GET"]),
         Route("/export/invoices.csv", export_endpoints.export_invoices, methods=["GET"]),
         Route("/export/contracts.csv", export_endpoints.export_contracts, methods=["GET"]),
+        Route("/export/leads.csv", export_endpoints.export_leads, methods=["GET"]),
+        # Integria IMS API 1.0 (op=create_lead) for web forms written for the original.
+        Route("/include/api.php", lead_endpoints.api_php, methods=["GET", "POST"]),
         Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
     ]
     app = Starlette(

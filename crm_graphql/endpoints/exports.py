@@ -1,11 +1,13 @@
-"""GET /export/{companies,contacts,contracts}.csv: the rows the viewer can see.
+"""GET /export/{companies,contacts,contracts,invoices,leads}.csv: the rows the viewer
+can see.
 
 Authenticated by the bearer token (the request middleware has resolved it to
-`scope["state"]["viewer"]`): no token is a 401, a viewer without CR (or a token of a
-narrower scope) a 403, both as JSON errors like /graphql's. The optional `filter` query
-parameter holds a CompanyFilter / ContactFilter written as in a GraphQL variable (JSON,
-camelCase): it is validated and converted by the schema itself, so it accepts exactly
-what the `companies` / `contacts` queries accept; a bad one is a 400 naming the problem.
+`scope["state"]["viewer"]`): no token is a 401, a viewer without CR (leads: without LR,
+LW or LM) or a token of a narrower scope a 403, both as JSON errors like /graphql's.
+The optional `filter` query parameter holds a CompanyFilter / ContactFilter / ...
+written as in a GraphQL variable (JSON, camelCase): it is validated and converted by
+the schema itself, so it accepts exactly what the matching query accepts; a bad one is
+a 400 naming the problem.
 
 The body is streamed: keyset pages of `EXPORT_PAGE` rows, each turned into CSV
 (services/csvio.py: UTF-8, header, RFC 4180 quoting, formulas neutralised). `bom=1`
@@ -26,15 +28,23 @@ from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
+from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.leads import LEAD_BITS, visible_leads_q
 from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
 from crm_graphql.schema.contacts import CONTACT_FILTER_SPEC, ContactFilter
 from crm_graphql.schema.contracts import CONTRACT_FILTER_SPEC, ContractFilter, default_status_q
 from crm_graphql.schema.filterjson import BadFilter, parse_filter
+from crm_graphql.schema.leads import LEAD_FILTER_SPEC, LeadFilter, default_open_q
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvEncoder
-from crm_graphql.services.imports import CompanyExport, ContactExport, ContractExport
+from crm_graphql.services.imports import (
+    CompanyExport,
+    ContactExport,
+    ContractExport,
+    LeadExport,
+)
 from crm_graphql.services.listing import FilterSpec, ListError, filter_q
 
 log = logging.getLogger("crm_graphql.exports")
@@ -58,6 +68,7 @@ async def _export(
     visible: Any,
     filter_type: tuple[str, type, FilterSpec, Any],
     extra: Any = None,
+    needs: tuple[str, ...] = ("CR",),
 ) -> Response:
     state = request.scope.get("state", {})
     viewer = state.get("viewer")
@@ -69,9 +80,10 @@ async def _export(
     if viewer.scope != TokenScope.FULL:
         await _deny(viewer, what, f"token scope {viewer.scope.value}", request_id)
         return _error(403, "This API token's scope does not allow exports.", "FORBIDDEN")
-    if not viewer.has("CR"):
-        await _deny(viewer, what, "needs CR", request_id)
-        return _error(403, "Exporting CRM data needs the CR permission.", "FORBIDDEN")
+    if not any(viewer.has(bit) for bit in needs):
+        wanted = " or ".join(needs)
+        await _deny(viewer, what, f"needs {wanted}", request_id)
+        return _error(403, f"Exporting {what} needs the {wanted} permission.", "FORBIDDEN")
     type_name, python_type, spec, model = filter_type
     try:
         flt = parse_filter(
@@ -140,13 +152,17 @@ async def export_contacts(request: Request) -> Response:
     )
 
 
-def _contract_type_param(request: Request) -> int | None:
-    raw = request.query_params.get("contractType")
+def _id_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
     if raw is None or not raw.strip():
         return None
     if not raw.strip().isdigit() or not 0 < int(raw) < 2**31:
-        raise BadFilter(f"contractType: '{raw}' is not a valid id.")
+        raise BadFilter(f"{name}: '{raw}' is not a valid id.")
     return int(raw)
+
+
+def _contract_type_param(request: Request) -> int | None:
+    return _id_param(request, "contractType")
 
 
 def _contract_conditions(request: Request, flt: Any) -> Q:
@@ -202,4 +218,41 @@ async def export_invoices(request: Request) -> Response:
         _loader(InvoiceExport),
         visible_invoices_q,
         ("InvoiceFilter", InvoiceFilter, INVOICE_FILTER_SPEC, Invoice),
+    )
+
+
+def _lead_conditions(request: Request, flt: Any) -> Q:
+    """As the leads query: open leads only unless the filter asks for closed ones; with
+    `leadType`, only that type's leads (and its custom fields as columns)."""
+    where = default_open_q(flt)
+    type_id = _id_param(request, "leadType")
+    if type_id is not None:
+        where &= Q(lead_type_id=type_id)
+    return where
+
+
+class _LeadExporter:
+    @staticmethod
+    async def load(request: Request) -> LeadExport:
+        try:
+            type_id = _id_param(request, "leadType")
+        except BadFilter:
+            type_id = None
+        viewer = request.scope.get("state", {}).get("viewer")
+        return await LeadExport.load(type_id, visible_companies_q(viewer))
+
+
+async def export_leads(request: Request) -> Response:
+    """GET /export/leads.csv: the leads the viewer can see (LR, LW or LM; no CR needed),
+    filtered as the `leads` query (`filter` is a LeadFilter; open leads only unless it
+    has `showFinished` or a progress condition); `leadType=<id>` exports one type with
+    its custom fields as named columns."""
+    return await _export(
+        request,
+        "leads",
+        _LeadExporter,
+        visible_leads_q,
+        ("LeadFilter", LeadFilter, LEAD_FILTER_SPEC, Lead),
+        _lead_conditions,
+        needs=LEAD_BITS,
     )

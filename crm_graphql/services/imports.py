@@ -1,4 +1,5 @@
-"""CSV export and import of companies, contacts and contracts (SPEC §3, §4, §5, §9).
+"""CSV export and import of companies, contacts and contracts, and export of leads
+(SPEC §3, §4, §5, §7, §9).
 
 Export: a header, then the rows in id order, fetched a keyset page at a time, so memory
 stays flat whatever the number of rows. The caller passes the SQL condition (the access
@@ -49,6 +50,7 @@ from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.leads import Lead, LeadTagLink
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields
 from crm_graphql.services import companies as company_rules
@@ -57,7 +59,9 @@ from crm_graphql.services import contracts as contract_rules
 from crm_graphql.services.activities import touch_companies
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
+from crm_graphql.services.leads import progress_names
 from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.services.setup import get_setup
 
 COMPANY_COLUMNS = (
     "name",
@@ -1220,6 +1224,156 @@ class ContractExport:
             if b in wanted and a in shown:
                 found[b].add(a)
         return {k: sorted(v) for k, v in found.items()}
+
+
+# ---------------------------------------------------------------------------- leads
+# Export only (SPEC §7 "CSV export"): leads come in through leadCreate and the API 1.0
+# endpoint, not through files.
+
+LEAD_COLUMNS = (
+    "id",
+    "full name",
+    "email",
+    "phone",
+    "mobile",
+    "position",
+    "prospect company",
+    "country",
+    "language",
+    "product",
+    "lead type",
+    "channel",
+    "estimated sale",
+    "currency",
+    "close date",
+    "progress",
+    "progress name",
+    "owner",
+    "managing company",
+    "tags",
+    "duplicate",
+    "created",
+    "updated",
+)
+
+
+class LeadExport:
+    """Leads as CSV rows: LEAD_COLUMNS, then, for an export of one lead type, that
+    type's custom fields named in the header. Tags are names joined by "; ". The
+    managing company's name is given only when the viewer can see that company (a lead
+    is also visible to its owner and, unmanaged, to every lead user). Four statements
+    per page: the leads, their tags, the visible companies, the custom values."""
+
+    def __init__(
+        self, definitions: list[CustomField], progress: dict[int, str], visible_companies: Q
+    ) -> None:
+        self.definitions = definitions
+        self.progress = progress
+        self.visible_companies = visible_companies
+
+    @classmethod
+    async def load(cls, lead_type_id: int | None, visible_companies: Q) -> LeadExport:
+        definitions = (
+            await customfields.fields_for(CustomFieldEntity.LEAD, lead_type_id)
+            if lead_type_id is not None
+            else []
+        )
+        return cls(definitions, progress_names(await get_setup()), visible_companies)
+
+    def header(self) -> list[str]:
+        return [*LEAD_COLUMNS, *(d.name for d in self.definitions)]
+
+    async def pages(self, where: Q, page_size: int = EXPORT_PAGE) -> AsyncIterator[list[list[str]]]:
+        last = 0
+        while True:
+            rows = (
+                await Lead.filter(where, id__gt=last)
+                .order_by("id")
+                .limit(page_size)
+                .values(
+                    "id",
+                    "full_name",
+                    "email",
+                    "phone",
+                    "mobile",
+                    "position",
+                    "prospect_company",
+                    "country",
+                    "language",
+                    "product",
+                    "lead_type__name",
+                    "channel",
+                    "estimated_sale_cents",
+                    "currency",
+                    "close_date",
+                    "progress",
+                    "owner__username",
+                    "company_id",
+                    "duplicate",
+                    "created_at",
+                    "updated_at",
+                )
+            )
+            if not rows:
+                return
+            ids = [row["id"] for row in rows]
+            tags: dict[int, list[str]] = defaultdict(list)
+            for link in (
+                await LeadTagLink.filter(lead_id__in=ids)
+                .order_by("lead_id", "tag__name")
+                .values("lead_id", "tag__name")
+            ):
+                tags[link["lead_id"]].append(link["tag__name"])
+            company_ids = {row["company_id"] for row in rows if row["company_id"] is not None}
+            companies = (
+                dict(
+                    await Company.filter(self.visible_companies, id__in=company_ids).values_list(
+                        "id", "name"
+                    )
+                )
+                if company_ids
+                else {}
+            )
+            values = (
+                await customfields.values_for_objects(CustomFieldEntity.LEAD, ids)
+                if self.definitions
+                else {}
+            )
+            page = []
+            for row in rows:
+                own = values.get(row["id"], {})
+                page.append(
+                    [
+                        str(row["id"]),
+                        row["full_name"],
+                        row["email"],
+                        row["phone"],
+                        row["mobile"],
+                        row["position"],
+                        row["prospect_company"],
+                        row["country"],
+                        row["language"],
+                        row["product"],
+                        _cell(row["lead_type__name"]),
+                        row["channel"],
+                        str(cents_to_decimal(row["estimated_sale_cents"] or 0)),
+                        row["currency"],
+                        _cell(row["close_date"]),
+                        str(row["progress"]),
+                        self.progress.get(row["progress"], str(row["progress"])),
+                        _cell(row["owner__username"]),
+                        companies.get(row["company_id"], ""),
+                        "; ".join(tags.get(row["id"], [])),
+                        _cell(row["duplicate"]),
+                        _cell(row["created_at"]),
+                        _cell(row["updated_at"]),
+                        *(own.get(d.id, "") for d in self.definitions),
+                    ]
+                )
+            yield page
+            if len(rows) < page_size:
+                return
+            last = ids[-1]
 
 
 @dataclass(frozen=True)
