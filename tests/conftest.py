@@ -29,6 +29,9 @@ from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
 from tests.factories import Api  # noqa: E402
 
+# Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
+pytest_plugins = ["tests.mailservers"]
+
 DATABASE_URL = os.environ["CRM_DATABASE_URL"]
 IS_POSTGRES = DATABASE_URL.startswith(("postgres", "asyncpg"))
 
