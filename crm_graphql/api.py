@@ -39,6 +39,8 @@ from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
 from crm_graphql.resolvers.invoices import InvoicesMutation, InvoicesQuery
+from crm_graphql.resolvers.lead_mail import LeadMailMutation, LeadMailQuery
+from crm_graphql.resolvers.lead_statistics import LeadStatisticsQuery
 from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
@@ -59,6 +61,8 @@ class Query(
     InvoicesQuery,
     InvoiceStatisticsQuery,
     LeadsQuery,
+    LeadStatisticsQuery,
+    LeadMailQuery,
     AuditQuery,
     SetupQuery,
     TemplatesQuery,
@@ -80,6 +84,7 @@ class Mutation(
     ImportsMutation,
     InvoicesMutation,
     LeadsMutation,
+    LeadMailMutation,
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,

@@ -24,7 +24,7 @@ from strawberry.types import ExecutionResult
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql
+from crm_graphql import graphiql, mailworkers
 from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
@@ -266,12 +266,14 @@ def create_app(config: Settings | None = None) -> Starlette:
             if Tortoise.is_inited():
                 # Another app in this process (a test, a benchmark) owns the ORM: share it.
                 await ensure_defaults()
-                yield
+                async with mailworkers.running(config):
+                    yield
                 return
             async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
                 await ensure_defaults()
                 tune_garbage_collector()
-                yield
+                async with mailworkers.running(config):
+                    yield
         finally:
             # The PDF renderer's browser starts on first use; close it with the app.
             await pdf_service.shutdown()

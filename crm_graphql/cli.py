@@ -234,6 +234,26 @@ def cmd_import(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_mail(args: argparse.Namespace) -> None:
+    """One pass of the outbox sender or of the reference mailbox poller."""
+    from crm_graphql import mailworkers
+
+    async def work() -> str:
+        if args.action == "send":
+            report = await mailworkers.send_pass()
+            return f"Sent {report.sent}, deferred {report.retried}, failed {report.failed}."
+        polled = await mailworkers.poll_pass(settings)
+        if polled.busy:
+            return "Another process is polling the mailbox; nothing done."
+        text = f"Filed {polled.filed}, left alone {polled.skipped}."
+        if polled.error:
+            raise SystemExit(f"{text} Mailbox problem: {polled.error}")
+        return text
+
+    migrate()
+    print(asyncio.run(_with_orm(work)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm-graphql", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,6 +281,15 @@ def main(argv: list[str] | None = None) -> None:
 
     sub.add_parser("demo", help="Load the demo data (idempotent).").set_defaults(func=cmd_demo)
     sub.add_parser("schema", help="Print the GraphQL SDL.").set_defaults(func=cmd_schema)
+
+    mail = sub.add_parser(
+        "mail",
+        help="Lead mail: one outbox pass (send) or one reference mailbox pass (poll).",
+        description="The server runs both in the background; these run one pass now. "
+        "`poll` exits with status 1 when the mailbox cannot be read.",
+    )
+    mail.add_argument("action", choices=("send", "poll"), help="What to run once.")
+    mail.set_defaults(func=cmd_mail)
 
     imp = sub.add_parser(
         "import",

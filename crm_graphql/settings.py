@@ -89,6 +89,10 @@ class Settings:
     pdf_max_html_bytes: int = 2 * 1_048_576
     pdf_max_pdf_bytes: int = 20 * 1_048_576
     pdf_recycle_after: int = 200
+    # Lead mail: run the outbox sender and the mailbox poller in this process.
+    mail_workers: bool = True
+    # Seconds between outbox passes (a queued message also wakes the sender at once).
+    mail_send_interval: float = 30.0
 
     @property
     def production(self) -> bool:
@@ -138,6 +142,8 @@ class Settings:
             limits=limits,
             chromium_path=_env("CRM_CHROMIUM_PATH", ""),
             pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),
+            mail_workers=_env_bool("CRM_MAIL_WORKERS", True),
+            mail_send_interval=float(_env("CRM_MAIL_SEND_INTERVAL", "30")),
             pdf_timeout_seconds=float(_env("CRM_PDF_TIMEOUT_SECONDS", "15") or 15),
             pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
             pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),

@@ -17,6 +17,8 @@ os.environ["CRM_DATABASE_URL"] = os.environ.get("CRM_TEST_DATABASE_URL") or (
 os.environ.setdefault("CRM_MODE", "development")
 # Low argon2 cost keeps the suite fast; production uses the library defaults.
 os.environ.setdefault("CRM_ARGON2_FAST", "1")
+# Tests drive the outbox and the mailbox poller themselves; one test runs the loops.
+os.environ.setdefault("CRM_MAIL_WORKERS", "0")
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402

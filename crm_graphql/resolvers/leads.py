@@ -93,7 +93,7 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
         raise FieldError("filter", "INVALID", str(exc)) from None
 
 
-async def _lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
+async def visible_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
     """A lead the viewer can see, read for update; a hidden one is NOT_FOUND."""
     found = (
         await visible_leads(info)
@@ -107,7 +107,7 @@ async def _lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
 
 
 async def editable_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
-    lead = await _lead(info, lead_id, field)
+    lead = await visible_lead(info, lead_id, field)
     if not can_edit_lead(info.context.require_viewer(), lead):
         raise info.context.deny(f"Lead {lead.id}", "not its owner")
     return lead
@@ -127,7 +127,7 @@ async def _each(
     for lead_id in dict.fromkeys(ids):
 
         async def one(lead_id: Any = lead_id) -> None:
-            await work(await _lead(info, lead_id))
+            await work(await visible_lead(info, lead_id))
 
         try:
             _, errors = await atomic(one)
@@ -321,7 +321,7 @@ class LeadsMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> Lead:
-            lead = await _lead(info, id)
+            lead = await visible_lead(info, id)
             if lead.owner_id is not None:
                 raise FieldError("id", "CONFLICT", "The lead already has an owner.")
             if not can_take_lead(viewer, lead):
@@ -363,7 +363,7 @@ class LeadsMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            lead = await _lead(info, id)
+            lead = await visible_lead(info, id)
             if not can_delete_lead(viewer, lead):
                 raise info.context.deny(f"Lead {lead.id}", "needs LM")
             await service.delete_lead(viewer, lead, info.context.request_id)

@@ -14,7 +14,6 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.contracts import ContractType
-from crm_graphql.models.leads import LeadType
 from crm_graphql.models.customfields import (
     CustomField,
     CustomFieldEntity,
@@ -22,6 +21,7 @@ from crm_graphql.models.customfields import (
     CustomFieldSection,
     CustomFieldValue,
 )
+from crm_graphql.models.leads import LeadType
 
 TEXT_LIMIT = 255
 TEXTAREA_LIMIT = 10_000

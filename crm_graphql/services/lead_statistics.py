@@ -1,0 +1,245 @@
+"""Lead statistics and the lead pipeline (SPEC §7): each one SQL statement over a set of
+leads.
+
+The set is a queryset the caller has narrowed to the leads the viewer can see that match
+the filter. Statistics count closed leads too (they do not apply the lists' open-only
+default); the pipeline asks for the steps it shows. Every statement reads
+`leads WHERE id IN (that set)`, so the filter's joins can never multiply rows, and the
+set's own subquery is sent without its ORDER BY (PostgreSQL cannot flatten an ordered
+subquery into a semi-join, and would sort every id first). Amounts are integer cents
+summed per currency: different currencies are never added together. Dates are bucketed
+in UTC with each dialect's own functions (SQLite date modifiers, PostgreSQL
+date_trunc); weeks are ISO weeks, starting on Monday."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
+from typing import Any
+
+from pypika_tortoise import SqlContext
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
+from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, WON, Lead
+from crm_graphql.services.listing import SortKey, fetch_per_parent
+from crm_graphql.services.money import cents_to_decimal
+
+TOP = 10
+# Every progress step in code order, and the open and closed ones.
+STEPS: tuple[int, ...] = tuple(sorted(PROGRESS_NAMES))
+OPEN_STEPS: tuple[int, ...] = tuple(s for s in STEPS if s < CLOSED_FROM)
+CLOSED_STEPS: tuple[int, ...] = tuple(s for s in STEPS if s >= CLOSED_FROM)
+RATE_PLACES = Decimal("0.01")
+
+
+class Bucket(Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Sales:
+    """The estimated sales of some leads in one currency."""
+
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Group:
+    """Leads sharing one value of `key` (a channel, a country, an owner id, a progress
+    code): how many, and their estimated sales per currency (by currency code)."""
+
+    key: Any
+    count: int
+    sales: tuple[Sales, ...]
+
+
+@dataclass(frozen=True)
+class Period:
+    """Leads created in the bucket starting on `start`."""
+
+    start: date
+    count: int
+
+
+class _UnorderedSubquery(Subquery):
+    """A subquery without the model's default ORDER BY, which Tortoise always adds."""
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        self.query._choose_db_if_not_chosen()
+        self.query._make_query()
+        self.query.query._orderbys = []  # type: ignore[attr-defined]
+        return self.query.query.get_parameterized_sql(ctx)[0]  # type: ignore[attr-defined]
+
+
+def scoped(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """The leads of the set, each once (`id IN (the set)`), as a queryset."""
+    return Lead.filter(id__in=_UnorderedSubquery(leads.values("id")))
+
+
+def _set_sql(leads: QuerySet[Lead]) -> tuple[str, list[Any], BaseDBAsyncClient]:
+    """`SELECT id` of the set without ORDER BY, its parameters and its connection."""
+    ids = leads.values("id")
+    ids._choose_db_if_not_chosen()
+    ids._make_query()
+    ids.query._orderbys = []
+    sql, params = ids.query.get_parameterized_sql()
+    return sql, list(params), ids._db
+
+
+def _is_postgres(connection: BaseDBAsyncClient) -> bool:
+    return connection.capabilities.dialect == "postgres"
+
+
+def _codes(steps: Sequence[int]) -> str:
+    # Our own integer constants, inlined: no placeholder numbering to shift.
+    return ", ".join(str(int(s)) for s in steps)
+
+
+def _money(cents: Any) -> Decimal:
+    # SUM of a BIGINT is an integer on SQLite and a NUMERIC (Decimal) on PostgreSQL.
+    return cents_to_decimal(int(cents or 0))
+
+
+async def _grouped(leads: QuerySet[Lead], key: str, where: str = "") -> list[Group]:
+    """ONE statement: count and estimated cents of the set per (`key`, currency), folded
+    into one Group per key value (folding aggregate rows, not leads)."""
+    inner, params, connection = _set_sql(leads)
+    sql = (
+        f"SELECT {key} AS crm_key, l.currency AS currency, COUNT(*) AS n, "  # noqa: S608
+        f"SUM(l.estimated_sale_cents) AS cents FROM leads l "
+        f"WHERE l.id IN ({inner}){where} GROUP BY {key}, l.currency"
+    )
+    rows = await connection.execute_query_dict(sql, params)
+    counts: dict[Any, int] = defaultdict(int)
+    sales: dict[Any, list[Sales]] = defaultdict(list)
+    for row in rows:
+        n = int(row["n"])
+        counts[row["crm_key"]] += n
+        sales[row["crm_key"]].append(Sales(row["currency"], _money(row["cents"])))
+    return [
+        Group(key, count, tuple(sorted(sales[key], key=lambda s: s.currency)))
+        for key, count in counts.items()
+    ]
+
+
+async def by_channel(leads: QuerySet[Lead]) -> list[Group]:
+    """Leads per channel (empty when not set), most first, then by channel."""
+    return sorted(await _grouped(leads, "l.channel"), key=lambda g: (-g.count, g.key))
+
+
+async def by_country(leads: QuerySet[Lead]) -> list[Group]:
+    """Leads per country (empty when not set), most first, then by country."""
+    return sorted(await _grouped(leads, "l.country"), key=lambda g: (-g.count, g.key))
+
+
+async def by_owner(leads: QuerySet[Lead]) -> list[Group]:
+    """Leads per owner id (None: unowned), most first, then by owner id, unowned last."""
+    groups = await _grouped(leads, "l.owner_id")
+    return sorted(groups, key=lambda g: (-g.count, g.key is None, g.key or 0))
+
+
+async def funnel(leads: QuerySet[Lead]) -> list[Group]:
+    """Every progress step in code order, steps without leads included."""
+    found = {g.key: g for g in await _grouped(leads, "l.progress")}
+    return [found.get(step) or Group(step, 0, ()) for step in STEPS]
+
+
+def conversion_rate(total: int, won: int) -> Decimal | None:
+    """won / total * 100, half up to 2 places; None without leads (no rate to give)."""
+    if total == 0:
+        return None
+    return (Decimal(won) * 100 / Decimal(total)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+async def conversion(leads: QuerySet[Lead]) -> tuple[int, int]:
+    """(all leads, won leads) of the set, one statement."""
+    inner, params, connection = _set_sql(leads)
+    sql = (
+        f"SELECT COUNT(*) AS n, "  # noqa: S608
+        f"COALESCE(SUM(CASE WHEN l.progress = {int(WON)} THEN 1 ELSE 0 END), 0) AS won "
+        f"FROM leads l WHERE l.id IN ({inner})"
+    )
+    row = (await connection.execute_query_dict(sql, params))[0]
+    return int(row["n"]), int(row["won"])
+
+
+async def top_open(leads: QuerySet[Lead], limit: int = TOP) -> list[Lead]:
+    """The open leads with the largest estimated sales (compared as numbers, whatever
+    their currency), then by id."""
+    inner, params, connection = _set_sql(leads)
+    sql = (
+        f"SELECT l.* FROM leads l WHERE l.id IN ({inner}) "  # noqa: S608
+        f"AND l.progress < {int(CLOSED_FROM)} "
+        f"ORDER BY l.estimated_sale_cents DESC, l.id LIMIT {int(limit)}"
+    )
+    return [Lead._init_from_db(**row) for row in await connection.execute_query_dict(sql, params)]
+
+
+def _bucket_start(bucket: Bucket, postgres: bool) -> str:
+    """SQL for the first day (UTC) of the bucket holding `l.created_at`."""
+    if postgres:
+        return f"CAST(date_trunc('{bucket.value}', l.created_at AT TIME ZONE 'UTC') AS date)"
+    # SQLite keeps UTC text with an offset, which date() understands. A week: on to the
+    # next Sunday ("weekday 0" stays on a Sunday), then back six days to its Monday.
+    modifiers = {
+        Bucket.DAY: "",
+        Bucket.WEEK: ", 'weekday 0', '-6 days'",
+        Bucket.MONTH: ", 'start of month'",
+    }[bucket]
+    return f"date(l.created_at{modifiers})"
+
+
+async def new_over_time(leads: QuerySet[Lead], bucket: Bucket) -> list[Period]:
+    """Leads created per bucket, oldest first; buckets without new leads are left out."""
+    inner, params, connection = _set_sql(leads)
+    start = _bucket_start(bucket, _is_postgres(connection))
+    sql = (
+        f"SELECT {start} AS start, COUNT(*) AS n FROM leads l "  # noqa: S608
+        f"WHERE l.id IN ({inner}) GROUP BY {start} ORDER BY start"
+    )
+    rows = await connection.execute_query_dict(sql, params)
+    return [
+        Period(
+            start=r["start"] if isinstance(r["start"], date) else date.fromisoformat(r["start"]),
+            count=int(r["n"]),
+        )
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# The pipeline
+
+
+def pipeline_steps(include_closed: bool) -> tuple[int, ...]:
+    """The steps a pipeline shows: the open ones always, the closed ones on request."""
+    return STEPS if include_closed else OPEN_STEPS
+
+
+async def pipeline_totals(leads: QuerySet[Lead], steps: Sequence[int]) -> dict[int, Group]:
+    """Count and estimated sales per step (of `steps`), one GROUP BY statement."""
+    groups = await _grouped(leads, "l.progress", f" AND l.progress IN ({_codes(steps)})")
+    return {g.key: g for g in groups}
+
+
+async def pipeline_leads(
+    leads: QuerySet[Lead], steps: Sequence[int], keys: Sequence[SortKey], first: int
+) -> dict[int, list[Lead]]:
+    """The first `first` leads of each step in `keys` order (plus one, to tell whether
+    more follow), in ONE statement for all steps (a window function per progress)."""
+    # Ordered as the window wants it, so PostgreSQL sorts once.
+    ordered = (
+        scoped(leads)
+        .filter(progress__in=list(steps))
+        .order_by("progress", *(("-" if k.descending else "") + k.column for k in keys))
+    )
+    return dict(await fetch_per_parent(ordered, "progress", keys, first))
