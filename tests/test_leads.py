@@ -467,3 +467,25 @@ async def test_tags_and_types_are_managed_by_lead_managers(demo: Api) -> None:
                            as_user="user1")  # fmt: skip
     assert tags["leadTags"] == [{"name": "Hot"}]
     assert [s["code"] for s in tags["leadProgressSteps"]] == [0, 20, 40, 60, 80, 100, 101, 102, 200]
+
+
+async def test_a_lead_alarm_is_an_event_in_its_owners_calendar(demo: Api) -> None:
+    events = """query { calendarEvents(from: "2027-03-01", to: "2027-03-31") {
+        title kind startsAt } }"""
+    lead = await create(
+        demo, "user1", fullName="Alarmed", alarmAt="2027-03-10T09:30:00Z",
+        companyId=await company_id("Customer #A"),
+    )  # fmt: skip
+    mine = (await demo.data(events, as_user="user1"))["calendarEvents"]
+    assert [(e["title"], e["kind"]) for e in mine] == [("Lead alarm: Alarmed", "LEAD_ALARM")]
+    # moving the alarm moves the event; a new owner gets it; clearing it removes it
+    await demo.data(UPDATE, {"i": {"id": lead["id"], "alarmAt": "2027-03-20T08:00:00Z"}},
+                    as_user="user1")  # fmt: skip
+    (event,) = (await demo.data(events, as_user="user1"))["calendarEvents"]
+    assert event["startsAt"].startswith("2027-03-20T08:00:00")
+    manager = (await demo.data("{ viewer { id } }", as_user="manager1"))["viewer"]["id"]
+    await demo.data(UPDATE, {"i": {"id": lead["id"], "ownerId": manager}}, as_user="user1")
+    assert (await demo.data(events, as_user="user1"))["calendarEvents"] == []
+    assert len((await demo.data(events, as_user="manager1"))["calendarEvents"]) == 1
+    await demo.data(UPDATE, {"i": {"id": lead["id"], "alarmAt": None}}, as_user="manager1")
+    assert (await demo.data(events, as_user="manager1"))["calendarEvents"] == []

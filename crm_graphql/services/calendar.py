@@ -173,6 +173,37 @@ async def create_payment_reminder(viewer: Any, invoice: Any, request_id: str = "
     return event
 
 
+async def sync_lead_alarm(lead: Any) -> CalendarEvent | None:
+    """The owner's LEAD_ALARM event at the lead's alarm time: created, moved, or removed
+    (no alarm, no owner, or another owner's event left from a hand-over)."""
+    stale = CalendarEvent.filter(
+        kind=CalendarEventKind.LEAD_ALARM, object_type="Lead", object_id=lead.id
+    )
+    if lead.alarm_at is None or lead.owner_id is None:
+        await stale.delete()
+        return None
+    await stale.exclude(owner_id=lead.owner_id).delete()
+    moment = _utc(lead.alarm_at)
+    values = {"title": f"Lead alarm: {lead.full_name}"[:MAX_TITLE], "starts_on": moment.date()}
+    key = {
+        "owner_id": lead.owner_id,
+        "kind": CalendarEventKind.LEAD_ALARM,
+        "object_type": "Lead",
+        "object_id": lead.id,
+    }
+    event = await CalendarEvent.filter(**key).first()
+    if event is None:
+        return await CalendarEvent.create(**key, **values, starts_at=moment)
+    if (event.title, event.starts_on, event.starts_at) != (
+        values["title"],
+        values["starts_on"],
+        moment,
+    ):
+        event.update_from_dict({**values, "starts_at": moment})
+        await event.save(update_fields=["title", "starts_on", "starts_at"])
+    return event
+
+
 async def delete_object_events(object_type: str, object_id: int) -> int:
     """Remove every user's events about an object (e.g. a deleted invoice)."""
     return await CalendarEvent.filter(object_type=object_type, object_id=object_id).delete()

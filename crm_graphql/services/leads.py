@@ -31,7 +31,7 @@ from crm_graphql.models.leads import (
 )
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, files
+from crm_graphql.services import audit, calendar, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contacts import EMAIL_RE
 from crm_graphql.services.contracts import camel, parse_ref
@@ -292,6 +292,7 @@ async def create_lead(
         await LeadTagLink.bulk_create([LeadTagLink(lead_id=lead.id, tag_id=t) for t in tags])
     text = "Created" + (" (duplicate e-mail)" if duplicate else "")
     await add_history(lead.id, viewer.user, LeadHistoryKind.CREATED, text)
+    await calendar.sync_lead_alarm(lead)
     snapshot = audit.snapshot(lead)
     if written:
         snapshot["custom_fields"] = {str(k): v for k, v in written.items()}
@@ -352,6 +353,7 @@ async def update_lead(
             changed["tag_ids"] = [old, tags]
             others.append("tags")
     await _history_of_changes(lead, tracked, others, viewer.user, setup)
+    await calendar.sync_lead_alarm(lead)
     await audit.record(viewer.user, audit.UPDATE, "Lead", lead.id, changed, request_id)
     return lead
 
@@ -399,6 +401,7 @@ async def take_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> Lead:
         LeadHistoryKind.OWNER_TAKEN,
         f"Ownership taken by {viewer.user.username}",
     )
+    await calendar.sync_lead_alarm(lead)
     await audit.record(
         viewer.user,
         audit.UPDATE,
@@ -453,6 +456,7 @@ async def delete_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> None:
     await audit.record(viewer.user, audit.DELETE, "Lead", lead.id, audit.snapshot(lead), request_id)
     await customfields.delete_values(CustomFieldEntity.LEAD, lead.id)
     await files.delete_for_owners(FileOwner.LEAD, [lead.id], viewer.user, request_id=request_id)
+    await calendar.delete_object_events("Lead", lead.id)
     await lead.delete()  # history, activities and tag links cascade
 
 
