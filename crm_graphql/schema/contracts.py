@@ -41,7 +41,13 @@ from crm_graphql.schema.customfields import (
     value_list,
 )
 from crm_graphql.schema.files import files_connection
-from crm_graphql.services.listing import FilterSpec, ListError, Relation, encode_cursor
+from crm_graphql.services.listing import (
+    FilterSpec,
+    ListError,
+    Relation,
+    encode_cursor,
+    has_condition,
+)
 
 if TYPE_CHECKING:
     from crm_graphql.schema.companies import CompanyType
@@ -362,23 +368,9 @@ CONTRACT_FILTER_SPEC: FilterSpec = {
 }
 
 
-def has_status_condition(flt: Any) -> bool:
-    """Whether the filter says anything about the status, at any level."""
-    if flt is None or type(flt).__name__ == "UnsetType":
-        return False
-    status = getattr(flt, "status", None)
-    if status is not None and type(status).__name__ != "UnsetType":
-        return True
-    for name in ("and_", "or_"):
-        subs = getattr(flt, name, None)
-        if isinstance(subs, list) and any(has_status_condition(s) for s in subs):
-            return True
-    return has_status_condition(getattr(flt, "not_", None))
-
-
 def default_status_q(flt: Any) -> Q:
     """ACTIVE only, unless the filter has a status condition (SPEC §5)."""
-    if has_status_condition(flt):
+    if has_condition(flt, "status"):
         return Q()
     return Q(status=ContractStatusModel.ACTIVE)
 

@@ -47,7 +47,7 @@ from crm_graphql.schema.customfields import (
 )
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.leads import progress_name
-from crm_graphql.services.listing import FilterSpec, ListError, Relation
+from crm_graphql.services.listing import FilterSpec, ListError, Relation, has_condition
 from crm_graphql.services.money import cents_to_decimal
 
 if TYPE_CHECKING:
@@ -470,27 +470,12 @@ LEAD_FILTER_SPEC: FilterSpec = {
 }
 
 
-def _given(value: Any) -> bool:
-    return value is not None and type(value).__name__ != "UnsetType"
-
-
-def mentions_closed(flt: Any) -> bool:
-    """Whether the filter asks for closed leads: showFinished or a progress condition,
-    at any level (as contracts' status)."""
-    if not _given(flt):
-        return False
-    if _given(getattr(flt, "show_finished", None)) or _given(getattr(flt, "progress", None)):
-        return True
-    for name in ("and_", "or_"):
-        subs = getattr(flt, name, None)
-        if isinstance(subs, list) and any(mentions_closed(s) for s in subs):
-            return True
-    return mentions_closed(getattr(flt, "not_", None))
-
-
 def default_open_q(flt: Any) -> Q:
-    """Open leads only, unless the filter says otherwise."""
-    return Q() if mentions_closed(flt) else Q(progress__lt=CLOSED_FROM)
+    """Open leads only, unless the filter asks for closed ones (showFinished or a
+    progress condition, at any level, as contracts' status)."""
+    if has_condition(flt, "show_finished", "progress"):
+        return Q()
+    return Q(progress__lt=CLOSED_FROM)
 
 
 @strawberry.enum(description="Columns leads can be sorted by.")

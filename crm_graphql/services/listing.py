@@ -344,6 +344,20 @@ async def count_per_parent(queryset: QuerySet[M], parent_column: str) -> dict[An
     return {row[parent_column]: row["n"] for row in rows}
 
 
+def has_condition(flt: Any, *names: str) -> bool:
+    """Whether the filter has a condition on any of these attributes, at any level of
+    `and`, `or` and `not` (lists that hide rows by default show them when asked)."""
+    if not _set(flt):
+        return False
+    if any(_set(getattr(flt, name, None)) for name in names):
+        return True
+    for name in ("and_", "or_"):
+        subs = getattr(flt, name, None)
+        if isinstance(subs, list) and any(has_condition(s, *names) for s in subs):
+            return True
+    return has_condition(getattr(flt, "not_", None), *names)
+
+
 def input_fields(obj: Any) -> dict[str, Any]:
     """The attributes a client actually sent on an input object."""
     return {
