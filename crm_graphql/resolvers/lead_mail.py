@@ -7,16 +7,13 @@ import inspect
 from typing import Annotated, Any
 
 import strawberry
-from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
-from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.companies import visible_companies_q
 from crm_graphql.permissions.lead_mail import (
     can_manage_template,
     visible_outgoing_q,
@@ -24,7 +21,7 @@ from crm_graphql.permissions.lead_mail import (
 )
 from crm_graphql.permissions.leads import can_mail_from_lead
 from crm_graphql.resolvers.common import connection, input_fields
-from crm_graphql.resolvers.leads import LEAD_BITS, visible_lead
+from crm_graphql.resolvers.leads import LEAD_BITS, own_or_visible_companies, visible_lead
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.lead_mail import (
     CrmTemplateCreateInput,
@@ -39,7 +36,6 @@ from crm_graphql.schema.lead_mail import (
 )
 from crm_graphql.services import crm_templates as templates
 from crm_graphql.services import lead_mail, outbox
-from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic
@@ -74,12 +70,6 @@ async def _close(uploads: list[Any]) -> None:
             result = close()
             if inspect.isawaitable(result):
                 await result
-
-
-def _template_companies(viewer: Viewer) -> Any:
-    """A template may belong to a company the viewer can see, or to their own."""
-    own = Q(id=viewer.user.company_id) if viewer.user.company_id else Q(id__in=[])
-    return Company.filter(visible_companies_q(viewer) | own)
 
 
 @strawberry.type
@@ -285,7 +275,7 @@ class LeadMailMutation:
                 viewer,
                 None,
                 data,
-                visible_companies=_template_companies(viewer),
+                visible_companies=own_or_visible_companies(viewer),
                 request_id=info.context.request_id,
             )
         )
@@ -310,7 +300,7 @@ class LeadMailMutation:
                 viewer,
                 found,
                 data,
-                visible_companies=_template_companies(viewer),
+                visible_companies=own_or_visible_companies(viewer),
                 request_id=info.context.request_id,
             )
 

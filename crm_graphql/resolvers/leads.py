@@ -10,15 +10,16 @@ from typing import Annotated, Any
 import orjson
 import strawberry
 from strawberry.scalars import JSON
+from tortoise.expressions import Q
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.errors import ApiError, BadUserInput, FieldError
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadActivity, LeadTag, SavedLeadSearch
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.permissions.companies import NOTHING, visible_companies_q
 from crm_graphql.permissions.leads import (
     can_create_lead,
     can_delete_lead,
@@ -117,6 +118,13 @@ def _companies(viewer: Viewer) -> Any:
     return Company.filter(visible_companies_q(viewer))
 
 
+def own_or_visible_companies(viewer: Viewer) -> Any:
+    """The companies the viewer can see, and their own (which a company without parent
+    hides from its users): what a new lead or template may belong to."""
+    own = Q(id=viewer.user.company_id) if viewer.user.company_id else NOTHING
+    return Company.filter(visible_companies_q(viewer) | own)
+
+
 async def _each(
     info: Info, ids: list[strawberry.ID], work: Callable[[Lead], Awaitable[Any]]
 ) -> LeadMassPayload:
@@ -131,11 +139,8 @@ async def _each(
 
         try:
             _, errors = await atomic(one)
-        except Exception as exc:  # a Forbidden from the object rule
-            if not hasattr(exc, "extensions"):
-                raise
-            code = exc.extensions.get("code", "FORBIDDEN")  # type: ignore[attr-defined]
-            errors = [FieldError("id", code, str(exc))]
+        except ApiError as exc:  # the object rule refused this lead (FORBIDDEN)
+            errors = [FieldError("id", str(exc.extensions["code"]), exc.message)]
         results.append(
             LeadOperationResult(lead_id=lead_id, ok=not errors, errors=user_errors(errors))
         )
@@ -263,16 +268,12 @@ class LeadsMutation:
                     data["channel"] = service.channels(setup)[0]
             else:
                 data.setdefault("owner_id", viewer.user.id)
-                if "company_id" not in data:
-                    data["company_id"] = viewer.user.company_id
-                    companies: Any = Company.all()  # one's own company, seen or not
-                else:
-                    companies = _companies(viewer)
+                data.setdefault("company_id", viewer.user.company_id)
             return await service.create_lead(
                 viewer,
                 data,
                 setup,
-                visible_companies=Company.all() if web_form else companies,
+                visible_companies=own_or_visible_companies(viewer),
                 refuse_duplicates=refuse_duplicates,
                 request_id=info.context.request_id,
             )
