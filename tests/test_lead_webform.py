@@ -347,6 +347,15 @@ async def test_web_form_token_creates_through_both_and_does_nothing_else(demo: A
         token=token,
     )
     assert [e["code"] for e in refused_gql["leadCreate"]["errors"]] == ["FORBIDDEN"]
+    # a web form must give a name and an e-mail
+    for values, field in (
+        ({"fullName": "Hal"}, "email"),
+        ({"fullName": " ", "email": "h@h.example"}, "fullName"),
+    ):
+        missing = await demo.data(LEAD_CREATE, {"input": values}, token=token)
+        assert [(e["field"], e["code"]) for e in missing["leadCreate"]["errors"]] == [
+            (field, "REQUIRED")
+        ]
     assert await Lead.filter(full_name="Gil").count() == 0
     assert await Lead.all().count() == 2
 

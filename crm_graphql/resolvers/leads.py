@@ -262,6 +262,8 @@ class LeadsMutation:
                 for key, field in (("owner_id", "ownerId"), ("company_id", "companyId")):
                     if data.pop(key, None) is not None:
                         raise FieldError(field, "FORBIDDEN", "A web-form token cannot set this.")
+                if not (data.get("email") or "").strip():
+                    raise FieldError("email", "REQUIRED", "A web-form lead needs an e-mail.")
                 data["owner_id"] = None
                 data["company_id"] = None
                 if not data.get("channel"):
