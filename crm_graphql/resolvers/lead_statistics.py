@@ -85,7 +85,6 @@ class LeadStatisticsQuery:
         data = PipelineData(
             totals=Shared(lambda: stats.pipeline_totals(leads, steps)),
             leads=Shared(lambda: stats.pipeline_leads(leads, steps, keys, size)),
-            setup=Shared(info.context.loaders.leads.setup),
         )
         return [
             LeadPipelineStep(_code=code, _size=size, _data=data)  # type: ignore[call-arg]

@@ -12,12 +12,16 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
+from crm_graphql.dataloaders.leads import LeadLoaders
 from crm_graphql.models.leads import CLOSED_FROM, Lead
+from crm_graphql.models.setup import CrmSetup
 from crm_graphql.schema.leads import CurrencyAmount, LeadProgress, lead_progress
 from crm_graphql.services import lead_statistics as stats
 
@@ -45,6 +49,39 @@ class Shared(Generic[T]):
         return await asyncio.shield(self._task)
 
 
+_setups: WeakKeyDictionary[LeadLoaders, Shared[CrmSetup]] = WeakKeyDictionary()
+# Fields of a Lead that read CRM setup (progress names, stale days).
+_SETUP_FIELDS = frozenset({"progress", "stale"})
+
+
+async def request_setup(info: Info) -> CrmSetup:
+    """CRM setup, read once per request however many resolvers ask at the same time
+    (the request's lead loaders cache it only once a read has finished)."""
+    loaders = info.context.loaders.leads
+    shared = _setups.get(loaders)
+    if shared is None:
+        shared = _setups[loaders] = Shared(loaders.setup)
+    return await shared.get()
+
+
+def _selects(selections: list[Selection], names: frozenset[str]) -> bool:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name in names:
+                return True
+        elif _selects(selection.selections, names):
+            return True
+    return False
+
+
+async def _ready(info: Info, leads: list[Lead]) -> list[Lead]:
+    """`leads`, with CRM setup read first when their selection needs it: otherwise each
+    lead's `progress` would miss the loader's cache at once and read it again."""
+    if leads and _selects(info.selected_fields[0].selections, _SETUP_FIELDS):
+        await request_setup(info)
+    return leads
+
+
 def _sales(group: stats.Group | None) -> list[CurrencyAmount]:
     if group is None:
         return []
@@ -65,7 +102,7 @@ class LeadsByChannel:
     channel: str = strawberry.field(description="The channel (empty when not set).")
     count: int = strawberry.field(description="Number of leads.")
     estimated_sales: list[CurrencyAmount] = strawberry.field(
-        description="Sum of their estimated sales, one amount per currency (by code)."
+        description="Sum of their estimated sales, one amount per currency, by currency code."
     )
 
 
@@ -74,7 +111,7 @@ class LeadsByCountry:
     country: str = strawberry.field(description="The country (empty when not set).")
     count: int = strawberry.field(description="Number of leads.")
     estimated_sales: list[CurrencyAmount] = strawberry.field(
-        description="Sum of their estimated sales, one amount per currency (by code)."
+        description="Sum of their estimated sales, one amount per currency, by currency code."
     )
 
 
@@ -83,7 +120,7 @@ class LeadsByOwner:
     _owner_id: strawberry.Private[int | None]
     count: int = strawberry.field(description="Number of leads.")
     estimated_sales: list[CurrencyAmount] = strawberry.field(
-        description="Sum of their estimated sales, one amount per currency (by code)."
+        description="Sum of their estimated sales, one amount per currency, by currency code."
     )
 
     @strawberry.field(description="The owner; null for the unowned leads.")
@@ -104,7 +141,7 @@ class LeadFunnelStep:
     progress: LeadProgress = strawberry.field(description="The step.")
     count: int = strawberry.field(description="Number of leads at this step.")
     estimated_sales: list[CurrencyAmount] = strawberry.field(
-        description="Sum of their estimated sales, one amount per currency (by code)."
+        description="Sum of their estimated sales, one amount per currency, by currency code."
     )
 
 
@@ -152,8 +189,8 @@ class LeadStatistics:
         "largest estimated sales, largest first (then by id). Amounts are compared as "
         "numbers, whatever their currency."
     )
-    async def top_open(self) -> list[LeadRef]:
-        return await stats.top_open(self._leads)  # type: ignore[return-value]
+    async def top_open(self, info: Info) -> list[LeadRef]:
+        return await _ready(info, await stats.top_open(self._leads))  # type: ignore[return-value]
 
     @strawberry.field(
         description="Leads created per period, oldest first; periods without new leads "
@@ -174,7 +211,7 @@ class LeadStatistics:
     )
     async def funnel(self, info: Info) -> list[LeadFunnelStep]:
         groups = await stats.funnel(self._leads)
-        setup = await info.context.loaders.leads.setup()
+        setup = await request_setup(info)
         return [
             LeadFunnelStep(
                 progress=lead_progress(setup, g.key), count=g.count, estimated_sales=_sales(g)
@@ -201,11 +238,10 @@ class LeadPipelineOrder(Enum):
 @dataclass(frozen=True)
 class PipelineData:
     """What a pipeline's steps share, each fetched once, when a step first needs it: the
-    counts and sums (one statement), the leads (one statement), CRM setup (names)."""
+    counts and sums (one statement) and the leads (one statement)."""
 
     totals: Shared[dict[int, stats.Group]]
     leads: Shared[dict[int, list[Lead]]]
-    setup: Shared[object]
 
 
 @strawberry.type(description="One progress step of the pipeline, with its leads.")
@@ -215,8 +251,8 @@ class LeadPipelineStep:
     _data: strawberry.Private[PipelineData]
 
     @strawberry.field(description="The step: code, name and whether it is a closed one.")
-    async def progress(self) -> LeadProgress:
-        return lead_progress(await self._data.setup.get(), self._code)
+    async def progress(self, info: Info) -> LeadProgress:
+        return lead_progress(await request_setup(info), self._code)
 
     @strawberry.field(description="Number of leads at this step.")
     async def count(self) -> int:
@@ -224,14 +260,15 @@ class LeadPipelineStep:
         return group.count if group else 0
 
     @strawberry.field(
-        description="Sum of their estimated sales, one amount per currency (by code)."
+        description="Sum of their estimated sales, one amount per currency, by currency code."
     )
     async def estimated_sales(self) -> list[CurrencyAmount]:
         return _sales((await self._data.totals.get()).get(self._code))
 
     @strawberry.field(description="The first leads of this step, in the pipeline's order.")
-    async def leads(self) -> list[LeadRef]:
-        return (await self._data.leads.get()).get(self._code, [])[: self._size]  # type: ignore[return-value]
+    async def leads(self, info: Info) -> list[LeadRef]:
+        leads = (await self._data.leads.get()).get(self._code, [])[: self._size]
+        return await _ready(info, leads)  # type: ignore[return-value]
 
     @strawberry.field(description="More leads follow the ones listed here.")
     async def has_more_leads(self) -> bool:
