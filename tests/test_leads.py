@@ -489,3 +489,34 @@ async def test_a_lead_alarm_is_an_event_in_its_owners_calendar(demo: Api) -> Non
     assert len((await demo.data(events, as_user="manager1"))["calendarEvents"]) == 1
     await demo.data(UPDATE, {"i": {"id": lead["id"], "alarmAt": None}}, as_user="manager1")
     assert (await demo.data(events, as_user="manager1"))["calendarEvents"] == []
+
+
+async def test_a_lead_list_costs_the_same_statements_for_3_or_30_leads(demo: Api) -> None:
+    from crm_graphql.services.sqlcount import count_statements
+
+    query = """{ leads(first: 50) { totalCount edges { node {
+        fullName progress { name } stale owner { username } company { name }
+        leadType { name } tags { name } customFields { value }
+        history(first: 2) { totalCount edges { node { kind user { username } } } }
+        activities(first: 2) { edges { node { text } } }
+        files(first: 2) { edges { node { originalName } } } viewerCan { edit } } } } }"""
+
+    async def statements() -> int:
+        await demo.data(query, as_user="user1")  # CRM setup row and caches warm
+        with count_statements() as seen:
+            await demo.data(query, as_user="user1")
+        return len(seen)
+
+    customer_a = await company_id("Customer #A")
+    tag = await demo.data(
+        'mutation { leadTagCreate(input: {name: "Hot", colour: "#ff0000"}) { tag { id } } }',
+        as_user="manager1",
+    )
+    tag_ids = [tag["leadTagCreate"]["tag"]["id"]]
+    for n in range(3):
+        await create(demo, "user1", fullName=f"L{n}", companyId=customer_a, tagIds=tag_ids)
+    few = await statements()
+    for n in range(3, 30):
+        lead = await create(demo, "user1", fullName=f"L{n}", companyId=customer_a, tagIds=tag_ids)
+        await demo.data(UPDATE, {"i": {"id": lead["id"], "progress": 20}}, as_user="user1")
+    assert await statements() == few

@@ -3,6 +3,7 @@ values, history and activities per lead, and open-lead figures per managing comp
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -55,13 +56,15 @@ class LeadLoaders:
         )
         # Open leads per managing company, among the leads the viewer can see.
         self.open_by_company = DataLoader[int, list[tuple[str, int, int]]](self._open_by_company)
-        self._setup: CrmSetup | None = None
+        self._setup: asyncio.Future[CrmSetup] | None = None
 
     async def setup(self) -> CrmSetup:
-        """CRM setup (progress names, stale days), read once per request."""
+        """CRM setup (progress names, stale days), read once per request: the fields
+        of every lead of a page ask at once, so they share one pending read."""
         if self._setup is None:
-            self._setup = await get_setup()
-        return self._setup
+            self._setup = asyncio.ensure_future(get_setup())
+        # Shielded: a sibling field's cancellation must not cancel the shared read.
+        return await asyncio.shield(self._setup)
 
     async def _tags(self, ids: Sequence[int]) -> list[list[LeadTag]]:
         links = await LeadTagLink.filter(lead_id__in=set(ids)).values_list("lead_id", "tag_id")
