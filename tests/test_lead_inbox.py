@@ -10,6 +10,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from crm_graphql.services.setup import get_setup
 from crm_graphql.settings import settings
 from tests.factories import Api
 from tests.mailservers import DovecotServer, SmtpServer
+from tests.test_cli import run
 from tests.test_lead_mail import REFERENCE, SEND, prospect
 from tests.test_leads import company_id
 
@@ -271,3 +273,28 @@ async def test_an_unreachable_or_refusing_mailbox_is_reported_not_fatal(
     assert (await poll()).filed == 1
     status = await demo.data("{ mailStatus { lastError filedTotal } }", as_user="admin")
     assert status["mailStatus"] == {"lastError": "", "filedTotal": 1}
+
+
+async def test_the_mail_commands_run_one_pass(
+    demo: Api, dovecot: DovecotServer, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    await configure(demo, dovecot, smtp_server)
+    lead = await prospect(demo)
+    await dovecot.append(reply(lead["id"]))
+    polled = await asyncio.to_thread(run, "mail", "poll", tmp_path=tmp_path)
+    last = polled.stdout.strip().splitlines()[-1]  # after the migration line
+    assert (polled.returncode, last) == (0, "Filed 1, left alone 0."), polled
+    assert len(await received(lead["id"])) == 1
+    again = await asyncio.to_thread(run, "mail", "poll", tmp_path=tmp_path)
+    assert again.stdout.strip().endswith("Filed 0, left alone 0.")
+    queued = await demo.data(
+        SEND, {"i": {"leadId": lead["id"], "subject": "Hi", "bodyHtml": "<p>Hi</p>"}},
+        as_user="user1",
+    )  # fmt: skip
+    assert queued["leadSendEmail"]["errors"] == []
+    sent = await asyncio.to_thread(run, "mail", "send", tmp_path=tmp_path)
+    assert sent.stdout.strip().endswith("Sent 1, deferred 0, failed 0."), sent
+    assert len(await smtp_server.wait_for(1)) == 1
+    await configure(demo, dovecot, imapPassword="wrong")
+    refused = await asyncio.to_thread(run, "mail", "poll", tmp_path=tmp_path)
+    assert refused.returncode == 1 and "Mailbox problem" in refused.stderr
