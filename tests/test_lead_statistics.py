@@ -431,6 +431,11 @@ async def test_the_pipeline_groups_visible_leads_by_step(demo: Api) -> None:
     got = await pipeline(demo, "user1", filter={"progress": {"in": [20, 200]}}, closed=True)
     keep = [r for r in rows if visible("user1", r) and r.progress in (20, 200)]
     assert got == expected_pipeline(keep, closed=True)
+    # a filter through a relation (a join in the list's SQL): each lead still once
+    owners = {"owner": {"username": {"in": ["user1", "seller"]}}}
+    got = await pipeline(demo, "manager1", filter=owners, closed=True, first=50)
+    keep = [r for r in rows if visible("manager1", r) and r.owner in ("user1", "seller")]
+    assert got == expected_pipeline(keep, closed=True, first=50)
     # first: 0 lists no lead but still counts them
     got = await pipeline(demo, "admin", first=0)
     assert got == expected_pipeline(mine, first=0)

@@ -96,6 +96,8 @@ class Lead(Model):
         ordering = ["id"]
         indexes = (
             ("progress", "estimated_sale_cents"),
+            # The pipeline's close-date order: a few index rows per step, not a sort.
+            ("progress", "close_key"),
             ("owner_id", "progress"),
             ("company_id", "progress"),
             ("created_at",),

@@ -12,16 +12,12 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
-from weakref import WeakKeyDictionary
 
 import strawberry
-from strawberry.types.nodes import SelectedField, Selection
 from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
-from crm_graphql.dataloaders.leads import LeadLoaders
 from crm_graphql.models.leads import CLOSED_FROM, Lead
-from crm_graphql.models.setup import CrmSetup
 from crm_graphql.schema.leads import CurrencyAmount, LeadProgress, lead_progress
 from crm_graphql.services import lead_statistics as stats
 
@@ -47,39 +43,6 @@ class Shared(Generic[T]):
         if self._task is None:
             self._task = asyncio.ensure_future(self._make())
         return await asyncio.shield(self._task)
-
-
-_setups: WeakKeyDictionary[LeadLoaders, Shared[CrmSetup]] = WeakKeyDictionary()
-# Fields of a Lead that read CRM setup (progress names, stale days).
-_SETUP_FIELDS = frozenset({"progress", "stale"})
-
-
-async def request_setup(info: Info) -> CrmSetup:
-    """CRM setup, read once per request however many resolvers ask at the same time
-    (the request's lead loaders cache it only once a read has finished)."""
-    loaders = info.context.loaders.leads
-    shared = _setups.get(loaders)
-    if shared is None:
-        shared = _setups[loaders] = Shared(loaders.setup)
-    return await shared.get()
-
-
-def _selects(selections: list[Selection], names: frozenset[str]) -> bool:
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            if selection.name in names:
-                return True
-        elif _selects(selection.selections, names):
-            return True
-    return False
-
-
-async def _ready(info: Info, leads: list[Lead]) -> list[Lead]:
-    """`leads`, with CRM setup read first when their selection needs it: otherwise each
-    lead's `progress` would miss the loader's cache at once and read it again."""
-    if leads and _selects(info.selected_fields[0].selections, _SETUP_FIELDS):
-        await request_setup(info)
-    return leads
 
 
 def _sales(group: stats.Group | None) -> list[CurrencyAmount]:
@@ -189,8 +152,8 @@ class LeadStatistics:
         "largest estimated sales, largest first (then by id). Amounts are compared as "
         "numbers, whatever their currency."
     )
-    async def top_open(self, info: Info) -> list[LeadRef]:
-        return await _ready(info, await stats.top_open(self._leads))  # type: ignore[return-value]
+    async def top_open(self) -> list[LeadRef]:
+        return await stats.top_open(self._leads)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Leads created per period, oldest first; periods without new leads "
@@ -211,7 +174,7 @@ class LeadStatistics:
     )
     async def funnel(self, info: Info) -> list[LeadFunnelStep]:
         groups = await stats.funnel(self._leads)
-        setup = await request_setup(info)
+        setup = await info.context.loaders.leads.setup()
         return [
             LeadFunnelStep(
                 progress=lead_progress(setup, g.key), count=g.count, estimated_sales=_sales(g)
@@ -252,7 +215,7 @@ class LeadPipelineStep:
 
     @strawberry.field(description="The step: code, name and whether it is a closed one.")
     async def progress(self, info: Info) -> LeadProgress:
-        return lead_progress(await request_setup(info), self._code)
+        return lead_progress(await info.context.loaders.leads.setup(), self._code)
 
     @strawberry.field(description="Number of leads at this step.")
     async def count(self) -> int:
@@ -266,9 +229,8 @@ class LeadPipelineStep:
         return _sales((await self._data.totals.get()).get(self._code))
 
     @strawberry.field(description="The first leads of this step, in the pipeline's order.")
-    async def leads(self, info: Info) -> list[LeadRef]:
-        leads = (await self._data.leads.get()).get(self._code, [])[: self._size]
-        return await _ready(info, leads)  # type: ignore[return-value]
+    async def leads(self) -> list[LeadRef]:
+        return (await self._data.leads.get()).get(self._code, [])[: self._size]  # type: ignore[return-value]
 
     @strawberry.field(description="More leads follow the ones listed here.")
     async def has_more_leads(self) -> bool:
