@@ -456,45 +456,52 @@ async def test_statement_counts_do_not_grow_with_the_leads(demo: Api) -> None:
         await demo.data(query, variables, as_user="admin")  # CRM setup row created, caches warm
         with count_statements() as statements:
             data = await demo.data(query, variables, as_user="admin")
-        return len(statements), data
+        return len(statements) - authentication, data
 
+    authentication = 0  # until measured just below
     authentication, _ = await count("{ __typename }")
+    # every statistic, the owners loaded by one of them only: byOwner's and topOpen's
+    # owners share a batch only when both aggregates happen to end in the same tick
+    one_owner_field = STATS.replace(" owner { username } progress { code name } }", " }")
+    assert one_owner_field != STATS
     rows = await set_up(demo)
     closed = {"closed": True, "first": 3}
-    small = {
-        "statistics": await count(STATS),
-        "pipeline": await count(PIPELINE),
-        "closed pipeline": await count(PIPELINE, closed),
-    }
+
+    async def counts() -> dict[str, tuple[int, Any]]:
+        return {
+            "statistics": await count(one_owner_field),
+            "every field": await count(STATS),
+            "pipeline": await count(PIPELINE),
+            "closed pipeline": await count(PIPELINE, closed),
+        }
+
+    small = await counts()
     # many more leads, owners, channels and companies
     for i in range(8):
         await make_user(f"rep{i}", bits=("LW",))
     owners: list[str | None] = [f"rep{i}" for i in range(8)] + [None, "user1"]
     more = await add_leads(90, owners, ["Customer #A", None, "Customer #B"], prefix="More")
-    large = {
-        "statistics": await count(STATS),
-        "pipeline": await count(PIPELINE),
-        "closed pipeline": await count(PIPELINE, closed),
-    }
+    large = await counts()
     assert len(large["statistics"][1]["leadStatistics"]["byOwner"]) > len(
         small["statistics"][1]["leadStatistics"]["byOwner"]
     )
     assert sum(s["count"] for s in large["pipeline"][1]["leadPipeline"]) == sum(
         1 for r in rows + more if r.progress < 100
     )
-    for name in small:
-        assert small[name][0] == large[name][0], name
-    # statistics: one aggregate per field (newOverTime three times), CRM setup once
-    # for the progress names, the users once for every owner
-    assert large["statistics"][0] - authentication == 9 + 1 + 1
-    # pipeline: totals, leads of every step, CRM setup, owners
-    assert large["pipeline"][0] - authentication == 4
-    assert large["closed pipeline"][0] - authentication == 4
+    for figures in (small, large):
+        # one aggregate per field (newOverTime three times), CRM setup once for the
+        # progress names, the users once for the owners
+        assert figures["statistics"][0] == 9 + 1 + 1
+        # and once more at most when topOpen's owners come in a batch of their own
+        assert 9 + 1 + 1 <= figures["every field"][0] <= 9 + 1 + 2
+        # pipeline: totals, leads of every step, CRM setup, owners
+        assert figures["pipeline"][0] == 4
+        assert figures["closed pipeline"][0] == 4
 
     # only what is selected runs
     one, _ = await count("{ leadStatistics { conversionRate } }")
-    assert one - authentication == 1
-    counts, _ = await count("{ leadPipeline { count } }")
-    assert counts - authentication == 1
+    assert one == 1
+    totals, _ = await count("{ leadPipeline { count } }")
+    assert totals == 1
     leads, _ = await count("{ leadPipeline { leads { id } } }")
-    assert leads - authentication == 1
+    assert leads == 1

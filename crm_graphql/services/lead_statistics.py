@@ -187,12 +187,14 @@ async def conversion(leads: QuerySet[Lead]) -> tuple[int, int]:
 
 async def top_open(leads: QuerySet[Lead], limit: int = TOP) -> list[Lead]:
     """The open leads with the largest estimated sales (compared as numbers, whatever
-    their currency), then by id."""
+    their currency), then by id. The ranking reads only the ids and amounts, then the
+    winners' rows are read by id: sorting whole rows was twice as slow at a million."""
     rows, params, connection = _rows_sql(leads)
     sql = (
-        f"SELECT l.* FROM ({rows}) l "  # noqa: S608
-        f"WHERE l.progress < {int(CLOSED_FROM)} "
-        f"ORDER BY l.estimated_sale_cents DESC, l.id LIMIT {int(limit)}"
+        f"SELECT l.* FROM leads l WHERE l.id IN (SELECT r.id FROM ({rows}) r "  # noqa: S608
+        f"WHERE r.progress < {int(CLOSED_FROM)} "
+        f"ORDER BY r.estimated_sale_cents DESC, r.id LIMIT {int(limit)}) "
+        "ORDER BY l.estimated_sale_cents DESC, l.id"
     )
     return [Lead._init_from_db(**row) for row in await connection.execute_query_dict(sql, params)]
 
