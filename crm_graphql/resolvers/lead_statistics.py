@@ -1,10 +1,12 @@
 """Lead statistics and the lead pipeline: the leads the viewer can see, narrowed by the
 same filter as the `leads` list; each statistic then runs as one SQL aggregate over
-them, and a pipeline as two statements whatever the number of leads and steps."""
+them, and a pipeline as two statements whatever the number of leads and steps, planned from the
+selection before the steps are handed out."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 import strawberry
 
@@ -17,8 +19,8 @@ from crm_graphql.schema.lead_statistics import (
     LeadPipelineOrder,
     LeadPipelineStep,
     LeadStatistics,
-    PipelineData,
-    Shared,
+    pipeline_steps,
+    selected_names,
 )
 from crm_graphql.schema.leads import LeadFilter
 from crm_graphql.services import lead_statistics as stats
@@ -57,7 +59,7 @@ class LeadStatisticsQuery:
         "currency and its first leads. Needs LR, LW or LM.",
         extensions=auth(*LEAD_BITS),
     )
-    def lead_pipeline(
+    async def lead_pipeline(
         self,
         info: Info,
         filter: Annotated[
@@ -81,12 +83,19 @@ class LeadStatisticsQuery:
         size = page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
         leads = filtered_leads(info, filter, open_default=False)
         steps = stats.pipeline_steps(include_closed)
-        keys = sort_keys(None, PIPELINE_ORDERS[order_by])
-        data = PipelineData(
-            totals=Shared(lambda: stats.pipeline_totals(leads, steps)),
-            leads=Shared(lambda: stats.pipeline_leads(leads, steps, keys, size)),
+        wanted = selected_names(info.selected_fields[0].selections)
+
+        async def nothing() -> dict[int, Any]:
+            return {}
+
+        # Only the statements the selection needs, at the same time.
+        setup, totals, firsts = await asyncio.gather(
+            info.context.loaders.leads.setup() if "progress" in wanted else nothing(),
+            stats.pipeline_totals(leads, steps)
+            if wanted & {"count", "estimatedSales"}
+            else nothing(),
+            stats.pipeline_leads(leads, steps, sort_keys(None, PIPELINE_ORDERS[order_by]), size)
+            if wanted & {"leads", "hasMoreLeads"}
+            else nothing(),
         )
-        return [
-            LeadPipelineStep(_code=code, _size=size, _data=data)  # type: ignore[call-arg]
-            for code in steps
-        ]
+        return pipeline_steps(steps, setup or None, totals, firsts, size)

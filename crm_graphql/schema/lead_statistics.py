@@ -1,19 +1,19 @@
 """Types of the lead statistics and of the lead pipeline. Each statistic is one SQL
 aggregate over the leads the viewer can see that match the filter, run only when
 selected; a pipeline runs one statement for its counts and sums and one for its leads,
-each only when a step's field needs it."""
+each only when a step's selected fields need it, before the steps are handed out (so
+their fields are plain values, and every lead's owner comes in one batch)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
@@ -25,24 +25,8 @@ if TYPE_CHECKING:
     from crm_graphql.schema.leads import LeadObjectType
     from crm_graphql.schema.users import UserType
 
-T = TypeVar("T")
 LeadRef = Annotated["LeadObjectType", strawberry.lazy("crm_graphql.schema.leads")]
 UserRef = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
-
-
-class Shared(Generic[T]):
-    """One result shared by every resolver that needs it, computed on first use. Callers
-    await a shield of it: graphql-core cancels sibling resolvers when a non-null field
-    fails, and that must not cancel the work the others are waiting for."""
-
-    def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
-        self._make = make
-        self._task: asyncio.Future[T] | None = None
-
-    async def get(self) -> T:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._make())
-        return await asyncio.shield(self._task)
 
 
 def _sales(group: stats.Group | None) -> list[CurrencyAmount]:
@@ -198,40 +182,48 @@ class LeadPipelineOrder(Enum):
     )
 
 
-@dataclass(frozen=True)
-class PipelineData:
-    """What a pipeline's steps share, each fetched once, when a step first needs it: the
-    counts and sums (one statement) and the leads (one statement)."""
-
-    totals: Shared[dict[int, stats.Group]]
-    leads: Shared[dict[int, list[Lead]]]
-
-
 @strawberry.type(description="One progress step of the pipeline, with its leads.")
 class LeadPipelineStep:
-    _code: strawberry.Private[int]
-    _size: strawberry.Private[int]
-    _data: strawberry.Private[PipelineData]
-
-    @strawberry.field(description="The step: code, name and whether it is a closed one.")
-    async def progress(self, info: Info) -> LeadProgress:
-        return lead_progress(await info.context.loaders.leads.setup(), self._code)
-
-    @strawberry.field(description="Number of leads at this step.")
-    async def count(self) -> int:
-        group = (await self._data.totals.get()).get(self._code)
-        return group.count if group else 0
-
-    @strawberry.field(
+    progress: LeadProgress = strawberry.field(
+        description="The step: code, name and whether it is a closed one."
+    )
+    count: int = strawberry.field(description="Number of leads at this step.")
+    estimated_sales: list[CurrencyAmount] = strawberry.field(
         description="Sum of their estimated sales, one amount per currency, by currency code."
     )
-    async def estimated_sales(self) -> list[CurrencyAmount]:
-        return _sales((await self._data.totals.get()).get(self._code))
+    leads: list[LeadRef] = strawberry.field(
+        description="The first leads of this step, in the pipeline's order."
+    )
+    has_more_leads: bool = strawberry.field(description="More leads follow the ones listed here.")
 
-    @strawberry.field(description="The first leads of this step, in the pipeline's order.")
-    async def leads(self) -> list[LeadRef]:
-        return (await self._data.leads.get()).get(self._code, [])[: self._size]  # type: ignore[return-value]
 
-    @strawberry.field(description="More leads follow the ones listed here.")
-    async def has_more_leads(self) -> bool:
-        return len((await self._data.leads.get()).get(self._code, [])) > self._size
+def selected_names(selections: list[Selection]) -> set[str]:
+    """The names of the fields selected at this level, through fragments."""
+    names: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        else:
+            names |= selected_names(selection.selections)
+    return names
+
+
+def pipeline_steps(
+    steps: Sequence[int],
+    setup: Any,
+    totals: dict[int, stats.Group],
+    leads: dict[int, list[Lead]],
+    size: int,
+) -> list[LeadPipelineStep]:
+    """The steps from what the pipeline's statements returned (`leads` holds up to
+    `size + 1` per step, the last one only telling that more follow)."""
+    return [
+        LeadPipelineStep(
+            progress=lead_progress(setup, code),
+            count=totals[code].count if code in totals else 0,
+            estimated_sales=_sales(totals.get(code)),
+            leads=leads.get(code, [])[:size],  # type: ignore[arg-type]
+            has_more_leads=len(leads.get(code, [])) > size,
+        )
+        for code in steps
+    ]

@@ -112,29 +112,25 @@ def _is_postgres(connection: BaseDBAsyncClient) -> bool:
     return connection.capabilities.dialect == "postgres"
 
 
-def _codes(steps: Sequence[int]) -> str:
-    # Our own integer constants, inlined: no placeholder numbering to shift.
-    return ", ".join(str(int(s)) for s in steps)
-
-
 def _money(cents: Any) -> Decimal:
     # SUM of a BIGINT is an integer on SQLite and a NUMERIC (Decimal) on PostgreSQL.
     return cents_to_decimal(int(cents or 0))
 
 
-async def _grouped(leads: QuerySet[Lead], key: str, where: str = "") -> list[Group]:
+async def _grouped(leads: QuerySet[Lead], key: str) -> list[Group]:
     """ONE statement: count and estimated cents of the set per (`key`, currency), folded
-    into one Group per key value (folding aggregate rows, not leads)."""
+    into one Group per key value (folding aggregate rows, not leads). The currency is
+    grouped first: grouped by an indexed column first, SQLite walks that index and reads
+    every row in its order (three times slower at a million leads)."""
     rows, params, connection = _rows_sql(leads)
     sql = (
         f"SELECT {key} AS crm_key, l.currency AS currency, COUNT(*) AS n, "  # noqa: S608
         f"SUM(l.estimated_sale_cents) AS cents FROM ({rows}) l "
-        f"WHERE 1 = 1{where} GROUP BY {key}, l.currency"
+        f"GROUP BY l.currency, {key}"
     )
-    rows = await connection.execute_query_dict(sql, params)
     counts: dict[Any, int] = defaultdict(int)
     sales: dict[Any, list[Sales]] = defaultdict(list)
-    for row in rows:
+    for row in await connection.execute_query_dict(sql, params):
         n = int(row["n"])
         counts[row["crm_key"]] += n
         sales[row["crm_key"]].append(Sales(row["currency"], _money(row["cents"])))
@@ -241,9 +237,10 @@ def pipeline_steps(include_closed: bool) -> tuple[int, ...]:
 
 
 async def pipeline_totals(leads: QuerySet[Lead], steps: Sequence[int]) -> dict[int, Group]:
-    """Count and estimated sales per step (of `steps`), one GROUP BY statement."""
-    groups = await _grouped(leads, "l.progress", f" AND l.progress IN ({_codes(steps)})")
-    return {g.key: g for g in groups}
+    """Count and estimated sales per step (of `steps`), one GROUP BY statement over
+    every step: the others are dropped here, as `progress IN (open steps)` made SQLite
+    read two thirds of the leads through the progress index, one by one."""
+    return {g.key: g for g in await _grouped(leads, "l.progress") if g.key in steps}
 
 
 async def pipeline_leads(
