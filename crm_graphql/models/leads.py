@@ -96,8 +96,10 @@ class Lead(Model):
         ordering = ["id"]
         indexes = (
             ("progress", "estimated_sale_cents"),
-            # The pipeline's close-date order: a few index rows per step, not a sort.
+            # The pipeline's close-date and last-change orders: a few index rows per
+            # step, not a sort of the step's leads.
             ("progress", "close_key"),
+            ("progress", "updated_at"),
             ("owner_id", "progress"),
             ("company_id", "progress"),
             ("created_at",),
