@@ -296,10 +296,8 @@ def baseline_sql(label: str, viewer: dict[str, Any], postgres: bool) -> str:
     rule = lead_rule(viewer)
     sums = "l.currency, COUNT(*) AS n, SUM(l.estimated_sale_cents) AS cents"
 
-    def grouped(key: str, where: str = "") -> str:
-        return (
-            f"SELECT {key} AS k, {sums} FROM leads l WHERE {rule}{where} GROUP BY {key}, l.currency"
-        )
+    def grouped(key: str) -> str:
+        return f"SELECT {key} AS k, {sums} FROM leads l WHERE {rule} GROUP BY l.currency, {key}"
 
     def bucket(unit: str) -> str:
         if postgres:
@@ -325,10 +323,12 @@ def baseline_sql(label: str, viewer: dict[str, Any], postgres: bool) -> str:
         "topOpen": f"SELECT l.id FROM leads l WHERE {rule} AND l.progress < 100 "
         "ORDER BY l.estimated_sale_cents DESC, l.id LIMIT 10",
         "funnel": grouped("l.progress"),
-        "pipeline totals": grouped("l.progress", " AND l.progress < 100"),
-        "pipeline leads": f"SELECT * FROM (SELECT l.*, ROW_NUMBER() OVER (PARTITION BY "
-        "l.progress ORDER BY l.estimated_sale_cents DESC, l.id DESC) AS rn FROM leads l "
-        f"WHERE {rule} AND l.progress < 100) x WHERE rn <= 11 ORDER BY progress, rn",
+        "pipeline totals": grouped("l.progress"),
+        "pipeline leads": " UNION ALL ".join(
+            f"SELECT * FROM (SELECT l.* FROM leads l WHERE {rule} AND l.progress = {step} "
+            f"ORDER BY l.estimated_sale_cents DESC, l.id DESC LIMIT 11) p{step}"
+            for step in (0, 20, 40, 60, 80)
+        ),
     }[label]
 
 

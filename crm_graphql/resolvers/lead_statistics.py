@@ -1,7 +1,7 @@
 """Lead statistics and the lead pipeline: the leads the viewer can see, narrowed by the
 same filter as the `leads` list; each statistic then runs as one SQL aggregate over
-them, and a pipeline as two statements whatever the number of leads and steps, planned from the
-selection before the steps are handed out."""
+them, and a pipeline as two statements whatever the number of leads and steps, planned
+from the selection before the steps are handed out."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from crm_graphql.schema.lead_statistics import (
     LeadPipelineOrder,
     LeadPipelineStep,
     LeadStatistics,
-    pipeline_steps,
+    build_pipeline,
     selected_names,
 )
 from crm_graphql.schema.leads import LeadFilter
@@ -98,4 +98,4 @@ class LeadStatisticsQuery:
             if wanted & {"leads", "hasMoreLeads"}
             else nothing(),
         )
-        return pipeline_steps(steps, setup or None, totals, firsts, size)
+        return build_pipeline(steps, setup or None, totals, firsts, size)

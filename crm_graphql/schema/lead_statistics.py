@@ -208,7 +208,7 @@ def selected_names(selections: list[Selection]) -> set[str]:
     return names
 
 
-def pipeline_steps(
+def build_pipeline(
     steps: Sequence[int],
     setup: Any,
     totals: dict[int, stats.Group],
