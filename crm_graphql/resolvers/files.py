@@ -73,7 +73,8 @@ def _id(value: Any, field: str) -> int:
     return number
 
 
-async def _close(upload: Any) -> None:
+async def close_upload(upload: Any) -> None:
+    """Release an uploaded part's spooled file (sync or async close)."""
     close = getattr(upload, "close", None)
     if callable(close):
         result = close()
@@ -139,7 +140,7 @@ class FilesMutation:
         try:
             stored, errors = await atomic(work)
         finally:
-            await _close(input.file)
+            await close_upload(input.file)
         return FileUploadPayload(file=stored, errors=user_errors(errors))  # type: ignore[arg-type]
 
     @strawberry.mutation(

@@ -3,7 +3,6 @@ from a lead (its owner, LM or superadmins), the outbox and the mailbox status.""
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated, Any
 
 import strawberry
@@ -21,6 +20,7 @@ from crm_graphql.permissions.lead_mail import (
 )
 from crm_graphql.permissions.leads import can_mail_from_lead
 from crm_graphql.resolvers.common import connection, input_fields
+from crm_graphql.resolvers.files import close_upload
 from crm_graphql.resolvers.leads import LEAD_BITS, own_or_visible_companies, visible_lead
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.lead_mail import (
@@ -61,15 +61,6 @@ async def _mailable_lead(info: Info, lead_id: Any) -> Lead:
     if not can_mail_from_lead(info.context.require_viewer(), lead):
         raise info.context.deny(f"Lead {lead.id}", "not its owner")
     return lead
-
-
-async def _close(uploads: list[Any]) -> None:
-    for upload in uploads:
-        close = getattr(upload, "close", None)
-        if callable(close):
-            result = close()
-            if inspect.isawaitable(result):
-                await result
 
 
 @strawberry.type
@@ -192,7 +183,8 @@ class LeadMailMutation:
         try:
             result, errors = await atomic(work)
         finally:
-            await _close(uploads)
+            for upload in uploads:
+                await close_upload(upload)
         if result is None:
             return LeadMailPayload(outgoing_mail=None, lead=None, errors=user_errors(errors))
         outbox.wake.set()
