@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from crm_graphql.extensions import (
     AuditDenials,
     MaskUnexpectedErrors,
+    OperationLimits,
     RequireOperationName,
     cost_limit_rule,
 )
@@ -112,6 +113,10 @@ def build_schema(config: Settings) -> strawberry.Schema:
             limits.page_size_max,
             nested_default_page=limits.nested_page_size_default,
             nested_max_page=limits.nested_page_size_max,
+            max_selections=limits.max_selections,
+            max_directives=limits.max_directives,
+            max_repeated=limits.max_repeated_selections,
+            filter_limits=limits,
         ),
         depth_validator(limits.max_depth, None),
         alias_validator(limits.max_aliases),
@@ -123,6 +128,8 @@ def build_schema(config: Settings) -> strawberry.Schema:
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         RequireOperationName,
+        # After validation, with the variables: filters sent as variables are priced.
+        lambda: OperationLimits(limits=limits),
         MaskUnexpectedErrors,
         AuditDenials,
     ]

@@ -8,27 +8,197 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Undefined,
     ValidationRule,
+    Visitor,
     get_named_type,
+    get_operation_ast,
+    value_from_ast,
+    visit,
 )
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from crm_graphql.errors import is_client_error
+from crm_graphql.errors import ApiError, is_client_error
+from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
+from crm_graphql.settings import Limits
 
 log = logging.getLogger("crm_graphql.errors")
 
 
 class QueryTooComplex(GraphQLError):
     """Raised (not only reported) by the cost rule, so validation stops at once."""
+
+
+# Costs saturate here: a product of nested page sizes must never grow into a number
+# that orjson cannot write (64 bits) or that takes long to compute.
+COST_CEILING = 2**50
+
+
+def _capped(value: int) -> int:
+    return min(value, COST_CEILING)
+
+
+class Pricer:
+    """Prices one operation: each field costs 1; a field with a `first` argument
+    multiplies the cost of what is under it by its page size (the default when omitted,
+    the cap when it is a variable or above the cap), so nested lists are priced by the
+    rows they can return; each condition of a filter argument costs
+    `filter_condition_cost`. A root field's list uses the root page limits; a list below
+    another field uses the nested limits.
+
+    Fragments are priced once each, so the work stays linear in the document. It also
+    counts selections with every fragment spread expanded, and refuses a selection set
+    repeating one response key (or fragment, or inline fragment type) more than
+    `max_repeated` times.
+
+    With `variables` (coerced), filters given as variables are checked and priced too;
+    without, only filters written in the document are (validation time)."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        *,
+        default_page: int,
+        max_page: int,
+        nested_default_page: int,
+        nested_max_page: int,
+        filter_limits: Limits | None = None,
+        max_repeated: int | None = None,
+        variables: dict[str, Any] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.default_page = default_page
+        self.max_page = max_page
+        self.nested_default = nested_default_page
+        self.nested_max = nested_max_page
+        self.filter_limits = filter_limits
+        self.max_repeated = max_repeated
+        self.variables = variables
+        self._roots = {
+            t for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
+        }
+        self._priced: dict[str, tuple[int, int]] = {}
+
+    def operation(self, node: OperationDefinitionNode) -> tuple[int, int]:
+        """(cost, number of selections once fragments are expanded)."""
+        root = self.schema.get_root_type(node.operation)
+        if root is None:
+            return 0, 0
+        return self.selections(node.selection_set, root, frozenset())
+
+    def selections(
+        self, selection_set: SelectionSetNode | None, parent: Any, path: frozenset[str]
+    ) -> tuple[int, int]:
+        if selection_set is None:
+            return 0, 0
+        cost = size = 0
+        seen: dict[str, int] = {}
+        for selection in selection_set.selections:
+            size += 1
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                field_cost, field_size = self._field(selection, parent, path)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                key = "... on " + (condition.name.value if condition else "")
+                target = parent
+                if condition is not None:
+                    target = self.schema.get_type(condition.name.value)
+                field_cost, field_size = self.selections(selection.selection_set, target, path)
+            elif isinstance(selection, FragmentSpreadNode):
+                key = "..." + selection.name.value
+                field_cost, field_size = self._fragment(selection.name.value, path)
+            else:  # pragma: no cover - no other selection kinds exist
+                continue
+            seen[key] = seen.get(key, 0) + 1
+            if self.max_repeated is not None and seen[key] > self.max_repeated:
+                raise QueryTooComplex(
+                    f"`{key}` is selected more than {self.max_repeated} times in one "
+                    "selection set.",
+                    selection,
+                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": self.max_repeated},
+                )
+            cost = _capped(cost + field_cost)
+            size = _capped(size + field_size)
+        return cost, size
+
+    def _fragment(self, name: str, path: frozenset[str]) -> tuple[int, int]:
+        if name in self._priced:
+            return self._priced[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in path:
+            return 0, 0  # unknown or cyclic: other rules report it
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        found = self.selections(fragment.selection_set, target, path | {name})
+        self._priced[name] = found
+        return found
+
+    def _field(self, node: FieldNode, parent: Any, path: frozenset[str]) -> tuple[int, int]:
+        fields = getattr(parent, "fields", None)
+        field_def = fields.get(node.name.value) if isinstance(fields, dict) else None
+        # Unknown fields (other rules report them) are still walked: their
+        # selections are work for the validators all the same.
+        child_type = get_named_type(field_def.type) if field_def is not None else None
+        multiplier = 1
+        own = 1
+        if field_def is not None:
+            at_root = parent in self._roots
+            cap = self.max_page if at_root else self.nested_max
+            if "first" in field_def.args:
+                multiplier = self.default_page if at_root else self.nested_default
+            for arg in node.arguments or ():
+                name = arg.name.value
+                if name == "first" and "first" in field_def.args:
+                    if isinstance(arg.value, IntValueNode):
+                        # Above the cap the resolver refuses it; price it at the cap.
+                        multiplier = min(max(int(arg.value.value), 1), cap)
+                    elif not isinstance(arg.value, NullValueNode):
+                        multiplier = cap  # a variable: whatever it holds, at most the cap
+                argument = field_def.args.get(name)
+                if self.filter_limits is not None and argument and is_filter_type(argument.type):
+                    own += self.filter_limits.filter_condition_cost * self._filter(arg, argument)
+        below_cost, below_size = self.selections(node.selection_set, child_type, path)
+        return _capped(own + multiplier * below_cost), below_size
+
+    def _filter(self, arg: ArgumentNode, argument: GraphQLArgument) -> int:
+        """Conditions of one filter argument, checked against the limits. A value that
+        is not known yet (a variable at validation) or not valid (other rules report
+        it) counts nothing here."""
+        assert self.filter_limits is not None
+        value = value_from_ast(arg.value, argument.type, self.variables)
+        if value is Undefined or value is None:
+            return 0
+        return check_filter(value, argument.type, self.filter_limits, arg.name.value)
+
+
+def count_directives(document: DocumentNode) -> int:
+    count = 0
+
+    class Counter(Visitor):
+        def enter_directive(self, *_: Any) -> None:
+            nonlocal count
+            count += 1
+
+    visit(document, Counter())
+    return count
 
 
 def cost_limit_rule(
@@ -39,22 +209,22 @@ def cost_limit_rule(
     nested_default_page: int | None = None,
     nested_max_page: int | None = None,
     max_selections: int | None = None,
+    max_directives: int | None = None,
+    max_repeated: int | None = None,
+    filter_limits: Limits | None = None,
 ) -> type[ValidationRule]:
-    """A validation rule refusing operations whose cost exceeds `max_cost`.
-
-    Each field costs 1; a field with a `first` argument multiplies the cost of what is
-    under it by its page size (the default when omitted, the cap when it is a
-    variable), so nested lists are priced by the rows they can return. A root field's
-    list uses the root page limits; a list below another field uses the nested limits
-    (the root ones when not given).
+    """A validation rule refusing operations whose cost (see `Pricer`) exceeds
+    `max_cost`, with filters written into the document priced when `filter_limits` is
+    given (those in variables are priced at execution, by `OperationLimits`).
 
     The rule also refuses a document whose selections, with every fragment spread
     expanded, number more than `max_selections` (default: `max_cost`): a few hundred
     bytes of fragments spreading each other twice expand to 2**n selections, and other
-    validators (strawberry's depth limiter) walk every one of them. The rule prices each
-    fragment once, so its own work stays linear in the document, and it does its work
-    when validation creates it, raising the error instead of only reporting it, so that
-    no rule listed after it starts on such a document."""
+    validators (strawberry's depth limiter) walk every one of them; one with more than
+    `max_directives` directives (each unknown one would be an error of its own); and one
+    repeating a selection more than `max_repeated` times in a selection set. It does its
+    work when validation creates it, raising the error instead of only reporting it, so
+    that no rule listed after it starts on such a document."""
     nested_default = default_page if nested_default_page is None else nested_default_page
     nested_max = max_page if nested_max_page is None else nested_max_page
     size_limit = max_cost if max_selections is None else max_selections
@@ -62,18 +232,36 @@ def cost_limit_rule(
     class CostLimit(ValidationRule):
         def __init__(self, context: Any) -> None:
             super().__init__(context)
-            schema = context.schema
-            self._roots = {
-                t for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
+            document = context.document
+            if max_directives is not None and count_directives(document) > max_directives:
+                raise QueryTooComplex(
+                    f"The document has more than {max_directives} directives.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": max_directives},
+                )
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
             }
-            self._fragments: dict[str, tuple[int, int]] = {}
-            for node in context.document.definitions:
+            pricer = Pricer(
+                context.schema,
+                fragments,
+                default_page=default_page,
+                max_page=max_page,
+                nested_default_page=nested_default,
+                nested_max_page=nested_max,
+                filter_limits=filter_limits,
+                max_repeated=max_repeated,
+            )
+            for node in document.definitions:
                 if not isinstance(node, OperationDefinitionNode):
                     continue
-                root = schema.get_root_type(node.operation)
-                if root is None:
-                    continue
-                cost, size = self._selection_cost(node.selection_set, root, frozenset())
+                try:
+                    cost, size = pricer.operation(node)
+                except ApiError as error:  # a filter over its limits
+                    raise QueryTooComplex(
+                        error.message, node, extensions=error.extensions
+                    ) from None
                 if size > size_limit:
                     raise QueryTooComplex(
                         f"Query expands to more than {size_limit} selections once its "
@@ -82,74 +270,85 @@ def cost_limit_rule(
                         extensions={"code": "QUERY_TOO_COMPLEX", "limit": size_limit},
                     )
                 if cost > max_cost:
-                    raise QueryTooComplex(
-                        f"Query cost {cost} exceeds the limit of {max_cost}. Ask for smaller "
-                        "pages or fewer nested lists.",
-                        node,
-                        extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": max_cost},
-                    )
-
-        def _selection_cost(
-            self, selection_set: SelectionSetNode | None, parent: Any, path: frozenset[str]
-        ) -> tuple[int, int]:
-            """(cost, number of selections once fragments are expanded)."""
-            if selection_set is None:
-                return 0, 0
-            cost = size = 0
-            for selection in selection_set.selections:
-                size += 1
-                if isinstance(selection, FieldNode):
-                    field_cost, field_size = self._field_cost(selection, parent, path)
-                elif isinstance(selection, InlineFragmentNode):
-                    target = parent
-                    if selection.type_condition is not None:
-                        target = self.context.schema.get_type(selection.type_condition.name.value)
-                    field_cost, field_size = self._selection_cost(
-                        selection.selection_set, target, path
-                    )
-                elif isinstance(selection, FragmentSpreadNode):
-                    field_cost, field_size = self._fragment_cost(selection.name.value, path)
-                else:  # pragma: no cover - no other selection kinds exist
-                    continue
-                cost += field_cost
-                size += field_size
-            return cost, size
-
-        def _fragment_cost(self, name: str, path: frozenset[str]) -> tuple[int, int]:
-            if name in self._fragments:
-                return self._fragments[name]
-            fragment = self.context.get_fragment(name)
-            if fragment is None or name in path:
-                return 0, 0  # unknown or cyclic: other rules report it
-            target = self.context.schema.get_type(fragment.type_condition.name.value)
-            found = self._selection_cost(fragment.selection_set, target, path | {name})
-            self._fragments[name] = found
-            return found
-
-        def _field_cost(
-            self, node: FieldNode, parent: Any, path: frozenset[str]
-        ) -> tuple[int, int]:
-            fields = getattr(parent, "fields", None)
-            field_def = fields.get(node.name.value) if isinstance(fields, dict) else None
-            # Unknown fields (other rules report them) are still walked: their
-            # selections are work for the validators all the same.
-            child_type = get_named_type(field_def.type) if field_def is not None else None
-            multiplier = 1
-            if field_def is not None and "first" in field_def.args:
-                at_root = parent in self._roots
-                multiplier = default_page if at_root else nested_default
-                for arg in node.arguments or ():
-                    if arg.name.value == "first":
-                        if isinstance(arg.value, IntValueNode):
-                            multiplier = max(int(arg.value.value), 1)
-                        elif isinstance(arg.value, NullValueNode):
-                            pass  # explicit null: the default page size
-                        else:
-                            multiplier = max_page if at_root else nested_max
-            below_cost, below_size = self._selection_cost(node.selection_set, child_type, path)
-            return 1 + multiplier * below_cost, below_size
+                    raise too_costly(cost, max_cost, node)
 
     return CostLimit
+
+
+def too_costly(cost: int, max_cost: int, node: Any = None, what: str = "Query") -> GraphQLError:
+    return QueryTooComplex(
+        f"{what} cost {cost} exceeds the limit of {max_cost}. Ask for smaller pages, fewer "
+        "nested lists or fewer filter conditions.",
+        node,
+        extensions={"code": "QUERY_TOO_COMPLEX", "cost": _capped(cost), "limit": max_cost},
+    )
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    raw_variables: dict[str, Any] | None,
+    limits: Limits,
+) -> int | None:
+    """The full cost of the operation `operation_name` of `document` with its
+    variables, filters included; None when it cannot run at all (no such operation,
+    variables that do not fit: execution reports those). Raises a GraphQLError when a
+    filter is over its limits."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    variables = get_variable_values(
+        schema, operation.variable_definitions or (), raw_variables or {}, max_errors=1
+    )
+    if isinstance(variables, list):
+        return None
+    coerced = variables.coerced
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    pricer = Pricer(
+        schema,
+        fragments,
+        default_page=limits.page_size_default,
+        max_page=limits.page_size_max,
+        nested_default_page=limits.nested_page_size_default,
+        nested_max_page=limits.nested_page_size_max,
+        filter_limits=limits,
+        variables=coerced,
+    )
+    return pricer.operation(operation)[0]
+
+
+class OperationLimits(SchemaExtension):
+    """The execution-time half of the cost limit: variables are known here, so filters
+    sent as variables are checked and priced with the rest of the operation. An operation
+    over its limits does not run."""
+
+    def __init__(self, *, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and not context.result:
+            error: GraphQLError | None = None
+            try:
+                cost = operation_cost(
+                    context.schema._schema,
+                    document,
+                    context.operation_name,
+                    context.variables,
+                    self.limits,
+                )
+            except ApiError as refused:
+                error = refused
+            else:
+                if cost is not None and cost > self.limits.max_cost:
+                    error = too_costly(cost, self.limits.max_cost)
+            if error is not None:
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
 
 
 def cost_limit(
@@ -171,6 +370,25 @@ def cost_limit(
             )
         ]
     )
+
+
+def truncate_errors(errors: list[GraphQLError], limit: int) -> list[GraphQLError]:
+    """At most `limit` errors: the first `limit - 1`, then one saying how many more
+    there were (with the code of the first one left out)."""
+    if len(errors) <= limit:
+        return errors
+    kept = errors[: max(limit - 1, 0)]
+    rest = errors[len(kept) :]
+    code = (rest[0].extensions or {}).get("code") or default_code(rest[0])
+    kept.append(
+        GraphQLError(
+            f"{rest[0].message} (and {len(rest) - 1} more errors, left out: a response "
+            f"lists at most {limit}).",
+            nodes=rest[0].nodes,
+            extensions={"code": code, "omittedErrors": len(rest) - 1},
+        )
+    )
+    return kept
 
 
 # graphql-core's hints: "Did you mean 'first'?", "Did you mean the enum value 'ASC'?",

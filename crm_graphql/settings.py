@@ -60,7 +60,35 @@ class Limits:
     page_size_max: int = 100
     nested_page_size_default: int = 10
     nested_page_size_max: int = 50
-    max_batch_operations: int = 10
+    max_batch_operations: int = 5
+    # Field selections in a document once fragments are spread, and directives in it.
+    max_selections: int = 1_000
+    max_directives: int = 30
+    # The same response key (or fragment spread) this many times in one selection set:
+    # graphql-core compares every pair of them (500 `__typename` are 125,000 checks).
+    max_repeated_selections: int = 10
+    # Filters: scalar conditions in one filter argument, nesting of and/or/not and
+    # relations, `in` values in one filter argument together (every statement stays far
+    # under asyncpg's 32,767 parameters), and the length of any string in a filter.
+    max_filter_conditions: int = 50
+    max_filter_depth: int = 5
+    max_filter_in_values: int = 1_000
+    max_filter_string_length: int = 1_000
+    # What one filter condition adds to the query cost (a field costs 1).
+    filter_condition_cost: int = 100
+    # Errors in one response; the last one says how many more were left out.
+    max_errors: int = 20
+
+    def __post_init__(self) -> None:
+        # Every `in` value, and about two parameters per condition, are statement
+        # parameters: keep the worst filter well under asyncpg's 32,767 (visibility
+        # filters and pagination need some too).
+        worst = self.max_filter_in_values + 2 * self.max_filter_conditions
+        if worst > 30_000:
+            raise ValueError(
+                "CRM_FILTER_MAX_IN_VALUES + 2 * CRM_FILTER_MAX_CONDITIONS must stay under "
+                f"30,000 (PostgreSQL's driver takes at most 32,767 parameters); got {worst}."
+            )
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,19 @@ class Settings:
             ),
             nested_page_size_max=_env_int("CRM_NESTED_PAGE_SIZE_MAX", lim.nested_page_size_max),
             max_batch_operations=_env_int("CRM_MAX_BATCH_OPERATIONS", lim.max_batch_operations),
+            max_selections=_env_int("CRM_QUERY_MAX_SELECTIONS", lim.max_selections),
+            max_directives=_env_int("CRM_QUERY_MAX_DIRECTIVES", lim.max_directives),
+            max_repeated_selections=_env_int(
+                "CRM_QUERY_MAX_REPEATED_SELECTIONS", lim.max_repeated_selections
+            ),
+            max_filter_conditions=_env_int("CRM_FILTER_MAX_CONDITIONS", lim.max_filter_conditions),
+            max_filter_depth=_env_int("CRM_FILTER_MAX_DEPTH", lim.max_filter_depth),
+            max_filter_in_values=_env_int("CRM_FILTER_MAX_IN_VALUES", lim.max_filter_in_values),
+            max_filter_string_length=_env_int(
+                "CRM_FILTER_MAX_STRING", lim.max_filter_string_length
+            ),
+            filter_condition_cost=_env_int("CRM_FILTER_CONDITION_COST", lim.filter_condition_cost),
+            max_errors=_env_int("CRM_QUERY_MAX_ERRORS", lim.max_errors),
         )
         return cls(
             mode=mode,

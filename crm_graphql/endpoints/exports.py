@@ -87,7 +87,11 @@ async def _export(
     type_name, python_type, spec, model = filter_type
     try:
         flt = parse_filter(
-            request.app.state.schema, request.query_params.get("filter"), type_name, python_type
+            request.app.state.schema,
+            request.query_params.get("filter"),
+            type_name,
+            python_type,
+            request.app.state.config.limits,
         )
         where: Q = visible(viewer)
         if flt is not None:

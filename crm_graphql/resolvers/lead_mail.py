@@ -9,7 +9,7 @@ import strawberry
 from tortoise.functions import Count
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.permissions.base import auth
@@ -76,6 +76,10 @@ class LeadMailQuery:
     ) -> list[CrmTemplateType]:
         found = _templates(info)
         if language is not None:
+            # Longer than the column: Tortoise would refuse it as an internal error.
+            limit = MailTemplate._meta.fields_map["language"].max_length
+            if len(language) > limit:
+                raise BadUserInput(f"`language` is longer than {limit} characters.")
             found = found.filter(language=language)
         return await found.order_by("name", "id")  # type: ignore[return-value]
 

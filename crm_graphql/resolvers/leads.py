@@ -89,7 +89,13 @@ def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = T
 def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
     """A LeadFilter written as JSON (a saved search), checked by the schema itself."""
     try:
-        return parse_filter(info.schema, orjson.dumps(value).decode(), "LeadFilter", LeadFilter)
+        return parse_filter(
+            info.schema,
+            orjson.dumps(value).decode(),
+            "LeadFilter",
+            LeadFilter,
+            info.context.settings.limits,
+        )
     except BadFilter as exc:
         raise FieldError("filter", "INVALID", str(exc)) from None
 

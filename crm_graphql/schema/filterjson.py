@@ -11,6 +11,10 @@ from graphql import GraphQLError, GraphQLInputObjectType
 from graphql.utilities import coerce_input_value, validate_input_value
 from strawberry.types.arguments import convert_argument
 
+from crm_graphql.errors import ApiError
+from crm_graphql.schema.filterlimits import check_filter
+from crm_graphql.settings import Limits, settings
+
 MAX_FILTER_CHARS = 20_000
 MAX_FILTER_DEPTH = 24
 
@@ -29,9 +33,16 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
-def parse_filter(schema: Any, raw: str | None, type_name: str, python_type: type) -> Any:
+def parse_filter(
+    schema: Any,
+    raw: str | None,
+    type_name: str,
+    python_type: type,
+    limits: Limits | None = None,
+) -> Any:
     """The `filter` JSON as the strawberry input `python_type`, validated by the
-    schema's `type_name` input type exactly as a GraphQL variable would be."""
+    schema's `type_name` input type exactly as a GraphQL variable would be, within the
+    filter limits (`limits`, by default the configured ones) as the argument's are."""
     if raw is None or not raw.strip():
         return None
     if len(raw) > MAX_FILTER_CHARS:
@@ -58,8 +69,11 @@ def parse_filter(schema: Any, raw: str | None, type_name: str, python_type: type
         raise BadFilter("Invalid filter: " + " ".join(problems))
     try:
         coerced = coerce_input_value(value, gql_type)
+        check_filter(coerced, gql_type, limits or settings.limits, "filter")
         return convert_argument(
             coerced, python_type, schema.schema_converter.scalar_registry, schema.config
         )
+    except ApiError as exc:
+        raise BadFilter(exc.message) from None
     except (GraphQLError, ValueError, TypeError) as exc:
         raise BadFilter(f"Invalid filter: {exc}") from None

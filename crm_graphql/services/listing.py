@@ -90,61 +90,203 @@ def _enum_check(field: Any) -> Callable[[Any], Any] | None:
     return check
 
 
-def _scalar_q(path: str, scalar: Any, field: Any = None) -> Q:
+def _graphql_name(attr: str) -> str:
+    """The input field's GraphQL name (strawberry's camelCase; `in_` is `in`)."""
+    head, *rest = attr.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _field_at(model: type[Model] | None, path: str) -> Any:
+    """The model field a lookup path (`company__name`) ends on, or None."""
+    field: Any = None
+    for name in path.split("__"):
+        if model is None:
+            return None
+        field = model._meta.fields_map.get(name)
+        model = getattr(field, "related_model", None)
+    return field
+
+
+def _check_length(value: Any, field: Any, at: str) -> None:
+    """A string longer than its column can match nothing, and PostgreSQL (and Tortoise's
+    own validation) refuses it: the client's error, named by its path."""
+    limit = getattr(field, "max_length", None)
+    if not isinstance(limit, int):
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and len(item) > limit:
+            raise ListError(f"`{at}` is longer than the column's {limit} characters.")
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """One condition. `null_path`: the column whose NULL makes `q` NULL rather than
+    false (None: `q` is never NULL). `opaque`: built by a spec's callable, so how it
+    behaves on NULL is unknown."""
+
+    q: Q
+    null_path: str | None = None
+    opaque: bool = False
+
+
+@dataclass(frozen=True)
+class _Group:
+    join: str  # Q.AND or Q.OR
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Not:
+    item: Any
+
+
+def _scalar_atoms(path: str, scalar: Any, field: Any = None, at: str = "filter") -> list[_Atom]:
     coerce = getattr(scalar, "coerce", None) or _enum_check(field) or (lambda v: v)
-    parts: list[Q] = []
+    # A condition on a NOT NULL column of this table is never NULL; through a relation
+    # (a LEFT JOIN) it is NULL when there is no related row.
+    null_path = None if "__" not in path and not getattr(field, "null", True) else path
+    atoms: list[_Atom] = []
     for attr, suffix in _SCALAR_OPS.items():
         value = getattr(scalar, attr, None)
         if _set(value):
             value = _plain(value)
             if attr not in ("is_null", "contains"):
                 value = coerce(value)
-            parts.append(Q(**{f"{path}{suffix}": value}))
+                _check_length(value, field, f"{at}.{_graphql_name(attr)}")
+            nullable = None if attr == "is_null" else null_path
+            atoms.append(_Atom(Q(**{f"{path}{suffix}": value}), nullable))
     neq = getattr(scalar, "neq", None)
     if _set(neq):
-        parts.append(~Q(**{path: coerce(_plain(neq))}))
-    return Q(*parts) if parts else Q()
+        value = coerce(_plain(neq))
+        _check_length(value, field, f"{at}.neq")
+        atoms.append(_Atom(~Q(**{path: value}), null_path))
+    return atoms
 
 
-def filter_q(flt: Any, spec: FilterSpec, prefix: str = "", model: type[Model] | None = None) -> Q:
-    """Translate a filter input object to one Tortoise Q, following `spec`.
+def _scalar_q(path: str, scalar: Any, field: Any = None) -> Q:
+    atoms = _scalar_atoms(path, scalar, field)
+    return Q(*(a.q for a in atoms)) if atoms else Q()
 
-    With `model`, values are checked against enum columns, and a top-level `not` is the
-    complement of its condition among `model`'s rows (`id NOT IN (rows matching it)`): a
-    plain SQL `NOT (...)` drops every row where the condition is NULL, such as users
-    without a company under `not: {company: {name: {contains: "x"}}}`."""
+
+def _is_empty(q: Q) -> bool:
+    return not q.children and not q.filters
+
+
+def _formula(flt: Any, spec: FilterSpec, prefix: str, model: type[Model] | None, at: str) -> Any:
+    """The filter as a tree of _Group, _Not and _Atom (True: no condition)."""
     if not _set(flt):
-        return Q()
-    fields_map = model._meta.fields_map if model is not None else {}
-    parts: list[Q] = []
+        return True
+    parts: list[Any] = []
     for name, target in spec.items():
         value = getattr(flt, name, None)
         if not _set(value):
             continue
+        where = f"{at}.{_graphql_name(name)}"
         if callable(target):
-            parts.append(target(value, prefix))
+            q = target(value, prefix)
+            # An empty Q means "no condition"; Tortoise would drop it from an OR.
+            parts.append(True if _is_empty(q) else _Atom(q, opaque=True))
         elif isinstance(target, Relation):
-            relation = fields_map.get(target.path)
-            related = getattr(relation, "related_model", None)
-            parts.append(filter_q(value, target.spec, f"{prefix}{target.path}__", related))
+            parts.append(_formula(value, target.spec, f"{prefix}{target.path}__", model, where))
         else:
-            parts.append(_scalar_q(prefix + target, value, fields_map.get(target)))
+            path = prefix + target
+            parts.extend(_scalar_atoms(path, value, _field_at(model, path), where))
     and_ = getattr(flt, "and_", None)
     if _set(and_):
-        parts.extend(filter_q(sub, spec, prefix, model) for sub in and_)
+        parts.extend(
+            _formula(sub, spec, prefix, model, f"{at}.and[{i}]") for i, sub in enumerate(and_)
+        )
     or_ = getattr(flt, "or_", None)
     if _set(or_) and or_:
-        parts.append(Q(*(filter_q(sub, spec, prefix, model) for sub in or_), join_type="OR"))
+        branches = (
+            _formula(sub, spec, prefix, model, f"{at}.or[{i}]") for i, sub in enumerate(or_)
+        )
+        parts.append(_Group(Q.OR, tuple(branches)))
     not_ = getattr(flt, "not_", None)
     if _set(not_):
-        inner = filter_q(not_, spec, prefix, model)
-        if model is not None and not prefix:
-            pk = model._meta.pk_attr
-            matching = Subquery(model.filter(inner).values(pk))
-            parts.append(~Q(**{f"{pk}__in": matching}))
-        else:
-            parts.append(~inner)
-    return Q(*parts) if parts else Q()
+        parts.append(_Not(_formula(not_, spec, prefix, model, f"{at}.not")))
+    return _Group(Q.AND, tuple(parts))
+
+
+def _peel(node: Any, negate: bool) -> tuple[Any, bool]:
+    """Double negation: `not` wrappers off, remembering whether an odd number was."""
+    while isinstance(node, _Not):
+        node, negate = node.item, not negate
+    return node, negate
+
+
+def _compile(node: Any, negate: bool, model: type[Model] | None) -> Q | bool:
+    """SQL for `node` (its complement among all rows when `negate`), with negation
+    pushed down to the conditions (De Morgan), so the SQL does not grow with the
+    nesting of `not`. The complement of a condition that can be NULL includes the rows
+    where it is NULL (`NOT (c) OR column IS NULL`), as set complement does; conditions
+    whose NULL behaviour is unknown are complemented together, with one
+    `id NOT IN (...)` per group at most."""
+    node, negate = _peel(node, negate)
+    if isinstance(node, bool):
+        return node != negate
+    if isinstance(node, _Atom):
+        if not negate:
+            return node.q
+        if node.opaque:
+            return _complement([node.q], Q.AND, model)
+        q = ~node.q
+        if node.null_path is not None:
+            q = Q(q, Q(**{f"{node.null_path}__isnull": True}), join_type=Q.OR)
+        return q
+    join = node.join if not negate else (Q.OR if node.join == Q.AND else Q.AND)
+    absorbing = join == Q.OR  # True absorbs an OR, False an AND
+    compiled: list[Q] = []
+    opaque: list[Q] = []
+    for item in node.items:
+        item, item_negate = _peel(item, negate)
+        if item_negate and isinstance(item, _Atom) and item.opaque:
+            opaque.append(item.q)
+            continue
+        part = _compile(item, item_negate, model)
+        if isinstance(part, bool):
+            if part == absorbing:
+                return absorbing
+            continue  # the neutral constant
+        compiled.append(part)
+    if opaque:
+        # not a and not b == not (a or b); not a or not b == not (a and b)
+        compiled.append(_complement(opaque, Q.OR if join == Q.AND else Q.AND, model))
+    if not compiled:
+        return not absorbing
+    return compiled[0] if len(compiled) == 1 else Q(*compiled, join_type=join)
+
+
+def _complement(parts: list[Q], join: str, model: type[Model] | None) -> Q:
+    inner = parts[0] if len(parts) == 1 else Q(*parts, join_type=join)
+    if model is None:
+        return ~inner
+    pk = model._meta.pk_attr
+    return ~Q(**{f"{pk}__in": Subquery(model.filter(inner).values(pk))})
+
+
+def filter_q(
+    flt: Any,
+    spec: FilterSpec,
+    prefix: str = "",
+    model: type[Model] | None = None,
+    argument: str = "filter",
+) -> Q:
+    """Translate a filter input object to one Tortoise Q, following `spec`.
+
+    With `model`, values are checked against enum columns and column lengths (errors
+    name the path from `argument`), and `not` is the complement of its condition among
+    `model`'s rows: a plain SQL `NOT (...)` would drop every row where the condition is
+    NULL, such as users without a company under `not: {company: {name: {contains:
+    "x"}}}`. Negation is pushed down to the conditions (see `_compile`), so any nesting
+    of `not` gives SQL of the same size as the equivalent filter without it."""
+    compiled = _compile(_formula(flt, spec, prefix, model, argument), False, model)
+    if compiled is True:
+        return Q()
+    if compiled is False:
+        return Q(id__in=[])  # matches nothing
+    assert isinstance(compiled, Q)
+    return compiled
 
 
 @dataclass(frozen=True)
