@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import strawberry
 from cross_web import HTTPException
+from graphql import GraphQLError, parse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -33,7 +34,7 @@ from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
-from crm_graphql.extensions import default_code
+from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -190,10 +191,70 @@ class GraphQLApp(GraphQL):
             client_address=client.host if client else "unknown",
         )
 
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Response,
+    ) -> Any:
+        """A batch is one request with one budget: its operations' costs are added up
+        and the whole batch is refused when the sum is over the limit; the operations
+        then run one after another (strawberry runs them concurrently), so a batch
+        never multiplies the load one request can put on the server."""
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        refused = self._batch_cost_error(request_data)
+        if refused is not None:
+            return [ExecutionResult(data=None, errors=[refused]) for _ in request_data]
+        results = []
+        for data in request_data:
+            results.append(
+                await self.execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=data,
+                )
+            )
+        return results
+
+    def _batch_cost_error(self, batch: list[Any]) -> GraphQLError | None:
+        limits = self.config.limits
+        total = 0
+        for data in batch:
+            if not isinstance(data.query, str):
+                continue
+            variables = data.variables if isinstance(data.variables, dict) else None
+            try:
+                document = parse(data.query, max_tokens=limits.max_tokens)
+                cost = operation_cost(
+                    self.schema._schema,  # type: ignore[attr-defined]
+                    document,
+                    data.operation_name,
+                    variables,
+                    limits,
+                )
+            except GraphQLError:
+                continue  # the operation reports its own error when it runs
+            total += cost or 0
+        if total > limits.max_cost:
+            return too_costly(total, limits.max_cost, what="The batch's")
+        return None
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql.graphiql_html(str(request.url.path)))
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if result.errors:
+            # However many problems a document has, a response lists a bounded number.
+            result.errors = truncate_errors(result.errors, self.config.limits.max_errors)
         # Parse errors never reach the schema extensions: give them their code here.
         for error in result.errors or ():
             if not (error.extensions or {}).get("code"):
