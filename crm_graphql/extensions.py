@@ -54,6 +54,17 @@ def _capped(value: int) -> int:
     return min(value, COST_CEILING)
 
 
+def _selection_key(selection: Any) -> str:
+    """What graphql-core compares a selection with its siblings by: the response key,
+    the fragment, or the inline fragment's type."""
+    if isinstance(selection, FieldNode):
+        return (selection.alias or selection.name).value
+    if isinstance(selection, FragmentSpreadNode):
+        return "..." + selection.name.value
+    condition = getattr(selection, "type_condition", None)
+    return "... on " + (condition.name.value if condition else "")
+
+
 class Pricer:
     """Prices one operation: each field costs 1; a field with a `first` argument
     multiplies the cost of what is under it by its page size (the default when omitted,
@@ -113,21 +124,7 @@ class Pricer:
         seen: dict[str, int] = {}
         for selection in selection_set.selections:
             size += 1
-            if isinstance(selection, FieldNode):
-                key = (selection.alias or selection.name).value
-                field_cost, field_size = self._field(selection, parent, path)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                key = "... on " + (condition.name.value if condition else "")
-                target = parent
-                if condition is not None:
-                    target = self.schema.get_type(condition.name.value)
-                field_cost, field_size = self.selections(selection.selection_set, target, path)
-            elif isinstance(selection, FragmentSpreadNode):
-                key = "..." + selection.name.value
-                field_cost, field_size = self._fragment(selection.name.value, path)
-            else:  # pragma: no cover - no other selection kinds exist
-                continue
+            key = _selection_key(selection)
             seen[key] = seen.get(key, 0) + 1
             if self.max_repeated is not None and seen[key] > self.max_repeated:
                 raise QueryTooComplex(
@@ -136,6 +133,18 @@ class Pricer:
                     selection,
                     extensions={"code": "QUERY_TOO_COMPLEX", "limit": self.max_repeated},
                 )
+            if isinstance(selection, FieldNode):
+                field_cost, field_size = self._field(selection, parent, path)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = parent
+                if condition is not None:
+                    target = self.schema.get_type(condition.name.value)
+                field_cost, field_size = self.selections(selection.selection_set, target, path)
+            elif isinstance(selection, FragmentSpreadNode):
+                field_cost, field_size = self._fragment(selection.name.value, path)
+            else:  # pragma: no cover - no other selection kinds exist
+                continue
             cost = _capped(cost + field_cost)
             size = _capped(size + field_size)
         return cost, size
