@@ -141,6 +141,11 @@ async def test_long_contains_is_bad_user_input_naming_the_path(people: Api) -> N
     assert await users_with(people, {"realName": {"contains": just}}) == []
     over = {"realName": {"contains": just + "a"}}
     one_error(await people.gql(USERS, {"f": over}, as_user="boss"), "BAD_USER_INPUT")
+    # a variable inside a filter written in the query is checked all the same
+    inside = "query($s: String) { users(filter: {realName: {contains: $s}}) { totalCount } }"
+    error = one_error(await people.gql(inside, {"s": long}, as_user="boss"), "BAD_USER_INPUT")
+    assert "filter.realName.contains" in error["message"]
+    assert await people.data(inside, {"s": "An"}, as_user="boss") == {"users": {"totalCount": 1}}
 
 
 async def test_huge_in_list_is_a_client_error(people: Api) -> None:
