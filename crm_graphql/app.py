@@ -330,7 +330,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with mailworkers.running(config):
                     yield
                 return
-            async with RegisterTortoise(app, config=tortoise_config(config.database_url)):
+            async with RegisterTortoise(app, config=tortoise_config(config.database_url, config.sqlite_read_connections)):
                 await ensure_defaults()
                 tune_garbage_collector()
                 async with mailworkers.running(config):

@@ -72,3 +72,10 @@ class PayloadErrors(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(e.message for e in errors))
         self.errors = errors
+
+
+class QueryTimeout(ApiError):
+    """The request's database work outlived its deadline (services/deadline.py) and was
+    stopped; a mutation that hit it was rolled back."""
+
+    code = "TIMEOUT"

@@ -39,6 +39,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -121,6 +126,13 @@ class Settings:
     mail_workers: bool = True
     # Seconds between outbox passes (a queued message also wakes the sender at once).
     mail_send_interval: float = 30.0
+    # Deadlines on a request's database work (services/deadline.py); 0 = none. A GraphQL
+    # request, a CSV export, an import (the companyImport-style mutations and the CLI).
+    query_timeout_seconds: float = 10.0
+    export_timeout_seconds: float = 300.0
+    import_timeout_seconds: float = 1800.0
+    # SQLite: connections that serve reads beside the one writer connection.
+    sqlite_read_connections: int = 4
 
     @property
     def production(self) -> bool:
@@ -189,23 +201,32 @@ class Settings:
             pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
             pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),
             pdf_recycle_after=_env_int("CRM_PDF_RECYCLE_AFTER", 200),
+            query_timeout_seconds=_env_float("CRM_QUERY_TIMEOUT_SECONDS", 10.0),
+            export_timeout_seconds=_env_float("CRM_EXPORT_TIMEOUT_SECONDS", 300.0),
+            import_timeout_seconds=_env_float("CRM_IMPORT_TIMEOUT_SECONDS", 1800.0),
+            sqlite_read_connections=_env_int("CRM_SQLITE_READ_CONNECTIONS", 4),
         )
 
 
-def _connection(database_url: str) -> str | dict[str, Any]:
-    if not database_url.startswith("sqlite://"):
-        return database_url
+def _connection(database_url: str, read_connections: int | None) -> str | dict[str, Any]:
     from tortoise.backends.base.config_generator import expand_db_url
 
     expanded = expand_db_url(database_url)
-    expanded["engine"] = "crm_graphql.services.sqlite_engine"
+    # Our engines add the request deadline (and, on SQLite, reader connections).
+    if expanded["engine"] == "tortoise.backends.sqlite":
+        expanded["engine"] = "crm_graphql.services.sqlite_engine"
+        if read_connections is not None:
+            expanded["credentials"]["read_connections"] = read_connections
+    elif expanded["engine"] == "tortoise.backends.asyncpg":
+        expanded["engine"] = "crm_graphql.services.postgres_engine"
     return expanded
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The Tortoise configuration for one database URL."""
+def tortoise_config(database_url: str, read_connections: int | None = None) -> dict[str, Any]:
+    """The Tortoise configuration for one database URL (`read_connections`: SQLite's
+    reader pool, the engine's default when None)."""
     return {
-        "connections": {"default": _connection(database_url)},
+        "connections": {"default": _connection(database_url, read_connections)},
         "apps": {
             "crm": {
                 "models": MODEL_MODULES,
@@ -219,4 +240,4 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 settings = Settings.from_env()
-TORTOISE_ORM = tortoise_config(settings.database_url)
+TORTOISE_ORM = tortoise_config(settings.database_url, settings.sqlite_read_connections)
