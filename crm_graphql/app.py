@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -34,11 +35,14 @@ from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
+from crm_graphql.errors import QueryTimeout
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
+from crm_graphql.services.deadline import Deadline, deadline_scope
+from crm_graphql.services.deadline import current as current_deadline
 from crm_graphql.settings import Settings, settings, tortoise_config
 
 log = logging.getLogger("crm_graphql")
@@ -67,6 +71,60 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: Any
 
 class _BodyTooLarge(Exception):
     pass
+
+
+async def _stop_on_disconnect(
+    handler: ASGIApp, deadline: Deadline, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run `handler`; if the client disconnects before the response starts, cancel the
+    request's deadline and its task, so its database work stops too (SQLite: the
+    progress handler interrupts the statement; PostgreSQL: asyncpg cancels it).
+
+    The client's disconnect is the next message once the body has been read, so the
+    watch starts only when the handler has read the last chunk of the body."""
+    body_read = asyncio.Event()
+    responding = False
+    disconnected = False
+
+    async def tracked_receive() -> Message:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            body_read.set()
+        return message
+
+    async def tracked_send(message: Message) -> None:
+        nonlocal responding
+        responding = True
+        await send(message)
+
+    work = asyncio.ensure_future(handler(scope, tracked_receive, tracked_send))
+
+    async def watch() -> None:
+        nonlocal disconnected
+        await body_read.wait()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+        if not responding and not work.done():
+            disconnected = True
+            deadline.cancel()
+            work.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await work
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not disconnected or (task is not None and task.cancelling()):
+            raise
+        log.info("request %s: client disconnected; its work was stopped", _request_id(scope))
+    finally:
+        watcher.cancel()
+
+
+def _request_id(scope: Scope) -> str:
+    return str(scope.get("state", {}).get("request_id", ""))
 
 
 class RequestMiddleware:
@@ -108,7 +166,11 @@ class RequestMiddleware:
             try:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise InvalidToken
-                state["viewer"] = await authenticate(token.strip())
+                with deadline_scope(self.config.query_timeout_seconds):
+                    state["viewer"] = await authenticate(token.strip())
+            except QueryTimeout as exc:
+                await _send_json(send, 503, error_body(exc.message, "TIMEOUT"), [id_header])
+                return
             except InvalidToken:
                 await _send_json(
                     send,
@@ -138,7 +200,8 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            with deadline_scope(self._timeout(scope.get("path", ""))):
+                await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             if not started:
                 await _send_json(
@@ -147,6 +210,15 @@ class RequestMiddleware:
                     error_body(f"Request body over {limit} bytes.", "PAYLOAD_TOO_LARGE"),
                     [id_header],
                 )
+
+    def _timeout(self, path: str) -> float:
+        """The deadline on this request's database work (services/deadline.py)."""
+        if path.startswith("/export/"):
+            return self.config.export_timeout_seconds
+        if path.startswith("/invoices/"):
+            # Document rendering has a time limit of its own, on top of the reads.
+            return self.config.query_timeout_seconds + self.config.pdf_timeout_seconds
+        return self.config.query_timeout_seconds
 
 
 class GraphQLApp(GraphQL):
@@ -165,6 +237,13 @@ class GraphQLApp(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        deadline = current_deadline()
+        if deadline is None:
+            await self._respond(scope, receive, send)
+            return
+        await _stop_on_disconnect(self._respond, deadline, scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope=scope, receive=receive)
         try:
             response = await self.run(request)
@@ -330,7 +409,9 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with mailworkers.running(config):
                     yield
                 return
-            async with RegisterTortoise(app, config=tortoise_config(config.database_url, config.sqlite_read_connections)):
+            async with RegisterTortoise(
+                app, config=tortoise_config(config.database_url, config.sqlite_read_connections)
+            ):
                 await ensure_defaults()
                 tune_garbage_collector()
                 async with mailworkers.running(config):

@@ -18,7 +18,7 @@ from crm_graphql.settings import settings, tortoise_config
 def _config() -> dict[str, Any]:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return tortoise_config(settings.database_url)
+    return tortoise_config(settings.database_url, settings.sqlite_read_connections)
 
 
 async def _with_orm(work: Callable[[], Awaitable[Any]]) -> Any:
@@ -157,12 +157,14 @@ def cmd_import(args: argparse.Namespace) -> None:
 
     from tortoise.expressions import Q
 
+    from crm_graphql.errors import QueryTimeout
     from crm_graphql.models.auth import TokenKind, TokenScope
     from crm_graphql.models.users import User
     from crm_graphql.permissions.contracts import visible_contracts_q
     from crm_graphql.resolvers.imports import system_access, viewer_access
     from crm_graphql.services import imports
     from crm_graphql.services.auth import Viewer, user_bits
+    from crm_graphql.services.deadline import deadline_scope
 
     path = Path(args.file)
     if not path.is_file():
@@ -209,8 +211,16 @@ def cmd_import(args: argparse.Namespace) -> None:
             progress=progress,
         )
 
+    async def limited() -> imports.ImportResult:
+        with deadline_scope(settings.import_timeout_seconds):
+            return await work()
+
     with path.open("rb") as stream:
-        result = asyncio.run(_with_orm(work))
+        try:
+            result = asyncio.run(_with_orm(limited))
+        except QueryTimeout as exc:
+            progress.done()
+            sys.exit(f"{path.name}: {exc.message}")
     progress.done()
     for error in result.errors:
         print(f"{path.name}: {error.message}")

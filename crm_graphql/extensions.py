@@ -36,9 +36,12 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from crm_graphql.errors import ApiError, is_client_error
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
+from crm_graphql.services.deadline import deadline_scope
 from crm_graphql.settings import Limits
 
 log = logging.getLogger("crm_graphql.errors")
+# Seconds the audit of a request's denials may take, whatever the request's deadline.
+AUDIT_SECONDS = 5.0
 
 
 class QueryTooComplex(GraphQLError):
@@ -493,15 +496,20 @@ class AuditDenials(SchemaExtension):
         if not denials:
             return
         viewer = context.viewer
-        for denial in denials:
-            await audit.record(
-                viewer.user if viewer else None,
-                audit.DENIED,
-                "Field",
-                denial["what"],
-                {"reason": denial["reason"], "operation": self.execution_context.operation_name},
-                context.request_id,
-            )
+        # The denials are recorded even when the request's own deadline has passed.
+        with deadline_scope(AUDIT_SECONDS, inherit=False):
+            for denial in denials:
+                await audit.record(
+                    viewer.user if viewer else None,
+                    audit.DENIED,
+                    "Field",
+                    denial["what"],
+                    {
+                        "reason": denial["reason"],
+                        "operation": self.execution_context.operation_name,
+                    },
+                    context.request_id,
+                )
 
 
 class RequireOperationName(SchemaExtension):

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from tortoise.expressions import Q
 
+from crm_graphql.errors import QueryTimeout
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
@@ -101,11 +102,15 @@ async def _export(
     except (BadFilter, ListError) as exc:
         return _error(400, str(exc), "BAD_USER_INPUT")
 
-    export = await exporter.load(request)
-    pages = export.pages(where)
-    # The first page is read before the response starts, so a failing query is still
-    # a proper error status rather than a truncated file.
-    first = await anext(pages, None)
+    try:
+        export = await exporter.load(request)
+        pages = export.pages(where)
+        # The first page is read before the response starts, so a failing query is
+        # still a proper error status rather than a truncated file.
+        first = await anext(pages, None)
+    except QueryTimeout as exc:
+        # The export's deadline (CRM_EXPORT_TIMEOUT_SECONDS) passed on the first page.
+        return _error(503, exc.message, "TIMEOUT")
     encoder = CsvEncoder()
 
     async def body() -> AsyncIterator[bytes]:

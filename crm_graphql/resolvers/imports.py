@@ -21,6 +21,7 @@ from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.schema.imports import ImportPayload
 from crm_graphql.services import imports as service
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.deadline import deadline_scope
 
 Described = strawberry.argument
 
@@ -66,14 +67,16 @@ PartialArg = Annotated[
 
 async def _run(info: Info, importer: Any, file: Any, dry_run: bool, partial: bool) -> ImportPayload:
     viewer = info.context.require_viewer()
-    result = await importer(
-        file.file,
-        viewer_access(viewer),
-        dry_run=dry_run,
-        partial=partial,
-        request_id=info.context.request_id,
-        file_name=getattr(file, "filename", None) or "",
-    )
+    # A file of many rows gets the import budget, not the query deadline.
+    with deadline_scope(info.context.settings.import_timeout_seconds):
+        result = await importer(
+            file.file,
+            viewer_access(viewer),
+            dry_run=dry_run,
+            partial=partial,
+            request_id=info.context.request_id,
+            file_name=getattr(file, "filename", None) or "",
+        )
     return ImportPayload.from_result(result)
 
 
@@ -136,12 +139,13 @@ class ImportsMutation:
         access = service.ContractAccess(
             company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
         )
-        result = await service.import_contracts(
-            file.file,
-            access,
-            dry_run=dry_run,
-            partial=partial,
-            request_id=info.context.request_id,
-            file_name=getattr(file, "filename", None) or "",
-        )
+        with deadline_scope(info.context.settings.import_timeout_seconds):
+            result = await service.import_contracts(
+                file.file,
+                access,
+                dry_run=dry_run,
+                partial=partial,
+                request_id=info.context.request_id,
+                file_name=getattr(file, "filename", None) or "",
+            )
         return ImportPayload.from_result(result)

@@ -25,7 +25,7 @@ class Deadline:
     """An instant on the monotonic clock, optionally inside an outer deadline whose
     cancellation it shares (an import's longer budget inside a GraphQL request)."""
 
-    __slots__ = ("at", "seconds", "cancelled", "parent")
+    __slots__ = ("at", "cancelled", "parent", "seconds")
 
     def __init__(self, seconds: float, parent: Deadline | None = None) -> None:
         self.seconds = seconds
@@ -48,8 +48,10 @@ class Deadline:
 
     def expired(self) -> bool:
         # Called from SQLite's progress handler in a worker thread: keep it cheap.
-        return self.cancelled or time.monotonic() >= self.at or (
-            self.parent is not None and self.parent.is_cancelled()
+        return (
+            self.cancelled
+            or time.monotonic() >= self.at
+            or (self.parent is not None and self.parent.is_cancelled())
         )
 
     def cancel(self) -> None:
@@ -80,13 +82,15 @@ def timeout_error(deadline: Deadline | None) -> QueryTimeout:
 
 
 @contextmanager
-def deadline_scope(seconds: float | None) -> Iterator[Deadline | None]:
+def deadline_scope(seconds: float | None, *, inherit: bool = True) -> Iterator[Deadline | None]:
     """Database work inside the block must end within `seconds` (None or <= 0: no
-    limit of its own). A scope inside another shares the outer one's cancellation."""
+    limit of its own). A scope inside another shares the outer one's cancellation,
+    unless `inherit` is false (work that must still be done once the request's own
+    deadline has passed, such as writing its audit entries)."""
     if seconds is None or seconds <= 0:
         yield current()
         return
-    deadline = Deadline(seconds, parent=current())
+    deadline = Deadline(seconds, parent=current() if inherit else None)
     token = _current.set(deadline)
     try:
         yield deadline

@@ -140,4 +140,3 @@ client_class = CrmAsyncpgClient
 
 def get_client_class(db_info: dict[str, Any]) -> type[AsyncpgDBClient]:
     return CrmAsyncpgClient
-

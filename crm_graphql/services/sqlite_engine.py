@@ -74,7 +74,7 @@ class _Watch:
     thread right before each statement (so a statement always runs under the deadline
     of the task that queued it)."""
 
-    __slots__ = ("deadline", "cancelled")
+    __slots__ = ("cancelled", "deadline")
 
     def __init__(self) -> None:
         self.deadline: Deadline | None = None
