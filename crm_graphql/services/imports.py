@@ -608,6 +608,7 @@ class _Import:
         progress: Progress | None,
     ) -> ImportResult:
         result = ImportResult(dry_run=dry_run, partial=partial)
+        records = None
         try:
             check_encoding(stream)
             records = read_rows(stream)
@@ -647,6 +648,11 @@ class _Import:
         except CsvFileError as exc:
             result.written = False
             result.errors.append(FieldError("file", "INVALID", str(exc)))
+        finally:
+            if records is not None:
+                # Close the reader while the stream is open: an import stopped midway
+                # (its deadline) would otherwise close it after the upload is gone.
+                records.close()
         return result
 
     async def _chunks(
