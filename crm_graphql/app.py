@@ -376,6 +376,12 @@ async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def query_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """A download or feed whose database work outlived its deadline."""
+    message = exc.message if isinstance(exc, QueryTimeout) else "Timed out."
+    return JSONResponse(error_body(message, "TIMEOUT"), status_code=503)
+
+
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id", "")
     log.error("request %s: unhandled error", request_id, exc_info=exc)
@@ -441,7 +447,12 @@ def create_app(config: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        exception_handlers={
+            404: not_found,
+            405: method_not_allowed,
+            500: server_error,
+            QueryTimeout: query_timeout,
+        },
     )
     app.add_middleware(RequestMiddleware, config=config)
     app.state.config = config
