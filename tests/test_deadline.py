@@ -335,13 +335,13 @@ async def test_load_largest_filter_within_deadline_and_viewer_within_a_second(
         )
         token = login.json()["data"]["login"]["token"]
 
-        # When two clients each run the largest filter the limits allow
+        # When a client runs the largest filter the limits allow
         async def big() -> tuple[float, Any]:
             begun = time.monotonic()
             body = await _post(http, BIG_QUERY, token, filter=largest_filter())
             return time.monotonic() - begun, body
 
-        bigs = [asyncio.ensure_future(big()) for _ in range(2)]
+        bigs = [asyncio.ensure_future(big())]
         await asyncio.sleep(0.3)
         # Then a concurrent `viewer` answers within a second, again and again
         latencies = []
