@@ -461,3 +461,23 @@ async def test_a_client_that_leaves_stops_its_work(admin: Api, tmp_path: Path) -
             assert waited < 1.0, waited
             if IS_POSTGRES:
                 assert await _busy_statements() == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "reads_only"),
+    [
+        ("SELECT 1", True),
+        ("  \n select id FROM companies", True),
+        ("/* planned */ -- note\nSELECT 1", True),
+        ("WITH c AS (SELECT 1) SELECT * FROM c", True),
+        ("WITH c AS (SELECT 1) UPDATE companies SET version = 2", False),
+        ('INSERT INTO "companies" ("name") VALUES (?) RETURNING "id"', False),
+        ("UPDATE companies SET name = 'x'", False),
+        ("DELETE FROM companies", False),
+        ("PRAGMA foreign_keys=OFF", False),
+    ],
+)
+def test_sqlite_routes_only_pure_reads_to_reader_connections(sql: str, reads_only: bool) -> None:
+    from crm_graphql.services.sqlite_engine import is_read_only
+
+    assert is_read_only(sql) is reads_only
