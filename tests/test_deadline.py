@@ -78,13 +78,17 @@ async def make_companies(n: int, name_width: int = 0) -> None:
 
 
 def largest_filter() -> dict[str, Any]:
-    """The largest filter the limits allow: as many `or` branches of `contains` as
-    conditions may be counted (Limits.max_filter_conditions, 50 when not yet a
-    setting), alternating name and country, a few of them matching."""
-    conditions = getattr(settings.limits, "max_filter_conditions", 50)
+    """The largest filter the limits allow: as many `or` branches of `contains` as a
+    filter may hold (Limits.max_filter_conditions), alternating name and country; the
+    country strings as long as allowed (Limits.max_filter_string_length), a few of the
+    name strings matching."""
+    limits = settings.limits
+    longest = "nowhere " * (limits.max_filter_string_length // 8)
     branches = [
-        {"name": {"contains": f" {i}17"}} if i % 2 else {"country": {"contains": f"nowhere {i}"}}
-        for i in range(conditions)
+        {"name": {"contains": f" {i}17"}}
+        if i % 2
+        else {"country": {"contains": longest[: limits.max_filter_string_length - 3] + str(i)}}
+        for i in range(limits.max_filter_conditions)
     ]
     return {"or": branches}
 
