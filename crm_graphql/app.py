@@ -37,6 +37,8 @@ from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import QueryTimeout
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
+from crm_graphql.permissions.scopes import path_allowed
+from crm_graphql.services import audit
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -179,6 +181,31 @@ class RequestMiddleware:
                     [id_header, (b"www-authenticate", b'Bearer error="invalid_token"')],
                 )
                 return
+
+        viewer = state["viewer"]
+        path = scope.get("path", "")
+        if viewer is not None and not path_allowed(viewer.scope, path):
+            # A narrow token (a web form's) reaches its own paths only, whatever each
+            # endpoint checks itself.
+            with deadline_scope(self.config.query_timeout_seconds):
+                await audit.record(
+                    viewer.user,
+                    audit.DENIED,
+                    "Path",
+                    path[:200],
+                    {"reason": f"token scope {viewer.scope.value}"},
+                    request_id,
+                )
+            await _send_json(
+                send,
+                403,
+                error_body(
+                    f"This API token (scope {viewer.scope.value}) cannot be used here.",
+                    "FORBIDDEN",
+                ),
+                [id_header],
+            )
+            return
 
         received = 0
         started = False

@@ -15,7 +15,10 @@ separator, tag names. The first three must be present; missing trailing ones are
 the same names are read as separate parameters (`fullname=...&email=...`, the tags
 separator as `tags_token`), so a plain HTML form needs no JavaScript.
 
-The answer is `1` (with `X-CRM-Lead-Id`) or `0` as the original's, but a failure also
+A token in the query string (`?pass=`) must be a LEADS_CREATE one: URLs are logged.
+
+The answer is `1` (with `X-CRM-Lead-Id`; never whether the e-mail was a duplicate) or
+`0` as the original's, but a failure also
 carries a 4xx status and an `X-CRM-Error` header naming every problem: 400 bad input or
 unknown op, 401 no or bad token, 403 a token user without LW/LM, a `user` that is not
 the token's, or a web-form token setting the owner or managing company. Denials are
@@ -103,9 +106,9 @@ def _answer(status: int, reason: str | None = None, lead: Lead | None = None) ->
     if reason is not None:
         headers["X-CRM-Error"] = _header_text(reason)
     if lead is not None:
+        # Never whether the e-mail was known: a web form's token must not be an oracle
+        # of the CRM's contacts (duplicates are flagged on the lead for review).
         headers["X-CRM-Lead-Id"] = str(lead.id)
-        if lead.duplicate:
-            headers["X-CRM-Duplicate"] = "1"
     return PlainTextResponse("0" if reason is not None else "1", status, headers)
 
 
@@ -125,6 +128,21 @@ async def _parameters(request: Request) -> dict[str, str]:
 
 async def _viewer(request: Request, params: dict[str, str]) -> Viewer:
     """The token's viewer: `pass`, else the bearer header the middleware resolved."""
+    in_url = request.query_params.get("pass", "").strip()
+    if in_url:
+        # A URL ends up in access logs, proxies and browser history: only a web form's
+        # token, which can do nothing but create leads, may travel in one.
+        try:
+            found = await authenticate(in_url)
+        except InvalidToken:
+            raise ApiFailure(401, "the API token (pass) is invalid or has expired") from None
+        if found.scope != TokenScope.LEADS_CREATE:
+            raise await _deny(
+                found,
+                f"a {found.scope.value} token must not be sent in the URL: use a "
+                "LEADS_CREATE token, or send it in the POST body or a bearer header",
+                request.scope.get("state", {}).get("request_id", ""),
+            )
     secret = params.get("pass", "").strip()
     if secret:
         try:
