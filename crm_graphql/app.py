@@ -46,6 +46,7 @@ from crm_graphql.services.database import database_ready
 from crm_graphql.services.deadline import Deadline, deadline_scope
 from crm_graphql.services.deadline import current as current_deadline
 from crm_graphql.settings import Settings, settings, tortoise_config
+from crm_graphql.websecurity import WebSecurityMiddleware
 
 log = logging.getLogger("crm_graphql")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
@@ -482,6 +483,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         },
     )
     app.add_middleware(RequestMiddleware, config=config)
+    # Outermost: its headers reach every answer, and a cross-site form post is refused
+    # before the bearer token is even looked up.
+    app.add_middleware(WebSecurityMiddleware)
     app.state.config = config
     app.state.schema = schema
     return app

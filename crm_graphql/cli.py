@@ -63,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=host,
         port=port,
         workers=args.workers,
-        proxy_headers=True,
+        # X-Forwarded-For decides the address the login throttle counts: believed only
+        # from the proxies CRM_TRUSTED_PROXIES lists (uvicorn trusts 127.0.0.1 otherwise).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         log_level=os.environ.get("CRM_LOG_LEVEL", "info"),
     )
 

@@ -133,6 +133,9 @@ class Settings:
     import_timeout_seconds: float = 1800.0
     # SQLite: connections that serve reads beside the one writer connection.
     sqlite_read_connections: int = 4
+    # Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips); none by default, so no client picks its address.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -205,6 +208,9 @@ class Settings:
             export_timeout_seconds=_env_float("CRM_EXPORT_TIMEOUT_SECONDS", 300.0),
             import_timeout_seconds=_env_float("CRM_IMPORT_TIMEOUT_SECONDS", 1800.0),
             sqlite_read_connections=_env_int("CRM_SQLITE_READ_CONNECTIONS", 4),
+            trusted_proxies=tuple(
+                p.strip() for p in _env("CRM_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         )
 
 
