@@ -26,7 +26,7 @@ from strawberry.types import ExecutionResult
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql, mailworkers
+from crm_graphql import graphiql, mailworkers, redaction
 from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
@@ -429,6 +429,8 @@ def tune_garbage_collector() -> None:
 
 def create_app(config: Settings | None = None) -> Starlette:
     config = config or settings
+    # Before the first request is logged: tokens in URLs never reach a log line.
+    redaction.install()
     schema = build_schema(config)
     graphql_app = GraphQLApp(schema, config)
 
