@@ -170,3 +170,29 @@ async def test_a_full_token_in_the_api_php_url_is_refused(demo: Api) -> None:
     in_url = {**params, "pass": web, "params": "Bo,Acme,bo@acme.example"}
     assert (await demo.client.get("/include/api.php", params=in_url)).text == "1"
     assert await Lead.all().count() == 2
+
+
+def test_the_gate_and_the_auth_directives_agree() -> None:
+    """A root field whose `@auth` accepts a narrow scope is exactly one the gate lets
+    that scope call: neither can be widened alone."""
+    from strawberry.permission import PermissionExtension
+
+    from crm_graphql.models.auth import TokenScope
+    from crm_graphql.permissions.base import Auth
+    from crm_graphql.permissions.scopes import ROOT_FIELDS
+
+    declared: dict[TokenScope, set[str]] = {}
+    for type_name in ("Query", "Mutation"):
+        definition = schema.get_type_by_name(type_name)
+        assert definition is not None
+        for field in definition.fields:
+            name = schema.config.name_converter.from_field(field)
+            for extension in field.extensions:
+                if not isinstance(extension, PermissionExtension):
+                    continue
+                for permission in extension.permissions:
+                    assert isinstance(permission, Auth)
+                    for scope in permission.scopes:
+                        if scope != TokenScope.FULL:
+                            declared.setdefault(scope, set()).add(f"{type_name}.{name}")
+    assert declared == {scope: set(fields) for scope, fields in ROOT_FIELDS.items()}
