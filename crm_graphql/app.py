@@ -472,6 +472,8 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/export/leads.csv", export_endpoints.export_leads, methods=["GET"]),
         # Integria IMS API 1.0 (op=create_lead) for web forms written for the original.
         Route("/include/api.php", lead_endpoints.api_php, methods=["GET", "POST"]),
+        # The example web form, served so it can be tried without a web server of one's own.
+        Route("/lead-web-form.html", lead_endpoints.web_form, methods=["GET"]),
         Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
     ]
     app = Starlette(
