@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.exceptions import DBConnectionError
 
 from crm_graphql import __version__
 
@@ -45,8 +46,9 @@ def migrate() -> None:
     where = _safe_url(settings.database_url)
     try:
         applied = asyncio.run(apply_migrations(_config()))
-    except (OSError, ConnectionError) as exc:
-        sys.exit(f"Cannot reach the database {where}: {exc}")
+    except (OSError, DBConnectionError) as exc:
+        print(f"Cannot reach the database {where}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_DATABASE)
     if applied:
         print(f"Applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
     else:

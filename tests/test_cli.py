@@ -171,6 +171,18 @@ def test_an_unmigrated_database_says_run_migrate(tmp_path: Path) -> None:
     assert str(data / "crm.sqlite3") in second.stdout
 
 
+def test_an_unreachable_database_is_reported_as_such(tmp_path: Path) -> None:
+    nowhere = {"CRM_DATABASE_URL": f"postgres://crm:secret@127.0.0.1:{free_port()}/crm"}
+    csv_file = tmp_path / "companies.csv"
+    csv_file.write_text("name\n", encoding="utf-8")
+    for args in (("migrate",), ("import", "companies", str(csv_file))):
+        result = run(*args, tmp_path=tmp_path, env=nowhere)
+        assert result.returncode == 3, args
+        assert "Cannot reach the database postgres://***@127.0.0.1" in result.stderr
+        assert "secret" not in result.stderr and "not migrated" not in result.stderr
+        _no_traceback(result)
+
+
 @pytest.mark.skipif(not IS_POSTGRES, reason="serve migrates SQLite itself")
 @pytest.mark.parametrize("workers", ["1", "2"])
 async def test_serve_on_an_unmigrated_postgresql_says_run_migrate(

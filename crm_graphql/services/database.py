@@ -34,8 +34,10 @@ async def pending_migrations(config: dict[str, Any]) -> list[str]:
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
         try:
-            apps = config["apps"]
-            executor = MigrationExecutor(get_connection("default"), apps)
+            connection = get_connection("default")
+            # The recorder reads an unreachable database as an empty one: ask first.
+            await connection.execute_query("SELECT 1")
+            executor = MigrationExecutor(connection, config["apps"])
             plan = await executor.plan()
         finally:
             await Tortoise.close_connections()
