@@ -7,10 +7,12 @@
   token, `X-CRM-CSRF` or `Apollo-Require-Preflight` (any non-empty value, as Apollo
   Server's CSRF prevention); otherwise it is refused with 400 before any other work.
   JSON bodies are never simple, so ordinary clients need nothing.
-- **Response headers**: `X-Content-Type-Options: nosniff`, frame protection
-  (`X-Frame-Options: DENY` and CSP `frame-ancestors 'none'`) and
-  `Referrer-Policy: no-referrer` on every response that does not set its own, and
-  `Cache-Control: no-store` on `/graphql` (answers hold a user's data)."""
+- **Response headers**: `X-Content-Type-Options: nosniff` on every response that does
+  not set its own; on `/graphql` (answers and the GraphiQL page) also frame protection
+  (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`), `Referrer-Policy:
+  no-referrer` and `Cache-Control: no-store` (answers hold a user's data). Other pages
+  (the example web form, /include/api.php's answers) may be framed by the sites that
+  use them."""
 
 from __future__ import annotations
 
@@ -29,11 +31,13 @@ CSRF_MESSAGE = (
     "/graphql with a form or text/plain body must carry an Authorization bearer token "
     "or a non-empty X-CRM-CSRF (or Apollo-Require-Preflight) header."
 )
-SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
+EVERY_RESPONSE = ((b"x-content-type-options", b"nosniff"),)
+GRAPHQL_RESPONSE = (
+    *EVERY_RESPONSE,
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
 )
 
 
@@ -56,15 +60,13 @@ class WebSecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = scope.get("path") == GRAPHQL_PATH
+        added = GRAPHQL_RESPONSE if scope.get("path") == GRAPHQL_PATH else EVERY_RESPONSE
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                if no_store and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
+                headers += [(k, v) for k, v in added if k not in present]
                 message["headers"] = headers
             await send(message)
 

@@ -428,9 +428,9 @@ async def test_a_file_in_the_form_body_is_refused(demo: Api) -> None:
 
 
 async def test_the_documented_web_form_works(demo: Api) -> None:
-    """docs/lead-web-form.html: its mutation and both forms' field names, as a browser
-    would send them."""
-    page = (Path(__file__).parent.parent / "docs" / "lead-web-form.html").read_text()
+    """crm_graphql/static/lead-web-form.html (served as /lead-web-form.html): its
+    mutation and both forms' field names, as a browser would send them."""
+    page = (Path(__file__).parent.parent / "crm_graphql/static/lead-web-form.html").read_text()
     token = await api_token(demo, "user1", "LEADS_CREATE")
     script_form, plain_form = page.split("<form")[1:3]
     mutation = re.search(r"const MUTATION = `(.*?)`;", page, re.S)
@@ -451,6 +451,7 @@ async def test_the_documented_web_form_works(demo: Api) -> None:
     for name in re.findall(r'<(?:input|textarea) name="(\w+)"', plain_form):
         fields[name] = f"{name} value"
     fields["email"] = "plain@form.example"
+    assert fields.pop("return_type") == "html"
     response = await demo.client.post(ENDPOINT, data=fields)
     assert (response.status_code, response.text) == (200, "1"), response.headers
     lead = await Lead.get(email="plain@form.example")

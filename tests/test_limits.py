@@ -589,11 +589,30 @@ async def test_production_refuses_get_queries_and_graphiql(
     body = assert_json_error(response, 400, "BAD_REQUEST")
     assert body["errors"][0]["message"] == "queries are not allowed when using GET"
     response = await production.get("/graphql", headers={"Accept": "text/html"})
-    assert_json_error(response, 404, "NOT_FOUND")
-    assert "graphiql" not in response.text.lower()
+    body = assert_json_error(response, 404, "NOT_FOUND")
+    # A person who opens the URL learns why there is no page, and what to do instead.
+    message = body["errors"][0]["message"]
+    assert "GraphiQL is turned off" in message and "CRM_MODE=production" in message
+    assert "POST" in message
     # POST still works
     response = await production.post("/graphql", json={"query": "{ __typename }"})
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_the_root_points_to_the_graphql_endpoint(
+    client: httpx.AsyncClient, production: httpx.AsyncClient
+) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.json() == {"graphql": "/graphql", "graphiql": "/graphql", "health": "/healthz"}
+    page = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'href="/graphql"' in page.text
+    # Production: the endpoint, and no GraphiQL to point to.
+    response = await production.get("/")
+    assert response.json()["graphql"] == "/graphql" and response.json()["graphiql"] is None
+    page = await production.get("/", headers={"Accept": "text/html"})
+    assert "GraphiQL is turned off" in page.text
 
 
 async def test_development_suggests_fields_and_allows_get(api: Api) -> None:

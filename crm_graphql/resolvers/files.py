@@ -110,7 +110,10 @@ class FilesMutation:
     @strawberry.mutation(
         description="Attach a file to a company, contact, contract or invoice whose company you "
         "can edit (CW), or to a lead you can edit (owner with LW, or LM). Send it as a GraphQL "
-        "multipart request; over the upload size limit it is refused with TOO_LARGE.",
+        "multipart request. A file over the upload limit (CRM_MAX_UPLOAD_BYTES) is refused "
+        "with code TOO_LARGE and the limit in MB in the message: as this payload's error on "
+        "`file`, or, when the request is so far over the limit that it is not read, as an "
+        "HTTP 413 response whose error has extensions.code TOO_LARGE. Nothing is stored.",
         extensions=auth("CW", "LW", "LM"),
     )
     async def file_upload(
