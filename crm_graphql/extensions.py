@@ -33,7 +33,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from crm_graphql.errors import ApiError, is_client_error
+from crm_graphql.errors import ApiError, FieldError, PayloadErrors, is_client_error
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
 from crm_graphql.services.deadline import deadline_scope
@@ -442,6 +442,24 @@ def default_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def field_error(error: GraphQLError) -> GraphQLError | None:
+    """A `FieldError` (or `PayloadErrors`) that escaped a resolver with no payload to
+    carry it, e.g. a malformed id argument of a query, as the client error it is:
+    BAD_USER_INPUT naming the field, with the payload code as `reason`."""
+    original = error.original_error
+    if isinstance(original, PayloadErrors) and original.errors:
+        original = original.errors[0]
+    if not isinstance(original, FieldError):
+        return None
+    extensions: dict[str, Any] = {"code": "BAD_USER_INPUT", "reason": original.code}
+    if original.field:
+        extensions["field"] = original.field
+    message = original.message
+    if original.field and original.field not in message:
+        message = f"{original.field}: {message}"
+    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach the client as "Internal error" with the request id;
     the traceback goes to the log under that id.
@@ -468,6 +486,10 @@ class MaskUnexpectedErrors(SchemaExtension):
                 if not (error.extensions or {}).get("code"):
                     error.extensions = {**(error.extensions or {}), "code": default_code(error)}
                 masked.append(error)
+                continue
+            client_error = field_error(error)
+            if client_error is not None:
+                masked.append(client_error)
                 continue
             log.error(
                 "request %s: unexpected error at %s",

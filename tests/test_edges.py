@@ -1,0 +1,226 @@
+"""Input at the edges (issue 11, "Found" item 3): ids, integers, strings, dates, NUL
+bytes and multipart maps a client can send that no column or parser can hold. Each is a
+client error (HTTP 4xx, or a GraphQL error with BAD_USER_INPUT/NOT_FOUND/...), never an
+internal error, and never a traceback in the log."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+)
+from starlette.applications import Starlette
+
+from crm_graphql.app import create_app
+from crm_graphql.models.companies import Company
+from crm_graphql.models.leads import Lead
+from crm_graphql.services.auth import create_api_token
+from crm_graphql.models.auth import TokenScope
+from crm_graphql.models.users import User
+from crm_graphql.settings import settings
+from tests.factories import Api, error_codes
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+CLIENT_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "QUERY_TOO_COMPLEX"}
+HUGE = "99999999999999999999"  # beyond 64 bits
+INT64_MAX = "9223372036854775807"  # fits 64 bits, not an int column
+
+
+@pytest.fixture(autouse=True)
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> AsyncIterator[None]:
+    """None of these inputs may log an error (a traceback) on the server."""
+    caplog.set_level(logging.WARNING)
+    yield
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def assert_client_error(response: httpx.Response, *codes: str) -> dict[str, Any]:
+    assert response.status_code < 500, response.text
+    body = response.json()
+    found = error_codes(body)
+    assert found, body
+    assert INTERNAL not in found, body
+    assert set(found) <= set(codes or CLIENT_CODES), body
+    return body
+
+
+# ---------------------------------------------------------------------------------------
+# A page size beyond 64 bits
+
+
+@pytest.fixture
+async def production(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    config = dataclasses.replace(
+        settings, mode="production", introspection=False, graphiql=False
+    )
+    prod = create_app(config)
+    async with prod.router.lifespan_context(prod):
+        transport = httpx.ASGITransport(app=prod, client=("10.0.0.3", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://prod") as http:
+            yield http
+
+
+@pytest.mark.parametrize("first", [HUGE, "-" + HUGE, INT64_MAX, "2147483648"])
+async def test_huge_page_size_is_a_client_error(
+    api: Api, production: httpx.AsyncClient, first: str
+) -> None:
+    query = f"{{ companies(first: {first}) {{ totalCount }} }}"
+    for client in (api.client, production):
+        response = await client.post("/graphql", json={"query": query})
+        body = assert_client_error(response, "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT")
+        assert "Int cannot represent" in body["errors"][0]["message"] or "first" in str(body)
+
+
+# ---------------------------------------------------------------------------------------
+# Ids beyond the columns
+
+
+ID_MUTATIONS = [
+    "invoiceLock",
+    "invoiceUnlock",
+    "invoiceDelete",
+    "companyRoleDelete",
+    "contractTypeDelete",
+    "activityDelete",
+]
+
+
+@pytest.mark.parametrize("value", [HUGE, INT64_MAX, "2147483648", "-" + HUGE, "0", "x"])
+@pytest.mark.parametrize("field", ID_MUTATIONS)
+async def test_out_of_range_ids_in_delete_and_lock(demo: Api, field: str, value: str) -> None:
+    response = await demo.post(
+        f'mutation {{ {field}(id: "{value}") {{ __typename }} }}', as_user="admin"
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    codes = error_codes(body)
+    if codes:
+        assert set(codes) <= {"NOT_FOUND", "BAD_USER_INPUT"}, body
+    else:
+        errors = next(iter(body["data"].values())).get("errors")
+        assert errors is None or errors, body
+
+
+def _sample(type_: Any, id_value: str, depth: int = 0) -> Any:
+    """A value of `type_` for a GraphQL variable: every id `id_value`, the rest minimal."""
+    if isinstance(type_, GraphQLNonNull):
+        return _sample(type_.of_type, id_value, depth)
+    if isinstance(type_, GraphQLList):
+        return [_sample(type_.of_type, id_value, depth)]
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    if isinstance(type_, GraphQLInputObjectType):
+        if depth > 2:
+            return {}
+        out: dict[str, Any] = {}
+        for name, field in type_.fields.items():
+            named = field.type
+            while isinstance(named, (GraphQLNonNull, GraphQLList)):
+                named = named.of_type
+            is_id = isinstance(named, GraphQLScalarType) and named.name == "ID"
+            if isinstance(field.type, GraphQLNonNull) or is_id:
+                out[name] = _sample(field.type, id_value, depth + 1)
+        return out
+    assert isinstance(type_, GraphQLScalarType)
+    return {
+        "ID": id_value,
+        "Int": 1,
+        "Float": 1.0,
+        "String": "x",
+        "Boolean": False,
+        "Date": "2024-01-01",
+        "DateTime": "2024-01-01T00:00:00Z",
+        "Decimal": "1",
+        "JSON": {},
+        "Upload": None,
+    }.get(named_name(type_), "x")
+
+
+def named_name(type_: Any) -> str:
+    return type_.name
+
+
+def _takes_ids(field: Any) -> bool:
+    def has_id(type_: Any, depth: int = 0) -> bool:
+        while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLScalarType):
+            return type_.name == "ID"
+        if isinstance(type_, GraphQLInputObjectType) and depth < 3:
+            return any(has_id(f.type, depth + 1) for f in type_.fields.values())
+        return False
+
+    return any(has_id(a.type) for a in field.args.values())
+
+
+def _operations(app: Starlette) -> list[tuple[str, str, Any]]:
+    schema = app.state.schema._schema
+    found = []
+    for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
+        for name, field in root.fields.items():
+            if _takes_ids(field) and name not in {"login", "logout"}:
+                found.append((kind, name, field))
+    return found
+
+
+def _document(kind: str, name: str, field: Any) -> str:
+    from graphql import GraphQLObjectType, get_named_type
+
+    variables = ", ".join(f"${a}: {arg.type}" for a, arg in field.args.items())
+    arguments = ", ".join(f"{a}: ${a}" for a in field.args)
+    target = get_named_type(field.type)
+    selection = " { __typename }" if isinstance(target, GraphQLObjectType) else ""
+    head = f"{kind} ({variables})" if variables else kind
+    call = f"{name}({arguments})" if arguments else name
+    return f"{head} {{ {call}{selection} }}"
+
+
+@pytest.mark.parametrize("id_value", [HUGE, INT64_MAX, "2147483648", "-2147483649"])
+async def test_every_id_argument_is_range_checked(
+    demo: Api, app: Starlette, id_value: str
+) -> None:
+    """Every root field taking an id (directly or in its input), called by a superadmin
+    with every id out of range: a client error or a payload error, never an internal
+    one."""
+    failures = []
+    for kind, name, field in _operations(app):
+        variables = {a: _sample(arg.type, id_value) for a, arg in field.args.items()}
+        response = await demo.post(_document(kind, name, field), variables, as_user="admin")
+        if response.status_code >= 500 or INTERNAL in response.text:
+            failures.append((name, response.status_code, response.text[:300]))
+    assert failures == []
+
+
+# ---------------------------------------------------------------------------------------
+# FieldError outside a payload
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ('{ customFields(entity: LEAD, ownerId: "") { id } }', "ownerId"),
+        (f'{{ customFields(entity: LEAD, ownerId: "{HUGE}") {{ id }} }}', "ownerId"),
+        ('{ outgoingMails(leadId: "") { totalCount } }', "leadId"),
+        (f'{{ outgoingMails(leadId: "{HUGE}") {{ totalCount }} }}', "leadId"),
+        ('mutation { leadsChangeTags(ids: [], remove: [-1]) { __typename } }', "remove"),
+        ('mutation { leadsChangeTags(ids: ["1"], add: [1448]) { __typename } }', "add"),
+        (f'mutation {{ leadsChangeTags(ids: ["1"], add: ["{HUGE}"]) {{ __typename }} }}', "add"),
+    ],
+)
+async def test_field_errors_outside_a_payload(demo: Api, query: str, field: str) -> None:
+    response = await demo.post(query, as_user="admin")
+    body = assert_client_error(response, "BAD_USER_INPUT", "NOT_FOUND")
+    assert field in json.dumps(body["errors"]), body
