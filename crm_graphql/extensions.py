@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
+    BREAK,
     ArgumentNode,
     DocumentNode,
     FieldNode,
@@ -21,6 +22,7 @@ from graphql import (
     NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     Undefined,
     ValidationRule,
     Visitor,
@@ -532,6 +534,58 @@ class AuditDenials(SchemaExtension):
                     },
                     context.request_id,
                 )
+
+
+def _holds_nul(value: Any, depth: int = 0) -> bool:
+    """True when a NUL byte is in any string of a JSON-like value, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 64:  # deeper than any input type; the JSON scalar has no other bound
+        return False
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
+
+
+def _document_holds_nul(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+            nonlocal found
+            if "\x00" in node.value:
+                found = True
+                return BREAK
+            return None
+
+    visit(document, Finder())
+    return found
+
+
+class RefuseNulBytes(SchemaExtension):
+    """No string the client sends may hold a NUL byte (written as `\\u0000` in the
+    document or in the JSON variables): PostgreSQL cannot store or compare one in text,
+    so it is refused before execution on both databases, whatever the field."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if not context.result and (
+            _holds_nul(context.variables)
+            or (document is not None and _document_holds_nul(document))
+        ):
+            context.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Strings must not contain NUL bytes (\\u0000).",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ],
+            )
+        yield
 
 
 class RequireOperationName(SchemaExtension):

@@ -26,9 +26,6 @@ from starlette.applications import Starlette
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
-from crm_graphql.services.auth import create_api_token
-from crm_graphql.models.auth import TokenScope
-from crm_graphql.models.users import User
 from crm_graphql.settings import settings
 from tests.factories import Api, error_codes
 
@@ -63,9 +60,7 @@ def assert_client_error(response: httpx.Response, *codes: str) -> dict[str, Any]
 
 @pytest.fixture
 async def production(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    config = dataclasses.replace(
-        settings, mode="production", introspection=False, graphiql=False
-    )
+    config = dataclasses.replace(settings, mode="production", introspection=False, graphiql=False)
     prod = create_app(config)
     async with prod.router.lifespan_context(prod):
         transport = httpx.ASGITransport(app=prod, client=("10.0.0.3", 1234))
@@ -189,9 +184,7 @@ def _document(kind: str, name: str, field: Any) -> str:
 
 
 @pytest.mark.parametrize("id_value", [HUGE, INT64_MAX, "2147483648", "-2147483649"])
-async def test_every_id_argument_is_range_checked(
-    demo: Api, app: Starlette, id_value: str
-) -> None:
+async def test_every_id_argument_is_range_checked(demo: Api, app: Starlette, id_value: str) -> None:
     """Every root field taking an id (directly or in its input), called by a superadmin
     with every id out of range: a client error or a payload error, never an internal
     one."""
@@ -215,7 +208,7 @@ async def test_every_id_argument_is_range_checked(
         (f'{{ customFields(entity: LEAD, ownerId: "{HUGE}") {{ id }} }}', "ownerId"),
         ('{ outgoingMails(leadId: "") { totalCount } }', "leadId"),
         (f'{{ outgoingMails(leadId: "{HUGE}") {{ totalCount }} }}', "leadId"),
-        ('mutation { leadsChangeTags(ids: [], remove: [-1]) { __typename } }', "remove"),
+        ("mutation { leadsChangeTags(ids: [], remove: [-1]) { __typename } }", "remove"),
         ('mutation { leadsChangeTags(ids: ["1"], add: [1448]) { __typename } }', "add"),
         (f'mutation {{ leadsChangeTags(ids: ["1"], add: ["{HUGE}"]) {{ __typename }} }}', "add"),
     ],
@@ -224,3 +217,159 @@ async def test_field_errors_outside_a_payload(demo: Api, query: str, field: str)
     response = await demo.post(query, as_user="admin")
     body = assert_client_error(response, "BAD_USER_INPUT", "NOT_FOUND")
     assert field in json.dumps(body["errors"]), body
+
+
+# ---------------------------------------------------------------------------------------
+# Plain string arguments longer than their column, or holding a NUL byte
+
+
+def _string_fields(app: Starlette) -> list[tuple[str, str, Any]]:
+    """Root fields with a plain (not filter, not input object) String argument."""
+    schema = app.state.schema._schema
+    found = []
+    for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
+        for name, field in root.fields.items():
+            for arg in field.args.values():
+                named = arg.type
+                while isinstance(named, (GraphQLNonNull, GraphQLList)):
+                    named = named.of_type
+                if isinstance(named, GraphQLScalarType) and named.name == "String":
+                    found.append((kind, name, field))
+                    break
+    return found
+
+
+@pytest.mark.parametrize("text", ["x" * 5000, "a\x00b"])
+async def test_plain_string_arguments_are_checked(demo: Api, app: Starlette, text: str) -> None:
+    failures = []
+    fields = _string_fields(app)
+    assert any(name == "crmTemplates" for _, name, _ in fields)
+    for kind, name, field in fields:
+        if name in {"login", "logout"}:
+            continue
+        variables = {}
+        for a, arg in field.args.items():
+            named = arg.type
+            while isinstance(named, (GraphQLNonNull, GraphQLList)):
+                named = named.of_type
+            if isinstance(named, GraphQLScalarType) and named.name == "String":
+                variables[a] = (
+                    [text]
+                    if isinstance(getattr(arg.type, "of_type", arg.type), GraphQLList)
+                    else text
+                )
+            else:
+                variables[a] = _sample(arg.type, "1")
+        response = await demo.post(_document(kind, name, field), variables, as_user="admin")
+        if response.status_code >= 500 or INTERNAL in response.text:
+            failures.append((name, response.status_code, response.text[:300]))
+    assert failures == []
+
+
+async def test_overlong_template_language(demo: Api) -> None:
+    response = await demo.post('{ crmTemplates(language: "xxxxxxxxxxxx") { id } }', as_user="admin")
+    body = assert_client_error(response, "BAD_USER_INPUT")
+    assert "language" in json.dumps(body["errors"])
+
+
+# ---------------------------------------------------------------------------------------
+# NUL bytes
+
+
+NUL_CASES = [
+    # a filter, as a literal (GraphQL escape) and as a variable
+    ('{ companies(filter: {name: {eq: "a\\u0000b"}}) { totalCount } }', None),
+    (
+        "query($f: CompanyFilter) { companies(filter: $f) { totalCount } }",
+        {"f": {"name": {"contains": "a\x00b"}}},
+    ),
+    ('{ companies(filter: {search: "a\\u0000"}) { totalCount } }', None),
+    # a stored value
+    (
+        "mutation($i: CompanyCreateInput!) { companyCreate(input: $i) { company { id } } }",
+        {"i": {"name": "Evil\x00Corp"}},
+    ),
+    (
+        'mutation { companyCreate(input: {name: "Evil\\u0000Corp"}) { company { id } } }',
+        None,
+    ),
+    # in a key of a JSON value
+    (
+        'mutation($f: JSON!) { leadSearchSave(name: "n", filter: $f) { errors { code } } }',
+        {"f": {"search\x00": "b"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), NUL_CASES)
+async def test_nul_bytes_are_refused(demo: Api, query: str, variables: Any) -> None:
+    before = await Company.all().count()
+    response = await demo.post(query, variables, as_user="admin")
+    body = assert_client_error(response, "BAD_USER_INPUT")
+    assert "NUL" in body["errors"][0]["message"], body
+    assert await Company.all().count() == before
+
+
+# ---------------------------------------------------------------------------------------
+# Dates and times at the ends of the calendar
+
+
+def _cursor_with(cursor: str, value: str) -> str:
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    payload[1] = value
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+EXTREMES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("value", EXTREMES)
+async def test_extreme_cursor_is_bad_user_input(demo: Api, value: str) -> None:
+    query = """query($after: String) {
+      companies(first: 1, orderBy: [{field: LAST_UPDATE}], after: $after) {
+        edges { cursor } } }"""
+    data = await demo.data(query, as_user="admin")
+    cursor = data["companies"]["edges"][0]["cursor"]
+    response = await demo.post(query, {"after": _cursor_with(cursor, value)}, as_user="admin")
+    assert_client_error(response, "BAD_USER_INPUT")
+
+
+@pytest.mark.parametrize("value", EXTREMES)
+@pytest.mark.parametrize("op", ["eq", "lt", "gte"])
+async def test_extreme_datetime_filter_is_bad_user_input(demo: Api, value: str, op: str) -> None:
+    response = await demo.post(
+        f'{{ companies(filter: {{lastUpdate: {{{op}: "{value}"}}}}) {{ totalCount }} }}',
+        as_user="admin",
+    )
+    assert_client_error(response, "BAD_USER_INPUT")
+    response = await demo.post(
+        "query($f: CompanyFilter) { companies(filter: $f) { totalCount } }",
+        {"f": {"lastUpdate": {op: value}}},
+        as_user="admin",
+    )
+    assert_client_error(response, "BAD_USER_INPUT")
+
+
+@pytest.mark.parametrize("value", EXTREMES)
+async def test_extreme_datetime_in_a_mutation_input(demo: Api, value: str) -> None:
+    lead = await Lead.create(full_name="Edge", email="edge@example.com")
+    response = await demo.post(
+        "mutation($i: LeadUpdateInput!) { leadUpdate(input: $i) { errors { field code } } }",
+        {"i": {"id": str(lead.id), "alarmAt": value}},
+        as_user="admin",
+    )
+    assert_client_error(response, "BAD_USER_INPUT")
+    await lead.refresh_from_db()
+    assert lead.alarm_at is None or lead.alarm_at.year not in (1, 9999)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31"])
+async def test_extreme_dates_in_invoices(demo: Api, value: str) -> None:
+    company = await Company.get(name="Customer #A")
+    response = await demo.post(
+        "mutation($i: InvoiceCreateInput!) { invoiceCreate(input: $i) { errors { field } } }",
+        {"i": {"companyId": str(company.id), "issuedOn": value, "expiresOn": "9999-12-31"}},
+        as_user="admin",
+    )
+    assert response.status_code == 200, response.text
+    assert INTERNAL not in response.text, response.text
