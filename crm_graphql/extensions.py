@@ -536,27 +536,36 @@ class AuditDenials(SchemaExtension):
                 )
 
 
-def _holds_nul(value: Any, depth: int = 0) -> bool:
-    """True when a NUL byte is in any string of a JSON-like value, keys included."""
+def nul_path(value: Any, path: str, depth: int = 0) -> str | None:
+    """Where a NUL byte is in a JSON-like value (keys included), or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return path if "\x00" in value else None
     if depth > 64:  # deeper than any input type; the JSON scalar has no other bound
-        return False
+        return None
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(v, depth + 1) for v in value)
-    return False
+        for key, item in value.items():
+            key_text = str(key)
+            if "\x00" in key_text:
+                return path
+            found = nul_path(item, f"{path}.{key_text}", depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}.{index}", depth + 1)
+            if found:
+                return found
+    return None
 
 
-def _document_holds_nul(document: DocumentNode) -> bool:
-    found = False
+def _document_nul(document: DocumentNode) -> StringValueNode | None:
+    found: StringValueNode | None = None
 
     class Finder(Visitor):
         def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
             nonlocal found
             if "\x00" in node.value:
-                found = True
+                found = node
                 return BREAK
             return None
 
@@ -572,19 +581,27 @@ class RefuseNulBytes(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if not context.result and (
-            _holds_nul(context.variables)
-            or (document is not None and _document_holds_nul(document))
-        ):
-            context.result = GraphQLExecutionResult(
-                data=None,
-                errors=[
-                    GraphQLError(
-                        "Strings must not contain NUL bytes (\\u0000).",
-                        extensions={"code": "BAD_USER_INPUT"},
+        if not context.result:
+            error: GraphQLError | None = None
+            variables = context.variables or {}
+            for name, value in variables.items():
+                where = nul_path(value, "$" + str(name))
+                if where is not None:
+                    error = GraphQLError(
+                        f"Variable `{where[:200]}` contains a NUL byte (\\u0000); strings "
+                        "must not.",
+                        extensions={"code": "BAD_USER_INPUT", "variable": where[:200]},
                     )
-                ],
-            )
+                    break
+            node = _document_nul(document) if error is None and document else None
+            if node is not None:
+                error = GraphQLError(
+                    "A string in the document contains a NUL byte (\\u0000); strings must not.",
+                    node,
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+            if error is not None:
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
 
 

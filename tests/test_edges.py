@@ -307,6 +307,8 @@ async def test_nul_bytes_are_refused(demo: Api, query: str, variables: Any) -> N
     response = await demo.post(query, variables, as_user="admin")
     body = assert_client_error(response, "BAD_USER_INPUT")
     assert "NUL" in body["errors"][0]["message"], body
+    if variables:
+        assert body["errors"][0]["extensions"]["variable"].startswith("$"), body
     assert await Company.all().count() == before
 
 
@@ -373,3 +375,100 @@ async def test_extreme_dates_in_invoices(demo: Api, value: str) -> None:
     )
     assert response.status_code == 200, response.text
     assert INTERNAL not in response.text, response.text
+
+
+# ---------------------------------------------------------------------------------------
+# Multipart requests whose map does not fit the operation
+
+
+UPLOAD_ONE = """mutation($input: FileUploadInput!) {
+  fileUpload(input: $input) { file { id } errors { field code } } }"""
+UPLOAD_TWO = """mutation($a: FileUploadInput!, $b: FileUploadInput!) {
+  a: fileUpload(input: $a) { file { id } errors { field code } }
+  b: fileUpload(input: $b) { file { id } errors { field code } } }"""
+
+
+def _input(owner: str) -> dict[str, Any]:
+    return {"ownerKind": "COMPANY", "ownerId": owner, "file": None}
+
+
+MULTIPART_CASES: list[tuple[str, Any, Any]] = [
+    # (query, variables, map)
+    (UPLOAD_ONE, {"input": _input("OWNER"), "f": None}, {"0": ["variables.f.0"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER"), "f": "text"}, {"0": ["variables.f.0"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["variables.input.file.0"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["variables.nope.file"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["query"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["variables"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["variables.input.ownerKind.x"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": ["variables.input.file"], "9": ["x"]}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": "variables.input.file"}),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, ["variables.input.file"]),
+    (UPLOAD_ONE, {"input": _input("OWNER")}, {"0": [1]}),
+    (
+        UPLOAD_TWO,
+        {"a": _input("OWNER"), "b": _input("OWNER")},
+        {"0": ["variables.a.file", "variables.b.file"]},
+    ),
+]
+
+
+async def _owner(demo: Api) -> str:
+    return str((await Company.get(name="Customer #A")).id)
+
+
+@pytest.mark.parametrize(("query", "variables", "mapping"), MULTIPART_CASES)
+async def test_multipart_map_mismatch_is_400(
+    demo: Api, query: str, variables: dict[str, Any], mapping: Any
+) -> None:
+    owner = await _owner(demo)
+    operations = json.loads(
+        json.dumps({"query": query, "variables": variables}).replace("OWNER", owner)
+    )
+    response = await demo.client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {demo.tokens['admin']}"},
+        data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        files={"0": ("a.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+    )
+    if response.status_code == 200:
+        # Accepted only when every upload got its own file, or none was stored.
+        assert INTERNAL not in response.text, response.text
+        from crm_graphql.models.files import StoredFile
+
+        assert await StoredFile.all().count() <= 1, response.text
+        return
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["errors"][0]["message"], body
+    assert error_codes(body) == ["BAD_REQUEST"], body
+
+
+@pytest.mark.parametrize(
+    ("operations", "mapping"),
+    [
+        ("{not json", '{"0": ["variables.input.file"]}'),
+        (None, "{not json"),
+        ("[]", '{"0": ["variables.input.file"]}'),
+        ('"text"', '{"0": ["variables.input.file"]}'),
+        (None, "null"),
+        (None, None),
+    ],
+)
+async def test_multipart_malformed_json_is_400(
+    demo: Api, operations: str | None, mapping: str | None
+) -> None:
+    owner = await _owner(demo)
+    if operations is None:
+        operations = json.dumps({"query": UPLOAD_ONE, "variables": {"input": _input(owner)}})
+    data = {"operations": operations}
+    if mapping is not None:
+        data["map"] = mapping
+    response = await demo.client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {demo.tokens['admin']}"},
+        data=data,
+        files={"0": ("a.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["message"]
