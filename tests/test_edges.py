@@ -472,3 +472,68 @@ async def test_multipart_malformed_json_is_400(
     )
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["message"]
+
+
+# ---------------------------------------------------------------------------------------
+# /include/api.php with values no column holds
+
+API_PHP = "/include/api.php"
+LONG = "x" * 5000
+
+
+async def _web_token(api: Api, username: str, scope: str) -> str:
+    data = await api.data(
+        """mutation($input: ApiTokenCreateInput!) {
+          apiTokenCreate(input: $input) { secret errors { code } } }""",
+        {"input": {"name": f"{scope} token", "scope": scope}},
+        as_user=username,
+    )
+    return data["apiTokenCreate"]["secret"]
+
+
+API_PHP_CASES = [
+    {"tags": "t" * 61},
+    {"tags": LONG},
+    {"tags": "Hot," + "t" * 61, "tags_token": ","},
+    {"owner": LONG},
+    {"fullname": LONG},
+    {"company": LONG},
+    {"email": LONG + "@example.com"},
+    {"country": LONG},
+    {"phone": LONG},
+    {"mobile": LONG},
+    {"position": LONG},
+    {"language": LONG},
+    {"comments": "c" * 200_000},
+    {"estimated_sale": "9" * 5000},
+    {"estimated_sale": "1e999999"},
+    {"progress": "9" * 30},
+    {"progress": "-" + "9" * 30},
+    {"id_category": "9" * 30},
+    {"id_company": "9" * 30},
+    {"id_company": INT64_MAX},
+    {"tags_token": LONG, "tags": "a"},
+    {"fullname": "Nul\x00Name"},
+    {"tags": "Hot\x00"},
+]
+
+
+@pytest.mark.parametrize("scope", ["LEADS_CREATE", "FULL"])
+@pytest.mark.parametrize("values", API_PHP_CASES)
+async def test_api_php_overlong_values_are_client_errors(
+    demo: Api, scope: str, values: dict[str, str]
+) -> None:
+    token = await _web_token(demo, "admin" if scope == "FULL" else "manager1", scope)
+    params = {
+        "op": "create_lead",
+        "pass": token,
+        "fullname": "Ann",
+        "company": "Acme",
+        "email": "ann@acme.example",
+        **values,
+    }
+    response = await demo.client.post(API_PHP, data=params)
+    assert response.status_code in (400, 403, 413), (response.status_code, response.headers)
+    assert response.text == "0"
+    assert "internal" not in response.headers["x-crm-error"], response.headers
+    assert await Lead.all().count() == 0
