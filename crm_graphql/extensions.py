@@ -34,11 +34,13 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
+from tortoise.exceptions import ValidationError
 
 from crm_graphql.errors import ApiError, FieldError, PayloadErrors, is_client_error
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
 from crm_graphql.services.deadline import deadline_scope
+from crm_graphql.services.mutations import validation_field_error
 from crm_graphql.settings import Limits
 
 log = logging.getLogger("crm_graphql.errors")
@@ -451,6 +453,8 @@ def field_error(error: GraphQLError) -> GraphQLError | None:
     original = error.original_error
     if isinstance(original, PayloadErrors) and original.errors:
         original = original.errors[0]
+    if isinstance(original, ValidationError):
+        original = validation_field_error(original)
     if not isinstance(original, FieldError):
         return None
     extensions: dict[str, Any] = {"code": "BAD_USER_INPUT", "reason": original.code}

@@ -109,12 +109,23 @@ async def test_out_of_range_ids_in_delete_and_lock(demo: Api, field: str, value:
         assert errors is None or errors, body
 
 
-def _sample(type_: Any, id_value: str, depth: int = 0) -> Any:
-    """A value of `type_` for a GraphQL variable: every id `id_value`, the rest minimal."""
+def _sample(
+    type_: Any,
+    id_value: str,
+    depth: int = 0,
+    *,
+    text: str = "x",
+    number: int = 1,
+    every_field: bool = False,
+) -> Any:
+    """A value of `type_` for a GraphQL variable: every id `id_value`, every string
+    `text`, every integer `number`; input objects with their required fields and ids
+    (with `every_field`, also their optional strings and integers)."""
+    more = {"text": text, "number": number, "every_field": every_field}
     if isinstance(type_, GraphQLNonNull):
-        return _sample(type_.of_type, id_value, depth)
+        return _sample(type_.of_type, id_value, depth, **more)
     if isinstance(type_, GraphQLList):
-        return [_sample(type_.of_type, id_value, depth)]
+        return [_sample(type_.of_type, id_value, depth, **more)]
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     if isinstance(type_, GraphQLInputObjectType):
@@ -125,23 +136,24 @@ def _sample(type_: Any, id_value: str, depth: int = 0) -> Any:
             named = field.type
             while isinstance(named, (GraphQLNonNull, GraphQLList)):
                 named = named.of_type
-            is_id = isinstance(named, GraphQLScalarType) and named.name == "ID"
-            if isinstance(field.type, GraphQLNonNull) or is_id:
-                out[name] = _sample(field.type, id_value, depth + 1)
+            scalar = named.name if isinstance(named, GraphQLScalarType) else ""
+            wanted = scalar == "ID" or (every_field and scalar in {"String", "Int"})
+            if isinstance(field.type, GraphQLNonNull) or wanted:
+                out[name] = _sample(field.type, id_value, depth + 1, **more)
         return out
     assert isinstance(type_, GraphQLScalarType)
     return {
         "ID": id_value,
-        "Int": 1,
+        "Int": number,
         "Float": 1.0,
-        "String": "x",
+        "String": text,
         "Boolean": False,
         "Date": "2024-01-01",
         "DateTime": "2024-01-01T00:00:00Z",
         "Decimal": "1",
         "JSON": {},
         "Upload": None,
-    }.get(named_name(type_), "x")
+    }.get(named_name(type_), text)
 
 
 def named_name(type_: Any) -> str:
@@ -537,3 +549,45 @@ async def test_api_php_overlong_values_are_client_errors(
     assert response.text == "0"
     assert "internal" not in response.headers["x-crm-error"], response.headers
     assert await Lead.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("x" * 5000, 1), ("x", 2**31 - 1), ("x", -(2**31))],
+    ids=["long-strings", "max-int", "min-int"],
+)
+async def test_every_field_with_extreme_values(
+    demo: Api, app: Starlette, text: str, number: int
+) -> None:
+    """Every root field with arguments, called by a superadmin with every string and
+    integer of its input at an extreme: a client error or a payload error, never an
+    internal one."""
+    schema = app.state.schema._schema
+    failures = []
+    for kind, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
+        for name, field in root.fields.items():
+            if not field.args or name in {"login", "logout", "passwordChange"}:
+                continue
+            variables = {
+                a: _sample(arg.type, "1", text=text, number=number, every_field=True)
+                for a, arg in field.args.items()
+            }
+            response = await demo.post(_document(kind, name, field), variables, as_user="admin")
+            if response.status_code >= 500 or INTERNAL in response.text:
+                failures.append((name, response.status_code, response.text[:300]))
+    assert failures == []
+
+
+async def test_overlong_unique_name_is_a_payload_error(demo: Api) -> None:
+    before = await Company.all().count()
+    data = await demo.data(
+        "mutation($i: CompanyCreateInput!) { companyCreate(input: $i) { "
+        "company { id } errors { field code message } } }",
+        {"i": {"name": "n" * 5000}},
+        as_user="admin",
+    )
+    assert data["companyCreate"]["company"] is None
+    [error] = data["companyCreate"]["errors"]
+    assert (error["field"], error["code"]) == ("name", "TOO_LARGE"), error
+    assert "nnnn" not in error["message"]
+    assert await Company.all().count() == before
