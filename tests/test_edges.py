@@ -592,3 +592,18 @@ async def test_overlong_unique_name_is_a_payload_error(demo: Api) -> None:
     assert (error["field"], error["code"]) == ("name", "TOO_LARGE"), error
     assert "nnnn" not in error["message"]
     assert await Company.all().count() == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ invoiceTotals(filter: {currency: {eq: "EURO"}}) { __typename } }',
+        '{ invoiceStatistics(filter: {currency: {eq: "EURO"}}) { __typename } }',
+        '{ leads(filter: {currency: {eq: "EURO"}}) { totalCount } }',
+        '{ leads(filter: {currency: {in: ["EUR", "EURO"]}}) { totalCount } }',
+    ],
+)
+async def test_filter_strings_longer_than_their_column(demo: Api, query: str) -> None:
+    response = await demo.post(query, as_user="admin")
+    body = assert_client_error(response, "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
+    assert "currency" in body["errors"][0]["message"], body
