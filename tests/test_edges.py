@@ -607,3 +607,45 @@ async def test_filter_strings_longer_than_their_column(demo: Api, query: str) ->
     response = await demo.post(query, as_user="admin")
     body = assert_client_error(response, "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
     assert "currency" in body["errors"][0]["message"], body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ companies(filter: {search: "\u00b2"}) { totalCount } }',
+        '{ companies(filter: {search: "99999999999999999999"}) { totalCount } }',
+        '{ leads(filter: {search: "\u00b2"}) { totalCount } }',
+        '{ leads(filter: {search: "99999999999999999999"}) { totalCount } }',
+        '{ companies(filter: {customFields: [{fieldId: "99999999999999999999", eq: "a"}]}) '
+        "{ totalCount } }",
+        '{ companies(filter: {customFields: [{fieldId: "\u00b2", eq: "a"}]}) { totalCount } }',
+    ],
+)
+async def test_digit_like_search_and_field_ids(demo: Api, query: str) -> None:
+    """Text that looks like an id ("²" is a digit to Python, not to int()) finds
+    nothing or is refused, never an internal error."""
+    response = await demo.post(query, as_user="admin")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert INTERNAL not in error_codes(body), body
+    if "errors" in body:
+        assert set(error_codes(body)) == {"BAD_USER_INPUT"}, body
+    else:
+        assert next(iter(body["data"].values()))["totalCount"] == 0, body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/export/contracts.csv?contractType=%C2%B2",
+        "/export/contracts.csv?contractType=99999999999999999999",
+        "/export/leads.csv?leadType=%C2%B2",
+        "/export/leads.csv?leadType=99999999999999999999",
+    ],
+)
+async def test_export_id_parameters(demo: Api, url: str) -> None:
+    response = await demo.client.get(
+        url, headers={"Authorization": f"Bearer {demo.tokens['admin']}"}
+    )
+    assert response.status_code == 400, response.text
+    assert "not a valid id" in response.text

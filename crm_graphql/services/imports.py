@@ -1485,7 +1485,7 @@ class _ContractImport(_Import):
             text = text.strip()
             if not text:
                 data[key] = None
-            elif text.isdigit() and len(text) < 10:
+            elif text.isascii() and text.isdigit() and id_number(text, minimum=0) is not None:
                 data[key] = int(text)
             else:
                 row.fail(column, "INVALID", f"'{text}' is not a valid id.")
