@@ -649,3 +649,57 @@ async def test_export_id_parameters(demo: Api, url: str) -> None:
     )
     assert response.status_code == 400, response.text
     assert "not a valid id" in response.text
+
+
+# ---------------------------------------------------------------------------------------
+# CSV imports: cells no column holds
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"payment conditions": "\u00b2"},
+        {"id parent": "\u00b2"},
+        {"id parent": "99999999999999999999"},
+        {"id company role": "99999999999999999999"},
+        {"name": "Nul\x00Name"},
+        {"comments": "a\x00b"},
+        {"name": "n" * 5000},
+    ],
+)
+async def test_company_import_bad_cells(demo: Api, values: dict[str, str]) -> None:
+    from tests.test_csv import SPEC_COLUMNS, to_csv
+    from tests.test_csv import upload as csv_upload
+
+    row = dict.fromkeys(SPEC_COLUMNS, "")
+    row.update({"name": "Imported", "payment conditions": "30", **values})
+    before = await Company.all().count()
+    result = await csv_upload(demo, to_csv([SPEC_COLUMNS, [row[c] for c in SPEC_COLUMNS]]))
+    assert result["created"] == 0, result
+    assert result["rowErrors"] or result["errors"], result
+    assert await Company.all().count() == before
+
+
+async def test_contact_and_contract_imports_with_overlong_names(demo: Api) -> None:
+    from crm_graphql.models.contacts import Contact
+    from crm_graphql.models.contracts import Contract
+    from crm_graphql.services.imports import CONTACT_COLUMNS
+    from tests.test_contracts_csv import row as contract_row
+    from tests.test_csv import to_csv
+    from tests.test_csv import upload as csv_upload
+
+    long = "c" * 5000
+    contact = [long, "Zed", "zed@x.example", "", "", "", "", ""]
+    result = await csv_upload(
+        demo, to_csv([list(CONTACT_COLUMNS), contact]), mutation="contactImport"
+    )
+    assert result["created"] == 0 and result["rowErrors"], result
+    for cells in (contract_row(long, "Customer #A"), contract_row("R1", long)):
+        from crm_graphql.services.imports import CONTRACT_COLUMNS
+
+        result = await csv_upload(
+            demo, to_csv([list(CONTRACT_COLUMNS), cells]), mutation="contractImport"
+        )
+        assert result["created"] == 0 and result["rowErrors"], result
+    assert await Contact.all().count() == 0
+    assert await Contract.all().count() == 0
