@@ -229,8 +229,11 @@ async def test_every_id_argument_is_range_checked(demo: Api, app: Starlette, id_
 )
 async def test_field_errors_outside_a_payload(demo: Api, query: str, field: str) -> None:
     response = await demo.post(query, as_user="admin")
-    body = assert_client_error(response, "BAD_USER_INPUT", "NOT_FOUND")
-    assert field in json.dumps(body["errors"]), body
+    body = assert_client_error(response, "BAD_USER_INPUT")
+    [error] = body["errors"]
+    assert error["extensions"]["field"] == field, body
+    assert error["extensions"]["reason"] in {"INVALID", "NOT_FOUND"}, body
+    assert field in error["message"], body
 
 
 # ---------------------------------------------------------------------------------------
