@@ -118,12 +118,13 @@ def _sample(
     *,
     text: str = "x",
     number: int = 1,
+    decimal: str = "1",
     every_field: bool = False,
 ) -> Any:
     """A value of `type_` for a GraphQL variable: every id `id_value`, every string
     `text`, every integer `number`; input objects with their required fields and ids
     (with `every_field`, also their optional strings and integers)."""
-    more = {"text": text, "number": number, "every_field": every_field}
+    more = {"text": text, "number": number, "decimal": decimal, "every_field": every_field}
     if isinstance(type_, GraphQLNonNull):
         return _sample(type_.of_type, id_value, depth, **more)
     if isinstance(type_, GraphQLList):
@@ -139,7 +140,7 @@ def _sample(
             while isinstance(named, (GraphQLNonNull, GraphQLList)):
                 named = named.of_type
             scalar = named.name if isinstance(named, GraphQLScalarType) else ""
-            wanted = scalar == "ID" or (every_field and scalar in {"String", "Int"})
+            wanted = scalar == "ID" or (every_field and scalar in {"String", "Int", "Decimal"})
             if isinstance(field.type, GraphQLNonNull) or wanted:
                 out[name] = _sample(field.type, id_value, depth + 1, **more)
         return out
@@ -152,7 +153,7 @@ def _sample(
         "Boolean": False,
         "Date": "2024-01-01",
         "DateTime": "2024-01-01T00:00:00Z",
-        "Decimal": "1",
+        "Decimal": decimal,
         "JSON": {},
         "Upload": None,
     }.get(named_name(type_), text)
@@ -556,12 +557,19 @@ async def test_api_php_overlong_values_are_client_errors(demo: Api, scope: str) 
 
 
 @pytest.mark.parametrize(
-    ("text", "number"),
-    [("x" * 5000, 1), ("x", 2**31 - 1), ("x", -(2**31))],
-    ids=["long-strings", "max-int", "min-int"],
+    ("text", "number", "decimal"),
+    [
+        ("x" * 5000, 1, "1"),
+        ("x", 2**31 - 1, "9" * 40),
+        ("x", -(2**31), "-1e999999"),
+        ("x", 1, "NaN"),
+        ("x", 1, "Infinity"),
+        ("x", 1, "0.000000000000000000001"),
+    ],
+    ids=["long-strings", "max-int", "min-int", "nan", "infinity", "tiny"],
 )
 async def test_every_field_with_extreme_values(
-    demo: Api, app: Starlette, text: str, number: int
+    demo: Api, app: Starlette, text: str, number: int, decimal: str
 ) -> None:
     """Every root field with arguments, called by a superadmin with every string and
     integer of its input at an extreme: a client error or a payload error, never an
@@ -573,7 +581,9 @@ async def test_every_field_with_extreme_values(
             if not field.args or name in {"login", "logout", "passwordChange"}:
                 continue
             variables = {
-                a: _sample(arg.type, "1", text=text, number=number, every_field=True)
+                a: _sample(
+                    arg.type, "1", text=text, number=number, decimal=decimal, every_field=True
+                )
                 for a, arg in field.args.items()
             }
             response = await demo.post(_document(kind, name, field), variables, as_user="admin")
