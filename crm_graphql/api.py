@@ -24,6 +24,7 @@ from crm_graphql.extensions import (
     AuditDenials,
     MaskUnexpectedErrors,
     OperationLimits,
+    RefuseNulBytes,
     RequireOperationName,
     ScopeGate,
     cost_limit_rule,
@@ -47,6 +48,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
 
 
@@ -131,6 +133,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
         RequireOperationName,
         # After ValidationCache: a narrow token's refusal replaces validation's answer.
         ScopeGate,
+        RefuseNulBytes,
         # After validation, with the variables: filters sent as variables are priced.
         lambda: OperationLimits(limits=limits),
         MaskUnexpectedErrors,
@@ -145,6 +148,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
         config=StrawberryConfig(
             disable_field_suggestions=config.production,
             batching_config={"max_operations": limits.max_batch_operations},
+            scalar_map=SCALARS,
         ),
     )
 
