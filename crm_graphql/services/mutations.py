@@ -55,3 +55,23 @@ async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Field
         return None, exc.errors
     except FieldError as exc:
         return None, [exc]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def refuse_nulls(model: type[Model], data: dict[str, Any], *also: str) -> None:
+    """Refuse an explicit null sent for a column that cannot hold one (or for one of
+    `also`, inputs that are not columns): optional update inputs are nullable in GraphQL
+    so they can be left out, but null is not "leave it" and must not reach the database
+    as a NOT NULL violation."""
+    fields = model._meta.fields_map
+    errors = [
+        FieldError(_camel(name), "REQUIRED", "Cannot be null; leave the field out to keep it.")
+        for name, value in data.items()
+        if value is None and (name in also or (name in fields and not fields[name].null))
+    ]
+    if errors:
+        raise PayloadErrors(errors)
