@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.errors import FieldError, PayloadErrors
@@ -120,6 +121,10 @@ async def _parameters(request: Request) -> dict[str, str]:
         for key, value in form.multi_items():
             if not isinstance(value, UploadFile):
                 values[key] = value
+    for key, value in values.items():
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL stores no NUL in text; refused on SQLite too, for one behaviour.
+            raise ApiFailure(400, f"{_header_text(key)[:40]}: a NUL byte is not allowed")
     return values
 
 
@@ -205,7 +210,9 @@ async def _lead_data(
     if web_form and owner:
         errors.append(FieldError("ownerId", "FORBIDDEN", "A web-form token cannot set this."))
     elif owner:
-        found = await User.filter(username=owner, enabled=True).values_list("id", flat=True)
+        found = []
+        if len(owner) <= _max_length(User, "username"):  # longer: no such user
+            found = await User.filter(username=owner, enabled=True).values_list("id", flat=True)
         if found:
             data["owner_id"] = found[0]
         else:
@@ -219,7 +226,9 @@ async def _lead_data(
         names = given["tags"].split(given["tags_token"])
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if names:
-        tags = dict(await LeadTag.filter(name__in=names).values_list("name", "id"))
+        # A name longer than the column is no tag's (and Tortoise refuses to compare it).
+        fitting = [n for n in names if len(n) <= _max_length(LeadTag, "name")]
+        tags = dict(await LeadTag.filter(name__in=fitting).values_list("name", "id"))
         missing = [n for n in names if n not in tags]
         if missing:
             errors.append(FieldError("tagIds", "NOT_FOUND", f"No such tag: {', '.join(missing)}."))
@@ -228,6 +237,10 @@ async def _lead_data(
     # token cannot set one anyway); a full token may name only companies it can see.
     companies = Company.all() if web_form else Company.filter(visible_companies_q(viewer))
     return data, companies
+
+
+def _max_length(model: type[Model], column: str) -> int:
+    return int(model._meta.fields_map[column].max_length)  # type: ignore[attr-defined]
 
 
 def _reason(errors: list[FieldError]) -> str:

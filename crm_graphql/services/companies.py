@@ -11,6 +11,7 @@ from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
@@ -20,7 +21,6 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, deletion_guards, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version
-from crm_graphql.services.users import parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_LIMITS = {

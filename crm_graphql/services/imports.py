@@ -44,6 +44,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import id_number
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company, CompanyRole
@@ -93,7 +94,6 @@ CHUNK = 1000
 EXPORT_PAGE = 1000
 # Row errors kept in the result; the counts stay exact past it.
 MAX_ROW_ERRORS = 10_000
-MAX_ID = 2**31 - 1
 IMPORT = "IMPORT"
 
 # Error fields of the create/update rules (camelCase) -> the file's column names.
@@ -405,8 +405,8 @@ def _parse_id(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    number = int(text) if text.isdigit() else 0
-    if not 0 < number <= MAX_ID:
+    number = id_number(text) if text.isascii() and text.isdigit() else None
+    if number is None:
         raise ValueError(text)
     return number
 
@@ -1501,7 +1501,7 @@ class _ContractImport(_Import):
             row.fail("status", "INVALID", "Use 0 (inactive), 1 (active) or 2 (pending).")
         try:
             ids = sorted({int(p) for p in related.replace(",", " ").replace(";", " ").split()})
-            if any(not 0 < i <= MAX_ID for i in ids):
+            if any(id_number(i) is None for i in ids):
                 raise ValueError(related)
             data["related"] = ids
         except ValueError:
