@@ -199,3 +199,21 @@ def test_fuzz_covers_every_root_field() -> None:
     assert len(MUTATION_FIELDS) > 80
     assert set(QUERY_FIELDS) == set(SCHEMA.query_type.fields)
     assert set(MUTATION_FIELDS) == set(SCHEMA.mutation_type.fields)
+
+
+async def test_fuzz_check_fails_on_an_internal_error(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oracle itself: an unexpected exception behind a field fails the check, and
+    the report names the field, the user and the exception's class."""
+    from crm_graphql.context import Context
+
+    def broken(self: Context, *args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(Context, "require_viewer", broken)
+    with pytest.raises(AssertionError, match=r"viewer as admin \(ZeroDivisionError\)"):
+        await _check(api, "viewer", "admin", "{ viewer { id } }")
+    # An allow-listed (field, class) is tolerated.
+    monkeypatch.setitem(KNOWN_EDGE_FAILURES, ("viewer", "ZeroDivisionError"), "test")
+    await _check(api, "viewer", "admin", "{ viewer { id } }")
