@@ -33,6 +33,13 @@ IDS: st.SearchStrategy[Node] = st.one_of(
     st.sampled_from(["", " ", "1.5", "1e3", "abc", "0x10", "1\x00", "-0"]).map(nodes.String),
 )
 
+# GraphQL's Int is 32-bit; the literals beyond it must be refused in validation, before
+# anything (the cost rule, page sizes) reads them as numbers.
+INTS: st.SearchStrategy[Node] = st.one_of(
+    st.integers(min_value=-(2**31), max_value=2**31 - 1).map(nodes.Int),
+    st.sampled_from([0, -1, 2**31 - 1, -(2**31), 2**31, 10**20, -(10**20)]).map(nodes.Int),
+)
+
 DATETIMES: st.SearchStrategy[Node] = st.one_of(
     st.sampled_from(
         [
@@ -113,15 +120,19 @@ def _json_node(value: Any) -> Node:
 
 
 _JSON_NAMES = st.from_regex(r"\A[a-zA-Z_][a-zA-Z0-9_]{0,8}\Z")
+
+
+def _json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(_JSON_NAMES, children, max_size=4)
+
+
 JSON: st.SearchStrategy[Node] = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | _TEXT,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(_JSON_NAMES, children, max_size=4)
-    ),
+    _json_containers,
     max_leaves=8,
 ).map(_json_node)
 
@@ -131,6 +142,7 @@ UPLOADS: st.SearchStrategy[Node] = _TEXT.map(nodes.String)
 
 CUSTOM_SCALARS: dict[str, st.SearchStrategy[Node]] = {
     "ID": IDS,
+    "Int": INTS,
     "String": STRINGS,
     "DateTime": DATETIMES,
     "Date": DATES,
