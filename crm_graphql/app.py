@@ -150,7 +150,7 @@ class RequestMiddleware:
         if headers.get("content-type", "").startswith("multipart/"):
             limit = self.config.limits.max_upload_bytes + 64 * 1024
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await _send_json(
                 send,
                 413,

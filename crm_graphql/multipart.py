@@ -58,7 +58,7 @@ def _place(operations: Any, path: str, file: Any, batch: bool) -> None:
     keys = path.split(".")
     shown = path[:80]
     if batch:
-        if not keys[0].isdigit() or int(keys[0]) >= len(operations):
+        if not keys[0].isascii() or not keys[0].isdigit() or int(keys[0]) >= len(operations):
             raise MultipartError(f"`map` path `{shown}` names no operation of the batch.")
         target: Any = operations[int(keys[0])]
         keys = keys[1:]

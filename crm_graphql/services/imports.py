@@ -400,6 +400,13 @@ async def _execute_many(conn: BaseDBAsyncClient, sql: str, values: list[list[Any
     await _plan_cache(conn, "force_custom_plan")
 
 
+def _fitting(model: type[Any], column: str, values: Any) -> list[Any]:
+    """The lookup values that fit the column: a longer one matches no row (its row is
+    refused as TOO_LARGE by the row checks), and Tortoise refuses to compare it."""
+    limit = model._meta.fields_map[column].max_length
+    return [v for v in values if len(v) <= limit]
+
+
 def _parse_id(text: str) -> int | None:
     """An id cell: None when empty; ValueError when not a valid id."""
     text = text.strip()
@@ -742,7 +749,7 @@ class _CompanyImport(_Import):
         payment = payment.strip()
         if not payment:
             data["payment_conditions"] = 30
-        elif payment.lstrip("-").isdigit() and len(payment) < 10:
+        elif payment.isascii() and payment.lstrip("-").isdigit() and len(payment) < 10:
             data["payment_conditions"] = int(payment)
         else:
             row.fail("payment conditions", "INVALID", "Days between 0 and 3650.")
@@ -764,7 +771,9 @@ class _CompanyImport(_Import):
             return
         for username in missing:
             self.users[username] = None
-        found = await User.filter(username__in=missing).values("id", "username", "enabled")
+        found = await User.filter(username__in=_fitting(User, "username", missing)).values(
+            "id", "username", "enabled"
+        )
         for user in found:
             self.users[user["username"]] = (user["id"], user["enabled"])
 
@@ -775,7 +784,9 @@ class _CompanyImport(_Import):
         names = [r.data["name"] for r in rows if r.data.get("name")]
         existing = {
             row["name"]: row
-            for row in await Company.filter(name__in=names).values("id", "path", *_COMPANY_WRITTEN)
+            for row in await Company.filter(name__in=_fitting(Company, "name", names)).values(
+                "id", "path", *_COMPANY_WRITTEN
+            )
         }
         visible: set[int] = set()
         if existing:
@@ -795,9 +806,9 @@ class _CompanyImport(_Import):
         if fiscal_ids:
             fiscal_owner = {
                 f: i
-                for i, f in await Company.filter(fiscal_id__in=fiscal_ids).values_list(
-                    "id", "fiscal_id"
-                )
+                for i, f in await Company.filter(
+                    fiscal_id__in=_fitting(Company, "fiscal_id", fiscal_ids)
+                ).values_list("id", "fiscal_id")
             }
         await self._load_users({r.extra["manager"] for r in rows if r.extra["manager"]})
         current_custom: dict[int, dict[int, str]] = {}
@@ -970,7 +981,9 @@ class _ContactImport(_Import):
         names = {r.extra["company"] for r in rows if r.extra["company"]}
         companies = {
             row["name"]: row
-            for row in await Company.filter(name__in=names).values("id", "name", "manager_id")
+            for row in await Company.filter(name__in=_fitting(Company, "name", names)).values(
+                "id", "name", "manager_id"
+            )
         }
         visible: set[int] = set()
         if companies:
@@ -1485,7 +1498,7 @@ class _ContractImport(_Import):
             text = text.strip()
             if not text:
                 data[key] = None
-            elif text.isdigit() and len(text) < 10:
+            elif text.isascii() and text.isdigit() and id_number(text, minimum=0) is not None:
                 data[key] = int(text)
             else:
                 row.fail(column, "INVALID", f"'{text}' is not a valid id.")
@@ -1533,7 +1546,8 @@ class _ContractImport(_Import):
         }
         companies: dict[Any, dict[str, Any]] = {}
         if names or ids:
-            for company in await Company.filter(Q(name__in=names) | Q(id__in=ids)).values(
+            fitting = _fitting(Company, "name", names)
+            for company in await Company.filter(Q(name__in=fitting) | Q(id__in=ids)).values(
                 "id", "name", "manager_id"
             ):
                 companies[company["name"]] = company
@@ -1572,7 +1586,8 @@ class _ContractImport(_Import):
         existing: dict[tuple[int, str], dict[str, Any]] = {}
         if pairs:
             found = await Contract.filter(
-                company_id__in={c for c, _ in pairs}, reference__in={r for _, r in pairs}
+                company_id__in={c for c, _ in pairs},
+                reference__in=_fitting(Contract, "reference", {r for _, r in pairs}),
             ).values("id", *_CONTRACT_WRITTEN)
             shown = (
                 set(
