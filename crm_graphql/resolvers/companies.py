@@ -35,7 +35,7 @@ from crm_graphql.schema.companies import (
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.mutations import atomic, unique_name
+from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
 
 DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
@@ -141,6 +141,7 @@ class CompaniesMutation:
 
         async def work() -> Company:
             company = await editable_company(info, data.pop("id"))
+            refuse_nulls(Company, data)
             return await service.update_company(
                 viewer, company, data, visible_companies_q(viewer), info.context.request_id
             )

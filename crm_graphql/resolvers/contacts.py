@@ -26,7 +26,7 @@ from crm_graphql.schema.contacts import (
 )
 from crm_graphql.services import contacts as service
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 DEFAULT_ORDER = [SortKey("full_name"), SortKey("id")]
 Described = strawberry.argument
@@ -108,6 +108,7 @@ class ContactsMutation:
 
         async def work() -> Contact:
             contact = await editable_contact(info, data.pop("id"))
+            refuse_nulls(Contact, {k: v for k, v in data.items() if k != "company_id"})
             if data.get("company_id") is not None:
                 data["company_id"] = (
                     await editable_company(info, data["company_id"], "companyId")

@@ -28,7 +28,7 @@ from crm_graphql.schema.customfields import (
     kind_of,
 )
 from crm_graphql.services import audit, customfields
-from crm_graphql.services.mutations import atomic, unique_name
+from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
 
 Described = strawberry.argument
@@ -122,6 +122,7 @@ class CustomFieldsMutation:
 
         async def work() -> CustomField:
             field = await get_object(CustomField, data.pop("id"), "id")
+            refuse_nulls(CustomField, data)
             _may_define(info, field.entity)
             _ids(data, "parent_id", "section_id")
             if "name" in data:

@@ -11,6 +11,7 @@ from strawberry.file_uploads import Upload
 from tortoise.expressions import Q
 
 from crm_graphql.context import Info
+from crm_graphql.errors import BadUserInput
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import (
     can_create_company,
@@ -65,8 +66,17 @@ PartialArg = Annotated[
 ]
 
 
+def _require_part(file: Any) -> None:
+    if not hasattr(file, "file"):
+        # A literal or a JSON variable in place of the multipart request's file part.
+        raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
+
+
 async def _run(info: Info, importer: Any, file: Any, dry_run: bool, partial: bool) -> ImportPayload:
     viewer = info.context.require_viewer()
+    if not hasattr(file, "file"):
+        # A literal or a JSON variable in place of the multipart request's file part.
+        raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
     # A file of many rows gets the import budget, not the query deadline.
     with deadline_scope(info.context.settings.import_timeout_seconds):
         result = await importer(
@@ -136,6 +146,7 @@ class ImportsMutation:
         partial: PartialArg = False,
     ) -> ImportPayload:
         viewer = info.context.require_viewer()
+        _require_part(file)
         access = service.ContractAccess(
             company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
         )

@@ -44,7 +44,7 @@ from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import ListError, SortKey, filter_q
 from crm_graphql.services.money import cents_to_decimal
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
 Described = strawberry.argument
@@ -252,6 +252,7 @@ class InvoicesMutation:
         async def work() -> Invoice:
             invoice = await _invoice(info, invoice_id)
             _check_edit(info, viewer, invoice)
+            refuse_nulls(Invoice, data)
             return await service.update_invoice(
                 viewer,
                 invoice,

@@ -89,9 +89,13 @@ def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = T
 def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
     """A LeadFilter written as JSON (a saved search), checked by the schema itself."""
     try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits, which no filter holds
+        raise FieldError("filter", "INVALID", "Not a valid lead filter.") from None
+    try:
         return parse_filter(
             info.schema,
-            orjson.dumps(value).decode(),
+            text,
             "LeadFilter",
             LeadFilter,
             info.context.settings.limits,

@@ -34,7 +34,7 @@ from crm_graphql.schema.users import (
     UserUpdatePayload,
 )
 from crm_graphql.services import users as service
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 T = TypeVar("T")
 
@@ -133,6 +133,7 @@ class UsersMutation:
 
         async def work() -> User:
             target = await _managed_user(info, data.pop("id"))
+            refuse_nulls(User, data, "password")
             return await service.update_user(viewer, target, data, info.context.request_id)
 
         user, errors = await _run(work)
@@ -181,6 +182,7 @@ class UsersMutation:
 
         async def work() -> Profile:
             profile = await service.get_object(Profile, data.pop("id"), "id")
+            refuse_nulls(Profile, data)
             return await service.update_profile(viewer, profile, data, info.context.request_id)
 
         profile, errors = await _run(work)

@@ -82,3 +82,18 @@ def validation_field_error(exc: ValidationError) -> FieldError:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def refuse_nulls(model: type[Model], data: dict[str, Any], *also: str) -> None:
+    """Refuse an explicit null sent for a column that cannot hold one (or for one of
+    `also`, inputs that are not columns): optional update inputs are nullable in GraphQL
+    so they can be left out, but null is not "leave it" and must not reach the database
+    as a NOT NULL violation."""
+    fields = model._meta.fields_map
+    errors = [
+        FieldError(_camel(name), "REQUIRED", "Cannot be null; leave the field out to keep it.")
+        for name, value in data.items()
+        if value is None and (name in also or (name in fields and not fields[name].null))
+    ]
+    if errors:
+        raise PayloadErrors(errors)
