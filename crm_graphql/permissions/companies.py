@@ -21,7 +21,7 @@ def visible_companies_q(viewer: Viewer) -> Q:
     Superadmins: all. Without CR: none. Otherwise a company is visible to its manager,
     and, when it has a parent, to users who belong to it, to colleagues of its manager
     (users of the same company) and to users of any of its ancestors. A STANDALONE
-    user sees at most their own company."""
+    user sees at most their own company (none when they have no company)."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CR"):
@@ -29,11 +29,12 @@ def visible_companies_q(viewer: Viewer) -> Q:
     user = viewer.user
     managed = Q(manager_id=user.id)
     own = user.company if user.company_id is not None else None
+    has_parent = Q(parent_id__isnull=False)
+    # Standalone first: one with no company sees none, not even companies it manages.
+    if user.mode == UserMode.STANDALONE:
+        return NOTHING if own is None else Q(id=own.id) & (has_parent | managed)
     if own is None:
         return managed
-    has_parent = Q(parent_id__isnull=False)
-    if user.mode == UserMode.STANDALONE:
-        return Q(id=own.id) & (has_parent | managed)
     colleagues = Subquery(User.filter(company_id=own.id).values("id"))
     descendant = Q(path__startswith=own.path) & ~Q(id=own.id) if own.path else NOTHING
     return managed | (has_parent & (Q(id=own.id) | Q(manager_id__in=colleagues) | descendant))
