@@ -9,7 +9,7 @@ import io
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner
-from crm_graphql.models.users import UserMode
+from crm_graphql.models.users import Assignment, Group, Profile, User, UserMode
 from crm_graphql.services import files as file_store
 from crm_graphql.services.mutations import atomic
 from tests.factories import Api, error_codes, make_user
@@ -91,3 +91,117 @@ async def test_standalone_user_without_company_sees_no_managed_company(api: Api)
     assert download.status_code == 404
     for what in ("companies", "contacts", "contracts", "invoices"):
         assert len(await export_rows(api, what, "loner")) == 1, what  # the header only
+
+
+# ------------------------------------------- 2. a superadmin sets any managing company
+
+LEAD_CREATE = """mutation($i: LeadCreateInput!) { leadCreate(input: $i) {
+  lead { id company { name } } errors { field code } } }"""
+TEMPLATE_CREATE = """mutation($i: CrmTemplateCreateInput!) { crmTemplateCreate(input: $i) {
+  template { id company { name } } errors { field code } } }"""
+TEMPLATE_UPDATE = """mutation($i: CrmTemplateUpdateInput!) { crmTemplateUpdate(input: $i) {
+  template { id name company { name } } errors { field code } } }"""
+TEMPLATE_DELETE = """mutation($id: ID!) { crmTemplateDelete(id: $id) {
+  deletedId errors { field code } } }"""
+
+
+async def company_ids() -> dict[str, str]:
+    return {c.name: str(c.id) for c in await Company.all()}
+
+
+async def test_superadmin_sets_any_managing_company(demo: Api) -> None:
+    # Given a company the superadmin neither manages nor belongs to, without parent
+    outside = await Company.create(name="Elsewhere Ltd", manager=None)
+    ids = await company_ids()
+    # When admin creates a lead and a template managed by it, then moves the template
+    lead = await demo.data(
+        LEAD_CREATE, {"i": {"fullName": "Ann", "companyId": ids["Elsewhere Ltd"]}}, as_user="admin"
+    )
+    assert lead["leadCreate"] == {
+        "lead": {"id": lead["leadCreate"]["lead"]["id"], "company": {"name": "Elsewhere Ltd"}},
+        "errors": [],
+    }
+    made = await demo.data(
+        TEMPLATE_CREATE, {"i": {"name": "Hi", "companyId": str(outside.id)}}, as_user="admin"
+    )
+    assert made["crmTemplateCreate"]["errors"] == []
+    assert made["crmTemplateCreate"]["template"]["company"] == {"name": "Elsewhere Ltd"}
+    moved = await demo.data(
+        TEMPLATE_UPDATE,
+        {"i": {"id": made["crmTemplateCreate"]["template"]["id"], "companyId": ids["Customer #B"]}},
+        as_user="admin",
+    )
+    assert moved["crmTemplateUpdate"]["errors"] == []
+    assert moved["crmTemplateUpdate"]["template"]["company"] == {"name": "Customer #B"}
+    # A non-superadmin still may not (manager1 cannot see Elsewhere Ltd)
+    refused = await demo.data(
+        LEAD_CREATE, {"i": {"fullName": "Bo", "companyId": str(outside.id)}}, as_user="manager1"
+    )
+    assert refused["leadCreate"]["errors"] == [{"field": "companyId", "code": "NOT_FOUND"}]
+
+
+# ---------------------------------------- 6. leads and templates of the maker's colleagues
+
+
+async def lead_names(api: Api, user: str) -> set[str]:
+    body = await api.gql("{ leads(first: 100) { edges { node { fullName } } } }", as_user=user)
+    if body.get("data") is None:
+        return set()
+    return {e["node"]["fullName"] for e in body["data"]["leads"]["edges"]}
+
+
+async def test_lm_colleagues_see_a_new_lead(demo: Api) -> None:
+    # Given user1 creates a lead (managed by My company, which has no parent)
+    made = await demo.data(LEAD_CREATE, {"i": {"fullName": "New prospect"}}, as_user="user1")
+    assert made["leadCreate"]["lead"]["company"] is None  # My company is hidden from user1
+    # Then user1 (owner) and manager1 (LM, same company) see it; user2 does not
+    assert await lead_names(demo, "user1") == {"New prospect"}
+    assert await lead_names(demo, "manager1") == {"New prospect"}
+    assert await lead_names(demo, "user2") == set()
+    # An LW-only colleague is no LM holder: the lead stays hidden from them
+    await make_user("writer", bits=("LR", "LW"), company=await Company.get(name="My company"))
+    demo.tokens["writer"] = await demo.login("writer", "writer-pass")
+    assert await lead_names(demo, "writer") == set()
+
+
+async def test_template_creator_manages_it(demo: Api) -> None:
+    ids = await company_ids()
+    # Given manager1 (CM) creates a template for Customer #B (not their own company)
+    made = await demo.data(
+        TEMPLATE_CREATE,
+        {"i": {"name": "Offer", "companyId": ids["Customer #B"]}},
+        as_user="manager1",
+    )
+    assert made["crmTemplateCreate"]["errors"] == []
+    template_id = made["crmTemplateCreate"]["template"]["id"]
+    # Then they see it, change it and delete it
+    listed = await demo.data("{ crmTemplates { id } }", as_user="manager1")
+    assert listed["crmTemplates"] == [{"id": template_id}]
+    changed = await demo.data(
+        TEMPLATE_UPDATE, {"i": {"id": template_id, "name": "Offer 2"}}, as_user="manager1"
+    )
+    assert changed["crmTemplateUpdate"]["errors"] == []
+    assert changed["crmTemplateUpdate"]["template"]["name"] == "Offer 2"
+    # user1 (no CM, not its creator, not of Customer #B) neither sees nor changes it
+    assert (await demo.data("{ crmTemplates { id } }", as_user="user1"))["crmTemplates"] == []
+    hidden = await demo.data(
+        TEMPLATE_UPDATE, {"i": {"id": template_id, "name": "Mine"}}, as_user="user1"
+    )
+    assert hidden["crmTemplateUpdate"]["errors"] == [{"field": "id", "code": "NOT_FOUND"}]
+    # A template of My company made by manager1: user1 (of My company) sees and uses
+    # it, but neither created it nor holds CM: FORBIDDEN to change
+    ours = await demo.data(TEMPLATE_CREATE, {"i": {"name": "Ours"}}, as_user="manager1")
+    ours_id = ours["crmTemplateCreate"]["template"]["id"]
+    assert (await demo.data("{ crmTemplates { id } }", as_user="user1"))["crmTemplates"] == [
+        {"id": ours_id}
+    ]
+    denied = await demo.gql(TEMPLATE_DELETE, {"id": ours_id}, as_user="user1")
+    assert error_codes(denied) == ["FORBIDDEN"]
+    # The creator keeps managing their templates after losing CM
+    manager1 = await User.get(username="manager1")
+    await Assignment.filter(user=manager1).delete()
+    standard = await Profile.get(name="Standard user")
+    await Assignment.create(user=manager1, profile=standard, group=await Group.get(name="All"))
+    for made_id in (ours_id, template_id):
+        deleted = await demo.data(TEMPLATE_DELETE, {"id": made_id}, as_user="manager1")
+        assert deleted["crmTemplateDelete"] == {"deletedId": made_id, "errors": []}

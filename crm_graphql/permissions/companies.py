@@ -53,6 +53,21 @@ def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> 
     return Q(**{f"{column}__in": visible_company_ids(viewer)})
 
 
+def editable_companies_q(viewer: Viewer) -> Q:
+    """Companies the viewer can edit, in SQL: `can_edit_company` over the visible ones."""
+    if viewer.is_superadmin:
+        return Q()
+    if not viewer.has("CW"):
+        return NOTHING
+    user = viewer.user
+    visible = visible_companies_q(viewer)
+    if user.mode == UserMode.STANDALONE:
+        return visible & Q(id=user.company_id, manager_id=user.id)
+    if viewer.has("CM"):
+        return visible
+    return visible & Q(manager_id=user.id)
+
+
 def can_edit_company(viewer: Viewer, company: Company) -> bool:
     """For a company the viewer can already see: CW, and its manager or CM.
     A STANDALONE user edits only their own company, and only as its manager."""

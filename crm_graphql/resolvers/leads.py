@@ -127,6 +127,9 @@ def _companies(viewer: Viewer) -> Any:
 def own_or_visible_companies(viewer: Viewer) -> Any:
     """The companies the viewer can see, and their own (which a company without parent
     hides from its users): what a new lead or template may belong to."""
+    if viewer.is_superadmin:
+        # A superadmin may set any managing company (SPEC §7); never OR an empty Q().
+        return Company.all()
     own = Q(id=viewer.user.company_id) if viewer.user.company_id else NOTHING
     return Company.filter(visible_companies_q(viewer) | own)
 
