@@ -188,6 +188,12 @@ def _formula(flt: Any, spec: FilterSpec, prefix: str, model: type[Model] | None,
             parts.append(True if _is_empty(q) else _Atom(q, opaque=True))
         elif isinstance(target, Relation):
             parts.append(_formula(value, target.spec, f"{prefix}{target.path}__", model, where))
+        elif isinstance(value, bool | int | str | Enum):
+            # A plain value (`duplicate: true`) is an equality on the column.
+            path = prefix + target
+            field = _field_at(model, path)
+            null_path = None if "__" not in path and not getattr(field, "null", True) else path
+            parts.append(_Atom(Q(**{path: _plain(value)}), null_path))
         else:
             path = prefix + target
             parts.extend(_scalar_atoms(path, value, _field_at(model, path), where))
