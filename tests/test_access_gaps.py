@@ -205,3 +205,48 @@ async def test_template_creator_manages_it(demo: Api) -> None:
     for made_id in (ours_id, template_id):
         deleted = await demo.data(TEMPLATE_DELETE, {"id": made_id}, as_user="manager1")
         assert deleted["crmTemplateDelete"] == {"deletedId": made_id, "errors": []}
+
+
+# ------------------------------------- 3. attaching to an invoice is editing the invoice
+
+
+async def test_invoice_attachments_follow_the_invoice_edit_rule(demo: Api) -> None:
+    from tests.test_files import upload
+    from tests.test_invoices import company_id, create_ok, seed_input
+
+    # Given two IM users of My company without CW (they cannot edit Customer #A), one
+    # also holding LM, and user1 (CW and IW: edits Customer #A, not Submitted invoices)
+    mine = await Company.get(name="My company")
+    await make_user("billing_lm", bits=("CR", "IR", "IM", "LM"), company=mine)
+    await make_user("billing", bits=("CR", "IR", "IM"), company=mine)
+    for name in ("billing_lm", "billing"):
+        demo.tokens[name] = await demo.login(name, f"{name}-pass")
+    submitted = await create_ok(demo, "manager1", seed_input(await company_id("Customer #A")))
+
+    async def attach_as(user: str) -> dict:
+        body = await upload(demo, user, submitted["id"], kind="INVOICE")
+        return body
+
+    # Then both IM users attach (IM edits any invoice), with or without LM
+    for user in ("billing_lm", "billing"):
+        body = await attach_as(user)
+        assert "errors" not in body, body
+        assert body["data"]["fileUpload"]["errors"] == [], body
+    # And user1, who edits the company but not a Submitted invoice, may not
+    refused = await attach_as("user1")
+    assert error_codes(refused) == ["FORBIDDEN"]
+    # The IM user deletes the file it uploaded; viewerCanDelete says so beforehand
+    files = await demo.data(
+        """query($id: ID!) { invoice(id: $id) { files(first: 5) {
+        edges { node { id viewerCanDelete } } } } }""",
+        {"id": submitted["id"]},
+        as_user="billing",
+    )
+    edges = files["invoice"]["files"]["edges"]
+    assert len(edges) >= 2 and all(e["node"]["viewerCanDelete"] for e in edges)
+    deleted = await demo.data(
+        "mutation($id: ID!) { fileDelete(id: $id) { deletedId errors { code } } }",
+        {"id": edges[0]["node"]["id"]},
+        as_user="billing",
+    )
+    assert deleted["fileDelete"]["errors"] == []

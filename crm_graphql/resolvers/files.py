@@ -1,5 +1,6 @@
-"""Files of companies and contacts: attach with edit access to the owner's company,
-delete as the uploader (still able to edit), with CM, or as a superadmin. The bytes are
+"""Files of companies, contacts, contracts, invoices and leads: attach with edit access
+to the owner (its company; an invoice or lead itself), delete as the uploader (still
+able to edit), with CM (IM, LM), or as a superadmin. The bytes are
 downloaded from the HTTP endpoint in endpoints/files.py, not through GraphQL."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.files import (
     can_delete_file,
+    can_delete_invoice_file,
     can_delete_lead_file,
     visible_files_q,
 )
@@ -108,10 +110,12 @@ class FilesQuery:
 @strawberry.type
 class FilesMutation:
     @strawberry.mutation(
-        description="Attach a file to a company, contact, contract or invoice whose company you "
-        "can edit (CW), or to a lead you can edit (owner with LW, or LM). Send it as a GraphQL "
-        "multipart request; over the upload size limit it is refused with TOO_LARGE.",
-        extensions=auth("CW", "LW", "LM"),
+        description="Attach a file to a company, contact or contract whose company you can "
+        "edit (CW), to an invoice you can edit (attaching is editing the invoice: the rule of "
+        "invoiceUpdate, IW or IM, whatever your company or lead bits), or to a lead you can "
+        "edit (owner with LW, or LM). Send it as a GraphQL multipart request; over the "
+        "upload size limit it is refused with TOO_LARGE.",
+        extensions=auth("CW", "IW", "IM", "LW", "LM"),
     )
     async def file_upload(
         self,
@@ -145,8 +149,9 @@ class FilesMutation:
 
     @strawberry.mutation(
         description="Delete a file and its bytes: its uploader (still able to edit the "
-        "company or lead), a user with CM over the company (LM for a lead), or a superadmin.",
-        extensions=auth("CW", "LW", "LM"),
+        "company, lead or invoice), a user with CM over the company (LM for a lead; for an "
+        "invoice, IM and the right to edit it), or a superadmin.",
+        extensions=auth("CW", "IW", "IM", "LW", "LM"),
     )
     async def file_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The file.")]
@@ -160,6 +165,9 @@ class FilesMutation:
             if found.owner_kind == FileOwner.LEAD:
                 lead = await info.context.loaders.leads.lead.load(found.owner_id)
                 allowed = lead is not None and can_delete_lead_file(viewer, lead, found)
+            elif found.owner_kind == FileOwner.INVOICE:
+                invoice = await info.context.loaders.invoices.invoice.load(found.owner_id)
+                allowed = invoice is not None and can_delete_invoice_file(viewer, invoice, found)
             else:
                 allowed = can_delete_file(viewer, await owner_company(info, found), found)
             if not allowed:
