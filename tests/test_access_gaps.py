@@ -250,3 +250,67 @@ async def test_invoice_attachments_follow_the_invoice_edit_rule(demo: Api) -> No
         as_user="billing",
     )
     assert deleted["fileDelete"]["errors"] == []
+
+
+# ------------------------------------------- 4. calendar events follow their object's rule
+
+CALENDAR = """query($from: Date!, $to: Date!) { calendarEvents(from: $from, to: $to) {
+  title kind } }"""
+
+
+async def calendar_titles(api: Api, user: str) -> set[str]:
+    data = await api.data(CALENDAR, {"from": "2026-01-01", "to": "2026-12-31"}, as_user=user)
+    return {e["title"] for e in data["calendarEvents"]}
+
+
+async def feed_text(api: Api, path: str) -> str:
+    response = await api.client.get(path)
+    assert response.status_code == 200, response.text
+    return response.text.replace("\r\n ", "")  # unfold long lines
+
+
+async def _remind_user1(bill: object) -> object:
+    from crm_graphql.services.calendar import create_payment_reminder
+
+    return await create_payment_reminder(await User.get(username="user1"), bill)
+
+
+async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo: Api) -> None:
+    from tests.test_calendar import invoice, new_feed
+
+    # Given a seller (lead bits only) owning a lead with an alarm, and user1 with a
+    # payment reminder of an invoice of Customer #A
+    await make_user("seller", bits=("LR", "LW"), company=await Company.get(name="My company"))
+    demo.tokens["seller"] = await demo.login("seller", "seller-pass")
+    made = await demo.data(
+        LEAD_CREATE,
+        {"i": {"fullName": "Alarmed prospect", "alarmAt": "2026-05-04T10:00:00Z"}},
+        as_user="seller",
+    )
+    assert made["leadCreate"]["errors"] == []
+    bill = await invoice("REM-1")
+    _, errors = await atomic(lambda: _remind_user1(bill))
+    assert errors == []
+    own = await demo.data(
+        """mutation { calendarEventCreate(input: {title: "Own note", startsOn: "2026-05-05"}) {
+        errors { code } } }""",
+        as_user="user1",
+    )
+    assert own["calendarEventCreate"]["errors"] == []
+    seller_feed = await new_feed(demo, "seller")
+    user1_feed = await new_feed(demo, "user1")
+    assert await calendar_titles(demo, "seller") == {"Lead alarm: Alarmed prospect"}
+    assert await calendar_titles(demo, "user1") == {"Invoice REM-1 due", "Own note"}
+    assert "Lead alarm: Alarmed prospect" in await feed_text(demo, seller_feed)
+    # When the seller loses the lead bits and the invoice moves to a company user1
+    # cannot see
+    await Profile.filter(name="seller-profile").update(lr=False, lw=False)
+    hidden = await Company.create(name="Hidden Ltd", manager=await User.get(username="admin"))
+    await type(bill).filter(id=bill.id).update(company_id=hidden.id)
+    # Then neither the calendar nor the feed shows those events any more
+    assert await calendar_titles(demo, "seller") == set()
+    assert await calendar_titles(demo, "user1") == {"Own note"}
+    seller_text = await feed_text(demo, seller_feed)
+    user1_text = await feed_text(demo, user1_feed)
+    assert "Lead alarm" not in seller_text and "BEGIN:VCALENDAR" in seller_text
+    assert "REM-1" not in user1_text and "Own note" in user1_text
