@@ -314,3 +314,63 @@ async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo
     user1_text = await feed_text(demo, user1_feed)
     assert "Lead alarm" not in seller_text and "BEGIN:VCALENDAR" in seller_text
     assert "REM-1" not in user1_text and "Own note" in user1_text
+
+
+# ------------------------------- 10. contract and invoice changes bump the company's lastUpdate
+
+
+async def test_contract_and_invoice_changes_bump_company_last_update(demo: Api) -> None:
+    from datetime import UTC, datetime
+
+    from crm_graphql.services.imports import CONTRACT_COLUMNS
+    from tests import test_contracts as contracts
+    from tests import test_invoices as invoices
+    from tests.test_contracts_csv import row, to_csv, upload
+
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+    customer_a = await Company.get(name="Customer #A")
+    read = "query($id: ID!) { company(id: $id) { lastUpdate } }"
+
+    async def bumped(step: str, action: object) -> None:
+        await Company.filter(id=customer_a.id).update(last_update=long_ago)
+        await action  # type: ignore[misc]
+        data = await demo.data(read, {"id": str(customer_a.id)}, as_user="manager1")
+        assert data["company"]["lastUpdate"][:4] != "2001", step
+
+    async def ok(query: str, variables: dict, user: str = "manager1") -> None:
+        body = await demo.data(query, variables, as_user=user)
+        (result,) = body.values()
+        assert result["errors"] == [], (query, result)
+
+    contract: dict = {}
+
+    async def create_contract() -> None:
+        contract.update(await contracts.created(demo, "manager1", "Customer #A"))
+
+    await bumped("contract created", create_contract())
+    await bumped(
+        "contract updated",
+        ok(contracts.UPDATE, {"input": {"id": contract["id"], "description": "New terms"}}),
+    )
+    await bumped("contract deleted", ok(contracts.DELETE, {"id": contract["id"]}))
+    csv_body = to_csv([list(CONTRACT_COLUMNS), row("Imported 2024", "Customer #A")])
+
+    async def import_contract() -> None:
+        result = await upload(demo, csv_body, mutation="contractImport")
+        assert result["errors"] == [] and result["rowErrors"] == [], result
+
+    await bumped("contract imported", import_contract())
+    invoice: dict = {}
+
+    async def create_invoice() -> None:
+        payload = invoices.seed_input(str(customer_a.id), kind="RECEIVED", billId="SUP-1")
+        invoice.update(await invoices.create_ok(demo, "manager1", payload))
+
+    await bumped("invoice created", create_invoice())
+    await bumped(
+        "invoice updated",
+        ok(invoices.UPDATE, {"input": {"id": invoice["id"], "reference": "PO-9"}}),
+    )
+    await bumped("invoice locked", ok(invoices.LOCK, {"id": invoice["id"]}))
+    await bumped("invoice unlocked", ok(invoices.UNLOCK, {"id": invoice["id"]}))
+    await bumped("invoice deleted", ok(invoices.DELETE, {"id": invoice["id"]}))

@@ -56,7 +56,7 @@ from crm_graphql.services import audit, customfields
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import contacts as contact_rules
 from crm_graphql.services import contracts as contract_rules
-from crm_graphql.services.activities import touch_companies
+from crm_graphql.services.activities import touch_companies, touch_last_update
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.leads import progress_names
@@ -1788,7 +1788,11 @@ class _ContractImport(_Import):
         ]
         if activities:
             await _insert(conn, Activity, activities)
-            await touch_companies({a["company_id"] for a in activities}, now)
+            touched = {a["company_id"] for a in activities}
+            await touch_companies(touched, now)
+            # Their contracts changed: so did the companies (SPEC §3). Rows match by
+            # company and reference, so an import never moves a contract.
+            await touch_last_update(touched, now)
 
 
 async def import_contracts(
