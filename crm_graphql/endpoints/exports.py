@@ -96,7 +96,7 @@ async def _export(
         )
         where: Q = visible(viewer)
         if flt is not None:
-            where &= filter_q(flt, spec, model=model)
+            where &= filter_q(flt, spec, model=model, viewer=viewer)
         if extra is not None:
             where &= extra(request, flt)
     except (BadFilter, ListError) as exc:

@@ -45,6 +45,16 @@ def visible_company_ids(viewer: Viewer) -> Subquery:
     return Subquery(Company.filter(visible_companies_q(viewer)).values("id"))
 
 
+def company_ids_seen_by(viewer: Viewer | None) -> Subquery | None:
+    """For filters through a relation to companies (`Relation.visible`): the ids the
+    viewer may see; None for a superadmin (all); none without a viewer."""
+    if viewer is None:
+        return Subquery(Company.filter(NOTHING).values("id"))
+    if viewer.is_superadmin:
+        return None
+    return visible_company_ids(viewer)
+
+
 def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> Q:
     if viewer.is_superadmin:
         return Q()

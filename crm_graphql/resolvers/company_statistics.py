@@ -36,7 +36,9 @@ class CompanyStatisticsQuery:
         companies = Company.filter(visible_companies_q(viewer))
         try:
             if filter is not None:
-                companies = companies.filter(filter_q(filter, COMPANY_FILTER_SPEC, model=Company))
+                companies = companies.filter(
+                    filter_q(filter, COMPANY_FILTER_SPEC, model=Company, viewer=viewer)
+                )
         except ListError as exc:
             raise BadUserInput(str(exc)) from None
         return CompanyStatistics(_companies=companies)  # type: ignore[call-arg]

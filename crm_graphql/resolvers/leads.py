@@ -80,7 +80,9 @@ def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = T
         queryset = queryset.filter(default_open_q(flt))
     try:
         if flt is not None:
-            queryset = queryset.filter(filter_q(flt, LEAD_FILTER_SPEC, model=Lead))
+            queryset = queryset.filter(
+                filter_q(flt, LEAD_FILTER_SPEC, model=Lead, viewer=info.context.viewer)
+            )
     except ListError as exc:
         raise BadUserInput(str(exc)) from None
     return queryset

@@ -21,6 +21,7 @@ from crm_graphql.permissions.companies import (
     can_delete_company,
     can_edit_company,
     can_manage_company,
+    company_ids_seen_by,
 )
 from crm_graphql.schema.common import (
     CompanyRefFilter,
@@ -307,7 +308,7 @@ COMPANY_FILTER_SPEC: FilterSpec = {
     "country": "country",
     "role": Relation("role", REF_SPEC),
     "manager": Relation("manager", USER_REF_SPEC),
-    "parent": Relation("parent", REF_SPEC),
+    "parent": Relation("parent", REF_SPEC, visible=company_ids_seen_by),
     "last_update": "last_update",
     "billing": "billing_cents",
     "custom_fields": lambda value, prefix: custom_fields_q(value, prefix),
