@@ -374,3 +374,59 @@ async def test_contract_and_invoice_changes_bump_company_last_update(demo: Api) 
     await bumped("invoice locked", ok(invoices.LOCK, {"id": invoice["id"]}))
     await bumped("invoice unlocked", ok(invoices.UNLOCK, {"id": invoice["id"]}))
     await bumped("invoice deleted", ok(invoices.DELETE, {"id": invoice["id"]}))
+
+
+# ------------------------------------------------- 5. invoice sums need IR (SPEC §3)
+
+
+async def test_billing_and_invoicing_statistics_need_ir(api: Api) -> None:
+    # Given the sample world (Customer #A bills 2400.00) and a CRM user of My company
+    # without IR (sees both customers)
+    await load_sample(api)
+    await make_user("crm_only", bits=("CR", "CW"), company=await Company.get(name="My company"))
+    api.tokens["crm_only"] = await api.login("crm_only", "crm_only-pass")
+    billing = "{ companies { edges { node { name billing } } } }"
+    stats = "{ companyStatistics { byCountry { count } topByInvoicing { amount } "
+    stats += "invoicingPerManager { amount } } }"
+    # Then user1 (IR) sees billing and the invoicing statistics
+    seen = await api.data(billing, as_user="user1")
+    assert {e["node"]["name"]: e["node"]["billing"] for e in seen["companies"]["edges"]} == {
+        "Customer #A": "2400.00",
+        "Customer #B": "0.00",
+    }
+    figures = (await api.data(stats, as_user="user1"))["companyStatistics"]
+    assert figures["topByInvoicing"] == [{"amount": "2400.00"}]
+    # The user without IR gets the companies, billing null with a FORBIDDEN error each
+    hidden = await api.gql(billing, as_user="crm_only")
+    names = {e["node"]["name"]: e["node"]["billing"] for e in hidden["data"]["companies"]["edges"]}
+    assert names == {"Customer #A": None, "Customer #B": None}
+    assert set(error_codes(hidden)) == {"FORBIDDEN"}
+    hidden_stats = await api.gql(stats, as_user="crm_only")
+    assert hidden_stats["data"]["companyStatistics"] == {
+        "byCountry": [{"count": 2}],
+        "topByInvoicing": None,
+        "invoicingPerManager": None,
+    }
+    assert error_codes(hidden_stats) == ["FORBIDDEN", "FORBIDDEN"]
+    # Filtering or sorting on billing would reveal it: FORBIDDEN, for lists, statistics
+    # and the CSV export; the export's billing column is empty
+    by_billing = "query($f: CompanyFilter) { companies(filter: $f) { totalCount } }"
+    flt = {"f": {"billing": {"gte": "1000"}}}
+    assert error_codes(await api.gql(by_billing, flt, as_user="crm_only")) == ["FORBIDDEN"]
+    assert (await api.data(by_billing, flt, as_user="user1"))["companies"]["totalCount"] == 1
+    sorted_query = "{ companies(orderBy: [{field: BILLING, direction: DESC}]) { totalCount } }"
+    assert error_codes(await api.gql(sorted_query, as_user="crm_only")) == ["FORBIDDEN"]
+    stats_query = (
+        "query($f: CompanyFilter) { companyStatistics(filter: $f) { byCountry { count } } }"
+    )
+    assert error_codes(await api.gql(stats_query, flt, as_user="crm_only")) == ["FORBIDDEN"]
+    headers = {"Authorization": f"Bearer {api.tokens['crm_only']}"}
+    refused = await api.client.get(
+        "/export/companies.csv", params={"filter": '{"billing": {"gte": "1"}}'}, headers=headers
+    )
+    assert refused.status_code == 403
+    rows = await export_rows(api, "companies", "crm_only")
+    billing_column = rows[0].index("billing")
+    assert [r[billing_column] for r in rows[1:]] == ["", ""]
+    rows = await export_rows(api, "companies", "user1")
+    assert sorted(r[billing_column] for r in rows[1:]) == ["0.00", "2400.00"]

@@ -283,9 +283,13 @@ class CompanyExport(_Export):
         "general_email",
     )
 
+    # Billing is a sum of invoices: empty for viewers without IR (import ignores it).
+    show_billing = True
+
     def cells(self, row: dict[str, Any]) -> list[str]:
         cells = [_cell(row[name]) for name in self.selected]
-        cells[11] = str(cents_to_decimal(row["billing_cents"] or 0))
+        billing = cents_to_decimal(row["billing_cents"] or 0)
+        cells[11] = str(billing) if self.show_billing else ""
         return cells
 
 
