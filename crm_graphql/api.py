@@ -25,6 +25,7 @@ from crm_graphql.extensions import (
     MaskUnexpectedErrors,
     OperationLimits,
     RequireOperationName,
+    ScopeGate,
     cost_limit_rule,
 )
 from crm_graphql.resolvers.activities import ActivitiesMutation
@@ -128,6 +129,8 @@ def build_schema(config: Settings) -> strawberry.Schema:
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         RequireOperationName,
+        # After ValidationCache: a narrow token's refusal replaces validation's answer.
+        ScopeGate,
         # After validation, with the variables: filters sent as variables are priced.
         lambda: OperationLimits(limits=limits),
         MaskUnexpectedErrors,

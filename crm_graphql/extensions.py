@@ -33,7 +33,8 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from crm_graphql.errors import ApiError, is_client_error
+from crm_graphql.errors import ApiError, Forbidden, is_client_error
+from crm_graphql.permissions.scopes import ROOT_FIELDS, refused_fields
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
 from crm_graphql.services.deadline import deadline_scope
@@ -530,5 +531,31 @@ class RequireOperationName(SchemaExtension):
                         "The document has several operations: give operationName.",
                         extensions={"code": "BAD_USER_INPUT"},
                     ),
+                ]
+        yield
+
+
+class ScopeGate(SchemaExtension):
+    """A token of a narrow scope (a web form's LEADS_CREATE) reaches only the root
+    fields `permissions.scopes.ROOT_FIELDS` lists for it: any other root field,
+    introspection included, refuses the whole operation with FORBIDDEN before it is
+    validated or run, whatever the field's own permission says."""
+
+    def on_validate(self) -> Iterator[None]:
+        # After ValidationCache (it sets pre_execution_errors): this replaces its result.
+        context = self.execution_context
+        viewer = getattr(context.context, "viewer", None)
+        document = context.graphql_document
+        if viewer is not None and document is not None:
+            refused = refused_fields(viewer.scope, document, context.operation_name)
+            if refused:
+                allowed = sorted(f.split(".", 1)[1] for f in ROOT_FIELDS.get(viewer.scope, ()))
+                context.context.deny(", ".join(refused), f"token scope {viewer.scope.value}")
+                context.pre_execution_errors = [
+                    Forbidden(
+                        f"This API token (scope {viewer.scope.value}) may only call: "
+                        f"{', '.join(allowed) or 'nothing'}.",
+                        refused=refused,
+                    )
                 ]
         yield

@@ -105,8 +105,9 @@ class AuthMutation:
         )
 
     @strawberry.mutation(
-        description="Revoke the token this request was made with.",
-        extensions=auth(scopes=tuple(TokenScope)),
+        description="Revoke the token this request was made with (not a web-form token: "
+        "that one is revoked by its owner with apiTokenRevoke).",
+        extensions=auth(),
     )
     async def logout(self, info: Info) -> LogoutPayload:
         viewer = info.context.viewer

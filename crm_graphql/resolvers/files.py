@@ -113,8 +113,11 @@ class FilesMutation:
         description="Attach a file to a company, contact or contract whose company you can "
         "edit (CW), to an invoice you can edit (attaching is editing the invoice: the rule of "
         "invoiceUpdate, IW or IM, whatever your company or lead bits), or to a lead you can "
-        "edit (owner with LW, or LM). Send it as a GraphQL multipart request; over the "
-        "upload size limit it is refused with TOO_LARGE.",
+        "edit (owner with LW, or LM). Send it as a GraphQL multipart request. A file over the "
+        "upload limit (CRM_MAX_UPLOAD_BYTES) is refused with code TOO_LARGE and the limit in "
+        "MB in the message: as this payload's error on `file`, or, when the request is so far "
+        "over the limit that it is not read, as an HTTP 413 response whose error has "
+        "extensions.code TOO_LARGE. Nothing is stored.",
         extensions=auth("CW", "IW", "IM", "LW", "LM"),
     )
     async def file_upload(

@@ -602,7 +602,8 @@ class LeadCreatePayload:
     )
     lead_id: strawberry.ID | None = strawberry.field(description="The new lead's id.")
     duplicate: bool = strawberry.field(
-        description="Another lead had this e-mail: the new one is flagged as a duplicate."
+        description="Another lead had this e-mail: the new one is flagged as a duplicate. "
+        "Always false for a web-form token (it must not learn which e-mails are known)."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 

@@ -45,7 +45,7 @@ from crm_graphql.models.users import User
 from crm_graphql.services import files, setup
 from crm_graphql.services.invoicing import compute_totals
 from crm_graphql.services.money import cents_to_decimal
-from crm_graphql.services.pdf import RenderError, render_pdf
+from crm_graphql.services.pdf import RenderError, render_pdf, sanitize_template
 
 INVOICE_PDF_DESCRIPTION = "Generated invoice"
 PDF = "application/pdf"
@@ -368,7 +368,9 @@ def substitute(template_html: str, values: dict[str, str]) -> str:
 
 async def contract_html(contract: Contract, template: ContractTemplate) -> str:
     values = await contract_macros(contract, template)
-    return '<!DOCTYPE html><meta charset="utf-8">' + substitute(template.html, values)
+    # Sanitized after substitution: what reaches the browser is what was checked.
+    body = sanitize_template(substitute(template.html, values))
+    return '<!DOCTYPE html><meta charset="utf-8">' + body
 
 
 async def attach_contract_pdf(
