@@ -133,7 +133,8 @@ async def set_up(demo: Api) -> list[Row]:
     - seller: LR only, in My company (no CR: sees their own leads and the pool);
     - outsider: CR and LR, in a company of their own (sees the pool only);
     - leads owned by admin, user1, manager1, seller or nobody, managed by My company
-      (visible to admin only), Customer #A or #B (visible to user1 and manager1) or none.
+      (visible to admin only), Customer #A or #B (visible to user1 and manager1) or none;
+      manager1 (LM) also sees every lead owned by a user of My company.
     Progress step 20 is renamed in CRM setup."""
     mine = await Company.get(name="My company")
     await make_user("seller", password="seller", bits=("LR",), company=mine)
@@ -156,6 +157,8 @@ def visible(viewer: str, row: Row) -> bool:
     pool = row.owner is None and row.company is None
     if viewer == "admin":
         return True
+    if viewer == "manager1" and row.owner in ("admin", "user1", "seller"):
+        return True  # LM: leads owned by colleagues (users of My company)
     if viewer in ("user1", "manager1"):
         return row.owner == viewer or pool or row.company in ("Customer #A", "Customer #B")
     if viewer == "seller":

@@ -122,8 +122,10 @@ async def test_unowned_lead_is_taken_by_a_lead_writer_only(demo: Api) -> None:
     assert taken["owner"] == {"username": "user1"}
     lead = await Lead.get(id=leads["pool"]["id"])
     assert lead.company_id == int(await company_id("My company"))
-    # My company has no parent: only its manager (admin) and the owner see the lead now
-    assert "Pool lead" not in await visible_names(demo, "manager1")
+    # My company has no parent: its manager (admin), the owner and the owner's LM
+    # colleagues (manager1, SPEC §7) see the lead now; an LR-only colleague does not
+    assert "Pool lead" in await visible_names(demo, "manager1")
+    assert "Pool lead" not in await visible_names(demo, "reader")
     again = await demo.data(take, {"id": leads["pool"]["id"]}, as_user="admin")
     assert again["leadTake"]["errors"] == [{"code": "CONFLICT"}]
     history = await demo.data(HISTORY, {"id": leads["pool"]["id"]}, as_user="user1")

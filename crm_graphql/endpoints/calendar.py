@@ -23,7 +23,8 @@ async def feed(request: Request) -> Response:
     user = await service.feed_owner(token)
     if user is None:
         return _not_found()
-    body = service.render_feed(user, await service.feed_events(user.id))
+    viewer = await service.feed_viewer(user)
+    body = service.render_feed(user, await service.feed_events(viewer))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

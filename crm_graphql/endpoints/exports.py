@@ -33,6 +33,7 @@ from crm_graphql.models.contracts import Contract
 from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_used
 from crm_graphql.permissions.leads import LEAD_BITS, visible_leads_q
 from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
 from crm_graphql.schema.contacts import CONTACT_FILTER_SPEC, ContactFilter
@@ -97,14 +98,19 @@ async def _export(
         )
         where: Q = visible(viewer)
         if flt is not None:
-            where &= filter_q(flt, spec, model=model)
+            where &= filter_q(flt, spec, model=model, viewer=viewer)
         if extra is not None:
             where &= extra(request, flt)
     except (BadFilter, ListError) as exc:
         return _error(400, str(exc), "BAD_USER_INPUT")
+    if model is Company and invoice_sums_used(flt) and not can_see_invoice_sums(viewer):
+        await _deny(viewer, what, "billing filter needs IR", request_id)
+        return _error(403, "Filtering on billing needs the IR permission.", "FORBIDDEN")
 
     try:
         export = await exporter.load(request)
+        if isinstance(export, CompanyExport):
+            export.show_billing = can_see_invoice_sums(viewer)
         pages = export.pages(where)
         # The first page is read before the response starts, so a failing query is
         # still a proper error status rather than a truncated file.

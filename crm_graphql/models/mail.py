@@ -14,7 +14,7 @@ from crm_graphql.models.users import User
 
 
 class MailTemplate(Model):
-    """A CRM template: only users of its managing company see and use it."""
+    """A CRM template: its company's users use it; its creator and CM editors manage it."""
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
@@ -24,10 +24,15 @@ class MailTemplate(Model):
         "crm.Company", related_name="mail_templates", null=True, on_delete=fields.CASCADE
     )
     body_html = fields.TextField(default="")
+    # Its creator always manages it (SPEC §7), whatever their company.
+    creator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "crm.User", related_name="created_mail_templates", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     company_id: int | None
+    creator_id: int | None
 
     class Meta:
         table = "mail_templates"

@@ -21,7 +21,7 @@ def visible_companies_q(viewer: Viewer) -> Q:
     Superadmins: all. Without CR: none. Otherwise a company is visible to its manager,
     and, when it has a parent, to users who belong to it, to colleagues of its manager
     (users of the same company) and to users of any of its ancestors. A STANDALONE
-    user sees at most their own company."""
+    user sees at most their own company (none when they have no company)."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CR"):
@@ -29,11 +29,12 @@ def visible_companies_q(viewer: Viewer) -> Q:
     user = viewer.user
     managed = Q(manager_id=user.id)
     own = user.company if user.company_id is not None else None
+    has_parent = Q(parent_id__isnull=False)
+    # Standalone first: one with no company sees none, not even companies it manages.
+    if user.mode == UserMode.STANDALONE:
+        return NOTHING if own is None else Q(id=own.id) & (has_parent | managed)
     if own is None:
         return managed
-    has_parent = Q(parent_id__isnull=False)
-    if user.mode == UserMode.STANDALONE:
-        return Q(id=own.id) & (has_parent | managed)
     colleagues = Subquery(User.filter(company_id=own.id).values("id"))
     descendant = Q(path__startswith=own.path) & ~Q(id=own.id) if own.path else NOTHING
     return managed | (has_parent & (Q(id=own.id) | Q(manager_id__in=colleagues) | descendant))
@@ -44,12 +45,37 @@ def visible_company_ids(viewer: Viewer) -> Subquery:
     return Subquery(Company.filter(visible_companies_q(viewer)).values("id"))
 
 
+def company_ids_seen_by(viewer: Viewer | None) -> Subquery | None:
+    """For filters through a relation to companies (`Relation.visible`): the ids the
+    viewer may see; None for a superadmin (all); none without a viewer."""
+    if viewer is None:
+        return Subquery(Company.filter(NOTHING).values("id"))
+    if viewer.is_superadmin:
+        return None
+    return visible_company_ids(viewer)
+
+
 def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> Q:
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CR"):
         return NOTHING
     return Q(**{f"{column}__in": visible_company_ids(viewer)})
+
+
+def editable_companies_q(viewer: Viewer) -> Q:
+    """Companies the viewer can edit, in SQL: `can_edit_company` over the visible ones."""
+    if viewer.is_superadmin:
+        return Q()
+    if not viewer.has("CW"):
+        return NOTHING
+    user = viewer.user
+    visible = visible_companies_q(viewer)
+    if user.mode == UserMode.STANDALONE:
+        return visible & Q(id=user.company_id, manager_id=user.id)
+    if viewer.has("CM"):
+        return visible
+    return visible & Q(manager_id=user.id)
 
 
 def can_edit_company(viewer: Viewer, company: Company) -> bool:

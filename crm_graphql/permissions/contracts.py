@@ -34,3 +34,13 @@ def visible_contracts_q(viewer: Viewer) -> Q:
 
 def can_edit_contract(viewer: Viewer, company: Company, contract: Contract) -> bool:
     return can_edit_company(viewer, company)
+
+
+def contract_ids_seen_by(viewer: Viewer | None) -> Subquery | None:
+    """For filters through a relation to contracts: the ids the viewer may see (private
+    ones included only where allowed); None for a superadmin; none without a viewer."""
+    if viewer is None:
+        return Subquery(Contract.filter(NOTHING).values("id"))
+    if viewer.is_superadmin:
+        return None
+    return Subquery(Contract.filter(visible_contracts_q(viewer)).values("id"))

@@ -8,7 +8,9 @@ files follow the lead rule, which does not need CR. The invoice logo of CRM setu
 printed on every invoice, so every CRM user may download it.
 
 Attaching needs edit access to the owner's company; deleting needs to be the
-uploader (still with edit access), CM over the (visible) company, or a superadmin."""
+uploader (still with edit access), CM over the (visible) company, or a superadmin.
+An invoice's files follow the invoice edit rule instead (SPEC §2, §6): attaching is
+editing the invoice; deleting is editing it as the uploader or with IM."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from crm_graphql.permissions.companies import (
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import visible_invoices_q
+from crm_graphql.permissions.invoices import can_edit_invoice, visible_invoices_q
 from crm_graphql.permissions.leads import can_edit_lead, visible_leads_q
 from crm_graphql.services.auth import Viewer
 
@@ -98,3 +100,12 @@ def can_delete_lead_file(viewer: Viewer, lead: Lead, file: StoredFile) -> bool:
     if viewer.is_superadmin or viewer.has("LM"):
         return True
     return can_edit_lead(viewer, lead) and file.uploader_id == viewer.user.id
+
+
+def can_delete_invoice_file(viewer: Viewer, invoice: Invoice, file: StoredFile) -> bool:
+    """For a visible invoice: who may edit it, as the file's uploader or with IM."""
+    if viewer.is_superadmin:
+        return True
+    if not can_edit_invoice(viewer, invoice):
+        return False
+    return viewer.has("IM") or file.uploader_id == viewer.user.id

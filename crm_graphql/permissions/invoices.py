@@ -4,15 +4,22 @@
 - IW creates invoices and locks them, and edits Received invoices while they are
   unlocked (or locked by themselves: a locked invoice is changed only by its locker).
 - Submitted invoices lock on create and on every edit; only IM unlocks; IM edits any.
-- Only IM or superadmins delete, and never a locked invoice."""
+- Only IM or superadmins delete, and never a locked invoice.
+- Sums of invoices shown outside invoices (company billing, its filter and sort, the
+  invoicing statistics of companies) need IR too: `can_see_invoice_sums`."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from strawberry.extensions import FieldExtension
 from tortoise.expressions import Q
 
 from crm_graphql.models.invoices import Invoice, InvoiceKind
+from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import NOTHING, belongs_to_visible_company_q
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.listing import has_condition
 
 
 def visible_invoices_q(viewer: Viewer) -> Q:
@@ -45,3 +52,27 @@ def can_unlock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
 
 def can_delete_invoice(viewer: Viewer, invoice: Invoice) -> bool:
     return not invoice.locked and (viewer.is_superadmin or viewer.has("IM"))
+
+
+# The bits that show sums of invoices (SPEC §3: billing needs IR). The one place to
+# change when the rule or the shape of billing changes.
+INVOICE_SUM_BITS = ("IR",)
+
+
+def can_see_invoice_sums(viewer: Viewer | None) -> bool:
+    """Company billing, its filter and sort, and companies' invoicing statistics."""
+    if viewer is None:
+        return False
+    return viewer.is_superadmin or any(viewer.has(bit) for bit in INVOICE_SUM_BITS)
+
+
+def invoice_sums_field() -> list[FieldExtension]:
+    """Extensions of a field that shows invoice sums: null with a FORBIDDEN field error
+    without IR (the same rule as `can_see_invoice_sums`, printed as `@auth`)."""
+    return auth(*INVOICE_SUM_BITS)
+
+
+def invoice_sums_used(flt: Any, order_by: Any = None, column: str = "billing_cents") -> bool:
+    """Whether a company filter or order reveals invoice sums (billing)."""
+    ordered = any(getattr(o.field, "value", None) == column for o in order_by or [])
+    return ordered or has_condition(flt, "billing")

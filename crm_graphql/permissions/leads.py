@@ -2,8 +2,9 @@
 
 - Without any of LR, LW or LM a user sees no lead (superadmins see all).
 - With one of them, a lead is visible to its owner, to users who can view its managing
-  company (the company rule, which itself needs CR), and, while it has neither owner nor
-  managing company (the pool web forms fill), to every lead user.
+  company (the company rule, which itself needs CR), to LM holders who belong to the
+  owner's company (colleagues; not STANDALONE users), and, while it has neither owner
+  nor managing company (the pool web forms fill), to every lead user.
 - The owner edits, closes and takes notes with LW; LM edits any lead it can see.
 - An unowned visible lead can be taken by anyone with LW (or LM).
 - Deleting needs LM (or superadmin).
@@ -11,9 +12,10 @@
 
 from __future__ import annotations
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from crm_graphql.models.leads import Lead
+from crm_graphql.models.users import User, UserMode
 from crm_graphql.permissions.companies import NOTHING, visible_company_ids
 from crm_graphql.services.auth import Viewer
 
@@ -30,12 +32,18 @@ def visible_leads_q(viewer: Viewer, prefix: str = "") -> Q:
         return Q()
     if not is_lead_user(viewer):
         return NOTHING
-    owned = Q(**{f"{prefix}owner_id": viewer.user.id})
-    pool = Q(**{f"{prefix}owner_id__isnull": True, f"{prefix}company_id__isnull": True})
-    if not viewer.has("CR"):
-        return owned | pool
-    managed = Q(**{f"{prefix}company_id__in": visible_company_ids(viewer)})
-    return owned | pool | managed
+    user = viewer.user
+    seen = Q(**{f"{prefix}owner_id": user.id}) | Q(
+        **{f"{prefix}owner_id__isnull": True, f"{prefix}company_id__isnull": True}
+    )
+    if viewer.has("LM") and user.company_id is not None and user.mode != UserMode.STANDALONE:
+        # LM colleagues: leads owned by users of the viewer's company (SPEC §7). A
+        # standalone user has no colleagues (the stricter reading where SPEC is silent).
+        colleagues = Subquery(User.filter(company_id=user.company_id).values("id"))
+        seen |= Q(**{f"{prefix}owner_id__in": colleagues})
+    if viewer.has("CR"):
+        seen |= Q(**{f"{prefix}company_id__in": visible_company_ids(viewer)})
+    return seen
 
 
 def can_edit_lead(viewer: Viewer, lead: Lead) -> bool:

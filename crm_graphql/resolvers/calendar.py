@@ -33,7 +33,8 @@ Described = strawberry.argument
 class CalendarQuery:
     @strawberry.field(
         description="Your events from `from` to `to` (both days included, at most 366 "
-        "days; otherwise BAD_USER_INPUT), by date then time.",
+        "days; otherwise BAD_USER_INPUT), by date then time. An event about a lead or an "
+        "invoice is listed only while you may see that lead or invoice.",
         extensions=auth(),
     )
     async def calendar_events(
@@ -43,7 +44,7 @@ class CalendarQuery:
         to: Annotated[date, Described(description="Last day.")],
     ) -> list[CalendarEventType]:
         viewer = info.context.require_viewer()
-        return await service.events_in_range(viewer.user.id, from_, to)  # type: ignore[return-value]
+        return await service.events_in_range(viewer, from_, to)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Your active iCalendar feed (without its URL), or null.", extensions=auth()

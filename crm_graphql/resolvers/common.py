@@ -44,7 +44,9 @@ async def connection(
     size = page_size(first, limits.page_size_default, limits.page_size_max)
     try:
         if flt is not None and spec is not None:
-            queryset = queryset.filter(filter_q(flt, spec, model=queryset.model))
+            queryset = queryset.filter(
+                filter_q(flt, spec, model=queryset.model, viewer=info.context.viewer)
+            )
         keys = sort_keys(order_pairs(order_by), default_order)
         page = await fetch_page(queryset, keys, size, after)
     except ListError as exc:

@@ -18,6 +18,7 @@ from crm_graphql.permissions.companies import (
     can_edit_company,
     visible_companies_q,
 )
+from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_used
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
@@ -82,6 +83,9 @@ class CompaniesQuery:
             str | None, Described(description="Cursor of the row before the page.")
         ] = None,
     ) -> Connection[CompanyType]:
+        viewer = info.context.require_viewer()
+        if invoice_sums_used(filter, order_by) and not can_see_invoice_sums(viewer):
+            raise info.context.deny("companies.billing", "needs IR")
         return await connection(
             info,
             visible_companies(info),

@@ -12,6 +12,7 @@ from crm_graphql.errors import BadUserInput
 from crm_graphql.models.companies import Company
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_used
 from crm_graphql.schema.companies import COMPANY_FILTER_SPEC, CompanyFilter
 from crm_graphql.schema.company_statistics import CompanyStatistics
 from crm_graphql.services.listing import ListError, filter_q
@@ -33,10 +34,14 @@ class CompanyStatisticsQuery:
         ] = None,
     ) -> CompanyStatistics:
         viewer = info.context.require_viewer()
+        if invoice_sums_used(filter) and not can_see_invoice_sums(viewer):
+            raise info.context.deny("companyStatistics.filter.billing", "needs IR")
         companies = Company.filter(visible_companies_q(viewer))
         try:
             if filter is not None:
-                companies = companies.filter(filter_q(filter, COMPANY_FILTER_SPEC, model=Company))
+                companies = companies.filter(
+                    filter_q(filter, COMPANY_FILTER_SPEC, model=Company, viewer=viewer)
+                )
         except ListError as exc:
             raise BadUserInput(str(exc)) from None
         return CompanyStatistics(_companies=companies)  # type: ignore[call-arg]

@@ -1,5 +1,6 @@
-"""Files of companies and contacts: attach with edit access to the owner's company,
-delete as the uploader (still able to edit), with CM, or as a superadmin. The bytes are
+"""Files of companies, contacts, contracts, invoices and leads: attach with edit access
+to the owner (its company; an invoice or lead itself), delete as the uploader (still
+able to edit), with CM (IM, LM), or as a superadmin. The bytes are
 downloaded from the HTTP endpoint in endpoints/files.py, not through GraphQL."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.files import (
     can_delete_file,
+    can_delete_invoice_file,
     can_delete_lead_file,
     visible_files_q,
 )
@@ -100,13 +102,15 @@ class FilesQuery:
 @strawberry.type
 class FilesMutation:
     @strawberry.mutation(
-        description="Attach a file to a company, contact, contract or invoice whose company you "
-        "can edit (CW), or to a lead you can edit (owner with LW, or LM). Send it as a GraphQL "
-        "multipart request. A file over the upload limit (CRM_MAX_UPLOAD_BYTES) is refused "
-        "with code TOO_LARGE and the limit in MB in the message: as this payload's error on "
-        "`file`, or, when the request is so far over the limit that it is not read, as an "
-        "HTTP 413 response whose error has extensions.code TOO_LARGE. Nothing is stored.",
-        extensions=auth("CW", "LW", "LM"),
+        description="Attach a file to a company, contact or contract whose company you can "
+        "edit (CW), to an invoice you can edit (attaching is editing the invoice: the rule of "
+        "invoiceUpdate, IW or IM, whatever your company or lead bits), or to a lead you can "
+        "edit (owner with LW, or LM). Send it as a GraphQL multipart request. A file over the "
+        "upload limit (CRM_MAX_UPLOAD_BYTES) is refused with code TOO_LARGE and the limit in "
+        "MB in the message: as this payload's error on `file`, or, when the request is so far "
+        "over the limit that it is not read, as an HTTP 413 response whose error has "
+        "extensions.code TOO_LARGE. Nothing is stored.",
+        extensions=auth("CW", "IW", "IM", "LW", "LM"),
     )
     async def file_upload(
         self,
@@ -140,8 +144,9 @@ class FilesMutation:
 
     @strawberry.mutation(
         description="Delete a file and its bytes: its uploader (still able to edit the "
-        "company or lead), a user with CM over the company (LM for a lead), or a superadmin.",
-        extensions=auth("CW", "LW", "LM"),
+        "company, lead or invoice), a user with CM over the company (LM for a lead; for an "
+        "invoice, IM and the right to edit it), or a superadmin.",
+        extensions=auth("CW", "IW", "IM", "LW", "LM"),
     )
     async def file_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The file.")]
@@ -155,6 +160,9 @@ class FilesMutation:
             if found.owner_kind == FileOwner.LEAD:
                 lead = await info.context.loaders.leads.lead.load(found.owner_id)
                 allowed = lead is not None and can_delete_lead_file(viewer, lead, found)
+            elif found.owner_kind == FileOwner.INVOICE:
+                invoice = await info.context.loaders.invoices.invoice.load(found.owner_id)
+                allowed = invoice is not None and can_delete_invoice_file(viewer, invoice, found)
             else:
                 allowed = can_delete_file(viewer, await owner_company(info, found), found)
             if not allowed:

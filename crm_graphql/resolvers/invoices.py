@@ -60,7 +60,9 @@ def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
     queryset = visible_invoices(info)
     try:
         if flt is not None:
-            queryset = queryset.filter(filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice))
+            queryset = queryset.filter(
+                filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice, viewer=info.context.viewer)
+            )
     except ListError as exc:
         raise BadUserInput(str(exc)) from None
     return queryset

@@ -14,7 +14,7 @@ from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.lead_mail import (
-    can_manage_template,
+    manageable_templates_q,
     visible_outgoing_q,
     visible_templates_q,
 )
@@ -53,6 +53,15 @@ async def _template(info: Info, template_id: Any, field: str = "id") -> MailTemp
     found = await _templates(info).filter(id=parse_ref(template_id, field)).first()
     if found is None:
         raise FieldError(field, "NOT_FOUND", "No such template.")
+    return found
+
+
+async def _manageable_template(info: Info, template_id: Any) -> MailTemplate:
+    """A template the viewer may change: hidden is NOT_FOUND, seen but not managed FORBIDDEN."""
+    found = await _template(info, template_id)
+    viewer = info.context.require_viewer()
+    if not await MailTemplate.filter(manageable_templates_q(viewer), id=found.id).exists():
+        raise info.context.deny(f"CrmTemplate {found.id}", "not its manager")
     return found
 
 
@@ -266,6 +275,7 @@ class LeadMailMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
         data.setdefault("company_id", viewer.user.company_id)
+        data["creator_id"] = viewer.user.id
         found, errors = await atomic(
             lambda: templates.save_template(
                 viewer,
@@ -278,7 +288,9 @@ class LeadMailMutation:
         return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        description="Change a CRM template of your company (CM).", extensions=auth("CM")
+        description="Change a CRM template you manage: one you created, or one whose "
+        "managing company you can edit with CM (superadmins: any).",
+        extensions=auth(),
     )
     async def crm_template_update(
         self,
@@ -289,9 +301,7 @@ class LeadMailMutation:
         data = input_fields(input)
 
         async def work() -> MailTemplate:
-            found = await _template(info, data.pop("id"))
-            if not can_manage_template(viewer, found):
-                raise info.context.deny(f"CrmTemplate {found.id}", "needs CM")
+            found = await _manageable_template(info, data.pop("id"))
             return await templates.save_template(
                 viewer,
                 found,
@@ -304,7 +314,9 @@ class LeadMailMutation:
         return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        description="Delete a CRM template of your company (CM).", extensions=auth("CM")
+        description="Delete a CRM template you manage: one you created, or one whose "
+        "managing company you can edit with CM (superadmins: any).",
+        extensions=auth(),
     )
     async def crm_template_delete(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="The template.")]
@@ -312,7 +324,7 @@ class LeadMailMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            found = await _template(info, id)
+            found = await _manageable_template(info, id)
             await templates.delete_template(viewer, found, info.context.request_id)
 
         _, errors = await atomic(work)

@@ -80,7 +80,9 @@ def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = T
         queryset = queryset.filter(default_open_q(flt))
     try:
         if flt is not None:
-            queryset = queryset.filter(filter_q(flt, LEAD_FILTER_SPEC, model=Lead))
+            queryset = queryset.filter(
+                filter_q(flt, LEAD_FILTER_SPEC, model=Lead, viewer=info.context.viewer)
+            )
     except ListError as exc:
         raise BadUserInput(str(exc)) from None
     return queryset
@@ -131,6 +133,9 @@ def _companies(viewer: Viewer) -> Any:
 def own_or_visible_companies(viewer: Viewer) -> Any:
     """The companies the viewer can see, and their own (which a company without parent
     hides from its users): what a new lead or template may belong to."""
+    if viewer.is_superadmin:
+        # A superadmin may set any managing company (SPEC §7); never OR an empty Q().
+        return Company.all()
     own = Q(id=viewer.user.company_id) if viewer.user.company_id else NOTHING
     return Company.filter(visible_companies_q(viewer) | own)
 

@@ -22,7 +22,9 @@ from crm_graphql.permissions.companies import (
     can_delete_company,
     can_edit_company,
     can_manage_company,
+    company_ids_seen_by,
 )
+from crm_graphql.permissions.invoices import invoice_sums_field
 from crm_graphql.schema.common import (
     CompanyRefFilter,
     Connection,
@@ -96,8 +98,12 @@ class CompanyType:
         name="lastActivity", description="Date of the latest activity on it or its contacts."
     )
 
-    @strawberry.field(description="Sum of the bases of its invoices.")
-    def billing(self, root: strawberry.Parent[Company]) -> Decimal:
+    @strawberry.field(
+        description="Sum of the bases of its invoices. Needs IR: without it, null with a "
+        "FORBIDDEN error.",
+        extensions=invoice_sums_field(),
+    )
+    def billing(self, root: strawberry.Parent[Company]) -> Decimal | None:
         return cents_to_decimal(root.billing_cents)
 
     @strawberry.field(description="Number of its contracts you can see (any status).")
@@ -272,7 +278,8 @@ class CompanyFilter:
         default=strawberry.UNSET, description="Last change."
     )
     billing: MoneyFilter | None = strawberry.field(
-        default=strawberry.UNSET, description='Billing (e.g. at least: {gte: "1000"}).'
+        default=strawberry.UNSET,
+        description='Billing (e.g. at least: {gte: "1000"}). Needs IR (otherwise FORBIDDEN).',
     )
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=strawberry.UNSET, description="Conditions on custom field values."
@@ -309,7 +316,7 @@ COMPANY_FILTER_SPEC: FilterSpec = {
     "country": "country",
     "role": Relation("role", REF_SPEC),
     "manager": Relation("manager", USER_REF_SPEC),
-    "parent": Relation("parent", REF_SPEC),
+    "parent": Relation("parent", REF_SPEC, visible=company_ids_seen_by),
     "last_update": "last_update",
     "billing": "billing_cents",
     "custom_fields": lambda value, prefix: custom_fields_q(value, prefix),
@@ -320,7 +327,9 @@ COMPANY_FILTER_SPEC: FilterSpec = {
 class CompanyOrderField(Enum):
     NAME = strawberry.enum_value("name", description="Name.")
     LAST_UPDATE = strawberry.enum_value("last_update", description="Last change.")
-    BILLING = strawberry.enum_value("billing_cents", description="Billing.")
+    BILLING = strawberry.enum_value(
+        "billing_cents", description="Billing. Needs IR (otherwise FORBIDDEN)."
+    )
     LAST_ACTIVITY = strawberry.enum_value(
         "last_activity_key", description="Latest activity (companies without any first)."
     )

@@ -10,6 +10,7 @@ import strawberry
 from tortoise.queryset import QuerySet
 
 from crm_graphql.models.companies import Company
+from crm_graphql.permissions.invoices import invoice_sums_field
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services import company_statistics as stats
 
@@ -99,16 +100,20 @@ class CompanyStatistics:
 
     @strawberry.field(
         description=f"The {stats.TOP} companies with the largest billing, largest first "
-        "(then by name); companies without billing are left out."
+        "(then by name); companies without billing are left out. Needs IR: without it, "
+        "null with a FORBIDDEN error.",
+        extensions=invoice_sums_field(),
     )
-    async def top_by_invoicing(self) -> list[CompanyInvoicing]:
+    async def top_by_invoicing(self) -> list[CompanyInvoicing] | None:
         rows = await stats.top_by_invoicing(self._companies)
         return [CompanyInvoicing(company=r.company, amount=r.amount) for r in rows]  # type: ignore[arg-type]
 
     @strawberry.field(
         description="Billing of the companies per manager, largest first (then by "
-        "username; companies without a manager last)."
+        "username; companies without a manager last). Needs IR: without it, null with a "
+        "FORBIDDEN error.",
+        extensions=invoice_sums_field(),
     )
-    async def invoicing_per_manager(self) -> list[InvoicingPerManager]:
+    async def invoicing_per_manager(self) -> list[InvoicingPerManager] | None:
         rows = await stats.invoicing_per_manager(self._companies)
         return [InvoicingPerManager(manager=r.manager, amount=r.amount) for r in rows]  # type: ignore[arg-type]

@@ -13,7 +13,11 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
-from crm_graphql.permissions.files import can_delete_file, can_delete_lead_file
+from crm_graphql.permissions.files import (
+    can_delete_file,
+    can_delete_invoice_file,
+    can_delete_lead_file,
+)
 from crm_graphql.schema.common import (
     Connection,
     UserError,
@@ -93,7 +97,8 @@ class FileType:
 
     @strawberry.field(
         description="Whether you may delete it: its uploader with edit access to the "
-        "company (or lead), CM over the company (LM for a lead), or a superadmin."
+        "company (or lead, or invoice), CM over the company (LM for a lead, IM for an "
+        "invoice), or a superadmin."
     )
     async def viewer_can_delete(self, root: strawberry.Parent[StoredFile], info: Info) -> bool:
         viewer = info.context.viewer
@@ -102,6 +107,9 @@ class FileType:
         if root.owner_kind == FileOwner.LEAD:
             lead = await info.context.loaders.leads.lead.load(root.owner_id)
             return lead is not None and can_delete_lead_file(viewer, lead, root)
+        if root.owner_kind == FileOwner.INVOICE:
+            invoice = await info.context.loaders.invoices.invoice.load(root.owner_id)
+            return invoice is not None and can_delete_invoice_file(viewer, invoice, root)
         return can_delete_file(viewer, await owner_company(info, root), root)
 
 
@@ -117,12 +125,12 @@ async def files_connection(
 
 
 @strawberry.input(
-    description="A file to attach to a company, a contact or a contract you can edit."
+    description="A file to attach to a company, contact, contract, invoice or lead you can edit."
 )
 class FileUploadInput:
     owner_kind: FileOwnerKind = strawberry.field(description="What the file is attached to.")
     owner_id: strawberry.ID = strawberry.field(
-        description="Id of the company, contact or contract."
+        description="Id of the company, contact, contract, invoice or lead."
     )
     file: Upload = strawberry.field(
         description="The file, sent as a part of a GraphQL multipart request."

@@ -16,6 +16,7 @@ from crm_graphql.dataloaders.invoices import LINK_ORDER
 from crm_graphql.models.contracts import ContractInvoice
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
+from crm_graphql.permissions.contracts import contract_ids_seen_by
 from crm_graphql.permissions.invoices import (
     can_delete_invoice,
     can_edit_invoice,
@@ -38,7 +39,13 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import REF_SPEC, USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.invoicing import Totals, compute_totals
-from crm_graphql.services.listing import FilterSpec, Relation, _scalar_q, encode_cursor
+from crm_graphql.services.listing import (
+    FilterSpec,
+    Relation,
+    ViewerCondition,
+    _scalar_q,
+    encode_cursor,
+)
 from crm_graphql.services.money import cents_to_decimal
 
 if TYPE_CHECKING:
@@ -363,9 +370,14 @@ def invoice_search_q(text: str, prefix: str = "") -> Q:
     )
 
 
-def contract_number_q(value: Any, prefix: str = "") -> Q:
-    linked = ContractInvoice.filter(_scalar_q("contract__number", value)).values("invoice_id")
-    return Q(**{f"{prefix}id__in": Subquery(linked)})
+def contract_number_q(value: Any, prefix: str, viewer: Any) -> Q:
+    """Invoices related to a contract of that number which the viewer may see (a
+    private or hidden contract never matches)."""
+    links = ContractInvoice.filter(_scalar_q("contract__number", value))
+    visible = contract_ids_seen_by(viewer)
+    if visible is not None:
+        links = links.filter(contract_id__in=visible)
+    return Q(**{f"{prefix}id__in": Subquery(links.values("invoice_id"))})
 
 
 INVOICE_FILTER_SPEC: FilterSpec = {
@@ -384,7 +396,7 @@ INVOICE_FILTER_SPEC: FilterSpec = {
     "company": Relation("company", REF_SPEC),
     "company_role": Relation("company__role", REF_SPEC),
     "company_manager": Relation("company__manager", USER_REF_SPEC),
-    "contract_number": contract_number_q,
+    "contract_number": ViewerCondition(contract_number_q),
 }
 
 

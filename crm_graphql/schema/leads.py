@@ -19,6 +19,7 @@ from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, Lead, LeadTagLink
 from crm_graphql.models.leads import LeadType as LeadTypeModel
+from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.leads import (
     can_delete_lead,
     can_edit_lead,
@@ -464,7 +465,8 @@ LEAD_FILTER_SPEC: FilterSpec = {
     "progress": "progress",
     "estimated_sale": "estimated_sale_cents",
     "tags": _tags_q,
-    "company": Relation("company", {"id": "id", "name": "name"}),
+    # A lead may be visible while its managing company is not (its owner's).
+    "company": Relation("company", {"id": "id", "name": "name"}, visible=company_ids_seen_by),
     "duplicate": "duplicate",
     "close_date": "close_date",
     "created_at": "created_at",

@@ -11,6 +11,7 @@ from strawberry.permission import PermissionExtension
 
 from crm_graphql.context import Info
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User, UserMode
+from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.users import SelfOrUserManager
 from crm_graphql.schema.common import (
     BooleanFilter,
@@ -200,7 +201,7 @@ USER_FILTER_SPEC: FilterSpec = {
     "is_superadmin": "is_superadmin",
     "enabled": "enabled",
     "created_at": "created_at",
-    "company": Relation("company", COMPANY_REF_SPEC),
+    "company": Relation("company", COMPANY_REF_SPEC, visible=company_ids_seen_by),
 }
 
 

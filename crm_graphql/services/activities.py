@@ -4,7 +4,7 @@ last-activity date, which lists sort and filter on."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from crm_graphql.errors import FieldError
 from crm_graphql.models.activities import Activity
@@ -59,6 +59,26 @@ async def add_activity(
             {"company_id": company_id, "contact_id": contact_id},
             request_id,
         )
+    return activity
+
+
+async def touch_last_update(
+    company_ids: Iterable[int | None], moment: datetime | None = None
+) -> None:
+    """Bump the companies' last update: a change to a company's contracts or invoices
+    (created, changed, locked, deleted, imported) is a change of the company (SPEC §3)."""
+    ids = sorted({int(i) for i in company_ids if i is not None})
+    if ids:
+        await Company.filter(id__in=ids).update(last_update=moment or datetime.now(UTC))
+
+
+async def add_change_activity(
+    author: Viewer | None, company_id: int, text: str, request_id: str = ""
+) -> Activity:
+    """The automatic activity of a contract or invoice change, which also bumps the
+    company's last update."""
+    activity = await add_activity(author, company_id, text, request_id=request_id)
+    await touch_last_update([company_id], activity.created_at)
     return activity
 
 

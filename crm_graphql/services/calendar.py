@@ -1,6 +1,8 @@
 """Calendar events and the per-user iCalendar feed (SPEC §6 payment reminders, §9).
 
-Events belong to one user and only that user lists, creates or deletes them. Other
+Events belong to one user and only that user lists, creates or deletes them; an event
+about an object is listed only while that user may see the object
+(permissions/calendar.py). Other
 domains add theirs through `create_payment_reminder` (and later lead alarms), which is
 idempotent per owner and object.
 
@@ -22,9 +24,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import BadUserInput, FieldError, PayloadErrors
+from crm_graphql.models.auth import TokenKind, TokenScope
 from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind, CalendarFeed
 from crm_graphql.models.users import User
+from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.services import audit
+from crm_graphql.services.auth import Viewer, user_bits
 
 FEED_TOKEN_PREFIX = "cal_"  # noqa: S105  (a marker, not a secret)
 MAX_RANGE_DAYS = 366  # calendarEvents: at most a year, leap years included
@@ -61,11 +66,13 @@ def check_range(start: date, end: date) -> None:
         raise BadUserInput(f"Ask for at most {MAX_RANGE_DAYS} days at a time.", field="to")
 
 
-async def events_in_range(user_id: int, start: date, end: date) -> list[CalendarEvent]:
-    """The user's events from `start` to `end` (days, both included), in date order."""
+async def events_in_range(viewer: Viewer, start: date, end: date) -> list[CalendarEvent]:
+    """The viewer's visible events from `start` to `end` (days, both included), in date
+    order."""
     check_range(start, end)
     return (
-        await CalendarEvent.filter(owner_id=user_id, starts_on__gte=start, starts_on__lte=end)
+        await CalendarEvent.filter(visible_events_q(viewer), starts_on__gte=start)
+        .filter(starts_on__lte=end)
         .order_by("starts_on", "starts_at", "id")
         .limit(MAX_LIST)
     )
@@ -265,11 +272,18 @@ async def feed_owner(raw_token: str) -> User | None:
     return feed.user
 
 
-async def feed_events(user_id: int, today: date | None = None) -> list[CalendarEvent]:
-    """What a user's feed publishes: events from FEED_PAST_DAYS ago onwards."""
+async def feed_viewer(user: User) -> Viewer:
+    """The feed's owner as a viewer (their current bits and company), so the feed shows
+    exactly what their calendar would."""
+    loaded = await User.get(id=user.id).select_related("company")
+    return Viewer(loaded, await user_bits(user.id), 0, TokenKind.SESSION, TokenScope.FULL)
+
+
+async def feed_events(viewer: Viewer, today: date | None = None) -> list[CalendarEvent]:
+    """What a user's feed publishes: visible events from FEED_PAST_DAYS ago onwards."""
     since = (today or _now().date()) - timedelta(days=FEED_PAST_DAYS)
     return (
-        await CalendarEvent.filter(owner_id=user_id, starts_on__gte=since)
+        await CalendarEvent.filter(visible_events_q(viewer), starts_on__gte=since)
         .order_by("starts_on", "starts_at", "id")
         .limit(MAX_LIST)
     )

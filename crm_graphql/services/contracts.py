@@ -28,7 +28,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
-from crm_graphql.services.activities import add_activity
+from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version
 
@@ -374,7 +374,7 @@ async def create_contract(
     if invoices:
         snapshot["related_invoice_ids"] = invoices
     await audit.record(viewer.user, audit.CREATE, "Contract", contract.id, snapshot, request_id)
-    await add_activity(
+    await add_change_activity(
         viewer, company.id, f"Contract {contract.reference} created.", request_id=request_id
     )
     return contract
@@ -446,9 +446,9 @@ async def update_contract(
             changed["related_invoice_ids"] = [old, invoices]
     await audit.record(viewer.user, audit.UPDATE, "Contract", contract.id, changed, request_id)
     text = f"Contract {contract.reference} updated."
-    await add_activity(viewer, contract.company_id, text, request_id=request_id)
+    await add_change_activity(viewer, contract.company_id, text, request_id=request_id)
     if old_company != contract.company_id:
-        await add_activity(
+        await add_change_activity(
             viewer,
             old_company,
             f"Contract {contract.reference} moved to another company.",
@@ -466,7 +466,7 @@ async def delete_contract(viewer: Viewer, contract: Contract, request_id: str = 
         FileOwner.CONTRACT, [contract.id], viewer.user, request_id=request_id
     )
     await contract.delete()  # links to contracts and invoices cascade
-    await add_activity(
+    await add_change_activity(
         viewer,
         contract.company_id,
         f"Contract {contract.reference} deleted.",

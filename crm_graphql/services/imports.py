@@ -57,7 +57,7 @@ from crm_graphql.services import audit, customfields
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import contacts as contact_rules
 from crm_graphql.services import contracts as contract_rules
-from crm_graphql.services.activities import touch_companies
+from crm_graphql.services.activities import touch_companies, touch_last_update
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.leads import progress_names
@@ -283,9 +283,13 @@ class CompanyExport(_Export):
         "general_email",
     )
 
+    # Billing is a sum of invoices: empty for viewers without IR (import ignores it).
+    show_billing = True
+
     def cells(self, row: dict[str, Any]) -> list[str]:
         cells = [_cell(row[name]) for name in self.selected]
-        cells[11] = str(cents_to_decimal(row["billing_cents"] or 0))
+        billing = cents_to_decimal(row["billing_cents"] or 0)
+        cells[11] = str(billing) if self.show_billing else ""
         return cells
 
 
@@ -1803,7 +1807,11 @@ class _ContractImport(_Import):
         ]
         if activities:
             await _insert(conn, Activity, activities)
-            await touch_companies({a["company_id"] for a in activities}, now)
+            touched = {a["company_id"] for a in activities}
+            await touch_companies(touched, now)
+            # Their contracts changed: so did the companies (SPEC §3). Rows match by
+            # company and reference, so an import never moves a contract.
+            await touch_last_update(touched, now)
 
 
 async def import_contracts(

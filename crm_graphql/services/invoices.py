@@ -38,7 +38,7 @@ from crm_graphql.models.invoices import (
 )
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.services import audit, deletion_guards, files
-from crm_graphql.services.activities import add_activity
+from crm_graphql.services.activities import add_change_activity, touch_last_update
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
@@ -478,7 +478,7 @@ async def create_invoice(
         _snapshot(invoice, lines, taxes) | {"related_contract_ids": contract_ids},
         request_id,
     )
-    await add_activity(
+    await add_change_activity(
         viewer, company.id, f"Invoice {invoice.bill_id} created.", request_id=request_id
     )
     if create_reminder:
@@ -579,9 +579,10 @@ async def update_invoice(
     await audit.record(viewer.user, audit.UPDATE, "Invoice", invoice.id, changes, request_id)
     if "expires_on" in changes or "bill_id" in changes:
         await _sync_reminders(invoice, request_id)
-    await add_activity(
+    await add_change_activity(
         viewer, invoice.company_id, f"Invoice {invoice.bill_id} updated.", request_id=request_id
     )
+    await touch_last_update([old_company_id])  # moved away: the old company changed too
     await _after_save(invoice)
     return invoice
 
@@ -610,6 +611,7 @@ async def set_lock(viewer: Viewer, invoice: Invoice, locked: bool, request_id: s
     invoice.locked_by_id = viewer.user.id if locked else None
     invoice.version += 1
     await invoice.save(update_fields=["locked", "locked_by_id", "version", "updated_at"])
+    await touch_last_update([invoice.company_id])
     await audit.record(
         viewer.user,
         audit.UPDATE,
@@ -636,7 +638,7 @@ async def delete_invoice(viewer: Viewer, invoice: Invoice, request_id: str = "")
     calendar = _calendar()
     if calendar is not None and hasattr(calendar, "delete_object_events"):
         await calendar.delete_object_events("Invoice", invoice_id)
-    await add_activity(
+    await add_change_activity(
         viewer, invoice.company_id, f"Invoice {invoice.bill_id} deleted.", request_id=request_id
     )
 

@@ -46,17 +46,36 @@ class ListError(ValueError):
     """A filter, order or cursor the client sent cannot be used; the message says why."""
 
 
+# The ids of the related rows a viewer may see, as a subquery; None: all of them (a
+# superadmin; never an empty Q() in an OR). Called with None when there is no viewer.
+VisibleIds = Callable[[Any], "Subquery | None"]
+
+
 @dataclass(frozen=True)
 class Relation:
-    """A filter attribute that descends into a related entity's filter."""
+    """A filter attribute that descends into a related entity's filter.
+
+    `visible` guards a relation to rows the viewer may not see (SPEC §2: a filter through
+    a relation matches only related rows the viewer may see): conditions under it hold
+    only for a visible related row, and a hidden one counts as no related row at all
+    (so `isNull: true` matches it), so no filter reveals hidden data."""
 
     path: str
     spec: FilterSpec
+    visible: VisibleIds | None = None
+
+
+@dataclass(frozen=True)
+class ViewerCondition:
+    """A filter attribute whose condition depends on the viewer (a relation that is not
+    a foreign key, such as an invoice's related contracts): (value, prefix, viewer) -> Q."""
+
+    build: Callable[[Any, str, Any], Q]
 
 
 # A callable target builds its own condition from the attribute's value (free-text
 # search, custom field values): (value, prefix) -> Q.
-FilterSpec = dict[str, "str | Relation | Callable[[Any, str], Q]"]
+FilterSpec = dict[str, "str | Relation | ViewerCondition | Callable[[Any, str], Q]"]
 
 
 def _set(value: Any) -> bool:
@@ -140,7 +159,20 @@ class _Not:
     item: Any
 
 
-def _scalar_atoms(path: str, scalar: Any, field: Any = None, at: str = "filter") -> list[_Atom]:
+def _guarded(atom: _Atom, guard: Q | None, is_null: Any = None) -> _Atom:
+    """`atom` through guarded relations: a hidden related row counts as none, so the
+    condition holds only with a visible one, except `isNull: true`, which a hidden row
+    satisfies too."""
+    if guard is None:
+        return atom
+    if is_null is True:
+        return _Atom(Q(atom.q, ~guard, join_type=Q.OR), atom.null_path, atom.opaque)
+    return _Atom(Q(atom.q, guard), atom.null_path, atom.opaque)
+
+
+def _scalar_atoms(
+    path: str, scalar: Any, field: Any = None, at: str = "filter", guard: Q | None = None
+) -> list[_Atom]:
     coerce = getattr(scalar, "coerce", None) or _enum_check(field) or (lambda v: v)
     # A condition on a NOT NULL column of this table is never NULL; through a relation
     # (a LEFT JOIN) it is NULL when there is no related row.
@@ -154,13 +186,26 @@ def _scalar_atoms(path: str, scalar: Any, field: Any = None, at: str = "filter")
                 value = coerce(value)
                 _check_length(value, field, f"{at}.{_graphql_name(attr)}")
             nullable = None if attr == "is_null" else null_path
-            atoms.append(_Atom(Q(**{f"{path}{suffix}": value}), nullable))
+            atom = _Atom(Q(**{f"{path}{suffix}": value}), nullable)
+            atoms.append(_guarded(atom, guard, value if attr == "is_null" else None))
     neq = getattr(scalar, "neq", None)
     if _set(neq):
         value = coerce(_plain(neq))
         _check_length(value, field, f"{at}.neq")
-        atoms.append(_Atom(~Q(**{path: value}), null_path))
+        atoms.append(_guarded(_Atom(~Q(**{path: value}), null_path), guard))
     return atoms
+
+
+def _relation_guard(target: Relation, prefix: str, viewer: Any, outer: Q | None) -> Q | None:
+    """The condition "the related row is one the viewer may see" (None: no restriction),
+    combined with the guards of the relations it is reached through."""
+    if target.visible is None:
+        return outer
+    ids = target.visible(viewer)
+    if ids is None:
+        return outer
+    own = Q(**{f"{prefix}{target.path}_id__in": ids})
+    return own if outer is None else Q(outer, own)
 
 
 def _scalar_q(path: str, scalar: Any, field: Any = None) -> Q:
@@ -172,8 +217,17 @@ def _is_empty(q: Q) -> bool:
     return not q.children and not q.filters
 
 
-def _formula(flt: Any, spec: FilterSpec, prefix: str, model: type[Model] | None, at: str) -> Any:
-    """The filter as a tree of _Group, _Not and _Atom (True: no condition)."""
+def _formula(
+    flt: Any,
+    spec: FilterSpec,
+    prefix: str,
+    model: type[Model] | None,
+    at: str,
+    viewer: Any = None,
+    guard: Q | None = None,
+) -> Any:
+    """The filter as a tree of _Group, _Not and _Atom (True: no condition). `guard`:
+    the visibility condition of the guarded relations `prefix` goes through."""
     if not _set(flt):
         return True
     parts: list[Any] = []
@@ -182,29 +236,42 @@ def _formula(flt: Any, spec: FilterSpec, prefix: str, model: type[Model] | None,
         if not _set(value):
             continue
         where = f"{at}.{_graphql_name(name)}"
-        if callable(target):
-            q = target(value, prefix)
+        if isinstance(target, Relation):
+            inner = _relation_guard(target, prefix, viewer, guard)
+            sub_prefix = f"{prefix}{target.path}__"
+            parts.append(_formula(value, target.spec, sub_prefix, model, where, viewer, inner))
+        elif isinstance(target, ViewerCondition) or callable(target):
+            if isinstance(target, ViewerCondition):
+                q = target.build(value, prefix, viewer)
+            else:
+                q = target(value, prefix)
             # An empty Q means "no condition"; Tortoise would drop it from an OR.
-            parts.append(True if _is_empty(q) else _Atom(q, opaque=True))
-        elif isinstance(target, Relation):
-            parts.append(_formula(value, target.spec, f"{prefix}{target.path}__", model, where))
+            parts.append(True if _is_empty(q) else _guarded(_Atom(q, opaque=True), guard))
+        elif isinstance(value, bool | int | str | Enum):
+            # A plain value (`duplicate: true`) is an equality on the column.
+            path = prefix + target
+            field = _field_at(model, path)
+            null_path = None if "__" not in path and not getattr(field, "null", True) else path
+            parts.append(_guarded(_Atom(Q(**{path: _plain(value)}), null_path), guard))
         else:
             path = prefix + target
-            parts.extend(_scalar_atoms(path, value, _field_at(model, path), where))
+            parts.extend(_scalar_atoms(path, value, _field_at(model, path), where, guard))
     and_ = getattr(flt, "and_", None)
     if _set(and_):
         parts.extend(
-            _formula(sub, spec, prefix, model, f"{at}.and[{i}]") for i, sub in enumerate(and_)
+            _formula(sub, spec, prefix, model, f"{at}.and[{i}]", viewer, guard)
+            for i, sub in enumerate(and_)
         )
     or_ = getattr(flt, "or_", None)
     if _set(or_) and or_:
         branches = (
-            _formula(sub, spec, prefix, model, f"{at}.or[{i}]") for i, sub in enumerate(or_)
+            _formula(sub, spec, prefix, model, f"{at}.or[{i}]", viewer, guard)
+            for i, sub in enumerate(or_)
         )
         parts.append(_Group(Q.OR, tuple(branches)))
     not_ = getattr(flt, "not_", None)
     if _set(not_):
-        parts.append(_Not(_formula(not_, spec, prefix, model, f"{at}.not")))
+        parts.append(_Not(_formula(not_, spec, prefix, model, f"{at}.not", viewer, guard)))
     return _Group(Q.AND, tuple(parts))
 
 
@@ -271,8 +338,13 @@ def filter_q(
     prefix: str = "",
     model: type[Model] | None = None,
     argument: str = "filter",
+    *,
+    viewer: Any = None,
 ) -> Q:
     """Translate a filter input object to one Tortoise Q, following `spec`.
+
+    `viewer` decides what guarded relations (`Relation.visible`, `ViewerCondition`)
+    reach: without one they reach nothing.
 
     With `model`, values are checked against enum columns and column lengths (errors
     name the path from `argument`), and `not` is the complement of its condition among
@@ -280,7 +352,7 @@ def filter_q(
     NULL, such as users without a company under `not: {company: {name: {contains:
     "x"}}}`. Negation is pushed down to the conditions (see `_compile`), so any nesting
     of `not` gives SQL of the same size as the equivalent filter without it."""
-    compiled = _compile(_formula(flt, spec, prefix, model, argument), False, model)
+    compiled = _compile(_formula(flt, spec, prefix, model, argument, viewer), False, model)
     if compiled is True:
         return Q()
     if compiled is False:
