@@ -248,7 +248,8 @@ class MoneyFilter:
 class CompanyFilter:
     search: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Text in the name or country (ignoring case), or the id when a number.",
+        description="Text in the name, country, fiscal id, general e-mail, office phone or "
+        "address (ignoring case), or the id when a number.",
     )
     id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="Company id.")
     name: StringFilter | None = strawberry.field(default=strawberry.UNSET, description="Name.")
@@ -287,11 +288,26 @@ class CompanyFilter:
     )
 
 
+# Columns the free-text search looks in (SPEC §3; issue 12): all with ILIKE, so the
+# search scans the visible companies either way (bench/README "Company search").
+SEARCH_COLUMNS = (
+    "name",
+    "country",
+    "fiscal_id",
+    "general_email",
+    "office_phone",
+    "address",
+)
+
+
 def search_q(text: str, prefix: str = "") -> Q:
     text = text.strip()
     if not text:
         return Q()
-    found = Q(**{f"{prefix}name__icontains": text}) | Q(**{f"{prefix}country__icontains": text})
+    found = Q(
+        *(Q(**{f"{prefix}{column}__icontains": text}) for column in SEARCH_COLUMNS),
+        join_type=Q.OR,
+    )
     if text.isdigit() and len(text) < 10:
         found |= Q(**{f"{prefix}id": int(text)})
     return found
