@@ -41,8 +41,12 @@ from crm_graphql.schema.customfields import (
     value_list,
 )
 from crm_graphql.schema.files import files_connection
+from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
+
+# The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
+BILLING_KEY = "billing_key"
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
@@ -95,9 +99,15 @@ class CompanyType:
         name="lastActivity", description="Date of the latest activity on it or its contacts."
     )
 
-    @strawberry.field(description="Sum of the bases of its invoices.")
-    def billing(self, root: strawberry.Parent[Company]) -> Decimal:
-        return cents_to_decimal(root.billing_cents)
+    @strawberry.field(
+        description="What it has been invoiced: the sum of the bases of its non-canceled "
+        "Submitted invoices, one amount per currency, by currency code (amounts in "
+        "different currencies are never added; none: nothing invoiced)."
+    )
+    async def billing(
+        self, root: strawberry.Parent[Company], info: Info
+    ) -> list[Annotated[CurrencyAmount, strawberry.lazy("crm_graphql.schema.leads")]]:
+        return await company_billing(info, root)
 
     @strawberry.field(description="Number of its contracts you can see (any status).")
     async def contract_count(self, root: strawberry.Parent[Company], info: Info) -> int:
@@ -228,6 +238,15 @@ class CompanyType:
         )
 
 
+async def company_billing(info: Info, company: Company) -> list[CurrencyAmount]:
+    """A company's billing per currency: the one place the API reads it (an access
+    rule on billing belongs here)."""
+    from crm_graphql.schema.leads import CurrencyAmount
+
+    rows = await info.context.loaders.companies.billing.load(company.id)
+    return [CurrencyAmount(currency=c, amount=cents_to_decimal(cents)) for c, cents in rows]
+
+
 @strawberry.input(description='Conditions on a money amount (decimal text, e.g. "1500.00").')
 class MoneyFilter:
     eq: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
@@ -242,6 +261,24 @@ class MoneyFilter:
             return decimal_to_cents(Decimal(str(value)))
         except (ArithmeticError, ValueError):
             raise ListError(f"'{value}' is not an amount.") from None
+
+
+@strawberry.input(
+    description="Conditions on a company's billing in ONE currency (a company without "
+    'invoices in it bills 0 there), e.g. {currency: "JPY", gte: "10000"}.'
+)
+class BillingFilter:
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="ISO 4217 code; default: CRM setup's default currency.",
+    )
+    eq: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    lt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="More than.")
+    gte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+
+    coerce = staticmethod(MoneyFilter.coerce)
 
 
 @strawberry.input(description="Conditions on companies; all given conditions must hold.")
@@ -271,8 +308,9 @@ class CompanyFilter:
     last_update: DateTimeFilter | None = strawberry.field(
         default=strawberry.UNSET, description="Last change."
     )
-    billing: MoneyFilter | None = strawberry.field(
-        default=strawberry.UNSET, description='Billing (e.g. at least: {gte: "1000"}).'
+    billing: BillingFilter | None = strawberry.field(
+        default=strawberry.UNSET,
+        description='Billing in one currency (e.g. {currency: "EUR", gte: "1000"}).',
     )
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=strawberry.UNSET, description="Conditions on custom field values."
@@ -325,7 +363,7 @@ COMPANY_FILTER_SPEC: FilterSpec = {
     "manager": Relation("manager", USER_REF_SPEC),
     "parent": Relation("parent", REF_SPEC),
     "last_update": "last_update",
-    "billing": "billing_cents",
+    "billing": billing_q,
     "custom_fields": lambda value, prefix: custom_fields_q(value, prefix),
 }
 
@@ -334,7 +372,9 @@ COMPANY_FILTER_SPEC: FilterSpec = {
 class CompanyOrderField(Enum):
     NAME = strawberry.enum_value("name", description="Name.")
     LAST_UPDATE = strawberry.enum_value("last_update", description="Last change.")
-    BILLING = strawberry.enum_value("billing_cents", description="Billing.")
+    BILLING = strawberry.enum_value(
+        BILLING_KEY, description="Billing in the key's `currency` (default: CRM setup's)."
+    )
     LAST_ACTIVITY = strawberry.enum_value(
         "last_activity_key", description="Latest activity (companies without any first)."
     )
@@ -347,6 +387,11 @@ class CompanyOrderField(Enum):
 class CompanyOrder:
     field: CompanyOrderField = strawberry.field(description="Column.")
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
+    currency: str | None = strawberry.field(
+        default=None,
+        description="With BILLING: the currency to sort by (companies without invoices in "
+        "it bill 0); default: CRM setup's default currency.",
+    )
 
 
 @strawberry.input(description="A new company. You become its manager unless you name one.")

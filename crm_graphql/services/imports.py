@@ -46,7 +46,7 @@ from tortoise.transactions import in_transaction
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
@@ -234,6 +234,9 @@ class _Export:
     def cells(self, row: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
+    async def before_page(self, ids: list[int]) -> None:
+        """Fetch what `cells` needs beyond the row's columns, once per page."""
+
     async def pages(self, where: Q, page_size: int = EXPORT_PAGE) -> AsyncIterator[list[list[str]]]:
         """The rows matching `where`, a page of CSV cells at a time (keyset on id)."""
         last = 0
@@ -247,6 +250,7 @@ class _Export:
             if not rows:
                 return
             ids = [row["id"] for row in rows]
+            await self.before_page(ids)
             values = (
                 await customfields.values_for_objects(self.entity, ids) if self.definitions else {}
             )
@@ -278,14 +282,27 @@ class CompanyExport(_Export):
         "manager__username",
         "last_update",
         "payment_conditions",
-        "billing_cents",
         "office_phone",
         "general_email",
     )
+    _billing: dict[int, str]
+
+    async def before_page(self, ids: list[int]) -> None:
+        # Billing per currency, "1500.00 EUR; 10000.00 JPY" (informational: import
+        # ignores it; currencies are never added).
+        found: dict[int, list[str]] = defaultdict(list)
+        rows = (
+            await CompanyBilling.filter(company_id__in=ids)
+            .order_by("company_id", "currency")
+            .values_list("company_id", "currency", "cents")
+        )
+        for company_id, currency, cents in rows:
+            found[company_id].append(f"{cents_to_decimal(cents)} {currency}")
+        self._billing = {i: "; ".join(parts) for i, parts in found.items()}
 
     def cells(self, row: dict[str, Any]) -> list[str]:
         cells = [_cell(row[name]) for name in self.selected]
-        cells[11] = str(cents_to_decimal(row["billing_cents"] or 0))
+        cells.insert(11, self._billing.get(row["id"], ""))
         return cells
 
 
