@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
+from tortoise.functions import Lower
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.companies import Company, CompanyRole
@@ -65,7 +66,10 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         value = data.get(column)
         if not value:
             continue
-        clash = Company.filter(**{column: value})
+        if column == "name":  # unique ignoring case (an index on LOWER(name), 0016)
+            clash = Company.annotate(name_key=Lower("name")).filter(name_key=value.lower())
+        else:
+            clash = Company.filter(**{column: value})
         if exclude_id is not None:
             clash = clash.exclude(id=exclude_id)
         if await clash.exists():

@@ -766,7 +766,7 @@ class _CompanyImport(_Import):
         for problem in company_rules._clean(data):
             row.fail(_COMPANY_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message)
         if data["name"]:
-            first = self.names.setdefault(data["name"], line)
+            first = self.names.setdefault(data["name"].lower(), line)
             if first != line:
                 row.fail("name", "UNIQUE", f"The name is already on line {first} of the file.")
         if data["fiscal_id"]:
@@ -789,10 +789,14 @@ class _CompanyImport(_Import):
         access = self.access
         if self.roles is None:
             self.roles = set(await CompanyRole.all().values_list("id", flat=True))
-        names = [r.data["name"] for r in rows if r.data.get("name")]
+        # Names are unique ignoring case: a row updates the company of the same name in
+        # any case (and writes the file's spelling).
+        names = [r.data["name"].lower() for r in rows if r.data.get("name")]
         existing = {
-            row["name"]: row
-            for row in await Company.filter(name__in=names).values("id", "path", *_COMPANY_WRITTEN)
+            row.pop("name_key"): row
+            for row in await Company.annotate(name_key=Lower("name"))
+            .filter(name_key__in=names)
+            .values("id", "path", "name_key", *_COMPANY_WRITTEN)
         }
         visible: set[int] = set()
         if existing:
@@ -824,7 +828,7 @@ class _CompanyImport(_Import):
         plan = _Plan()
         for row in rows:
             self._resolve(row, existing, visible, parents, fiscal_owner)
-            target = existing.get(row.data["name"])
+            target = existing.get(row.data["name"].lower())
             known = target is not None and target["id"] in visible
             current = current_custom.get(target["id"], {}) if known and target else {}
             row.extra["custom"] = self.check_custom(row, current, creating=target is None)
@@ -841,7 +845,7 @@ class _CompanyImport(_Import):
     ) -> None:
         """Check the row's references and the importer's rights; fill manager_id."""
         access, data = self.access, row.data
-        target = existing.get(data.get("name", ""))
+        target = existing.get(data.get("name", "").lower())
         if target is not None:
             if target["id"] not in visible:
                 row.fail("name", "UNIQUE", "Another company has this name.")
