@@ -1,5 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
 
 # Existing duplicates are NOT merged or renamed silently: the migration stops and lists
 # them, so whoever runs it decides which to rename or merge (issue 12, item 9).
@@ -46,5 +47,10 @@ class Migration(migrations.Migration):
         ops.RunSQL(
             "CREATE UNIQUE INDEX companies_name_ci ON companies (LOWER(name))",
             reverse_sql="DROP INDEX companies_name_ci",
+        ),
+        # Invoices sorted by their last change (issue 12, item 11).
+        ops.AddIndex(
+            model_name='Invoice',
+            index=Index(fields=['updated_at', 'id']),
         ),
     ]

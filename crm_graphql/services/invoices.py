@@ -40,6 +40,7 @@ from crm_graphql.services import audit, deletion_guards, files
 from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
+from crm_graphql.services.languages import check_language
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version
 from crm_graphql.services.users import parse_id
@@ -203,6 +204,11 @@ def _clean(data: dict[str, Any], errors: list[FieldError]) -> None:
                 errors.append(
                     FieldError(FIELD_NAMES[name], "TOO_LARGE", f"At most {limit} characters.")
                 )
+    if "language" in data:
+        try:
+            data["language"] = check_language(data["language"])
+        except FieldError as exc:
+            errors.append(exc)
     for name in ("discount_percent", "retention_percent"):
         if name in data:
             try:
@@ -628,6 +634,21 @@ async def set_lock(viewer: Viewer, invoice: Invoice, locked: bool, request_id: s
         invoice.id,
         audit.diff(before, _snapshot(invoice)),
         request_id,
+    )
+    return invoice
+
+
+async def regenerate_pdf(viewer: Viewer, invoice: Invoice, request_id: str = "") -> Invoice:
+    """Render a Submitted invoice's PDF again (e.g. after CRM setup's layout changed),
+    replacing the previous one; the invoice itself does not change. The one service
+    call behind `invoiceRegeneratePdf`, so where rendering happens can change here."""
+    if invoice.kind != InvoiceKind.SUBMITTED:
+        raise FieldError("id", "INVALID", "Received invoices have no generated PDF.")
+    from crm_graphql.services.documents import attach_invoice_pdf
+
+    await attach_invoice_pdf(invoice)
+    await audit.record(
+        viewer.user, audit.UPDATE, "Invoice", invoice.id, {"pdf": "regenerated"}, request_id
     )
     return invoice
 
