@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from crm_graphql.models.companies import Company
@@ -131,7 +131,7 @@ async def test_regenerate_pdf(demo: Api) -> None:
 async def test_updated_at_filter_and_order(demo: Api) -> None:
     first = (await _create(demo, kind="RECEIVED", billId="R-1"))["invoice"]
     second = (await _create(demo, kind="RECEIVED", billId="R-2"))["invoice"]
-    await Invoice.filter(id=int(first["id"])).update(updated_at="2030-01-01T00:00:00+00:00")
+    await Invoice.filter(id=int(first["id"])).update(updated_at=datetime(2030, 1, 1, tzinfo=UTC))
     query = """query($f: InvoiceFilter, $o: [InvoiceOrder!]) {
       invoices(filter: $f, orderBy: $o) { edges { node { billId updatedAt } } } }"""
     data = await demo.data(
