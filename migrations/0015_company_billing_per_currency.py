@@ -4,6 +4,22 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+class DropColumn(ops.RemoveField):
+    """RemoveField with a plain ALTER TABLE ... DROP COLUMN: on SQLite, RemoveField
+    rebuilds the table, and dropping the old `companies` fails the foreign keys of
+    every invoice, contact... that points at it (foreign_keys cannot be turned off
+    inside the migration's transaction). SQLite >= 3.35 and PostgreSQL drop the column
+    in place once its index is gone."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if not state_editor:
+            return
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        await state_editor.client.execute_script(
+            f'ALTER TABLE "{model._meta.db_table}" DROP COLUMN "{self.name}"'
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [('crm', '0012_lead_pipeline_updated_index')]
 
@@ -35,5 +51,5 @@ class Migration(migrations.Migration):
             name=None,
             fields=['billing_cents', 'id'],
         ),
-        ops.RemoveField(model_name='Company', name='billing_cents'),
+        DropColumn(model_name='Company', name='billing_cents'),
     ]
