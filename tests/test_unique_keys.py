@@ -142,3 +142,33 @@ async def test_migration_refuses_existing_duplicates(demo: Api) -> None:
         await connection.execute_script(
             "CREATE UNIQUE INDEX companies_name_ci ON companies (LOWER(name))"
         )
+
+
+async def test_a_race_past_the_check_is_still_a_payload_error(demo: Api, monkeypatch) -> None:
+    """Two creations that both pass the check: the index refuses the second, and the
+    client gets the payload error, not an internal error."""
+    from crm_graphql.services import companies as company_service
+    from crm_graphql.services import contacts as contact_service
+
+    async def nothing(*args: object) -> list:
+        return []
+
+    async def free(*args: object) -> None:
+        return None
+
+    monkeypatch.setattr(company_service, "_unique", nothing)
+    monkeypatch.setattr(contact_service, "_check_email_free", free)
+    created = await demo.data(COMPANY_CREATE, {"input": {"name": "CUSTOMER #a"}}, as_user="user1")
+    assert [(e["field"], e["code"]) for e in created["companyCreate"]["errors"]] == [
+        ("name", "UNIQUE")
+    ]
+    a = await _company("Customer #A")
+    await _contact(demo, "manager1", a, "Ann", "ann@example.com")
+    result = await demo.data(
+        CREATE,
+        {"input": {"companyId": a, "fullName": "Ann 2", "email": "ANN@example.com"}},
+        as_user="manager1",
+    )
+    assert [(e["field"], e["code"]) for e in result["contactCreate"]["errors"]] == [
+        ("email", "UNIQUE")
+    ]

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from tortoise.connection import get_connection
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Lower
 
@@ -159,6 +160,20 @@ async def fill_missing_paths() -> int:
     return filled
 
 
+async def _saved(write: Any) -> Any:
+    """Run a write; a concurrent writer that took the name or fiscal id after the check
+    makes a unique index refuse it: the same payload error as the check."""
+    try:
+        return await write
+    except IntegrityError as exc:
+        text = str(exc)
+        if "fiscal_id" in text:
+            raise FieldError("fiscalId", "UNIQUE", "Another company has this fiscalId.") from None
+        if "companies_name_ci" in text or "companies.name" in text or "name_key" in text:
+            raise FieldError("name", "UNIQUE", "Another company has this name.") from None
+        raise
+
+
 async def create_company(
     viewer: Viewer, data: dict[str, Any], visible: Q, request_id: str = ""
 ) -> Company:
@@ -173,7 +188,7 @@ async def create_company(
     if errors:
         raise PayloadErrors(errors)
     parent_path = data.pop("_parent_path", "/")
-    company = await Company.create(**data)
+    company = await _saved(Company.create(**data))
     company.path = f"{parent_path}{company.id}/"
     await Company.filter(id=company.id).update(path=company.path)
     await customfields.set_values(CustomFieldEntity.COMPANY, company.id, changes, creating=True)
@@ -211,7 +226,7 @@ async def update_company(
     for name, value in data.items():
         setattr(company, name, value)
     company.version += 1
-    await company.save()
+    await _saved(company.save())
     written = await customfields.set_values(
         CustomFieldEntity.COMPANY, company.id, changes, creating=False
     )
