@@ -24,7 +24,9 @@ from crm_graphql.extensions import (
     AuditDenials,
     MaskUnexpectedErrors,
     OperationLimits,
+    RefuseNulBytes,
     RequireOperationName,
+    ScopeGate,
     cost_limit_rule,
 )
 from crm_graphql.resolvers.activities import ActivitiesMutation
@@ -46,6 +48,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
 
 
@@ -128,6 +131,9 @@ def build_schema(config: Settings) -> strawberry.Schema:
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         RequireOperationName,
+        # After ValidationCache: a narrow token's refusal replaces validation's answer.
+        ScopeGate,
+        RefuseNulBytes,
         # After validation, with the variables: filters sent as variables are priced.
         lambda: OperationLimits(limits=limits),
         MaskUnexpectedErrors,
@@ -142,6 +148,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
         config=StrawberryConfig(
             disable_field_suggestions=config.production,
             batching_config={"max_operations": limits.max_batch_operations},
+            scalar_map=SCALARS,
         ),
     )
 

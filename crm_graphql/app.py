@@ -26,7 +26,7 @@ from strawberry.types import ExecutionResult
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql, mailworkers
+from crm_graphql import graphiql, mailworkers, multipart, redaction
 from crm_graphql.api import build_schema
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
@@ -37,13 +37,17 @@ from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import QueryTimeout
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
+from crm_graphql.permissions.scopes import path_allowed
+from crm_graphql.services import audit
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
 from crm_graphql.services.deadline import Deadline, deadline_scope
 from crm_graphql.services.deadline import current as current_deadline
+from crm_graphql.services.files import megabytes, upload_too_large
 from crm_graphql.settings import Settings, settings, tortoise_config
+from crm_graphql.websecurity import WebSecurityMiddleware
 
 log = logging.getLogger("crm_graphql")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
@@ -147,16 +151,18 @@ class RequestMiddleware:
         id_header = (b"x-request-id", request_id.encode())
 
         limit = self.config.limits.max_body_bytes
+        too_large = error_body(
+            f"Request body over {megabytes(limit)} ({limit} bytes).", "PAYLOAD_TOO_LARGE"
+        )
         if headers.get("content-type", "").startswith("multipart/"):
-            limit = self.config.limits.max_upload_bytes + 64 * 1024
+            # Room for the operations and the form around the file; a file over the
+            # limit inside it is refused by the resolver, with the same code and words.
+            files_limit = self.config.limits.max_upload_bytes
+            limit = files_limit + 64 * 1024
+            too_large = error_body(upload_too_large(files_limit), "TOO_LARGE")
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            await _send_json(
-                send,
-                413,
-                error_body(f"Request body over {limit} bytes.", "PAYLOAD_TOO_LARGE"),
-                [id_header],
-            )
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            await _send_json(send, 413, too_large, [id_header])
             return
 
         authorization = headers.get("authorization", "")
@@ -179,6 +185,31 @@ class RequestMiddleware:
                     [id_header, (b"www-authenticate", b'Bearer error="invalid_token"')],
                 )
                 return
+
+        viewer = state["viewer"]
+        path = scope.get("path", "")
+        if viewer is not None and not path_allowed(viewer.scope, path):
+            # A narrow token (a web form's) reaches its own paths only, whatever each
+            # endpoint checks itself.
+            with deadline_scope(self.config.query_timeout_seconds):
+                await audit.record(
+                    viewer.user,
+                    audit.DENIED,
+                    "Path",
+                    path[:200],
+                    {"reason": f"token scope {viewer.scope.value}"},
+                    request_id,
+                )
+            await _send_json(
+                send,
+                403,
+                error_body(
+                    f"This API token (scope {viewer.scope.value}) cannot be used here.",
+                    "FORBIDDEN",
+                ),
+                [id_header],
+            )
+            return
 
         received = 0
         started = False
@@ -204,12 +235,7 @@ class RequestMiddleware:
                 await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             if not started:
-                await _send_json(
-                    send,
-                    413,
-                    error_body(f"Request body over {limit} bytes.", "PAYLOAD_TOO_LARGE"),
-                    [id_header],
-                )
+                await _send_json(send, 413, too_large, [id_header])
 
     def _timeout(self, path: str) -> float:
         """The deadline on this request's database work (services/deadline.py)."""
@@ -249,7 +275,15 @@ class GraphQLApp(GraphQL):
             response = await self.run(request)
         except HTTPException as exc:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
-            response = JSONResponse(error_body(exc.reason, code), status_code=exc.status_code)
+            reason = exc.reason
+            if exc.status_code == 404 and request.method == "GET" and not self.config.graphiql:
+                # The GraphiQL page asked for where it is turned off: say so.
+                reason = (
+                    "GraphiQL is turned off here"
+                    + (" (CRM_MODE=production)" if self.config.production else "")
+                    + ": send queries as POST requests to this URL, or set CRM_GRAPHIQL=1."
+                )
+            response = JSONResponse(error_body(reason, code), status_code=exc.status_code)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
@@ -327,6 +361,20 @@ class GraphQLApp(GraphQL):
             return too_costly(total, limits.max_cost, what="The batch's")
         return None
 
+    async def parse_multipart(self, request: Any) -> Any:  # type: ignore[override]
+        """strawberry's multipart parsing, with the map checked strictly
+        (crm_graphql/multipart.py): a map that does not fit is a 400."""
+        try:
+            form_data = await request.get_form_data()
+        except ValueError:
+            raise HTTPException(400, "Unable to parse the multipart body.") from None
+        try:
+            operations = multipart.parse_json_field(form_data.form.get("operations"), "operations")
+            files_map = multipart.parse_json_field(form_data.form.get("map"), "map")
+            return multipart.place_files(operations, files_map, form_data.files)
+        except multipart.MultipartError as exc:
+            raise HTTPException(400, str(exc)) from None
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql.graphiql_html(str(request.url.path)))
 
@@ -352,6 +400,29 @@ class GraphQLApp(GraphQL):
         raise HTTPException(
             400, "The request body must be a JSON object (or a list of them for a batch)."
         )
+
+
+async def index(request: Request) -> Response:
+    """GET /: where the API is, for a person who opens the server's address."""
+    config: Settings = request.app.state.config
+    if "text/html" in request.headers.get("accept", ""):
+        graphiql_note = (
+            '<p>Open <a href="/graphql">/graphql</a> for GraphiQL.</p>'
+            if config.graphiql
+            else "<p>GraphiQL is turned off here: POST GraphQL requests to /graphql.</p>"
+        )
+        return HTMLResponse(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>CRM GraphQL API</title>"
+            f"<h1>CRM GraphQL API</h1><p>The GraphQL endpoint is <code>/graphql</code>.</p>"
+            f"{graphiql_note}</html>"
+        )
+    return JSONResponse(
+        {
+            "graphql": "/graphql",
+            "graphiql": "/graphql" if config.graphiql else None,
+            "health": "/healthz",
+        }
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -401,6 +472,8 @@ def tune_garbage_collector() -> None:
 
 def create_app(config: Settings | None = None) -> Starlette:
     config = config or settings
+    # Before the first request is logged: tokens in URLs never reach a log line.
+    redaction.install()
     schema = build_schema(config)
     graphql_app = GraphQLApp(schema, config)
 
@@ -427,6 +500,7 @@ def create_app(config: Settings | None = None) -> Starlette:
             await pdf_service.shutdown()
 
     routes = [
+        Route("/", index, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -442,6 +516,8 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/export/leads.csv", export_endpoints.export_leads, methods=["GET"]),
         # Integria IMS API 1.0 (op=create_lead) for web forms written for the original.
         Route("/include/api.php", lead_endpoints.api_php, methods=["GET", "POST"]),
+        # The example web form, served so it can be tried without a web server of one's own.
+        Route("/lead-web-form.html", lead_endpoints.web_form, methods=["GET"]),
         Mount(graphiql.STATIC_URL_PREFIX, StaticFiles(directory=graphiql.STATIC_DIR)),
     ]
     app = Starlette(
@@ -455,6 +531,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         },
     )
     app.add_middleware(RequestMiddleware, config=config)
+    # Outermost: its headers reach every answer, and a cross-site form post is refused
+    # before the bearer token is even looked up.
+    app.add_middleware(WebSecurityMiddleware)
     app.state.config = config
     app.state.schema = schema
     return app

@@ -11,8 +11,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.exceptions import DBConnectionError
 
-from crm_graphql.settings import settings, tortoise_config
+from crm_graphql import __version__
+
+try:
+    from crm_graphql.settings import settings, tortoise_config
+except ValueError as exc:
+    # A bad CRM_* variable: the message names it and the expected form.
+    sys.exit(f"crm-graphql: configuration error: {exc}")
+
+# Exit status of every command when the database is missing, unreachable or not migrated
+# (import keeps 1 for rejected rows and 2 for an unreadable file).
+EXIT_DATABASE = 3
 
 
 def _config() -> dict[str, Any]:
@@ -32,8 +43,52 @@ async def _with_orm(work: Callable[[], Awaitable[Any]]) -> Any:
 def migrate() -> None:
     from crm_graphql.services.database import apply_migrations
 
-    asyncio.run(apply_migrations(_config()))
-    print(f"Database is up to date: {_safe_url(settings.database_url)}")
+    where = _safe_url(settings.database_url)
+    try:
+        applied = asyncio.run(apply_migrations(_config()))
+    except (OSError, DBConnectionError) as exc:
+        print(f"Cannot reach the database {where}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_DATABASE)
+    if applied:
+        print(f"Applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        print(f"Database is up to date (no migration to apply): {where}")
+
+
+def require_migrated() -> None:
+    """Exit with a message (no traceback) unless the database exists, answers and has
+    every migration applied; creates nothing (a missing SQLite file stays missing)."""
+    from crm_graphql.services.database import pending_migrations
+
+    where = _safe_url(settings.database_url)
+    hint = "run `crm-graphql migrate` first"
+    if settings.is_sqlite:
+        path = _sqlite_path()
+        if path is not None and not path.exists():
+            print(f"No database at {path}: {hint}.", file=sys.stderr)
+            sys.exit(EXIT_DATABASE)
+    try:
+        config = tortoise_config(settings.database_url, 0 if settings.is_sqlite else None)
+        pending = asyncio.run(pending_migrations(config))
+    except Exception as exc:  # the driver's own errors (asyncpg, sqlite3) differ widely
+        print(f"Cannot reach the database {where}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_DATABASE)
+    if pending:
+        print(
+            f"The database {where} is not migrated ({len(pending)} migration(s) pending, "
+            f"from {pending[0]}): {hint}.",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_DATABASE)
+
+
+def _sqlite_path() -> Any:
+    from pathlib import Path
+
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    file_path = expand_db_url(settings.database_url)["credentials"].get("file_path", "")
+    return None if file_path in ("", ":memory:") else Path(file_path)
 
 
 def _safe_url(url: str) -> str:
@@ -52,6 +107,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if args.workers > 1 and settings.is_sqlite:
             print("SQLite serves one process; use PostgreSQL for several workers.")
             args.workers = 1
+    else:
+        # Checked here, before any worker starts: a worker that fails its start-up
+        # does not make uvicorn's supervisor exit non-zero.
+        require_migrated()
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"GraphQL endpoint: http://{host}:{port}/graphql", flush=True)
@@ -63,7 +122,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=host,
         port=port,
         workers=args.workers,
-        proxy_headers=True,
+        # X-Forwarded-For decides the address the login throttle counts: believed only
+        # from the proxies CRM_TRUSTED_PROXIES lists (uvicorn trusts 127.0.0.1 otherwise).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
         log_level=os.environ.get("CRM_LOG_LEVEL", "info"),
     )
 
@@ -77,8 +139,14 @@ def cmd_createsuperuser(args: argparse.Namespace) -> None:
     from crm_graphql.services.bootstrap import ensure_defaults
     from crm_graphql.services.passwords import hash_password_async, validate_password
 
-    username = args.username or input("Username: ").strip()
     password = args.password or os.environ.get("CRM_SUPERUSER_PASSWORD")
+    if not sys.stdin.isatty() and not (args.username and password):
+        # Nothing to ask on (a script, a container): say what to pass instead.
+        sys.exit(
+            "createsuperuser: no terminal to ask on. Pass --username and --password, "
+            "or --username with the password in the CRM_SUPERUSER_PASSWORD variable."
+        )
+    username = args.username or input("Username: ").strip()
     if not password:
         password = getpass.getpass("Password: ")
     if reason := validate_password(password):
@@ -167,8 +235,13 @@ def cmd_import(args: argparse.Namespace) -> None:
     from crm_graphql.services.deadline import deadline_scope
 
     path = Path(args.file)
+    if path.is_dir():
+        print(f"{path} is a directory, not a CSV file.", file=sys.stderr)
+        sys.exit(2)
     if not path.is_file():
-        sys.exit(f"No such file: {path}")
+        print(f"No such file: {path}", file=sys.stderr)
+        sys.exit(2)
+    require_migrated()
     progress = _ImportProgress(path.stat().st_size)
 
     async def work() -> imports.ImportResult:
@@ -215,7 +288,12 @@ def cmd_import(args: argparse.Namespace) -> None:
         with deadline_scope(settings.import_timeout_seconds):
             return await work()
 
-    with path.open("rb") as stream:
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        print(f"Cannot read {path}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+    with stream:
         try:
             result = asyncio.run(_with_orm(limited))
         except QueryTimeout as exc:
@@ -266,6 +344,7 @@ def cmd_mail(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm-graphql", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"crm-graphql {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="Run the HTTP server.")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
+    BREAK,
     ArgumentNode,
     DocumentNode,
     FieldNode,
@@ -21,6 +22,7 @@ from graphql import (
     NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     Undefined,
     ValidationRule,
     Visitor,
@@ -32,11 +34,14 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
+from tortoise.exceptions import ValidationError
 
-from crm_graphql.errors import ApiError, is_client_error
+from crm_graphql.errors import ApiError, FieldError, Forbidden, PayloadErrors, is_client_error
+from crm_graphql.permissions.scopes import ROOT_FIELDS, refused_fields
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services import audit
 from crm_graphql.services.deadline import deadline_scope
+from crm_graphql.services.mutations import validation_field_error
 from crm_graphql.settings import Limits
 
 log = logging.getLogger("crm_graphql.errors")
@@ -442,6 +447,26 @@ def default_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def field_error(error: GraphQLError) -> GraphQLError | None:
+    """A `FieldError` (or `PayloadErrors`) that escaped a resolver with no payload to
+    carry it, e.g. a malformed id argument of a query, as the client error it is:
+    BAD_USER_INPUT naming the field, with the payload code as `reason`."""
+    original = error.original_error
+    if isinstance(original, PayloadErrors) and original.errors:
+        original = original.errors[0]
+    if isinstance(original, ValidationError):
+        original = validation_field_error(original)
+    if not isinstance(original, FieldError):
+        return None
+    extensions: dict[str, Any] = {"code": "BAD_USER_INPUT", "reason": original.code}
+    if original.field:
+        extensions["field"] = original.field
+    message = original.message
+    if original.field and original.field not in message:
+        message = f"{original.field}: {message}"
+    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=extensions)
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach the client as "Internal error" with the request id;
     the traceback goes to the log under that id.
@@ -468,6 +493,10 @@ class MaskUnexpectedErrors(SchemaExtension):
                 if not (error.extensions or {}).get("code"):
                     error.extensions = {**(error.extensions or {}), "code": default_code(error)}
                 masked.append(error)
+                continue
+            client_error = field_error(error)
+            if client_error is not None:
+                masked.append(client_error)
                 continue
             log.error(
                 "request %s: unexpected error at %s",
@@ -512,6 +541,75 @@ class AuditDenials(SchemaExtension):
                 )
 
 
+def nul_path(value: Any, path: str, depth: int = 0) -> str | None:
+    """Where a NUL byte is in a JSON-like value (keys included), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if depth > 64:  # deeper than any input type; the JSON scalar has no other bound
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key_text = str(key)
+            if "\x00" in key_text:
+                return path
+            found = nul_path(item, f"{path}.{key_text}", depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}.{index}", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _document_nul(document: DocumentNode) -> StringValueNode | None:
+    found: StringValueNode | None = None
+
+    class Finder(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+            nonlocal found
+            if "\x00" in node.value:
+                found = node
+                return BREAK
+            return None
+
+    visit(document, Finder())
+    return found
+
+
+class RefuseNulBytes(SchemaExtension):
+    """No string the client sends may hold a NUL byte (written as `\\u0000` in the
+    document or in the JSON variables): PostgreSQL cannot store or compare one in text,
+    so it is refused before execution on both databases, whatever the field."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if not context.result:
+            error: GraphQLError | None = None
+            variables = context.variables or {}
+            for name, value in variables.items():
+                where = nul_path(value, "$" + str(name))
+                if where is not None:
+                    error = GraphQLError(
+                        f"Variable `{where[:200]}` contains a NUL byte (\\u0000); strings "
+                        "must not.",
+                        extensions={"code": "BAD_USER_INPUT", "variable": where[:200]},
+                    )
+                    break
+            node = _document_nul(document) if error is None and document else None
+            if node is not None:
+                error = GraphQLError(
+                    "A string in the document contains a NUL byte (\\u0000); strings must not.",
+                    node,
+                    extensions={"code": "BAD_USER_INPUT"},
+                )
+            if error is not None:
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
 class RequireOperationName(SchemaExtension):
     """A document with several operations must say which one to run (GraphQL spec,
     "GetOperation"); strawberry would otherwise run the first."""
@@ -530,5 +628,31 @@ class RequireOperationName(SchemaExtension):
                         "The document has several operations: give operationName.",
                         extensions={"code": "BAD_USER_INPUT"},
                     ),
+                ]
+        yield
+
+
+class ScopeGate(SchemaExtension):
+    """A token of a narrow scope (a web form's LEADS_CREATE) reaches only the root
+    fields `permissions.scopes.ROOT_FIELDS` lists for it: any other root field,
+    introspection included, refuses the whole operation with FORBIDDEN before it is
+    validated or run, whatever the field's own permission says."""
+
+    def on_validate(self) -> Iterator[None]:
+        # After ValidationCache (it sets pre_execution_errors): this replaces its result.
+        context = self.execution_context
+        viewer = getattr(context.context, "viewer", None)
+        document = context.graphql_document
+        if viewer is not None and document is not None:
+            refused = refused_fields(viewer.scope, document, context.operation_name)
+            if refused:
+                allowed = sorted(f.split(".", 1)[1] for f in ROOT_FIELDS.get(viewer.scope, ()))
+                context.context.deny(", ".join(refused), f"token scope {viewer.scope.value}")
+                context.pre_execution_errors = [
+                    Forbidden(
+                        f"This API token (scope {viewer.scope.value}) may only call: "
+                        f"{', '.join(allowed) or 'nothing'}.",
+                        refused=refused,
+                    )
                 ]
         yield

@@ -30,25 +30,69 @@ MODEL_MODULES = [
 ]
 
 
+class ConfigError(ValueError):
+    """A CRM_* variable holds something unusable; the message names it and the form
+    expected (the CLI prints it without a traceback)."""
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a whole number such as {default}; got {raw!r}."
+        ) from None
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more; got {raw!r}.")
+    return value
 
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number such as {default:g}; got {raw!r}.") from None
+    if not value >= 0:  # also refuses nan
+        raise ConfigError(f"{name} must be 0 or more; got {raw!r}.")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or not raw.strip():
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigError(
+            f"{name} must be one of 1, true, yes, on, 0, false, no, off; got {raw!r}."
+        )
+    return value in _TRUE
+
+
+def default_data_dir() -> Path:
+    """Where files and the SQLite database go without CRM_DATA_DIR, the same from any
+    working directory: `data/` of the source checkout the package runs from (the
+    editable install scripts/setup.sh makes), else the user's data directory
+    (`$XDG_DATA_HOME/crm-graphql`, by default `~/.local/share/crm-graphql`)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "migrations").is_dir():
+        return checkout / "data"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "crm-graphql"
 
 
 @dataclass(frozen=True)
@@ -90,7 +134,7 @@ class Limits:
         # filters and pagination need some too).
         worst = self.max_filter_in_values + 2 * self.max_filter_conditions
         if worst > 30_000:
-            raise ValueError(
+            raise ConfigError(
                 "CRM_FILTER_MAX_IN_VALUES + 2 * CRM_FILTER_MAX_CONDITIONS must stay under "
                 f"30,000 (PostgreSQL's driver takes at most 32,767 parameters); got {worst}."
             )
@@ -133,6 +177,9 @@ class Settings:
     import_timeout_seconds: float = 1800.0
     # SQLite: connections that serve reads beside the one writer connection.
     sqlite_read_connections: int = 4
+    # Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips); none by default, so no client picks its address.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -146,9 +193,10 @@ class Settings:
     def from_env(cls) -> Settings:
         mode = _env("CRM_MODE", "development").strip().lower()
         if mode not in {"development", "production"}:
-            raise ValueError("CRM_MODE must be 'development' or 'production'")
+            raise ConfigError(f"CRM_MODE must be 'development' or 'production'; got {mode!r}.")
         dev = mode == "development"
-        data_dir = Path(_env("CRM_DATA_DIR", "data")).resolve()
+        configured = _env("CRM_DATA_DIR", "").strip()
+        data_dir = Path(configured).resolve() if configured else default_data_dir()
         database_url = _env("CRM_DATABASE_URL", "") or f"sqlite://{data_dir / 'crm.sqlite3'}"
         lim = Limits()
         limits = Limits(
@@ -184,7 +232,7 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             host=_env("CRM_HOST", "127.0.0.1"),
-            port=_env_int("CRM_PORT", 8000),
+            port=_port(),
             session_ttl_hours=_env_int("CRM_SESSION_TTL_HOURS", 12),
             login_max_failures=_env_int("CRM_LOGIN_MAX_FAILURES", 5),
             login_window_seconds=_env_int("CRM_LOGIN_WINDOW_SECONDS", 900),
@@ -196,8 +244,8 @@ class Settings:
             chromium_path=_env("CRM_CHROMIUM_PATH", ""),
             pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),
             mail_workers=_env_bool("CRM_MAIL_WORKERS", True),
-            mail_send_interval=float(_env("CRM_MAIL_SEND_INTERVAL", "30")),
-            pdf_timeout_seconds=float(_env("CRM_PDF_TIMEOUT_SECONDS", "15") or 15),
+            mail_send_interval=_env_float("CRM_MAIL_SEND_INTERVAL", 30.0),
+            pdf_timeout_seconds=_env_float("CRM_PDF_TIMEOUT_SECONDS", 15.0),
             pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
             pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),
             pdf_recycle_after=_env_int("CRM_PDF_RECYCLE_AFTER", 200),
@@ -205,13 +253,30 @@ class Settings:
             export_timeout_seconds=_env_float("CRM_EXPORT_TIMEOUT_SECONDS", 300.0),
             import_timeout_seconds=_env_float("CRM_IMPORT_TIMEOUT_SECONDS", 1800.0),
             sqlite_read_connections=_env_int("CRM_SQLITE_READ_CONNECTIONS", 4),
+            trusted_proxies=tuple(
+                p.strip() for p in _env("CRM_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         )
+
+
+def _port() -> int:
+    port = _env_int("CRM_PORT", 8000)
+    if not 0 < port < 65536:
+        raise ConfigError(f"CRM_PORT must be a port number from 1 to 65535; got {port}.")
+    return port
 
 
 def _connection(database_url: str, read_connections: int | None) -> str | dict[str, Any]:
     from tortoise.backends.base.config_generator import expand_db_url
 
-    expanded = expand_db_url(database_url)
+    try:
+        expanded = expand_db_url(database_url)
+    except Exception as exc:
+        # Tortoise's own message does not say which variable or what it should look like.
+        raise ConfigError(
+            "CRM_DATABASE_URL must look like sqlite:///path/to/crm.sqlite3 or "
+            f"postgres://user:password@host:5432/dbname ({exc})."
+        ) from None
     # Our engines add the request deadline (and, on SQLite, reader connections).
     if expanded["engine"] == "tortoise.backends.sqlite":
         expanded["engine"] = "crm_graphql.services.sqlite_engine"

@@ -36,16 +36,21 @@ python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
 }
 
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
-# Reinstall only when the dependency files change.
-stamp=.venv/.crm-deps-$( (cat pyproject.toml constraints.txt; echo "$with_test") | sha256sum | cut -c1-16)
-if [[ ! -f "$stamp" ]]; then
+# Reinstall only when the dependency files change. The test extras, once installed, are
+# kept (and stamped) until then: a plain setup (demo.sh) after test.sh, or the other way
+# round, installs nothing.
+deps=$( (cat pyproject.toml constraints.txt) | sha256sum | cut -c1-16)
+base_stamp=.venv/.crm-deps-$deps
+test_stamp=.venv/.crm-deps-$deps-test
+if [[ $with_test -eq 1 && ! -f "$test_stamp" ]] || [[ ! -f "$base_stamp" && ! -f "$test_stamp" ]]; then
   echo "Installing Python dependencies into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
   extras=""
   [[ $with_test -eq 1 ]] && extras="[test]"
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".${extras}"
   rm -f .venv/.crm-deps-*
-  touch "$stamp"
+  touch "$base_stamp"
+  if [[ $with_test -eq 1 ]]; then touch "$test_stamp"; fi
 fi
 
 if [[ $need_playwright_browser -eq 1 ]]; then

@@ -604,3 +604,21 @@ async def test_cli_import(demo: Api, tmp_path: Path) -> None:
 def test_column_lists_match_the_spec() -> None:
     assert list(COMPANY_COLUMNS) == SPEC_COLUMNS
     assert CONTACT_COLUMNS[0] == "company"
+
+
+async def test_exports_offer_a_byte_order_mark_for_spreadsheets(demo: Api) -> None:
+    # Spreadsheet programs read a CSV without a BOM in the locale's code page and
+    # garble accents; `bom=1` starts the file with EF BB BF, which they take as UTF-8.
+    await Company.filter(name="Customer #A").update(name="Compañía Añil", country="España")
+    for what in ("companies", "contacts", "contracts", "invoices", "leads"):
+        marked = await export(demo, what, "admin", bom="1")
+        assert marked.status_code == 200, what
+        assert marked.content.startswith(b"\xef\xbb\xbf"), what
+        plain = await export(demo, what, "admin")
+        assert not plain.content.startswith(b"\xef\xbb\xbf"), what
+        assert marked.content[3:] == plain.content, what
+    body = (await export(demo, "companies", "admin", bom="1")).content
+    assert "Compañía Añil" in body.decode("utf-8-sig")
+    # What the export wrote imports back, BOM included.
+    result = await upload(demo, body, dry_run=True)
+    assert result["errors"] == [] and result["rejected"] == 0

@@ -38,8 +38,10 @@ async def api_token(api: Api, username: str, scope: str = "FULL") -> str:
 
 
 async def call(
-    api: Api, method: str = "GET", headers: dict[str, str] | None = None, **params: str
+    api: Api, method: str = "POST", headers: dict[str, str] | None = None, **params: str
 ) -> httpx.Response:
+    """The endpoint called as a form post (the default: `pass` in the body, where any
+    token may travel) or as a GET (every parameter in the URL)."""
     if method == "GET":
         return await api.client.get(ENDPOINT, params=params, headers=headers)
     return await api.client.post(ENDPOINT, data=params, headers=headers)
@@ -91,8 +93,22 @@ async def test_the_original_positional_call_via_get(demo: Api, tags: dict[str, L
             "Hot;VIP",
         ]
     )
-    # When the original call comes as a GET, token in `pass`
-    response = await call(demo, user="manager1", op="create_lead", params=params, **{"pass": token})
+    # When the original call comes as a GET, a full token in `pass` is refused: URLs are
+    # logged (only a LEADS_CREATE token may travel in one) and nothing is written
+    in_url = await call(
+        demo, "GET", user="manager1", op="create_lead", params=params, **{"pass": token}
+    )
+    refused(in_url, 403, "a FULL token must not be sent in the URL")
+    assert await Lead.all().count() == 0
+    # The same GET with the token in a bearer header
+    response = await call(
+        demo,
+        "GET",
+        headers={"Authorization": f"Bearer {token}"},
+        user="manager1",
+        op="create_lead",
+        params=params,
+    )
     # Then the answer is the original's `1`, and every position is mapped
     assert (response.status_code, response.text) == (200, "1"), response.headers
     assert "x-crm-error" not in response.headers
@@ -361,22 +377,43 @@ async def test_web_form_token_creates_through_both_and_does_nothing_else(demo: A
 
 
 async def test_duplicate_email_is_flagged_or_refused(demo: Api) -> None:
+    """A web-form token is public (it is in the page): its answers never tell whether an
+    e-mail is already known, on either path; duplicates are flagged on the lead."""
     token = await api_token(demo, "user1", "LEADS_CREATE")
     params = "Hal,Hotel,hal@hotel.example"
-    first = await call(demo, op="create_lead", params=params, **{"pass": token})
-    assert first.text == "1" and "x-crm-duplicate" not in first.headers
-    # The same e-mail (any case) again: created, flagged
-    second = await call(demo, op="create_lead", params=params.upper(), **{"pass": token})
-    assert second.text == "1" and second.headers["x-crm-duplicate"] == "1"
+    first = await call(demo, "GET", op="create_lead", params=params, **{"pass": token})
+    # The same e-mail (any case) again: created, flagged, and answered alike
+    second = await call(demo, "GET", op="create_lead", params=params.upper(), **{"pass": token})
+    for response in (first, second):
+        assert (response.status_code, response.text) == (200, "1")
+        assert "x-crm-duplicate" not in response.headers
+    assert set(first.headers) == set(second.headers)
     assert (await Lead.get(id=int(second.headers["x-crm-lead-id"]))).duplicate is True
-    # leadCreate flags too, or refuses with refuseDuplicates
-    variables: dict[str, Any] = {"input": {"fullName": "Hal", "email": "hal@hotel.example"}}
-    flagged = await demo.data(LEAD_CREATE, variables, token=token)
-    assert flagged["leadCreate"]["duplicate"] is True
-    refused_gql = await demo.data(LEAD_CREATE, {**variables, "refuse": True}, token=token)
-    assert refused_gql["leadCreate"]["leadId"] is None
-    assert [e["code"] for e in refused_gql["leadCreate"]["errors"]] == ["DUPLICATE"]
+    # leadCreate: a new and a known e-mail get the same payload; the known one is flagged
+    answers = []
+    for email in ("new@hotel.example", "hal@hotel.example"):
+        variables: dict[str, Any] = {"input": {"fullName": "Hal", "email": email}}
+        body = (await demo.data(LEAD_CREATE, variables, token=token))["leadCreate"]
+        answers.append({**body, "leadId": "x"})
+        assert (await Lead.get(id=int(body["leadId"]))).duplicate is (email[0] == "h")
+    assert answers[0] == answers[1] == {"leadId": "x", "duplicate": False, "errors": []}
+    # refuseDuplicates is refused for any e-mail, known or not, and writes nothing
+    refusals = []
+    for email in ("other@hotel.example", "hal@hotel.example"):
+        variables = {"input": {"fullName": "Hal", "email": email}, "refuse": True}
+        refusals.append(await demo.gql(LEAD_CREATE, variables, token=token))
+    assert refusals[0] == refusals[1]
+    assert [(e["field"], e["code"]) for e in refusals[0]["data"]["leadCreate"]["errors"]] == [
+        ("refuseDuplicates", "FORBIDDEN")
+    ]
     assert await Lead.filter(email="hal@hotel.example").count() == 3
+    assert await Lead.filter(email="other@hotel.example").count() == 0
+    # A full token still learns it, and may refuse
+    full = await api_token(demo, "user1")
+    variables = {"input": {"fullName": "Hal", "email": "hal@hotel.example"}}
+    assert (await demo.data(LEAD_CREATE, variables, token=full))["leadCreate"]["duplicate"]
+    refused_gql = await demo.data(LEAD_CREATE, {**variables, "refuse": True}, token=full)
+    assert [e["code"] for e in refused_gql["leadCreate"]["errors"]] == ["DUPLICATE"]
 
 
 async def test_a_file_in_the_form_body_is_refused(demo: Api) -> None:
@@ -391,9 +428,9 @@ async def test_a_file_in_the_form_body_is_refused(demo: Api) -> None:
 
 
 async def test_the_documented_web_form_works(demo: Api) -> None:
-    """docs/lead-web-form.html: its mutation and both forms' field names, as a browser
-    would send them."""
-    page = (Path(__file__).parent.parent / "docs" / "lead-web-form.html").read_text()
+    """crm_graphql/static/lead-web-form.html (served as /lead-web-form.html): its
+    mutation and both forms' field names, as a browser would send them."""
+    page = (Path(__file__).parent.parent / "crm_graphql/static/lead-web-form.html").read_text()
     token = await api_token(demo, "user1", "LEADS_CREATE")
     script_form, plain_form = page.split("<form")[1:3]
     mutation = re.search(r"const MUTATION = `(.*?)`;", page, re.S)
@@ -414,6 +451,7 @@ async def test_the_documented_web_form_works(demo: Api) -> None:
     for name in re.findall(r'<(?:input|textarea) name="(\w+)"', plain_form):
         fields[name] = f"{name} value"
     fields["email"] = "plain@form.example"
+    assert fields.pop("return_type") == "html"
     response = await demo.client.post(ENDPOINT, data=fields)
     assert (response.status_code, response.text) == (200, "1"), response.headers
     lead = await Lead.get(email="plain@form.example")

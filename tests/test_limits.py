@@ -94,13 +94,19 @@ async def test_json_that_is_not_an_object_is_400(
 
 
 async def test_text_plain_body_is_a_client_error(client: httpx.AsyncClient) -> None:
+    # With the header a cross-site request cannot send (without it: websecurity.py's 400)
+    preflight = {"X-CRM-CSRF": "1"}
     response = await client.post(
-        "/graphql", content=b"{ __typename }", headers={"Content-Type": "text/plain"}
+        "/graphql",
+        content=b"{ __typename }",
+        headers={"Content-Type": "text/plain", **preflight},
     )
     body = assert_json_error(response, 400, "BAD_REQUEST")
     assert body["errors"][0]["message"] == "Unsupported content type"
     # without any content type at all
-    response = await client.post("/graphql", content=b'{"query": "{ __typename }"}')
+    response = await client.post(
+        "/graphql", content=b'{"query": "{ __typename }"}', headers=preflight
+    )
     body = assert_json_error(response, 400, "BAD_REQUEST")
     assert body["errors"][0]["message"] == "Unsupported content type"
 
@@ -583,11 +589,30 @@ async def test_production_refuses_get_queries_and_graphiql(
     body = assert_json_error(response, 400, "BAD_REQUEST")
     assert body["errors"][0]["message"] == "queries are not allowed when using GET"
     response = await production.get("/graphql", headers={"Accept": "text/html"})
-    assert_json_error(response, 404, "NOT_FOUND")
-    assert "graphiql" not in response.text.lower()
+    body = assert_json_error(response, 404, "NOT_FOUND")
+    # A person who opens the URL learns why there is no page, and what to do instead.
+    message = body["errors"][0]["message"]
+    assert "GraphiQL is turned off" in message and "CRM_MODE=production" in message
+    assert "POST" in message
     # POST still works
     response = await production.post("/graphql", json={"query": "{ __typename }"})
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_the_root_points_to_the_graphql_endpoint(
+    client: httpx.AsyncClient, production: httpx.AsyncClient
+) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.json() == {"graphql": "/graphql", "graphiql": "/graphql", "health": "/healthz"}
+    page = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'href="/graphql"' in page.text
+    # Production: the endpoint, and no GraphiQL to point to.
+    response = await production.get("/")
+    assert response.json()["graphql"] == "/graphql" and response.json()["graphiql"] is None
+    page = await production.get("/", headers={"Accept": "text/html"})
+    assert "GraphiQL is turned off" in page.text
 
 
 async def test_development_suggests_fields_and_allows_get(api: Api) -> None:

@@ -242,3 +242,123 @@ async def test_a_hostile_contract_template_loads_nothing(demo: Any, canary: Any)
     assert hits == []
     if HOSTNAME.exists():  # noqa: ASYNC240
         assert HOSTNAME.read_text().strip() not in text  # noqa: ASYNC240
+
+
+class TcpCanary:
+    """A TCP listener on a free loopback port counting accepted connections (a
+    connection that never sends a byte still counts: name resolution and connects are
+    what leaks, not only HTTP requests)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        writer.close()
+
+    async def __aenter__(self) -> TcpCanary:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def _reaching_html(port: int, host_macro: str = "") -> str:
+    hosts = ["127.0.0.1", "localhost", "canary.localhost"]
+    if host_macro:
+        hosts.append(f"{host_macro}.localhost")
+    parts = ["<p>TCP-CANARY</p>"]
+    for host in hosts:
+        url = f"http://{host}:{port}"
+        parts += [
+            f'<iframe src="{url}/frame"></iframe>',
+            f'<img src="{url}/img.png">',
+            f'<link rel="stylesheet" href="{url}/a.css">',
+            f'<link rel="preconnect" href="{url}">',
+            f'<link rel="dns-prefetch" href="{url}">',
+            f'<link rel="prefetch" href="{url}/next">',
+            f'<object data="{url}/object"></object><embed src="{url}/embed">',
+            f'<a href="{url}/link">link</a>',
+        ]
+    return "".join(parts)
+
+
+async def test_the_renderer_opens_no_tcp_connection(renderer: Renderer) -> None:
+    """Issue 11.4: an iframe made Chromium connect in 2 of 4 renders."""
+    async with TcpCanary() as canary:
+        for n in range(4):
+            text = pdf_text(await renderer.render(_reaching_html(canary.port) + f"<p>n{n}</p>"))
+            assert "TCP-CANARY" in text and f"n{n}" in text
+        await asyncio.sleep(1.0)
+        assert canary.accepted == 0
+        # (the canary does count)
+        _, writer = await asyncio.open_connection("127.0.0.1", canary.port)
+        writer.close()
+        await asyncio.sleep(0.1)
+        assert canary.accepted == 1
+
+
+async def test_a_contract_template_opens_no_tcp_connection(demo: Any) -> None:
+    """The same through contractGeneratePdf, with a host name built from a macro."""
+    from datetime import date
+
+    from crm_graphql.models.companies import Company
+    from crm_graphql.models.contracts import Contract
+    from tests.test_documents import GENERATE, TEMPLATE_CREATE
+
+    company = await Company.get(name="Customer #A")
+    contract = await Contract.create(company=company, reference="leak", date_begin=date(2024, 1, 1))
+    async with TcpCanary() as canary:
+        created = await demo.data(
+            TEMPLATE_CREATE,
+            {"input": {"name": "Reach", "html": _reaching_html(canary.port, "_name_contract_")}},
+            as_user="admin",
+        )
+        template_id = created["contractTemplateCreate"]["template"]["id"]
+        for _ in range(4):
+            result = await demo.data(
+                GENERATE, {"c": str(contract.id), "t": template_id}, as_user="user1"
+            )
+            assert result["contractGeneratePdf"]["errors"] == [], result
+        await asyncio.sleep(1.0)
+        assert canary.accepted == 0
+
+
+def test_templates_lose_what_can_load_and_keep_their_formatting() -> None:
+    from crm_graphql.services.pdf import sanitize_template
+
+    html = (
+        "<style>p { color: red }</style><h1 style='margin:0' class='t'>Title &amp; co</h1>"
+        '<iframe src="http://x/">inner</iframe><object data="x">o</object><embed src="y">'
+        '<link rel="stylesheet" href="http://x/a.css"><base href="http://x/">'
+        '<img src="http://x/i.png" alt="remote"><img src="data:image/png;base64,AA" alt="ok">'
+        '<svg><image href="http://x/s.png"/></svg><script>x()</script><table border="1">'
+        '<tr><td colspan="2">cell</td></tr></table><a href="https://example.com/">site</a>'
+    )
+    clean = sanitize_template(html)
+    for gone in (
+        "iframe",
+        "inner",
+        "<object",
+        "<embed",
+        "<link",
+        "<base",
+        "http://x",
+        "<svg",
+        "x()",
+    ):
+        assert gone not in clean, (gone, clean)
+    for kept in (
+        "<style>p { color: red }</style>",
+        '<h1 style="margin:0" class="t">Title &amp; co</h1>',
+        'src="data:image/png;base64,AA"',
+        '<td colspan="2">cell</td>',
+        'href="https://example.com/"',
+    ):
+        assert kept in clean, (kept, clean)

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from tortoise.expressions import Q
 
 from crm_graphql.errors import QueryTimeout
+from crm_graphql.ids import id_number, shown
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
@@ -165,9 +166,10 @@ def _id_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit() or not 0 < int(raw) < 2**31:
-        raise BadFilter(f"{name}: '{raw}' is not a valid id.")
-    return int(raw)
+    number = id_number(raw)
+    if number is None:
+        raise BadFilter(f"{name}: '{shown(raw)}' is not a valid id.")
+    return number
 
 
 def _contract_type_param(request: Request) -> int | None:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from crm_graphql.ids import id_number
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.files import StoredFile
 from crm_graphql.permissions.files import visible_files_q
@@ -26,7 +27,6 @@ from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.files")
 
-MAX_ID = 2**31 - 1
 
 # Types a browser will not run as a page or script. Anything else is served as
 # application/octet-stream (text/html, image/svg+xml, XML, JavaScript...).
@@ -88,10 +88,9 @@ def content_disposition(name: str) -> str:
 
 
 def _file_id(raw: str) -> int | None:
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+    if not raw.isascii() or not raw.isdigit():
         return None
-    number = int(raw)
-    return number if 0 < number <= MAX_ID else None
+    return id_number(raw)
 
 
 async def _deny(viewer: Any, file_id: Any, reason: str, request_id: str) -> None:

@@ -5,8 +5,13 @@ Parameters come from the query string and, for a POST, from the form body (the b
 wins, as PHP's `$_REQUEST`): `op`, `params` (the positional values joined by `token`,
 default `,`), `user` (optional; must be the token's user when given) and `pass`, which
 here is one of our API tokens (`crm_...`) instead of the original's shared API
-password; an `Authorization: Bearer` header works too. The original's `user_pass` and
-`return_type` are ignored (the answer is always plain text).
+password; an `Authorization: Bearer` header works too. The original's `user_pass` is
+ignored; `return_type=html` asks for an HTML page for a web form's visitor (a thank-you
+page, or what to correct) instead of the plain-text answer, with the same status and
+headers.
+
+GET /lead-web-form.html serves the example form (static/lead-web-form.html) with its
+URLs made absolute for the server's own origin, so a saved copy posts back here.
 
 Positions: fullname, company, email, country, estimated_sale, progress, phone, mobile,
 position, owner, language, comments, id_category, id_company, id_campaign, tags
@@ -15,7 +20,10 @@ separator, tag names. The first three must be present; missing trailing ones are
 the same names are read as separate parameters (`fullname=...&email=...`, the tags
 separator as `tags_token`), so a plain HTML form needs no JavaScript.
 
-The answer is `1` (with `X-CRM-Lead-Id`) or `0` as the original's, but a failure also
+A token in the query string (`?pass=`) must be a LEADS_CREATE one: URLs are logged.
+
+The answer is `1` (with `X-CRM-Lead-Id`; never whether the e-mail was a duplicate) or
+`0` as the original's, but a failure also
 carries a 4xx status and an `X-CRM-Error` header naming every problem: 400 bad input or
 unknown op, 401 no or bad token, 403 a token user without LW/LM, a `user` that is not
 the token's, or a web-form token setting the owner or managing company. Denials are
@@ -23,13 +31,18 @@ audited; the lead is created by `services.leads.create_lead` in one transaction.
 
 from __future__ import annotations
 
+import html
+import json
 import logging
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.errors import FieldError, PayloadErrors
@@ -98,15 +111,73 @@ def _header_text(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode("ascii")[:_MAX_REASON]
 
 
-def _answer(status: int, reason: str | None = None, lead: Lead | None = None) -> Response:
+def _answer(
+    status: int,
+    reason: str | None = None,
+    lead: Lead | None = None,
+    page: Request | None = None,
+) -> Response:
+    """The original's `1`/`0`, or with `page` (return_type=html) a page for a visitor."""
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if reason is not None:
         headers["X-CRM-Error"] = _header_text(reason)
     if lead is not None:
+        # Never whether the e-mail was known: a web form's token must not be an oracle
+        # of the CRM's contacts (duplicates are flagged on the lead for review).
         headers["X-CRM-Lead-Id"] = str(lead.id)
-        if lead.duplicate:
-            headers["X-CRM-Duplicate"] = "1"
+    if page is not None:
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        return HTMLResponse(_visitor_page(reason, page.headers.get("referer", "")), status, headers)
     return PlainTextResponse("0" if reason is not None else "1", status, headers)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto;
+padding: 0 1rem; }}</style></head>
+<body><h1>{title}</h1>{body}{back}</body></html>
+"""
+
+
+def _visitor_page(reason: str | None, referer: str) -> str:
+    """Every value from the request is escaped: the page is shown on the server's origin."""
+    back = ""
+    if referer.startswith(("https://", "http://")):
+        back = f'<p><a href="{html.escape(referer)}">Back to the form</a></p>'
+    if reason is None:
+        title = "Thank you"
+        body = "<p>Your message has been received. We will be in touch.</p>"
+    else:
+        title = "Your message could not be sent"
+        body = (
+            "<p>Please correct the following and send the form again:</p>"
+            f"<p>{html.escape(reason)}</p>"
+        )
+    return _PAGE.format(title=title, body=body, back=back)
+
+
+WEB_FORM = Path(__file__).resolve().parent.parent / "static" / "lead-web-form.html"
+
+
+@cache
+def _web_form_source() -> str:
+    return WEB_FORM.read_text(encoding="utf-8")
+
+
+async def web_form(request: Request) -> Response:
+    """GET /lead-web-form.html: the example form, its URLs absolute for this server (as
+    the client reached it: behind a proxy, uvicorn's proxy headers give the outer
+    address), so the no-JavaScript form also works from a copy on another site."""
+    origin = str(request.base_url).rstrip("/")
+    # A string literal that cannot end the <script> element, whatever the Host header.
+    endpoint = json.dumps(f"{origin}/graphql").replace("<", "\\u003c")
+    page = (
+        _web_form_source()
+        .replace('action="/include/api.php"', f'action="{html.escape(origin)}/include/api.php"')
+        .replace('const ENDPOINT = "/graphql";', f"const ENDPOINT = {endpoint};")
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
 async def _parameters(request: Request) -> dict[str, str]:
@@ -120,11 +191,30 @@ async def _parameters(request: Request) -> dict[str, str]:
         for key, value in form.multi_items():
             if not isinstance(value, UploadFile):
                 values[key] = value
+    for key, value in values.items():
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL stores no NUL in text; refused on SQLite too, for one behaviour.
+            raise ApiFailure(400, f"{_header_text(key)[:40]}: a NUL byte is not allowed")
     return values
 
 
 async def _viewer(request: Request, params: dict[str, str]) -> Viewer:
     """The token's viewer: `pass`, else the bearer header the middleware resolved."""
+    in_url = request.query_params.get("pass", "").strip()
+    if in_url:
+        # A URL ends up in access logs, proxies and browser history: only a web form's
+        # token, which can do nothing but create leads, may travel in one.
+        try:
+            found = await authenticate(in_url)
+        except InvalidToken:
+            raise ApiFailure(401, "the API token (pass) is invalid or has expired") from None
+        if found.scope != TokenScope.LEADS_CREATE:
+            raise await _deny(
+                found,
+                f"a {found.scope.value} token must not be sent in the URL: use a "
+                "LEADS_CREATE token, or send it in the POST body or a bearer header",
+                request.scope.get("state", {}).get("request_id", ""),
+            )
     secret = params.get("pass", "").strip()
     if secret:
         try:
@@ -205,7 +295,9 @@ async def _lead_data(
     if web_form and owner:
         errors.append(FieldError("ownerId", "FORBIDDEN", "A web-form token cannot set this."))
     elif owner:
-        found = await User.filter(username=owner, enabled=True).values_list("id", flat=True)
+        found = []
+        if len(owner) <= _max_length(User, "username"):  # longer: no such user
+            found = await User.filter(username=owner, enabled=True).values_list("id", flat=True)
         if found:
             data["owner_id"] = found[0]
         else:
@@ -219,7 +311,9 @@ async def _lead_data(
         names = given["tags"].split(given["tags_token"])
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if names:
-        tags = dict(await LeadTag.filter(name__in=names).values_list("name", "id"))
+        # A name longer than the column is no tag's (and Tortoise refuses to compare it).
+        fitting = [n for n in names if len(n) <= _max_length(LeadTag, "name")]
+        tags = dict(await LeadTag.filter(name__in=fitting).values_list("name", "id"))
         missing = [n for n in names if n not in tags]
         if missing:
             errors.append(FieldError("tagIds", "NOT_FOUND", f"No such tag: {', '.join(missing)}."))
@@ -228,6 +322,10 @@ async def _lead_data(
     # token cannot set one anyway); a full token may name only companies it can see.
     companies = Company.all() if web_form else Company.filter(visible_companies_q(viewer))
     return data, companies
+
+
+def _max_length(model: type[Model], column: str) -> int:
+    return int(model._meta.fields_map[column].max_length)  # type: ignore[attr-defined]
 
 
 def _reason(errors: list[FieldError]) -> str:
@@ -248,7 +346,9 @@ async def _deny(viewer: Viewer, reason: str, request_id: str) -> ApiFailure:
     return ApiFailure(403, reason)
 
 
-async def _create_lead(request: Request, params: dict[str, str], request_id: str) -> Response:
+async def _create_lead(
+    request: Request, params: dict[str, str], request_id: str, page: Request | None
+) -> Response:
     viewer = await _viewer(request, params)
     op = params.get("op", "").strip()
     if op != "create_lead":
@@ -291,22 +391,25 @@ async def _create_lead(request: Request, params: dict[str, str], request_id: str
             raise await _deny(viewer, reason, request_id)
         raise ApiFailure(400, reason)
     assert lead is not None
-    return _answer(200, lead=lead)
+    return _answer(200, lead=lead, page=page)
 
 
 async def api_php(request: Request) -> Response:
     """GET or POST /include/api.php (see the module docstring)."""
     request_id = request.scope.get("state", {}).get("request_id", "")
+    # return_type=html in the query string counts even when the body cannot be read.
+    page = request if request.query_params.get("return_type") == "html" else None
     try:
         # Outside the catch-all below: the request middleware's body limit must reach it.
         params = await _parameters(request)
     except ApiFailure as exc:
-        return _answer(exc.status, exc.reason)
+        return _answer(exc.status, exc.reason, page=page)
+    page = request if params.get("return_type", "").strip().lower() == "html" else None
     try:
-        return await _create_lead(request, params, request_id)
+        return await _create_lead(request, params, request_id, page)
     except ApiFailure as exc:
-        return _answer(exc.status, exc.reason)
+        return _answer(exc.status, exc.reason, page=page)
     except Exception:
         # Never a stack trace: `0`, a reason with the request id, the traceback in the log.
         log.exception("request %s: create_lead failed", request_id)
-        return _answer(503, f"internal error (request {request_id})")
+        return _answer(503, f"internal error (request {request_id})", page=page)

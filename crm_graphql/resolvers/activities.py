@@ -8,6 +8,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.permissions.activities import can_change_activity, can_write_activity
@@ -19,7 +20,6 @@ from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import activities as service
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 Described = strawberry.argument
 

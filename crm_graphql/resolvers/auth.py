@@ -9,6 +9,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
+from crm_graphql.ids import id_number
 from crm_graphql.models.auth import AuthToken, TokenKind, TokenScope
 from crm_graphql.permissions.base import auth
 from crm_graphql.schema.auth import (
@@ -105,8 +106,9 @@ class AuthMutation:
         )
 
     @strawberry.mutation(
-        description="Revoke the token this request was made with.",
-        extensions=auth(scopes=tuple(TokenScope)),
+        description="Revoke the token this request was made with (not a web-form token: "
+        "that one is revoked by its owner with apiTokenRevoke).",
+        extensions=auth(),
     )
     async def logout(self, info: Info) -> LogoutPayload:
         viewer = info.context.viewer
@@ -170,10 +172,8 @@ class AuthMutation:
         query = AuthToken.filter(kind=TokenKind.API)
         if not viewer.has("UM"):
             query = query.filter(user_id=viewer.user.id)
-        try:
-            token = await query.filter(id=int(id)).first()
-        except ValueError:
-            token = None
+        number = id_number(id)
+        token = await query.filter(id=number).first() if number is not None else None
         if token is None:
             error = FieldError("id", "NOT_FOUND", "No such API token.")
             return ApiTokenRevokePayload(api_token=None, errors=user_errors([error]))

@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.calendar import (
@@ -22,10 +22,9 @@ from crm_graphql.schema.calendar import (
     CalendarFeedRevokePayload,
     CalendarFeedType,
 )
-from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
+from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import calendar as service
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 Described = strawberry.argument
 
@@ -78,10 +77,7 @@ class CalendarMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            number = parse_id(id, "id")
-            if number > MAX_ID:
-                raise FieldError("id", "NOT_FOUND", "No such event in your calendar.")
-            await service.delete_event(viewer.user, number, info.context.request_id)
+            await service.delete_event(viewer.user, parse_id(id, "id"), info.context.request_id)
 
         _, errors = await atomic(work)
         return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

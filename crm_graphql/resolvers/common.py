@@ -10,7 +10,8 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, NotFound
-from crm_graphql.schema.common import MAX_ID, Connection, Edge, PageInfo, page_size
+from crm_graphql.ids import query_id
+from crm_graphql.schema.common import Connection, Edge, PageInfo, page_size
 from crm_graphql.services.listing import (
     FilterSpec,
     ListError,
@@ -62,14 +63,8 @@ async def connection(
 
 
 def parse_id(value: Any) -> int:
-    """An id argument as an int; a malformed id simply finds nothing."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise NotFound() from None
-    if not 0 < number <= MAX_ID:
-        raise NotFound()  # also beyond the id column's range, where SQL would fail
-    return number
+    """An id argument of a query as an int; a malformed id simply finds nothing."""
+    return query_id(value)
 
 
 async def get_or_404(model: type[Model], queryset: QuerySet[Any], value: Any) -> Any:

@@ -9,6 +9,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import (
@@ -38,7 +39,7 @@ from crm_graphql.services import companies as service
 from crm_graphql.services.billing import billing_key, currency_code
 from crm_graphql.services.listing import ListError, SortKey
 from crm_graphql.services.mutations import atomic, unique_name
-from crm_graphql.services.users import get_object, parse_id
+from crm_graphql.services.users import get_object
 
 DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
 Described = strawberry.argument

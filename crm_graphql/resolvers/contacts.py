@@ -8,6 +8,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
@@ -26,7 +27,6 @@ from crm_graphql.schema.contacts import (
 from crm_graphql.services import contacts as service
 from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 DEFAULT_ORDER = [SortKey("full_name"), SortKey("id")]
 Described = strawberry.argument

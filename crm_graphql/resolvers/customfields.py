@@ -9,6 +9,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
@@ -28,7 +29,7 @@ from crm_graphql.schema.customfields import (
 )
 from crm_graphql.services import audit, customfields
 from crm_graphql.services.mutations import atomic, unique_name
-from crm_graphql.services.users import get_object, parse_id
+from crm_graphql.services.users import get_object
 
 Described = strawberry.argument
 

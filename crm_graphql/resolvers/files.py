@@ -11,6 +11,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError, NotFound
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.permissions.base import auth
@@ -25,7 +26,7 @@ from crm_graphql.resolvers.contacts import editable_contact
 from crm_graphql.resolvers.contracts import editable_contract
 from crm_graphql.resolvers.invoices import editable_invoice
 from crm_graphql.resolvers.leads import editable_lead
-from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
+from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.files import (
     FileType,
     FileUploadInput,
@@ -34,7 +35,6 @@ from crm_graphql.schema.files import (
 )
 from crm_graphql.services import files as service
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 Described = strawberry.argument
 
@@ -43,7 +43,7 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
     """The owner's id and company when the viewer may edit that company (a lead: the
     lead): a hidden owner is a NOT_FOUND payload error on `ownerId`, a read-only one a
     FORBIDDEN error. Leads have no company (None)."""
-    owner_id = _id(owner_id, "ownerId")
+    owner_id = parse_id(owner_id, "ownerId")
     if kind == FileOwner.COMPANY:
         company = await editable_company(info, owner_id, "ownerId")
         return company.id, company
@@ -63,14 +63,6 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
         lead = await editable_lead(info, owner_id, "ownerId")
         return lead.id, None
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
-
-
-def _id(value: Any, field: str) -> int:
-    """An id argument; beyond the id column's range it can only be NOT_FOUND."""
-    number = parse_id(value, field)
-    if number > MAX_ID:
-        raise FieldError(field, "NOT_FOUND", "No such object.")
-    return number
 
 
 async def close_upload(upload: Any) -> None:
@@ -110,7 +102,10 @@ class FilesMutation:
     @strawberry.mutation(
         description="Attach a file to a company, contact, contract or invoice whose company you "
         "can edit (CW), or to a lead you can edit (owner with LW, or LM). Send it as a GraphQL "
-        "multipart request; over the upload size limit it is refused with TOO_LARGE.",
+        "multipart request. A file over the upload limit (CRM_MAX_UPLOAD_BYTES) is refused "
+        "with code TOO_LARGE and the limit in MB in the message: as this payload's error on "
+        "`file`, or, when the request is so far over the limit that it is not read, as an "
+        "HTTP 413 response whose error has extensions.code TOO_LARGE. Nothing is stored.",
         extensions=auth("CW", "LW", "LM"),
     )
     async def file_upload(
@@ -154,7 +149,7 @@ class FilesMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            found = await StoredFile.filter(visible_files_q(viewer), id=_id(id, "id")).first()
+            found = await StoredFile.filter(visible_files_q(viewer), id=parse_id(id, "id")).first()
             if found is None:
                 raise FieldError("id", "NOT_FOUND", "No such file.")
             if found.owner_kind == FileOwner.LEAD:

@@ -14,6 +14,7 @@ from tortoise.functions import Count, Sum
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import visible_companies_q
@@ -44,7 +45,6 @@ from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import ListError, SortKey, filter_q
 from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
 Described = strawberry.argument

@@ -243,7 +243,8 @@ class LeadsMutation:
         "the lead is unowned and unmanaged (the pool every lead user sees), its channel "
         "defaults to the first of CRM setup (web form), and the payload carries only its id. "
         "A lead whose e-mail another lead has is flagged as a duplicate, or refused with "
-        "`refuseDuplicates`.",
+        "`refuseDuplicates`. A web-form token never learns whether an e-mail is known: "
+        "its `duplicate` is always false and it cannot use `refuseDuplicates`.",
         extensions=auth(*WRITE_BITS, scopes=(TokenScope.FULL, TokenScope.LEADS_CREATE)),
     )
     async def lead_create(
@@ -265,6 +266,13 @@ class LeadsMutation:
                 raise info.context.deny("leadCreate", "needs LW")
             setup = await get_setup()
             if web_form:
+                if refuse_duplicates:
+                    # Refused for every e-mail alike: the answer must not tell known ones.
+                    raise FieldError(
+                        "refuseDuplicates",
+                        "FORBIDDEN",
+                        "A web-form token cannot refuse duplicates: they are flagged for review.",
+                    )
                 for key, field in (("owner_id", "ownerId"), ("company_id", "companyId")):
                     if data.pop(key, None) is not None:
                         raise FieldError(field, "FORBIDDEN", "A web-form token cannot set this.")
@@ -290,7 +298,7 @@ class LeadsMutation:
         return LeadCreatePayload(
             lead=None if web_form else lead,  # type: ignore[arg-type]
             lead_id=None if lead is None else strawberry.ID(str(lead.id)),
-            duplicate=bool(lead and lead.duplicate),
+            duplicate=bool(lead and lead.duplicate and not web_form),
             errors=user_errors(errors),
         )
 

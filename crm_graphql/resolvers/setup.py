@@ -11,10 +11,11 @@ from strawberry.file_uploads import Upload
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
+from crm_graphql.ids import parse_id
 from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
-from crm_graphql.schema.common import MAX_ID, DeletePayload, user_errors
+from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.setup import (
     CrmSetupPayload,
     CrmSetupType,
@@ -26,14 +27,13 @@ from crm_graphql.schema.setup import (
 )
 from crm_graphql.services import setup as service
 from crm_graphql.services.mutations import atomic
-from crm_graphql.services.users import parse_id
 
 Described = strawberry.argument
 
 
 async def _method(value: Any) -> PaymentMethod:
     number = parse_id(value, "id")
-    found = await PaymentMethod.filter(id=number).first() if number <= MAX_ID else None
+    found = await PaymentMethod.filter(id=number).first()
     if found is None:
         raise FieldError("id", "NOT_FOUND", "No such payment method.")
     return found

@@ -10,13 +10,10 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.ids import MIN_COLUMN_INT, id_number, shown
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
 T = TypeVar("T")
-
-# Ids are 32-bit integer columns; a number outside them can match nothing.
-MIN_ID = -(2**31)
-MAX_ID = 2**31 - 1
 
 
 @strawberry.enum(description="Why a mutation input was refused.")
@@ -164,13 +161,10 @@ class IDFilter:
             return [IDFilter.coerce(v) for v in value]
         if isinstance(value, bool):
             return value
-        try:
-            number = int(str(value))
-        except ValueError:
-            raise ListError(f"'{value}' is not a valid id.") from None
-        if not MIN_ID <= number <= MAX_ID:
-            # Out of the id column's range: SQLite and PostgreSQL would fail on it.
-            raise ListError(f"'{value}' is not a valid id.")
+        # Out of the id column's range SQLite and PostgreSQL would fail on it.
+        number = id_number(value, minimum=MIN_COLUMN_INT)
+        if number is None:
+            raise ListError(f"'{shown(value)}' is not a valid id.")
         return number
 
 

@@ -14,6 +14,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER
 from crm_graphql.dataloaders.invoices import INVOICE_ORDER
+from crm_graphql.ids import id_number
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
@@ -346,8 +347,9 @@ def search_q(text: str, prefix: str = "") -> Q:
         *(Q(**{f"{prefix}{column}__icontains": text}) for column in SEARCH_COLUMNS),
         join_type=Q.OR,
     )
-    if text.isdigit() and len(text) < 10:
-        found |= Q(**{f"{prefix}id": int(text)})
+    number = id_number(text)
+    if number is not None:
+        found |= Q(**{f"{prefix}id": number})
     return found
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from tortoise.expressions import Q
 
+from crm_graphql.ids import id_number, shown
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldKind
 from crm_graphql.schema.common import UserError
 from crm_graphql.services import customfields
@@ -169,10 +170,9 @@ def custom_fields_q(filters: list[Any], prefix: str = "") -> Q:
     parts: list[Q] = []
     column = f"{prefix}id"
     for flt in filters:
-        try:
-            field_id = int(str(flt.field_id))
-        except ValueError:
-            raise ListError(f"'{flt.field_id}' is not a valid field id.") from None
+        field_id = id_number(flt.field_id)
+        if field_id is None:
+            raise ListError(f"'{shown(flt.field_id)}' is not a valid field id.")
         if isinstance(flt.eq, str):
             parts.append(customfields.value_filter_q(field_id, "", flt.eq, column))
         if isinstance(flt.contains, str):

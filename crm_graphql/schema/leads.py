@@ -14,6 +14,7 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
+from crm_graphql.ids import id_number
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, Lead, LeadTagLink
@@ -416,8 +417,9 @@ def search_q(text: str, prefix: str = "") -> Q:
     if not text:
         return Q()
     if text.isdigit():
-        number = int(text)
-        return Q(**{f"{prefix}id": number}) if number < 2**31 else Q(id__in=[])
+        # "²" is a digit to isdigit() but no number: it, like an id out of range, finds nothing
+        number = id_number(text)
+        return Q(**{f"{prefix}id": number}) if number is not None else Q(id__in=[])
     return Q(
         *(
             Q(**{f"{prefix}{column}__icontains": text})
@@ -600,7 +602,8 @@ class LeadCreatePayload:
     )
     lead_id: strawberry.ID | None = strawberry.field(description="The new lead's id.")
     duplicate: bool = strawberry.field(
-        description="Another lead had this e-mail: the new one is flagged as a duplicate."
+        description="Another lead had this e-mail: the new one is flagged as a duplicate. "
+        "Always false for a web-form token (it must not learn which e-mails are known)."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 

@@ -13,6 +13,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Lower
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
@@ -22,7 +23,6 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, deletion_guards, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version
-from crm_graphql.services.users import parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_LIMITS = {

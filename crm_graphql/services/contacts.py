@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Lower
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
@@ -17,7 +18,6 @@ from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
 from crm_graphql.services.mutations import check_version
-from crm_graphql.services.users import parse_id
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMITS = {

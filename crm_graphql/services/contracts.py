@@ -14,6 +14,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import id_number, parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import (
     Contract,
@@ -31,7 +32,6 @@ from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version
 
-MAX_ID = 2**31 - 1
 REJECTED = "REJECTED"
 TEXT_LIMITS = {"reference": 200, "number": 100, "description": 10_000}
 TYPE_LIMITS = {"name": 100, "description": 255}
@@ -59,15 +59,7 @@ def camel(name: str) -> str:
 
 def parse_ref(value: Any, field: str) -> int:
     """An id in an input: malformed is INVALID, out of the id range NOT_FOUND."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise FieldError(field, "INVALID", f"'{value}' is not a valid id.") from None
-    if number <= 0:
-        raise FieldError(field, "INVALID", f"'{value}' is not a valid id.")
-    if number > MAX_ID:
-        raise FieldError(field, "NOT_FOUND", f"No object with id {value}.")
-    return number
+    return parse_id(value, field)
 
 
 # ---------------------------------------------------------------- contract types
@@ -175,7 +167,7 @@ def _clean(data: dict[str, Any]) -> list[FieldError]:
         data["private"] = False
     for name in ("sla_id", "group_id"):
         value = data.get(name)
-        if value is not None and not 0 <= int(value) <= MAX_ID:
+        if value is not None and id_number(value, minimum=0) is None:
             errors.append(FieldError(camel(name), "INVALID", "A non-negative id."))
     return errors
 

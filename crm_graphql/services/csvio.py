@@ -91,12 +91,27 @@ def check_encoding(stream: BinaryIO) -> None:
     stream.seek(0)
 
 
+def sniff_delimiter(stream: BinaryIO) -> str:
+    """`;` when the header row is one cell holding semicolons (what spreadsheets in many
+    European locales save as "CSV"), else `,`. Our headers never hold a `;` in a name,
+    so a comma-separated file is never misread. The stream is rewound."""
+    start = stream.tell()
+    head = stream.read(_BLOCK)
+    stream.seek(start)
+    first_line = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    if not first_line:
+        return ","
+    cells = next(csv.reader(first_line), [])
+    return ";" if len(cells) == 1 and ";" in cells[0] else ","
+
+
 def read_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
     """(line, cells) for each record, streamed; `line` is where the record starts
     (the header is line 1). Blank lines are skipped. Cells are as in the file: apply
     `restore` to undo formula neutralisation. Raises CsvFileError on malformed CSV."""
+    delimiter = sniff_delimiter(stream)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, strict=True)
+    reader = csv.reader(text, strict=True, delimiter=delimiter)
     start = 1
     try:
         while True:

@@ -9,14 +9,39 @@ from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
+from tortoise.migrations.executor import MigrationExecutor
 
 
-async def apply_migrations(config: dict[str, Any]) -> None:
-    """Apply every pending migration, in its own ORM context."""
+async def apply_migrations(config: dict[str, Any]) -> list[str]:
+    """Apply every pending migration, in its own ORM context; returns the names of the
+    migrations applied (empty when the database was up to date)."""
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
-        await tortoise_migrate(config=config)
+        await tortoise_migrate(config=config, progress=progress)
         await Tortoise.close_connections()
+    return applied
+
+
+async def pending_migrations(config: dict[str, Any]) -> list[str]:
+    """Names of the migrations not yet applied to the database (all of them on an
+    empty one); reads only, creates nothing."""
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        try:
+            connection = get_connection("default")
+            # The recorder reads an unreachable database as an empty one: ask first.
+            await connection.execute_query("SELECT 1")
+            executor = MigrationExecutor(connection, config["apps"])
+            plan = await executor.plan()
+        finally:
+            await Tortoise.close_connections()
+    return [step.migration.name for step in plan if not step.backward]
 
 
 async def unmigrated_changes(config: dict[str, Any]) -> list[str]:

@@ -46,7 +46,7 @@ from crm_graphql.services import files, setup
 from crm_graphql.services.invoicing import compute_totals
 from crm_graphql.services.languages import labels_for, long_date
 from crm_graphql.services.money import cents_to_decimal
-from crm_graphql.services.pdf import RenderError, render_pdf
+from crm_graphql.services.pdf import RenderError, render_pdf, sanitize_template
 
 INVOICE_PDF_DESCRIPTION = "Generated invoice"
 PDF = "application/pdf"
@@ -308,7 +308,9 @@ async def contract_html(
     contract: Contract, template: ContractTemplate, language: str = "en"
 ) -> str:
     values = await contract_macros(contract, template, language=language)
-    return '<!DOCTYPE html><meta charset="utf-8">' + substitute(template.html, values)
+    # Sanitized after substitution: what reaches the browser is what was checked.
+    body = sanitize_template(substitute(template.html, values))
+    return '<!DOCTYPE html><meta charset="utf-8">' + body
 
 
 async def attach_contract_pdf(

@@ -63,6 +63,22 @@ _FORMAT_CONTROLS = frozenset(
 # Names and paths
 
 
+def megabytes(size: int) -> str:
+    """A byte count as people read upload limits: "20 MB", "1.5 MB", "0.00095 MB"."""
+    value = size / 1_048_576
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{text if text != '0' else f'{value:.2g}'} MB"
+
+
+def upload_too_large(limit: int) -> str:
+    """The one message for an upload over CRM_MAX_UPLOAD_BYTES (code TOO_LARGE), from the
+    resolver or from the request middleware."""
+    return (
+        f"The file is over the upload limit of {megabytes(limit)} ({limit} bytes, "
+        "CRM_MAX_UPLOAD_BYTES); nothing was stored."
+    )
+
+
 def sanitize_name(raw: str | None) -> str:
     """The client's file name made safe to store and to show: the last path component
     (both `/` and `\\` separate), without control or invisible formatting characters,
@@ -305,7 +321,7 @@ async def store(
     try:
         size, sha = await _write(source, target, limit)
     except _TooLarge:
-        raise FieldError("file", "TOO_LARGE", f"Files may have at most {limit} bytes.") from None
+        raise FieldError("file", "TOO_LARGE", upload_too_large(limit)) from None
     # From here on the transaction owns the bytes: a rollback removes them.
     pending.created.append(target)
     stored = await StoredFile.create(

@@ -44,6 +44,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import id_number
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
@@ -93,7 +94,6 @@ CHUNK = 1000
 EXPORT_PAGE = 1000
 # Row errors kept in the result; the counts stay exact past it.
 MAX_ROW_ERRORS = 10_000
-MAX_ID = 2**31 - 1
 IMPORT = "IMPORT"
 
 # Error fields of the create/update rules (camelCase) -> the file's column names.
@@ -417,13 +417,20 @@ async def _execute_many(conn: BaseDBAsyncClient, sql: str, values: list[list[Any
     await _plan_cache(conn, "force_custom_plan")
 
 
+def _fitting(model: type[Any], column: str, values: Any) -> list[Any]:
+    """The lookup values that fit the column: a longer one matches no row (its row is
+    refused as TOO_LARGE by the row checks), and Tortoise refuses to compare it."""
+    limit = model._meta.fields_map[column].max_length
+    return [v for v in values if len(v) <= limit]
+
+
 def _parse_id(text: str) -> int | None:
     """An id cell: None when empty; ValueError when not a valid id."""
     text = text.strip()
     if not text:
         return None
-    number = int(text) if text.isdigit() else 0
-    if not 0 < number <= MAX_ID:
+    number = id_number(text) if text.isascii() and text.isdigit() else None
+    if number is None:
         raise ValueError(text)
     return number
 
@@ -759,7 +766,7 @@ class _CompanyImport(_Import):
         payment = payment.strip()
         if not payment:
             data["payment_conditions"] = 30
-        elif payment.lstrip("-").isdigit() and len(payment) < 10:
+        elif payment.isascii() and payment.lstrip("-").isdigit() and len(payment) < 10:
             data["payment_conditions"] = int(payment)
         else:
             row.fail("payment conditions", "INVALID", "Days between 0 and 3650.")
@@ -781,7 +788,9 @@ class _CompanyImport(_Import):
             return
         for username in missing:
             self.users[username] = None
-        found = await User.filter(username__in=missing).values("id", "username", "enabled")
+        found = await User.filter(username__in=_fitting(User, "username", missing)).values(
+            "id", "username", "enabled"
+        )
         for user in found:
             self.users[user["username"]] = (user["id"], user["enabled"])
 
@@ -795,7 +804,7 @@ class _CompanyImport(_Import):
         existing = {
             row.pop("name_key"): row
             for row in await Company.annotate(name_key=Lower("name"))
-            .filter(name_key__in=names)
+            .filter(name_key__in=_fitting(Company, "name", names))
             .values("id", "path", "name_key", *_COMPANY_WRITTEN)
         }
         visible: set[int] = set()
@@ -816,9 +825,9 @@ class _CompanyImport(_Import):
         if fiscal_ids:
             fiscal_owner = {
                 f: i
-                for i, f in await Company.filter(fiscal_id__in=fiscal_ids).values_list(
-                    "id", "fiscal_id"
-                )
+                for i, f in await Company.filter(
+                    fiscal_id__in=_fitting(Company, "fiscal_id", fiscal_ids)
+                ).values_list("id", "fiscal_id")
             }
         await self._load_users({r.extra["manager"] for r in rows if r.extra["manager"]})
         current_custom: dict[int, dict[int, str]] = {}
@@ -991,7 +1000,9 @@ class _ContactImport(_Import):
         names = {r.extra["company"] for r in rows if r.extra["company"]}
         companies = {
             row["name"]: row
-            for row in await Company.filter(name__in=names).values("id", "name", "manager_id")
+            for row in await Company.filter(name__in=_fitting(Company, "name", names)).values(
+                "id", "name", "manager_id"
+            )
         }
         visible: set[int] = set()
         if companies:
@@ -1506,7 +1517,7 @@ class _ContractImport(_Import):
             text = text.strip()
             if not text:
                 data[key] = None
-            elif text.isdigit() and len(text) < 10:
+            elif text.isascii() and text.isdigit() and id_number(text, minimum=0) is not None:
                 data[key] = int(text)
             else:
                 row.fail(column, "INVALID", f"'{text}' is not a valid id.")
@@ -1522,7 +1533,7 @@ class _ContractImport(_Import):
             row.fail("status", "INVALID", "Use 0 (inactive), 1 (active) or 2 (pending).")
         try:
             ids = sorted({int(p) for p in related.replace(",", " ").replace(";", " ").split()})
-            if any(not 0 < i <= MAX_ID for i in ids):
+            if any(id_number(i) is None for i in ids):
                 raise ValueError(related)
             data["related"] = ids
         except ValueError:
@@ -1554,7 +1565,8 @@ class _ContractImport(_Import):
         }
         companies: dict[Any, dict[str, Any]] = {}
         if names or ids:
-            for company in await Company.filter(Q(name__in=names) | Q(id__in=ids)).values(
+            fitting = _fitting(Company, "name", names)
+            for company in await Company.filter(Q(name__in=fitting) | Q(id__in=ids)).values(
                 "id", "name", "manager_id"
             ):
                 companies[company["name"]] = company
@@ -1593,7 +1605,8 @@ class _ContractImport(_Import):
         existing: dict[tuple[int, str], dict[str, Any]] = {}
         if pairs:
             found = await Contract.filter(
-                company_id__in={c for c, _ in pairs}, reference__in={r for _, r in pairs}
+                company_id__in={c for c, _ in pairs},
+                reference__in=_fitting(Contract, "reference", {r for _, r in pairs}),
             ).values("id", *_CONTRACT_WRITTEN)
             shown = (
                 set(

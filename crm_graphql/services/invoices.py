@@ -25,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.files import FileOwner
@@ -43,7 +44,6 @@ from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, par
 from crm_graphql.services.languages import check_language
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version
-from crm_graphql.services.users import parse_id
 
 # Called after each create and edit, inside the transaction (e.g. render the PDF).
 AFTER_SAVE: list[Callable[[Invoice], Awaitable[None]]] = []

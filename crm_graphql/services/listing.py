@@ -361,7 +361,7 @@ def _decode_value(model: type[Model], column: str, raw: Any) -> Any:
             raise ListError("The cursor is not valid.")
         return raw
     if isinstance(field, tfields.CharField | tfields.TextField):
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or "\x00" in raw:
             raise ListError("The cursor is not valid.")
         return raw
     if field is None:
@@ -388,7 +388,8 @@ def decode_cursor(model: type[Model], cursor: str, keys: Sequence[SortKey]) -> l
         return [_decode_value(model, k.column, v) for k, v in zip(keys, values, strict=True)]
     except ListError:
         raise
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
+        # OverflowError: a time at the calendar's ends, in UTC beyond year 1 or 9999
         raise ListError("The cursor is not valid.") from exc
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from tortoise.exceptions import ValidationError
 from tortoise.models import Model
 
 from crm_graphql.errors import FieldError, PayloadErrors
@@ -55,3 +57,28 @@ async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Field
         return None, exc.errors
     except FieldError as exc:
         return None, [exc]
+    except ValidationError as exc:
+        return None, [validation_field_error(exc)]
+
+
+_LENGTH = re.compile(r"^(?:(\w+): )?Length of '.*' \d+ > (\d+)$", re.DOTALL)
+_FIELD = re.compile(r"^(\w+): ")
+
+
+def validation_field_error(exc: ValidationError) -> FieldError:
+    """Tortoise's check of a value against its column (a string over `max_length`,
+    met by a lookup before the service's own checks) as the payload error it is,
+    naming the field in camelCase, without echoing the value."""
+    text = str(exc)
+    length = _LENGTH.match(text)
+    named = _FIELD.match(text)
+    column = (length.group(1) if length else named.group(1) if named else None) or None
+    field = _camel(column) if column else None
+    if length:
+        return FieldError(field, "TOO_LARGE", f"At most {length.group(2)} characters.")
+    return FieldError(field, "INVALID", "The value does not fit this field.")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)

@@ -7,8 +7,11 @@ runs under a timeout; a page that fails or hangs is closed and replaced, a brows
 that died is relaunched, and every page is recycled after `recycle_after` renders so
 memory stays flat.
 
-Sandbox: each page has its own context with JavaScript off and every request aborted
-(`route("**/*")`), a Content-Security-Policy `<meta>` is put first in the document
+Sandbox: the browser is launched with host-resolver rules that resolve no name and a
+proxy on a closed port (`NETWORK_ARGS`: no TCP connection, no DNS lookup); each page
+has its own context with JavaScript off and every request aborted (`route("**/*")`),
+user-written templates lose frames, objects, links and remote images first
+(`sanitize_template`, nh3), a Content-Security-Policy `<meta>` is put first in the document
 (`default-src 'none'`, images and fonts only as `data:`), the document's own
 `http-equiv` attributes are disabled (no meta refresh), and only `set_content` is used
 (no navigation, no `file://`). Images come in as data URIs. HTML and PDF sizes are
@@ -29,11 +32,24 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+import nh3
+
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.pdf")
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
+# The browser's network layer reaches nothing, whatever a template asks for: every host
+# name resolves to "not found" (no DNS lookup leaks a macro-built name), and every
+# connection, loopback included (`<-loopback>` drops Chromium's implicit bypass), goes
+# to a proxy on a closed port. Playwright's routing and the CSP come on top; the route
+# alone let frames and preconnects open TCP connections (issue 11.4).
+NETWORK_ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--dns-prefetch-disable",
+]
 LAUNCH_ARGS = [
     "--disable-gpu",
     "--disable-background-networking",
@@ -42,7 +58,76 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-extensions",
     "--disable-dev-shm-usage",
+    *NETWORK_ARGS,
 ]
+# What a user-written template (contract templates) may hold: formatting, tables,
+# styles and data: images. Frames, objects, embeds, links, scripts, forms, media and
+# SVG go, with their content for the ones that have any.
+TEMPLATE_TAGS = frozenset(nh3.ALLOWED_TAGS) | {"style", "font", "section", "main", "address"}
+TEMPLATE_DROPPED = frozenset(
+    {
+        "script",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "noscript",
+        "svg",
+        "math",
+        "template",
+        "video",
+        "audio",
+        "applet",
+    }
+)
+TEMPLATE_ATTRIBUTES = {
+    **{tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {
+        "style",
+        "class",
+        "id",
+        "lang",
+        "dir",
+        "title",
+        "align",
+        "valign",
+        "width",
+        "height",
+        "colspan",
+        "rowspan",
+        "border",
+        "cellpadding",
+        "cellspacing",
+        "bgcolor",
+        "color",
+        "face",
+        "size",
+    },
+}
+
+
+def _template_attribute(tag: str, attribute: str, value: str) -> str | None:
+    # Images only as data: URIs (the CSP would block others; they never reach the page).
+    if attribute == "src" and not value.strip().lower().startswith("data:"):
+        return None
+    return value
+
+
+def sanitize_template(html: str) -> str:
+    """A user-written template's HTML with everything that can load something removed
+    (nh3, the Rust ammonia sanitizer); text, formatting and styles are kept."""
+    return nh3.clean(
+        html,
+        tags=set(TEMPLATE_TAGS),
+        clean_content_tags=set(TEMPLATE_DROPPED),
+        attributes=TEMPLATE_ATTRIBUTES,
+        attribute_filter=_template_attribute,
+        url_schemes={"http", "https", "mailto", "data"},
+        strip_comments=True,
+    )
+
+
 CSP = (
     '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
     "img-src data:; font-src data:; style-src 'unsafe-inline'\">"

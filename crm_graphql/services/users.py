@@ -10,6 +10,7 @@ from typing import Any
 from tortoise.models import Model
 
 from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
 from crm_graphql.services import audit
@@ -27,16 +28,6 @@ _USER_TEXT_LIMITS = {
     "employee_number": 60,
     "location": 200,
 }
-
-
-def parse_id(value: Any, field: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise FieldError(field, "INVALID", f"'{value}' is not a valid id.") from None
-    if number <= 0:
-        raise FieldError(field, "INVALID", f"'{value}' is not a valid id.")
-    return number
 
 
 async def _get(model: type[Model], value: Any, field: str) -> Any:
