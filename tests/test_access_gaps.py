@@ -385,14 +385,14 @@ async def test_billing_and_invoicing_statistics_need_ir(api: Api) -> None:
     await load_sample(api)
     await make_user("crm_only", bits=("CR", "CW"), company=await Company.get(name="My company"))
     api.tokens["crm_only"] = await api.login("crm_only", "crm_only-pass")
-    billing = "{ companies { edges { node { name billing } } } }"
+    billing = "{ companies { edges { node { name billing { currency amount } } } } }"
     stats = "{ companyStatistics { byCountry { count } topByInvoicing { amount } "
     stats += "invoicingPerManager { amount } } }"
     # Then user1 (IR) sees billing and the invoicing statistics
     seen = await api.data(billing, as_user="user1")
     assert {e["node"]["name"]: e["node"]["billing"] for e in seen["companies"]["edges"]} == {
-        "Customer #A": "2400.00",
-        "Customer #B": "0.00",
+        "Customer #A": [{"currency": "EUR", "amount": "2400.00"}],
+        "Customer #B": [],
     }
     figures = (await api.data(stats, as_user="user1"))["companyStatistics"]
     assert figures["topByInvoicing"] == [{"amount": "2400.00"}]
@@ -429,4 +429,4 @@ async def test_billing_and_invoicing_statistics_need_ir(api: Api) -> None:
     billing_column = rows[0].index("billing")
     assert [r[billing_column] for r in rows[1:]] == ["", ""]
     rows = await export_rows(api, "companies", "user1")
-    assert sorted(r[billing_column] for r in rows[1:]) == ["0.00", "2400.00"]
+    assert sorted(r[billing_column] for r in rows[1:]) == ["", "2400.00 EUR"]

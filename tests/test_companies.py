@@ -4,14 +4,14 @@ nothing half-written, the parent tree, optimistic concurrency, audit."""
 from __future__ import annotations
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.customfields import CustomFieldValue
 from tests.factories import Api, error_codes
 
 CREATE = """mutation($input: CompanyCreateInput!) {
   companyCreate(input: $input) {
     company { id name fiscalId country role { name } parent { name } manager { username }
-              paymentConditions version billing contractCount openLeadCount
+              paymentConditions version billing { currency amount } contractCount openLeadCount
               customFields { name value } }
     errors { field code message }
   }
@@ -51,7 +51,7 @@ async def test_create_with_defaults_and_audit(demo: Api) -> None:
     assert company["role"] == {"name": "Customer"}
     assert company["paymentConditions"] == 30
     assert (company["billing"], company["contractCount"], company["openLeadCount"]) == (
-        "0.00",
+        [],
         0,
         0,
     )
@@ -217,10 +217,12 @@ async def test_roles_need_cm_and_are_unique(demo: Api) -> None:
 
 async def test_list_filters_and_order(demo: Api) -> None:
     a = await Company.get(name="Customer #A")
-    a.country, a.billing_cents = "Greenland", 150_000
+    a.country = "Greenland"
     await a.save()
+    await CompanyBilling.create(company=a, currency="EUR", cents=150_000)
     query = """query($f: CompanyFilter, $o: [CompanyOrder!]) {
-      companies(filter: $f, orderBy: $o) { totalCount edges { node { name billing } } } }"""
+      companies(filter: $f, orderBy: $o) { totalCount edges { node { name billing { amount } } } }
+    }"""
 
     async def run(flt: dict | None = None, order: list | None = None) -> list[str]:
         data = await demo.data(query, {"f": flt, "o": order}, as_user="admin")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graphql.models.activities import Activity
-from crm_graphql.models.companies import Company
+from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
 from tests.factories import Api, error_codes, make_user
@@ -33,9 +33,9 @@ async def add_company(
     billing_cents: int = 0,
     activities: int = 0,
 ) -> Company:
-    company = await Company.create(
-        name=name, parent=parent, manager=manager, country=country, billing_cents=billing_cents
-    )
+    company = await Company.create(name=name, parent=parent, manager=manager, country=country)
+    if billing_cents:
+        await CompanyBilling.create(company=company, currency="EUR", cents=billing_cents)
     company.path = f"{parent.path if parent else '/'}{company.id}/"
     await Company.filter(id=company.id).update(path=company.path)
     if activities:
@@ -57,8 +57,10 @@ async def set_up(demo: Api) -> None:
     manager1 = await User.get(username="manager1")
     a = await Company.get(name="Customer #A")
     b = await Company.get(name="Customer #B")
-    await Company.filter(id=a.id).update(billing_cents=150_050)
-    await Company.filter(id=b.id).update(billing_cents=20_000)
+    await CompanyBilling.create(company=a, currency="EUR", cents=150_050)
+    await CompanyBilling.create(company=b, currency="EUR", cents=20_000)
+    # never added to the EUR figures (SPEC §3); the statistics' default currency is EUR
+    await CompanyBilling.create(company=a, currency="JPY", cents=9_000_000)
     await Activity.bulk_create([Activity(company=a, text=f"a{i}") for i in range(3)])
     await Activity.create(company=b, text="b")
     top = await add_company(

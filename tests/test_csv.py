@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company
+from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import (
     CustomField,
@@ -196,9 +196,9 @@ async def test_export_columns_and_values(demo: Api) -> None:
     size, _ = await custom_fields()
     customer_a = await Company.get(name="Customer #A")
     mine = await Company.get(name="My company")
-    await Company.filter(id=customer_a.id).update(
-        fiscal_id="B-123", billing_cents=123456, office_phone="+34 600 000 000"
-    )
+    await Company.filter(id=customer_a.id).update(fiscal_id="B-123", office_phone="+34 600 000 000")
+    await CompanyBilling.create(company_id=customer_a.id, currency="EUR", cents=123456)
+    await CompanyBilling.create(company_id=customer_a.id, currency="JPY", cents=100)
     await CustomFieldValue.create(field=size, object_id=customer_a.id, value="Large")
     response = await export(demo, "companies", "admin")
     rows = rows_of(response.content)
@@ -207,7 +207,7 @@ async def test_export_columns_and_values(demo: Api) -> None:
     assert row["id parent"] == str(mine.id)
     assert row["manager"] == "user1"
     assert row["fiscal id"] == "B-123"
-    assert row["billing"] == "1234.56"
+    assert row["billing"] == "1234.56 EUR; 1.00 JPY"  # per currency, never added
     assert row["payment conditions"] == "30"
     assert row["office phone"] == "'+34 600 000 000"  # neutralised
     assert row["Size"] == "Large"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from crm_graphql.models.companies import Company
+from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from crm_graphql.models.users import User
@@ -19,7 +19,7 @@ from tests.factories import Api, make_user
 
 QUERY = """{
   companies(first: 20) { edges { node {
-    name billing
+    name billing { currency amount }
     contracts(first: 5) { edges { node {
       reference
       relatedInvoices(first: 5) { edges { node {
@@ -29,9 +29,10 @@ QUERY = """{
   } } }
 }"""
 
-# The statements the query's shape costs: the page of companies, the contracts window,
-# the related-invoice links window, the invoices by id, the lines.
-SHAPE_STATEMENTS = 5
+# The statements the query's shape costs: the page of companies, their billing per
+# currency, the contracts window, the related-invoice links window, the invoices by id,
+# the lines.
+SHAPE_STATEMENTS = 6
 
 VIEWERS = ("manager1", "admin")
 
@@ -68,7 +69,9 @@ class World:
         contracts.sort(key=lambda c: (c[0], c[1]), reverse=True)
         return {
             "name": made.name,
-            "billing": str(cents_to_decimal(made.billing_cents)),
+            "billing": [{"currency": "EUR", "amount": str(cents_to_decimal(made.billing_cents))}]
+            if made.billing_cents
+            else [],
             "contracts": {
                 "edges": [
                     {
@@ -143,7 +146,8 @@ async def populate(world: World, count: int, prefix: str) -> None:
                     for c, a in reversed(list(zip(concepts, amounts, strict=True)))
                 ],
             }
-        await Company.filter(id=company.id).update(billing_cents=billing)
+        if billing:
+            await CompanyBilling.create(company=company, currency="EUR", cents=billing)
         made = Made(
             name=name,
             billing_cents=billing,
@@ -264,9 +268,12 @@ async def test_limits_order_privacy_and_totals_in_detail(demo: Api) -> None:
     assert invoice["total"] == "82.89"
     assert [line["amount"] for line in invoice["lines"]] == ["17.14", "17.13", "17.12", "17.11"]
     assert invoice["lines"][0]["concept"] == "Detail 015 line 3"
-    assert admin["Detail 015"]["billing"] == str(
-        cents_to_decimal(world.companies["Detail 015"].billing_cents)
-    )
+    assert admin["Detail 015"]["billing"] == [
+        {
+            "currency": "EUR",
+            "amount": str(cents_to_decimal(world.companies["Detail 015"].billing_cents)),
+        }
+    ]
 
     # privacy: Detail 005 (an outsider's, under Customer #B) is visible to manager1 but
     # its private contracts (1 and 4) are not; Detail 004 (user1's) keeps them

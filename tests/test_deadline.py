@@ -67,11 +67,11 @@ async def make_companies(n: int, name_width: int = 0) -> None:
     await _db().execute_script(
         "INSERT INTO companies (name, address, fiscal_id, country, website, comments, "
         "role_id, parent_id, manager_id, last_update, payment_conditions, office_phone, "
-        "general_email, created_at, version, path, billing_cents, last_activity_at, "
+        "general_email, created_at, version, path, last_activity_at, "
         "last_activity_key) "
         f"SELECT 'Load {pad} ' || g.i, '', NULL, "
         "CASE g.i % 4 WHEN 0 THEN 'Spain' WHEN 1 THEN 'France' WHEN 2 THEN 'Portugal' "
-        f"ELSE 'Italy' END, '', '', NULL, NULL, NULL, {now}, 30, '', '', {now}, 1, '', 0, "
+        f"ELSE 'Italy' END, '', '', NULL, NULL, NULL, {now}, 30, '', '', {now}, 1, '', "
         f"NULL, 0 FROM {series};"
         "UPDATE companies SET path = '/' || id || '/' WHERE path = '';"
     )

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company
+from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.setup import CrmSetup
@@ -155,10 +155,13 @@ async def test_defaults_come_from_crm_setup(demo: Api) -> None:
 
 async def test_billing_follows_submitted_non_canceled_invoices(demo: Api) -> None:
     company = await company_id("Customer #B")
-    billing = "query($id: ID!) { company(id: $id) { billing } }"
+    billing = "query($id: ID!) { company(id: $id) { billing { currency amount } } }"
 
     async def current() -> str:
-        return (await demo.data(billing, {"id": company}, as_user="manager1"))["company"]["billing"]
+        data = await demo.data(billing, {"id": company}, as_user="manager1")
+        amounts = data["company"]["billing"]
+        assert all(a["currency"] == "EUR" for a in amounts)
+        return amounts[0]["amount"] if amounts else "0.00"
 
     first = await create_ok(demo, "manager1", seed_input(company))
     await create_ok(demo, "manager1", seed_input(company, kind="RECEIVED", billId="S-1"))
@@ -244,7 +247,7 @@ async def test_bad_input_is_a_payload_error_and_writes_nothing(demo: Api) -> Non
     assert await Invoice.all().count() == 0
     assert await InvoiceLine.all().count() == 0
     assert await InvoiceTax.all().count() == 0
-    assert (await Company.get(id=int(company))).billing_cents == 0
+    assert await CompanyBilling.filter(company_id=int(company)).count() == 0
     # and the audit log tells who tried
     rejected = await AuditEntry.filter(action="REJECTED", object_type="Invoice").all()
     assert len(rejected) == len(BAD_INPUTS)

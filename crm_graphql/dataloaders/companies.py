@@ -13,7 +13,7 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.dataloaders.base import DataLoader
 from crm_graphql.models.activities import Activity
-from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
 from crm_graphql.models.users import User
@@ -30,6 +30,19 @@ ACTIVITY_ORDER = [SortKey("created_at", descending=True), SortKey("id", descendi
 async def _by_id(queryset: QuerySet[Any], ids: Sequence[int]) -> list[Any]:
     rows = {row.id: row for row in await queryset.filter(id__in=set(ids))}
     return [rows.get(i) for i in ids]
+
+
+async def _billing(ids: Sequence[int]) -> list[list[tuple[str, int]]]:
+    """Per company: (currency, cents) of its billing, by currency code."""
+    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    rows = (
+        await CompanyBilling.filter(company_id__in=set(ids))
+        .order_by("company_id", "currency")
+        .values_list("company_id", "currency", "cents")
+    )
+    for company_id, currency, cents in rows:
+        found[company_id].append((currency, int(cents)))
+    return [found.get(i, []) for i in ids]
 
 
 def _per_parent_loader(
@@ -69,6 +82,7 @@ class CompanyLoaders:
         self.company = DataLoader[int, Company | None](
             lambda ids: _by_id(Company.filter(visible), ids)
         )
+        self.billing = DataLoader[int, list[tuple[str, int]]](_billing)
         self.role = DataLoader[int, CompanyRole | None](lambda ids: _by_id(CompanyRole.all(), ids))
         self.user = DataLoader[int, User | None](lambda ids: _by_id(User.all(), ids))
         self.contact = DataLoader[int, Contact | None](lambda ids: _by_id(Contact.all(), ids))

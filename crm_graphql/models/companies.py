@@ -47,9 +47,6 @@ class Company(Model):
     # Materialized path of ids from the root, "/1/7/42/": descendants of X are the rows
     # whose path starts with X's path, one indexed comparison for the access rule.
     path = fields.CharField(max_length=1000, default="", db_default="")
-    # Sum of invoice bases in cents, kept by the invoicing service (integer: SQLite
-    # stores decimals as text, which would sort and compare wrongly).
-    billing_cents = fields.BigIntField(default=0, db_default=0)
     last_activity_at = fields.DatetimeField(null=True)
     # last_activity_at as microseconds since the epoch, 0 when none: a NOT NULL key the
     # keyset pagination can sort on (NULLs sort differently in SQLite and PostgreSQL).
@@ -66,6 +63,30 @@ class Company(Model):
             ("path",),
             ("manager_id",),
             ("parent_id",),
-            ("billing_cents", "id"),
             ("last_activity_key", "id"),
         )
+
+
+class CompanyBilling(Model):
+    """A company's billing in one currency.
+
+    SPEC §3: amounts of different currencies are never added. `cents` is the sum of
+    the bases of its non-canceled Submitted invoices in that currency (integer cents:
+    SQLite stores decimals as text, which would sort and compare wrongly). Kept by the
+    invoicing service; no row means zero."""
+
+    id = fields.IntField(primary_key=True)
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "crm.Company", related_name="billings", on_delete=fields.CASCADE
+    )
+    currency = fields.CharField(max_length=3)
+    cents = fields.BigIntField()
+
+    company_id: int
+
+    class Meta:
+        table = "company_billings"
+        ordering = ["company_id", "currency"]
+        unique_together = (("company", "currency"),)
+        # Billing filters and top-by-invoicing read one currency, largest first.
+        indexes = (("currency", "cents", "company_id"),)

@@ -65,6 +65,7 @@ class Invoice(Model):
             ("issued_on", "id"),
             ("kind", "status"),
             ("currency", "issued_on"),
+            ("updated_at", "id"),
         )
 
 

@@ -72,7 +72,7 @@ def invoice_sums_field() -> list[FieldExtension]:
     return auth(*INVOICE_SUM_BITS)
 
 
-def invoice_sums_used(flt: Any, order_by: Any = None, column: str = "billing_cents") -> bool:
+def invoice_sums_used(flt: Any, order_by: Any = None, column: str = "billing_key") -> bool:
     """Whether a company filter or order reveals invoice sums (billing)."""
     ordered = any(getattr(o.field, "value", None) == column for o in order_by or [])
     return ordered or has_condition(flt, "billing")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.permissions.base import auth
@@ -22,10 +22,12 @@ from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_
 from crm_graphql.resolvers.common import connection, get_or_404, input_fields
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
+    BILLING_KEY,
     COMPANY_FILTER_SPEC,
     CompanyCreateInput,
     CompanyFilter,
     CompanyOrder,
+    CompanyOrderField,
     CompanyPayload,
     CompanyRoleInput,
     CompanyRolePayload,
@@ -35,12 +37,25 @@ from crm_graphql.schema.companies import (
 )
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
-from crm_graphql.services.listing import SortKey
+from crm_graphql.services.billing import billing_key, currency_code
+from crm_graphql.services.listing import ListError, SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
 
 DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
 Described = strawberry.argument
+
+
+def _with_billing_key(queryset: Any, order_by: list[CompanyOrder] | None) -> Any:
+    """Sorting by BILLING sorts by the billing in one currency: a computed column."""
+    for order in order_by or []:
+        if order.field == CompanyOrderField.BILLING:
+            try:
+                code = currency_code(order.currency)
+            except ListError as exc:
+                raise BadUserInput(str(exc)) from None
+            return queryset.annotate(**{BILLING_KEY: billing_key(code)})
+    return queryset
 
 
 def visible_companies(info: Info) -> Any:
@@ -88,7 +103,7 @@ class CompaniesQuery:
             raise info.context.deny("companies.billing", "needs IR")
         return await connection(
             info,
-            visible_companies(info),
+            _with_billing_key(visible_companies(info), order_by),
             flt=filter,
             spec=COMPANY_FILTER_SPEC,
             order_by=order_by,

@@ -317,6 +317,25 @@ class InvoicesMutation:
         return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
 
     @strawberry.mutation(
+        description="Render a Submitted invoice's PDF again (e.g. after CRM setup's layout "
+        "changed), replacing the previous one (`pdfReplaced`); the invoice itself does not "
+        "change. Follows the invoice's edit rule (IM, or whoever holds its lock).",
+        extensions=auth(*WRITERS),
+    )
+    async def invoice_regenerate_pdf(
+        self, info: Info, id: Annotated[strawberry.ID, Described(description="The invoice.")]
+    ) -> InvoicePayload:
+        viewer = info.context.require_viewer()
+
+        async def work() -> Invoice:
+            invoice = await editable_invoice(info, id)
+            return await service.regenerate_pdf(viewer, invoice, info.context.request_id)
+
+        invoice, errors = await atomic(work)
+        await _finish(info, "invoiceRegeneratePdf", id, invoice, errors)
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+
+    @strawberry.mutation(
         description="Unlock an invoice. Only invoice managers (IM) unlock.",
         extensions=auth("IM"),
     )

@@ -23,6 +23,7 @@ from crm_graphql.schema.templates import (
 )
 from crm_graphql.services import documents
 from crm_graphql.services import templates as service
+from crm_graphql.services.languages import LANGUAGES, check_language
 from crm_graphql.services.mutations import atomic
 from crm_graphql.services.users import get_object
 
@@ -98,14 +99,23 @@ class TemplatesMutation:
         info: Info,
         contract_id: Annotated[strawberry.ID, Described(description="The contract.")],
         template_id: Annotated[strawberry.ID, Described(description="The template.")],
+        language: Annotated[
+            str,
+            Described(
+                description="Language of the date macros (_format_long_time_): "
+                + ", ".join(LANGUAGES)
+                + "."
+            ),
+        ] = "en",
     ) -> ContractGeneratePdfPayload:
         viewer = info.context.require_viewer()
 
         async def work() -> FileType:
+            code = check_language(language)
             contract = await editable_contract(info, contract_id, "contractId")
             template = await get_object(ContractTemplate, template_id, "templateId")
             return await documents.attach_contract_pdf(  # type: ignore[return-value]
-                contract, template, viewer.user, info.context.request_id
+                contract, template, viewer.user, info.context.request_id, code
             )
 
         stored, errors = await atomic(work)

@@ -44,8 +44,12 @@ from crm_graphql.schema.customfields import (
     value_list,
 )
 from crm_graphql.schema.files import files_connection
+from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
+
+# The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
+BILLING_KEY = "billing_key"
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
@@ -99,12 +103,17 @@ class CompanyType:
     )
 
     @strawberry.field(
-        description="Sum of the bases of its invoices. Needs IR: without it, null with a "
+        description="What it has been invoiced: the sum of the bases of its non-canceled "
+        "Submitted invoices, one amount per currency, by currency code (amounts in "
+        "different currencies are never added; none: nothing invoiced). Needs IR: without "
+        "it, null with a "
         "FORBIDDEN error.",
         extensions=invoice_sums_field(),
     )
-    def billing(self, root: strawberry.Parent[Company]) -> Decimal | None:
-        return cents_to_decimal(root.billing_cents)
+    async def billing(
+        self, root: strawberry.Parent[Company], info: Info
+    ) -> list[Annotated[CurrencyAmount, strawberry.lazy("crm_graphql.schema.leads")]] | None:
+        return await company_billing(info, root)
 
     @strawberry.field(description="Number of its contracts you can see (any status).")
     async def contract_count(self, root: strawberry.Parent[Company], info: Info) -> int:
@@ -235,6 +244,15 @@ class CompanyType:
         )
 
 
+async def company_billing(info: Info, company: Company) -> list[CurrencyAmount]:
+    """A company's billing per currency: the one place the API reads it (an access
+    rule on billing belongs here)."""
+    from crm_graphql.schema.leads import CurrencyAmount
+
+    rows = await info.context.loaders.companies.billing.load(company.id)
+    return [CurrencyAmount(currency=c, amount=cents_to_decimal(cents)) for c, cents in rows]
+
+
 @strawberry.input(description='Conditions on a money amount (decimal text, e.g. "1500.00").')
 class MoneyFilter:
     eq: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
@@ -251,11 +269,30 @@ class MoneyFilter:
             raise ListError(f"'{value}' is not an amount.") from None
 
 
+@strawberry.input(
+    description="Conditions on a company's billing in ONE currency (a company without "
+    'invoices in it bills 0 there), e.g. {currency: "JPY", gte: "10000"}.'
+)
+class BillingFilter:
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="ISO 4217 code; default: CRM setup's default currency.",
+    )
+    eq: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    lt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: Decimal | None = strawberry.field(default=strawberry.UNSET, description="More than.")
+    gte: Decimal | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+
+    coerce = staticmethod(MoneyFilter.coerce)
+
+
 @strawberry.input(description="Conditions on companies; all given conditions must hold.")
 class CompanyFilter:
     search: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Text in the name or country (ignoring case), or the id when a number.",
+        description="Text in the name, country, fiscal id, general e-mail, office phone or "
+        "address (ignoring case), or the id when a number.",
     )
     id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="Company id.")
     name: StringFilter | None = strawberry.field(default=strawberry.UNSET, description="Name.")
@@ -277,9 +314,10 @@ class CompanyFilter:
     last_update: DateTimeFilter | None = strawberry.field(
         default=strawberry.UNSET, description="Last change."
     )
-    billing: MoneyFilter | None = strawberry.field(
+    billing: BillingFilter | None = strawberry.field(
         default=strawberry.UNSET,
-        description='Billing (e.g. at least: {gte: "1000"}). Needs IR (otherwise FORBIDDEN).',
+        description='Billing in one currency (e.g. {currency: "EUR", gte: "1000"}). Needs IR '
+        "(otherwise FORBIDDEN).",
     )
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=strawberry.UNSET, description="Conditions on custom field values."
@@ -295,11 +333,26 @@ class CompanyFilter:
     )
 
 
+# Columns the free-text search looks in (SPEC §3; issue 12): all with ILIKE, so the
+# search scans the visible companies either way (bench/README "Company search").
+SEARCH_COLUMNS = (
+    "name",
+    "country",
+    "fiscal_id",
+    "general_email",
+    "office_phone",
+    "address",
+)
+
+
 def search_q(text: str, prefix: str = "") -> Q:
     text = text.strip()
     if not text:
         return Q()
-    found = Q(**{f"{prefix}name__icontains": text}) | Q(**{f"{prefix}country__icontains": text})
+    found = Q(
+        *(Q(**{f"{prefix}{column}__icontains": text}) for column in SEARCH_COLUMNS),
+        join_type=Q.OR,
+    )
     number = id_number(text)
     if number is not None:
         found |= Q(**{f"{prefix}id": number})
@@ -318,7 +371,7 @@ COMPANY_FILTER_SPEC: FilterSpec = {
     "manager": Relation("manager", USER_REF_SPEC),
     "parent": Relation("parent", REF_SPEC, visible=company_ids_seen_by),
     "last_update": "last_update",
-    "billing": "billing_cents",
+    "billing": billing_q,
     "custom_fields": lambda value, prefix: custom_fields_q(value, prefix),
 }
 
@@ -328,7 +381,9 @@ class CompanyOrderField(Enum):
     NAME = strawberry.enum_value("name", description="Name.")
     LAST_UPDATE = strawberry.enum_value("last_update", description="Last change.")
     BILLING = strawberry.enum_value(
-        "billing_cents", description="Billing. Needs IR (otherwise FORBIDDEN)."
+        BILLING_KEY,
+        description="Billing in the key's `currency` (default: CRM setup's). Needs IR "
+        "(otherwise FORBIDDEN).",
     )
     LAST_ACTIVITY = strawberry.enum_value(
         "last_activity_key", description="Latest activity (companies without any first)."
@@ -342,6 +397,11 @@ class CompanyOrderField(Enum):
 class CompanyOrder:
     field: CompanyOrderField = strawberry.field(description="Column.")
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
+    currency: str | None = strawberry.field(
+        default=None,
+        description="With BILLING: the currency to sort by (companies without invoices in "
+        "it bill 0); default: CRM setup's default currency.",
+    )
 
 
 @strawberry.input(description="A new company. You become its manager unless you name one.")

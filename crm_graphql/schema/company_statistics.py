@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from tortoise.queryset import QuerySet
 
+from crm_graphql.errors import BadUserInput
 from crm_graphql.models.companies import Company
 from crm_graphql.permissions.invoices import invoice_sums_field
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services import company_statistics as stats
+from crm_graphql.services.billing import currency_code
+from crm_graphql.services.listing import ListError
 
 if TYPE_CHECKING:
     from crm_graphql.schema.users import UserType
@@ -46,20 +49,42 @@ class CompanyActivityCount:
     count: int = strawberry.field(description="Number of activities on it and on its contacts.")
 
 
-@strawberry.type(description="What one company has been invoiced.")
+@strawberry.type(description="What one company has been invoiced in one currency.")
 class CompanyInvoicing:
     company: CompanyType = strawberry.field(description="The company.")
-    amount: Decimal = strawberry.field(description="Its billing: the sum of its invoice bases.")
+    currency: str = strawberry.field(description="ISO 4217 code of `amount`.")
+    amount: Decimal = strawberry.field(
+        description="Its billing in `currency`: the sum of those invoice bases."
+    )
 
 
-@strawberry.type(description="What the companies of one manager have been invoiced.")
+@strawberry.type(
+    description="What the companies of one manager have been invoiced in one currency."
+)
 class InvoicingPerManager:
     manager: Manager | None = strawberry.field(
         description="The manager; null for the companies without one."
     )
+    currency: str = strawberry.field(description="ISO 4217 code of `amount`.")
     amount: Decimal = strawberry.field(
-        description="Sum of the billing of the companies they manage."
+        description="Sum of the billing in `currency` of the companies they manage."
     )
+
+
+CurrencyArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description="ISO 4217 code: amounts in other currencies are never added in; "
+        "default: CRM setup's default currency."
+    ),
+]
+
+
+def _currency(value: str | None) -> str | None:
+    try:
+        return currency_code(value)
+    except ListError as exc:
+        raise BadUserInput(str(exc)) from None
 
 
 @strawberry.type(
@@ -99,21 +124,30 @@ class CompanyStatistics:
         return [CompanyActivityCount(company=r.company, count=r.count) for r in rows]  # type: ignore[arg-type]
 
     @strawberry.field(
-        description=f"The {stats.TOP} companies with the largest billing, largest first "
-        "(then by name); companies without billing are left out. Needs IR: without it, "
-        "null with a FORBIDDEN error.",
+        description=f"The {stats.TOP} companies with the largest billing in one currency, "
+        "largest first (then by name); companies without billing in it are left out. Needs IR: "
+        "without it, null with a FORBIDDEN error.",
         extensions=invoice_sums_field(),
     )
-    async def top_by_invoicing(self) -> list[CompanyInvoicing] | None:
-        rows = await stats.top_by_invoicing(self._companies)
-        return [CompanyInvoicing(company=r.company, amount=r.amount) for r in rows]  # type: ignore[arg-type]
+    async def top_by_invoicing(self, currency: CurrencyArg = None) -> list[CompanyInvoicing] | None:
+        rows = await stats.top_by_invoicing(self._companies, _currency(currency))
+        return [
+            CompanyInvoicing(company=r.company, currency=r.currency, amount=r.amount)  # type: ignore[arg-type]
+            for r in rows
+        ]
 
     @strawberry.field(
-        description="Billing of the companies per manager, largest first (then by "
-        "username; companies without a manager last). Needs IR: without it, null with a "
-        "FORBIDDEN error.",
+        description="Billing in one currency of the companies per manager, largest first "
+        "(then by username; companies without a manager last); managers whose companies "
+        "have no billing in it are left out. Needs IR: "
+        "without it, null with a FORBIDDEN error.",
         extensions=invoice_sums_field(),
     )
-    async def invoicing_per_manager(self) -> list[InvoicingPerManager] | None:
-        rows = await stats.invoicing_per_manager(self._companies)
-        return [InvoicingPerManager(manager=r.manager, amount=r.amount) for r in rows]  # type: ignore[arg-type]
+    async def invoicing_per_manager(
+        self, currency: CurrencyArg = None
+    ) -> list[InvoicingPerManager] | None:
+        rows = await stats.invoicing_per_manager(self._companies, _currency(currency))
+        return [
+            InvoicingPerManager(manager=r.manager, currency=r.currency, amount=r.amount)  # type: ignore[arg-type]
+            for r in rows
+        ]

@@ -27,6 +27,7 @@ from crm_graphql.schema.common import (
     BooleanFilter,
     CompanyRefFilter,
     Connection,
+    DateTimeFilter,
     Edge,
     IDFilter,
     PageInfo,
@@ -136,7 +137,9 @@ class InvoiceType:
     issued_on: date = strawberry.field(description="Creation (issue) date.")
     expires_on: date | None = strawberry.field(description="Expiration (payment due) date.")
     paid_on: date | None = strawberry.field(description="Effective payment date.")
-    language: str = strawberry.field(description="Language it is printed in (e.g. en, es).")
+    language: str = strawberry.field(
+        description="Language it is printed in: de, en, es, fr, it or pt."
+    )
     currency: str = strawberry.field(description="ISO 4217 currency code.")
     discount_concept: str = strawberry.field(description="Why the discount is given.")
     retention_concept: str = strawberry.field(description="Why the retention is applied.")
@@ -327,6 +330,9 @@ class InvoiceFilter:
     paid_on: DateFilter | None = strawberry.field(
         default=strawberry.UNSET, description="Payment date range."
     )
+    updated_at: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Time of its last change."
+    )
     currency: StringFilter | None = strawberry.field(
         default=strawberry.UNSET, description="Currency code."
     )
@@ -390,6 +396,7 @@ INVOICE_FILTER_SPEC: FilterSpec = {
     "issued_on": "issued_on",
     "expires_on": "expires_on",
     "paid_on": "paid_on",
+    "updated_at": "updated_at",
     "currency": "currency",
     "locked": "locked",
     "total": "total_cents",
@@ -406,6 +413,7 @@ class InvoiceOrderField(Enum):
     BILL_ID = strawberry.enum_value("bill_id", description="Bill ID (as text).")
     TOTAL = strawberry.enum_value("total_cents", description="Total.")
     CREATED_AT = strawberry.enum_value("created_at", description="When it was recorded.")
+    UPDATED_AT = strawberry.enum_value("updated_at", description="Time of its last change.")
     ID = strawberry.enum_value("id", description="Id.")
 
 
@@ -459,7 +467,9 @@ class InvoiceCreateInput:
     paid_on: date | None = strawberry.field(
         default=None, description="Payment date (default today when created PAID)."
     )
-    language: str = strawberry.field(default="en", description="Print language.")
+    language: str = strawberry.field(
+        default="en", description="Print language: de, en, es, fr, it or pt (others refused)."
+    )
     currency: str | None = strawberry.field(
         default=strawberry.UNSET, description="ISO 4217 code (default: CRM setup's)."
     )
@@ -508,7 +518,9 @@ class InvoiceUpdateInput:
     paid_on: date | None = strawberry.field(
         default=strawberry.UNSET, description="Payment date; null for none."
     )
-    language: str | None = strawberry.field(default=strawberry.UNSET, description="Language.")
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Print language: de, en, es, fr, it or pt."
+    )
     currency: str | None = strawberry.field(default=strawberry.UNSET, description="Currency.")
     lines: list[InvoiceLineInput] | None = strawberry.field(
         default=strawberry.UNSET, description="All the lines (replace the current ones)."

@@ -8,7 +8,9 @@ import re
 from typing import Any
 
 from tortoise.connection import get_connection
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.functions import Lower
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
@@ -65,7 +67,10 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         value = data.get(column)
         if not value:
             continue
-        clash = Company.filter(**{column: value})
+        if column == "name":  # unique ignoring case (an index on LOWER(name), 0016)
+            clash = Company.annotate(name_key=Lower("name")).filter(name_key=value.lower())
+        else:
+            clash = Company.filter(**{column: value})
         if exclude_id is not None:
             clash = clash.exclude(id=exclude_id)
         if await clash.exists():
@@ -155,6 +160,20 @@ async def fill_missing_paths() -> int:
     return filled
 
 
+async def _saved(write: Any) -> Any:
+    """Run a write; a concurrent writer that took the name or fiscal id after the check
+    makes a unique index refuse it: the same payload error as the check."""
+    try:
+        return await write
+    except IntegrityError as exc:
+        text = str(exc)
+        if "fiscal_id" in text:
+            raise FieldError("fiscalId", "UNIQUE", "Another company has this fiscalId.") from None
+        if "companies_name_ci" in text or "companies.name" in text or "name_key" in text:
+            raise FieldError("name", "UNIQUE", "Another company has this name.") from None
+        raise
+
+
 async def create_company(
     viewer: Viewer, data: dict[str, Any], visible: Q, request_id: str = ""
 ) -> Company:
@@ -169,7 +188,7 @@ async def create_company(
     if errors:
         raise PayloadErrors(errors)
     parent_path = data.pop("_parent_path", "/")
-    company = await Company.create(**data)
+    company = await _saved(Company.create(**data))
     company.path = f"{parent_path}{company.id}/"
     await Company.filter(id=company.id).update(path=company.path)
     await customfields.set_values(CustomFieldEntity.COMPANY, company.id, changes, creating=True)
@@ -207,7 +226,7 @@ async def update_company(
     for name, value in data.items():
         setattr(company, name, value)
     company.version += 1
-    await company.save()
+    await _saved(company.save())
     written = await customfields.set_values(
         CustomFieldEntity.COMPANY, company.id, changes, creating=False
     )

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Subquery
-from tortoise.functions import Count, Sum
+from tortoise.functions import Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
+from crm_graphql.services.billing import currency_sql
 from crm_graphql.services.money import cents_to_decimal
 
 TOP = 10
@@ -40,6 +41,7 @@ class ManagerCount:
 @dataclass(frozen=True)
 class ManagerAmount:
     manager: User | None
+    currency: str
     amount: Decimal
 
 
@@ -52,6 +54,7 @@ class CompanyCount:
 @dataclass(frozen=True)
 class CompanyAmount:
     company: Company
+    currency: str
     amount: Decimal
 
 
@@ -124,16 +127,40 @@ async def by_manager(companies: QuerySet[Company]) -> list[ManagerCount]:
     return [ManagerCount(manager=user, count=int(n)) for user, n in rows]
 
 
-async def invoicing_per_manager(companies: QuerySet[Company]) -> list[ManagerAmount]:
-    """Sum of the companies' billing per manager (None: without one), largest first."""
+def _scope_sql(companies: QuerySet[Company]) -> tuple[str, list[Any], Any]:
+    """(SQL, params, connection) of the ids and managers of `companies`, each once."""
+    scope = _scope(companies).order_by().values("id", "manager_id")
+    scope._choose_db_if_not_chosen()
+    scope._make_query()
+    sql, params = scope.query.get_parameterized_sql()
+    return sql, list(params), scope._db
+
+
+async def invoicing_per_manager(
+    companies: QuerySet[Company], currency: str | None = None
+) -> list[ManagerAmount]:
+    """Sum of the companies' billing in one currency (None: CRM setup's default) per
+    manager (None: without one), largest first; every manager of the companies is
+    listed, with 0 when nothing was invoiced in that currency."""
+    scope, params, db = _scope_sql(companies)
+    code = currency_sql(currency)
     aggregate = (
-        _scope(companies)
-        .annotate(n=Sum("billing_cents"))
-        .group_by("manager_id")
-        .values("manager_id", "n")
+        "SELECT c.manager_id, SUM(COALESCE(b.cents, 0)) AS n "  # noqa: S608
+        f"FROM ({scope}) c LEFT JOIN company_billings b "
+        f"ON b.company_id = c.id AND b.currency = {code} GROUP BY c.manager_id"
     )
-    rows = await _joined(aggregate, "manager_id", User, "username")
-    return [ManagerAmount(manager=user, amount=_money(n)) for user, n in rows]
+    sql = (
+        f"SELECT t.*, s.manager_id AS crm_key, {code} AS crm_currency, s.n AS crm_n "  # noqa: S608
+        f"FROM ({aggregate}) s LEFT JOIN users t ON t.id = s.manager_id "
+        "ORDER BY s.n DESC, CASE WHEN t.id IS NULL THEN 1 ELSE 0 END, t.username, s.manager_id"
+    )
+    found: list[ManagerAmount] = []
+    for row in await db.execute_query_dict(sql, params):
+        row.pop("crm_key")
+        code_value, n = row.pop("crm_currency"), row.pop("crm_n")
+        user = User._init_from_db(**row) if row["id"] is not None else None
+        found.append(ManagerAmount(manager=user, currency=code_value, amount=_money(n)))
+    return found
 
 
 async def users_per_company(companies: QuerySet[Company]) -> list[CompanyCount]:
@@ -160,12 +187,22 @@ async def top_by_activity(companies: QuerySet[Company], limit: int = TOP) -> lis
     return [CompanyCount(company=company, count=int(n)) for company, n in rows]
 
 
-async def top_by_invoicing(companies: QuerySet[Company], limit: int = TOP) -> list[CompanyAmount]:
-    """The companies with the largest billing (those with none are left out)."""
-    rows = (
-        await _scope(companies)
-        .filter(billing_cents__gt=0)
-        .order_by("-billing_cents", "name", "id")
-        .limit(limit)
+async def top_by_invoicing(
+    companies: QuerySet[Company], currency: str | None = None, limit: int = TOP
+) -> list[CompanyAmount]:
+    """The companies with the largest billing in one currency (None: CRM setup's
+    default); those with none in it are left out."""
+    scope, params, db = _scope_sql(companies)
+    code = currency_sql(currency)
+    sql = (
+        "SELECT t.*, b.currency AS crm_currency, b.cents AS crm_n "  # noqa: S608
+        f"FROM ({scope}) c JOIN company_billings b ON b.company_id = c.id "
+        f"AND b.currency = {code} AND b.cents > 0 JOIN companies t ON t.id = c.id "
+        f"ORDER BY b.cents DESC, t.name, t.id LIMIT {int(limit)}"
     )
-    return [CompanyAmount(company=c, amount=cents_to_decimal(c.billing_cents)) for c in rows]
+    found: list[CompanyAmount] = []
+    for row in await db.execute_query_dict(sql, params):
+        code_value, n = row.pop("crm_currency"), row.pop("crm_n")
+        company = Company._init_from_db(**row)
+        found.append(CompanyAmount(company=company, currency=code_value, amount=_money(n)))
+    return found

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Lower
+
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
@@ -44,6 +47,37 @@ def check(data: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
+# The database's unique index on (company_id, LOWER(email)) (migration 0016).
+EMAIL_INDEX = "contacts_company_email_ci"
+
+
+def _email_taken() -> FieldError:
+    return FieldError(
+        "email", "UNIQUE", "Another contact of this company has this e-mail (ignoring case)."
+    )
+
+
+async def _check_email_free(company_id: int, email: str, exclude_id: int | None) -> None:
+    clash = Contact.annotate(email_key=Lower("email")).filter(
+        company_id=company_id, email_key=email.lower()
+    )
+    if exclude_id is not None:
+        clash = clash.exclude(id=exclude_id)
+    if await clash.exists():
+        raise _email_taken()
+
+
+async def _saved(write: Any) -> Any:
+    """Run a write; a concurrent writer that took the e-mail first makes the unique
+    index refuse it: the same payload error as the check before."""
+    try:
+        return await write
+    except IntegrityError as exc:
+        if EMAIL_INDEX in str(exc):
+            raise _email_taken() from None
+        raise
+
+
 def custom_changes(raw: list[Any] | None) -> dict[int, Any]:
     return {parse_id(item.field_id, "customFields"): item.value for item in raw or []}
 
@@ -55,7 +89,8 @@ async def create_contact(
     errors = check(data)
     if errors:
         raise PayloadErrors(errors)
-    contact = await Contact.create(company_id=company_id, **data)
+    await _check_email_free(company_id, data["email"], None)
+    contact = await _saved(Contact.create(company_id=company_id, **data))
     await customfields.set_values(
         CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=True
     )
@@ -73,11 +108,17 @@ async def update_contact(
     errors = check(data)
     if errors:
         raise PayloadErrors(errors)
+    if "email" in data or "company_id" in data:
+        await _check_email_free(
+            data.get("company_id") or contact.company_id,
+            data.get("email") or contact.email,
+            contact.id,
+        )
     before = audit.snapshot(contact)
     for name, value in data.items():
         setattr(contact, name, value)
     contact.version += 1
-    await contact.save()
+    await _saved(contact.save())
     written = await customfields.set_values(
         CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=False
     )

@@ -7,6 +7,7 @@ activities."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,6 +27,8 @@ from crm_graphql.services.activities import touch_companies
 from crm_graphql.services.bootstrap import DEFAULT_GROUP, ensure_defaults
 from crm_graphql.services.companies import fill_missing_paths
 from crm_graphql.services.passwords import hash_password_async
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ async def _invoices(users: dict[str, User]) -> None:
         (customer_b, InvoiceKind.RECEIVED, "SUP-2021-0042", InvoiceStatus.PAID, None,
          "Hardware maintenance", Decimal("350"), "", 0, None),
     ]  # fmt: skip
+    submitted: list[Invoice] = []
     async with in_transaction():
         setup = await crm_setup()
         if setup.invoice_pattern == "[1]":  # still the default: the seed's pattern
@@ -282,7 +286,29 @@ async def _invoices(users: dict[str, User]) -> None:
             related = await Contract.filter(number=contract).first() if contract else None
             if related is not None:
                 await ContractInvoice.create(contract=related, invoice=invoice)
+            if kind == InvoiceKind.SUBMITTED:
+                submitted.append(invoice)
         await refresh_billing([customer_a.id, customer_b.id])
+    # Submitted invoices have their PDF (SPEC §6), rendered after the data is committed
+    # so no write lock is held while Chromium works; without a browser the demo still
+    # loads and says how to make the PDF later.
+    from functools import partial
+
+    from crm_graphql.models.auth import TokenKind, TokenScope
+    from crm_graphql.services.auth import Viewer
+    from crm_graphql.services.invoices import regenerate_pdf
+    from crm_graphql.services.mutations import atomic
+
+    admin = Viewer(users["admin"], frozenset(), 0, TokenKind.SESSION, TokenScope.FULL)
+    for invoice in submitted:
+        _, errors = await atomic(partial(regenerate_pdf, admin, invoice))
+        for error in errors:
+            log.warning(
+                "Demo invoice %s has no PDF (%s); run invoiceRegeneratePdf once a browser "
+                "is installed.",
+                invoice.bill_id,
+                error.message,
+            )
 
 
 async def _leads(users: dict[str, User]) -> None:

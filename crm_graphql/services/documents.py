@@ -3,8 +3,8 @@
 Invoice PDFs: `invoice_html` lays out the invoice like the seed's example (issuer block
 from CRM setup with the logo as a data: URI, customer block, ids and dates, lines,
 base, discount, subtotal, each tax, retention, total, description, payment methods,
-footer, a PAID mark), labels in the invoice's language (English and Spanish; anything
-else falls back to English). `attach_invoice_pdf` is registered as an
+footer, a PAID mark), labels in the invoice's language (services/languages.py: en, es,
+fr, de, it, pt; invoices accept no other). `attach_invoice_pdf` is registered as an
 `services.invoices.AFTER_SAVE` hook: it runs inside the mutation's transaction, so
 the new PDF replaces the previous one atomically (a failed render rolls the whole
 change back with a payload error). The cost: for auto-numbered invoices on PostgreSQL
@@ -44,52 +44,12 @@ from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.models.users import User
 from crm_graphql.services import files, setup
 from crm_graphql.services.invoicing import compute_totals
+from crm_graphql.services.languages import labels_for, long_date
 from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.pdf import RenderError, render_pdf, sanitize_template
 
 INVOICE_PDF_DESCRIPTION = "Generated invoice"
 PDF = "application/pdf"
-
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "invoice": "Invoice",
-        "invoice_id": "Invoice ID",
-        "issue_date": "Issue date",
-        "expiration_date": "Expiration date",
-        "reference": "Reference",
-        "fiscal_id": "Fiscal ID",
-        "concept": "Concept",
-        "amount": "Amount",
-        "tax_base": "Tax base",
-        "discount": "Discount",
-        "subtotal": "Subtotal",
-        "tax": "Tax",
-        "retention": "Retention",
-        "total": "Total amount",
-        "terms": "Terms and conditions",
-        "payment": "Payment",
-        "paid": "PAID",
-    },
-    "es": {
-        "invoice": "Factura",
-        "invoice_id": "Nº de factura",
-        "issue_date": "Fecha de emisión",
-        "expiration_date": "Fecha de vencimiento",
-        "reference": "Referencia",
-        "fiscal_id": "NIF",
-        "concept": "Concepto",
-        "amount": "Importe",
-        "tax_base": "Base imponible",
-        "discount": "Descuento",
-        "subtotal": "Subtotal",
-        "tax": "Impuesto",
-        "retention": "Retención",
-        "total": "Importe total",
-        "terms": "Términos y condiciones",
-        "payment": "Forma de pago",
-        "paid": "PAGADA",
-    },
-}
 
 STYLE = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 10pt; color: #222; }
@@ -110,11 +70,6 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 .paid { position: fixed; top: 45%; left: 30%; font-size: 60pt; font-weight: bold;
   color: rgba(200, 0, 0, .4); border: 8px solid rgba(200, 0, 0, .4); padding: 4px 24px; }
 """
-
-
-def labels_for(language: str) -> dict[str, str]:
-    code = (language or "en").strip().lower().replace("_", "-").split("-")[0]
-    return LABELS.get(code, LABELS["en"])
 
 
 def _e(value: Any) -> str:
@@ -266,21 +221,6 @@ async def attach_invoice_pdf(invoice: Invoice) -> None:
 # Contract templates
 
 MACRO_RE = re.compile(r"_(?:custom_\d+|[a-z]+(?:_[a-z]+)*)_")
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 def _date(value: date | datetime | None) -> str:
@@ -292,7 +232,7 @@ def _date(value: date | datetime | None) -> str:
 
 
 async def contract_macros(
-    contract: Contract, template: ContractTemplate, today: date | None = None
+    contract: Contract, template: ContractTemplate, today: date | None = None, language: str = "en"
 ) -> dict[str, str]:
     """Every macro of SPEC §5 for this contract, as plain (unescaped) text."""
     today = today or date.today()
@@ -331,9 +271,7 @@ async def contract_macros(
         "_template_id_": str(template.id),
         "_template_name_": template.name,
         "_template_description_": template.description,
-        "_format_long_time_": (
-            f"{today.day} {WEEKDAYS[today.weekday()]} {MONTHS[today.month - 1]} {today.year}"
-        ),
+        "_format_long_time_": long_date(today, language),
         "_format_short_time_": today.strftime("%d/%m/%Y"),
         "_format_annual_date_": str(today.year),
     }
@@ -366,17 +304,23 @@ def substitute(template_html: str, values: dict[str, str]) -> str:
     return pattern.sub(replace, template_html)
 
 
-async def contract_html(contract: Contract, template: ContractTemplate) -> str:
-    values = await contract_macros(contract, template)
+async def contract_html(
+    contract: Contract, template: ContractTemplate, language: str = "en"
+) -> str:
+    values = await contract_macros(contract, template, language=language)
     # Sanitized after substitution: what reaches the browser is what was checked.
     body = sanitize_template(substitute(template.html, values))
     return '<!DOCTYPE html><meta charset="utf-8">' + body
 
 
 async def attach_contract_pdf(
-    contract: Contract, template: ContractTemplate, actor: User, request_id: str = ""
+    contract: Contract,
+    template: ContractTemplate,
+    actor: User,
+    request_id: str = "",
+    language: str = "en",
 ) -> StoredFile:
-    data = await render(await contract_html(contract, template))
+    data = await render(await contract_html(contract, template, language))
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{contract.reference}_{template.name}").strip("_")
     return await files.store(
         FileOwner.CONTRACT,

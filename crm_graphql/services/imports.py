@@ -47,7 +47,7 @@ from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import id_number
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
@@ -234,6 +234,9 @@ class _Export:
     def cells(self, row: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
+    async def before_page(self, ids: list[int]) -> None:
+        """Fetch what `cells` needs beyond the row's columns, once per page."""
+
     async def pages(self, where: Q, page_size: int = EXPORT_PAGE) -> AsyncIterator[list[list[str]]]:
         """The rows matching `where`, a page of CSV cells at a time (keyset on id)."""
         last = 0
@@ -247,6 +250,7 @@ class _Export:
             if not rows:
                 return
             ids = [row["id"] for row in rows]
+            await self.before_page(ids)
             values = (
                 await customfields.values_for_objects(self.entity, ids) if self.definitions else {}
             )
@@ -278,18 +282,30 @@ class CompanyExport(_Export):
         "manager__username",
         "last_update",
         "payment_conditions",
-        "billing_cents",
         "office_phone",
         "general_email",
     )
+    _billing: dict[int, str]
+
+    async def before_page(self, ids: list[int]) -> None:
+        # Billing per currency, "1500.00 EUR; 10000.00 JPY" (informational: import
+        # ignores it; currencies are never added).
+        found: dict[int, list[str]] = defaultdict(list)
+        rows = (
+            await CompanyBilling.filter(company_id__in=ids)
+            .order_by("company_id", "currency")
+            .values_list("company_id", "currency", "cents")
+        )
+        for company_id, currency, cents in rows:
+            found[company_id].append(f"{cents_to_decimal(cents)} {currency}")
+        self._billing = {i: "; ".join(parts) for i, parts in found.items()}
 
     # Billing is a sum of invoices: empty for viewers without IR (import ignores it).
     show_billing = True
 
     def cells(self, row: dict[str, Any]) -> list[str]:
         cells = [_cell(row[name]) for name in self.selected]
-        billing = cents_to_decimal(row["billing_cents"] or 0)
-        cells[11] = str(billing) if self.show_billing else ""
+        cells.insert(11, self._billing.get(row["id"], "") if self.show_billing else "")
         return cells
 
 
@@ -760,7 +776,7 @@ class _CompanyImport(_Import):
         for problem in company_rules._clean(data):
             row.fail(_COMPANY_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message)
         if data["name"]:
-            first = self.names.setdefault(data["name"], line)
+            first = self.names.setdefault(data["name"].lower(), line)
             if first != line:
                 row.fail("name", "UNIQUE", f"The name is already on line {first} of the file.")
         if data["fiscal_id"]:
@@ -785,12 +801,14 @@ class _CompanyImport(_Import):
         access = self.access
         if self.roles is None:
             self.roles = set(await CompanyRole.all().values_list("id", flat=True))
-        names = [r.data["name"] for r in rows if r.data.get("name")]
+        # Names are unique ignoring case: a row updates the company of the same name in
+        # any case (and writes the file's spelling).
+        names = [r.data["name"].lower() for r in rows if r.data.get("name")]
         existing = {
-            row["name"]: row
-            for row in await Company.filter(name__in=_fitting(Company, "name", names)).values(
-                "id", "path", *_COMPANY_WRITTEN
-            )
+            row.pop("name_key"): row
+            for row in await Company.annotate(name_key=Lower("name"))
+            .filter(name_key__in=_fitting(Company, "name", names))
+            .values("id", "path", "name_key", *_COMPANY_WRITTEN)
         }
         visible: set[int] = set()
         if existing:
@@ -822,7 +840,7 @@ class _CompanyImport(_Import):
         plan = _Plan()
         for row in rows:
             self._resolve(row, existing, visible, parents, fiscal_owner)
-            target = existing.get(row.data["name"])
+            target = existing.get(row.data["name"].lower())
             known = target is not None and target["id"] in visible
             current = current_custom.get(target["id"], {}) if known and target else {}
             row.extra["custom"] = self.check_custom(row, current, creating=target is None)
@@ -839,7 +857,7 @@ class _CompanyImport(_Import):
     ) -> None:
         """Check the row's references and the importer's rights; fill manager_id."""
         access, data = self.access, row.data
-        target = existing.get(data.get("name", ""))
+        target = existing.get(data.get("name", "").lower())
         if target is not None:
             if target["id"] not in visible:
                 row.fail("name", "UNIQUE", "Another company has this name.")

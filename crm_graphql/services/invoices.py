@@ -3,9 +3,9 @@ the company's billing, automatic activities and the audit log.
 
 Callers run these inside one transaction (`services.mutations.atomic`) and have checked
 the viewer's rights on the invoice (permissions/invoices.py); the rules about the values
-and referenced objects are here. Every write keeps `companies.billing_cents` equal to the
-sum of the bases of the company's non-canceled SUBMITTED invoices, in the same
-transaction.
+and referenced objects are here. Every write keeps `company_billings` (one row per company
+and currency) equal to the sums of the bases of the company's non-canceled SUBMITTED
+invoices in each currency, in the same transaction.
 
 Hooks: `AFTER_SAVE` callables run after each create and edit, inside the transaction
 (the PDF step plugs in there); the payment reminder is the calendar service's
@@ -41,6 +41,7 @@ from crm_graphql.services import audit, deletion_guards, files
 from crm_graphql.services.activities import add_change_activity, touch_last_update
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
+from crm_graphql.services.languages import check_language
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version
 
@@ -203,6 +204,11 @@ def _clean(data: dict[str, Any], errors: list[FieldError]) -> None:
                 errors.append(
                     FieldError(FIELD_NAMES[name], "TOO_LARGE", f"At most {limit} characters.")
                 )
+    if "language" in data:
+        try:
+            data["language"] = check_language(data["language"])
+        except FieldError as exc:
+            errors.append(exc)
     for name in ("discount_percent", "retention_percent"):
         if name in data:
             try:
@@ -318,21 +324,32 @@ def _apply_totals(
 
 
 async def refresh_billing(company_ids: Sequence[int]) -> None:
-    """companies.billing_cents = sum of the bases of their non-canceled SUBMITTED
-    invoices: one UPDATE, in the caller's transaction."""
+    """company_billings = per company and currency, the sum of the bases of its
+    non-canceled SUBMITTED invoices (no row when there are none): two statements, in
+    the caller's transaction. An upsert, not delete-then-insert, so two transactions
+    refreshing one company never collide on the (company, currency) key."""
     ids = sorted({int(i) for i in company_ids})
     if not ids:
         return
     connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
     marks = [f"${n}" for n in range(1, len(ids) + 3)] if postgres else ["?"] * (len(ids) + 2)
-    sql = (
-        "UPDATE companies SET billing_cents = (SELECT COALESCE(SUM(i.base_cents), 0) "  # noqa: S608
-        f"FROM invoices i WHERE i.company_id = companies.id AND i.kind = {marks[0]} "
-        f"AND i.status <> {marks[1]}) WHERE id IN ({', '.join(marks[2:])})"
+    billed = f"i.kind = {marks[0]} AND i.status <> {marks[1]}"
+    in_ids = ", ".join(marks[2:])
+    params = [InvoiceKind.SUBMITTED.value, InvoiceStatus.CANCELED.value, *ids]
+    await connection.execute_query(
+        # SQLite's ? marks are positional: kind and status come first in the text too.
+        "DELETE FROM company_billings WHERE NOT EXISTS (SELECT 1 FROM invoices i "  # noqa: S608
+        f"WHERE {billed} AND i.company_id = company_billings.company_id "
+        f"AND i.currency = company_billings.currency) AND company_id IN ({in_ids})",
+        params,
     )
     await connection.execute_query(
-        sql, [InvoiceKind.SUBMITTED.value, InvoiceStatus.CANCELED.value, *ids]
+        "INSERT INTO company_billings (company_id, currency, cents) "  # noqa: S608
+        f"SELECT i.company_id, i.currency, SUM(i.base_cents) FROM invoices i "
+        f"WHERE {billed} AND i.company_id IN ({in_ids}) GROUP BY i.company_id, i.currency "
+        "ON CONFLICT (company_id, currency) DO UPDATE SET cents = excluded.cents",
+        params,
     )
 
 
@@ -619,6 +636,21 @@ async def set_lock(viewer: Viewer, invoice: Invoice, locked: bool, request_id: s
         invoice.id,
         audit.diff(before, _snapshot(invoice)),
         request_id,
+    )
+    return invoice
+
+
+async def regenerate_pdf(viewer: Viewer, invoice: Invoice, request_id: str = "") -> Invoice:
+    """Render a Submitted invoice's PDF again (e.g. after CRM setup's layout changed),
+    replacing the previous one; the invoice itself does not change. The one service
+    call behind `invoiceRegeneratePdf`, so where rendering happens can change here."""
+    if invoice.kind != InvoiceKind.SUBMITTED:
+        raise FieldError("id", "INVALID", "Received invoices have no generated PDF.")
+    from crm_graphql.services.documents import attach_invoice_pdf
+
+    await attach_invoice_pdf(invoice)
+    await audit.record(
+        viewer.user, audit.UPDATE, "Invoice", invoice.id, {"pdf": "regenerated"}, request_id
     )
     return invoice
 

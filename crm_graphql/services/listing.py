@@ -436,6 +436,11 @@ def _decode_value(model: type[Model], column: str, raw: Any) -> Any:
         if not isinstance(raw, str) or "\x00" in raw:
             raise ListError("The cursor is not valid.")
         return raw
+    if field is None:
+        # A computed sort key (an annotation, e.g. a company's billing in cents): integer.
+        if isinstance(raw, bool) or not isinstance(raw, int) or abs(raw) >= 2**63:
+            raise ListError("The cursor is not valid.")
+        return raw
     return raw
 
 
