@@ -8,7 +8,7 @@ sum of the bases of the company's non-canceled SUBMITTED invoices, in the same
 transaction.
 
 Hooks: `AFTER_SAVE` callables run after each create and edit, inside the transaction
-(the PDF step plugs in there); the payment reminder is the calendar service's
+(the PDF is queued there, rendered after commit); the payment reminder is the calendar service's
 `create_payment_reminder(viewer, invoice)`, called when the client asks for one."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version
 from crm_graphql.services.users import parse_id
 
-# Called after each create and edit, inside the transaction (e.g. render the PDF).
+# Called after each create and edit, inside the transaction (e.g. queue the PDF).
 AFTER_SAVE: list[Callable[[Invoice], Awaitable[None]]] = []
 
 # Audit action for a change the API refused (bad input, a locked invoice...).
@@ -101,11 +101,11 @@ deletion_guards.COMPANY.append(_company_has_invoices)
 
 
 def _register_pdf_hook() -> None:
-    # The invoice PDF (services/documents.py), rendered inside the transaction.
-    from crm_graphql.services.documents import attach_invoice_pdf
+    # The invoice PDF: marked PENDING here, rendered after commit (services/pdf_queue.py).
+    from crm_graphql.services.pdf_queue import queue_invoice_pdf
 
-    if attach_invoice_pdf not in AFTER_SAVE:
-        AFTER_SAVE.append(attach_invoice_pdf)
+    if queue_invoice_pdf not in AFTER_SAVE:
+        AFTER_SAVE.append(queue_invoice_pdf)
 
 
 _register_pdf_hook()
