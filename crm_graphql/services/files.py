@@ -426,13 +426,19 @@ async def _write_blobs(source: Any, stored_name: str, limit: int) -> tuple[int, 
 
 
 async def write_bytes(
-    source: Any, stored_name: str, config: Settings | None = None, *, store_kind: str = ""
+    source: Any,
+    stored_name: str,
+    config: Settings | None = None,
+    *,
+    store_kind: str = "",
+    limit: int | None = None,
 ) -> tuple[int, str]:
-    """Write the bytes of a new stored name to the store; (size, sha256). Inside a
-    file transaction: the transaction owns them from here (a rollback removes them)."""
+    """Write the bytes of a new stored name to the store (`store_kind`, default the
+    configured one); (size, sha256). Inside a file transaction: the transaction owns
+    them from here (a rollback removes them)."""
     config = config or settings
     pending = _require_pending()
-    limit = config.limits.max_upload_bytes
+    limit = config.limits.max_upload_bytes if limit is None else limit
     if (store_kind or config.file_store_kind) == DATABASE:
         return await _write_blobs(source, stored_name, limit)
     target = path_of(stored_name, config)

@@ -32,6 +32,7 @@ from crm_graphql.errors import FieldError
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
 from crm_graphql.models.users import User
+from crm_graphql.services.deadline import deadline_scope
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.pdf_queue")
@@ -122,7 +123,9 @@ async def settle(invoice: Invoice, seconds: float) -> None:
     first attempt to fail, and copy its PDF state onto `invoice`."""
     deadline = time.monotonic() + seconds
     while True:
-        row = await Invoice.filter(id=invoice.id).first().values("pdf_status", "pdf_error")
+        # Its own deadline: the wait is bounded by `seconds`, not by the request's.
+        with deadline_scope(seconds + 5, inherit=False):
+            row = await Invoice.filter(id=invoice.id).first().values("pdf_status", "pdf_error")
         if row is None:
             return
         invoice.pdf_status = row["pdf_status"]
