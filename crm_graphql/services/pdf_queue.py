@@ -45,7 +45,7 @@ BATCH = 20
 class QueueState:
     """What /readyz reports about the renderer of this process."""
 
-    started: bool = False
+    started: int = 0  # queues running in this process
     rendering: dict[int, float] = field(default_factory=dict)  # invoice id -> start
     rendered: int = 0
     failures: int = 0
@@ -55,6 +55,7 @@ class QueueState:
 
 
 state = QueueState()
+# Made on first use (the server's one event loop); shared by every queue of the process.
 _wake: asyncio.Event | None = None
 _progress: asyncio.Event | None = None
 
@@ -290,14 +291,12 @@ async def _loop(config: Settings) -> None:
 @contextlib.asynccontextmanager
 async def running(config: Settings) -> AsyncIterator[None]:
     """Run the render queue while the app runs."""
-    global _wake, _progress
-    _wake, _progress = asyncio.Event(), asyncio.Event()  # bound to this event loop
     task = asyncio.create_task(_loop(config), name="pdf-queue")
-    state.started = True
+    state.started += 1
     try:
         yield
     finally:
-        state.started = False
+        state.started -= 1
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -321,7 +320,7 @@ def renderer_report(config: Settings | None = None) -> dict[str, Any]:
         status = "ok"
     report: dict[str, Any] = {
         "status": status,
-        "queue": "running" if state.started else "stopped",
+        "queue": "running" if state.started > 0 else "stopped",
         "rendering": len(state.rendering),
         "rendered": state.rendered,
         "failures": state.failures,
