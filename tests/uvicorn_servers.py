@@ -47,14 +47,18 @@ def load_demo(env: dict[str, str]) -> None:
 def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A server on a free port, ready (GET /readyz answers 200) before it is yielded."""
     port = free_port()
+    Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    log = Path(env["CRM_DATA_DIR"]) / f"server-{port}.log"  # read it when a test fails
+    output = log.open("w")
     process = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: Chromium goes with it
     )
+    output.close()
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -65,8 +69,7 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                raise AssertionError(f"server did not start:\n{output}")
+                raise AssertionError(f"server did not start:\n{log.read_text()}")
             time.sleep(0.2)
         yield base, process
     finally:

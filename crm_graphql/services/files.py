@@ -174,6 +174,29 @@ def on_commit_async(callback: Callable[[], Awaitable[None]]) -> None:
         pending.after_commit_async.append(callback)
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """The error (or one it came from) says the database connection broke."""
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    kinds = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.AdminShutdownError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+        ConnectionError,
+    )
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def _transaction_id(tx: Any) -> int | None:
     """PostgreSQL's id of the running transaction, to ask later whether it committed."""
     if tx.capabilities.dialect != "postgres":
@@ -227,6 +250,11 @@ async def file_transaction() -> AsyncIterator[None]:
             # `body_done`: the error came from COMMIT or from releasing the connection.
             if not body_done or outer is not None:
                 await asyncio.to_thread(_unlink_quietly, pending.created)
+                if outer is None and _connection_lost(exc):
+                    # Before COMMIT: certainly not saved, and worth a retry.
+                    raise WriteNotApplied(
+                        "The database connection broke while saving; nothing was saved. Retry."
+                    ) from exc
                 raise
             if getattr(tx, "_finalized", False):
                 # COMMIT returned: only the release failed. It is a success.

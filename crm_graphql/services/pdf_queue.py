@@ -144,7 +144,13 @@ async def settle(invoice: Invoice, seconds: float) -> None:
 
 
 def _lease(config: Settings) -> timedelta:
-    return timedelta(seconds=config.pdf_timeout_seconds * 5 + 30)
+    # The longest render: waiting for a page (4 timeouts), a new page, the print.
+    return timedelta(seconds=config.pdf_timeout_seconds * 6 + 10)
+
+
+def _db_scope(config: Settings) -> Any:
+    # Background work has no request deadline: bound its statements all the same.
+    return deadline_scope(config.query_timeout_seconds or 30, inherit=False)
 
 
 async def _claim(invoice_id: int, config: Settings) -> bool:
@@ -172,13 +178,14 @@ async def _record_failure(
 async def render_one(invoice_id: int, config: Settings | None = None) -> bool:
     """Render and store one due invoice PDF if this process can claim it; True when a
     PDF was stored."""
-    from crm_graphql.services import documents, files
+    from crm_graphql.services import documents
     from crm_graphql.services.pdf import RenderError, render_pdf
 
     config = config or settings
-    if not await _claim(invoice_id, config):
-        return False
-    invoice = await Invoice.filter(id=invoice_id).first()
+    with _db_scope(config):
+        if not await _claim(invoice_id, config):
+            return False
+        invoice = await Invoice.filter(id=invoice_id).first()
     if invoice is None:
         return False
     seq = invoice.pdf_seq
@@ -190,12 +197,21 @@ async def render_one(invoice_id: int, config: Settings | None = None) -> bool:
             state.failures += 1
             state.last_error, state.last_error_at = exc.message, time.monotonic()
             log.warning("invoice %s: PDF render failed: %s", invoice_id, exc.message)
-            await _record_failure(invoice, seq, exc.message, exc.code == "TOO_LARGE", config)
+            with _db_scope(config):
+                await _record_failure(invoice, seq, exc.message, exc.code == "TOO_LARGE", config)
             return False
     finally:
         state.rendering.pop(invoice_id, None)
     state.rendered += 1
     state.last_ok_at = time.monotonic()
+    with _db_scope(config):
+        return await _store(invoice_id, seq, data, config)
+
+
+async def _store(invoice_id: int, seq: int, data: bytes, config: Settings) -> bool:
+    """Replace the invoice's PDF with `data` if no newer save asked for another."""
+    from crm_graphql.services import documents, files
+
     async with files.file_transaction():
         current = await Invoice.filter(id=invoice_id).select_for_update().first()
         if current is None or current.pdf_seq != seq:
@@ -227,6 +243,18 @@ async def render_one(invoice_id: int, config: Settings | None = None) -> bool:
     return True
 
 
+async def _release_claim(invoice_id: int, config: Settings) -> None:
+    """After an error that may have left this process's claim in place: make the
+    render due again soon. If even this fails, the claim expires on its own."""
+    now = _now()
+    try:
+        await Invoice.filter(
+            id=invoice_id, pdf_status=InvoicePdfStatus.PENDING, pdf_due_at__gt=now
+        ).update(pdf_due_at=now + timedelta(seconds=config.pdf_retry_seconds))
+    except Exception:
+        log.warning("invoice %s: could not release its render claim", invoice_id)
+
+
 async def _due_ids() -> list[int]:
     return list(
         await Invoice.filter(pdf_status=InvoicePdfStatus.PENDING, pdf_due_at__lte=_now())
@@ -247,10 +275,12 @@ async def run_due(config: Settings | None = None) -> int:
         nonlocal stored
         async with slots:
             try:
-                if await render_one(invoice_id, config):
-                    stored += 1
-            except Exception:  # the database went away: the claim expires, a pass retries
+                async with asyncio.timeout(_lease(config).total_seconds() - 5):
+                    if await render_one(invoice_id, config):
+                        stored += 1
+            except Exception:  # the database went away: give the claim back for a retry
                 log.exception("invoice %s: storing its PDF failed", invoice_id)
+                await _release_claim(invoice_id, config)
             finally:
                 _progressed()
 
