@@ -260,8 +260,12 @@ async def file_transaction() -> AsyncIterator[None]:
                 # COMMIT returned: only the release failed. It is a success.
                 log.warning("error after commit ignored: %r", exc)
             elif xid is None:
-                # SQLite (or no id yet): a COMMIT that raised did not happen.
+                # SQLite, or the connection broke before COMMIT: nothing was committed.
                 await asyncio.to_thread(_unlink_quietly, pending.created)
+                if _connection_lost(exc):
+                    raise WriteNotApplied(
+                        "The database connection broke while saving; nothing was saved. Retry."
+                    ) from exc
                 raise
             else:
                 status = await _commit_status(xid)
