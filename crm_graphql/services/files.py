@@ -51,6 +51,7 @@ from crm_graphql.errors import FieldError, OutcomeUnknown, WriteNotApplied
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
+from crm_graphql.services.deadline import deadline_scope
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.files")
@@ -210,9 +211,11 @@ async def _commit_status(xid: int) -> str | None:
     asked on a fresh pooled connection (a few tries: the server may be restarting)."""
     for attempt in range(3):
         try:
-            rows = await connections.get("default").execute_query_dict(
-                "SELECT txid_status($1) AS status", [xid]
-            )
+            # Its own deadline: the request's may be what ran out.
+            with deadline_scope(5, inherit=False):
+                rows = await connections.get("default").execute_query_dict(
+                    "SELECT txid_status($1) AS status", [xid]
+                )
             status = rows[0]["status"] if rows else None
             if status in ("committed", "aborted"):
                 return str(status)
@@ -259,8 +262,9 @@ async def file_transaction() -> AsyncIterator[None]:
             if getattr(tx, "_finalized", False):
                 # COMMIT returned: only the release failed. It is a success.
                 log.warning("error after commit ignored: %r", exc)
-            elif xid is None:
-                # SQLite, or the connection broke before COMMIT: nothing was committed.
+            elif xid is None or not _connection_lost(exc):
+                # SQLite, the connection broke before COMMIT, or the server refused the
+                # COMMIT: nothing was committed.
                 await asyncio.to_thread(_unlink_quietly, pending.created)
                 if _connection_lost(exc):
                     raise WriteNotApplied(
