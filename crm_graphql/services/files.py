@@ -175,6 +175,14 @@ def on_commit_async(callback: Callable[[], Awaitable[None]]) -> None:
         pending.after_commit_async.append(callback)
 
 
+def _run_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("an after-commit callback failed")
+
+
 def _connection_lost(exc: BaseException) -> bool:
     """The error (or one it came from) says the database connection broke."""
     try:
@@ -239,37 +247,43 @@ async def file_transaction() -> AsyncIterator[None]:
         )
     pending = _Pending()
     token = _pending.set(pending)
-    body_done = False
+    reached_commit = False
     tx: Any = None
     xid: int | None = None
     try:
         try:
             async with in_transaction() as tx:
                 yield
-                body_done = True
                 if outer is None:
                     xid = await _transaction_id(tx)
+                reached_commit = True
         except BaseException as exc:
-            # `body_done`: the error came from COMMIT or from releasing the connection.
-            if not body_done or outer is not None:
+            if not reached_commit or outer is not None:
+                # The work (or a savepoint) failed before COMMIT: rolled back.
                 await asyncio.to_thread(_unlink_quietly, pending.created)
-                if outer is None and _connection_lost(exc):
-                    # Before COMMIT: certainly not saved, and worth a retry.
+                if outer is None and isinstance(exc, Exception) and _connection_lost(exc):
+                    # Certainly not saved, and worth a retry.
                     raise WriteNotApplied(
                         "The database connection broke while saving; nothing was saved. Retry."
                     ) from exc
                 raise
+            # The error came from COMMIT or from releasing the connection after it.
             if getattr(tx, "_finalized", False):
-                # COMMIT returned: only the release failed. It is a success.
+                # COMMIT returned: the change is saved.
+                if not isinstance(exc, Exception):
+                    # Cancelled while the connection was released: finish the file side
+                    # of the commit, then let the cancellation through.
+                    _unlink_quietly(pending.removed)
+                    _run_callbacks(pending.after_commit)
+                    raise
                 log.warning("error after commit ignored: %r", exc)
+            elif not isinstance(exc, Exception):
+                # Cancelled during COMMIT: it may have committed. Keep the bytes (the
+                # sweeper removes them if no row points at them).
+                raise
             elif xid is None or not _connection_lost(exc):
-                # SQLite, the connection broke before COMMIT, or the server refused the
-                # COMMIT: nothing was committed.
+                # SQLite, or the server refused the COMMIT: nothing was committed.
                 await asyncio.to_thread(_unlink_quietly, pending.created)
-                if _connection_lost(exc):
-                    raise WriteNotApplied(
-                        "The database connection broke while saving; nothing was saved. Retry."
-                    ) from exc
                 raise
             else:
                 status = await _commit_status(xid)
@@ -295,11 +309,7 @@ async def file_transaction() -> AsyncIterator[None]:
         outer.after_commit_async.extend(pending.after_commit_async)
         return
     await asyncio.to_thread(_unlink_quietly, pending.removed)
-    for callback in pending.after_commit:
-        try:
-            callback()
-        except Exception:
-            log.exception("an after-commit callback failed")
+    _run_callbacks(pending.after_commit)
     for waiter in pending.after_commit_async:
         try:
             await waiter()
