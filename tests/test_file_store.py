@@ -265,3 +265,39 @@ async def test_a_commit_that_failed_removes_the_new_bytes(demo: Api, monkeypatch
 
 async def _aborted(xid: int) -> str:
     return "aborted"
+
+
+async def test_a_cancellation_after_commit_goes_through_and_keeps_the_bytes(
+    demo: Api, monkeypatch: Any
+) -> None:
+    """A task cancelled while its connection is released (after COMMIT returned) is
+    cancelled (never swallowed, or a worker could not stop), and its bytes stay."""
+    from crm_graphql.models.companies import Company
+
+    real = store.in_transaction
+
+    class CancelledOnRelease:
+        def __init__(self) -> None:
+            self.inner = real()
+            self.outermost = not store._in_db_transaction()
+
+        async def __aenter__(self) -> Any:
+            return await self.inner.__aenter__()
+
+        async def __aexit__(self, *exc: Any) -> None:
+            await self.inner.__aexit__(*exc)
+            if exc[0] is None and self.outermost:
+                raise asyncio.CancelledError
+
+    monkeypatch.setattr(store, "in_transaction", CancelledOnRelease)
+    company = await Company.get(name="Customer #A")
+    made: list[StoredFile] = []
+    with pytest.raises(asyncio.CancelledError):
+        async with store.file_transaction():
+            made.append(
+                await store.store(
+                    FileOwner.COMPANY, company.id, company.id, b"kept", "k.txt", None, "", None
+                )
+            )
+    assert await StoredFile.filter(id=made[0].id).exists()
+    assert store.path_of(made[0].stored_name).read_bytes() == b"kept"
