@@ -38,7 +38,7 @@ from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import QueryTimeout
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
 from crm_graphql.permissions.scopes import path_allowed
-from crm_graphql.services import audit
+from crm_graphql.services import audit, pdf_queue
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -430,9 +430,14 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    # The renderer is reported, not probed: a frozen Chromium must not stall this.
+    renderer = pdf_queue.renderer_report(getattr(request.app.state, "config", settings))
     if await database_ready():
-        return JSONResponse({"status": "ok", "database": "reachable"})
-    return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "reachable", "renderer": renderer})
+    return JSONResponse(
+        {"status": "unavailable", "database": "unreachable", "renderer": renderer},
+        status_code=503,
+    )
 
 
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -485,7 +490,7 @@ def create_app(config: Settings | None = None) -> Starlette:
             if Tortoise.is_inited():
                 # Another app in this process (a test, a benchmark) owns the ORM: share it.
                 await ensure_defaults()
-                async with mailworkers.running(config):
+                async with mailworkers.running(config), pdf_queue.running(config):
                     yield
                 return
             async with RegisterTortoise(
@@ -493,7 +498,7 @@ def create_app(config: Settings | None = None) -> Starlette:
             ):
                 await ensure_defaults()
                 tune_garbage_collector()
-                async with mailworkers.running(config):
+                async with mailworkers.running(config), pdf_queue.running(config):
                     yield
         finally:
             # The PDF renderer's browser starts on first use; close it with the app.

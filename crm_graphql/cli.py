@@ -1,4 +1,5 @@
-"""The `crm-graphql` command: serve, migrate, createsuperuser, demo, schema, import."""
+"""The `crm-graphql` command: serve, migrate, createsuperuser, demo, schema, mail, files,
+import."""
 
 from __future__ import annotations
 
@@ -342,6 +343,25 @@ def cmd_mail(args: argparse.Namespace) -> None:
     print(asyncio.run(_with_orm(work)))
 
 
+def cmd_files(args: argparse.Namespace) -> None:
+    """Reconcile file rows and bytes (sweep), or move the bytes to another store."""
+    from crm_graphql.services import file_maintenance
+
+    async def work() -> str:
+        if args.action == "sweep":
+            report = await file_maintenance.sweep(
+                settings, grace_seconds=args.grace_seconds, dry_run=args.dry_run
+            )
+            return report.text()
+        if args.to is None:
+            raise SystemExit("files move needs --to database|filesystem")
+        moved = await file_maintenance.move(args.to, settings)
+        return moved.text(args.to)
+
+    migrate()
+    print(asyncio.run(_with_orm(work)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm-graphql", description=__doc__)
     parser.add_argument("--version", action="version", version=f"crm-graphql {__version__}")
@@ -379,6 +399,26 @@ def main(argv: list[str] | None = None) -> None:
     )
     mail.add_argument("action", choices=("send", "poll"), help="What to run once.")
     mail.set_defaults(func=cmd_mail)
+
+    fls = sub.add_parser(
+        "files",
+        help="File bytes: reconcile rows and bytes (sweep) or move them (move --to ...).",
+        description="sweep: remove bytes no file row points at (on disk: older than "
+        "--grace-seconds), report rows whose bytes are missing (invoice PDFs are rendered "
+        "again). move: copy every file's bytes into the given store, then remove the old "
+        "copy; servers keep serving files meanwhile (reads look in both stores). Set "
+        "CRM_FILE_STORE to the new store on every instance.",
+    )
+    fls.add_argument("action", choices=("sweep", "move"), help="What to do.")
+    fls.add_argument("--to", choices=("database", "filesystem"), help="move: the target store.")
+    fls.add_argument("--dry-run", action="store_true", help="sweep: report only.")
+    fls.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=3600,
+        help="sweep: leave unreferenced files on disk younger than this (default 3600).",
+    )
+    fls.set_defaults(func=cmd_files)
 
     imp = sub.add_parser(
         "import",

@@ -79,3 +79,17 @@ class QueryTimeout(ApiError):
     stopped; a mutation that hit it was rolled back."""
 
     code = "TIMEOUT"
+
+
+class WriteNotApplied(ApiError):
+    """The connection to the database broke while committing, and the database says
+    the transaction did not commit: nothing was written; the client may retry."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
+class OutcomeUnknown(ApiError):
+    """The connection broke while committing and the database could not be asked
+    whether the transaction committed: look before retrying."""
+
+    code = "OUTCOME_UNKNOWN"

@@ -180,6 +180,21 @@ class Settings:
     # Addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed
     # (uvicorn's forwarded_allow_ips); none by default, so no client picks its address.
     trusted_proxies: tuple[str, ...] = ()
+    # Where file bytes live: "database" (table file_blobs, shared by every instance) or
+    # "filesystem" (<data dir>/files); "" = database on PostgreSQL, filesystem on SQLite.
+    file_store: str = ""
+    # Invoice PDFs render after commit (services/pdf_queue.py): seconds a mutation waits
+    # for its PDF before answering (0 = answer at once, PENDING), attempts before
+    # FAILED, the first retry delay (doubling), and the queue's rescan interval.
+    pdf_wait_seconds: float = 0.0
+    pdf_max_attempts: int = 5
+    pdf_retry_seconds: float = 10.0
+    pdf_poll_seconds: float = 30.0
+
+    @property
+    def file_store_kind(self) -> str:
+        """The file store in use: "database" or "filesystem"."""
+        return self.file_store or ("filesystem" if self.is_sqlite else "database")
 
     @property
     def production(self) -> bool:
@@ -198,6 +213,9 @@ class Settings:
         configured = _env("CRM_DATA_DIR", "").strip()
         data_dir = Path(configured).resolve() if configured else default_data_dir()
         database_url = _env("CRM_DATABASE_URL", "") or f"sqlite://{data_dir / 'crm.sqlite3'}"
+        file_store = _env("CRM_FILE_STORE", "").strip().lower()
+        if file_store not in {"", "database", "filesystem"}:
+            raise ValueError("CRM_FILE_STORE must be 'database' or 'filesystem'")
         lim = Limits()
         limits = Limits(
             max_body_bytes=_env_int("CRM_MAX_BODY_BYTES", lim.max_body_bytes),
@@ -256,6 +274,11 @@ class Settings:
             trusted_proxies=tuple(
                 p.strip() for p in _env("CRM_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
+            file_store=file_store,
+            pdf_wait_seconds=_env_float("CRM_PDF_WAIT_SECONDS", 0.0),
+            pdf_max_attempts=max(1, _env_int("CRM_PDF_MAX_ATTEMPTS", 5)),
+            pdf_retry_seconds=_env_float("CRM_PDF_RETRY_SECONDS", 10.0),
+            pdf_poll_seconds=_env_float("CRM_PDF_POLL_SECONDS", 30.0),
         )
 
 

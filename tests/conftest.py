@@ -19,6 +19,10 @@ os.environ.setdefault("CRM_MODE", "development")
 os.environ.setdefault("CRM_ARGON2_FAST", "1")
 # Tests drive the outbox and the mailbox poller themselves; one test runs the loops.
 os.environ.setdefault("CRM_MAIL_WORKERS", "0")
+# Invoice PDFs render after commit: a mutation waits for its PDF, as tests expect it at
+# once. The file store tests choose the database store themselves.
+os.environ.setdefault("CRM_PDF_WAIT_SECONDS", "30")
+os.environ.setdefault("CRM_FILE_STORE", "filesystem")
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402

@@ -326,27 +326,6 @@ async def test_contract_templates_crud_needs_cm(demo: Api) -> None:
     assert deleted["contractTemplateDelete"]["deletedId"] == template["id"]
 
 
-async def test_a_failed_render_is_a_payload_error_and_writes_nothing(
-    demo: Api, monkeypatch: Any
-) -> None:
-    from crm_graphql.services import documents
-    from crm_graphql.services.pdf import INSTALL_HINT, RenderError
-
-    async def no_browser(html: str) -> bytes:
-        raise RenderError("NO_BROWSER", INSTALL_HINT)
-
-    monkeypatch.setattr(documents, "render_pdf", no_browser)
-    body = await demo.data(
-        CREATE, {"input": seed_input(await company_id("Customer #A"))}, as_user="user1"
-    )
-    result = body["invoiceCreate"]
-    assert result["invoice"] is None
-    assert [(e["field"], e["code"]) for e in result["errors"]] == [("pdf", "RENDER_FAILED")]
-    assert "chromium" in result["errors"][0]["message"]
-    assert await Invoice.all().count() == 0
-    assert await StoredFile.filter(owner_kind=FileOwner.INVOICE).count() == 0
-
-
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )

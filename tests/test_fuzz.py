@@ -150,7 +150,7 @@ async def _reset_world() -> None:
     await connection.execute_script(script)
     async with in_transaction():
         await ensure_defaults()
-        await load_demo(sample_data=True)
+        await load_demo(sample_data=True, render_pdfs=False)
 
 
 # Query tests share one world (queries change nothing a later query could trip on but

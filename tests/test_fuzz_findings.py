@@ -38,7 +38,7 @@ UPDATES = _update_mutations()
 
 @pytest.fixture
 async def world(demo: Api) -> Api:
-    await load_demo(sample_data=True)
+    await load_demo(sample_data=True, render_pdfs=False)
     return demo
 
 

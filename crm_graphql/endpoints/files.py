@@ -1,11 +1,11 @@
-"""GET /files/{id}: the bytes of a file the viewer can see.
-
-Authenticated by the same bearer token as /graphql (the request middleware has already
-resolved it to `scope["state"]["viewer"]`); visibility is the owner's company rule in
-SQL (permissions/files.py). A file the viewer may not see is a 404, exactly like a
-file that does not exist, so ids reveal nothing; the denial goes to the audit log.
-The response is always an attachment, with the original name encoded per RFC 6266,
-`nosniff`, and the stored content type only when it is on a safe list."""
+"""GET /files/{id}: the bytes of a file the viewer can see. Authenticated by the same
+bearer token as /graphql (the request middleware has already resolved it to
+`scope["state"]["viewer"]`); visibility is the owner's company rule in SQL
+(permissions/files.py). The bytes come from either file store (services/files.py). A
+file the viewer may not see is a 404, exactly like a file that does not exist, so ids
+reveal nothing; the denial goes to the audit log. The response is always an attachment,
+with the original name encoded per RFC 6266, `nosniff`, and the stored content type only
+when it is on a safe list."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from crm_graphql.ids import id_number
 from crm_graphql.models.auth import TokenScope
@@ -126,17 +126,32 @@ async def download(request: Request) -> Response:
             await _deny(viewer, file_id, "not visible", request_id)
         return _not_found()
     try:
-        path = service.open_for_download(found, config)
+        opened = await service.open_bytes(found, config)
     except (FileNotFoundError, ValueError):
         log.error("request %s: the bytes of file %s are missing", request_id, found.id)
         return _not_found()
-    return FileResponse(
-        path,
-        media_type=served_content_type(found.content_type),
-        headers={
+    return bytes_response(
+        opened,
+        found,
+        served_content_type(found.content_type),
+        {
             "Content-Disposition": content_disposition(found.original_name),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, no-cache",
         },
+    )
+
+
+def bytes_response(
+    opened: service.Opened, file: StoredFile, media_type: str, headers: dict[str, str]
+) -> Response:
+    """A file's bytes from whichever store holds them: from disk as a FileResponse,
+    from the database streamed a chunk per statement."""
+    if opened.path is not None:
+        return FileResponse(opened.path, media_type=media_type, headers=headers)
+    return StreamingResponse(
+        opened.chunks(),
+        media_type=media_type,
+        headers={**headers, "Content-Length": str(file.size)},
     )

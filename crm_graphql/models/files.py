@@ -45,3 +45,20 @@ class StoredFile(Model):
         table = "files"
         ordering = ["id"]
         indexes = (("owner_kind", "owner_id"),)
+
+
+class FileBlob(Model):
+    """File bytes kept in the database (the `database` file store, shared by every
+    instance): one row per chunk of at most `services.files.BLOB_CHUNK` bytes. No
+    foreign key to `files`: bytes are written before their row, and the sweeper
+    (`crm-graphql files sweep`) reconciles orphans either way."""
+
+    id = fields.BigIntField(primary_key=True)
+    stored_name = fields.CharField(max_length=80)
+    seq = fields.IntField()
+    data = fields.BinaryField()
+
+    class Meta:
+        table = "file_blobs"
+        ordering = ["stored_name", "seq"]
+        unique_together = (("stored_name", "seq"),)

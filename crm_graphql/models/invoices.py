@@ -24,6 +24,14 @@ class InvoiceStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
+class InvoicePdfStatus(StrEnum):
+    """Where a Submitted invoice's PDF is: rendered after the invoice commits."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
 class Invoice(Model):
     id = fields.IntField(primary_key=True)
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
@@ -53,6 +61,14 @@ class Invoice(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     version = fields.IntField(default=1)
+    # The PDF, rendered after commit by services/pdf_queue.py (null: no PDF, Received).
+    pdf_status = fields.CharEnumField(InvoicePdfStatus, max_length=10, null=True)
+    pdf_error = fields.CharField(max_length=500, default="", db_default="")
+    pdf_attempts = fields.IntField(default=0, db_default=0)
+    # When the next render attempt is due (null: none due).
+    pdf_due_at = fields.DatetimeField(null=True)
+    # Bumped by every render request: a render stores its PDF only if it still matches.
+    pdf_seq = fields.IntField(default=0, db_default=0)
 
     company_id: int
     locked_by_id: int | None
@@ -66,6 +82,7 @@ class Invoice(Model):
             ("kind", "status"),
             ("currency", "issued_on"),
             ("updated_at", "id"),
+            ("pdf_status", "pdf_due_at"),
         )
 
 

@@ -69,6 +69,17 @@ class InvoiceStatusEnum(Enum):
     CANCELED = strawberry.enum_value("CANCELED", description="Canceled; counts in no billing.")
 
 
+@strawberry.enum(name="InvoicePdfStatus", description="Where an invoice's PDF stands.")
+class InvoicePdfStatusEnum(Enum):
+    PENDING = strawberry.enum_value(
+        "PENDING", description="Being rendered after a save (or waiting for a retry)."
+    )
+    READY = strawberry.enum_value("READY", description="Rendered: the invoice's `pdf`.")
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Could not be rendered after the retries (see `pdfError`)."
+    )
+
+
 @strawberry.type(name="InvoiceLine", description="One concept line of an invoice.")
 class InvoiceLineType:
     @strawberry.field(description="What is charged.")
@@ -157,6 +168,21 @@ class InvoiceType:
     @strawberry.field(description="Pending, paid or canceled.")
     def status(self, root: strawberry.Parent[Invoice]) -> InvoiceStatusEnum:
         return InvoiceStatusEnum(getattr(root.status, "value", root.status))
+
+    @strawberry.field(
+        description="Its PDF (Submitted invoices; null for Received): PENDING while it is "
+        "rendered after a save, READY, or FAILED after the retries (see `pdfError`)."
+    )
+    def pdf_status(self, root: strawberry.Parent[Invoice]) -> InvoicePdfStatusEnum | None:
+        value = getattr(root, "pdf_status", None)
+        return None if value is None else InvoicePdfStatusEnum(getattr(value, "value", value))
+
+    @strawberry.field(
+        description="Why the last PDF render failed (null when it did not); retried "
+        "automatically while `pdfStatus` is PENDING."
+    )
+    def pdf_error(self, root: strawberry.Parent[Invoice]) -> str | None:
+        return getattr(root, "pdf_error", "") or None
 
     @strawberry.field(description="Discount before taxes, percentage of the base.")
     def discount_percent(self, root: strawberry.Parent[Invoice]) -> Decimal:

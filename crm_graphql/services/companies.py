@@ -67,7 +67,7 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         value = data.get(column)
         if not value:
             continue
-        if column == "name":  # unique ignoring case (an index on LOWER(name), 0016)
+        if column == "name":  # unique ignoring case (an index on LOWER(name), 0015)
             clash = Company.annotate(name_key=Lower("name")).filter(name_key=value.lower())
         else:
             clash = Company.filter(**{column: value})

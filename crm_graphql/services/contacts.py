@@ -47,7 +47,7 @@ def check(data: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-# The database's unique index on (company_id, LOWER(email)) (migration 0016).
+# The database's unique index on (company_id, LOWER(email)) (migration 0015).
 EMAIL_INDEX = "contacts_company_email_ci"
 
 

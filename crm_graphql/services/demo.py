@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
@@ -22,6 +22,7 @@ from crm_graphql.models.customfields import (
     CustomFieldSection,
     CustomFieldValue,
 )
+from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
 from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.services.activities import touch_companies
 from crm_graphql.services.bootstrap import DEFAULT_GROUP, ensure_defaults
@@ -67,11 +68,12 @@ async def _user(spec: DemoUser) -> User:
     return user
 
 
-async def load_demo(sample_data: bool = True) -> list[tuple[str, str]]:
+async def load_demo(sample_data: bool = True, render_pdfs: bool = True) -> list[tuple[str, str]]:
     """Create what is missing; return (username, password) of the demo logins.
 
     Without `sample_data`, only the SPEC §2 world: users, profiles, the three companies
-    (tests build the rest themselves)."""
+    (tests build the rest themselves). `render_pdfs`: render the Submitted invoices' PDFs
+    at once (the CLI's demo); otherwise they stay without a PDF status."""
     await ensure_defaults()
     for name, description in ROLES:
         await CompanyRole.get_or_create(name=name, defaults={"description": description})
@@ -105,8 +107,10 @@ async def load_demo(sample_data: bool = True) -> list[tuple[str, str]]:
         await _custom_fields()
         await _contacts_and_activities(users)
         await _contracts(users)
-        await _invoices(users)
+        submitted = await _invoices(users)
         await _leads(users)
+        if render_pdfs:
+            await _render_pdfs(submitted)
     return [(spec.username, spec.username) for spec in DEMO_USERS]
 
 
@@ -221,7 +225,7 @@ async def _contracts(users: dict[str, User]) -> None:
         await CustomFieldValue.create(field=release, object_id=contract.id, value="Beta")
 
 
-async def _invoices(users: dict[str, User]) -> None:
+async def _invoices(users: dict[str, User]) -> list[Invoice]:
     """The seed's invoice example (SPEC §6): one line of 2400 EUR, a 10% promotion and
     21% VAT (subtotal 2160.00, tax 453.60, total 2613.60), a Submitted invoice of
     Customer #A numbered from CRM setup's pattern and related to contract 21/1001; and a
@@ -289,25 +293,26 @@ async def _invoices(users: dict[str, User]) -> None:
             if kind == InvoiceKind.SUBMITTED:
                 submitted.append(invoice)
         await refresh_billing([customer_a.id, customer_b.id])
-    # Submitted invoices have their PDF (SPEC §6), rendered after the data is committed
-    # so no write lock is held while Chromium works; without a browser the demo still
-    # loads and says how to make the PDF later.
-    from functools import partial
+    return submitted
 
-    from crm_graphql.models.auth import TokenKind, TokenScope
-    from crm_graphql.services.auth import Viewer
-    from crm_graphql.services.invoices import regenerate_pdf
-    from crm_graphql.services.mutations import atomic
 
-    admin = Viewer(users["admin"], frozenset(), 0, TokenKind.SESSION, TokenScope.FULL)
-    for invoice in submitted:
-        _, errors = await atomic(partial(regenerate_pdf, admin, invoice))
-        for error in errors:
+async def _render_pdfs(submitted: list[Invoice]) -> None:
+    """Submitted invoices have their PDF (SPEC §6): queued and rendered after the data
+    is committed, so no write lock is held while Chromium works; without a browser the
+    demo still loads and says how to make the PDF later."""
+    from crm_graphql.services import pdf_queue
+
+    await Invoice.filter(id__in=[i.id for i in submitted]).update(
+        pdf_status=InvoicePdfStatus.PENDING, pdf_due_at=datetime.now(UTC)
+    )
+    await pdf_queue.run_due()
+    for invoice in await Invoice.filter(id__in=[i.id for i in submitted]):
+        if invoice.pdf_status != InvoicePdfStatus.READY:
             log.warning(
-                "Demo invoice %s has no PDF (%s); run invoiceRegeneratePdf once a browser "
-                "is installed.",
+                "Demo invoice %s has no PDF yet (%s); the server's render queue retries it, "
+                "or run invoiceRegeneratePdf once a browser is installed.",
                 invoice.bill_id,
-                error.message,
+                invoice.pdf_error or "pending",
             )
 
 

@@ -4,13 +4,10 @@ Invoice PDFs: `invoice_html` lays out the invoice like the seed's example (issue
 from CRM setup with the logo as a data: URI, customer block, ids and dates, lines,
 base, discount, subtotal, each tax, retention, total, description, payment methods,
 footer, a PAID mark), labels in the invoice's language (services/languages.py: en, es,
-fr, de, it, pt; invoices accept no other). `attach_invoice_pdf` is registered as an
-`services.invoices.AFTER_SAVE` hook: it runs inside the mutation's transaction, so
-the new PDF replaces the previous one atomically (a failed render rolls the whole
-change back with a payload error). The cost: for auto-numbered invoices on PostgreSQL
-the numbering lock is held during the render (~50 ms), so such creations serialise
-at the renderer's rate (~20/s); correctness (never an invoice without its PDF, never
-two PDFs) was preferred over a second transaction after commit.
+fr, de, it, pt; invoices accept no other). The PDF is rendered after the invoice
+commits, by the render queue (services/pdf_queue.py, `queue_invoice_pdf` is the
+`AFTER_SAVE` hook), so the bill-numbering lock is never held during a render; the
+invoice's `pdf_status` says whether its PDF is PENDING, READY or FAILED.
 
 The generated PDF is the invoice's file stored with `generated=True` (only the server
 sets it); every other file of the invoice is an attachment, whatever its name.
@@ -22,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +32,6 @@ from crm_graphql.models.customfields import CustomField, CustomFieldEntity, Cust
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import (
     Invoice,
-    InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
     InvoiceTax,
@@ -47,6 +44,8 @@ from crm_graphql.services.invoicing import compute_totals
 from crm_graphql.services.languages import labels_for, long_date
 from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.pdf import RenderError, render_pdf, sanitize_template
+
+log = logging.getLogger("crm_graphql.documents")
 
 INVOICE_PDF_DESCRIPTION = "Generated invoice"
 PDF = "application/pdf"
@@ -91,8 +90,9 @@ async def _logo_data_uri() -> str | None:
     if logo is None:
         return None
     try:
-        data = files.open_for_download(logo).read_bytes()
+        data = await files.read_bytes(logo)
     except (FileNotFoundError, ValueError):
+        log.error("the logo's bytes (file %s) are missing", logo.id)
         return None
     return f"data:{logo.content_type};base64,{base64.b64encode(data).decode()}"
 
@@ -173,7 +173,7 @@ async def invoice_html(invoice: Invoice) -> str:
     return "".join(out)
 
 
-def _file_name(bill_id: str) -> str:
+def invoice_file_name(bill_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", bill_id).strip("_") or "invoice"
     return f"invoice_{safe}.pdf"
 
@@ -190,31 +190,6 @@ async def render(html_text: str, field: str = "pdf") -> bytes:
     except RenderError as exc:
         code = "TOO_LARGE" if exc.code == "TOO_LARGE" else "RENDER_FAILED"
         raise FieldError(field, code, exc.message) from None
-
-
-async def attach_invoice_pdf(invoice: Invoice) -> None:
-    """AFTER_SAVE hook: a Submitted invoice's PDF, replacing the previous one. Sets
-    `invoice.pdf_replaced` for the mutation's payload."""
-    invoice.pdf_replaced = False  # type: ignore[attr-defined]
-    if invoice.kind != InvoiceKind.SUBMITTED:
-        return
-    data = await render(await invoice_html(invoice))
-    actor = await User.filter(id=invoice.locked_by_id).first() if invoice.locked_by_id else None
-    old = await StoredFile.filter(owner_id=invoice.id, **invoice_pdf_q())
-    for row in old:
-        await files.delete(row, actor)
-    await files.store(
-        FileOwner.INVOICE,
-        invoice.id,
-        invoice.company_id,
-        data,
-        _file_name(invoice.bill_id),
-        PDF,
-        INVOICE_PDF_DESCRIPTION,
-        actor,
-        generated=True,
-    )
-    invoice.pdf_replaced = bool(old)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------

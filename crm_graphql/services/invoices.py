@@ -8,7 +8,7 @@ and currency) equal to the sums of the bases of the company's non-canceled SUBMI
 invoices in each currency, in the same transaction.
 
 Hooks: `AFTER_SAVE` callables run after each create and edit, inside the transaction
-(the PDF step plugs in there); the payment reminder is the calendar service's
+(the PDF is queued there, rendered after commit); the payment reminder is the calendar service's
 `create_payment_reminder(viewer, invoice)`, called when the client asks for one."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from crm_graphql.services.languages import check_language
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version
 
-# Called after each create and edit, inside the transaction (e.g. render the PDF).
+# Called after each create and edit, inside the transaction (e.g. queue the PDF).
 AFTER_SAVE: list[Callable[[Invoice], Awaitable[None]]] = []
 
 # Audit action for a change the API refused (bad input, a locked invoice...).
@@ -102,11 +102,11 @@ deletion_guards.COMPANY.append(_company_has_invoices)
 
 
 def _register_pdf_hook() -> None:
-    # The invoice PDF (services/documents.py), rendered inside the transaction.
-    from crm_graphql.services.documents import attach_invoice_pdf
+    # The invoice PDF: marked PENDING here, rendered after commit (services/pdf_queue.py).
+    from crm_graphql.services.pdf_queue import queue_invoice_pdf
 
-    if attach_invoice_pdf not in AFTER_SAVE:
-        AFTER_SAVE.append(attach_invoice_pdf)
+    if queue_invoice_pdf not in AFTER_SAVE:
+        AFTER_SAVE.append(queue_invoice_pdf)
 
 
 _register_pdf_hook()
@@ -641,14 +641,14 @@ async def set_lock(viewer: Viewer, invoice: Invoice, locked: bool, request_id: s
 
 
 async def regenerate_pdf(viewer: Viewer, invoice: Invoice, request_id: str = "") -> Invoice:
-    """Render a Submitted invoice's PDF again (e.g. after CRM setup's layout changed),
-    replacing the previous one; the invoice itself does not change. The one service
-    call behind `invoiceRegeneratePdf`, so where rendering happens can change here."""
+    """Queue a Submitted invoice's PDF again (e.g. after CRM setup's layout changed):
+    it replaces the previous one once rendered, and retries a FAILED one; the invoice
+    itself does not change. The one service call behind `invoiceRegeneratePdf`."""
     if invoice.kind != InvoiceKind.SUBMITTED:
         raise FieldError("id", "INVALID", "Received invoices have no generated PDF.")
-    from crm_graphql.services.documents import attach_invoice_pdf
+    from crm_graphql.services.pdf_queue import queue_invoice_pdf
 
-    await attach_invoice_pdf(invoice)
+    await queue_invoice_pdf(invoice)
     await audit.record(
         viewer.user, audit.UPDATE, "Invoice", invoice.id, {"pdf": "regenerated"}, request_id
     )

@@ -5,7 +5,6 @@ in the caller's one transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +105,7 @@ async def send_reply(
             config=config,
             request_id=request_id,
         )
-        data = await asyncio.to_thread(files.open_for_download(stored, config).read_bytes)
+        data = await files.read_bytes(stored, config)
         attachments.append(Attachment(stored.original_name, stored.content_type, data))
     full_subject = with_lead_token(lead.id, (subject or "").strip())
     message = build_message(
