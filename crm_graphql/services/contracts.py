@@ -29,7 +29,7 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 MAX_ID = 2**31 - 1
 REJECTED = "REJECTED"
@@ -432,8 +432,7 @@ async def update_contract(
     )
     for name, value in data.items():
         setattr(contract, name, value)
-    contract.version += 1
-    await contract.save()
+    await save_versioned(contract, "contract")
     if type_changed:
         # The old type's values go; the new type's are checked as on creation.
         await customfields.delete_values(CustomFieldEntity.CONTRACT, contract.id)

@@ -41,7 +41,7 @@ from crm_graphql.services.activities import add_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.users import parse_id
 
 # Called after each create and edit, inside the transaction (e.g. render the PDF).
@@ -558,9 +558,8 @@ async def update_invoice(
     )
     if invoice.kind == InvoiceKind.SUBMITTED:
         invoice.locked, invoice.locked_by_id = True, viewer.user.id
-    invoice.version += 1
     try:
-        await invoice.save()
+        await save_versioned(invoice, "invoice")
     except IntegrityError:
         raise FieldError(
             "billId", "UNIQUE", f"Another invoice has the bill ID '{invoice.bill_id}'."
