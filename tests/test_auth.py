@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -312,3 +313,24 @@ async def test_password_change(api: Api) -> None:
     assert ok["viewerPasswordChange"] == {"ok": True, "errors": []}
     assert (await _login(api, "sam", "sam-secret"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert (await _login(api, "sam", "a-new-password"))["errors"] == []
+
+
+async def test_concurrent_correct_logins_all_succeed(api: Api) -> None:
+    await make_user("lena", password="lena-secret")
+    await make_user("mona", password="mona-secret")
+    results = await asyncio.gather(*(_login(api, "lena", "lena-secret") for _ in range(24)))
+    assert [r["errors"] for r in results] == [[]] * 24
+    assert len({r["token"] for r in results}) == 24
+    # Nobody is locked out afterwards: the user, nor another user from the address.
+    assert (await _login(api, "lena", "lena-secret"))["errors"] == []
+    assert (await _login(api, "mona", "mona-secret"))["errors"] == []
+    assert not await LoginAttempt.filter(succeeded=False).exists()
+
+
+async def test_concurrent_wrong_passwords_still_throttle(api: Api) -> None:
+    await make_user("nina", password="nina-secret")
+    results = await asyncio.gather(*(_login(api, "nina", f"wrong{i}") for i in range(24)))
+    codes = {r["errors"][0]["code"] for r in results}
+    assert codes <= {"INVALID_CREDENTIALS", "RATE_LIMITED"}
+    assert "INVALID_CREDENTIALS" in codes
+    assert (await _login(api, "nina", "nina-secret"))["errors"][0]["code"] == "RATE_LIMITED"

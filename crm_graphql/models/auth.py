@@ -47,7 +47,8 @@ class AuthToken(Model):
 
 
 class LoginAttempt(Model):
-    """One row per login call. Failed rows inside the window count against the limit."""
+    """One row per checked password (rate-limited calls write none). Failed rows inside
+    the window count against the limit."""
 
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=60)
