@@ -37,6 +37,7 @@ from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import QueryTimeout
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
+from crm_graphql.services import idempotency
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -245,12 +246,19 @@ class GraphQLApp(GraphQL):
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope=scope, receive=receive)
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None and request.method == "POST":
+            response = await idempotency.respond(request, key, self._run, self.config)
+        else:
+            response = await self._run(request)
+        await response(scope, receive, send)
+
+    async def _run(self, request: Request) -> Response:
         try:
-            response = await self.run(request)
+            return await self.run(request)  # type: ignore[return-value]
         except HTTPException as exc:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
-            response = JSONResponse(error_body(exc.reason, code), status_code=exc.status_code)
-        await response(scope, receive, send)
+            return JSONResponse(error_body(exc.reason, code), status_code=exc.status_code)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})

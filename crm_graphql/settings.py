@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "crm_graphql.models.templates",
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
+    "crm_graphql.models.idempotency",
 ]
 
 
@@ -133,6 +134,8 @@ class Settings:
     import_timeout_seconds: float = 1800.0
     # SQLite: connections that serve reads beside the one writer connection.
     sqlite_read_connections: int = 4
+    # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
+    idempotency_ttl_hours: int = 24
 
     @property
     def production(self) -> bool:
@@ -205,6 +208,7 @@ class Settings:
             export_timeout_seconds=_env_float("CRM_EXPORT_TIMEOUT_SECONDS", 300.0),
             import_timeout_seconds=_env_float("CRM_IMPORT_TIMEOUT_SECONDS", 1800.0),
             sqlite_read_connections=_env_int("CRM_SQLITE_READ_CONNECTIONS", 4),
+            idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
         )
 
 

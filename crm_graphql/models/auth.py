@@ -47,8 +47,9 @@ class AuthToken(Model):
 
 
 class LoginAttempt(Model):
-    """One row per checked password (rate-limited calls write none). Failed rows inside
-    the window count against the limit."""
+    """One row per login call. Failed rows inside the window count against the limit."""
+
+    # Written after the password check (a rate-limited call writes none).
 
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=60)
