@@ -74,6 +74,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+async def _drain(receive: Receive, limit: int) -> list[tuple[bytes, bytes]]:
+    """Read and drop the rest of a request body we answer without using, so the
+    connection can carry the client's next request; past `limit` bytes give up and
+    tell the client the connection closes (the extra headers to send)."""
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return [(b"connection", b"close")]
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return []
+        if received > limit:
+            return [(b"connection", b"close")]
+
+
 async def _stop_on_disconnect(
     handler: ASGIApp, deadline: Deadline, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -177,7 +193,27 @@ class RequestMiddleware:
                     send,
                     401,
                     error_body("The bearer token is invalid or has expired.", "UNAUTHENTICATED"),
-                    [id_header, (b"www-authenticate", b'Bearer error="invalid_token"')],
+                    [
+                        id_header,
+                        (b"www-authenticate", b'Bearer error="invalid_token"'),
+                        *await _drain(receive, limit),
+                    ],
+                )
+                return
+            except Exception:
+                # The database failed us (connection lost, overloaded). Answer here: an
+                # exception escaping to Starlette's error middleware is re-raised to
+                # uvicorn, which then drops the keep-alive connection without a word.
+                log.exception("request %s: authentication failed", request_id)
+                body = error_body(
+                    "The service is temporarily unavailable; retry shortly.", "SERVICE_UNAVAILABLE"
+                )
+                body["errors"][0]["extensions"]["requestId"] = request_id
+                await _send_json(
+                    send,
+                    503,
+                    body,
+                    [id_header, (b"retry-after", b"1"), *await _drain(receive, limit)],
                 )
                 return
 
