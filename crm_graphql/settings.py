@@ -134,6 +134,9 @@ class Settings:
     import_timeout_seconds: float = 1800.0
     # SQLite: connections that serve reads beside the one writer connection.
     sqlite_read_connections: int = 4
+    # PostgreSQL: connections per process (asyncpg pool). Per machine that is times the
+    # workers; docs/deployment.md has the sum against max_connections.
+    db_pool_size: int = 5
     # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
     idempotency_ttl_hours: int = 24
 
@@ -209,10 +212,13 @@ class Settings:
             import_timeout_seconds=_env_float("CRM_IMPORT_TIMEOUT_SECONDS", 1800.0),
             sqlite_read_connections=_env_int("CRM_SQLITE_READ_CONNECTIONS", 4),
             idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
+            db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
         )
 
 
-def _connection(database_url: str, read_connections: int | None) -> str | dict[str, Any]:
+def _connection(
+    database_url: str, read_connections: int | None, pool_size: int | None = None
+) -> str | dict[str, Any]:
     from tortoise.backends.base.config_generator import expand_db_url
 
     expanded = expand_db_url(database_url)
@@ -223,14 +229,20 @@ def _connection(database_url: str, read_connections: int | None) -> str | dict[s
             expanded["credentials"]["read_connections"] = read_connections
     elif expanded["engine"] == "tortoise.backends.asyncpg":
         expanded["engine"] = "crm_graphql.services.postgres_engine"
+        if pool_size is not None:
+            expanded["credentials"]["minsize"] = 1
+            expanded["credentials"]["maxsize"] = max(pool_size, 1)
     return expanded
 
 
-def tortoise_config(database_url: str, read_connections: int | None = None) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, read_connections: int | None = None, pool_size: int | None = None
+) -> dict[str, Any]:
     """The Tortoise configuration for one database URL (`read_connections`: SQLite's
-    reader pool, the engine's default when None)."""
+    reader pool, `pool_size`: PostgreSQL's connections; the engine's defaults when
+    None)."""
     return {
-        "connections": {"default": _connection(database_url, read_connections)},
+        "connections": {"default": _connection(database_url, read_connections, pool_size)},
         "apps": {
             "crm": {
                 "models": MODEL_MODULES,
@@ -244,4 +256,6 @@ def tortoise_config(database_url: str, read_connections: int | None = None) -> d
 
 
 settings = Settings.from_env()
-TORTOISE_ORM = tortoise_config(settings.database_url, settings.sqlite_read_connections)
+TORTOISE_ORM = tortoise_config(
+    settings.database_url, settings.sqlite_read_connections, settings.db_pool_size
+)
