@@ -434,18 +434,19 @@ async def server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=500)
 
 
-# Collector thresholds (generation 0, 1, 2). The interpreter's are 700/10/10. Fewer
-# young collections save latency; but the old (50_000, 20, 100) so rarely reached a full
-# collection that cyclic garbage piled up in the oldest generation and a worker's memory
-# grew without bound (issue 13: 75 -> 262 MB over 10,500 requests). These still collect
-# the oldest generation every 1,000 young collections. Measured: bench/gc_memory.py.
-GC_THRESHOLDS = (10_000, 10, 10)
+# Collector thresholds (generation 0, 1, 2): the interpreter's defaults. The former
+# (50_000, 20, 100) so rarely reached a full collection that cyclic garbage (exception
+# tracebacks, for one) piled up in the oldest generation and a worker's memory grew
+# without bound (issue 13: 75 -> 262 MB over 10,500 requests); raised thresholds also
+# grew it here, while the latency they bought did not show at 10,000 requests
+# (bench/gc_memory.py, bench/README.md). tests/test_gc.py guards this.
+GC_THRESHOLDS = (700, 10, 10)
 
 
 def tune_garbage_collector() -> None:
     """Everything alive after start-up (modules, the schema) lives as long as the
-    process: freeze it out of the collector's scans, and collect the young generation
-    less often, since a request allocates many short-lived objects."""
+    process: freeze it out of the collector's scans, so full collections only walk
+    what requests left behind; collect at the default thresholds."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
