@@ -172,3 +172,27 @@ async def test_concurrent_retries_create_one_invoice(demo: Api) -> None:
             ids.add(response.json()["data"]["invoiceCreate"]["invoice"]["id"])
     assert len(ids) == 1
     assert await Invoice.all().count() == 1
+
+
+async def test_an_upload_retried_with_a_new_multipart_boundary_is_replayed(demo: Api) -> None:
+    from crm_graphql.models.files import StoredFile
+    from tests.test_files import PDF, multipart
+
+    company = await company_id("Customer #B")
+    variables = {"input": {"ownerKind": "COMPANY", "ownerId": company, "file": None}}
+    headers = {"Authorization": f"Bearer {demo.tokens['manager1']}", "Idempotency-Key": "up"}
+    first = await demo.client.post(
+        "/graphql", headers=headers, **multipart(variables, PDF, "a.pdf", "application/pdf")
+    )
+    assert first.json()["data"]["fileUpload"]["errors"] == []
+    # httpx picks a new random boundary for each request
+    retry = await demo.client.post(
+        "/graphql", headers=headers, **multipart(variables, PDF, "a.pdf", "application/pdf")
+    )
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+    assert await StoredFile.filter(owner_id=int(company)).count() == 1
+    other = await demo.client.post(
+        "/graphql", headers=headers, **multipart(variables, PDF + b"x", "a.pdf", "application/pdf")
+    )
+    assert _code(other) == "IDEMPOTENCY_KEY_REUSED"

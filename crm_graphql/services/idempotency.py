@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 HEADER = "idempotency-key"
 # Visible ASCII, as the draft's examples (UUIDs, random tokens).
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_BOUNDARY_RE = re.compile(r"boundary=(\"[^\"]+\"|[^;\s]+)", re.IGNORECASE)
 # Error codes that say "try again": such an answer is never stored.
 TRANSIENT_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"})
 
@@ -76,12 +77,17 @@ class _Transient(Exception):
 
 
 def request_hash(body: bytes, content_type: str) -> str:
-    """The request's fingerprint: JSON normalised (key order, whitespace), anything
-    else (multipart uploads) byte for byte."""
-    if content_type.startswith("application/json"):
+    """The request's fingerprint: JSON normalised (key order, whitespace); multipart
+    uploads byte for byte but for the boundary, which clients pick anew per request."""
+    media_type, _, parameters = content_type.partition(";")
+    if media_type.strip() == "application/json":
         with contextlib.suppress(orjson.JSONDecodeError):
             body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(content_type.split(";")[0].encode() + b"\n" + body).hexdigest()
+    elif media_type.strip().startswith("multipart/"):
+        boundary = _BOUNDARY_RE.search(parameters)
+        if boundary:
+            body = body.replace(b"--" + boundary.group(1).strip('"').encode(), b"--BOUNDARY")
+    return hashlib.sha256(media_type.strip().encode() + b"\n" + body).hexdigest()
 
 
 def _is_mutation_document(data: Any) -> bool:
