@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from crm_graphql.models.idempotency import IdempotencyKey
 from crm_graphql.models.invoices import Invoice
@@ -196,3 +197,26 @@ async def test_an_upload_retried_with_a_new_multipart_boundary_is_replayed(demo:
         "/graphql", headers=headers, **multipart(variables, PDF + b"x", "a.pdf", "application/pdf")
     )
     assert _code(other) == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_transient_failure_saves_nothing_and_frees_the_key(
+    demo: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_graphql.services import invoices
+
+    await set_numbering("21/[1001]")
+    payload = {"input": seed_input(await company_id("Customer #B"))}
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    # The invoice is written, then something unexpected fails before the mutation ends.
+    monkeypatch.setattr(invoices, "add_activity", broken)
+    failed = await _post(demo, "manager1", "flaky", payload)
+    assert (failed.status_code, _code(failed)) == (503, "INTERNAL_SERVER_ERROR")
+    assert await Invoice.all().count() == 0
+    assert not await IdempotencyKey.exists()
+    monkeypatch.undo()
+    retry = await _post(demo, "manager1", "flaky", payload)
+    assert retry.json()["data"]["invoiceCreate"]["invoice"]["billId"] == "21/1001"
+    assert await Invoice.all().count() == 1
