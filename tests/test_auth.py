@@ -334,3 +334,31 @@ async def test_concurrent_wrong_passwords_still_throttle(api: Api) -> None:
     assert codes <= {"INVALID_CREDENTIALS", "RATE_LIMITED"}
     assert "INVALID_CREDENTIALS" in codes
     assert (await _login(api, "nina", "nina-secret"))["errors"][0]["code"] == "RATE_LIMITED"
+
+
+async def test_a_password_change_bumps_the_version_in_sql(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_graphql.models.users import User
+    from crm_graphql.resolvers import auth as auth_resolvers
+
+    user = await make_user("olga", password="olga-secret")
+    token = (await _login(api, "olga", "olga-secret"))["token"]
+    hash_new = auth_resolvers.hash_password_async
+
+    async def hash_while_an_admin_saves(password: str) -> str:
+        # A userUpdate commits while the new password is being hashed (argon2 takes a
+        # while), after the viewer's row was read.
+        await User.filter(id=user.id).update(version=2)
+        return await hash_new(password)
+
+    monkeypatch.setattr(auth_resolvers, "hash_password_async", hash_while_an_admin_saves)
+    data = await api.data(
+        'mutation { viewerPasswordChange(currentPassword: "olga-secret", '
+        'newPassword: "olga-new-secret") { ok errors { code } } }',
+        token=token,
+    )
+    assert data["viewerPasswordChange"] == {"ok": True, "errors": []}
+    assert (await User.get(id=user.id)).version == 3  # not 2 again
+    monkeypatch.undo()
+    assert (await _login(api, "olga", "olga-new-secret"))["errors"] == []
