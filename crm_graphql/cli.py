@@ -30,7 +30,9 @@ EXIT_DATABASE = 3
 def _config() -> dict[str, Any]:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return tortoise_config(settings.database_url, settings.sqlite_read_connections)
+    return tortoise_config(
+        settings.database_url, settings.sqlite_read_connections, settings.db_pool_size
+    )
 
 
 async def _with_orm(work: Callable[[], Awaitable[Any]]) -> Any:

@@ -55,13 +55,15 @@ async def poll_pass(config: Settings) -> inbox.PollReport:
 
 async def _sender_loop(config: Settings) -> None:
     while True:
+        # Cleared before the pass, not after: mail queued while a pass runs (after its
+        # query for due mail) wakes the next pass at once instead of being forgotten.
+        outbox.wake.clear()
         try:
             report = await send_pass()
             if report.sent or report.retried or report.failed:
                 log.info("outbox: %s", report)
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("outbox pass failed")
-        outbox.wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(outbox.wake.wait(), config.mail_send_interval)
 

@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "crm_graphql.models.templates",
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
+    "crm_graphql.models.idempotency",
 ]
 
 
@@ -196,6 +197,12 @@ class Settings:
         """The file store in use: "database" or "filesystem"."""
         return self.file_store or ("filesystem" if self.is_sqlite else "database")
 
+    # PostgreSQL: connections per process (asyncpg pool). Per machine that is times the
+    # workers; docs/deployment.md has the sum against max_connections.
+    db_pool_size: int = 5
+    # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
+    idempotency_ttl_hours: int = 24
+
     @property
     def production(self) -> bool:
         return self.mode == "production"
@@ -279,6 +286,8 @@ class Settings:
             pdf_max_attempts=max(1, _env_int("CRM_PDF_MAX_ATTEMPTS", 5)),
             pdf_retry_seconds=_env_float("CRM_PDF_RETRY_SECONDS", 10.0),
             pdf_poll_seconds=_env_float("CRM_PDF_POLL_SECONDS", 30.0),
+            idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
+            db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
         )
 
 
@@ -289,7 +298,9 @@ def _port() -> int:
     return port
 
 
-def _connection(database_url: str, read_connections: int | None) -> str | dict[str, Any]:
+def _connection(
+    database_url: str, read_connections: int | None, pool_size: int | None = None
+) -> str | dict[str, Any]:
     from tortoise.backends.base.config_generator import expand_db_url
 
     try:
@@ -307,14 +318,20 @@ def _connection(database_url: str, read_connections: int | None) -> str | dict[s
             expanded["credentials"]["read_connections"] = read_connections
     elif expanded["engine"] == "tortoise.backends.asyncpg":
         expanded["engine"] = "crm_graphql.services.postgres_engine"
+        if pool_size is not None:
+            expanded["credentials"]["minsize"] = 1
+            expanded["credentials"]["maxsize"] = max(pool_size, 1)
     return expanded
 
 
-def tortoise_config(database_url: str, read_connections: int | None = None) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, read_connections: int | None = None, pool_size: int | None = None
+) -> dict[str, Any]:
     """The Tortoise configuration for one database URL (`read_connections`: SQLite's
-    reader pool, the engine's default when None)."""
+    reader pool, `pool_size`: PostgreSQL's connections; the engine's defaults when
+    None)."""
     return {
-        "connections": {"default": _connection(database_url, read_connections)},
+        "connections": {"default": _connection(database_url, read_connections, pool_size)},
         "apps": {
             "crm": {
                 "models": MODEL_MODULES,
@@ -328,4 +345,6 @@ def tortoise_config(database_url: str, read_connections: int | None = None) -> d
 
 
 settings = Settings.from_env()
-TORTOISE_ORM = tortoise_config(settings.database_url, settings.sqlite_read_connections)
+TORTOISE_ORM = tortoise_config(
+    settings.database_url, settings.sqlite_read_connections, settings.db_pool_size
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -312,3 +313,52 @@ async def test_password_change(api: Api) -> None:
     assert ok["viewerPasswordChange"] == {"ok": True, "errors": []}
     assert (await _login(api, "sam", "sam-secret"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert (await _login(api, "sam", "a-new-password"))["errors"] == []
+
+
+async def test_concurrent_correct_logins_all_succeed(api: Api) -> None:
+    await make_user("lena", password="lena-secret")
+    await make_user("mona", password="mona-secret")
+    results = await asyncio.gather(*(_login(api, "lena", "lena-secret") for _ in range(24)))
+    assert [r["errors"] for r in results] == [[]] * 24
+    assert len({r["token"] for r in results}) == 24
+    # Nobody is locked out afterwards: the user, nor another user from the address.
+    assert (await _login(api, "lena", "lena-secret"))["errors"] == []
+    assert (await _login(api, "mona", "mona-secret"))["errors"] == []
+    assert not await LoginAttempt.filter(succeeded=False).exists()
+
+
+async def test_concurrent_wrong_passwords_still_throttle(api: Api) -> None:
+    await make_user("nina", password="nina-secret")
+    results = await asyncio.gather(*(_login(api, "nina", f"wrong{i}") for i in range(24)))
+    codes = {r["errors"][0]["code"] for r in results}
+    assert codes <= {"INVALID_CREDENTIALS", "RATE_LIMITED"}
+    assert "INVALID_CREDENTIALS" in codes
+    assert (await _login(api, "nina", "nina-secret"))["errors"][0]["code"] == "RATE_LIMITED"
+
+
+async def test_a_password_change_bumps_the_version_in_sql(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_graphql.models.users import User
+    from crm_graphql.resolvers import auth as auth_resolvers
+
+    user = await make_user("olga", password="olga-secret")
+    token = (await _login(api, "olga", "olga-secret"))["token"]
+    hash_new = auth_resolvers.hash_password_async
+
+    async def hash_while_an_admin_saves(password: str) -> str:
+        # A userUpdate commits while the new password is being hashed (argon2 takes a
+        # while), after the viewer's row was read.
+        await User.filter(id=user.id).update(version=2)
+        return await hash_new(password)
+
+    monkeypatch.setattr(auth_resolvers, "hash_password_async", hash_while_an_admin_saves)
+    data = await api.data(
+        'mutation { viewerPasswordChange(currentPassword: "olga-secret", '
+        'newPassword: "olga-new-secret") { ok errors { code } } }',
+        token=token,
+    )
+    assert data["viewerPasswordChange"] == {"ok": True, "errors": []}
+    assert (await User.get(id=user.id)).version == 3  # not 2 again
+    monkeypatch.undo()
+    assert (await _login(api, "olga", "olga-new-secret"))["errors"] == []

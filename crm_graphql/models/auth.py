@@ -49,6 +49,8 @@ class AuthToken(Model):
 class LoginAttempt(Model):
     """One row per login call. Failed rows inside the window count against the limit."""
 
+    # Written after the password check (a rate-limited call writes none).
+
     id = fields.IntField(primary_key=True)
     username = fields.CharField(max_length=60)
     address = fields.CharField(max_length=64)

@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+from tortoise import timezone
+from tortoise.expressions import F
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
 from crm_graphql.ids import id_number
 from crm_graphql.models.auth import AuthToken, TokenKind, TokenScope
+from crm_graphql.models.users import User
 from crm_graphql.permissions.base import auth
 from crm_graphql.schema.auth import (
     ApiTokenCreateInput,
@@ -213,8 +216,11 @@ class AuthMutation:
         if errors:
             return PasswordChangePayload(ok=False, errors=user_errors(errors))
         user.password_hash = await hash_password_async(new_password)
-        user.version += 1
-        await user.save(update_fields=["password_hash", "version", "updated_at"])
+        # The viewer's row was read before this request: bump the version in SQL so a
+        # concurrent userUpdate's version is not reused.
+        await User.filter(id=user.id).update(
+            password_hash=user.password_hash, version=F("version") + 1, updated_at=timezone.now()
+        )
         await audit.record(
             user, audit.UPDATE, "User", user.id, {"password": "changed"}, info.context.request_id
         )

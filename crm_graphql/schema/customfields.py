@@ -212,6 +212,9 @@ class CustomFieldCreateInput:
 @strawberry.input(description="Changes to a custom field; omitted fields stay.")
 class CustomFieldUpdateInput:
     id: strawberry.ID = strawberry.field(description="The field.")
+    version: int | None = strawberry.field(
+        default=strawberry.UNSET, description="The version you read (refused when stale)."
+    )
     name: str | None = strawberry.field(default=strawberry.UNSET, description="Label.")
     position: int | None = strawberry.field(default=strawberry.UNSET, description="Order.")
     options: list[str] | None = strawberry.field(default=strawberry.UNSET, description="Options.")

@@ -121,30 +121,39 @@ INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
 RATE_LIMITED = "RATE_LIMITED"
 
 
+async def _throttled(key: str, address: str, since: datetime, settings: Settings) -> bool:
+    """Too many failed password checks inside the window, for the username or the
+    address (the address gets a larger allowance: several users may share it)."""
+    failures = LoginAttempt.filter(succeeded=False, created_at__gte=since)
+    return (
+        await failures.filter(username=key).count() >= settings.login_max_failures
+        or await failures.filter(address=address).count()
+        >= settings.login_max_failures * settings.login_address_factor
+    )
+
+
 async def login(username: str, password: str, address: str, settings: Settings) -> LoginOutcome:
     """Check credentials under the rate limit; on success create a session token.
 
-    The attempt row is written before counting, so concurrent attempts (aliases,
-    batched operations, other processes) all see each other."""
+    Only failed password checks count (a row written after the check), so concurrent
+    correct logins never throttle each other. A burst of concurrent guesses can all get
+    past the first count; the count is taken again after a correct password, so a guess
+    that happens to be right is still refused once its siblings have failed."""
     key = username.strip().lower()[:60]
     address = address[:64]
-    attempt = await LoginAttempt.create(username=key, address=address)
     since = now() - timedelta(seconds=settings.login_window_seconds)
-    recent_failures = LoginAttempt.filter(succeeded=False, created_at__gte=since)
-    by_user = await recent_failures.filter(username=key).count()
-    by_address = await recent_failures.filter(address=address).count()
-    if (
-        by_user > settings.login_max_failures
-        or by_address > settings.login_max_failures * settings.login_address_factor
-    ):
+    if await _throttled(key, address, since, settings):
         return LoginOutcome(error_code=RATE_LIMITED)
 
     user = await User.filter(username=username.strip()).first()
     password_ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.enabled or not user.login_enabled:
+        await LoginAttempt.create(username=key, address=address, succeeded=False)
         return LoginOutcome(error_code=INVALID_CREDENTIALS)
+    if await _throttled(key, address, since, settings):
+        return LoginOutcome(error_code=RATE_LIMITED)
 
-    await LoginAttempt.filter(id=attempt.id).update(succeeded=True)
+    await LoginAttempt.create(username=key, address=address, succeeded=True)
     # Old rows only matter inside the window; prune them as we go.
     await LoginAttempt.filter(created_at__lt=since - timedelta(days=1)).delete()
     secret = new_secret()

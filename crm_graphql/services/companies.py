@@ -22,7 +22,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, deletion_guards, files
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_LIMITS = {
@@ -225,8 +225,7 @@ async def update_company(
         await _reparent(company, f"{parent_path or '/'}{company.id}/")
     for name, value in data.items():
         setattr(company, name, value)
-    company.version += 1
-    await _saved(company.save())
+    await _saved(save_versioned(company, "company"))
     written = await customfields.set_values(
         CustomFieldEntity.COMPANY, company.id, changes, creating=False
     )

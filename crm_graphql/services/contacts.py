@@ -17,7 +17,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMITS = {
@@ -117,8 +117,7 @@ async def update_contact(
     before = audit.snapshot(contact)
     for name, value in data.items():
         setattr(contact, name, value)
-    contact.version += 1
-    await _saved(contact.save())
+    await _saved(save_versioned(contact, "contact"))
     written = await customfields.set_values(
         CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=False
     )

@@ -30,7 +30,7 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 REJECTED = "REJECTED"
 TEXT_LIMITS = {"reference": 200, "number": 100, "description": 10_000}
@@ -424,8 +424,7 @@ async def update_contract(
     )
     for name, value in data.items():
         setattr(contract, name, value)
-    contract.version += 1
-    await contract.save()
+    await save_versioned(contract, "contract")
     if type_changed:
         # The old type's values go; the new type's are checked as on creation.
         await customfields.delete_values(CustomFieldEntity.CONTRACT, contract.id)

@@ -22,6 +22,7 @@ from crm_graphql.models.customfields import (
     CustomFieldValue,
 )
 from crm_graphql.models.leads import LeadType
+from crm_graphql.services.mutations import check_version, save_versioned
 
 TEXT_LIMIT = 255
 TEXTAREA_LIMIT = 10_000
@@ -220,6 +221,7 @@ async def create_field(data: dict[str, Any]) -> CustomField:
 
 
 async def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
+    check_version(field, data, "custom field")
     merged = {
         "entity": field.entity,
         "owner_id": field.owner_id,
@@ -235,8 +237,7 @@ async def update_field(field: CustomField, data: dict[str, Any]) -> CustomField:
         raise PayloadErrors(errors)
     for key, value in data.items():
         setattr(field, key, value)
-    field.version += 1
-    await field.save()
+    await save_versioned(field, "custom field")
     return field
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import Tortoise
@@ -60,3 +61,15 @@ async def database_ready() -> bool:
     except Exception:
         return False
     return True
+
+
+async def database_now() -> datetime:
+    """The database server's clock, for claims and leases several machines compare
+    (each machine's own clock may be off). PostgreSQL: `clock_timestamp()` (the wall
+    time, also inside a transaction). SQLite: this machine's clock, the only one that
+    can reach the file."""
+    connection = get_connection("default")
+    if connection.capabilities.dialect != "postgres":
+        return datetime.now(UTC)
+    rows = await connection.execute_query_dict("SELECT clock_timestamp() AS now")
+    return rows[0]["now"].astimezone(UTC)

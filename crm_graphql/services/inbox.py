@@ -31,6 +31,7 @@ from crm_graphql.models.leads import Lead, LeadActivityKind, LeadHistoryKind
 from crm_graphql.models.mail import InboundMail, InboundState, MailboxState
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.services import files, leads, outbox
+from crm_graphql.services.database import database_now
 from crm_graphql.services.imap import Mailbox, MailboxError, MessageNotFound, MessageTooLarge
 from crm_graphql.services.mailmessages import InboundMessage, MalformedMessage, parse_inbound
 from crm_graphql.settings import Settings
@@ -70,7 +71,7 @@ async def _state() -> MailboxState:
 
 async def take_lease(holder: str) -> bool:
     await _state()
-    now = datetime.now(UTC)
+    now = await database_now()  # one clock for every machine
     taken = await MailboxState.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_holder=holder),
         id=STATE_ID,

@@ -43,7 +43,7 @@ from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.languages import check_language
 from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 # Called after each create and edit, inside the transaction (e.g. queue the PDF).
 AFTER_SAVE: list[Callable[[Invoice], Awaitable[None]]] = []
@@ -575,9 +575,8 @@ async def update_invoice(
     )
     if invoice.kind == InvoiceKind.SUBMITTED:
         invoice.locked, invoice.locked_by_id = True, viewer.user.id
-    invoice.version += 1
     try:
-        await invoice.save()
+        await save_versioned(invoice, "invoice")
     except IntegrityError:
         raise FieldError(
             "billId", "UNIQUE", f"Another invoice has the bill ID '{invoice.bill_id}'."

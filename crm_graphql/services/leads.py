@@ -37,7 +37,7 @@ from crm_graphql.services.contacts import EMAIL_RE
 from crm_graphql.services.contracts import camel, parse_ref
 from crm_graphql.services.invoices import parse_amount
 from crm_graphql.services.money import cents_to_decimal
-from crm_graphql.services.mutations import check_version, unique_name
+from crm_graphql.services.mutations import check_version, save_versioned, unique_name
 from crm_graphql.services.setup import currency_code
 
 TEXT_LIMITS = {
@@ -334,8 +334,7 @@ async def update_lead(
     type_changed = "lead_type_id" in data and data["lead_type_id"] != lead.lead_type_id
     for key, value in data.items():
         setattr(lead, key, value)
-    lead.version += 1
-    await lead.save()
+    await save_versioned(lead, "lead")
     if type_changed:
         await customfields.delete_values(CustomFieldEntity.LEAD, lead.id)
     written = await _custom_values(lead, custom_raw, creating=type_changed)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from tortoise import timezone
 from tortoise.exceptions import ValidationError
 from tortoise.models import Model
 
@@ -44,6 +45,42 @@ def check_version(obj: Any, data: dict[str, Any], noun: str) -> None:
             f"The {noun} changed since you read it (version {obj.version}, you sent "
             f"{version}); reload and retry.",
         )
+
+
+def stale(noun: str) -> FieldError:
+    return FieldError(
+        "version",
+        "STALE",
+        f"The {noun} changed while your change was being saved; reload and retry.",
+    )
+
+
+async def save_versioned(obj: Any, noun: str) -> None:
+    """Write every column of `obj` and bump its version, but only if the row still has
+    the version `obj` was read with: `UPDATE … SET …, version = v + 1 WHERE id = … AND
+    version = v`. The database decides the race (on PostgreSQL a concurrent writer waits
+    for the row and then finds the version changed), so exactly one of several writers
+    that read the same version wins; the others get STALE and their transaction rolls
+    back."""
+    model = type(obj)
+    meta = model._meta
+    read_version = obj.version
+    values: dict[str, Any] = {}
+    for name in meta.fields_db_projection:
+        if name in (meta.pk_attr, "version"):
+            continue
+        field = meta.fields_map[name]
+        if getattr(field, "auto_now_add", False):
+            continue
+        if getattr(field, "auto_now", False):
+            setattr(obj, name, timezone.now())
+        values[name] = getattr(obj, name)
+    updated = await model.filter(pk=obj.pk, version=read_version).update(
+        **values, version=read_version + 1
+    )
+    if updated != 1:
+        raise stale(noun)
+    obj.version = read_version + 1
 
 
 async def atomic(work: Callable[[], Awaitable[T]]) -> tuple[T | None, list[FieldError]]:

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import FieldError, PayloadErrors
@@ -279,7 +280,7 @@ async def set_logo(
     setup = await get_setup()
     previous = setup.invoice_logo_file_id
     await CrmSetup.filter(id=SETUP_ID).update(
-        invoice_logo_file_id=stored.id, version=setup.version + 1
+        invoice_logo_file_id=stored.id, version=F("version") + 1
     )
     if previous is not None:
         old = await StoredFile.filter(id=previous, owner_kind=FileOwner.SETUP).first()
@@ -304,7 +305,7 @@ async def remove_logo(
     previous = setup.invoice_logo_file_id
     if previous is None:
         return setup
-    await CrmSetup.filter(id=SETUP_ID).update(invoice_logo_file_id=None, version=setup.version + 1)
+    await CrmSetup.filter(id=SETUP_ID).update(invoice_logo_file_id=None, version=F("version") + 1)
     old = await StoredFile.filter(id=previous, owner_kind=FileOwner.SETUP).first()
     if old is not None:
         await file_store.delete(old, actor, config=config, request_id=request_id)

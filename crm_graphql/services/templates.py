@@ -9,7 +9,7 @@ from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.mutations import check_version
+from crm_graphql.services.mutations import check_version, save_versioned
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2_000
@@ -77,8 +77,7 @@ async def update_template(
     before = audit.snapshot(template)
     for key, value in data.items():
         setattr(template, key, value)
-    template.version += 1
-    await template.save()
+    await save_versioned(template, "template")
     await audit.record(
         viewer.user,
         audit.UPDATE,

@@ -16,7 +16,7 @@ from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.bootstrap import DEFAULT_GROUP
-from crm_graphql.services.mutations import check_version, unique_name
+from crm_graphql.services.mutations import check_version, save_versioned, unique_name
 from crm_graphql.services.passwords import hash_password_async, validate_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
@@ -101,8 +101,7 @@ async def update_user(
         target.password_hash = await hash_password_async(data.pop("password"))
     for name, value in data.items():
         setattr(target, name, UserMode(value) if name == "mode" else value)
-    target.version += 1
-    await target.save()
+    await save_versioned(target, "user")
     changes = audit.diff(before, audit.snapshot(target))
     await audit.record(actor.user, audit.UPDATE, "User", target.id, changes, request_id)
     return target
@@ -145,8 +144,7 @@ async def update_profile(
     if "permissions" in data:
         for column, value in _bits_columns(data["permissions"]).items():
             setattr(profile, column, value)
-    profile.version += 1
-    await profile.save()
+    await save_versioned(profile, "profile")
     changes = audit.diff(before, audit.snapshot(profile))
     await audit.record(actor.user, audit.UPDATE, "Profile", profile.id, changes, request_id)
     return profile
