@@ -4,6 +4,7 @@ and contract templates with every macro of SPEC §5."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import subprocess
@@ -111,6 +112,12 @@ async def test_edit_replaces_the_pdf_and_paid_is_marked(demo: Api) -> None:
     assert result["pdfReplaced"] is True
     rows = await invoice_pdfs(invoice["id"])
     assert len(rows) == 1 and rows[0].id != first.id
+    # the old bytes go once the render queue's transaction has committed (a moment after
+    # the new row is visible)
+    for _ in range(50):
+        if not files.path_of(first.stored_name).exists():
+            break
+        await asyncio.sleep(0.05)
     assert not files.path_of(first.stored_name).exists()
     text = pdf_text(file_bytes(rows[0]))
     assert "PAID" in text and "1000.00" in text and "2400.00" not in text

@@ -249,7 +249,7 @@ async def _invoices(users: dict[str, User]) -> list[Invoice]:
     customer_a = await Company.get(name="Customer #A")
     customer_b = await Company.get(name="Customer #B")
     if await Invoice.filter(company_id__in=[customer_a.id, customer_b.id]).exists():
-        return
+        return []
     samples = [
         (customer_a, InvoiceKind.SUBMITTED, None, InvoiceStatus.PENDING, users["admin"],
          "Pandora ITSM Enterprise, annual licence", Decimal("2400"), "Promotion", 10, "21/1001"),
