@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.test_uvicorn import CLI, _free_port
+from tests.uvicorn_servers import wait_ready
 
 FEED_SECRET = "cal_FeedSecret0123456789abcdefghijklmnop"
 PASS_SECRET = "crm_PassSecret0123456789abcdefghijklmnop"
@@ -39,18 +39,13 @@ def _serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"server did not start:\n{output}")
-        time.sleep(0.2)
+
+    def output() -> str:
+        process.kill()
+        return process.stdout.read() if process.stdout else ""
+
+    wait_ready(base, process, 30, output)
+    return process, base
 
 
 def _stop(process: subprocess.Popen[str]) -> str:

@@ -33,6 +33,7 @@ from crm_graphql.settings import settings
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 from tests.factories import Api, error_codes, make_user
 from tests.mailservers import free_port
+from tests.uvicorn_servers import wait_ready
 
 CLI = [sys.executable, "-m", "crm_graphql.cli"]
 LOAD_COMPANIES = 20_000
@@ -282,17 +283,7 @@ def serving(tmp_path: Path, **extra_env: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                raise AssertionError(f"server did not start:\n{output}")
-            time.sleep(0.2)
+        wait_ready(base, process, 30, lambda: process.stdout.read() if process.stdout else "")
         yield base
     finally:
         process.terminate()

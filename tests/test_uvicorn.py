@@ -5,10 +5,8 @@ bugs that only show under uvicorn)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import DATABASE_URL
+from tests.mailservers import free_port
+from tests.uvicorn_servers import wait_ready
 
 CLI = [sys.executable, "-m", "crm_graphql.cli"]
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture
@@ -42,17 +40,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                raise AssertionError(f"server did not start:\n{output}")
-            time.sleep(0.2)
+        wait_ready(base, process, 30, lambda: process.stdout.read() if process.stdout else "")
         yield base
     finally:
         process.terminate()

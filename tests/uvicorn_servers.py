@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,26 @@ from typing import Any
 import httpx
 
 from tests.conftest import DATABASE_URL
+from tests.mailservers import free_port
 
 CLI = [sys.executable, "-m", "crm_graphql.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def wait_ready(
+    base: str, process: subprocess.Popen[str], seconds: float, output: Callable[[], str]
+) -> None:
+    """Wait until GET /readyz answers 200; `output()` (the server's log) goes into the
+    failure when it exits or takes longer than `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"server did not start:\n{output()}")
+        time.sleep(0.2)
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -61,16 +72,7 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     output.close()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
+        wait_ready(base, process, 60, log.read_text)
         yield base, process
     finally:
         for pid in descendants(process.pid):  # a stopped Chromium must not stay stopped
