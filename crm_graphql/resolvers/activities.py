@@ -14,7 +14,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.permissions.activities import can_change_activity, can_write_activity
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
-from crm_graphql.resolvers.companies import editable_company
+from crm_graphql.resolvers.common import editable_company
 from crm_graphql.resolvers.contacts import visible_contacts
 from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
 from crm_graphql.schema.common import DeletePayload, user_errors

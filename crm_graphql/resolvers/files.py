@@ -22,12 +22,14 @@ from crm_graphql.permissions.files import (
     can_delete_lead_file,
     visible_files_q,
 )
+from crm_graphql.resolvers.common import (
+    editable_company,
+    editable_contact,
+    editable_contract,
+    editable_invoice,
+    editable_lead,
+)
 from crm_graphql.resolvers.common import parse_id as parse_query_id
-from crm_graphql.resolvers.companies import editable_company
-from crm_graphql.resolvers.contacts import editable_contact
-from crm_graphql.resolvers.contracts import editable_contract
-from crm_graphql.resolvers.invoices import editable_invoice
-from crm_graphql.resolvers.leads import editable_lead
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.files import (
     FileType,

@@ -18,6 +18,7 @@ from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadActivity, LeadTag, SavedLeadSearch
 from crm_graphql.models.leads import LeadType as LeadTypeModel
+from crm_graphql.permissions import editable
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import NOTHING, visible_companies_q
 from crm_graphql.permissions.leads import (
@@ -27,7 +28,13 @@ from crm_graphql.permissions.leads import (
     can_take_lead,
     visible_leads_q,
 )
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields, parse_id
+from crm_graphql.resolvers.common import (
+    connection,
+    editable_lead,
+    get_or_404,
+    input_fields,
+    parse_id,
+)
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.filterjson import BadFilter, parse_filter
 from crm_graphql.schema.leads import (
@@ -107,23 +114,8 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
 
 
 async def visible_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
-    """A lead the viewer can see, read for update; a hidden one is NOT_FOUND."""
-    found = (
-        await visible_leads(info)
-        .select_for_update()
-        .filter(id=service.parse_ref(lead_id, field))
-        .first()
-    )
-    if found is None:
-        raise FieldError(field, "NOT_FOUND", "No such lead.")
-    return found
-
-
-async def editable_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
-    lead = await visible_lead(info, lead_id, field)
-    if not can_edit_lead(info.context.require_viewer(), lead):
-        raise info.context.deny(f"Lead {lead.id}", "not its owner")
-    return lead
+    """A lead the viewer can see, read for update (permissions/editable.py)."""
+    return await editable.visible_lead(info.context.require_viewer(), lead_id, field)
 
 
 def _companies(viewer: Viewer) -> Any:
