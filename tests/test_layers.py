@@ -35,7 +35,11 @@ RANK = {part: rank for rank, (_, parts) in enumerate(LAYERS) for part in parts}
 LAYER_NAME = {part: name for name, parts in LAYERS for part in parts}
 
 # Resolver modules that other resolver modules may import: helpers, not domains.
-SHARED_RESOLVERS = {"crm_graphql.resolvers", "crm_graphql.resolvers.common"}
+SHARED_RESOLVERS = {
+    "crm_graphql.resolvers",
+    "crm_graphql.resolvers.common",
+    "crm_graphql.resolvers.filtering",
+}
 
 
 def module_name(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,3 +124,17 @@ async def editable_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
     return await editable.editable_lead(
         info.context.require_viewer(), info.context.deny, lead_id, field
     )
+
+
+async def close_upload(upload: Any) -> None:
+    """Release an uploaded part's spooled file (sync or async close)."""
+    close = getattr(upload, "close", None)
+    if callable(close):
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+
+
+async def visible_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
+    """A lead the viewer can see, read for update (permissions/editable.py)."""
+    return await editable.visible_lead(info.context.require_viewer(), lead_id, field)

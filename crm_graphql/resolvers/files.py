@@ -5,7 +5,6 @@ downloaded from the HTTP endpoint in endpoints/files.py, not through GraphQL."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated, Any
 
 import strawberry
@@ -23,6 +22,7 @@ from crm_graphql.permissions.files import (
     visible_files_q,
 )
 from crm_graphql.resolvers.common import (
+    close_upload,
     editable_company,
     editable_contact,
     editable_contract,
@@ -67,15 +67,6 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
         lead = await editable_lead(info, owner_id, "ownerId")
         return lead.id, None
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
-
-
-async def close_upload(upload: Any) -> None:
-    """Release an uploaded part's spooled file (sync or async close)."""
-    close = getattr(upload, "close", None)
-    if callable(close):
-        result = close()
-        if inspect.isawaitable(result):
-            await result
 
 
 def _upload(value: Any) -> Any:

@@ -13,7 +13,7 @@ import strawberry
 from tortoise.functions import Count, Sum
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.errors import FieldError
 from crm_graphql.models.invoices import Invoice, InvoiceStatus
 from crm_graphql.permissions import editable
 from crm_graphql.permissions.base import auth
@@ -27,6 +27,7 @@ from crm_graphql.permissions.invoices import (
     visible_invoices_q,
 )
 from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
+from crm_graphql.resolvers.filtering import filtered_invoices
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.invoices import (
     INVOICE_FILTER_SPEC,
@@ -41,7 +42,7 @@ from crm_graphql.schema.invoices import (
 )
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.listing import ListError, SortKey, filter_q
+from crm_graphql.services.listing import SortKey
 from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.mutations import atomic, refuse_nulls
 
@@ -53,18 +54,6 @@ WRITERS = ("IW", "IM")
 def visible_invoices(info: Info) -> Any:
     viewer = info.context.require_viewer()
     return Invoice.filter(visible_invoices_q(viewer))
-
-
-def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
-    queryset = visible_invoices(info)
-    try:
-        if flt is not None:
-            queryset = queryset.filter(
-                filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice, viewer=info.context.viewer)
-            )
-    except ListError as exc:
-        raise BadUserInput(str(exc)) from None
-    return queryset
 
 
 async def _invoice(info: Info, invoice_id: Any) -> Invoice:
