@@ -157,3 +157,34 @@ def test_the_check_finds_crossings(
         assert found == []
     else:
         assert found and all(expected in problem for problem in found), found
+
+
+# Tortoise internals (no public API gives a queryset's SQL with its parameters and
+# connection, or a model from a raw row): only services/orm.py may touch them; the
+# database engines subclass Tortoise's clients and are exempt.
+TORTOISE_PRIVATE = {
+    "_choose_db_if_not_chosen",
+    "_make_query",
+    "_init_from_db",
+    "_orderbys",
+    "_joins",
+}
+TORTOISE_ALLOWED = {"services/orm.py", "services/sqlite_engine.py", "services/postgres_engine.py"}
+
+
+def private_tortoise_uses(root: Path = PACKAGE) -> list[str]:
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix() in TORTOISE_ALLOWED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in TORTOISE_PRIVATE:
+                found.append(f"{path.relative_to(root)}:{node.lineno} uses .{node.attr}")
+    return found
+
+
+def test_tortoise_internals_only_behind_services_orm(tmp_path: Path) -> None:
+    assert private_tortoise_uses() == []
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "x.py").write_text("def f(q):\n    q._make_query()\n")
+    assert private_tortoise_uses(tmp_path) == ["services/x.py:2 uses ._make_query"]
