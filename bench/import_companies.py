@@ -136,7 +136,7 @@ def write_file(
 
 
 async def run_import(path: Path) -> tuple[Any, float]:
-    from crm_graphql.resolvers.imports import system_access
+    from crm_graphql.permissions.imports import system_access
     from crm_graphql.services.imports import import_companies
 
     with path.open("rb") as stream:

@@ -232,7 +232,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     from crm_graphql.models.auth import TokenKind, TokenScope
     from crm_graphql.models.users import User
     from crm_graphql.permissions.contracts import visible_contracts_q
-    from crm_graphql.resolvers.imports import system_access, viewer_access
+    from crm_graphql.permissions.imports import system_access, viewer_access
     from crm_graphql.services import imports
     from crm_graphql.services.auth import Viewer, user_bits
     from crm_graphql.services.deadline import deadline_scope

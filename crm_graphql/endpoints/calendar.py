@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.services import calendar as service
 
 
@@ -24,7 +25,7 @@ async def feed(request: Request) -> Response:
     if user is None:
         return _not_found()
     viewer = await service.feed_viewer(user)
-    body = service.render_feed(user, await service.feed_events(viewer))
+    body = service.render_feed(user, await service.feed_events(visible_events_q(viewer)))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

@@ -6,6 +6,8 @@ anything that belongs to a company, filters through `visible_companies_q` (or
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.expressions import Q, Subquery
 
 from crm_graphql.models.companies import Company
@@ -103,3 +105,13 @@ def can_delete_company(viewer: Viewer, company: Company) -> bool:
 
 def can_create_company(viewer: Viewer) -> bool:
     return viewer.is_superadmin or (viewer.has("CW") and viewer.user.mode != UserMode.STANDALONE)
+
+
+def own_or_visible_companies(viewer: Viewer) -> Any:
+    """The companies the viewer can see, and their own (which a company without parent
+    hides from its users): what a new lead or template may belong to."""
+    if viewer.is_superadmin:
+        # A superadmin may set any managing company (SPEC §7); never OR an empty Q().
+        return Company.all()
+    own = Q(id=viewer.user.company_id) if viewer.user.company_id else NOTHING
+    return Company.filter(visible_companies_q(viewer) | own)

@@ -11,11 +11,11 @@ from crm_graphql.errors import FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.activities import can_change_activity, can_write_activity
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
-from crm_graphql.resolvers.companies import editable_company
-from crm_graphql.resolvers.contacts import visible_contacts
+from crm_graphql.resolvers.common import editable_company
 from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import activities as service
@@ -52,7 +52,7 @@ class ActivitiesMutation:
             contact_id = None
             if input.contact_id is not None:
                 contact = (
-                    await visible_contacts(info)
+                    await Contact.filter(belongs_to_visible_company_q(viewer))
                     .filter(id=parse_id(input.contact_id, "contactId"))
                     .first()
                 )

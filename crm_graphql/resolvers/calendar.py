@@ -13,6 +13,7 @@ import strawberry
 from crm_graphql.context import Info
 from crm_graphql.ids import parse_id
 from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.calendar import (
     CalendarEventCreateInput,
@@ -44,7 +45,7 @@ class CalendarQuery:
         to: Annotated[date, Described(description="Last day.")],
     ) -> list[CalendarEventType]:
         viewer = info.context.require_viewer()
-        return await service.events_in_range(viewer, from_, to)  # type: ignore[return-value]
+        return await service.events_in_range(visible_events_q(viewer), from_, to)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Your active iCalendar feed (without its URL), or null.", extensions=auth()

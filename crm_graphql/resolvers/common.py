@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,12 @@ from tortoise.queryset import QuerySet
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, NotFound
 from crm_graphql.ids import query_id
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract
+from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.leads import Lead
+from crm_graphql.permissions import editable
 from crm_graphql.schema.common import Connection, Edge, PageInfo, page_size
 from crm_graphql.services.listing import (
     FilterSpec,
@@ -77,3 +84,57 @@ async def get_or_404(model: type[Model], queryset: QuerySet[Any], value: Any) ->
 
 
 __all__ = ["connection", "get_or_404", "input_fields", "parse_id"]
+
+
+# The lookups a mutation uses to reach an object it may change, in the shape resolvers
+# call them; the rules are in permissions/editable.py. Here so that no resolver module
+# imports another.
+
+
+async def editable_company(info: Info, company_id: Any, field: str = "id") -> Company:
+    """The company if the viewer may edit it (permissions/editable.py)."""
+    return await editable.editable_company(
+        info.context.require_viewer(), info.context.deny, company_id, field
+    )
+
+
+async def editable_contact(info: Info, contact_id: Any) -> Contact:
+    """The contact if the viewer may edit its company (permissions/editable.py)."""
+    return await editable.editable_contact(
+        info.context.require_viewer(), info.context.deny, contact_id
+    )
+
+
+async def editable_contract(info: Info, contract_id: Any, field: str = "id") -> Contract:
+    """The contract if the viewer may edit it (permissions/editable.py)."""
+    return await editable.editable_contract(
+        info.context.require_viewer(), info.context.deny, contract_id, field
+    )
+
+
+async def editable_invoice(info: Info, invoice_id: Any, field: str = "id") -> Invoice:
+    """The invoice when the viewer may change it (permissions/editable.py)."""
+    return await editable.editable_invoice(
+        info.context.require_viewer(), info.context.deny, invoice_id, field
+    )
+
+
+async def editable_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
+    """The lead when the viewer may change it (permissions/editable.py)."""
+    return await editable.editable_lead(
+        info.context.require_viewer(), info.context.deny, lead_id, field
+    )
+
+
+async def close_upload(upload: Any) -> None:
+    """Release an uploaded part's spooled file (sync or async close)."""
+    close = getattr(upload, "close", None)
+    if callable(close):
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+
+
+async def visible_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
+    """A lead the viewer can see, read for update (permissions/editable.py)."""
+    return await editable.visible_lead(info.context.require_viewer(), lead_id, field)

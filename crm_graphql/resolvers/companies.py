@@ -8,18 +8,16 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
-from crm_graphql.ids import parse_id
+from crm_graphql.errors import BadUserInput
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import (
     can_create_company,
     can_delete_company,
-    can_edit_company,
     visible_companies_q,
 )
 from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_used
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields
+from crm_graphql.resolvers.common import connection, editable_company, get_or_404, input_fields
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
     BILLING_KEY,
@@ -61,20 +59,6 @@ def _with_billing_key(queryset: Any, order_by: list[CompanyOrder] | None) -> Any
 def visible_companies(info: Info) -> Any:
     viewer = info.context.require_viewer()
     return Company.filter(visible_companies_q(viewer))
-
-
-async def editable_company(info: Info, company_id: Any, field: str = "id") -> Company:
-    """The company if the viewer may edit it; hidden ones are NOT_FOUND (a payload
-    error), visible but read-only ones a FORBIDDEN error."""
-    viewer = info.context.require_viewer()
-    company = await Company.filter(
-        visible_companies_q(viewer), id=parse_id(company_id, field)
-    ).first()
-    if company is None:
-        raise FieldError(field, "NOT_FOUND", "No such company.")
-    if not can_edit_company(viewer, company):
-        raise info.context.deny(f"Company {company.id}", "not editable")
-    return company
 
 
 @strawberry.type

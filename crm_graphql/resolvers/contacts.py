@@ -8,12 +8,16 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
-from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields
-from crm_graphql.resolvers.companies import editable_company
+from crm_graphql.resolvers.common import (
+    connection,
+    editable_company,
+    editable_contact,
+    get_or_404,
+    input_fields,
+)
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contacts import (
     CONTACT_FILTER_SPEC,
@@ -35,14 +39,6 @@ Described = strawberry.argument
 def visible_contacts(info: Info) -> Any:
     viewer = info.context.require_viewer()
     return Contact.filter(belongs_to_visible_company_q(viewer))
-
-
-async def editable_contact(info: Info, contact_id: Any) -> Contact:
-    contact = await visible_contacts(info).filter(id=parse_id(contact_id, "id")).first()
-    if contact is None:
-        raise FieldError("id", "NOT_FOUND", "No such contact.")
-    await editable_company(info, contact.company_id, "companyId")
-    return contact
 
 
 @strawberry.type

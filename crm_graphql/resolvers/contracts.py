@@ -14,10 +14,15 @@ from crm_graphql.errors import FieldError
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.contracts import can_edit_contract, visible_contracts_q
-from crm_graphql.permissions.invoices import visible_invoices_q
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields
-from crm_graphql.resolvers.companies import editable_company
+from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import can_create_invoice, visible_invoices_q
+from crm_graphql.resolvers.common import (
+    connection,
+    editable_company,
+    editable_contract,
+    get_or_404,
+    input_fields,
+)
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contracts import (
     CONTRACT_FILTER_SPEC,
@@ -46,21 +51,6 @@ Described = strawberry.argument
 def visible_contracts(info: Info) -> Any:
     viewer = info.context.require_viewer()
     return Contract.filter(visible_contracts_q(viewer))
-
-
-async def editable_contract(info: Info, contract_id: Any, field: str = "id") -> Contract:
-    """The contract if the viewer may edit it: hidden ones are a NOT_FOUND payload
-    error on `field`, visible but read-only ones a FORBIDDEN error."""
-    viewer = info.context.require_viewer()
-    contract = (
-        await visible_contracts(info).filter(id=service.parse_ref(contract_id, field)).first()
-    )
-    if contract is None:
-        raise FieldError(field, "NOT_FOUND", "No such contract.")
-    company = await editable_company(info, contract.company_id, field)
-    if not can_edit_contract(viewer, company, contract):
-        raise info.context.deny(f"Contract {contract.id}", "not editable")
-    return contract
 
 
 def _visibility(info: Info) -> dict[str, Any]:
@@ -255,6 +245,8 @@ class ContractsMutation:
             contract = await visible_contracts(info).filter(id=service.parse_ref(id, "id")).first()
             if contract is None:
                 raise FieldError("id", "NOT_FOUND", "No such contract.")
+            if not can_create_invoice(viewer):
+                raise FieldError(None, "FORBIDDEN", "Creating invoices needs IW.")
             invoice = await invoice_service.create_invoice_from_contract(
                 viewer, contract, info.context.request_id
             )

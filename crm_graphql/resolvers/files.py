@@ -5,7 +5,6 @@ downloaded from the HTTP endpoint in endpoints/files.py, not through GraphQL."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated, Any
 
 import strawberry
@@ -22,12 +21,15 @@ from crm_graphql.permissions.files import (
     can_delete_lead_file,
     visible_files_q,
 )
+from crm_graphql.resolvers.common import (
+    close_upload,
+    editable_company,
+    editable_contact,
+    editable_contract,
+    editable_invoice,
+    editable_lead,
+)
 from crm_graphql.resolvers.common import parse_id as parse_query_id
-from crm_graphql.resolvers.companies import editable_company
-from crm_graphql.resolvers.contacts import editable_contact
-from crm_graphql.resolvers.contracts import editable_contract
-from crm_graphql.resolvers.invoices import editable_invoice
-from crm_graphql.resolvers.leads import editable_lead
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.files import (
     FileType,
@@ -65,15 +67,6 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
         lead = await editable_lead(info, owner_id, "ownerId")
         return lead.id, None
     raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
-
-
-async def close_upload(upload: Any) -> None:
-    """Release an uploaded part's spooled file (sync or async close)."""
-    close = getattr(upload, "close", None)
-    if callable(close):
-        result = close()
-        if inspect.isawaitable(result):
-            await result
 
 
 def _upload(value: Any) -> Any:

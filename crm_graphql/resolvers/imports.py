@@ -8,45 +8,17 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
-from tortoise.expressions import Q
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.companies import (
-    can_create_company,
-    can_edit_company,
-    visible_companies_q,
-)
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.imports import viewer_access
 from crm_graphql.schema.imports import ImportPayload
 from crm_graphql.services import imports as service
-from crm_graphql.services.auth import Viewer
 from crm_graphql.services.deadline import deadline_scope
 
 Described = strawberry.argument
-
-
-def viewer_access(viewer: Viewer) -> service.Access:
-    """What `viewer` may do in an import: the company rule of SPEC §2."""
-    return service.Access(
-        user=viewer.user,
-        visible=visible_companies_q(viewer),
-        can_edit=lambda company: can_edit_company(viewer, company),
-        can_create=can_create_company(viewer),
-        can_change_manager=viewer.is_superadmin or viewer.has("CM"),
-    )
-
-
-def system_access() -> service.Access:
-    """The command line without --as: every company visible and editable."""
-    return service.Access(
-        user=None,
-        visible=Q(),
-        can_edit=lambda company: True,
-        can_create=True,
-        can_change_manager=True,
-    )
 
 
 FileArg = Annotated[

@@ -13,21 +13,21 @@ import strawberry
 from tortoise.functions import Count, Sum
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
-from crm_graphql.ids import parse_id
-from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
+from crm_graphql.errors import FieldError
+from crm_graphql.models.invoices import Invoice, InvoiceStatus
+from crm_graphql.permissions import editable
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import (
     can_create_invoice,
     can_delete_invoice,
-    can_edit_invoice,
     can_lock_invoice,
     can_unlock_invoice,
     visible_invoices_q,
 )
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields
+from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
+from crm_graphql.resolvers.filtering import filtered_invoices
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.invoices import (
     INVOICE_FILTER_SPEC,
@@ -42,7 +42,7 @@ from crm_graphql.schema.invoices import (
 )
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.listing import ListError, SortKey, filter_q
+from crm_graphql.services.listing import SortKey
 from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.mutations import atomic, refuse_nulls
 
@@ -56,57 +56,14 @@ def visible_invoices(info: Info) -> Any:
     return Invoice.filter(visible_invoices_q(viewer))
 
 
-def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
-    queryset = visible_invoices(info)
-    try:
-        if flt is not None:
-            queryset = queryset.filter(
-                filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice, viewer=info.context.viewer)
-            )
-    except ListError as exc:
-        raise BadUserInput(str(exc)) from None
-    return queryset
-
-
-async def editable_invoice(info: Info, invoice_id: Any, field: str = "id") -> Invoice:
-    """The invoice when the viewer may change it (attachments included)."""
-    try:
-        invoice = await _invoice(info, invoice_id)
-    except FieldError as exc:
-        raise FieldError(field, exc.code, exc.message) from None
-    _check_edit(info, info.context.require_viewer(), invoice)
-    return invoice
-
-
 async def _invoice(info: Info, invoice_id: Any) -> Invoice:
-    """The invoice when the viewer can see it (row-locked on PostgreSQL until the
-    mutation's transaction ends); hidden ones are a NOT_FOUND payload error."""
-    viewer = info.context.require_viewer()
-    invoice = (
-        await Invoice.filter(visible_invoices_q(viewer), id=parse_id(invoice_id, "id"))
-        .select_for_update()
-        .first()
-    )
-    if invoice is None:
-        raise FieldError("id", "NOT_FOUND", "No such invoice.")
-    return invoice
+    """The invoice when the viewer can see it, read for update (permissions/editable.py)."""
+    return await editable.visible_invoice(info.context.require_viewer(), invoice_id)
 
 
 def _check_edit(info: Info, viewer: Viewer, invoice: Invoice) -> None:
-    """FORBIDDEN when the viewer may never edit this invoice (IR only, or IW on a
-    Submitted one); a CONFLICT payload error when only someone else's lock is in the way."""
-    if can_edit_invoice(viewer, invoice):
-        return
-    writer = viewer.has("IW") or viewer.has("IM")
-    if writer and invoice.kind == InvoiceKind.RECEIVED and invoice.locked:
-        raise FieldError(
-            "id",
-            "CONFLICT",
-            "The invoice is locked by another user: only they or an invoice manager (IM) "
-            "may change it.",
-        )
-    reason = "read-only (Submitted)" if invoice.kind == InvoiceKind.SUBMITTED else "not editable"
-    raise info.context.deny(f"Invoice {invoice.id}", reason)
+    """FORBIDDEN or CONFLICT when the viewer may not change the invoice."""
+    editable.check_edit_invoice(viewer, info.context.deny, invoice)
 
 
 async def _finish(

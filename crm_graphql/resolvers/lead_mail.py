@@ -13,15 +13,14 @@ from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.companies import own_or_visible_companies
 from crm_graphql.permissions.lead_mail import (
     manageable_templates_q,
     visible_outgoing_q,
     visible_templates_q,
 )
-from crm_graphql.permissions.leads import can_mail_from_lead
-from crm_graphql.resolvers.common import connection, input_fields
-from crm_graphql.resolvers.files import close_upload
-from crm_graphql.resolvers.leads import LEAD_BITS, own_or_visible_companies, visible_lead
+from crm_graphql.permissions.leads import LEAD_BITS, can_mail_from_lead
+from crm_graphql.resolvers.common import close_upload, connection, input_fields, visible_lead
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.lead_mail import (
     CrmTemplateCreateInput,

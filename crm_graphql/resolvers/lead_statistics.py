@@ -13,7 +13,7 @@ import strawberry
 from crm_graphql.context import Info
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.leads import LEAD_BITS
-from crm_graphql.resolvers.leads import filtered_leads
+from crm_graphql.resolvers.filtering import filtered_leads
 from crm_graphql.schema.common import page_size
 from crm_graphql.schema.lead_statistics import (
     LeadPipelineOrder,

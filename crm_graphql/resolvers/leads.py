@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import orjson
 import strawberry
 from strawberry.scalars import JSON
-from tortoise.expressions import Q
 
 from crm_graphql.context import Info
 from crm_graphql.errors import ApiError, BadUserInput, FieldError
@@ -19,15 +18,23 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadActivity, LeadTag, SavedLeadSearch
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.companies import NOTHING, visible_companies_q
+from crm_graphql.permissions.companies import own_or_visible_companies, visible_companies_q
 from crm_graphql.permissions.leads import (
+    LEAD_BITS,
     can_create_lead,
     can_delete_lead,
     can_edit_lead,
     can_take_lead,
     visible_leads_q,
 )
-from crm_graphql.resolvers.common import connection, get_or_404, input_fields, parse_id
+from crm_graphql.resolvers.common import (
+    connection,
+    editable_lead,
+    get_or_404,
+    input_fields,
+    parse_id,
+    visible_lead,
+)
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.filterjson import BadFilter, parse_filter
 from crm_graphql.schema.leads import (
@@ -57,12 +64,11 @@ from crm_graphql.schema.leads import (
 )
 from crm_graphql.services import leads as service
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.listing import ListError, SortKey, filter_q
+from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic
 from crm_graphql.services.setup import get_setup
 
 DEFAULT_ORDER = [SortKey("updated_at", descending=True), SortKey("id", descending=True)]
-LEAD_BITS = ("LR", "LW", "LM")
 WRITE_BITS = ("LW", "LM")
 MAX_MASS = 500
 Described = strawberry.argument
@@ -70,22 +76,6 @@ Described = strawberry.argument
 
 def visible_leads(info: Info) -> Any:
     return Lead.filter(visible_leads_q(info.context.require_viewer()))
-
-
-def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = True) -> Any:
-    """Visible leads matching `flt`; open ones only unless the filter asks for closed
-    ones (`open_default=False`: statistics count closed leads too)."""
-    queryset = visible_leads(info)
-    if open_default:
-        queryset = queryset.filter(default_open_q(flt))
-    try:
-        if flt is not None:
-            queryset = queryset.filter(
-                filter_q(flt, LEAD_FILTER_SPEC, model=Lead, viewer=info.context.viewer)
-            )
-    except ListError as exc:
-        raise BadUserInput(str(exc)) from None
-    return queryset
 
 
 def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
@@ -106,38 +96,8 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
         raise FieldError("filter", "INVALID", str(exc)) from None
 
 
-async def visible_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
-    """A lead the viewer can see, read for update; a hidden one is NOT_FOUND."""
-    found = (
-        await visible_leads(info)
-        .select_for_update()
-        .filter(id=service.parse_ref(lead_id, field))
-        .first()
-    )
-    if found is None:
-        raise FieldError(field, "NOT_FOUND", "No such lead.")
-    return found
-
-
-async def editable_lead(info: Info, lead_id: Any, field: str = "id") -> Lead:
-    lead = await visible_lead(info, lead_id, field)
-    if not can_edit_lead(info.context.require_viewer(), lead):
-        raise info.context.deny(f"Lead {lead.id}", "not its owner")
-    return lead
-
-
 def _companies(viewer: Viewer) -> Any:
     return Company.filter(visible_companies_q(viewer))
-
-
-def own_or_visible_companies(viewer: Viewer) -> Any:
-    """The companies the viewer can see, and their own (which a company without parent
-    hides from its users): what a new lead or template may belong to."""
-    if viewer.is_superadmin:
-        # A superadmin may set any managing company (SPEC §7); never OR an empty Q().
-        return Company.all()
-    own = Q(id=viewer.user.company_id) if viewer.user.company_id else NOTHING
-    return Company.filter(visible_companies_q(viewer) | own)
 
 
 async def _each(

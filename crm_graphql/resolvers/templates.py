@@ -10,8 +10,7 @@ import strawberry
 from crm_graphql.context import Info
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.permissions.base import auth
-from crm_graphql.resolvers.common import get_or_404, input_fields
-from crm_graphql.resolvers.contracts import editable_contract
+from crm_graphql.resolvers.common import editable_contract, get_or_404, input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.files import FileType
 from crm_graphql.schema.templates import (

@@ -21,13 +21,13 @@ from typing import Any
 
 from icalendar import Calendar, Event
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from crm_graphql.errors import BadUserInput, FieldError, PayloadErrors
 from crm_graphql.models.auth import TokenKind, TokenScope
 from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind, CalendarFeed
 from crm_graphql.models.users import User
-from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer, user_bits
 
@@ -66,12 +66,12 @@ def check_range(start: date, end: date) -> None:
         raise BadUserInput(f"Ask for at most {MAX_RANGE_DAYS} days at a time.", field="to")
 
 
-async def events_in_range(viewer: Viewer, start: date, end: date) -> list[CalendarEvent]:
-    """The viewer's visible events from `start` to `end` (days, both included), in date
-    order."""
+async def events_in_range(visible: Q, start: date, end: date) -> list[CalendarEvent]:
+    """The `visible` events (the viewer's, `permissions.calendar.visible_events_q`) from
+    `start` to `end` (days, both included), in date order."""
     check_range(start, end)
     return (
-        await CalendarEvent.filter(visible_events_q(viewer), starts_on__gte=start)
+        await CalendarEvent.filter(visible, starts_on__gte=start)
         .filter(starts_on__lte=end)
         .order_by("starts_on", "starts_at", "id")
         .limit(MAX_LIST)
@@ -279,11 +279,12 @@ async def feed_viewer(user: User) -> Viewer:
     return Viewer(loaded, await user_bits(user.id), 0, TokenKind.SESSION, TokenScope.FULL)
 
 
-async def feed_events(viewer: Viewer, today: date | None = None) -> list[CalendarEvent]:
-    """What a user's feed publishes: visible events from FEED_PAST_DAYS ago onwards."""
+async def feed_events(visible: Q, today: date | None = None) -> list[CalendarEvent]:
+    """What a user's feed publishes: the `visible` events (the feed owner's,
+    `permissions.calendar.visible_events_q`) from FEED_PAST_DAYS ago onwards."""
     since = (today or _now().date()) - timedelta(days=FEED_PAST_DAYS)
     return (
-        await CalendarEvent.filter(visible_events_q(viewer), starts_on__gte=since)
+        await CalendarEvent.filter(visible, starts_on__gte=since)
         .order_by("starts_on", "starts_at", "id")
         .limit(MAX_LIST)
     )

@@ -22,6 +22,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
 from crm_graphql.services.billing import currency_sql
 from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.services.orm import compiled, from_row
 
 TOP = 10
 
@@ -80,9 +81,7 @@ async def _joined(
 ) -> list[tuple[Any, Any]]:
     """(object or None, n) for each row of `aggregate` (columns `key`, `n`), the object
     joined from `model`'s table in the same statement; largest n first, then `tie`."""
-    aggregate._choose_db_if_not_chosen()
-    aggregate._make_query()
-    inner_sql, params = aggregate.query.get_parameterized_sql()
+    inner_sql, params, connection = compiled(aggregate)
     table = _quote(model._meta.db_table)
     tie_column = _quote(model._meta.fields_db_projection[tie])
     sql = (
@@ -94,10 +93,10 @@ async def _joined(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     found: list[tuple[Any, Any]] = []
-    for row in await aggregate._db.execute_query_dict(sql, params):
+    for row in await connection.execute_query_dict(sql, params):
         row.pop("crm_key")
         n = row.pop("crm_n")
-        found.append((model._init_from_db(**row) if row["id"] is not None else None, n))
+        found.append((from_row(model, row) if row["id"] is not None else None, n))
     return found
 
 
@@ -130,10 +129,7 @@ async def by_manager(companies: QuerySet[Company]) -> list[ManagerCount]:
 def _scope_sql(companies: QuerySet[Company]) -> tuple[str, list[Any], Any]:
     """(SQL, params, connection) of the ids and managers of `companies`, each once."""
     scope = _scope(companies).order_by().values("id", "manager_id")
-    scope._choose_db_if_not_chosen()
-    scope._make_query()
-    sql, params = scope.query.get_parameterized_sql()
-    return sql, list(params), scope._db
+    return compiled(scope)
 
 
 async def invoicing_per_manager(
@@ -158,7 +154,7 @@ async def invoicing_per_manager(
     for row in await db.execute_query_dict(sql, params):
         row.pop("crm_key")
         code_value, n = row.pop("crm_currency"), row.pop("crm_n")
-        user = User._init_from_db(**row) if row["id"] is not None else None
+        user = from_row(User, row) if row["id"] is not None else None
         found.append(ManagerAmount(manager=user, currency=code_value, amount=_money(n)))
     return found
 
@@ -203,6 +199,6 @@ async def top_by_invoicing(
     found: list[CompanyAmount] = []
     for row in await db.execute_query_dict(sql, params):
         code_value, n = row.pop("crm_currency"), row.pop("crm_n")
-        company = Company._init_from_db(**row)
+        company = from_row(Company, row)
         found.append(CompanyAmount(company=company, currency=code_value, amount=_money(n)))
     return found

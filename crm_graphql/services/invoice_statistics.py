@@ -20,6 +20,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.models.users import User
 from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.services.orm import compiled
 
 TOP = 10
 
@@ -75,9 +76,7 @@ async def _aggregate(
     """One statement: SELECT <key expression> AS <key alias>, currency, COUNT(*),
     SUM(base), SUM(total) over the set, grouped by the key and the currency."""
     inner = Invoice.filter(id__in=Subquery(invoices.values("id"))).values("id")
-    inner._choose_db_if_not_chosen()
-    inner._make_query()
-    inner_sql, params = inner.query.get_parameterized_sql()
+    inner_sql, params, _ = compiled(inner)
     connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
     where = ""

@@ -645,11 +645,8 @@ async def create_invoice_from_contract(
 ) -> Invoice:
     """A new Submitted invoice for the contract's company, linked to the contract, with
     CRM setup's defaults (currency, tax, numbering) and one line naming the contract
-    (amount 0.00, to be filled in). The caller has checked the contract is visible."""
-    from crm_graphql.permissions.invoices import can_create_invoice
-
-    if not can_create_invoice(viewer):
-        raise FieldError(None, "FORBIDDEN", "Creating invoices needs IW.")
+    (amount 0.00, to be filled in). The caller has checked that the contract is visible
+    and that the viewer may create invoices (permissions sit above services)."""
     concept = f"Contract {contract.reference}"
     if contract.number:
         concept += f" ({contract.number})"

@@ -28,6 +28,7 @@ from tortoise.queryset import QuerySet
 from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, WON, Lead
 from crm_graphql.services.listing import SortKey
 from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.services.orm import compiled, from_row, joins_other_tables, subquery_sql
 
 TOP = 10
 # Every progress step in code order, and the open and closed ones.
@@ -73,10 +74,7 @@ class _UnorderedSubquery(Subquery):
     """A subquery without the model's default ORDER BY, which Tortoise always adds."""
 
     def get_sql(self, ctx: SqlContext) -> str:
-        self.query._choose_db_if_not_chosen()
-        self.query._make_query()
-        self.query.query._orderbys = []  # type: ignore[attr-defined]
-        return self.query.query.get_parameterized_sql(ctx)[0]  # type: ignore[attr-defined]
+        return subquery_sql(self.query, ctx)
 
 
 def scoped(leads: QuerySet[Lead]) -> QuerySet[Lead]:
@@ -93,15 +91,9 @@ def _rows_sql(leads: QuerySet[Lead]) -> tuple[str, list[Any], BaseDBAsyncClient]
     another table (owner, company, custom values) could repeat a lead, so the set is then
     read as `leads WHERE id IN (the set)`."""
     query = leads.all()  # a clone: the caller's queryset is shared by every field
-    query._choose_db_if_not_chosen()
-    query._make_query()
-    if query.query._joins:
+    if joins_other_tables(query):
         query = scoped(leads)
-        query._choose_db_if_not_chosen()
-        query._make_query()
-    query.query._orderbys = []
-    sql, params = query.query.get_parameterized_sql()
-    return sql, list(params), query._db
+    return compiled(query, ordered=False)
 
 
 def _quote(name: str) -> str:
@@ -192,7 +184,7 @@ async def top_open(leads: QuerySet[Lead], limit: int = TOP) -> list[Lead]:
         f"ORDER BY r.estimated_sale_cents DESC, r.id LIMIT {int(limit)}) "
         "ORDER BY l.estimated_sale_cents DESC, l.id"
     )
-    return [Lead._init_from_db(**row) for row in await connection.execute_query_dict(sql, params)]
+    return [from_row(Lead, row) for row in await connection.execute_query_dict(sql, params)]
 
 
 def _bucket_start(bucket: Bucket, postgres: bool) -> str:
@@ -269,6 +261,6 @@ async def pipeline_leads(
     )
     found: dict[int, list[Lead]] = defaultdict(list)
     for row in await connection.execute_query_dict(sql, params):
-        lead = Lead._init_from_db(**row)
+        lead = from_row(Lead, row)
         found[lead.progress].append(lead)
     return found

@@ -27,6 +27,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.services.audit import json_value
+from crm_graphql.services.orm import compiled, from_row
 
 M = TypeVar("M", bound=Model)
 
@@ -530,9 +531,7 @@ async def fetch_per_parent(
 
     Fetches `limit + 1` so callers can tell whether a parent has more."""
     model = queryset.model
-    queryset._choose_db_if_not_chosen()
-    queryset._make_query()
-    inner_sql, params = queryset.query.get_parameterized_sql()
+    inner_sql, params, connection = compiled(queryset)
     columns = model._meta.fields_db_projection
     order = ", ".join(
         f"t.{_quote(columns[k.column])} {'DESC' if k.descending else 'ASC'}" for k in keys
@@ -544,9 +543,9 @@ async def fetch_per_parent(
         f"WHERE crm_rn <= {int(limit) + 1} ORDER BY {parent_db}, crm_rn"
     )
     result: dict[Any, list[M]] = defaultdict(list)
-    for row in await queryset._db.execute_query_dict(sql, params):
+    for row in await connection.execute_query_dict(sql, params):
         row.pop("crm_rn", None)
-        instance = model._init_from_db(**row)
+        instance = from_row(model, row)
         result[getattr(instance, parent_column)].append(instance)
     return result
 
