@@ -6,7 +6,6 @@ statement (a subquery), so no request pays an extra query for it."""
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,8 @@ from tortoise.expressions import Q, RawSQL, Subquery
 
 from crm_graphql.models.companies import CompanyBilling
 from crm_graphql.services.listing import ListError
+from crm_graphql.values import CURRENCY_RE
 
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 # CRM setup's single row (EUR, its model default, until the row exists).
 _DEFAULT_SQL = "COALESCE((SELECT s.default_currency FROM crm_setup s WHERE s.id = 1), 'EUR')"
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
