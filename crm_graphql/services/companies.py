@@ -18,8 +18,9 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, deletion_guards, files
+from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.values import is_email
@@ -238,10 +239,8 @@ async def update_company(
 async def delete_company(viewer: Viewer, company: Company, request_id: str = "") -> None:
     if await Company.filter(parent_id=company.id).exists():
         raise FieldError("id", "CONFLICT", "The company has child companies; move them first.")
-    for guard in deletion_guards.COMPANY:
-        reason = await guard(company)
-        if reason:
-            raise FieldError("id", "CONFLICT", reason)
+    if await Invoice.filter(company_id=company.id).exists():
+        raise FieldError("id", "CONFLICT", "The company has invoices; it cannot be deleted.")
     await audit.record(
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )

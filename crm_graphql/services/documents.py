@@ -5,8 +5,8 @@ from CRM setup with the logo as a data: URI, customer block, ids and dates, line
 base, discount, subtotal, each tax, retention, total, description, payment methods,
 footer, a PAID mark), labels in the invoice's language (services/languages.py: en, es,
 fr, de, it, pt; invoices accept no other). The PDF is rendered after the invoice
-commits, by the render queue (services/pdf_queue.py, `queue_invoice_pdf` is the
-`AFTER_SAVE` hook), so the bill-numbering lock is never held during a render; the
+commits, by the render queue (services/pdf_queue.py, `queue_invoice_pdf` is called by
+each invoice create and edit), so the bill-numbering lock is never held during a render; the
 invoice's `pdf_status` says whether its PDF is PENDING, READY or FAILED.
 
 The generated PDF is the invoice's file stored with `generated=True` (only the server

@@ -7,15 +7,14 @@ and referenced objects are here. Every write keeps `company_billings` (one row p
 and currency) equal to the sums of the bases of the company's non-canceled SUBMITTED
 invoices in each currency, in the same transaction.
 
-Hooks: `AFTER_SAVE` callables run after each create and edit, inside the transaction
-(the PDF is queued there, rendered after commit); the payment reminder is the calendar service's
-`create_payment_reminder(viewer, invoice)`, called when the client asks for one."""
+After each create and edit, inside the transaction, the PDF is queued
+(services/pdf_queue.py, rendered after commit); the payment reminder is the calendar
+service's `create_payment_reminder(viewer, invoice)`, called when the client asks for one.
+Deleting a company with invoices is refused by services/companies.py itself."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,6 +25,7 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
+from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.files import FileOwner
@@ -37,12 +37,14 @@ from crm_graphql.models.invoices import (
     InvoiceTax,
 )
 from crm_graphql.models.setup import CrmSetup
-from crm_graphql.services import audit, deletion_guards, files
+from crm_graphql.models.users import User
+from crm_graphql.services import audit, calendar, files
 from crm_graphql.services.activities import add_change_activity, touch_last_update
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.languages import check_language
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.pdf_queue import queue_invoice_pdf
 from crm_graphql.values import (
     cents_to_decimal,
     currency_code,
@@ -50,9 +52,6 @@ from crm_graphql.values import (
     parse_amount,
     parse_percent,
 )
-
-# Called after each create and edit, inside the transaction (e.g. queue the PDF).
-AFTER_SAVE: list[Callable[[Invoice], Awaitable[None]]] = []
 
 # Audit action for a change the API refused (bad input, a locked invoice...).
 REJECTED = "REJECTED"
@@ -82,26 +81,6 @@ FIELD_NAMES = {
     "expires_on": "expiresOn",
     "paid_on": "paidOn",
 }
-
-
-async def _company_has_invoices(company: Company) -> str | None:
-    if await Invoice.filter(company_id=company.id).exists():
-        return "The company has invoices; it cannot be deleted."
-    return None
-
-
-deletion_guards.COMPANY.append(_company_has_invoices)
-
-
-def _register_pdf_hook() -> None:
-    # The invoice PDF: marked PENDING here, rendered after commit (services/pdf_queue.py).
-    from crm_graphql.services.pdf_queue import queue_invoice_pdf
-
-    if queue_invoice_pdf not in AFTER_SAVE:
-        AFTER_SAVE.append(queue_invoice_pdf)
-
-
-_register_pdf_hook()
 
 
 # ------------------------------------------------------------------ parsing values
@@ -317,12 +296,6 @@ async def refresh_billing(company_ids: Sequence[int]) -> None:
 async def _sync_reminders(invoice: Invoice, request_id: str) -> None:
     """Move and rename the invoice's payment reminders after its expiration date or
     bill ID changed; drop them when it no longer expires."""
-    calendar = _calendar()
-    if calendar is None or not hasattr(calendar, "create_payment_reminder"):
-        return
-    from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind
-    from crm_graphql.models.users import User
-
     reminders = CalendarEvent.filter(
         object_type="Invoice", object_id=invoice.id, kind=CalendarEventKind.INVOICE_DUE
     )
@@ -332,28 +305,6 @@ async def _sync_reminders(invoice: Invoice, request_id: str) -> None:
     owners = await reminders.values_list("owner_id", flat=True)
     for owner in await User.filter(id__in=list(owners)).order_by("id"):
         await calendar.create_payment_reminder(owner, invoice, request_id)
-
-
-async def _after_save(invoice: Invoice) -> None:
-    for hook in AFTER_SAVE:
-        await hook(invoice)
-
-
-def _calendar() -> Any:
-    """The calendar service module when it exists (it is built alongside)."""
-    if importlib.util.find_spec("crm_graphql.services.calendar") is None:
-        return None
-    return importlib.import_module("crm_graphql.services.calendar")
-
-
-async def _reminder(viewer: Viewer, invoice: Invoice, request_id: str = "") -> bool:
-    """The calendar's payment reminder, when the calendar service exists."""
-    calendar = _calendar()
-    create = getattr(calendar, "create_payment_reminder", None)
-    if create is None:
-        return False
-    await create(viewer, invoice, request_id)
-    return True
 
 
 def _snapshot(
@@ -460,8 +411,8 @@ async def create_invoice(
         viewer, company.id, f"Invoice {invoice.bill_id} created.", request_id=request_id
     )
     if create_reminder:
-        await _reminder(viewer, invoice, request_id)
-    await _after_save(invoice)
+        await calendar.create_payment_reminder(viewer, invoice, request_id)
+    await queue_invoice_pdf(invoice)
     return invoice
 
 
@@ -560,7 +511,7 @@ async def update_invoice(
         viewer, invoice.company_id, f"Invoice {invoice.bill_id} updated.", request_id=request_id
     )
     await touch_last_update([old_company_id])  # moved away: the old company changed too
-    await _after_save(invoice)
+    await queue_invoice_pdf(invoice)
     return invoice
 
 
@@ -627,9 +578,7 @@ async def delete_invoice(viewer: Viewer, invoice: Invoice, request_id: str = "")
     )
     await invoice.delete()
     await refresh_billing([invoice.company_id])
-    calendar = _calendar()
-    if calendar is not None and hasattr(calendar, "delete_object_events"):
-        await calendar.delete_object_events("Invoice", invoice_id)
+    await calendar.delete_object_events("Invoice", invoice_id)
     await add_change_activity(
         viewer, invoice.company_id, f"Invoice {invoice.bill_id} deleted.", request_id=request_id
     )
