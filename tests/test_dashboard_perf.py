@@ -13,8 +13,8 @@ from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine
 from crm_graphql.models.users import User
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.sqlcount import count_statements
+from crm_graphql.values import cents_to_decimal
 from tests.factories import Api, make_user
 
 QUERY = """{

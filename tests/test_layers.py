@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crm_graphql"
 # Lowest first; a module may import from its own layer and those before it. The first
 # path part of a module decides (`services.invoices` is in "services").
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"", "settings", "errors", "ids", "redaction"}),
+    ("foundation", {"", "settings", "errors", "ids", "values", "redaction"}),
     ("models", {"models"}),
     ("services", {"services"}),
     ("permissions", {"permissions"}),

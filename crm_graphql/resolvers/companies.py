@@ -35,7 +35,7 @@ from crm_graphql.schema.companies import (
 )
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
-from crm_graphql.services.billing import billing_key, currency_code
+from crm_graphql.services.billing import billing_key, filter_currency
 from crm_graphql.services.listing import ListError, SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
@@ -49,7 +49,7 @@ def _with_billing_key(queryset: Any, order_by: list[CompanyOrder] | None) -> Any
     for order in order_by or []:
         if order.field == CompanyOrderField.BILLING:
             try:
-                code = currency_code(order.currency)
+                code = filter_currency(order.currency)
             except ListError as exc:
                 raise BadUserInput(str(exc)) from None
             return queryset.annotate(**{BILLING_KEY: billing_key(code)})

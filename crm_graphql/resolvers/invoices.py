@@ -43,8 +43,8 @@ from crm_graphql.schema.invoices import (
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.mutations import atomic, refuse_nulls
+from crm_graphql.values import cents_to_decimal
 
 DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
 Described = strawberry.argument

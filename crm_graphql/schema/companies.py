@@ -46,7 +46,7 @@ from crm_graphql.schema.customfields import (
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
-from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
+from crm_graphql.values import cents_to_decimal, decimal_to_cents
 
 # The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
 BILLING_KEY = "billing_key"

@@ -14,7 +14,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.permissions.invoices import invoice_sums_field
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services import company_statistics as stats
-from crm_graphql.services.billing import currency_code
+from crm_graphql.services.billing import filter_currency
 from crm_graphql.services.listing import ListError
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ CurrencyArg = Annotated[
 
 def _currency(value: str | None) -> str | None:
     try:
-        return currency_code(value)
+        return filter_currency(value)
     except ListError as exc:
         raise BadUserInput(str(exc)) from None
 

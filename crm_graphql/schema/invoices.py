@@ -47,7 +47,7 @@ from crm_graphql.services.listing import (
     _scalar_q,
     encode_cursor,
 )
-from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
     from crm_graphql.schema.companies import CompanyType

@@ -50,7 +50,7 @@ from crm_graphql.schema.customfields import (
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.leads import progress_name
 from crm_graphql.services.listing import FilterSpec, ListError, Relation, has_condition
-from crm_graphql.services.money import cents_to_decimal
+from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
     from crm_graphql.schema.companies import CompanyType

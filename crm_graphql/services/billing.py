@@ -6,7 +6,6 @@ statement (a subquery), so no request pays an extra query for it."""
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,8 @@ from tortoise.expressions import Q, RawSQL, Subquery
 
 from crm_graphql.models.companies import CompanyBilling
 from crm_graphql.services.listing import ListError
+from crm_graphql.values import CURRENCY_RE
 
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 # CRM setup's single row (EUR, its model default, until the row exists).
 _DEFAULT_SQL = "COALESCE((SELECT s.default_currency FROM crm_setup s WHERE s.id = 1), 'EUR')"
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
@@ -27,7 +26,7 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 }
 
 
-def currency_code(value: str | None) -> str | None:
+def filter_currency(value: str | None) -> str | None:
     """An ISO 4217 code in capitals, or None for "the default currency"."""
     if value is None or type(value).__name__ == "UnsetType":
         return None
@@ -42,7 +41,7 @@ def billing_q(flt: Any, prefix: str = "") -> Q:
     `currency` and `eq lt lte gt gte` in cents once coerced). A company without
     invoices in that currency bills 0 there: when 0 meets the conditions, the match is
     "no row, or a row that meets them", written as NOT IN the rows that fail them."""
-    code = currency_code(getattr(flt, "currency", None))
+    code = filter_currency(getattr(flt, "currency", None))
     conditions: dict[str, int] = {}
     for op in _COMPARE:
         value = getattr(flt, op, None)
@@ -59,7 +58,7 @@ def billing_q(flt: Any, prefix: str = "") -> Q:
 
 
 def currency_sql(code: str | None) -> str:
-    """SQL for a currency made by `currency_code` (a literal: it is [A-Z]{3}), or for
+    """SQL for a currency made by `filter_currency` (a literal: it is [A-Z]{3}), or for
     CRM setup's default currency when None. No parameter, so it fits into any
     statement whatever its parameter style."""
     if code is None:

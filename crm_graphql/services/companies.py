@@ -4,7 +4,6 @@ the viewer's rights on the company; the rules about referenced objects are here.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tortoise.connection import get_connection
@@ -24,8 +23,8 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.values import is_email
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TEXT_LIMITS = {
     "name": 200,
     "country": 100,
@@ -55,7 +54,7 @@ def _clean(data: dict[str, Any]) -> list[FieldError]:
         errors.append(FieldError("name", "REQUIRED", "A company needs a name."))
     if "fiscal_id" in data and not data["fiscal_id"]:
         data["fiscal_id"] = None  # unique only when set
-    if data.get("general_email") and not EMAIL_RE.match(data["general_email"]):
+    if data.get("general_email") and not is_email(data["general_email"]):
         errors.append(FieldError("generalEmail", "INVALID", "Not a valid e-mail address."))
     if "payment_conditions" in data and not 0 <= int(data["payment_conditions"]) <= 3650:
         errors.append(FieldError("paymentConditions", "INVALID", "Days between 0 and 3650."))

@@ -21,8 +21,8 @@ from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
 from crm_graphql.services.billing import currency_sql
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.values import cents_to_decimal
 
 TOP = 10
 

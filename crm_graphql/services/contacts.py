@@ -3,7 +3,6 @@ to the contact's company (and to the new one when moving it)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -18,8 +17,8 @@ from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.values import is_email
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMITS = {
     "full_name": 200,
     "email": 254,
@@ -42,7 +41,7 @@ def check(data: dict[str, Any]) -> list[FieldError]:
     if "email" in data:
         if not data["email"]:
             errors.append(FieldError("email", "REQUIRED", "A contact needs an e-mail address."))
-        elif not EMAIL_RE.match(data["email"]):
+        elif not is_email(data["email"]):
             errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
     return errors
 

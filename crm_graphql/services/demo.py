@@ -244,7 +244,7 @@ async def _invoices(users: dict[str, User]) -> list[Invoice]:
     )
     from crm_graphql.services.invoices import crm_setup, refresh_billing
     from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
-    from crm_graphql.services.money import decimal_to_cents
+    from crm_graphql.values import decimal_to_cents
 
     customer_a = await Company.get(name="Customer #A")
     customer_b = await Company.get(name="Customer #B")

@@ -42,8 +42,8 @@ from crm_graphql.models.users import User
 from crm_graphql.services import files, setup
 from crm_graphql.services.invoicing import compute_totals
 from crm_graphql.services.languages import labels_for, long_date
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.pdf import RenderError, render_pdf, sanitize_template
+from crm_graphql.values import cents_to_decimal
 
 log = logging.getLogger("crm_graphql.documents")
 

@@ -61,8 +61,8 @@ from crm_graphql.services.activities import touch_companies, touch_last_update
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.leads import progress_names
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.setup import get_setup
+from crm_graphql.values import cents_to_decimal
 
 COMPANY_COLUMNS = (
     "name",

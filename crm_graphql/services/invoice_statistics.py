@@ -19,8 +19,8 @@ from tortoise.queryset import QuerySet
 from crm_graphql.models.companies import Company
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.models.users import User
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.orm import compiled
+from crm_graphql.values import cents_to_decimal
 
 TOP = 10
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tortoise.connection import get_connection
@@ -43,27 +43,19 @@ from crm_graphql.services.activities import add_change_activity, touch_last_upda
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.languages import check_language
-from crm_graphql.services.money import cents_to_decimal, decimal_to_cents
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.pdf_queue import queue_invoice_pdf
+from crm_graphql.values import (
+    cents_to_decimal,
+    currency_code,
+    decimal_to_cents,
+    parse_amount,
+    parse_percent,
+)
 
 # Audit action for a change the API refused (bad input, a locked invoice...).
 REJECTED = "REJECTED"
 
-# ISO 4217 active currency codes (plus the precious metals and XXX are left out).
-CURRENCIES = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL
-    BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK
-    DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS
-    INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
-    MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR
-    PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
-    SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW
-    UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()  # noqa: SIM905
-)
-
-# Largest amount of one line: ten thousand million (cents fit a BIGINT with room to sum).
-MAX_AMOUNT = Decimal("10000000000")
 MAX_LINES = 500
 MAX_TAXES = 20
 TEXT_LIMITS = {
@@ -92,36 +84,6 @@ FIELD_NAMES = {
 
 
 # ------------------------------------------------------------------ parsing values
-
-
-def parse_amount(raw: Any, field: str) -> int:
-    """A money amount given as decimal text: non-negative, at most 2 decimals. Cents."""
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise FieldError(field, "INVALID", f"'{raw}' is not an amount (e.g. 2400.00).") from None
-    if not value.is_finite():
-        raise FieldError(field, "INVALID", f"'{raw}' is not an amount (e.g. 2400.00).")
-    if value < 0:
-        raise FieldError(field, "INVALID", "Amounts cannot be negative.")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise FieldError(field, "INVALID", "Amounts have at most 2 decimals.")
-    if value > MAX_AMOUNT:
-        raise FieldError(field, "TOO_LARGE", f"At most {MAX_AMOUNT}.")
-    return decimal_to_cents(value)
-
-
-def parse_percent(raw: Any, field: str) -> Decimal:
-    """A percentage given as decimal text: 0 to 100, at most 4 decimals."""
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise FieldError(field, "INVALID", f"'{raw}' is not a percentage (e.g. 21).") from None
-    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
-        raise FieldError(field, "INVALID", "A percentage is between 0 and 100.")
-    if value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise FieldError(field, "INVALID", "Percentages have at most 4 decimals.")
-    return value
 
 
 async def crm_setup() -> CrmSetup:
@@ -197,12 +159,11 @@ def _clean(data: dict[str, Any], errors: list[FieldError]) -> None:
             except FieldError as exc:
                 errors.append(exc)
     if "currency" in data:
-        code = str(data["currency"] or "").strip().upper()
-        if code not in CURRENCIES:
-            errors.append(
-                FieldError("currency", "INVALID", f"'{data['currency']}' is not an ISO 4217 code.")
-            )
-        data["currency"] = code
+        try:
+            data["currency"] = currency_code(data["currency"], "currency")
+        except FieldError as exc:
+            errors.append(exc)
+            data["currency"] = str(data["currency"] or "").strip().upper()
     for name, enum in (("kind", InvoiceKind), ("status", InvoiceStatus)):
         if name in data and data[name] is not None:
             data[name] = enum(getattr(data[name], "value", data[name]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from crm_graphql.errors import FieldError
+from crm_graphql.values import primary_language
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -236,7 +237,7 @@ LANGUAGES = tuple(sorted(LABELS))
 def check_language(value: str | None, field: str = "language") -> str:
     """The language code (lower case, "fr-FR" -> "fr"), or a payload error on `field`
     listing the supported ones."""
-    code = _code(value)
+    code = primary_language(value)
     if code not in LABELS:
         raise FieldError(
             field,
@@ -246,13 +247,9 @@ def check_language(value: str | None, field: str = "language") -> str:
     return code
 
 
-def _code(value: str | None) -> str:
-    return (value or "").strip().lower().replace("_", "-").split("-")[0]
-
-
 def labels_for(language: str) -> dict[str, str]:
     """Labels in `language`; English for a code stored before languages were checked."""
-    return LABELS.get(_code(language), LABELS["en"])
+    return LABELS.get(primary_language(language), LABELS["en"])
 
 
 def long_date(day: date, language: str = "en") -> str:

@@ -26,8 +26,8 @@ from crm_graphql.services.mailmessages import (
     parse_addresses,
     with_lead_token,
 )
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.settings import Settings
+from crm_graphql.values import cents_to_decimal
 
 MAX_COPIES = 20
 BODY_LIMIT = 500_000

@@ -27,8 +27,8 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, WON, Lead
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.orm import compiled, from_row, joins_other_tables, subquery_sql
+from crm_graphql.values import cents_to_decimal
 
 TOP = 10
 # Every progress step in code order, and the open and closed ones.

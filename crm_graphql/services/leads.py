@@ -33,12 +33,9 @@ from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, calendar, customfields, files
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.contacts import EMAIL_RE
 from crm_graphql.services.contracts import camel, parse_ref
-from crm_graphql.services.invoices import parse_amount
-from crm_graphql.services.money import cents_to_decimal
 from crm_graphql.services.mutations import check_version, save_versioned, unique_name
-from crm_graphql.services.setup import currency_code
+from crm_graphql.values import cents_to_decimal, currency_code, is_email, parse_amount
 
 TEXT_LIMITS = {
     "full_name": 200,
@@ -170,7 +167,7 @@ def _clean(data: dict[str, Any], setup: CrmSetup, errors: list[FieldError]) -> N
         errors.append(FieldError("fullName", "REQUIRED", "A lead needs a name."))
     if data.get("email"):
         data["email"] = data["email"].lower()
-        if not EMAIL_RE.match(data["email"]):
+        if not is_email(data["email"]):
             errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
     if data.get("channel") and data["channel"] not in channels(setup):
         errors.append(

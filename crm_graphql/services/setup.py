@@ -8,7 +8,6 @@ refused change writes nothing."""
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -22,9 +21,9 @@ from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
 from crm_graphql.services import files as file_store
-from crm_graphql.services.contacts import EMAIL_RE
 from crm_graphql.services.invoicing import parse_pattern
 from crm_graphql.settings import Settings, settings
+from crm_graphql.values import currency_code, is_email, parse_percent
 
 SETUP_ID = 1
 MAX_TEXT = 10_000  # invoice header and footer
@@ -32,21 +31,6 @@ MAX_TAX_NAME = 50
 MAX_PATTERN = 100
 MAX_METHOD_NAME = 100
 MAX_LOGO_BYTES = 2 * 1024 * 1024
-HUNDRED = Decimal(100)
-
-# ISO 4217 codes of currencies in circulation (list one, without fund, precious-metal,
-# testing and "no currency" codes such as BOV, XAU, XTS or XXX).
-_CURRENCY_TEXT = """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
-    BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
-    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
-    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA
-    MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK
-    PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP
-    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND
-    VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
-"""
-CURRENCY_CODES = frozenset(_CURRENCY_TEXT.split())
 
 # Image types accepted as the invoice logo, recognised by their first bytes (never by
 # the name or the type the client declares).
@@ -56,27 +40,6 @@ _IMAGE_SIGNATURES: tuple[tuple[str, Any], ...] = (
     ("image/gif", lambda h: h.startswith((b"GIF87a", b"GIF89a"))),
     ("image/webp", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP"),
 )
-
-
-def currency_code(value: str, field: str = "defaultCurrency") -> str:
-    """An ISO 4217 code (any case in, upper case out), else FieldError(field, INVALID)."""
-    code = (value or "").strip().upper()
-    if code not in CURRENCY_CODES:
-        raise FieldError(field, "INVALID", f"'{value}' is not an ISO 4217 currency code.")
-    return code
-
-
-def tax_percent(value: Any, field: str = "defaultTaxPercent") -> Decimal:
-    """A percentage from 0 to 100 with at most 4 decimals, else FieldError(field, INVALID)."""
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise FieldError(field, "INVALID", f"'{value}' is not a number.") from None
-    if not number.is_finite() or not Decimal(0) <= number <= HUNDRED:
-        raise FieldError(field, "INVALID", "A percentage from 0 to 100.")
-    if number != number.quantize(Decimal("0.0001")):
-        raise FieldError(field, "INVALID", "At most 4 decimal places.")
-    return number
 
 
 def sniff_image_type(head: bytes) -> str | None:
@@ -127,12 +90,16 @@ def _validated(data: dict[str, Any]) -> dict[str, Any]:
         changes["invoice_pattern"] = pattern
     if "default_currency" in changes:
         try:
-            changes["default_currency"] = currency_code(changes["default_currency"])
+            changes["default_currency"] = currency_code(
+                changes["default_currency"], "defaultCurrency"
+            )
         except FieldError as exc:
             errors.append(exc)
     if "default_tax_percent" in changes:
         try:
-            changes["default_tax_percent"] = tax_percent(changes["default_tax_percent"])
+            changes["default_tax_percent"] = parse_percent(
+                changes["default_tax_percent"], "defaultTaxPercent"
+            )
         except FieldError as exc:
             errors.append(exc)
     if "tax_name" in changes:
@@ -204,7 +171,7 @@ def _mail_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
             errors.append(FieldError(field, "TOO_LARGE", "At most 254 characters."))
         changes[key] = value
     address = changes.get("mail_reference_address")
-    if address and not EMAIL_RE.match(address):
+    if address and not is_email(address):
         errors.append(FieldError("mailReferenceAddress", "INVALID", "Not a valid address."))
     if "smtp_security" in changes:
         security = getattr(changes["smtp_security"], "value", changes["smtp_security"])

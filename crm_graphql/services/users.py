@@ -18,10 +18,9 @@ from crm_graphql.services.auth import Viewer
 from crm_graphql.services.bootstrap import DEFAULT_GROUP
 from crm_graphql.services.mutations import check_version, save_versioned, unique_name
 from crm_graphql.services.passwords import hash_password_async, validate_password
+from crm_graphql.values import is_email, is_language_tag
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LANGUAGE_RE = re.compile(r"^[a-z]{2}([_-][A-Za-z]{2})?$")
 _USER_TEXT_LIMITS = {
     "real_name": 200,
     "phone": 60,
@@ -47,9 +46,9 @@ def _validate_user_fields(data: dict[str, Any]) -> list[FieldError]:
                 "Username: 1 to 60 letters, digits or . _ @ - characters.",
             )
         )
-    if data.get("email") and not EMAIL_RE.match(data["email"]):
+    if data.get("email") and not is_email(data["email"]):
         errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
-    if "language" in data and not LANGUAGE_RE.match(data["language"] or ""):
+    if "language" in data and not is_language_tag(data["language"]):
         errors.append(FieldError("language", "INVALID", "Use a language code such as en or es."))
     if "password" in data and (reason := validate_password(data["password"])):
         errors.append(FieldError("password", "INVALID", reason))
