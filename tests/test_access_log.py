@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_uvicorn import CLI, _free_port
-from tests.uvicorn_servers import wait_ready
+from tests.mailservers import free_port
+from tests.uvicorn_servers import CLI, wait_ready
 
 FEED_SECRET = "cal_FeedSecret0123456789abcdefghijklmnop"
 PASS_SECRET = "crm_PassSecret0123456789abcdefghijklmnop"
@@ -30,7 +30,7 @@ def _serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
         "CRM_MODE": "production",
         **env,
     }
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=environment,

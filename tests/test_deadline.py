@@ -257,11 +257,6 @@ async def test_an_export_past_its_deadline_is_a_timeout_error(admin: Api, app: S
 # ---------------------------------------------------------------- real uvicorn, load
 
 
-def _free_port() -> int:
-    # Any free port: a fixed range collides with other servers on a shared machine.
-    return free_port()
-
-
 @contextmanager
 def serving(tmp_path: Path, **extra_env: str) -> Iterator[str]:
     """`crm-graphql serve` on the test database, in a child process."""
@@ -273,7 +268,7 @@ def serving(tmp_path: Path, **extra_env: str) -> Iterator[str]:
         "CRM_LOG_LEVEL": "warning",
         **extra_env,
     }
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

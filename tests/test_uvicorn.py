@@ -20,17 +20,13 @@ from tests.uvicorn_servers import wait_ready
 CLI = [sys.executable, "-m", "crm_graphql.cli"]
 
 
-def _free_port() -> int:
-    return free_port()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "CRM_DATABASE_URL": DATABASE_URL, "CRM_DATA_DIR": str(tmp_path)}
     demo = subprocess.run([*CLI, "demo"], env=env, capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
     assert "user1" in demo.stdout and "manager1" in demo.stdout
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

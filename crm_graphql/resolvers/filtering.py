@@ -17,16 +17,19 @@ from crm_graphql.schema.leads import LEAD_FILTER_SPEC, LeadFilter, default_open_
 from crm_graphql.services.listing import ListError, filter_q
 
 
-def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
-    queryset = Invoice.filter(visible_invoices_q(info.context.require_viewer()))
+def _matching(info: Info, queryset: Any, flt: Any, spec: Any, model: Any) -> Any:
+    """`queryset` narrowed by the filter input (a bad filter is BAD_USER_INPUT)."""
+    if flt is None:
+        return queryset
     try:
-        if flt is not None:
-            queryset = queryset.filter(
-                filter_q(flt, INVOICE_FILTER_SPEC, model=Invoice, viewer=info.context.viewer)
-            )
+        return queryset.filter(filter_q(flt, spec, model=model, viewer=info.context.viewer))
     except ListError as exc:
         raise BadUserInput(str(exc)) from None
-    return queryset
+
+
+def filtered_invoices(info: Info, flt: InvoiceFilter | None) -> Any:
+    queryset = Invoice.filter(visible_invoices_q(info.context.require_viewer()))
+    return _matching(info, queryset, flt, INVOICE_FILTER_SPEC, Invoice)
 
 
 def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = True) -> Any:
@@ -35,11 +38,4 @@ def filtered_leads(info: Info, flt: LeadFilter | None, *, open_default: bool = T
     queryset = Lead.filter(visible_leads_q(info.context.require_viewer()))
     if open_default:
         queryset = queryset.filter(default_open_q(flt))
-    try:
-        if flt is not None:
-            queryset = queryset.filter(
-                filter_q(flt, LEAD_FILTER_SPEC, model=Lead, viewer=info.context.viewer)
-            )
-    except ListError as exc:
-        raise BadUserInput(str(exc)) from None
-    return queryset
+    return _matching(info, queryset, flt, LEAD_FILTER_SPEC, Lead)
