@@ -22,6 +22,7 @@ from crm_graphql.schema.leads import (
     LeadTypePayload,
 )
 from crm_graphql.services import leads as service
+from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.mutations import atomic
 
 Described = strawberry.argument
@@ -117,7 +118,7 @@ class LeadKindsMutation:
 
 
 async def _get(model: Any, value: Any, message: str) -> Any:
-    found = await model.filter(id=service.parse_ref(value, "id")).first()
+    found = await model.filter(id=parse_ref(value, "id")).first()
     if found is None:
         raise FieldError("id", "NOT_FOUND", message)
     return found

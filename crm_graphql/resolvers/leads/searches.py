@@ -24,6 +24,7 @@ from crm_graphql.schema.leads import (
     SavedLeadSearchType,
 )
 from crm_graphql.services import leads as service
+from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.mutations import atomic
 
 Described = strawberry.argument
@@ -86,7 +87,7 @@ class LeadSearchesMutation:
 
         async def work() -> None:
             found = await SavedLeadSearch.filter(
-                user_id=viewer.user.id, id=service.parse_ref(id, "id")
+                user_id=viewer.user.id, id=parse_ref(id, "id")
             ).first()
             if found is None:
                 raise FieldError("id", "NOT_FOUND", "No such saved search.")

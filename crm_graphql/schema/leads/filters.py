@@ -220,6 +220,3 @@ class LeadOrderField(Enum):
 class LeadOrder:
     field: LeadOrderField = strawberry.field(description="Column.")
     direction: SortDirection = strawberry.field(default=SortDirection.ASC, description="Direction.")
-
-
-# ---------------------------------------------------------------- inputs and payloads
