@@ -37,16 +37,26 @@ MAX_MASS = 500
 
 
 async def _each(
-    info: Info, ids: list[strawberry.ID], work: Callable[[Lead], Awaitable[Any]]
+    info: Info,
+    viewer: Viewer,
+    ids: list[strawberry.ID],
+    work: Callable[[Lead], Awaitable[Any]],
+    *,
+    allowed: Callable[[Viewer, Lead], bool] = can_edit_lead,
+    denied: str = "not its owner",
 ) -> LeadMassPayload:
-    """Run `work` on each lead in its own transaction: a refused lead undoes nothing else."""
+    """Run `work` on each lead the viewer may change (`allowed`, else a FORBIDDEN result
+    saying `denied`), each in its own transaction: a refused lead undoes nothing else."""
     if len(ids) > MAX_MASS:
         raise BadUserInput(f"At most {MAX_MASS} leads at once.", field="ids")
     results: list[LeadOperationResult] = []
     for lead_id in dict.fromkeys(ids):
 
         async def one(lead_id: Any = lead_id) -> None:
-            await work(await visible_lead(info, lead_id))
+            lead = await visible_lead(info, lead_id)
+            if not allowed(viewer, lead):
+                raise info.context.deny(f"Lead {lead.id}", denied)
+            await work(lead)
 
         try:
             _, errors = await atomic(one)
@@ -57,11 +67,6 @@ async def _each(
         )
     done = sum(1 for r in results if r.ok)
     return LeadMassPayload(results=results, succeeded=done, failed=len(results) - done)
-
-
-def _check_edit(info: Info, viewer: Viewer, lead: Lead) -> None:
-    if not can_edit_lead(viewer, lead):
-        raise info.context.deny(f"Lead {lead.id}", "not its owner")
 
 
 @strawberry.type
@@ -78,12 +83,14 @@ class LeadMassMutation:
     ) -> LeadMassPayload:
         viewer = info.context.require_viewer()
         setup = await get_setup()
-
-        async def work(lead: Lead) -> None:
-            _check_edit(info, viewer, lead)
-            await service.assign_owner(viewer, lead, owner_id, setup, info.context.request_id)
-
-        return await _each(info, ids, work)
+        return await _each(
+            info,
+            viewer,
+            ids,
+            lambda lead: service.assign_owner(
+                viewer, lead, owner_id, setup, info.context.request_id
+            ),
+        )
 
     @strawberry.mutation(
         description="Set each lead's progress; each lead checked and done on its own.",
@@ -97,12 +104,14 @@ class LeadMassMutation:
     ) -> LeadMassPayload:
         viewer = info.context.require_viewer()
         setup = await get_setup()
-
-        async def work(lead: Lead) -> None:
-            _check_edit(info, viewer, lead)
-            await service.set_progress(viewer, lead, progress, setup, info.context.request_id)
-
-        return await _each(info, ids, work)
+        return await _each(
+            info,
+            viewer,
+            ids,
+            lambda lead: service.set_progress(
+                viewer, lead, progress, setup, info.context.request_id
+            ),
+        )
 
     @strawberry.mutation(
         description="Add and remove tags on each lead; each lead checked and done on its own.",
@@ -120,12 +129,14 @@ class LeadMassMutation:
         viewer = info.context.require_viewer()
         add_ids = await service.tag_ids(add, "add")
         remove_ids = await service.tag_ids(remove, "remove")
-
-        async def work(lead: Lead) -> None:
-            _check_edit(info, viewer, lead)
-            await service.change_tags(viewer, lead, add_ids, remove_ids, info.context.request_id)
-
-        return await _each(info, ids, work)
+        return await _each(
+            info,
+            viewer,
+            ids,
+            lambda lead: service.change_tags(
+                viewer, lead, add_ids, remove_ids, info.context.request_id
+            ),
+        )
 
     @strawberry.mutation(
         description="Close each lead with a closed code; each lead checked on its own.",
@@ -139,12 +150,12 @@ class LeadMassMutation:
     ) -> LeadMassPayload:
         viewer = info.context.require_viewer()
         setup = await get_setup()
-
-        async def work(lead: Lead) -> None:
-            _check_edit(info, viewer, lead)
-            await service.close_lead(viewer, lead, progress, setup, info.context.request_id)
-
-        return await _each(info, ids, work)
+        return await _each(
+            info,
+            viewer,
+            ids,
+            lambda lead: service.close_lead(viewer, lead, progress, setup, info.context.request_id),
+        )
 
     @strawberry.mutation(
         description="Delete each lead (LM); each lead checked and done on its own.",
@@ -156,10 +167,11 @@ class LeadMassMutation:
         ids: Annotated[list[strawberry.ID], Described(description="The leads (at most 500).")],
     ) -> LeadMassPayload:
         viewer = info.context.require_viewer()
-
-        async def work(lead: Lead) -> None:
-            if not can_delete_lead(viewer, lead):
-                raise info.context.deny(f"Lead {lead.id}", "needs LM")
-            await service.delete_lead(viewer, lead, info.context.request_id)
-
-        return await _each(info, ids, work)
+        return await _each(
+            info,
+            viewer,
+            ids,
+            lambda lead: service.delete_lead(viewer, lead, info.context.request_id),
+            allowed=can_delete_lead,
+            denied="needs LM",
+        )
