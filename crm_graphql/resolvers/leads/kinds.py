@@ -11,16 +11,9 @@ from crm_graphql.errors import FieldError
 from crm_graphql.models.leads import LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
-from crm_graphql.resolvers.common import (
-    input_fields,
-)
+from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
-from crm_graphql.schema.leads import (
-    LeadTagInput,
-    LeadTagPayload,
-    LeadTypeInput,
-    LeadTypePayload,
-)
+from crm_graphql.schema.leads import LeadTagInput, LeadTagPayload, LeadTypeInput, LeadTypePayload
 from crm_graphql.services import leads as service
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.mutations import atomic

@@ -12,19 +12,11 @@ from crm_graphql.context import Info
 from crm_graphql.errors import ApiError, BadUserInput, FieldError
 from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.leads import (
-    can_delete_lead,
-    can_edit_lead,
-)
-from crm_graphql.resolvers.common import (
-    visible_lead,
-)
+from crm_graphql.permissions.leads import can_delete_lead, can_edit_lead
+from crm_graphql.resolvers.common import visible_lead
 from crm_graphql.resolvers.leads.shared import WRITE_BITS
 from crm_graphql.schema.common import user_errors
-from crm_graphql.schema.leads import (
-    LeadMassPayload,
-    LeadOperationResult,
-)
+from crm_graphql.schema.leads import LeadMassPayload, LeadOperationResult
 from crm_graphql.services import leads as service
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import atomic

@@ -12,15 +12,8 @@ from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.models.leads import Lead, LeadTag, SavedLeadSearch
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.leads import (
-    LEAD_BITS,
-    visible_leads_q,
-)
-from crm_graphql.resolvers.common import (
-    connection,
-    get_or_404,
-    parse_id,
-)
+from crm_graphql.permissions.leads import LEAD_BITS, visible_leads_q
+from crm_graphql.resolvers.common import connection, get_or_404, parse_id
 from crm_graphql.resolvers.leads.searches import filter_from_json
 from crm_graphql.schema.common import Connection
 from crm_graphql.schema.leads import (

@@ -14,13 +14,8 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import own_or_visible_companies, visible_companies_q
-from crm_graphql.permissions.leads import (
-    can_create_lead,
-)
-from crm_graphql.resolvers.common import (
-    editable_lead,
-    input_fields,
-)
+from crm_graphql.permissions.leads import can_create_lead
+from crm_graphql.resolvers.common import editable_lead, input_fields
 from crm_graphql.resolvers.leads.shared import WRITE_BITS
 from crm_graphql.schema.common import user_errors
 from crm_graphql.schema.leads import (

@@ -13,16 +13,10 @@ from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
 from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.leads import (
-    LEAD_BITS,
-)
+from crm_graphql.permissions.leads import LEAD_BITS
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.filterjson import BadFilter, parse_filter
-from crm_graphql.schema.leads import (
-    LeadFilter,
-    SavedLeadSearchPayload,
-    SavedLeadSearchType,
-)
+from crm_graphql.schema.leads import LeadFilter, SavedLeadSearchPayload, SavedLeadSearchType
 from crm_graphql.services import leads as service
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.mutations import atomic

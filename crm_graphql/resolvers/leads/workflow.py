@@ -10,21 +10,11 @@ from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
 from crm_graphql.models.leads import Lead, LeadActivity
 from crm_graphql.permissions.base import auth
-from crm_graphql.permissions.leads import (
-    can_delete_lead,
-    can_take_lead,
-)
-from crm_graphql.resolvers.common import (
-    editable_lead,
-    visible_lead,
-)
+from crm_graphql.permissions.leads import can_delete_lead, can_take_lead
+from crm_graphql.resolvers.common import editable_lead, visible_lead
 from crm_graphql.resolvers.leads.shared import WRITE_BITS
 from crm_graphql.schema.common import DeletePayload, user_errors
-from crm_graphql.schema.leads import (
-    LeadActivityInput,
-    LeadActivityPayload,
-    LeadPayload,
-)
+from crm_graphql.schema.leads import LeadActivityInput, LeadActivityPayload, LeadPayload
 from crm_graphql.services import leads as service
 from crm_graphql.services.mutations import atomic
 from crm_graphql.services.setup import get_setup

@@ -23,10 +23,7 @@ from crm_graphql.schema.common import (
     UserRefFilter,
 )
 from crm_graphql.schema.companies import USER_REF_SPEC, MoneyFilter
-from crm_graphql.schema.customfields import (
-    CustomFieldFilter,
-    custom_fields_q,
-)
+from crm_graphql.schema.customfields import CustomFieldFilter, custom_fields_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation, has_condition
 
 

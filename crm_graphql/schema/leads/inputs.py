@@ -6,9 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from crm_graphql.schema.customfields import (
-    CustomFieldValueInput,
-)
+from crm_graphql.schema.customfields import CustomFieldValueInput
 
 
 @strawberry.input(description="A new lead.")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from crm_graphql.schema.common import (
-    UserError,
-)
+from crm_graphql.schema.common import UserError
 from crm_graphql.schema.leads.types import (
     LeadActivityType,
     LeadKindType,

@@ -23,15 +23,8 @@ from crm_graphql.permissions.leads import (
     can_mail_from_lead,
     can_take_lead,
 )
-from crm_graphql.schema.common import (
-    Connection,
-    nested_connection,
-)
-from crm_graphql.schema.customfields import (
-    CustomFieldType,
-    CustomFieldValueType,
-    value_list,
-)
+from crm_graphql.schema.common import Connection, nested_connection
+from crm_graphql.schema.customfields import CustomFieldType, CustomFieldValueType, value_list
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.leads import progress_name
 from crm_graphql.values import cents_to_decimal

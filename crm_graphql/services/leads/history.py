@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.models.leads import (
-    CLOSED_FROM,
-    Lead,
-    LeadHistory,
-    LeadHistoryKind,
-)
+from crm_graphql.models.leads import CLOSED_FROM, Lead, LeadHistory, LeadHistoryKind
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
-from crm_graphql.services.leads.values import (
-    progress_names,
-)
+from crm_graphql.services.leads.values import progress_names
 from crm_graphql.values import cents_to_decimal
 
 

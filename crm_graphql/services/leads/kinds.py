@@ -6,11 +6,7 @@ from typing import Any
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
-from crm_graphql.models.leads import (
-    Lead,
-    LeadTag,
-    LeadType,
-)
+from crm_graphql.models.leads import Lead, LeadTag, LeadType
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import unique_name

@@ -9,24 +9,14 @@ from tortoise.functions import Lower
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.models.customfields import CustomFieldEntity
-from crm_graphql.models.leads import (
-    Lead,
-    LeadHistoryKind,
-    LeadTag,
-    LeadTagLink,
-    LeadType,
-)
+from crm_graphql.models.leads import Lead, LeadHistoryKind, LeadTag, LeadTagLink, LeadType
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, calendar, customfields
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import camel, parse_ref
 from crm_graphql.services.leads.history import add_history, history_of_changes
-from crm_graphql.services.leads.values import (
-    channels,
-    check_progress,
-    close_key,
-)
+from crm_graphql.services.leads.values import channels, check_progress, close_key
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.values import currency_code, is_email, parse_amount
 

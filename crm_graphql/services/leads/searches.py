@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graphql.errors import FieldError
-from crm_graphql.models.leads import (
-    SavedLeadSearch,
-)
+from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User
 
 

@@ -7,10 +7,7 @@ from datetime import date
 from typing import Any
 
 from crm_graphql.errors import FieldError
-from crm_graphql.models.leads import (
-    DEFAULT_CHANNELS,
-    PROGRESS_NAMES,
-)
+from crm_graphql.models.leads import DEFAULT_CHANNELS, PROGRESS_NAMES
 from crm_graphql.models.setup import CrmSetup
 
 NO_CLOSE_DATE = 99991231

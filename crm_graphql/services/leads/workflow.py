@@ -21,13 +21,8 @@ from crm_graphql.services import audit, calendar, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.leads.history import add_history
-from crm_graphql.services.leads.records import (
-    touch,
-    update_lead,
-)
-from crm_graphql.services.leads.values import (
-    check_progress,
-)
+from crm_graphql.services.leads.records import touch, update_lead
+from crm_graphql.services.leads.values import check_progress
 
 ACTIVITY_LIMIT = 100_000
 
