@@ -223,7 +223,7 @@ async def export_invoices(request: Request) -> Response:
     from crm_graphql.models.invoices import Invoice
     from crm_graphql.permissions.invoices import visible_invoices_q
     from crm_graphql.schema.invoices import INVOICE_FILTER_SPEC, InvoiceFilter
-    from crm_graphql.services.invoices import InvoiceExport
+    from crm_graphql.services.invoice_export import InvoiceExport
 
     viewer = request.scope.get("state", {}).get("viewer")
     if viewer is not None and viewer.scope == TokenScope.FULL and not viewer.has("IR"):
