@@ -9,15 +9,9 @@ from typing import Any
 from tortoise.expressions import Q
 
 from crm_graphql.models.contracts import ContractInvoice
-from crm_graphql.models.invoices import (
-    Invoice,
-    InvoiceLine,
-    InvoiceTax,
-)
+from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.services.invoicing import compute_totals
-from crm_graphql.values import (
-    cents_to_decimal,
-)
+from crm_graphql.values import cents_to_decimal
 
 EXPORT_COLUMNS = (
     "id",

@@ -14,18 +14,10 @@ from tortoise.expressions import Q
 from crm_graphql.errors import FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contracts import Contract
-from crm_graphql.models.invoices import (
-    Invoice,
-    InvoiceKind,
-    InvoiceStatus,
-)
+from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.services.languages import check_language
-from crm_graphql.values import (
-    currency_code,
-    parse_amount,
-    parse_percent,
-)
+from crm_graphql.values import currency_code, parse_amount, parse_percent
 
 MAX_LINES = 500
 MAX_TAXES = 20

@@ -13,20 +13,11 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind
 from crm_graphql.models.contracts import Contract, ContractInvoice
-from crm_graphql.models.invoices import (
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    InvoiceStatus,
-    InvoiceTax,
-)
+from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, InvoiceTax
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, calendar
 from crm_graphql.services.invoicing import compute_totals
-from crm_graphql.values import (
-    cents_to_decimal,
-    decimal_to_cents,
-)
+from crm_graphql.values import cents_to_decimal, decimal_to_cents
 
 
 async def set_contracts(invoice: Invoice, ids: list[int], contracts_visible: Q) -> None:

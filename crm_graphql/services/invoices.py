@@ -30,13 +30,7 @@ from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.files import FileOwner
-from crm_graphql.models.invoices import (
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    InvoiceStatus,
-    InvoiceTax,
-)
+from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, InvoiceTax
 from crm_graphql.services import audit, calendar, files
 from crm_graphql.services.activities import add_change_activity, touch_last_update
 from crm_graphql.services.auth import Viewer
