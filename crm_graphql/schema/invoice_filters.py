@@ -23,7 +23,7 @@ from crm_graphql.schema.common import (
 )
 from crm_graphql.schema.companies import REF_SPEC, USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.invoices import InvoiceKindEnum, InvoiceStatusEnum
-from crm_graphql.services.listing import FilterSpec, Relation, ViewerCondition, _scalar_q
+from crm_graphql.services.listing import FilterSpec, Relation, ViewerCondition, scalar_q
 
 
 @strawberry.input(description="Conditions on a date; all given conditions must hold.")
@@ -134,7 +134,7 @@ def invoice_search_q(text: str, prefix: str = "") -> Q:
 def contract_number_q(value: Any, prefix: str, viewer: Any) -> Q:
     """Invoices related to a contract of that number which the viewer may see (a
     private or hidden contract never matches)."""
-    links = ContractInvoice.filter(_scalar_q("contract__number", value))
+    links = ContractInvoice.filter(scalar_q("contract__number", value))
     visible = contract_ids_seen_by(viewer)
     if visible is not None:
         links = links.filter(contract_id__in=visible)
