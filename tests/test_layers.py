@@ -28,7 +28,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("resolvers", {"resolvers"}),
     ("extensions", {"extensions"}),
     ("api", {"api"}),
-    ("http", {"endpoints", "mailworkers", "graphiql", "multipart", "websecurity"}),
+    (
+        "http",
+        {
+            "endpoints",
+            "mailworkers",
+            "graphiql",
+            "multipart",
+            "websecurity",
+            "middleware",
+            "graphql_app",
+        },
+    ),
     ("app", {"app"}),
     ("cli", {"cli"}),
 ]

@@ -222,8 +222,8 @@ async def export_invoices(request: Request) -> Response:
     company rule), lines, taxes and totals flattened; `filter` is an InvoiceFilter."""
     from crm_graphql.models.invoices import Invoice
     from crm_graphql.permissions.invoices import visible_invoices_q
-    from crm_graphql.schema.invoices import INVOICE_FILTER_SPEC, InvoiceFilter
-    from crm_graphql.services.invoices import InvoiceExport
+    from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter
+    from crm_graphql.services.invoice_export import InvoiceExport
 
     viewer = request.scope.get("state", {}).get("viewer")
     if viewer is not None and viewer.scope == TokenScope.FULL and not viewer.has("IR"):

@@ -29,17 +29,14 @@ from crm_graphql.permissions.invoices import (
 from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
 from crm_graphql.resolvers.filtering import filtered_invoices
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
-from crm_graphql.schema.invoices import (
-    INVOICE_FILTER_SPEC,
+from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter, InvoiceOrder
+from crm_graphql.schema.invoice_inputs import (
     InvoiceCreateInput,
     InvoiceCurrencyTotals,
-    InvoiceFilter,
-    InvoiceOrder,
     InvoicePayload,
-    InvoiceStatusEnum,
-    InvoiceType,
     InvoiceUpdateInput,
 )
+from crm_graphql.schema.invoices import InvoiceStatusEnum, InvoiceType
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
