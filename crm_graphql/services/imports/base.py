@@ -1,0 +1,354 @@
+"""The import driver every entity's importer runs on (SPEC §3, §4, §5, §9).
+
+The file is streamed and handled in chunks of `CHUNK` rows. Each chunk is parsed row by
+row (`Importer.parse`), validated with a handful of set-based queries (`validate`), then
+written with bulk statements (`write`), inside one transaction for the whole file:
+
+- without `partial` nothing is written unless every row is valid; with it, good rows
+  are written and bad ones reported; `dry_run` writes nothing at all;
+- each bad row is reported with its line (the header is line 1) and column;
+- a row identical to the object it matches is unchanged, so an exported file imports
+  back as a no-op;
+- created and updated objects get an audit entry each (with their custom field
+  values), and the import one summary entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.models.audit import AuditEntry
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.users import User
+from crm_graphql.services import audit, customfields
+from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
+from crm_graphql.services.csvio import restore as unescape
+from crm_graphql.services.imports.cells import custom_problems
+from crm_graphql.services.imports.results import Access, ImportResult, Progress, RowError
+from crm_graphql.services.imports.sql import fitting, insert_rows, plan_cache
+
+CHUNK = 1000
+IMPORT = "IMPORT"
+
+
+class _Rollback(Exception):
+    """Leaves the import's transaction without writing anything."""
+
+
+@dataclass
+class Row:
+    line: int
+    data: dict[str, Any]
+    custom: dict[int, str | None]
+    extra: dict[str, Any] = field(default_factory=dict)
+    problems: list[RowError] = field(default_factory=list)
+
+    def fail(self, column: str | None, code: str, message: str) -> None:
+        self.problems.append(RowError(self.line, column, code, message))
+
+
+@dataclass
+class Plan:
+    """What a validated chunk will write."""
+
+    creates: list[Row] = field(default_factory=list)
+    # (row, current values, current custom values, custom changed)
+    updates: list[tuple[Row, dict[str, Any], dict[int, str], bool]] = field(default_factory=list)
+
+
+class Importer:
+    """One file's import of `columns` (then `entity`'s custom fields) into `object_type`
+    objects; subclasses parse, validate and write a chunk of rows."""
+
+    entity: CustomFieldEntity
+    columns: tuple[str, ...]
+    object_type: str
+
+    def __init__(self, access: Access, request_id: str) -> None:
+        self.access = access
+        self.request_id = request_id
+        self.definitions: list[CustomField] = []
+        # username -> (id, enabled), None when unknown; across the file.
+        self.users: dict[str, tuple[int, bool] | None] = {}
+
+    async def header(self) -> list[str]:
+        self.definitions = await customfields.fields_for(self.entity)
+        return [*self.columns, *(d.name for d in self.definitions)]
+
+    async def check_header(self, cells: list[str]) -> str | None:
+        return header_problem(cells, await self.header())
+
+    def width(self) -> int:
+        return len(self.columns) + len(self.definitions)
+
+    def split(self, line: int, cells: list[str]) -> Row | RowError:
+        if len(cells) != self.width():
+            return RowError(
+                line, None, "INVALID", f"Expected {self.width()} columns, found {len(cells)}."
+            )
+        return self.row(line, [unescape(c) for c in cells])
+
+    def row(self, line: int, values: list[str]) -> Row:
+        """The row of a line of the right width (cells unescaped)."""
+        custom = {
+            d.id: (v if v.strip() else None)
+            for d, v in zip(self.definitions, values[len(self.columns) :], strict=True)
+        }
+        return self.parse(line, values[: len(self.columns)], custom)
+
+    def parse(self, line: int, cells: list[str], custom: dict[int, str | None]) -> Row:
+        raise NotImplementedError
+
+    async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
+        raise NotImplementedError
+
+    async def write(self, plan: Plan, result: ImportResult, conn: BaseDBAsyncClient) -> None:
+        raise NotImplementedError
+
+    def check_custom(self, row: Row, current: dict[int, str], creating: bool) -> dict[int, str]:
+        """The row's custom values as they will be stored (unset fields left out)."""
+        return self.custom_values(row, self.definitions, current, row.custom, creating)
+
+    @staticmethod
+    def custom_values(
+        row: Row,
+        definitions: Sequence[CustomField],
+        current: dict[int, str],
+        changes: dict[int, str | None],
+        creating: bool,
+    ) -> dict[int, str]:
+        """`changes` applied to `current` as the custom field rules allow (problems go
+        to the row, and nothing is kept); unset fields left out."""
+        try:
+            values = customfields.validate_values(
+                list(definitions), current, changes, creating=creating
+            )
+        except PayloadErrors as exc:
+            row.problems.extend(custom_problems(exc, row.line))
+            return {}
+        return {fid: v for fid, v in values.items() if v is not None}
+
+    async def load_users(self, usernames: set[str]) -> None:
+        """Fetch the users the rows name as manager that are not known yet."""
+        missing = [u for u in usernames if u not in self.users]
+        if not missing:
+            return
+        for username in missing:
+            self.users[username] = None
+        found = await User.filter(username__in=fitting(User, "username", missing)).values(
+            "id", "username", "enabled"
+        )
+        for user in found:
+            self.users[user["username"]] = (user["id"], user["enabled"])
+
+    def resolve_manager(self, row: Row, target: dict[str, Any] | None, key: str) -> None:
+        """Set `key` from the row's manager column (a username, `load_users` first). As the
+        create mutations: empty is the importer on a new object and clears an existing
+        one's; a disabled user only where already set. Left unset when refused."""
+        username = row.extra["manager"]
+        user_id = self.access.user.id if self.access.user else None
+        if not username:
+            row.data[key] = user_id if target is None else None
+            return
+        user = self.users.get(username)
+        if user is None:
+            row.fail("manager", "NOT_FOUND", f"No user '{username}'.")
+        elif not user[1] and (target is None or target[key] != user[0]):
+            row.fail("manager", "INVALID", f"The user '{username}' is disabled.")
+        else:
+            row.data[key] = user[0]
+
+    def classify(
+        self,
+        row: Row,
+        target: dict[str, Any] | None,
+        current: dict[int, str],
+        result: ImportResult,
+        plan: Plan,
+        written: Sequence[str],
+    ) -> None:
+        """Count the row as created, updated, unchanged or rejected, and plan it. A row
+        identical to an object the importer may only view is unchanged, not an error:
+        nothing is written, so an exported file always imports back."""
+        custom_changed = row.extra["custom"] != current
+        if (
+            target is not None
+            and not row.problems
+            and not custom_changed
+            and all(target[k] == row.data[k] for k in written)
+        ):
+            result.unchanged += 1
+            return
+        if row.extra.get("read_only"):
+            column, message = row.extra["read_only"]
+            row.fail(column, "FORBIDDEN", message)
+        if row.problems:
+            result.reject(row.line, row.problems)
+        elif target is None:
+            plan.creates.append(row)
+            result.created += 1
+        else:
+            plan.updates.append((row, target, current, custom_changed))
+            result.updated += 1
+
+    async def write_custom(self, plan: Plan, ids: dict[int, int], conn: BaseDBAsyncClient) -> None:
+        """Replace the custom values of updated rows whose values changed, and add those
+        of created rows. `ids` maps a created row's line to its new id."""
+        if not self.definitions:
+            return
+        field_ids = [d.id for d in self.definitions]
+        changed = [(row, current) for row, current, _, custom in plan.updates if custom]
+        if changed:
+            await CustomFieldValue.filter(
+                object_id__in=[current["id"] for _, current in changed], field_id__in=field_ids
+            ).delete()
+        rows = [
+            {"field_id": fid, "object_id": current["id"], "value": value}
+            for row, current in changed
+            for fid, value in row.extra["custom"].items()
+        ]
+        rows += [
+            {"field_id": fid, "object_id": ids[row.line], "value": value}
+            for row in plan.creates
+            for fid, value in row.extra["custom"].items()
+        ]
+        await insert_rows(conn, CustomFieldValue, rows)
+
+    async def write_audit(
+        self, plan: Plan, ids: dict[int, int], written: list[str], conn: BaseDBAsyncClient
+    ) -> None:
+        user = self.access.user
+        entries = []
+        names = {d.id: d.name for d in self.definitions}
+
+        def entry(action: str, object_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "user_id": user.id if user else None,
+                "username": user.username if user else "",
+                "action": action,
+                "object_type": self.object_type,
+                "object_id": str(object_id),
+                "changes": changes,
+                "request_id": self.request_id,
+            }
+
+        for row in plan.creates:
+            snapshot: dict[str, Any] = {k: audit.json_value(row.data.get(k)) for k in written}
+            if row.extra["custom"]:
+                snapshot["custom_fields"] = {names[f]: v for f, v in row.extra["custom"].items()}
+            snapshot["source"] = "import"
+            entries.append(entry(audit.CREATE, ids[row.line], snapshot))
+        for row, current, current_custom, custom_changed in plan.updates:
+            changes: dict[str, Any] = {
+                k: [audit.json_value(current[k]), audit.json_value(row.data[k])]
+                for k in written
+                if current[k] != row.data[k]
+            }
+            if custom_changed:
+                new = row.extra["custom"]
+                changes["custom_fields"] = {
+                    names[f]: [current_custom.get(f), new.get(f)]
+                    for f in sorted(set(current_custom) | set(new))
+                    if current_custom.get(f) != new.get(f)
+                }
+            changes["source"] = "import"
+            entries.append(entry(audit.UPDATE, current["id"], changes))
+        await insert_rows(conn, AuditEntry, entries)
+
+    async def run(
+        self,
+        stream: BinaryIO,
+        *,
+        dry_run: bool,
+        partial: bool,
+        file_name: str,
+        progress: Progress | None,
+    ) -> ImportResult:
+        result = ImportResult(dry_run=dry_run, partial=partial)
+        records = None
+        try:
+            check_encoding(stream)
+            records = read_rows(stream)
+            first = next(records, None)
+            if first is None:
+                raise CsvFileError("The file is empty: it needs at least the header row.")
+            problem = await self.check_header(first[1])
+            if problem:
+                raise CsvFileError(problem)
+            if dry_run:
+                await self._chunks(records, stream, result, None, progress)
+                return result
+            try:
+                async with in_transaction() as conn:
+                    await plan_cache(conn, "force_custom_plan")
+                    await self._chunks(records, stream, result, conn, progress)
+                    if result.rejected and not partial:
+                        raise _Rollback
+                    await audit.record(
+                        self.access.user,
+                        IMPORT,
+                        self.object_type,
+                        "",
+                        {"file": file_name[:200], "partial": partial, **result.counts()},
+                        self.request_id,
+                    )
+                    result.written = True
+            except _Rollback:
+                pass
+            except IntegrityError:
+                # Another user wrote a clashing row (a name, a fiscal id) between our
+                # checks and our inserts; the transaction is rolled back.
+                raise CsvFileError(
+                    "The data changed while the file was imported (a name or fiscal id "
+                    "was taken meanwhile); nothing was written. Try again."
+                ) from None
+        except CsvFileError as exc:
+            result.written = False
+            result.errors.append(FieldError("file", "INVALID", str(exc)))
+        finally:
+            if records is not None:
+                # Close the reader while the stream is open: an import stopped midway
+                # (its deadline) would otherwise close it after the upload is gone.
+                records.close()
+        return result
+
+    async def _chunks(
+        self,
+        records: Any,
+        stream: BinaryIO,
+        result: ImportResult,
+        conn: BaseDBAsyncClient | None,
+        progress: Progress | None,
+    ) -> None:
+        chunk: list[Row] = []
+        read = 0
+
+        async def flush() -> None:
+            plan = await self.validate(chunk, result)
+            # Without `partial`, the first bad row means nothing will be kept: from
+            # there on, only validate.
+            if conn is not None and (result.partial or not result.rejected):
+                await self.write(plan, result, conn)
+            chunk.clear()
+            if progress is not None:
+                progress(read, stream.tell())
+
+        for line, cells in records:
+            read += 1
+            parsed = self.split(line, cells)
+            if isinstance(parsed, RowError):
+                result.reject(line, [parsed])
+                continue
+            chunk.append(parsed)
+            if len(chunk) >= CHUNK:
+                await flush()
+        if chunk:
+            await flush()
+        elif progress is not None:
+            progress(read, stream.tell())
