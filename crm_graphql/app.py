@@ -45,7 +45,7 @@ from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
 from crm_graphql.services.deadline import Deadline, deadline_scope
 from crm_graphql.services.deadline import current as current_deadline
-from crm_graphql.services.files import megabytes, upload_too_large
+from crm_graphql.services.files.names import megabytes, upload_too_large
 from crm_graphql.settings import Settings, settings, tortoise_config
 from crm_graphql.websecurity import WebSecurityMiddleware
 

@@ -350,7 +350,7 @@ def cmd_mail(args: argparse.Namespace) -> None:
 
 def cmd_files(args: argparse.Namespace) -> None:
     """Reconcile file rows and bytes (sweep), or move the bytes to another store."""
-    from crm_graphql.services import file_maintenance
+    from crm_graphql.services.files import maintenance as file_maintenance
 
     async def work() -> str:
         if args.action == "sweep":

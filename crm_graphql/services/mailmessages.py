@@ -22,7 +22,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 
 from crm_graphql.errors import FieldError
-from crm_graphql.services.files import normalize_content_type, sanitize_name
+from crm_graphql.services.files.names import normalize_content_type, sanitize_name
 
 ORIGIN_HEADER = "X-CRM-Origin"
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path
