@@ -28,27 +28,30 @@ COMPANY_COLUMNS = (
 )
 
 
+# The company's own columns in file order (the file names the manager by username).
+COMPANY_FIELDS = (
+    "name",
+    "address",
+    "fiscal_id",
+    "country",
+    "website",
+    "comments",
+    "role_id",
+    "parent_id",
+    "manager_id",
+    "payment_conditions",
+    "office_phone",
+    "general_email",
+)
+
+
 class CompanyExport(Export):
     """Columns: COMPANY_COLUMNS, then the company custom fields in field order."""
 
     model = Company
     entity = CustomFieldEntity.COMPANY
     columns = COMPANY_COLUMNS
-    selected = (
-        "name",
-        "address",
-        "fiscal_id",
-        "country",
-        "website",
-        "comments",
-        "role_id",
-        "parent_id",
-        "manager__username",
-        "last_update",
-        "payment_conditions",
-        "office_phone",
-        "general_email",
-    )
+    selected = (*COMPANY_FIELDS[:8], "manager__username", "last_update", *COMPANY_FIELDS[9:])
     _billing: dict[int, str]
 
     async def before_page(self, ids: list[int]) -> None:

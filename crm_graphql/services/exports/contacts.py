@@ -20,22 +20,25 @@ CONTACT_COLUMNS = (
 )
 
 
+# The contact's own columns in file order, after its company.
+CONTACT_FIELDS = (
+    "full_name",
+    "email",
+    "phone",
+    "mobile",
+    "position",
+    "description",
+    "disabled",
+)
+
+
 class ContactExport(Export):
     """Columns: CONTACT_COLUMNS (company name first), then contact custom fields."""
 
     model = Contact
     entity = CustomFieldEntity.CONTACT
     columns = CONTACT_COLUMNS
-    selected = (
-        "company__name",
-        "full_name",
-        "email",
-        "phone",
-        "mobile",
-        "position",
-        "description",
-        "disabled",
-    )
+    selected = ("company__name", *CONTACT_FIELDS)
 
     def cells(self, row: dict[str, Any]) -> list[str]:
         return [cell(row[name]) for name in self.selected]

@@ -163,43 +163,25 @@ async def _move_one(row: StoredFile, to: str, config: Settings, report: MoveRepo
     path = path_of(name, config)
     in_db = await in_database(name)
     on_disk = await asyncio.to_thread(path.is_file)
-    if to == DATABASE:
-        if in_db:
-            report.already += 1
-        elif on_disk:
-            async with file_transaction():
-                handle = await asyncio.to_thread(path.open, "rb")
-                try:
-                    _, sha = await write_bytes(
-                        handle, name, config, store_kind=DATABASE, limit=2**62
-                    )
-                finally:
-                    handle.close()
-                if sha != row.sha256:
-                    report.mismatched_file_ids.append(row.id)
-                    raise _Skip
-            report.moved += 1
-        else:
-            report.missing_file_ids.append(row.id)
-            return
-        if on_disk:  # the database has them now: drop the copy on disk
-            await asyncio.to_thread(unlink_quietly, [path])
-        return
-    if on_disk:
+    there, elsewhere = (in_db, on_disk) if to == DATABASE else (on_disk, in_db)
+    if there:
         report.already += 1
-    elif in_db:
+    elif not elsewhere:
+        report.missing_file_ids.append(row.id)
+        return
+    else:
+        # Read from the other store: the file on disk, or the database's chunks.
+        source = Opened(name, path if to == DATABASE else None)
         async with file_transaction():
-            _, sha = await write_bytes(
-                Opened(name).chunks(), name, config, store_kind=FILESYSTEM, limit=2**62
-            )
+            _, sha = await write_bytes(source.chunks(), name, config, store_kind=to, limit=2**62)
             if sha != row.sha256:
                 report.mismatched_file_ids.append(row.id)
                 raise _Skip
         report.moved += 1
-    else:
-        report.missing_file_ids.append(row.id)
-        return
-    if in_db:
+    # `to` has the bytes now: drop the other copy.
+    if to == DATABASE and on_disk:
+        await asyncio.to_thread(unlink_quietly, [path])
+    elif to == FILESYSTEM and in_db:
         await FileBlob.filter(stored_name=name).delete()
 
 

@@ -44,6 +44,24 @@ class TooLarge(Exception):
     pass
 
 
+class _Meter:
+    """The size and SHA-256 of the bytes written so far; TooLarge past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise TooLarge
+        self.digest.update(chunk)
+
+    def result(self) -> tuple[int, str]:
+        return self.size, self.digest.hexdigest()
+
+
 def _fsync_directory(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -72,23 +90,18 @@ def _finish(out: BinaryIO) -> None:
 def _copy_sync(reader: Any, temp: Path, limit: int) -> tuple[int, str]:
     """Copy a blocking reader into `temp`, in a worker thread that owns the file (a
     cancelled request cannot close it under the thread's feet)."""
-    digest = hashlib.sha256()
-    size = 0
+    meter = _Meter(limit)
     with temp.open("wb") as out:
         while chunk := reader.read(CHUNK_SIZE):
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge
-            digest.update(chunk)
+            meter.add(chunk)
             out.write(chunk)
         _finish(out)
-    return size, digest.hexdigest()
+    return meter.result()
 
 
 async def _copy_async(source: Any, temp: Path, limit: int) -> tuple[int, str]:
     """Copy an async reader (`await read(n)`) or an async iterable of bytes into `temp`."""
-    digest = hashlib.sha256()
-    size = 0
+    meter = _Meter(limit)
 
     async def chunks() -> AsyncIterator[bytes]:
         if hasattr(source, "read"):
@@ -101,17 +114,14 @@ async def _copy_async(source: Any, temp: Path, limit: int) -> tuple[int, str]:
     out = await asyncio.to_thread(temp.open, "wb")
     try:
         async for chunk in chunks():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge
-            digest.update(chunk)
+            meter.add(chunk)
             await asyncio.to_thread(out.write, chunk)
         await asyncio.to_thread(_finish, out)
     finally:
         # Synchronous on purpose: it must happen even if the task is cancelled again;
         # the buffered writer's lock makes it wait for a write still in a thread.
         out.close()
-    return size, digest.hexdigest()
+    return meter.result()
 
 
 async def _write(source: Any, target: Path, limit: int) -> tuple[int, str]:
@@ -161,16 +171,12 @@ async def _chunks(source: Any) -> AsyncIterator[bytes]:
 async def _write_blobs(source: Any, stored_name: str, limit: int) -> tuple[int, str]:
     """Write `source` as `file_blobs` rows in a savepoint of the caller's transaction
     (so a file over the limit leaves no rows even if the caller carries on)."""
-    digest = hashlib.sha256()
-    size = 0
+    meter = _Meter(limit)
     seq = 0
     buffer = bytearray()
     async with in_transaction():
         async for chunk in _chunks(source):
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge
-            digest.update(chunk)
+            meter.add(chunk)
             buffer += chunk
             while len(buffer) >= BLOB_CHUNK:
                 await FileBlob.create(
@@ -180,7 +186,7 @@ async def _write_blobs(source: Any, stored_name: str, limit: int) -> tuple[int, 
                 seq += 1
         if buffer or seq == 0:
             await FileBlob.create(stored_name=stored_name, seq=seq, data=bytes(buffer))
-    return size, digest.hexdigest()
+    return meter.result()
 
 
 async def write_bytes(

@@ -261,6 +261,24 @@ class Importer:
             entries.append(entry(audit.UPDATE, current["id"], changes))
         await insert_rows(conn, AuditEntry, entries)
 
+    @classmethod
+    async def import_file(
+        cls,
+        stream: BinaryIO,
+        access: Any,
+        *,
+        dry_run: bool = False,
+        partial: bool = False,
+        request_id: str = "",
+        file_name: str = "",
+        progress: Progress | None = None,
+    ) -> ImportResult:
+        """Import the CSV `stream` with the rights `access` gives (the entry point of the
+        import mutations and `crm-graphql import`)."""
+        return await cls(access, request_id).run(
+            stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
+        )
+
     async def run(
         self,
         stream: BinaryIO,

@@ -7,7 +7,7 @@ mirror `services.companies` (create, update, re-parent)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -17,10 +17,10 @@ from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import customfields
-from crm_graphql.services.exports.companies import COMPANY_COLUMNS
+from crm_graphql.services.exports.companies import COMPANY_COLUMNS, COMPANY_FIELDS
 from crm_graphql.services.imports.base import Importer, Plan, Row
 from crm_graphql.services.imports.cells import parse_id
-from crm_graphql.services.imports.results import Access, ImportResult, Progress
+from crm_graphql.services.imports.results import Access, ImportResult
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 # Error fields of the create/update rules (camelCase) -> the file's column names.
@@ -39,20 +39,7 @@ _COMPANY_FIELD_COLUMNS = {
     "generalEmail": "general email",
 }
 # Company columns an import sets (in this order in the UPDATE statement).
-_COMPANY_WRITTEN = (
-    "name",
-    "address",
-    "fiscal_id",
-    "country",
-    "website",
-    "comments",
-    "role_id",
-    "parent_id",
-    "manager_id",
-    "payment_conditions",
-    "office_phone",
-    "general_email",
-)
+_COMPANY_WRITTEN = COMPANY_FIELDS
 
 
 class CompanyImport(Importer):
@@ -276,17 +263,5 @@ class CompanyImport(Importer):
         return True
 
 
-async def import_companies(
-    stream: BinaryIO,
-    access: Access,
-    *,
-    dry_run: bool = False,
-    partial: bool = False,
-    request_id: str = "",
-    file_name: str = "",
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import a companies CSV (COMPANY_COLUMNS, then company custom fields)."""
-    return await CompanyImport(access, request_id).run(
-        stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
-    )
+# A companies CSV: COMPANY_COLUMNS, then company custom fields.
+import_companies = CompanyImport.import_file

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -18,10 +18,10 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services import contacts as contact_rules
 from crm_graphql.services import customfields
-from crm_graphql.services.exports.contacts import CONTACT_COLUMNS
+from crm_graphql.services.exports.contacts import CONTACT_COLUMNS, CONTACT_FIELDS
 from crm_graphql.services.imports.base import Importer, Plan, Row
 from crm_graphql.services.imports.cells import parse_bool
-from crm_graphql.services.imports.results import Access, ImportResult, Progress
+from crm_graphql.services.imports.results import Access, ImportResult
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 _CONTACT_FIELD_COLUMNS = {
@@ -32,16 +32,7 @@ _CONTACT_FIELD_COLUMNS = {
     "position": "position",
     "description": "description",
 }
-_CONTACT_WRITTEN = (
-    "company_id",
-    "full_name",
-    "email",
-    "phone",
-    "mobile",
-    "position",
-    "description",
-    "disabled",
-)
+_CONTACT_WRITTEN = ("company_id", *CONTACT_FIELDS)
 
 
 class ContactImport(Importer):
@@ -165,17 +156,5 @@ class ContactImport(Importer):
         await self.write_audit(plan, ids, list(_CONTACT_WRITTEN), conn)
 
 
-async def import_contacts(
-    stream: BinaryIO,
-    access: Access,
-    *,
-    dry_run: bool = False,
-    partial: bool = False,
-    request_id: str = "",
-    file_name: str = "",
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import a contacts CSV (CONTACT_COLUMNS, then contact custom fields)."""
-    return await ContactImport(access, request_id).run(
-        stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
-    )
+# A contacts CSV: CONTACT_COLUMNS, then contact custom fields.
+import_contacts = ContactImport.import_file

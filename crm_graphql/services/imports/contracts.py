@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -32,7 +32,7 @@ from crm_graphql.services.exports.contracts import (
 )
 from crm_graphql.services.imports.base import Importer, Plan, Row
 from crm_graphql.services.imports.cells import parse_bool, parse_id
-from crm_graphql.services.imports.results import ContractAccess, ImportResult, Progress
+from crm_graphql.services.imports.results import ContractAccess, ImportResult
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 _CONTRACT_WRITTEN = contract_rules.WRITTEN
@@ -406,17 +406,5 @@ class ContractImport(Importer):
             await touch_last_update(touched, now)
 
 
-async def import_contracts(
-    stream: BinaryIO,
-    access: ContractAccess,
-    *,
-    dry_run: bool = False,
-    partial: bool = False,
-    request_id: str = "",
-    file_name: str = "",
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Import a contracts CSV (CONTRACT_COLUMNS, then the row type's custom fields)."""
-    return await ContractImport(access, request_id).run(
-        stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
-    )
+# A contracts CSV: CONTRACT_COLUMNS, then the row type's custom fields.
+import_contracts = ContractImport.import_file
