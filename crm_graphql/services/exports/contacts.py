@@ -21,15 +21,7 @@ CONTACT_COLUMNS = (
 
 
 # The contact's own columns in file order, after its company.
-CONTACT_FIELDS = (
-    "full_name",
-    "email",
-    "phone",
-    "mobile",
-    "position",
-    "description",
-    "disabled",
-)
+CONTACT_FIELDS = ("full_name", "email", "phone", "mobile", "position", "description", "disabled")
 
 
 class ContactExport(Export):

@@ -1,65 +1,28 @@
-"""The import driver every entity's importer runs on (SPEC §3, §4, §5, §9).
-
-The file is streamed and handled in chunks of `CHUNK` rows. Each chunk is parsed row by
-row (`Importer.parse`), validated with a handful of set-based queries (`validate`), then
-written with bulk statements (`write`), inside one transaction for the whole file:
-
-- without `partial` nothing is written unless every row is valid; with it, good rows
-  are written and bad ones reported; `dry_run` writes nothing at all;
-- each bad row is reported with its line (the header is line 1) and column;
-- a row identical to the object it matches is unchanged, so an exported file imports
-  back as a no-op;
-- created and updated objects get an audit entry each (with their custom field
-  values), and the import one summary entry."""
+"""What every entity's importer has: the `Importer` a file's rows go through (parse a
+row, validate a chunk with set-based queries, write it with bulk statements) and the
+checks and writes the entities share (custom fields, managers, classification as
+created, updated, unchanged or rejected, custom values and audit entries)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import PayloadErrors
 from crm_graphql.models.audit import AuditEntry
+from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields
-from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
+from crm_graphql.services.csvio import header_problem
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.imports.cells import custom_problems
+from crm_graphql.services.imports.driver import run
 from crm_graphql.services.imports.results import Access, ImportResult, Progress, RowError
-from crm_graphql.services.imports.sql import fitting, insert_rows, plan_cache
-
-CHUNK = 1000
-IMPORT = "IMPORT"
-
-
-class _Rollback(Exception):
-    """Leaves the import's transaction without writing anything."""
-
-
-@dataclass
-class Row:
-    line: int
-    data: dict[str, Any]
-    custom: dict[int, str | None]
-    extra: dict[str, Any] = field(default_factory=dict)
-    problems: list[RowError] = field(default_factory=list)
-
-    def fail(self, column: str | None, code: str, message: str) -> None:
-        self.problems.append(RowError(self.line, column, code, message))
-
-
-@dataclass
-class Plan:
-    """What a validated chunk will write."""
-
-    creates: list[Row] = field(default_factory=list)
-    # (row, current values, current custom values, custom changed)
-    updates: list[tuple[Row, dict[str, Any], dict[int, str], bool]] = field(default_factory=list)
+from crm_graphql.services.imports.rows import Plan, Row
+from crm_graphql.services.imports.sql import fitting, insert_rows
 
 
 class Importer:
@@ -133,6 +96,15 @@ class Importer:
             row.problems.extend(custom_problems(exc, row.line))
             return {}
         return {fid: v for fid, v in values.items() if v is not None}
+
+    async def visible_companies(self, ids: Iterable[int]) -> set[int]:
+        """Which of these companies the importer can see."""
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        return set(
+            await Company.filter(self.access.visible, id__in=wanted).values_list("id", flat=True)
+        )
 
     async def load_users(self, usernames: set[str]) -> None:
         """Fetch the users the rows name as manager that are not known yet."""
@@ -275,98 +247,11 @@ class Importer:
     ) -> ImportResult:
         """Import the CSV `stream` with the rights `access` gives (the entry point of the
         import mutations and `crm-graphql import`)."""
-        return await cls(access, request_id).run(
-            stream, dry_run=dry_run, partial=partial, file_name=file_name, progress=progress
+        return await run(
+            cls(access, request_id),
+            stream,
+            dry_run=dry_run,
+            partial=partial,
+            file_name=file_name,
+            progress=progress,
         )
-
-    async def run(
-        self,
-        stream: BinaryIO,
-        *,
-        dry_run: bool,
-        partial: bool,
-        file_name: str,
-        progress: Progress | None,
-    ) -> ImportResult:
-        result = ImportResult(dry_run=dry_run, partial=partial)
-        records = None
-        try:
-            check_encoding(stream)
-            records = read_rows(stream)
-            first = next(records, None)
-            if first is None:
-                raise CsvFileError("The file is empty: it needs at least the header row.")
-            problem = await self.check_header(first[1])
-            if problem:
-                raise CsvFileError(problem)
-            if dry_run:
-                await self._chunks(records, stream, result, None, progress)
-                return result
-            try:
-                async with in_transaction() as conn:
-                    await plan_cache(conn, "force_custom_plan")
-                    await self._chunks(records, stream, result, conn, progress)
-                    if result.rejected and not partial:
-                        raise _Rollback
-                    await audit.record(
-                        self.access.user,
-                        IMPORT,
-                        self.object_type,
-                        "",
-                        {"file": file_name[:200], "partial": partial, **result.counts()},
-                        self.request_id,
-                    )
-                    result.written = True
-            except _Rollback:
-                pass
-            except IntegrityError:
-                # Another user wrote a clashing row (a name, a fiscal id) between our
-                # checks and our inserts; the transaction is rolled back.
-                raise CsvFileError(
-                    "The data changed while the file was imported (a name or fiscal id "
-                    "was taken meanwhile); nothing was written. Try again."
-                ) from None
-        except CsvFileError as exc:
-            result.written = False
-            result.errors.append(FieldError("file", "INVALID", str(exc)))
-        finally:
-            if records is not None:
-                # Close the reader while the stream is open: an import stopped midway
-                # (its deadline) would otherwise close it after the upload is gone.
-                records.close()
-        return result
-
-    async def _chunks(
-        self,
-        records: Any,
-        stream: BinaryIO,
-        result: ImportResult,
-        conn: BaseDBAsyncClient | None,
-        progress: Progress | None,
-    ) -> None:
-        chunk: list[Row] = []
-        read = 0
-
-        async def flush() -> None:
-            plan = await self.validate(chunk, result)
-            # Without `partial`, the first bad row means nothing will be kept: from
-            # there on, only validate.
-            if conn is not None and (result.partial or not result.rejected):
-                await self.write(plan, result, conn)
-            chunk.clear()
-            if progress is not None:
-                progress(read, stream.tell())
-
-        for line, cells in records:
-            read += 1
-            parsed = self.split(line, cells)
-            if isinstance(parsed, RowError):
-                result.reject(line, [parsed])
-                continue
-            chunk.append(parsed)
-            if len(chunk) >= CHUNK:
-                await flush()
-        if chunk:
-            await flush()
-        elif progress is not None:
-            progress(read, stream.tell())

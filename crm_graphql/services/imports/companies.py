@@ -18,9 +18,9 @@ from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services import companies as company_rules
 from crm_graphql.services import customfields
 from crm_graphql.services.exports.companies import COMPANY_COLUMNS, COMPANY_FIELDS
-from crm_graphql.services.imports.base import Importer, Plan, Row
-from crm_graphql.services.imports.cells import parse_id
+from crm_graphql.services.imports.base import Importer
 from crm_graphql.services.imports.results import Access, ImportResult
+from crm_graphql.services.imports.rows import Plan, Row
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 # Error fields of the create/update rules (camelCase) -> the file's column names.
@@ -81,14 +81,7 @@ class CompanyImport(Importer):
             "general_email": general_email,
         }
         row = Row(line, data, custom, {"manager": manager.strip()})
-        for column, key, text in (
-            ("id company role", "role_id", role),
-            ("id parent", "parent_id", parent),
-        ):
-            try:
-                data[key] = parse_id(text)
-            except ValueError:
-                row.fail(column, "INVALID", f"'{text.strip()}' is not a valid id.")
+        row.read_ids(("id company role", "role_id", role), ("id parent", "parent_id", parent))
         payment = payment.strip()
         if not payment:
             data["payment_conditions"] = 30
@@ -121,13 +114,7 @@ class CompanyImport(Importer):
             .filter(name_key__in=fitting(Company, "name", names))
             .values("id", "path", "name_key", *_COMPANY_WRITTEN)
         }
-        visible: set[int] = set()
-        if existing:
-            visible = set(
-                await Company.filter(
-                    access.visible, id__in=[e["id"] for e in existing.values()]
-                ).values_list("id", flat=True)
-            )
+        visible = await self.visible_companies(e["id"] for e in existing.values())
         parent_ids = {r.data["parent_id"] for r in rows if r.data.get("parent_id")}
         parents: dict[int, str] = {}
         if parent_ids:

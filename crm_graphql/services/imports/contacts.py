@@ -19,9 +19,10 @@ from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services import contacts as contact_rules
 from crm_graphql.services import customfields
 from crm_graphql.services.exports.contacts import CONTACT_COLUMNS, CONTACT_FIELDS
-from crm_graphql.services.imports.base import Importer, Plan, Row
+from crm_graphql.services.imports.base import Importer
 from crm_graphql.services.imports.cells import parse_bool
 from crm_graphql.services.imports.results import Access, ImportResult
+from crm_graphql.services.imports.rows import Plan, Row, created_ids
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 _CONTACT_FIELD_COLUMNS = {
@@ -79,13 +80,7 @@ class ContactImport(Importer):
                 "id", "name", "manager_id"
             )
         }
-        visible: set[int] = set()
-        if companies:
-            visible = set(
-                await Company.filter(
-                    access.visible, id__in=[c["id"] for c in companies.values()]
-                ).values_list("id", flat=True)
-            )
+        visible = await self.visible_companies(c["id"] for c in companies.values())
         emails = {r.data["email"].lower() for r in rows if r.data.get("email")}
         existing: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
         if visible and emails:
@@ -142,16 +137,9 @@ class ContactImport(Importer):
             await insert_rows(
                 conn, Contact, [{k: row.data[k] for k in _CONTACT_WRITTEN} for row in plan.creates]
             )
-            made = await Contact.filter(
-                id__gt=before[0] if before else 0,
-                company_id__in={row.data["company_id"] for row in plan.creates},
-                email__in={row.data["email"] for row in plan.creates},
-            ).values_list("company_id", "email", "id")
-            by_key = {(c, e): i for c, e, i in made}
-            ids = {
-                row.line: by_key[(row.data["company_id"], row.data["email"])]
-                for row in plan.creates
-            }
+            ids = await created_ids(
+                Contact, plan.creates, ("company_id", "email"), id__gt=before[0] if before else 0
+            )
         await self.write_custom(plan, ids, conn)
         await self.write_audit(plan, ids, list(_CONTACT_WRITTEN), conn)
 

@@ -7,7 +7,6 @@ compared and changed only among those the importer can see."""
 
 from __future__ import annotations
 
-from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +14,6 @@ from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
-from crm_graphql.ids import id_number
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractLink, ContractType
@@ -26,24 +24,16 @@ from crm_graphql.services.activities import touch_companies, touch_last_update
 from crm_graphql.services.csvio import header_problem
 from crm_graphql.services.exports.contracts import (
     CONTRACT_COLUMNS,
-    CONTRACT_STATUS_CODES,
     contract_fields,
     visible_related,
 )
-from crm_graphql.services.imports.base import Importer, Plan, Row
-from crm_graphql.services.imports.cells import parse_bool, parse_id
+from crm_graphql.services.imports.base import Importer
+from crm_graphql.services.imports.contract_rows import parse_contract
 from crm_graphql.services.imports.results import ContractAccess, ImportResult
+from crm_graphql.services.imports.rows import Plan, Row, created_ids
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
 
 _CONTRACT_WRITTEN = contract_rules.WRITTEN
-_CONTRACT_FIELD_COLUMNS = {
-    "reference": "name",
-    "number": "contract number",
-    "description": "description",
-    "dateEnd": "date end",
-    "slaId": "id sla",
-    "groupId": "id group",
-}
 
 
 class ContractImport(Importer):
@@ -82,82 +72,8 @@ class ContractImport(Importer):
         return row
 
     def parse(self, line: int, cells: list[str], custom: dict[int, str | None]) -> Row:
-        (
-            reference,
-            number,
-            description,
-            begin,
-            end,
-            company_id,
-            sla,
-            group,
-            private,
-            status,
-            type_id,
-            related,
-            manager,
-            company,
-        ) = cells
-        data: dict[str, Any] = {
-            "reference": reference,
-            "number": number,
-            "description": description,
-        }
-        row = Row(line, data, custom, {"manager": manager.strip(), "company": company.strip()})
-        for column, key, text, required in (
-            ("date begin", "date_begin", begin, True),
-            ("date end", "date_end", end, False),
-        ):
-            text = text.strip()
-            if not text:
-                data[key] = None
-                if required:
-                    row.fail(column, "REQUIRED", "A contract needs a start date.")
-                continue
-            try:
-                data[key] = date.fromisoformat(text)
-            except ValueError:
-                row.fail(column, "INVALID", f"'{text}' is not a date (YYYY-MM-DD).")
-        for column, key, text in (
-            ("id company", "_company_id", company_id),
-            ("id contract type", "contract_type_id", type_id),
-        ):
-            try:
-                data[key] = parse_id(text)
-            except ValueError:
-                row.fail(column, "INVALID", f"'{text.strip()}' is not a valid id.")
-        for column, key, text in (("id sla", "sla_id", sla), ("id group", "group_id", group)):
-            text = text.strip()
-            if not text:
-                data[key] = None
-            elif text.isascii() and text.isdigit() and id_number(text, minimum=0) is not None:
-                data[key] = int(text)
-            else:
-                row.fail(column, "INVALID", f"'{text}' is not a valid id.")
-        try:
-            data["private"] = parse_bool(private)
-        except ValueError:
-            row.fail("private", "INVALID", "Use 1 or 0 (or true or false).")
-        code = status.strip().upper()
-        code = CONTRACT_STATUS_CODES.get(code, code)
-        if code in CONTRACT_STATUS_CODES.values():
-            data["status"] = code
-        else:
-            row.fail("status", "INVALID", "Use 0 (inactive), 1 (active) or 2 (pending).")
-        try:
-            ids = sorted({int(p) for p in related.replace(",", " ").replace(";", " ").split()})
-            if any(id_number(i) is None for i in ids):
-                raise ValueError(related)
-            data["related"] = ids
-        except ValueError:
-            row.fail("related contract", "INVALID", "Contract ids separated by spaces.")
-            data["related"] = []
-        for problem in contract_rules._clean(data):
-            row.fail(
-                _CONTRACT_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message
-            )
-        for problem in contract_rules.check_dates(data.get("date_begin"), data.get("date_end")):
-            row.fail("date end", problem.code, problem.message)
+        row = parse_contract(line, cells)
+        data = row.data
         if data.get("number"):
             first = self.numbers.setdefault(data["number"], line)
             if first != line:
@@ -184,13 +100,7 @@ class ContractImport(Importer):
             ):
                 companies[company["name"]] = company
                 companies[company["id"]] = company
-        visible: set[int] = set()
-        if companies:
-            visible = set(
-                await Company.filter(
-                    access.visible, id__in=[c["id"] for c in companies.values()]
-                ).values_list("id", flat=True)
-            )
+        visible = await self.visible_companies(c["id"] for c in companies.values())
         # Resolve each row's company; then the existing contracts by (company, reference).
         for row in rows:
             key = row.extra["company"] or row.data.get("_company_id")
@@ -346,15 +256,7 @@ class ContractImport(Importer):
                 Contract,
                 [{k: row.data[k] for k in _CONTRACT_WRITTEN} for row in plan.creates],
             )
-            made = await Contract.filter(
-                company_id__in={row.data["company_id"] for row in plan.creates},
-                reference__in={row.data["reference"] for row in plan.creates},
-            ).values_list("company_id", "reference", "id")
-            by_key = {(c, r): i for c, r, i in made}
-            ids = {
-                row.line: by_key[(row.data["company_id"], row.data["reference"])]
-                for row in plan.creates
-            }
+            ids = await created_ids(Contract, plan.creates, ("company_id", "reference"))
         # Related contracts of the rows whose (visible) set changed: links to contracts
         # the importer cannot see stay; each pair is one row, lower id first.
         changes = [
