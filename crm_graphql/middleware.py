@@ -17,7 +17,7 @@ from crm_graphql.permissions.scopes import path_allowed
 from crm_graphql.services import audit
 from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.deadline import deadline_scope
-from crm_graphql.services.files import megabytes, upload_too_large
+from crm_graphql.services.files.names import megabytes, upload_too_large
 from crm_graphql.settings import Settings
 
 log = logging.getLogger("crm_graphql")

@@ -42,12 +42,10 @@ from crm_graphql.schema.filterjson import BadFilter, parse_filter
 from crm_graphql.schema.leads import LEAD_FILTER_SPEC, LeadFilter, default_open_q
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvEncoder
-from crm_graphql.services.imports import (
-    CompanyExport,
-    ContactExport,
-    ContractExport,
-    LeadExport,
-)
+from crm_graphql.services.exports.companies import CompanyExport
+from crm_graphql.services.exports.contacts import ContactExport
+from crm_graphql.services.exports.contracts import ContractExport
+from crm_graphql.services.exports.leads import LeadExport
 from crm_graphql.services.listing import FilterSpec, ListError, filter_q
 
 log = logging.getLogger("crm_graphql.exports")

@@ -15,8 +15,11 @@ from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.imports import viewer_access
 from crm_graphql.schema.imports import ImportPayload
-from crm_graphql.services import imports as service
 from crm_graphql.services.deadline import deadline_scope
+from crm_graphql.services.imports.companies import import_companies
+from crm_graphql.services.imports.contacts import import_contacts
+from crm_graphql.services.imports.contracts import import_contracts
+from crm_graphql.services.imports.results import ContractAccess
 
 Described = strawberry.argument
 
@@ -79,7 +82,7 @@ class ImportsMutation:
         dry_run: DryRunArg = False,
         partial: PartialArg = False,
     ) -> ImportPayload:
-        return await _run(info, service.import_companies, file, dry_run, partial)
+        return await _run(info, import_companies, file, dry_run, partial)
 
     @strawberry.mutation(
         description="Import contacts from CSV (the columns of /export/contacts.csv, then one "
@@ -95,7 +98,7 @@ class ImportsMutation:
         dry_run: DryRunArg = False,
         partial: PartialArg = False,
     ) -> ImportPayload:
-        return await _run(info, service.import_contacts, file, dry_run, partial)
+        return await _run(info, import_contacts, file, dry_run, partial)
 
     @strawberry.mutation(
         description="Import contracts from CSV: the columns `name, contract number, "
@@ -119,11 +122,11 @@ class ImportsMutation:
     ) -> ImportPayload:
         viewer = info.context.require_viewer()
         _require_part(file)
-        access = service.ContractAccess(
+        access = ContractAccess(
             company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
         )
         with deadline_scope(info.context.settings.import_timeout_seconds):
-            result = await service.import_contracts(
+            result = await import_contracts(
                 file.file,
                 access,
                 dry_run=dry_run,

@@ -13,7 +13,7 @@ from email.message import Message
 from email.parser import BytesParser
 
 from crm_graphql.errors import FieldError
-from crm_graphql.services.files import normalize_content_type, sanitize_name
+from crm_graphql.services.files.names import normalize_content_type, sanitize_name
 from crm_graphql.services.mailmessages.headers import ORIGIN_HEADER, lead_token, normalize_address
 from crm_graphql.services.mailmessages.htmltext import html_to_text
 from crm_graphql.services.mailmessages.outgoing import Attachment

@@ -11,7 +11,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from crm_graphql.errors import FieldError
-from crm_graphql.services.files import normalize_content_type, sanitize_name
+from crm_graphql.services.files.names import normalize_content_type, sanitize_name
 from crm_graphql.services.mailmessages.headers import (
     ORIGIN_HEADER,
     check_header,
