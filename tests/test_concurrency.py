@@ -23,7 +23,7 @@ from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.models.users import Profile, User
 from crm_graphql.services.setup import get_setup
 from tests.factories import Api
-from tests.test_invoices import create_ok, seed_input
+from tests.invoices_api import create_ok, seed_input
 
 CLIENTS = 20
 ROUNDS = 3

@@ -14,19 +14,10 @@ from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceKind
 from crm_graphql.models.users import User
-from tests.factories import Api, error_codes, make_user
-from tests.test_files import uploaded
+from tests.contracts_api import CREATE, DELETE, FIELDS, UPDATE, create, created
+from tests.factories import Api, company_id, error_codes, make_user
+from tests.files_api import uploaded
 
-FIELDS = """id reference number description dateBegin dateEnd status private slaId groupId
-version company { name } owner { username } contractType { name }
-customFields { name value } relatedContracts { reference } viewerCan { edit delete }"""
-CREATE = f"""mutation($input: ContractCreateInput!) {{
-  contractCreate(input: $input) {{ contract {{ {FIELDS} }} errors {{ field code message }} }}
-}}"""
-UPDATE = f"""mutation($input: ContractUpdateInput!) {{
-  contractUpdate(input: $input) {{ contract {{ {FIELDS} }} errors {{ field code message }} }}
-}}"""
-DELETE = "mutation($id: ID!) { contractDelete(id: $id) { deletedId errors { field code } } }"
 COPY = f"""mutation($id: ID!, $begin: Date!, $end: Date, $ref: String!) {{
   contractCopy(id: $id, dateBegin: $begin, dateEnd: $end, reference: $ref) {{
     contract {{ {FIELDS} }} errors {{ field code message }} }}
@@ -38,27 +29,6 @@ LIST = """query($filter: ContractFilter, $order: [ContractOrder!]) {
 ONE = "query($id: ID!) { contract(id: $id) { reference } }"
 NESTED = """query($id: ID!) { company(id: $id) { contractCount
   contracts(first: 5) { totalCount edges { node { reference } } } } }"""
-
-
-async def cid(name: str) -> str:
-    return str((await Company.get(name=name)).id)
-
-
-async def create(api: Api, user: str, company: str, **values: Any) -> dict[str, Any]:
-    payload = {
-        "companyId": await cid(company),
-        "reference": "Support 2024",
-        "dateBegin": "2024-01-01",
-        **values,
-    }
-    data = await api.data(CREATE, {"input": payload}, as_user=user)
-    return data["contractCreate"]
-
-
-async def created(api: Api, user: str, company: str, **values: Any) -> dict[str, Any]:
-    result = await create(api, user, company, **values)
-    assert result["errors"] == [], result
-    return result["contract"]
 
 
 def refs(data: dict[str, Any]) -> list[str]:
@@ -213,7 +183,7 @@ async def test_user1_views_but_cannot_edit_customer_b_contracts(demo: Api) -> No
         CREATE,
         {
             "input": {
-                "companyId": await cid("Customer #B"),
+                "companyId": await company_id("Customer #B"),
                 "reference": "M",
                 "dateBegin": "2024-01-01",
             }
@@ -464,7 +434,7 @@ async def test_files_on_contracts(demo: Api) -> None:
     )
     assert response.status_code == 404
     # user1 cannot attach to a Customer #B contract (no edit access)
-    from tests.test_files import upload
+    from tests.files_api import upload
 
     body = await upload(demo, "user1", contract["id"], kind="CONTRACT")
     assert error_codes(body) == ["FORBIDDEN"]

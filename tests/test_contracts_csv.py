@@ -16,8 +16,8 @@ from crm_graphql.models.customfields import (
 )
 from crm_graphql.models.users import User
 from crm_graphql.services.imports import CONTRACT_COLUMNS
+from tests.csvdata import contract_row, export, rows_of, to_csv, upload
 from tests.factories import Api, make_user
-from tests.test_csv import export, rows_of, to_csv, upload
 
 SPEC_HEADER = (
     "name, contract number, description, date begin, date end, id company, id sla, "
@@ -48,15 +48,6 @@ async def sample_customer() -> Company:
     company.path = f"{mine.path}{company.id}/"
     await company.save()
     return company
-
-
-def row(reference: str, company: str, **values: str) -> list[str]:
-    cells = dict.fromkeys(CONTRACT_COLUMNS, "")
-    cells.update({"name": reference, "company": company, "date begin": "2024-01-01"})
-    cells["private"], cells["status"] = "0", "1"
-    for key, value in values.items():
-        cells[key.replace("_", " ")] = value
-    return list(cells.values())
 
 
 def test_the_columns_are_the_spec_order() -> None:
@@ -158,15 +149,15 @@ async def test_bad_rows_are_reported_and_nothing_is_written(demo: Api) -> None:
     )
     rows = [
         [*CONTRACT_COLUMNS, "Release"],
-        [*row("Good", "Customer #A"), ""],
-        [*row("Dates", "Customer #A", date_begin="2024-05-01", date_end="2024-04-01"), ""],
-        [*row("Number", "Customer #A", contract_number="N-9"), ""],
-        [*row("Type", "Customer #A", id_contract_type="99"), ""],
-        [*row("Status", "Customer #A", status="7"), ""],
-        [*row("Value", "Customer #A", id_contract_type="2"), "Gamma"],
-        [*row("Nowhere", "No such company"), ""],
-        [*row("Dup", "Customer #A", contract_number="N-5"), ""],
-        [*row("Dup2", "Customer #A", contract_number="N-5"), ""],
+        [*contract_row("Good", "Customer #A"), ""],
+        [*contract_row("Dates", "Customer #A", date_begin="2024-05-01", date_end="2024-04-01"), ""],
+        [*contract_row("Number", "Customer #A", contract_number="N-9"), ""],
+        [*contract_row("Type", "Customer #A", id_contract_type="99"), ""],
+        [*contract_row("Status", "Customer #A", status="7"), ""],
+        [*contract_row("Value", "Customer #A", id_contract_type="2"), "Gamma"],
+        [*contract_row("Nowhere", "No such company"), ""],
+        [*contract_row("Dup", "Customer #A", contract_number="N-5"), ""],
+        [*contract_row("Dup2", "Customer #A", contract_number="N-5"), ""],
     ]
     result = await upload(demo, to_csv(rows), mutation="contractImport")
     found = {(e["line"], e["field"], e["code"]) for e in result["rowErrors"]}
@@ -205,7 +196,7 @@ async def test_rows_for_companies_the_importer_cannot_edit(demo: Api) -> None:
     result = await upload(demo, response.content, as_user="user1", mutation="contractImport")
     assert (result["unchanged"], result["rejected"]) == (1, 0)
     rows[1][2] = "Changed"
-    rows.append(row("New", "Customer #B"))
+    rows.append(contract_row("New", "Customer #B"))
     result = await upload(demo, to_csv(rows), as_user="user1", mutation="contractImport")
     assert {(e["line"], e["code"]) for e in result["rowErrors"]} == {
         (2, "FORBIDDEN"),
@@ -219,7 +210,10 @@ async def test_related_contracts_column(demo: Api) -> None:
     base = await Contract.create(company=customer_a, reference="Base", date_begin=date(2024, 1, 1))
     far = await Company.create(name="Far", manager=await User.get(username="admin"))
     hidden = await Contract.create(company=far, reference="Hidden", date_begin=date(2024, 1, 1))
-    rows = [list(CONTRACT_COLUMNS), row("Renewal", "Customer #A", related_contract=str(base.id))]
+    rows = [
+        list(CONTRACT_COLUMNS),
+        contract_row("Renewal", "Customer #A", related_contract=str(base.id)),
+    ]
     result = await upload(demo, to_csv(rows), as_user="user1", mutation="contractImport")
     assert (result["created"], result["rowErrors"]) == (1, [])
     renewal = await Contract.get(reference="Renewal")
@@ -240,7 +234,7 @@ async def test_related_contracts_column(demo: Api) -> None:
 
 
 async def test_the_spec_example_row_imports_from_the_command_line(demo: Api, tmp_path) -> None:
-    from tests.test_cli import run
+    from tests.uvicorn_servers import run
 
     await release_field()
     company = await sample_customer()

@@ -5,10 +5,7 @@ and contract templates with every macro of SPEC §5."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
-import subprocess
-import tempfile
 import zipfile
 from datetime import date
 from typing import Any
@@ -19,34 +16,20 @@ from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services import files
 from crm_graphql.services.documents import INVOICE_PDF_DESCRIPTION
-from tests.factories import Api
-from tests.test_invoices import company_id, seed_input
+from tests.documents_api import (
+    CREATE,
+    GENERATE,
+    PNG_1X1,
+    TEMPLATE_CREATE,
+    file_bytes,
+    invoice_pdfs,
+    pdf_text,
+)
+from tests.factories import Api, company_id
+from tests.invoices_api import seed_input
 
-CREATE = """mutation($input: InvoiceCreateInput!) { invoiceCreate(input: $input) {
-  invoice { id billId version } pdfReplaced errors { field code message } } }"""
 UPDATE = """mutation($input: InvoiceUpdateInput!) { invoiceUpdate(input: $input) {
   invoice { id billId version } pdfReplaced errors { field code message } } }"""
-
-
-def pdf_text(data: bytes) -> str:
-    assert data.startswith(b"%PDF-"), data[:20]
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
-        handle.write(data)
-        handle.flush()
-        out = subprocess.run(
-            ["pdftotext", "-layout", handle.name, "-"], capture_output=True, check=True
-        )
-    return out.stdout.decode()
-
-
-async def invoice_pdfs(invoice_id: Any) -> list[StoredFile]:
-    return await StoredFile.filter(
-        owner_kind=FileOwner.INVOICE, owner_id=int(invoice_id), generated=True
-    )
-
-
-def file_bytes(row: StoredFile) -> bytes:
-    return files.open_for_download(row).read_bytes()
 
 
 async def create(api: Api, user: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -160,15 +143,11 @@ async def test_download_pdf_zip_and_access(demo: Api) -> None:
     assert (await demo.client.get(f"/invoices/{invoice['id']}/document")).status_code == 401
 
 
-TEMPLATE_CREATE = """mutation($input: ContractTemplateCreateInput!) {
-  contractTemplateCreate(input: $input) { template { id name version } errors { field code } } }"""
 TEMPLATE_UPDATE = """mutation($input: ContractTemplateUpdateInput!) {
   contractTemplateUpdate(input: $input) { template { id name html version }
   errors { field code } } }"""
 TEMPLATE_DELETE = """mutation($id: ID!) { contractTemplateDelete(id: $id) { deletedId
   errors { field code } } }"""
-GENERATE = """mutation($c: ID!, $t: ID!) { contractGeneratePdf(contractId: $c, templateId: $t) {
-  file { id originalName contentType size } errors { field code message } } }"""
 MACROS = [
     "_id_contract_",
     "_name_contract_",
@@ -333,11 +312,6 @@ async def test_contract_templates_crud_needs_cm(demo: Api) -> None:
     assert deleted["contractTemplateDelete"]["deletedId"] == template["id"]
 
 
-PNG_1X1 = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
-
-
 async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
     from crm_graphql.models.setup import CrmSetup, PaymentMethod
     from crm_graphql.services import documents
@@ -377,7 +351,7 @@ async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
 
 
 async def test_an_attachment_looking_like_the_pdf_is_never_replaced(demo: Api) -> None:
-    from tests.test_files import uploaded
+    from tests.files_api import uploaded
 
     invoice = (await create(demo, "manager1", seed_input(await company_id("Customer #B"))))[
         "invoice"

@@ -681,8 +681,8 @@ async def test_export_id_parameters(demo: Api, url: str) -> None:
     ],
 )
 async def test_company_import_bad_cells(demo: Api, values: dict[str, str]) -> None:
-    from tests.test_csv import SPEC_COLUMNS, to_csv
-    from tests.test_csv import upload as csv_upload
+    from tests.csvdata import SPEC_COLUMNS, to_csv
+    from tests.csvdata import upload as csv_upload
 
     row = dict.fromkeys(SPEC_COLUMNS, "")
     row.update({"name": "Imported", "payment conditions": "30", **values})
@@ -697,9 +697,8 @@ async def test_contact_and_contract_imports_with_overlong_names(demo: Api) -> No
     from crm_graphql.models.contacts import Contact
     from crm_graphql.models.contracts import Contract
     from crm_graphql.services.imports import CONTACT_COLUMNS
-    from tests.test_contracts_csv import row as contract_row
-    from tests.test_csv import to_csv
-    from tests.test_csv import upload as csv_upload
+    from tests.csvdata import contract_row, to_csv
+    from tests.csvdata import upload as csv_upload
 
     long = "c" * 5000
     contact = [long, "Zed", "zed@x.example", "", "", "", "", ""]

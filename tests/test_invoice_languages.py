@@ -11,9 +11,9 @@ from crm_graphql.models.contracts import Contract, ContractStatus
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, error_codes
-from tests.test_documents import CREATE, TEMPLATE_CREATE, file_bytes, invoice_pdfs, pdf_text
-from tests.test_invoices import company_id, seed_input
+from tests.documents_api import CREATE, TEMPLATE_CREATE, file_bytes, invoice_pdfs, pdf_text
+from tests.factories import Api, company_id, error_codes
+from tests.invoices_api import seed_input
 
 REGENERATE = """mutation($id: ID!) { invoiceRegeneratePdf(id: $id) {
   invoice { id version } pdfReplaced errors { field code message } } }"""
@@ -146,7 +146,7 @@ async def test_updated_at_filter_and_order(demo: Api) -> None:
 
 
 async def test_the_demo_submitted_invoice_has_its_pdf(tmp_path: Path) -> None:
-    from tests.test_cli import run
+    from tests.uvicorn_servers import run
 
     result = run("demo", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr

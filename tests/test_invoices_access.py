@@ -15,8 +15,8 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.services import files as file_store
 from crm_graphql.services.mutations import atomic
-from tests.factories import Api, error_codes, make_user
-from tests.test_invoices import (
+from tests.factories import Api, company_id, error_codes, make_user
+from tests.invoices_api import (
     CREATE,
     DELETE,
     GET,
@@ -24,7 +24,6 @@ from tests.test_invoices import (
     LOCK,
     UNLOCK,
     UPDATE,
-    company_id,
     create,
     create_ok,
     seed_input,

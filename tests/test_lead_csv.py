@@ -19,8 +19,8 @@ from crm_graphql.models.customfields import (
 )
 from crm_graphql.models.leads import Lead, LeadTag, LeadTagLink, LeadType
 from crm_graphql.models.users import User
+from tests.csvdata import export, rows_of
 from tests.factories import Api, make_user
-from tests.test_csv import export, rows_of
 
 HEADER = [
     "id",

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from crm_graphql.services.pdf import Renderer, RenderError
-from tests.test_documents import pdf_text
+from tests.documents_api import pdf_text
 
 HOSTNAME = Path("/etc/hostname")
 
@@ -212,7 +212,7 @@ async def test_a_hostile_contract_template_loads_nothing(demo: Any, canary: Any)
     from crm_graphql.models.contracts import Contract
     from crm_graphql.models.files import StoredFile
     from crm_graphql.services import files
-    from tests.test_documents import GENERATE, TEMPLATE_CREATE
+    from tests.documents_api import GENERATE, TEMPLATE_CREATE
 
     url, hits = canary
     company = await Company.get(name="Customer #A")
@@ -310,7 +310,7 @@ async def test_a_contract_template_opens_no_tcp_connection(demo: Any) -> None:
 
     from crm_graphql.models.companies import Company
     from crm_graphql.models.contracts import Contract
-    from tests.test_documents import GENERATE, TEMPLATE_CREATE
+    from tests.documents_api import GENERATE, TEMPLATE_CREATE
 
     company = await Company.get(name="Customer #A")
     contract = await Contract.create(company=company, reference="leak", date_begin=date(2024, 1, 1))
