@@ -12,7 +12,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import Assignment, Group, Profile, User, UserMode
 from crm_graphql.services import files as file_store
 from crm_graphql.services.mutations import atomic
-from tests.factories import Api, error_codes, load_sample, make_user
+from tests.factories import Api, assign, error_codes, load_sample, make_company, make_user
 from tests.leads_api import CREATE_WITH_COMPANY
 
 
@@ -101,7 +101,7 @@ async def company_ids() -> dict[str, str]:
 
 async def test_superadmin_sets_any_managing_company(demo: Api) -> None:
     # Given a company the superadmin neither manages nor belongs to, without parent
-    outside = await Company.create(name="Elsewhere Ltd", manager=None)
+    outside = await make_company("Elsewhere Ltd", manager=None)
     ids = await company_ids()
     # When admin creates a lead and a template managed by it, then moves the template
     lead = await demo.data(
@@ -197,7 +197,7 @@ async def test_template_creator_manages_it(demo: Api) -> None:
     manager1 = await User.get(username="manager1")
     await Assignment.filter(user=manager1).delete()
     standard = await Profile.get(name="Standard user")
-    await Assignment.create(user=manager1, profile=standard, group=await Group.get(name="All"))
+    await assign(user=manager1, profile=standard, group=await Group.get(name="All"))
     for made_id in (ours_id, template_id):
         deleted = await demo.data(TEMPLATE_DELETE, {"id": made_id}, as_user="manager1")
         assert deleted["crmTemplateDelete"] == {"deletedId": made_id, "errors": []}
@@ -302,7 +302,7 @@ async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo
     # When the seller loses the lead bits and the invoice moves to a company user1
     # cannot see
     await Profile.filter(name="seller-profile").update(lr=False, lw=False)
-    hidden = await Company.create(name="Hidden Ltd", manager=await User.get(username="admin"))
+    hidden = await make_company("Hidden Ltd", manager=await User.get(username="admin"))
     await type(bill).filter(id=bill.id).update(company_id=hidden.id)
     # Then neither the calendar nor the feed shows those events any more
     assert await calendar_titles(demo, "seller") == set()

@@ -15,7 +15,15 @@ from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceKind
 from crm_graphql.models.users import User
 from tests.contracts_api import CREATE, DELETE, FIELDS, UPDATE, create, created
-from tests.factories import Api, company_id, error_codes, make_user
+from tests.factories import (
+    Api,
+    company_id,
+    error_codes,
+    make_company,
+    make_contract,
+    make_invoice,
+    make_user,
+)
 from tests.files_api import uploaded
 
 COPY = f"""mutation($id: ID!, $begin: Date!, $end: Date, $ref: String!) {{
@@ -380,8 +388,8 @@ async def test_copy_and_related_objects(demo: Api) -> None:
     assert await ContractLink.all().count() == 3
     # A contract user1 cannot see (a company without parent, managed by admin) can
     # neither be linked by user1 nor is its existing link dropped by user1's update
-    far = await Company.create(name="Far", manager=await User.get(username="admin"))
-    hidden = await Contract.create(company=far, reference="Far 1", date_begin=date(2024, 1, 1))
+    far = await make_company("Far", manager=await User.get(username="admin"))
+    hidden = await make_contract(far, "Far 1")
     data = await demo.data(
         UPDATE,
         {"input": {"id": other["id"], "relatedContractIds": [str(hidden.id)]}},
@@ -396,8 +404,8 @@ async def test_copy_and_related_objects(demo: Api) -> None:
     assert await ContractLink.filter(related_id=hidden.id).count() == 1
     # Related invoices: visible ones, replaced as a set
     company = await Company.get(name="Customer #A")
-    invoice = await Invoice.create(
-        company=company, kind=InvoiceKind.RECEIVED, bill_id="R-1", issued_on=date(2024, 2, 1)
+    invoice = await make_invoice(
+        company, kind=InvoiceKind.RECEIVED, bill_id="R-1", issued_on=date(2024, 2, 1)
     )
     data = await demo.data(
         UPDATE,
@@ -481,17 +489,17 @@ async def test_dashboard_shape_statement_count_is_fixed(demo: Api) -> None:
         return len(seen)
 
     company = await Company.get(name="Customer #A")
-    contract = await Contract.create(company=company, reference="R0", date_begin=date(2024, 1, 1))
-    invoice = await Invoice.create(
-        company=company, kind=InvoiceKind.RECEIVED, bill_id="B0", issued_on=date(2024, 1, 2)
+    contract = await make_contract(company, "R0")
+    invoice = await make_invoice(
+        company, kind=InvoiceKind.RECEIVED, bill_id="B0", issued_on=date(2024, 1, 2)
     )
     await ContractInvoice.create(contract=contract, invoice=invoice)
     await statements()  # the token's last use is written once
     few = await statements()
     for n in range(1, 8):
-        c = await Contract.create(company=company, reference=f"R{n}", date_begin=date(2024, 1, 1))
+        c = await make_contract(company, f"R{n}")
         for m in range(3):
-            i = await Invoice.create(
+            i = await make_invoice(
                 company=company,
                 kind=InvoiceKind.RECEIVED,
                 bill_id=f"B{n}-{m}",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import (
     CustomField,
@@ -38,19 +38,26 @@ from tests.csvdata import (
     to_csv,
     upload,
 )
-from tests.factories import Api
+from tests.factories import (
+    Api,
+    make_billing,
+    make_company,
+    make_contact,
+    make_custom_field,
+    make_custom_value,
+)
 from tests.uvicorn_servers import run
 
 
 async def custom_fields() -> tuple[CustomField, CustomField]:
-    size = await CustomField.create(
+    size = await make_custom_field(
         entity=CustomFieldEntity.COMPANY,
         name="Size",
         kind=CustomFieldKind.COMBO,
         options=["Small", "Large"],
         position=1,
     )
-    since = await CustomField.create(
+    since = await make_custom_field(
         entity=CustomFieldEntity.COMPANY,
         name="Customer since",
         kind=CustomFieldKind.DATE,
@@ -118,9 +125,9 @@ async def test_export_columns_and_values(demo: Api) -> None:
     customer_a = await Company.get(name="Customer #A")
     mine = await Company.get(name="My company")
     await Company.filter(id=customer_a.id).update(fiscal_id="B-123", office_phone="+34 600 000 000")
-    await CompanyBilling.create(company_id=customer_a.id, currency="EUR", cents=123456)
-    await CompanyBilling.create(company_id=customer_a.id, currency="JPY", cents=100)
-    await CustomFieldValue.create(field=size, object_id=customer_a.id, value="Large")
+    await make_billing(customer_a, 123456, "EUR")
+    await make_billing(customer_a, 100, "JPY")
+    await make_custom_value(size, customer_a.id, "Large")
     response = await export(demo, "companies", "admin")
     rows = rows_of(response.content)
     assert rows[0] == [*SPEC_COLUMNS, "Size", "Customer since"]
@@ -165,7 +172,7 @@ async def test_export_filter_parameter(demo: Api) -> None:
 async def test_formulas_are_neutralised_and_quoting_round_trips(demo: Api) -> None:
     # Given a company whose name has a comma, a quote and a line break, and formulas:
     tricky = 'Acme, "The Best"\r\nLtd'
-    await Company.create(
+    await make_company(
         name=tricky,
         comments='=HYPERLINK("http://evil","x")',
         website="@SUM(1+1)",
@@ -195,7 +202,7 @@ async def test_formulas_are_neutralised_and_quoting_round_trips(demo: Api) -> No
 async def test_export_import_round_trip_is_a_no_op(demo: Api) -> None:
     _, since = await custom_fields()
     customer_b = await Company.get(name="Customer #B")
-    await CustomFieldValue.create(field=since, object_id=customer_b.id, value="2021-03-04")
+    await make_custom_value(since, customer_b.id, "2021-03-04")
     first = await export(demo, "companies", "admin")
     audit_before = await AuditEntry.all().count()
     result = await upload(demo, first.content)
@@ -412,16 +419,16 @@ async def test_an_import_cannot_make_a_cycle(demo: Api) -> None:
 
 
 async def test_contacts_export_import_round_trip(demo: Api) -> None:
-    phone = await CustomField.create(
+    phone = await make_custom_field(
         entity=CustomFieldEntity.CONTACT, name="Birthday", kind=CustomFieldKind.DATE
     )
     customer_a = await Company.get(name="Customer #A")
     customer_b = await Company.get(name="Customer #B")
-    ann = await Contact.create(
-        company=customer_a, full_name="Ann", email="ann@a.example", phone="+1 555", disabled=True
+    ann = await make_contact(
+        customer_a, "Ann", email="ann@a.example", phone="+1 555", disabled=True
     )
-    await Contact.create(company=customer_b, full_name="Bob", email="bob@b.example")
-    await CustomFieldValue.create(field=phone, object_id=ann.id, value="1990-05-06")
+    await make_contact(customer_b, "Bob", email="bob@b.example")
+    await make_custom_value(phone, ann.id, "1990-05-06")
     first = await export(demo, "contacts", "user1")
     rows = rows_of(first.content)
     assert rows[0] == [*CONTACT_COLUMNS, "Birthday"]

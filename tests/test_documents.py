@@ -25,7 +25,14 @@ from tests.documents_api import (
     invoice_pdfs,
     pdf_text,
 )
-from tests.factories import Api, company_id
+from tests.factories import (
+    Api,
+    company_id,
+    make_contract,
+    make_custom_field,
+    make_custom_value,
+    make_payment_method,
+)
 from tests.invoices_api import seed_input
 
 UPDATE = """mutation($input: InvoiceUpdateInput!) { invoiceUpdate(input: $input) {
@@ -181,12 +188,10 @@ MACROS = [
 
 
 async def test_contract_template_with_every_macro(demo: Api) -> None:
-    from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
+    from crm_graphql.models.contracts import ContractStatus, ContractType
     from crm_graphql.models.customfields import (
-        CustomField,
         CustomFieldEntity,
         CustomFieldKind,
-        CustomFieldValue,
     )
 
     # Given a Services contract of Customer #A with a custom "Release" value
@@ -202,13 +207,13 @@ async def test_contract_template_with_every_macro(demo: Api) -> None:
     kind, _ = await ContractType.get_or_create(name="Services contract")
     kind.description = "Support services"
     await kind.save()
-    field = await CustomField.create(
+    field = await make_custom_field(
         entity=CustomFieldEntity.CONTRACT,
         owner_id=kind.id,
         name="Release",
         kind=CustomFieldKind.TEXT,
     )
-    contract = await Contract.create(
+    contract = await make_contract(
         company=company,
         reference="SAMPLE CUSTOMER 2021",
         number="21/1001",
@@ -218,7 +223,7 @@ async def test_contract_template_with_every_macro(demo: Api) -> None:
         status=ContractStatus.ACTIVE,
         contract_type=kind,
     )
-    await CustomFieldValue.create(field=field, object_id=contract.id, value="Beta <1>")
+    await make_custom_value(field, contract.id, "Beta <1>")
     # And a template using every macro (each on its own line, labelled), an unknown one
     # and HTML in a value
     body = "".join(f"<p>{m.strip('_').upper()}={m}</p>" for m in MACROS)
@@ -313,7 +318,7 @@ async def test_contract_templates_crud_needs_cm(demo: Api) -> None:
 
 
 async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
-    from crm_graphql.models.setup import CrmSetup, PaymentMethod
+    from crm_graphql.models.setup import CrmSetup
     from crm_graphql.services import documents
     from crm_graphql.services import setup as setup_service
     from crm_graphql.services.mutations import atomic
@@ -323,7 +328,7 @@ async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
     await CrmSetup.filter(id=1).update(
         invoice_header="My company LLC <issuer>", invoice_footer="Registered in Nuuk"
     )
-    await PaymentMethod.create(name="Bank transfer", text="GLERE4710001000206")
+    await make_payment_method("Bank transfer", "GLERE4710001000206")
     admin = await User.get(username="admin")
     _, errors = await atomic(lambda: setup_service.set_logo(admin, PNG_1X1))
     assert errors == []

@@ -28,7 +28,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.files import StoredFile
 from crm_graphql.models.leads import Lead
 from crm_graphql.settings import settings
-from tests.factories import Api, error_codes
+from tests.factories import Api, error_codes, make_lead
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 CLIENT_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "QUERY_TOO_COMPLEX"}
@@ -372,7 +372,7 @@ async def test_extreme_datetime_filter_is_bad_user_input(demo: Api, value: str) 
 
 @pytest.mark.parametrize("value", EXTREMES)
 async def test_extreme_datetime_in_a_mutation_input(demo: Api, value: str) -> None:
-    lead = await Lead.create(full_name="Edge", email="edge@example.com")
+    lead = await make_lead("Edge", email="edge@example.com")
     response = await demo.post(
         "mutation($i: LeadUpdateInput!) { leadUpdate(input: $i) { errors { field code } } }",
         {"i": {"id": str(lead.id), "alarmAt": value}},

@@ -29,7 +29,7 @@ from crm_graphql.services import files as store
 from crm_graphql.services.auth import create_api_token
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.settings import settings
-from tests.factories import Api, company_id, error_codes
+from tests.factories import Api, company_id, error_codes, make_company, make_contact
 from tests.files_api import PDF, UPLOAD, download, multipart, upload, uploaded
 
 FILES_ROOT = settings.data_dir / "files"
@@ -104,8 +104,8 @@ async def test_upload_then_download_round_trip(demo: Api) -> None:
 
 async def test_contact_files(demo: Api) -> None:
     company = await Company.get(name="Customer #A")
-    contact = await Contact.create(company=company, full_name="Ana", email="ana@example.com")
-    other = await Contact.create(
+    contact = await make_contact(company, "Ana", email="ana@example.com")
+    other = await make_contact(
         company=await Company.get(name="Customer #B"), full_name="Bob", email="bob@example.com"
     )
     file = await uploaded(demo, "user1", str(contact.id), kind="CONTACT", name="cv.txt")
@@ -135,7 +135,7 @@ async def test_contact_files(demo: Api) -> None:
 
 
 async def test_contact_files_follow_the_contact_to_its_new_company(demo: Api) -> None:
-    contact = await Contact.create(
+    contact = await make_contact(
         company=await Company.get(name="Customer #A"), full_name="Ana", email="ana@example.com"
     )
     file = await uploaded(demo, "user1", str(contact.id), kind="CONTACT")
@@ -506,12 +506,8 @@ async def _world(companies: int, files_each: int) -> None:
     user1 = await User.get(username="user1")
     parent = await Company.get(name="My company")
     for i in range(companies):
-        company = await Company.create(
-            name=f"Shop {companies}-{i}", parent=parent, manager=user1, path=""
-        )
-        company.path = f"{parent.path}{company.id}/"
-        await company.save(update_fields=["path"])
-        contact = await Contact.create(company=company, full_name="C", email="c@example.com")
+        company = await make_company(f"Shop {companies}-{i}", parent=parent, manager=user1)
+        contact = await make_contact(company, "C", email="c@example.com")
         async with store.file_transaction():
             for j in range(files_each):
                 await store.store(

@@ -11,10 +11,18 @@ from typing import Any
 
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company, CompanyBilling
-from crm_graphql.models.contracts import Contract, ContractInvoice
+from crm_graphql.models.contracts import ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, company_id, error_codes, make_user
+from tests.factories import (
+    Api,
+    company_id,
+    error_codes,
+    make_company,
+    make_contract,
+    make_invoice,
+    make_user,
+)
 from tests.invoices_api import (
     DELETE,
     GET,
@@ -319,17 +327,13 @@ async def test_set_status_paid_sets_the_payment_date(demo: Api) -> None:
 async def test_related_contracts_from_the_invoice_side(demo: Api) -> None:
     a = await Company.get(name="Customer #A")
     b = await Company.get(name="Customer #B")
-    mine = await Contract.create(
-        company=a, reference="SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
+    mine = await make_contract(
+        a, "SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
     )
-    other = await Contract.create(
-        company=b, reference="B-2021", number="21/1002", date_begin=date(2021, 1, 1)
-    )
+    other = await make_contract(b, "B-2021", number="21/1002", date_begin=date(2021, 1, 1))
     # a private contract of a company user1 cannot see as an insider
-    hidden_company = await Company.create(name="Hidden Co", path="")
-    hidden = await Contract.create(
-        company=hidden_company, reference="H", number="H-1", date_begin=date(2021, 1, 1)
-    )
+    hidden_company = await make_company("Hidden Co", path="")
+    hidden = await make_contract(hidden_company, "H", number="H-1", date_begin=date(2021, 1, 1))
     invoice = await create_ok(
         demo, "user1", seed_input(str(a.id), relatedContractIds=[str(mine.id), str(other.id)])
     )
@@ -371,8 +375,8 @@ async def test_create_invoice_from_contract_service(demo: Api) -> None:
 
     await set_numbering("21/[1001]")
     a = await Company.get(name="Customer #A")
-    contract = await Contract.create(
-        company=a, reference="SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
+    contract = await make_contract(
+        a, "SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
     )
     from crm_graphql.models.auth import TokenKind, TokenScope
     from crm_graphql.models.users import User
@@ -539,10 +543,8 @@ async def test_csv_export_flattens_lines_taxes_and_totals(demo: Api) -> None:
 
 
 async def test_hidden_invoice_ids_reveal_nothing(demo: Api) -> None:
-    hidden = await Company.create(name="Root Co", path="")
-    invoice = await Invoice.create(
-        company=hidden, kind="RECEIVED", bill_id="X-1", issued_on=date.today()
-    )
+    hidden = await make_company("Root Co", path="")
+    invoice = await make_invoice(hidden, kind="RECEIVED", bill_id="X-1", issued_on=date.today())
     body = await demo.gql(GET, {"id": str(invoice.id)}, as_user="user1")
     assert error_codes(body) == ["NOT_FOUND"]
     result = (
@@ -586,8 +588,8 @@ async def test_list_statements_do_not_grow_with_rows(demo: Api) -> None:
     from crm_graphql.services.sqlcount import count_statements
 
     a, b = await company_id("Customer #A"), await company_id("Customer #B")
-    contract = await Contract.create(
-        company_id=int(a), reference="C", number="N-1", date_begin=date(2021, 1, 1)
+    contract = await make_contract(
+        await Company.get(id=int(a)), "C", number="N-1", date_begin=date(2021, 1, 1)
     )
     query = """{ invoices(first: 50) { totalCount edges { node {
         billId total subtotal taxAmounts { amount } lines { concept amount } taxes { name }

@@ -13,10 +13,10 @@ import pytest
 
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
-from crm_graphql.models.leads import Lead, LeadHistory, LeadTag, LeadTagLink, LeadType
+from crm_graphql.models.leads import Lead, LeadHistory, LeadTag, LeadTagLink
 from crm_graphql.models.users import User
 from tests.auth_api import api_token
-from tests.factories import Api, error_codes, make_user
+from tests.factories import Api, error_codes, make_company, make_lead_tag, make_lead_type, make_user
 from tests.leads_api import WEBFORM_CREATE
 
 ENDPOINT = "/include/api.php"
@@ -47,15 +47,13 @@ async def nothing_written() -> None:
 
 @pytest.fixture
 async def tags() -> dict[str, LeadTag]:
-    return {
-        name: await LeadTag.create(name=name, colour="#ff0000") for name in ("Hot", "VIP", "Cold")
-    }
+    return {name: await make_lead_tag(name, colour="#ff0000") for name in ("Hot", "VIP", "Cold")}
 
 
 async def test_the_original_positional_call_via_get(demo: Api, tags: dict[str, LeadTag]) -> None:
     # Given a full token of a CRM manager, a lead type and a company he can see
     token = await api_token(demo, "manager1")
-    kind = await LeadType.create(name="Inbound")
+    kind = await make_lead_type("Inbound")
     customer_b = await Company.get(name="Customer #B")
     params = ",".join(
         [
@@ -225,7 +223,7 @@ async def test_every_problem_is_reported_at_once(demo: Api) -> None:
 
 async def test_a_company_the_user_cannot_see_is_refused(demo: Api) -> None:
     # user1 cannot see a top-level company managed by someone else
-    rival = await Company.create(name="Rival", manager=await User.get(username="manager1"))
+    rival = await make_company("Rival", manager=await User.get(username="manager1"))
     token = await api_token(demo, "user1")
     params = f"Ann,Acme,ann@acme.example,,,,,,,,,,,{rival.id}"
     response = await call(demo, op="create_lead", params=params, **{"pass": token})

@@ -7,7 +7,7 @@ from typing import Any
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadHistory
-from tests.factories import Api, company_id, error_codes, make_user
+from tests.factories import Api, company_id, error_codes, make_company, make_user
 from tests.files_api import upload
 from tests.leads_api import CREATE, LEAD_FIELDS, create
 
@@ -41,7 +41,7 @@ async def world(api: Api) -> dict[str, dict[str, Any]]:
 async def test_owner_and_company_viewers_see_leads_others_do_not(demo: Api) -> None:
     # Given the three leads and an outsider with every lead bit, in a company of its own
     leads = await world(demo)
-    outside = await Company.create(name="Elsewhere Ltd")
+    outside = await make_company("Elsewhere Ltd")
     await make_user("outsider", password="outsider", bits=("CR", "LR", "LW"), company=outside)
     await make_user(
         "nocr", password="nocr", bits=("LR",), company=await Company.get(name="My company")
