@@ -12,6 +12,7 @@ from crm_graphql.services.csvio import CsvEncoder
 from crm_graphql.services.imports import CONTRACT_COLUMNS
 from tests.factories import Api
 
+# Written out from SPEC, not taken from the import code, so tests check the code against it.
 SPEC_COLUMNS = [
     "name",
     "address",
