@@ -256,7 +256,7 @@ class ContractsMutation:
         invoice, contract = result if result is not None else (None, None)
         return ContractGenerateInvoicePayload(
             invoice=invoice, contract=contract, errors=user_errors(errors)
-        )  # type: ignore[arg-type]
+        )
 
     @strawberry.mutation(description="Create a contract type. Needs CM.", extensions=auth("CM"))
     async def contract_type_create(

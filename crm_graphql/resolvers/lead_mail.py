@@ -89,7 +89,7 @@ class LeadMailQuery:
             if len(language) > limit:
                 raise BadUserInput(f"`language` is longer than {limit} characters.")
             found = found.filter(language=language)
-        return await found.order_by("name", "id")  # type: ignore[return-value]
+        return await found.order_by("name", "id")
 
     @strawberry.field(
         description="The CRM templates offered for a lead: yours, in the lead's language "
@@ -104,11 +104,7 @@ class LeadMailQuery:
         except FieldError:
             return []
         return (
-            await _templates(info)
-            .filter(language__in=[lead.language, ""])
-            .order_by(  # type: ignore[return-value]
-                "name", "id"
-            )
+            await _templates(info).filter(language__in=[lead.language, ""]).order_by("name", "id")
         )
 
     @strawberry.field(

@@ -49,8 +49,8 @@ class LogoutPayload:
 class ApiTokenType:
     id: strawberry.ID = strawberry.field(description="Token id.")
     name: str = strawberry.field(description="What the token is for.")
-    kind: TokenKindEnum = strawberry.field(description="SESSION or API.")  # type: ignore[valid-type]
-    scope: TokenScopeEnum = strawberry.field(description="What the token may do.")  # type: ignore[valid-type]
+    kind: TokenKindEnum = strawberry.field(description="SESSION or API.")
+    scope: TokenScopeEnum = strawberry.field(description="What the token may do.")
     prefix: str = strawberry.field(description="First characters of the secret, to recognise it.")
     created_at: datetime = strawberry.field(description="Creation time.")
     expires_at: datetime | None = strawberry.field(description="Expiry; null: never.")
@@ -63,7 +63,7 @@ class ApiTokenType:
 @strawberry.input(description="A new API token for the calling user.")
 class ApiTokenCreateInput:
     name: str = strawberry.field(description="What the token is for (1 to 100 characters).")
-    scope: TokenScopeEnum = strawberry.field(  # type: ignore[valid-type]
+    scope: TokenScopeEnum = strawberry.field(
         default=TokenScopeEnum.FULL, description="What the token may do."
     )
     expires_at: datetime | None = strawberry.field(

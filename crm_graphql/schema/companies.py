@@ -46,6 +46,7 @@ from crm_graphql.schema.customfields import (
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
+from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal, decimal_to_cents
 
 # The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
@@ -355,7 +356,7 @@ def search_q(text: str, prefix: str = "") -> Q:
     )
     number = id_number(text)
     if number is not None:
-        found |= Q(**{f"{prefix}id": number})
+        found |= lookup_q({f"{prefix}id": number})
     return found
 
 

@@ -48,6 +48,7 @@ from crm_graphql.services.listing import (
     encode_cursor,
     has_condition,
 )
+from crm_graphql.services.orm import lookup_q
 
 if TYPE_CHECKING:
     from crm_graphql.schema.companies import CompanyType
@@ -327,7 +328,7 @@ def search_q(text: str, prefix: str = "") -> Q:
         Q(**{f"{prefix}reference__icontains": text}),
         Q(**{f"{prefix}number__icontains": text}),
         Q(**{f"{prefix}company__name__icontains": text}),
-        Q(**{f"{prefix}id__in": Subquery(values)}),
+        lookup_q({f"{prefix}id__in": Subquery(values)}),
         join_type="OR",
     )
 
@@ -336,8 +337,8 @@ def ending_within_q(days: int, prefix: str = "") -> Q:
     if not 0 <= days <= 36_500:
         raise ListError("endingWithinDays must be between 0 and 36500.")
     today = date.today()
-    return Q(
-        **{
+    return lookup_q(
+        {
             f"{prefix}date_end__gte": today,
             f"{prefix}date_end__lte": today + timedelta(days=days),
         }

@@ -97,23 +97,23 @@ class CustomFieldValueType:
 
     @strawberry.field(description="The field's kind.")
     def kind(self) -> CustomFieldKindEnum:
-        return CustomFieldKindEnum(self.field.kind.value)  # type: ignore[attr-defined]
+        return CustomFieldKindEnum(self.field.kind.value)
 
     @strawberry.field(description="NUMERIC: the value as a number.")
     def number(self) -> Decimal | None:
-        if self.value is None or self.field.kind != CustomFieldKind.NUMERIC:  # type: ignore[attr-defined]
+        if self.value is None or self.field.kind != CustomFieldKind.NUMERIC:
             return None
         return Decimal(self.value)
 
     @strawberry.field(description="DATE: the value as a date.")
     def date(self) -> date | None:
-        if self.value is None or self.field.kind != CustomFieldKind.DATE:  # type: ignore[attr-defined]
+        if self.value is None or self.field.kind != CustomFieldKind.DATE:
             return None
         return date.fromisoformat(self.value)
 
     @strawberry.field(description="CHECKBOX: the value as a boolean.")
     def checked(self) -> bool | None:
-        if self.field.kind != CustomFieldKind.CHECKBOX:  # type: ignore[attr-defined]
+        if self.field.kind != CustomFieldKind.CHECKBOX:
             return None
         return self.value == "1"
 

@@ -127,7 +127,7 @@ class LeadStatistics:
     )
     async def by_owner(self) -> list[LeadsByOwner]:
         return [
-            LeadsByOwner(_owner_id=g.key, count=g.count, estimated_sales=_sales(g))  # type: ignore[call-arg]
+            LeadsByOwner(_owner_id=g.key, count=g.count, estimated_sales=_sales(g))
             for g in await stats.by_owner(self._leads)
         ]
 

@@ -42,7 +42,7 @@ _BIT_MEANING = {
 }
 
 PermissionBit = strawberry.enum(
-    Enum(  # type: ignore[misc]
+    Enum(
         "PermissionBit",
         {bit: strawberry.enum_value(bit, description=_BIT_MEANING[bit]) for bit in PERMISSION_BITS},
     ),
@@ -104,7 +104,7 @@ class UserType:
     employee_number: str = strawberry.field(description="Employee number.")
     location: str = strawberry.field(description="Office or location.")
     language: str = strawberry.field(description="Preferred language code (en, es, ...).")
-    mode: UserModeEnum = strawberry.field(description="GROUPED or STANDALONE.")  # type: ignore[valid-type]
+    mode: UserModeEnum = strawberry.field(description="GROUPED or STANDALONE.")
     is_superadmin: bool = strawberry.field(description="Superadmins may do everything.")
     enabled: bool = strawberry.field(description="Disabled users cannot use the API.")
     login_enabled: bool = strawberry.field(description="False: the user cannot log in.")
@@ -232,7 +232,7 @@ class UserCreateInput:
     company_id: strawberry.ID | None = strawberry.field(
         default=None, description="The company the user belongs to."
     )
-    mode: UserModeEnum = strawberry.field(  # type: ignore[valid-type]
+    mode: UserModeEnum = strawberry.field(
         default=UserModeEnum.GROUPED, description="GROUPED or STANDALONE."
     )
     is_superadmin: bool = strawberry.field(
@@ -263,7 +263,7 @@ class UserUpdateInput:
     company_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="Company; null for none."
     )
-    mode: UserModeEnum | None = strawberry.field(  # type: ignore[valid-type]
+    mode: UserModeEnum | None = strawberry.field(
         default=strawberry.UNSET, description="GROUPED or STANDALONE."
     )
     is_superadmin: bool | None = strawberry.field(

@@ -23,6 +23,7 @@ from pathlib import Path
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.services import files
+from crm_graphql.services.orm import column_values
 from crm_graphql.settings import Settings, settings
 
 PAGE = 500
@@ -97,7 +98,7 @@ async def sweep(
     on_disk, old, temporaries = await asyncio.to_thread(
         _disk_listing, files.files_root(config), grace_seconds
     )
-    blobs = set(await FileBlob.filter(seq=0).values_list("stored_name", flat=True))
+    blobs = set(await column_values(FileBlob.filter(seq=0), "stored_name"))
     rows = await StoredFile.all().values(
         "id", "stored_name", "created_at", "owner_kind", "owner_id", "generated"
     )

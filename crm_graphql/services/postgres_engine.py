@@ -128,7 +128,7 @@ class _Transaction(_Translating, TransactionWrapper):
 
 
 class CrmAsyncpgClient(_Translating, AsyncpgDBClient):
-    def acquire_connection(self) -> PoolConnectionWrapper:  # type: ignore[override]
+    def acquire_connection(self) -> PoolConnectionWrapper:
         return _PoolConnection(self, self._pool_init_lock)
 
     def _in_transaction(self) -> TransactionContext:

@@ -298,7 +298,7 @@ class CrmSqliteClient(SqliteClient):
 class _TransactionContext(SqliteTransactionContext):
     """Tortoise's, with the wait for the writer bounded by the deadline."""
 
-    async def __aenter__(self) -> _TransactionWrapper:  # type: ignore[override]
+    async def __aenter__(self) -> _TransactionWrapper:
         deadline = current()
         await _acquire_lock(self._trxlock, deadline)
         try:
