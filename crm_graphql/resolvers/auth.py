@@ -24,7 +24,7 @@ from crm_graphql.schema.auth import (
     LogoutPayload,
     PasswordChangePayload,
 )
-from crm_graphql.schema.common import ErrorCode, UserError, user_errors
+from crm_graphql.schema.common import ErrorCode, UserError, model_enum, user_errors
 from crm_graphql.schema.users import UserType
 from crm_graphql.services import audit
 from crm_graphql.services import auth as auth_service
@@ -144,7 +144,7 @@ class AuthMutation:
                 if expires <= datetime.now(UTC):
                     raise FieldError("expiresAt", "INVALID", "The expiry must be in the future.")
             token, secret = await auth_service.create_api_token(
-                viewer.user, name, TokenScope(input.scope.value), input.expires_at
+                viewer.user, name, model_enum(TokenScope, input.scope), input.expires_at
             )
             await audit.record(
                 viewer.user,

@@ -30,7 +30,7 @@ from crm_graphql.resolvers.common import (
     editable_lead,
 )
 from crm_graphql.resolvers.common import parse_id as parse_query_id
-from crm_graphql.schema.common import DeletePayload, user_errors
+from crm_graphql.schema.common import DeletePayload, model_enum, user_errors
 from crm_graphql.schema.files import (
     FileType,
     FileUploadInput,
@@ -111,7 +111,7 @@ class FilesMutation:
         input: Annotated[FileUploadInput, Described(description="The owner and the file.")],
     ) -> FileUploadPayload:
         viewer = info.context.require_viewer()
-        kind = FileOwner(input.owner_kind.value)
+        kind = model_enum(FileOwner, input.owner_kind)
 
         async def work() -> StoredFile:
             owner_id, company = await editable_owner(info, kind, input.owner_id)

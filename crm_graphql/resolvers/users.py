@@ -161,7 +161,7 @@ class UsersMutation:
         input: Annotated[ProfileCreateInput, strawberry.argument(description="The values.")],
     ) -> ProfilePayload:
         viewer = info.context.require_viewer()
-        bits = [b.value for b in input.permissions]
+        bits = [b.name for b in input.permissions]
         profile, errors = await _run(
             lambda: service.create_profile(
                 viewer, input.name.strip(), input.description, bits, info.context.request_id
@@ -178,7 +178,7 @@ class UsersMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
         if "permissions" in data:
-            data["permissions"] = [b.value for b in data["permissions"] or []]
+            data["permissions"] = [b.name for b in data["permissions"] or []]
 
         async def work() -> Profile:
             profile = await service.get_object(Profile, data.pop("id"), "id")

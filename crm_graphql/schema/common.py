@@ -14,6 +14,7 @@ from crm_graphql.ids import MIN_COLUMN_INT, id_number, shown
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 
 @strawberry.enum(description="Why a mutation input was refused.")
@@ -57,6 +58,14 @@ class UserError:
     @classmethod
     def from_error(cls, error: FieldError) -> UserError:
         return cls(field=error.field, code=ErrorCode(error.code), message=error.message)
+
+
+def model_enum(kind: type[E], member: Enum) -> E:
+    """The member of the model enum `kind` with the value of a GraphQL enum member.
+    A member written `strawberry.enum_value(v, ...)` holds v at run time, though it is
+    declared an EnumValueDefinition."""
+    value: object = member.value
+    return kind(value)
 
 
 def user_errors(errors: list[FieldError]) -> list[UserError]:

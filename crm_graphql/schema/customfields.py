@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 
 from crm_graphql.ids import id_number, shown
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldKind
-from crm_graphql.schema.common import UserError
+from crm_graphql.schema.common import UserError, model_enum
 from crm_graphql.services import customfields
 from crm_graphql.services.listing import ListError
 
@@ -258,8 +258,8 @@ class CustomFieldSectionPayload:
 
 
 def entity_of(value: CustomFieldEntityEnum) -> CustomFieldEntity:
-    return CustomFieldEntity(value.value)
+    return model_enum(CustomFieldEntity, value)
 
 
 def kind_of(value: CustomFieldKindEnum) -> CustomFieldKind:
-    return CustomFieldKind(value.value)
+    return model_enum(CustomFieldKind, value)

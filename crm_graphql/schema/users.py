@@ -27,30 +27,28 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services.listing import FilterSpec, Relation, SortKey
 
-_BIT_MEANING = {
-    "CR": "View companies, contacts and contracts.",
-    "CW": "Edit companies, contacts and contracts.",
-    "CM": "Manage companies, contacts and contracts (colleagues' too).",
-    "IR": "View invoices.",
-    "IW": "Create and edit invoices.",
-    "IM": "Manage invoices: unlock, delete.",
-    "LR": "View leads.",
-    "LW": "Create and edit leads.",
-    "LM": "Manage leads (anyone's).",
-    "UM": "Manage users and profiles.",
-    "FM": "Manage setup; read the audit log.",
-}
 
-PermissionBit = strawberry.enum(
-    Enum(
-        "PermissionBit",
-        {bit: strawberry.enum_value(bit, description=_BIT_MEANING[bit]) for bit in PERMISSION_BITS},
-    ),
+@strawberry.enum(
     description=(
         "A permission bit. CR/CW/CM: view/edit/manage companies, contacts and contracts. "
         "IR/IW/IM: invoices. LR/LW/LM: leads. UM: user management. FM: setup management."
-    ),
+    )
 )
+class PermissionBit(Enum):
+    # One member per models.users.PERMISSION_BITS, in its order (a test compares them).
+    CR = strawberry.enum_value("CR", description="View companies, contacts and contracts.")
+    CW = strawberry.enum_value("CW", description="Edit companies, contacts and contracts.")
+    CM = strawberry.enum_value(
+        "CM", description="Manage companies, contacts and contracts (colleagues' too)."
+    )
+    IR = strawberry.enum_value("IR", description="View invoices.")
+    IW = strawberry.enum_value("IW", description="Create and edit invoices.")
+    IM = strawberry.enum_value("IM", description="Manage invoices: unlock, delete.")
+    LR = strawberry.enum_value("LR", description="View leads.")
+    LW = strawberry.enum_value("LW", description="Create and edit leads.")
+    LM = strawberry.enum_value("LM", description="Manage leads (anyone's).")
+    UM = strawberry.enum_value("UM", description="Manage users and profiles.")
+    FM = strawberry.enum_value("FM", description="Manage setup; read the audit log.")
 
 
 @strawberry.enum(name="UserMode", description="How a user relates to companies.")
@@ -69,7 +67,7 @@ class ProfileType:
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
 
     @strawberry.field(description="The bits this profile grants.")
-    def permissions(self, root: strawberry.Parent[Profile]) -> list[PermissionBit]:  # type: ignore[valid-type]
+    def permissions(self, root: strawberry.Parent[Profile]) -> list[PermissionBit]:
         return [PermissionBit[bit] for bit in root.bits()]
 
 
@@ -126,7 +124,7 @@ class UserType:
         "(every bit for a superadmin). Yourself, or with UM.",
         extensions=[PermissionExtension(permissions=[SelfOrUserManager()])],
     )
-    async def permissions(self, root: strawberry.Parent[User], info: Info) -> list[PermissionBit]:  # type: ignore[valid-type]
+    async def permissions(self, root: strawberry.Parent[User], info: Info) -> list[PermissionBit]:
         if root.is_superadmin:
             return [PermissionBit[bit] for bit in PERMISSION_BITS]
         bits = await info.context.loaders.users.bits.load(root.id)
@@ -291,7 +289,7 @@ class UserUpdatePayload:
 class ProfileCreateInput:
     name: str = strawberry.field(description="Profile name (unique).")
     description: str = strawberry.field(default="", description="What it is for.")
-    permissions: list[PermissionBit] = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[PermissionBit] = strawberry.field(
         default_factory=list, description="Bits the profile grants."
     )
 
@@ -306,7 +304,7 @@ class ProfileUpdateInput:
     description: str | None = strawberry.field(
         default=strawberry.UNSET, description="New description."
     )
-    permissions: list[PermissionBit] | None = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[PermissionBit] | None = strawberry.field(
         default=strawberry.UNSET, description="The complete new set of bits."
     )
 

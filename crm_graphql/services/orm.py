@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from pypika_tortoise import SqlContext
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.fields import CharField
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -72,3 +73,11 @@ async def column_values(queryset: QuerySet[Any], column: str) -> list[Any]:
     """The values of one column, in the queryset's order: `values_list(column,
     flat=True)`, which Tortoise's annotations type as a list of tuples."""
     return cast(list[Any], await queryset.values_list(column, flat=True))
+
+
+def max_length(model: type[Model], column: str) -> int:
+    """The `max_length` of a model's text column, to refuse a longer value before SQL."""
+    field = model._meta.fields_map[column]
+    if not isinstance(field, CharField):
+        raise TypeError(f"{model.__name__}.{column} is not a CharField")
+    return field.max_length
