@@ -128,7 +128,7 @@ class CompaniesMutation:
         company, errors = await atomic(
             lambda: service.create_company(viewer, data, visible, info.context.request_id)
         )
-        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyPayload(company=company, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a company: its manager with CW, or CW+CM for companies you see.",
@@ -150,7 +150,7 @@ class CompaniesMutation:
             )
 
         company, errors = await atomic(work)
-        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyPayload(company=company, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a company: needs CM and edit access; refused while it has child "
@@ -191,7 +191,7 @@ class CompaniesMutation:
             return role
 
         role, errors = await atomic(work)
-        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyRolePayload(role=role, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or describe a role. Needs CM.", extensions=auth("CM"))
     async def company_role_update(
@@ -219,7 +219,7 @@ class CompaniesMutation:
             return role
 
         role, errors = await atomic(work)
-        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyRolePayload(role=role, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a role; its companies keep no role. Needs CM.", extensions=auth("CM")

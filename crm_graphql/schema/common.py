@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -13,7 +13,16 @@ from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.ids import MIN_COLUMN_INT, id_number, shown
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
+if TYPE_CHECKING:
+    from crm_graphql.schema.companies import CompanyType
+    from crm_graphql.schema.users import UserType
+
 T = TypeVar("T")
+
+# Object types of other modules, resolved when the schema is built: the `graphql_type=`
+# of fields whose Python type is the Tortoise model they return.
+USER_TYPE: Any = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
+COMPANY_TYPE: Any = Annotated["CompanyType", strawberry.lazy("crm_graphql.schema.companies")]
 E = TypeVar("E", bound=Enum)
 
 
