@@ -104,7 +104,7 @@ class AuthMutation:
         return LoginPayload(
             token=outcome.token,
             expires_at=outcome.expires_at,
-            user=outcome.user,  # type: ignore[arg-type]
+            user=outcome.user,
             errors=[],
         )
 
@@ -160,7 +160,7 @@ class AuthMutation:
         if result is None:
             return ApiTokenCreatePayload(api_token=None, secret=None, errors=user_errors(errors))
         token, secret = result
-        return ApiTokenCreatePayload(api_token=token, secret=secret, errors=[])  # type: ignore[arg-type]
+        return ApiTokenCreatePayload(api_token=token, secret=secret, errors=[])
 
     @strawberry.mutation(
         description="Revoke an API token: your own, or anyone's with `UM`.",
@@ -190,7 +190,7 @@ class AuthMutation:
             info.context.request_id,
         )
         await token.refresh_from_db()
-        return ApiTokenRevokePayload(api_token=token, errors=[])  # type: ignore[arg-type]
+        return ApiTokenRevokePayload(api_token=token, errors=[])
 
     @strawberry.mutation(
         description="Change your own password; other sessions stay valid until they expire.",

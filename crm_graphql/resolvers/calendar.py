@@ -68,7 +68,7 @@ class CalendarMutation:
         event, errors = await atomic(
             lambda: service.create_event(viewer.user, data, info.context.request_id)
         )
-        return CalendarEventPayload(event=event, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CalendarEventPayload(event=event, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete one of your events (anybody else's is NOT_FOUND).", extensions=auth()
@@ -104,7 +104,7 @@ class CalendarMutation:
         return CalendarFeedCreatePayload(
             url=base + path,
             path=path,
-            feed=feed,  # type: ignore[arg-type]
+            feed=feed,
             errors=[],
         )
 

@@ -143,7 +143,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractCreate", None, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a contract of a company you can edit (CW). relatedContractIds "
@@ -173,7 +173,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractUpdate", input.id, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a contract of a company you can edit (CW), with its files and "
@@ -228,7 +228,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractCopy", id, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Create an invoice for a contract you can see: a Submitted invoice for "
@@ -267,7 +267,7 @@ class ContractsMutation:
         kind, errors = await atomic(
             lambda: service.create_type(viewer, data, info.context.request_id)
         )
-        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Rename or describe a contract type. Needs CM.", extensions=auth("CM")
@@ -287,7 +287,7 @@ class ContractsMutation:
             )
 
         kind, errors = await atomic(work)
-        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a contract type and its custom fields; refused while contracts "

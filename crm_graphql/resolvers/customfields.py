@@ -106,7 +106,7 @@ class CustomFieldsMutation:
             return field
 
         field, errors = await atomic(work)
-        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a custom field. Needs CM (LM for lead type fields).",
@@ -140,7 +140,7 @@ class CustomFieldsMutation:
             return field
 
         field, errors = await atomic(work)
-        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a custom field and every value of it. Needs CM (LM for lead "
@@ -196,7 +196,7 @@ class CustomFieldsMutation:
             return section
 
         section, errors = await atomic(work)
-        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))
 
     @strawberry.mutation(description="Change a section. Needs CM.", extensions=auth("CM"))
     async def custom_field_section_update(
@@ -229,7 +229,7 @@ class CustomFieldsMutation:
             return section
 
         section, errors = await atomic(work)
-        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))
 
     @strawberry.mutation(
         description='Delete a section; its fields move to "Without section". Needs CM.',

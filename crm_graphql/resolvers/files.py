@@ -133,7 +133,7 @@ class FilesMutation:
             stored, errors = await atomic(work)
         finally:
             await close_upload(input.file)
-        return FileUploadPayload(file=stored, errors=user_errors(errors))  # type: ignore[arg-type]
+        return FileUploadPayload(file=stored, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a file and its bytes: its uploader (still able to edit the "

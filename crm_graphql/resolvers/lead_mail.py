@@ -199,7 +199,7 @@ class LeadMailMutation:
         if result is None:
             return LeadMailPayload(outgoing_mail=None, lead=None, errors=user_errors(errors))
         outbox.wake.set()
-        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])  # type: ignore[arg-type]
+        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])
 
     @strawberry.mutation(
         description="Forward a lead's details, with a comment, to any addresses (the lead's "
@@ -235,7 +235,7 @@ class LeadMailMutation:
         if result is None:
             return LeadMailPayload(outgoing_mail=None, lead=None, errors=user_errors(errors))
         outbox.wake.set()
-        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])  # type: ignore[arg-type]
+        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])
 
     @strawberry.mutation(
         description="Queue a failed or waiting message of yours again now (FM: anyone's).",
@@ -283,7 +283,7 @@ class LeadMailMutation:
                 request_id=info.context.request_id,
             )
         )
-        return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmTemplatePayload(template=found, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a CRM template you manage: one you created, or one whose "
@@ -309,7 +309,7 @@ class LeadMailMutation:
             )
 
         found, errors = await atomic(work)
-        return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmTemplatePayload(template=found, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a CRM template you manage: one you created, or one whose "

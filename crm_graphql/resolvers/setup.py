@@ -79,7 +79,7 @@ class SetupMutation:
         setup, errors = await atomic(
             lambda: service.update_setup(viewer.user, version, data, info.context.request_id)
         )
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Upload the invoice logo (FM or superadmin) as a GraphQL multipart "
@@ -105,7 +105,7 @@ class SetupMutation:
             setup, errors = await atomic(work)
         finally:
             await _close(file)
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Remove the invoice logo (FM or superadmin).", extensions=auth("FM")
@@ -117,7 +117,7 @@ class SetupMutation:
                 viewer.user, config=info.context.settings, request_id=info.context.request_id
             )
         )
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Create a payment method (FM or superadmin).", extensions=auth("FM")
@@ -132,7 +132,7 @@ class SetupMutation:
         method, errors = await atomic(
             lambda: service.create_payment_method(viewer.user, data, info.context.request_id)
         )
-        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))  # type: ignore[arg-type]
+        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a payment method (FM or superadmin).", extensions=auth("FM")
@@ -152,7 +152,7 @@ class SetupMutation:
             )
 
         method, errors = await atomic(work)
-        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))  # type: ignore[arg-type]
+        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a payment method (FM or superadmin).", extensions=auth("FM")

@@ -117,7 +117,7 @@ class UsersMutation:
         user, errors = await _run(
             lambda: service.create_user(viewer, data, info.context.request_id)
         )
-        return UserCreatePayload(user=user, errors=errors)  # type: ignore[arg-type]
+        return UserCreatePayload(user=user, errors=errors)
 
     @strawberry.mutation(
         description="Change a user. Needs `UM`; a superadmin account only by a superadmin.",
@@ -137,7 +137,7 @@ class UsersMutation:
             return await service.update_user(viewer, target, data, info.context.request_id)
 
         user, errors = await _run(work)
-        return UserUpdatePayload(user=user, errors=errors)  # type: ignore[arg-type]
+        return UserUpdatePayload(user=user, errors=errors)
 
     @strawberry.mutation(
         description="Delete a user (not yourself). Needs `UM`.", extensions=auth("UM")
@@ -167,7 +167,7 @@ class UsersMutation:
                 viewer, input.name.strip(), input.description, bits, info.context.request_id
             )
         )
-        return ProfilePayload(profile=profile, errors=errors)  # type: ignore[arg-type]
+        return ProfilePayload(profile=profile, errors=errors)
 
     @strawberry.mutation(description="Change a profile. Needs `UM`.", extensions=auth("UM"))
     async def profile_update(
@@ -186,7 +186,7 @@ class UsersMutation:
             return await service.update_profile(viewer, profile, data, info.context.request_id)
 
         profile, errors = await _run(work)
-        return ProfilePayload(profile=profile, errors=errors)  # type: ignore[arg-type]
+        return ProfilePayload(profile=profile, errors=errors)
 
     @strawberry.mutation(
         description="Delete a profile nobody holds. Needs `UM`.", extensions=auth("UM")
@@ -215,7 +215,7 @@ class UsersMutation:
                 viewer, input.name.strip(), input.description, info.context.request_id
             )
         )
-        return GroupPayload(group=group, errors=errors)  # type: ignore[arg-type]
+        return GroupPayload(group=group, errors=errors)
 
     @strawberry.mutation(
         description='Delete a group (not "All"); its assignments go with it. Needs `UM`.',
@@ -252,7 +252,7 @@ class UsersMutation:
             )
 
         assignment, errors = await _run(work)
-        return AssignmentPayload(assignment=assignment, errors=errors)  # type: ignore[arg-type]
+        return AssignmentPayload(assignment=assignment, errors=errors)
 
     @strawberry.mutation(
         description="Take a profile assignment away. Needs `UM`.", extensions=auth("UM")

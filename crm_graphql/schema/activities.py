@@ -67,5 +67,7 @@ class ActivityCreateInput:
 
 @strawberry.type(description="Result of activityCreate or activityUpdate.")
 class ActivityPayload:
-    activity: ActivityType | None = strawberry.field(description="The activity.")
+    activity: Activity | None = strawberry.field(
+        graphql_type=ActivityType | None, description="The activity."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -223,5 +223,7 @@ class ContactUpdateInput:
 
 @strawberry.type(description="Result of contactCreate or contactUpdate.")
 class ContactPayload:
-    contact: ContactType | None = strawberry.field(description="The contact.")
+    contact: Contact | None = strawberry.field(
+        graphql_type=ContactType | None, description="The contact."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

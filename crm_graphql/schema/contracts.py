@@ -476,7 +476,9 @@ class ContractUpdateInput:
 
 @strawberry.type(description="Result of a contract mutation.")
 class ContractPayload:
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: Contract | None = strawberry.field(
+        graphql_type=ContractType | None, description="The contract."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -488,7 +490,9 @@ class ContractTypeInput:
 
 @strawberry.type(description="Result of a contract type mutation.")
 class ContractTypePayload:
-    contract_type: ContractKindType | None = strawberry.field(description="The contract type.")
+    contract_type: ContractTypeModel | None = strawberry.field(
+        graphql_type=ContractKindType | None, description="The contract type."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -497,5 +501,7 @@ class ContractGenerateInvoicePayload:
     invoice: Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")] | None = (
         strawberry.field(description="The new invoice, linked to the contract.")
     )
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: Contract | None = strawberry.field(
+        graphql_type=ContractType | None, description="The contract."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -11,7 +11,12 @@ import strawberry
 from tortoise.expressions import Q
 
 from crm_graphql.ids import id_number, shown
-from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldKind
+from crm_graphql.models.customfields import (
+    CustomField,
+    CustomFieldEntity,
+    CustomFieldKind,
+    CustomFieldSection,
+)
 from crm_graphql.schema.common import UserError, model_enum
 from crm_graphql.services import customfields
 from crm_graphql.services.listing import ListError
@@ -232,7 +237,9 @@ class CustomFieldUpdateInput:
 
 @strawberry.type(description="Result of a custom field mutation.")
 class CustomFieldPayload:
-    custom_field: CustomFieldType | None = strawberry.field(description="The field.")
+    custom_field: CustomField | None = strawberry.field(
+        graphql_type=CustomFieldType | None, description="The field."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -253,7 +260,9 @@ class CustomFieldSectionUpdateInput:
 
 @strawberry.type(description="Result of a section mutation.")
 class CustomFieldSectionPayload:
-    section: CustomFieldSectionType | None = strawberry.field(description="The section.")
+    section: CustomFieldSection | None = strawberry.field(
+        graphql_type=CustomFieldSectionType | None, description="The section."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 

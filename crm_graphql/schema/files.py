@@ -142,5 +142,7 @@ class FileUploadInput:
 
 @strawberry.type(description="Result of fileUpload.")
 class FileUploadPayload:
-    file: FileType | None = strawberry.field(description="The stored file.")
+    file: StoredFile | None = strawberry.field(
+        graphql_type=FileType | None, description="The stored file."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -11,6 +11,8 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from crm_graphql.context import Info
+from crm_graphql.models.leads import Lead
+from crm_graphql.models.mail import MailTemplate, OutgoingMail
 from crm_graphql.schema.common import UserError
 
 if TYPE_CHECKING:
@@ -67,7 +69,9 @@ class CrmTemplateUpdateInput:
 
 @strawberry.type(description="Result of a CRM template mutation.")
 class CrmTemplatePayload:
-    template: CrmTemplateType | None = strawberry.field(description="The template.")
+    template: MailTemplate | None = strawberry.field(
+        graphql_type=CrmTemplateType | None, description="The template."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -135,11 +139,13 @@ class LeadSendEmailInput:
 
 @strawberry.type(description="Result of leadSendEmail or leadForward.")
 class LeadMailPayload:
-    outgoing_mail: OutgoingMailType | None = strawberry.field(
-        description="The queued message (see its state)."
+    outgoing_mail: OutgoingMail | None = strawberry.field(
+        description="The queued message (see its state).", graphql_type=OutgoingMailType | None
     )
-    lead: Annotated[LeadObjectType, strawberry.lazy("crm_graphql.schema.leads")] | None = (
-        strawberry.field(description="The lead, with the new activity and history.")
+    lead: Lead | None = strawberry.field(
+        description="The lead, with the new activity and history.",
+        graphql_type=Annotated["LeadObjectType", strawberry.lazy("crm_graphql.schema.leads")]
+        | None,
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.permission import PermissionExtension
 
 from crm_graphql.context import Info
-from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User, UserMode
+from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
 from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.users import SelfOrUserManager
 from crm_graphql.schema.common import (
@@ -275,13 +275,17 @@ class UserUpdateInput:
 
 @strawberry.type(description="Result of userCreate.")
 class UserCreatePayload:
-    user: UserType | None = strawberry.field(description="The new user, when created.")
+    user: User | None = strawberry.field(
+        graphql_type=UserType | None, description="The new user, when created."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was not created.")
 
 
 @strawberry.type(description="Result of userUpdate.")
 class UserUpdatePayload:
-    user: UserType | None = strawberry.field(description="The user as changed.")
+    user: User | None = strawberry.field(
+        graphql_type=UserType | None, description="The user as changed."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was not changed.")
 
 
@@ -311,7 +315,9 @@ class ProfileUpdateInput:
 
 @strawberry.type(description="Result of a profile mutation.")
 class ProfilePayload:
-    profile: ProfileType | None = strawberry.field(description="The profile.")
+    profile: Profile | None = strawberry.field(
+        graphql_type=ProfileType | None, description="The profile."
+    )
     errors: list[UserError] = strawberry.field(description="Why the change was refused.")
 
 
@@ -323,7 +329,7 @@ class GroupCreateInput:
 
 @strawberry.type(description="Result of a group mutation.")
 class GroupPayload:
-    group: GroupType | None = strawberry.field(description="The group.")
+    group: Group | None = strawberry.field(graphql_type=GroupType | None, description="The group.")
     errors: list[UserError] = strawberry.field(description="Why the change was refused.")
 
 
@@ -338,5 +344,7 @@ class AssignmentCreateInput:
 
 @strawberry.type(description="Result of assignmentCreate.")
 class AssignmentPayload:
-    assignment: AssignmentType | None = strawberry.field(description="The assignment.")
+    assignment: Assignment | None = strawberry.field(
+        graphql_type=AssignmentType | None, description="The assignment."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
