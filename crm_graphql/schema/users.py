@@ -10,6 +10,7 @@ import strawberry
 from strawberry.permission import PermissionExtension
 
 from crm_graphql.context import Info
+from crm_graphql.models.companies import Company
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
 from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.users import SelfOrUserManager
@@ -83,12 +84,12 @@ class AssignmentType:
     id: strawberry.ID = strawberry.field(description="Assignment id.")
     created_at: datetime = strawberry.field(description="When the profile was assigned.")
 
-    @strawberry.field(description="The profile granted.")
-    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> ProfileType:
+    @strawberry.field(description="The profile granted.", graphql_type=ProfileType)
+    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> Profile:
         return await info.context.loaders.users.profile.load(root.profile_id)  # type: ignore[return-value]
 
-    @strawberry.field(description="The group the profile is granted in.")
-    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> GroupType:
+    @strawberry.field(description="The group the profile is granted in.", graphql_type=GroupType)
+    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> Group:
         return await info.context.loaders.users.group.load(root.group_id)  # type: ignore[return-value]
 
 
@@ -112,12 +113,13 @@ class UserType:
 
     @strawberry.field(
         description="The company the user belongs to; null when you cannot see it (the "
-        "company access rule applies here too)."
+        "company access rule applies here too).",
+        graphql_type=CompanyType | None,
     )
-    async def company(self, root: strawberry.Parent[User], info: Info) -> CompanyType | None:
+    async def company(self, root: strawberry.Parent[User], info: Info) -> Company | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)
 
     @strawberry.field(
         description="Effective permission bits: the union over the user's assignments "
