@@ -46,14 +46,16 @@ class AuthQuery:
     @strawberry.field(
         description="The authenticated user, with their effective permission bits.",
         extensions=auth(),
+        graphql_type=UserType,
     )
-    async def viewer(self, info: Info) -> UserType:
-        return info.context.require_viewer().user  # type: ignore[return-value]
+    async def viewer(self, info: Info) -> User:
+        return info.context.require_viewer().user
 
     @strawberry.field(
         description="Your API tokens (never their secrets); with `UM`, `all: true` lists "
         "everyone's.",
         extensions=auth(),
+        graphql_type=list[ApiTokenType],
     )
     async def api_tokens(
         self,
@@ -61,12 +63,12 @@ class AuthQuery:
         all: Annotated[
             bool, strawberry.argument(description="With `UM`: every user's tokens.")
         ] = False,
-    ) -> list[ApiTokenType]:
+    ) -> list[AuthToken]:
         viewer = info.context.require_viewer()
         query = AuthToken.filter(kind=TokenKind.API)
         if not (all and viewer.has("UM")):
             query = query.filter(user_id=viewer.user.id)
-        return await query.order_by("id")  # type: ignore[return-value]
+        return await query.order_by("id")
 
 
 @strawberry.type

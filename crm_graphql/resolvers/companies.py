@@ -104,9 +104,11 @@ class CompaniesQuery:
     ) -> CompanyType:
         return await get_or_404(Company, visible_companies(info), id)
 
-    @strawberry.field(description="Every company role.", extensions=auth("CR"))
-    async def company_roles(self, info: Info) -> list[CompanyRoleType]:
-        return await CompanyRole.all().order_by("name")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every company role.", extensions=auth("CR"), graphql_type=list[CompanyRoleType]
+    )
+    async def company_roles(self, info: Info) -> list[CompanyRole]:
+        return await CompanyRole.all().order_by("name")
 
 
 @strawberry.type

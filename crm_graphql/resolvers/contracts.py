@@ -117,9 +117,13 @@ class ContractsQuery:
     ) -> ContractType:
         return await get_or_404(Contract, visible_contracts(info), id)
 
-    @strawberry.field(description="Every contract type, by name.", extensions=auth("CR"))
-    async def contract_types(self, info: Info) -> list[ContractKindType]:
-        return await ContractTypeModel.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every contract type, by name.",
+        extensions=auth("CR"),
+        graphql_type=list[ContractKindType],
+    )
+    async def contract_types(self, info: Info) -> list[ContractTypeModel]:
+        return await ContractTypeModel.all().order_by("name", "id")
 
 
 @strawberry.type

@@ -45,6 +45,7 @@ class CustomFieldsQuery:
     @strawberry.field(
         description="Custom field definitions of one kind of object, in display order.",
         extensions=auth("CR", "LR"),
+        graphql_type=list[CustomFieldType],
     )
     async def custom_fields(
         self,
@@ -54,16 +55,17 @@ class CustomFieldsQuery:
             strawberry.ID | None,
             Described(description="CONTRACT/LEAD: the contract type or lead type."),
         ] = None,
-    ) -> list[CustomFieldType]:
+    ) -> list[CustomField]:
         owner = parse_id(owner_id, "ownerId") if owner_id is not None else None
-        return await customfields.fields_for(entity_of(entity), owner)  # type: ignore[return-value]
+        return await customfields.fields_for(entity_of(entity), owner)
 
     @strawberry.field(
         description='Company custom field sections ("Without section" is implicit).',
         extensions=auth("CR"),
+        graphql_type=list[CustomFieldSectionType],
     )
-    async def custom_field_sections(self, info: Info) -> list[CustomFieldSectionType]:
-        return await CustomFieldSection.all()  # type: ignore[return-value]
+    async def custom_field_sections(self, info: Info) -> list[CustomFieldSection]:
+        return await CustomFieldSection.all()
 
 
 def _may_define(info: Info, entity: CustomFieldEntity) -> None:

@@ -81,15 +81,16 @@ class FilesQuery:
     @strawberry.field(
         description="One file you can see (NOT_FOUND otherwise).",
         extensions=auth("CR", "LR", "LW", "LM"),
+        graphql_type=FileType,
     )
     async def file(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> FileType:
+    ) -> StoredFile:
         viewer = info.context.require_viewer()
         found = await StoredFile.filter(visible_files_q(viewer), id=parse_query_id(id)).first()
         if found is None:
             raise NotFound(f"No file with id {id}.")
-        return found  # type: ignore[return-value]
+        return found
 
 
 @strawberry.type

@@ -52,13 +52,18 @@ class SetupQuery:
     @strawberry.field(
         description="The CRM setup: invoice numbering, layout, tax and currency defaults.",
         extensions=auth(),
+        graphql_type=CrmSetupType,
     )
-    async def crm_setup(self, info: Info) -> CrmSetupType:
-        return await service.get_setup()  # type: ignore[return-value]
+    async def crm_setup(self, info: Info) -> CrmSetup:
+        return await service.get_setup()
 
-    @strawberry.field(description="Every payment method, by name.", extensions=auth())
-    async def payment_methods(self, info: Info) -> list[PaymentMethodType]:
-        return await PaymentMethod.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every payment method, by name.",
+        extensions=auth(),
+        graphql_type=list[PaymentMethodType],
+    )
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return await PaymentMethod.all().order_by("name", "id")
 
 
 @strawberry.type

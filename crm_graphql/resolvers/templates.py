@@ -31,9 +31,13 @@ Described = strawberry.argument
 
 @strawberry.type
 class TemplatesQuery:
-    @strawberry.field(description="Every contract template, by name.", extensions=auth("CR"))
-    async def contract_templates(self, info: Info) -> list[ContractTemplateType]:
-        return await ContractTemplate.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every contract template, by name.",
+        extensions=auth("CR"),
+        graphql_type=list[ContractTemplateType],
+    )
+    async def contract_templates(self, info: Info) -> list[ContractTemplate]:
+        return await ContractTemplate.all().order_by("name", "id")
 
     @strawberry.field(description="One contract template.", extensions=auth("CR"))
     async def contract_template(

@@ -95,13 +95,19 @@ class UsersQuery:
         viewer = info.context.require_viewer()
         return await get_or_404(User, User.filter(visible_users_q(viewer)), id)
 
-    @strawberry.field(description="Every profile. Needs `UM`.", extensions=auth("UM"))
-    async def profiles(self, info: Info) -> list[ProfileType]:
-        return await Profile.all().order_by("id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every profile. Needs `UM`.",
+        extensions=auth("UM"),
+        graphql_type=list[ProfileType],
+    )
+    async def profiles(self, info: Info) -> list[Profile]:
+        return await Profile.all().order_by("id")
 
-    @strawberry.field(description="Every group. Needs `UM`.", extensions=auth("UM"))
-    async def groups(self, info: Info) -> list[GroupType]:
-        return await Group.all().order_by("id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every group. Needs `UM`.", extensions=auth("UM"), graphql_type=list[GroupType]
+    )
+    async def groups(self, info: Info) -> list[Group]:
+        return await Group.all().order_by("id")
 
 
 @strawberry.type

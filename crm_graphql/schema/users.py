@@ -85,12 +85,12 @@ class AssignmentType:
     created_at: datetime = strawberry.field(description="When the profile was assigned.")
 
     @strawberry.field(description="The profile granted.", graphql_type=ProfileType)
-    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> Profile:
-        return await info.context.loaders.users.profile.load(root.profile_id)  # type: ignore[return-value]
+    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> Profile | None:
+        return await info.context.loaders.users.profile.load(root.profile_id)
 
     @strawberry.field(description="The group the profile is granted in.", graphql_type=GroupType)
-    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> Group:
-        return await info.context.loaders.users.group.load(root.group_id)  # type: ignore[return-value]
+    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> Group | None:
+        return await info.context.loaders.users.group.load(root.group_id)
 
 
 @strawberry.type(name="User", description="A person who logs in to the CRM.")
