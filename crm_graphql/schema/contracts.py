@@ -17,6 +17,7 @@ from crm_graphql.models.contracts import ContractStatus as ContractStatusModel
 from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.files import FileOwner
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import can_manage_company
 from crm_graphql.permissions.contracts import can_edit_contract
@@ -167,11 +168,14 @@ class ContractType:
 
     @strawberry.field(
         description="Related invoices you can see (IR), newest first. Change them with "
-        "contractUpdate(relatedInvoiceIds) or from the invoice side."
+        "contractUpdate(relatedInvoiceIds) or from the invoice side.",
+        graphql_type=Connection[
+            Annotated["InvoiceType", strawberry.lazy("crm_graphql.schema.invoices")]
+        ],
     )
     async def related_invoices(
         self, root: strawberry.Parent[Contract], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")]]:
+    ) -> Connection[Invoice]:
         limits = info.context.settings.limits
         size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
         loaders = info.context.loaders.contracts
@@ -184,7 +188,7 @@ class ContractType:
             if link.invoice_id in by_id
         ]
         return Connection(
-            edges=edges,  # type: ignore[arg-type]
+            edges=edges,
             page_info=PageInfo(
                 has_next_page=len(links) > size,
                 has_previous_page=False,

@@ -87,7 +87,9 @@ class CustomFieldType:
 
 @strawberry.type(name="CustomFieldValue", description="A custom field of an object, and its value.")
 class CustomFieldValueType:
-    field: CustomFieldType = strawberry.field(description="The definition.")
+    field: CustomField = strawberry.field(
+        graphql_type=CustomFieldType, description="The definition."
+    )
     value: str | None = strawberry.field(
         description='The value as text ("1"/"0" for checkboxes, YYYY-MM-DD for dates); '
         "null when not set."
@@ -131,7 +133,7 @@ def value_list(
     """Every defined field with the object's value (null when unset), in field order."""
     return [
         CustomFieldValueType(
-            field=definition,  # type: ignore[arg-type]
+            field=definition,
             value=values.get(definition.id),
             section_name=(
                 (sections or {}).get(definition.section_id, WITHOUT_SECTION)

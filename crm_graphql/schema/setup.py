@@ -132,10 +132,13 @@ class CrmSetupType:
             imap_password_set=bool(root.imap_password),
         )
 
-    @strawberry.field(description="The logo printed on invoices, if one was uploaded.")
-    async def invoice_logo(self, root: strawberry.Parent[CrmSetup]) -> SetupLogoType | None:
+    @strawberry.field(
+        description="The logo printed on invoices, if one was uploaded.",
+        graphql_type=SetupLogoType | None,
+    )
+    async def invoice_logo(self, root: strawberry.Parent[CrmSetup]) -> StoredFile | None:
         found: StoredFile | None = await logo_file(root)
-        return found  # type: ignore[return-value]
+        return found
 
 
 @strawberry.input(description="Changes to the CRM setup; omitted fields stay as they are.")
