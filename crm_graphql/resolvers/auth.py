@@ -102,11 +102,13 @@ class AuthMutation:
                 message=_MESSAGES[outcome.error_code],
             )
             return LoginPayload(token=None, expires_at=None, user=None, errors=[error])
-        await audit.record(outcome.user, audit.LOGIN, "User", outcome.user.id, {}, ctx.request_id)  # type: ignore[union-attr]
+        user = outcome.user
+        assert user is not None  # a login without an error code has its user
+        await audit.record(user, audit.LOGIN, "User", user.id, {}, ctx.request_id)
         return LoginPayload(
             token=outcome.token,
             expires_at=outcome.expires_at,
-            user=outcome.user,
+            user=user,
             errors=[],
         )
 

@@ -55,7 +55,7 @@ _WRITE_WORDS = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
 
 def is_read_only(sql: str) -> bool:
-    head = sql[_LEADING_COMMENTS.match(sql).end() :][:6].upper()  # type: ignore[union-attr]
+    head = _LEADING_COMMENTS.sub("", sql, count=1)[:6].upper()
     if head.startswith("SELECT"):
         return True
     return head.startswith("WITH") and not _WRITE_WORDS.search(sql)
