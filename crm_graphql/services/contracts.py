@@ -31,6 +31,7 @@ from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import column_values
 
 REJECTED = "REJECTED"
 TEXT_LIMITS = {"reference": 200, "number": 100, "description": 10_000}
@@ -292,7 +293,7 @@ async def related_invoice_ids(contract_id: int, visible: Q | None = None) -> lis
     links = ContractInvoice.filter(contract_id=contract_id)
     if visible is not None:
         links = links.filter(invoice_id__in=Subquery(Invoice.filter(visible).values("id")))
-    return sorted(await links.values_list("invoice_id", flat=True))
+    return sorted(await column_values(links, "invoice_id"))
 
 
 async def _prepare(
@@ -310,9 +311,9 @@ async def _prepare(
     errors += check_dates(begin, end)
     reference = data.get("reference", contract.reference if contract else None)
     if contract is None or "reference" in data or company_id != contract.company_id:
-        errors += await _unique(company_id, reference, None, contract and contract.id)
+        errors += await _unique(company_id, reference, None, contract.id if contract else None)
     if data.get("number"):
-        errors += await _unique(company_id, None, data["number"], contract and contract.id)
+        errors += await _unique(company_id, None, data["number"], contract.id if contract else None)
     changes: dict[int, Any] = {}
     related: list[int] | None = None
     invoices: list[int] | None = None

@@ -44,6 +44,7 @@ from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoicing import allocate_bill_id, compute_totals, parse_pattern
 from crm_graphql.services.languages import check_language
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import column_values
 from crm_graphql.services.pdf_queue import queue_invoice_pdf
 from crm_graphql.values import (
     cents_to_decimal,
@@ -202,7 +203,7 @@ async def _visible_contract_ids(raw: Sequence[Any], contracts_visible: Q) -> lis
         cid = parse_id(value, "relatedContractIds")
         if cid not in ids:
             ids.append(cid)
-    found = set(await Contract.filter(contracts_visible, id__in=ids).values_list("id", flat=True))
+    found = set(await column_values(Contract.filter(contracts_visible, id__in=ids), "id"))
     missing = [i for i in ids if i not in found]
     if missing:
         raise FieldError("relatedContractIds", "NOT_FOUND", f"No such contract: {missing[0]}.")

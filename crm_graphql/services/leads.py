@@ -35,6 +35,7 @@ from crm_graphql.services import audit, calendar, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import camel, parse_ref
 from crm_graphql.services.mutations import check_version, save_versioned, unique_name
+from crm_graphql.services.orm import column_values
 from crm_graphql.values import cents_to_decimal, currency_code, is_email, parse_amount
 
 TEXT_LIMITS = {
@@ -127,16 +128,16 @@ async def _history_of_changes(
         new = lead.close_date.isoformat() if lead.close_date else "none"
         lines.append((LeadHistoryKind.CLOSE_DATE, f"Close date {old} -> {new}"))
     if before["owner_id"] != lead.owner_id:
-        names = dict(
+        usernames: dict[int | None, str] = dict(
             await User.filter(
                 id__in=[i for i in (before["owner_id"], lead.owner_id) if i]
             ).values_list("id", "username")
         )
-        old = names.get(before["owner_id"], "nobody")
+        old = usernames.get(before["owner_id"], "nobody")
         lines.append(
             (
                 LeadHistoryKind.OWNER_CHANGED,
-                f"Owner {old} -> {names.get(lead.owner_id, 'nobody')}",
+                f"Owner {old} -> {usernames.get(lead.owner_id, 'nobody')}",
             )
         )
     if others:
@@ -222,7 +223,7 @@ async def tag_ids(raw: list[Any] | None, field: str = "tagIds") -> list[int]:
     wanted = sorted({parse_ref(v, field) for v in raw or []})
     if not wanted:
         return []
-    found = set(await LeadTag.filter(id__in=wanted).values_list("id", flat=True))
+    found = set(await column_values(LeadTag.filter(id__in=wanted), "id"))
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise FieldError(field, "NOT_FOUND", f"No such tag: {', '.join(missing)}.")
@@ -355,7 +356,7 @@ async def update_lead(
 
 
 async def tag_ids_of(lead_id: int) -> list[int]:
-    return sorted(await LeadTagLink.filter(lead_id=lead_id).values_list("tag_id", flat=True))
+    return sorted(await column_values(LeadTagLink.filter(lead_id=lead_id), "tag_id"))
 
 
 async def set_tags(lead_id: int, tags: list[int]) -> None:
@@ -501,7 +502,7 @@ async def add_activity(
 async def save_type(
     viewer: Viewer, kind: LeadType | None, data: dict[str, Any], request_id: str = ""
 ) -> LeadType:
-    data["name"] = await unique_name(LeadType, data.get("name") or "", kind and kind.id)
+    data["name"] = await unique_name(LeadType, data.get("name") or "", kind.id if kind else None)
     data["description"] = (data.get("description") or "").strip()
     if len(data["description"]) > 255:
         raise FieldError("description", "TOO_LARGE", "At most 255 characters.")
@@ -555,7 +556,9 @@ async def save_tag(
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
     try:
-        values["name"] = await unique_name(LeadTag, data.get("name") or "", tag and tag.id, 60)
+        values["name"] = await unique_name(
+            LeadTag, data.get("name") or "", tag.id if tag else None, 60
+        )
     except FieldError as exc:
         errors.append(exc)
     try:

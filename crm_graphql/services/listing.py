@@ -27,7 +27,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.services.audit import json_value
-from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.orm import compiled, from_row, lookup_q
 
 M = TypeVar("M", bound=Model)
 
@@ -205,7 +205,7 @@ def _relation_guard(target: Relation, prefix: str, viewer: Any, outer: Q | None)
     ids = target.visible(viewer)
     if ids is None:
         return outer
-    own = Q(**{f"{prefix}{target.path}_id__in": ids})
+    own = lookup_q({f"{prefix}{target.path}_id__in": ids})
     return own if outer is None else Q(outer, own)
 
 
@@ -257,7 +257,7 @@ def _formula(
         else:
             path = prefix + target
             parts.extend(_scalar_atoms(path, value, _field_at(model, path), where, guard))
-    and_ = getattr(flt, "and_", None)
+    and_: Any = getattr(flt, "and_", None)
     if _set(and_):
         parts.extend(
             _formula(sub, spec, prefix, model, f"{at}.and[{i}]", viewer, guard)
@@ -300,7 +300,7 @@ def _compile(node: Any, negate: bool, model: type[Model] | None) -> Q | bool:
             return _complement([node.q], Q.AND, model)
         q = ~node.q
         if node.null_path is not None:
-            q = Q(q, Q(**{f"{node.null_path}__isnull": True}), join_type=Q.OR)
+            q = Q(q, lookup_q({f"{node.null_path}__isnull": True}), join_type=Q.OR)
         return q
     join = node.join if not negate else (Q.OR if node.join == Q.AND else Q.AND)
     absorbing = join == Q.OR  # True absorbs an OR, False an AND
@@ -330,7 +330,7 @@ def _complement(parts: list[Q], join: str, model: type[Model] | None) -> Q:
     if model is None:
         return ~inner
     pk = model._meta.pk_attr
-    return ~Q(**{f"{pk}__in": Subquery(model.filter(inner).values(pk))})
+    return ~lookup_q({f"{pk}__in": Subquery(model.filter(inner).values(pk))})
 
 
 def filter_q(
@@ -376,7 +376,11 @@ def sort_keys(
     """The requested keys (or the default), always ending with the id tie-breaker."""
     keys = [SortKey(c, d) for c, d in order] if order else list(default)
     seen: set[str] = set()
-    unique = [k for k in keys if not (k.column in seen or seen.add(k.column))]
+    unique: list[SortKey] = []
+    for key in keys:
+        if key.column not in seen:
+            seen.add(key.column)
+            unique.append(key)
     if not any(k.column == "id" for k in unique):
         unique.append(SortKey("id", unique[-1].descending if unique else False))
     return unique
