@@ -61,6 +61,7 @@ from crm_graphql.services.activities import touch_companies, touch_last_update
 from crm_graphql.services.csvio import CsvFileError, check_encoding, header_problem, read_rows
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.leads import progress_names
+from crm_graphql.services.orm import column_values
 from crm_graphql.services.setup import get_setup
 from crm_graphql.values import cents_to_decimal
 
@@ -718,6 +719,20 @@ class _Import:
             progress(read, stream.tell())
 
 
+async def _load_users(users: dict[str, tuple[int, bool] | None], usernames: set[str]) -> None:
+    """Look up the usernames not in `users` yet: (id, enabled), or None when unknown."""
+    missing = [u for u in usernames if u not in users]
+    if not missing:
+        return
+    for username in missing:
+        users[username] = None
+    found = await User.filter(username__in=_fitting(User, "username", missing)).values(
+        "id", "username", "enabled"
+    )
+    for user in found:
+        users[user["username"]] = (user["id"], user["enabled"])
+
+
 class _CompanyImport(_Import):
     entity = CustomFieldEntity.COMPANY
     columns = COMPANY_COLUMNS
@@ -785,22 +800,10 @@ class _CompanyImport(_Import):
                 row.fail("fiscal id", "UNIQUE", f"The fiscal id is already on line {first}.")
         return row
 
-    async def _load_users(self, usernames: set[str]) -> None:
-        missing = [u for u in usernames if u not in self.users]
-        if not missing:
-            return
-        for username in missing:
-            self.users[username] = None
-        found = await User.filter(username__in=_fitting(User, "username", missing)).values(
-            "id", "username", "enabled"
-        )
-        for user in found:
-            self.users[user["username"]] = (user["id"], user["enabled"])
-
     async def validate(self, rows: list[_Row], result: ImportResult) -> _Plan:
         access = self.access
         if self.roles is None:
-            self.roles = set(await CompanyRole.all().values_list("id", flat=True))
+            self.roles = set(await column_values(CompanyRole.all(), "id"))
         # Names are unique ignoring case: a row updates the company of the same name in
         # any case (and writes the file's spelling).
         names = [r.data["name"].lower() for r in rows if r.data.get("name")]
@@ -813,9 +816,10 @@ class _CompanyImport(_Import):
         visible: set[int] = set()
         if existing:
             visible = set(
-                await Company.filter(
-                    access.visible, id__in=[e["id"] for e in existing.values()]
-                ).values_list("id", flat=True)
+                await column_values(
+                    Company.filter(access.visible, id__in=[e["id"] for e in existing.values()]),
+                    "id",
+                )
             )
         parent_ids = {r.data["parent_id"] for r in rows if r.data.get("parent_id")}
         parents: dict[int, str] = {}
@@ -832,7 +836,7 @@ class _CompanyImport(_Import):
                     fiscal_id__in=_fitting(Company, "fiscal_id", fiscal_ids)
                 ).values_list("id", "fiscal_id")
             }
-        await self._load_users({r.extra["manager"] for r in rows if r.extra["manager"]})
+        await _load_users(self.users, {r.extra["manager"] for r in rows if r.extra["manager"]})
         current_custom: dict[int, dict[int, str]] = {}
         if self.definitions and visible:
             current_custom = await customfields.values_for_objects(self.entity, list(visible))
@@ -953,7 +957,7 @@ class _CompanyImport(_Import):
         parent_id = row.data["parent_id"]
         parent_path = "/"
         if parent_id is not None:
-            found = await Company.filter(id=parent_id).values_list("path", flat=True)
+            found = await column_values(Company.filter(id=parent_id), "path")
             if not found or company is None or found[0].startswith(company.path):
                 row.fail("id parent", "INVALID", "A company cannot be its own parent or ancestor.")
                 return False
@@ -1010,9 +1014,10 @@ class _ContactImport(_Import):
         visible: set[int] = set()
         if companies:
             visible = set(
-                await Company.filter(
-                    access.visible, id__in=[c["id"] for c in companies.values()]
-                ).values_list("id", flat=True)
+                await column_values(
+                    Company.filter(access.visible, id__in=[c["id"] for c in companies.values()]),
+                    "id",
+                )
             )
         emails = {r.data["email"].lower() for r in rows if r.data.get("email")}
         existing: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
@@ -1559,7 +1564,7 @@ class _ContractImport(_Import):
     async def validate(self, rows: list[_Row], result: ImportResult) -> _Plan:
         access = self.access
         if self.types is None:
-            self.types = set(await ContractType.all().values_list("id", flat=True))
+            self.types = set(await column_values(ContractType.all(), "id"))
         names = {r.extra["company"] for r in rows if r.extra["company"]}
         ids = {
             r.data["_company_id"]
@@ -1569,17 +1574,18 @@ class _ContractImport(_Import):
         companies: dict[Any, dict[str, Any]] = {}
         if names or ids:
             fitting = _fitting(Company, "name", names)
-            for company in await Company.filter(Q(name__in=fitting) | Q(id__in=ids)).values(
+            for known in await Company.filter(Q(name__in=fitting) | Q(id__in=ids)).values(
                 "id", "name", "manager_id"
             ):
-                companies[company["name"]] = company
-                companies[company["id"]] = company
+                companies[known["name"]] = known
+                companies[known["id"]] = known
         visible: set[int] = set()
         if companies:
             visible = set(
-                await Company.filter(
-                    access.visible, id__in=[c["id"] for c in companies.values()]
-                ).values_list("id", flat=True)
+                await column_values(
+                    Company.filter(access.visible, id__in=[c["id"] for c in companies.values()]),
+                    "id",
+                )
             )
         # Resolve each row's company; then the existing contracts by (company, reference).
         for row in rows:
@@ -1605,7 +1611,7 @@ class _ContractImport(_Import):
         pairs = {
             (r.data["company_id"], r.data["reference"]) for r in rows if r.data.get("company_id")
         }
-        existing: dict[tuple[int, str], dict[str, Any]] = {}
+        existing: dict[tuple[int | None, str | None], dict[str, Any]] = {}
         if pairs:
             found = await Contract.filter(
                 company_id__in={c for c, _ in pairs},
@@ -1655,13 +1661,12 @@ class _ContractImport(_Import):
         related_ok: set[int] = set()
         if wanted_related:
             related_ok = set(
-                await Contract.filter(
-                    self.contract_access.visible_contracts, id__in=wanted_related
-                ).values_list("id", flat=True)
+                await column_values(
+                    Contract.filter(self.contract_access.visible_contracts, id__in=wanted_related),
+                    "id",
+                )
             )
-        await _CompanyImport._load_users(
-            self, {r.extra["manager"] for r in rows if r.extra["manager"]}
-        )  # type: ignore[arg-type]
+        await _load_users(self.users, {r.extra["manager"] for r in rows if r.extra["manager"]})
         targets = [c["id"] for c in existing.values() if c["visible"]]
         current_custom = (
             await customfields.values_for_objects(self.entity, targets) if targets else {}
