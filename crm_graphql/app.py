@@ -283,7 +283,7 @@ class RequestMiddleware:
         return self.config.query_timeout_seconds
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context, JSON errors, orjson and local GraphiQL."""
 
     def __init__(self, schema: strawberry.Schema, config: Settings) -> None:
@@ -316,7 +316,7 @@ class GraphQLApp(GraphQL):
 
     async def _run(self, request: Request) -> Response:
         try:
-            return await self.run(request)  # type: ignore[return-value]
+            return await self.run(request)
         except HTTPException as exc:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
             reason = exc.reason
@@ -347,7 +347,7 @@ class GraphQLApp(GraphQL):
             client_address=client.host if client else "unknown",
         )
 
-    async def execute_operation(  # type: ignore[override]
+    async def execute_operation(
         self,
         request: Request,
         request_adapter: Any,
@@ -404,7 +404,7 @@ class GraphQLApp(GraphQL):
             return too_costly(total, limits.max_cost, what="The batch's")
         return None
 
-    async def parse_multipart(self, request: Any) -> Any:  # type: ignore[override]
+    async def parse_multipart(self, request: Any) -> Any:
         """strawberry's multipart parsing, with the map checked strictly
         (crm_graphql/multipart.py): a map that does not fit is a 400."""
         try:

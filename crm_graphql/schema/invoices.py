@@ -13,7 +13,7 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.invoices import LINK_ORDER
-from crm_graphql.models.contracts import ContractInvoice
+from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.permissions.contracts import contract_ids_seen_by
@@ -47,6 +47,7 @@ from crm_graphql.services.listing import (
     _scalar_q,
     encode_cursor,
 )
+from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
@@ -208,11 +209,11 @@ class InvoiceType:
 
     @strawberry.field(description="Concept lines, in order.")
     async def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
-        return await info.context.loaders.invoices.lines.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.lines.load(root.id)
 
     @strawberry.field(description="Taxes, in order.")
     async def taxes(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceTaxType]:
-        return await info.context.loaders.invoices.taxes.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.taxes.load(root.id)
 
     @strawberry.field(description="Tax base: the sum of the lines.")
     def base(self, root: strawberry.Parent[Invoice]) -> Decimal:
@@ -267,10 +268,15 @@ class InvoiceType:
             delete=can_delete_invoice(viewer, root),
         )
 
-    @strawberry.field(description="Related contracts you can see, by contract id.")
+    @strawberry.field(
+        description="Related contracts you can see, by contract id.",
+        graphql_type=Connection[
+            Annotated["ContractType", strawberry.lazy("crm_graphql.schema.contracts")]
+        ],
+    )
     async def related_contracts(
         self, root: strawberry.Parent[Invoice], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Contract]:
         loaders = info.context.loaders.invoices
         size = _limit(info, first)
         links = await loaders.contract_links.load((root.id, size))
@@ -409,7 +415,7 @@ def contract_number_q(value: Any, prefix: str, viewer: Any) -> Q:
     visible = contract_ids_seen_by(viewer)
     if visible is not None:
         links = links.filter(contract_id__in=visible)
-    return Q(**{f"{prefix}id__in": Subquery(links.values("invoice_id"))})
+    return lookup_q({f"{prefix}id__in": Subquery(links.values("invoice_id"))})
 
 
 INVOICE_FILTER_SPEC: FilterSpec = {

@@ -595,7 +595,7 @@ async def delete_tag(viewer: Viewer, tag: LeadTag, request_id: str = "") -> None
 # ---------------------------------------------------------------- saved searches
 
 
-async def save_search(user: User, name: str, flt: dict[str, Any]) -> SavedLeadSearch:
+async def save_search(user: User, name: str, flt: Any) -> SavedLeadSearch:
     """Saving under an existing name replaces that search's filter."""
     name = (name or "").strip()
     if not name:
