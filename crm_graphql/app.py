@@ -294,6 +294,8 @@ class GraphQLApp(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.config = config
+        # graphql-core's schema, which prices a batch before it runs.
+        self.graphql_schema = schema._schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -329,6 +331,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 )
             return JSONResponse(error_body(reason, code), status_code=exc.status_code)
 
+    # Narrower than strawberry's (which also takes WebSockets): this app serves HTTP only.
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})
         client = request.client
@@ -391,7 +394,7 @@ class GraphQLApp(GraphQL[Context, None]):
             try:
                 document = parse(data.query, max_tokens=limits.max_tokens)
                 cost = operation_cost(
-                    self.schema._schema,  # type: ignore[attr-defined]
+                    self.graphql_schema,
                     document,
                     data.operation_name,
                     variables,

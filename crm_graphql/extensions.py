@@ -480,7 +480,7 @@ class MaskUnexpectedErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if not errors:
+        if result is None or not errors:
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "")
@@ -512,7 +512,7 @@ class MaskUnexpectedErrors(SchemaExtension):
                     extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
                 )
             )
-        result.errors = masked  # type: ignore[union-attr]
+        result.errors = masked
 
 
 class AuditDenials(SchemaExtension):
