@@ -179,13 +179,21 @@ class LeadsQuery:
     ) -> LeadObjectType:
         return await get_or_404(Lead, visible_leads(info), id)
 
-    @strawberry.field(description="Every lead type, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_types(self, info: Info) -> list[LeadKindType]:
-        return await LeadTypeModel.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every lead type, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[LeadKindType],
+    )
+    async def lead_types(self, info: Info) -> list[LeadTypeModel]:
+        return await LeadTypeModel.all().order_by("name", "id")
 
-    @strawberry.field(description="Every lead tag, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_tags(self, info: Info) -> list[LeadTagType]:
-        return await LeadTag.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every lead tag, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[LeadTagType],
+    )
+    async def lead_tags(self, info: Info) -> list[LeadTag]:
+        return await LeadTag.all().order_by("name", "id")
 
     @strawberry.field(
         description="The progress steps in code order, with CRM setup's names.",
@@ -199,10 +207,14 @@ class LeadsQuery:
     async def lead_channels(self, info: Info) -> list[str]:
         return service.channels(await info.context.loaders.leads.setup())
 
-    @strawberry.field(description="Your saved lead searches, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_saved_searches(self, info: Info) -> list[SavedLeadSearchType]:
+    @strawberry.field(
+        description="Your saved lead searches, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[SavedLeadSearchType],
+    )
+    async def lead_saved_searches(self, info: Info) -> list[SavedLeadSearch]:
         viewer = info.context.require_viewer()
-        return await SavedLeadSearch.filter(user_id=viewer.user.id).order_by("name", "id")  # type: ignore[return-value]
+        return await SavedLeadSearch.filter(user_id=viewer.user.id).order_by("name", "id")
 
 
 @strawberry.type
@@ -265,7 +277,7 @@ class LeadsMutation:
 
         lead, errors = await atomic(work)
         return LeadCreatePayload(
-            lead=None if web_form else lead,  # type: ignore[arg-type]
+            lead=None if web_form else lead,
             lead_id=None if lead is None else strawberry.ID(str(lead.id)),
             duplicate=bool(lead and lead.duplicate and not web_form),
             errors=user_errors(errors),
@@ -294,7 +306,7 @@ class LeadsMutation:
             )
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Take an unowned lead you can see (LW): you become its owner and your "
@@ -315,7 +327,7 @@ class LeadsMutation:
             return await service.take_lead(viewer, lead, info.context.request_id)
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Close a lead you can edit with a closed progress code (100 no response "
@@ -337,7 +349,7 @@ class LeadsMutation:
             )
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead with its history, notes, files and custom values (LM).",
@@ -372,7 +384,7 @@ class LeadsMutation:
             )
 
         activity, errors = await atomic(work)
-        return LeadActivityPayload(activity=activity, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadActivityPayload(activity=activity, errors=user_errors(errors))
 
     # ------------------------------------------------------------ mass operations
 
@@ -484,7 +496,7 @@ class LeadsMutation:
         kind, errors = await atomic(
             lambda: service.save_type(viewer, None, input_fields(input), info.context.request_id)
         )
-        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or describe a lead type (LM).", extensions=auth("LM"))
     async def lead_type_update(
@@ -502,7 +514,7 @@ class LeadsMutation:
             )
 
         kind, errors = await atomic(work)
-        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead type and its custom fields; refused while leads use it (LM).",
@@ -528,7 +540,7 @@ class LeadsMutation:
         tag, errors = await atomic(
             lambda: service.save_tag(viewer, None, input_fields(input), info.context.request_id)
         )
-        return LeadTagPayload(tag=tag, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTagPayload(tag=tag, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or recolour a lead tag (LM).", extensions=auth("LM"))
     async def lead_tag_update(
@@ -544,7 +556,7 @@ class LeadsMutation:
             return await service.save_tag(viewer, tag, input_fields(input), info.context.request_id)
 
         tag, errors = await atomic(work)
-        return LeadTagPayload(tag=tag, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTagPayload(tag=tag, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead tag; leads lose it (LM).", extensions=auth("LM")
@@ -579,7 +591,7 @@ class LeadsMutation:
             return await service.save_search(viewer.user, name, filter)
 
         saved, errors = await atomic(work)
-        return SavedLeadSearchPayload(saved_search=saved, errors=user_errors(errors))  # type: ignore[arg-type]
+        return SavedLeadSearchPayload(saved_search=saved, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete one of your saved searches.", extensions=auth(*LEAD_BITS)

@@ -13,9 +13,11 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.invoices import LINK_ORDER
+from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
+from crm_graphql.models.users import User
 from crm_graphql.permissions.contracts import contract_ids_seen_by
 from crm_graphql.permissions.invoices import (
     can_delete_invoice,
@@ -24,6 +26,8 @@ from crm_graphql.permissions.invoices import (
     can_unlock_invoice,
 )
 from crm_graphql.schema.common import (
+    COMPANY_TYPE,
+    USER_TYPE,
     BooleanFilter,
     CompanyRefFilter,
     Connection,
@@ -51,10 +55,8 @@ from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.contracts import ContractType
     from crm_graphql.schema.files import FileType
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.enum(name="InvoiceKind", description="Who issued the invoice.")
@@ -193,19 +195,19 @@ class InvoiceType:
     def retention_percent(self, root: strawberry.Parent[Invoice]) -> Decimal:
         return Decimal(root.retention_percent).normalize() + Decimal(0)
 
-    @strawberry.field(description="The company invoiced (or invoicing us).")
-    async def company(
-        self, root: strawberry.Parent[Invoice], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+    @strawberry.field(
+        description="The company invoiced (or invoicing us).", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Invoice], info: Info) -> Company | None:
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="Who locked it (null when unlocked).")
-    async def locked_by(
-        self, root: strawberry.Parent[Invoice], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(
+        description="Who locked it (null when unlocked).", graphql_type=USER_TYPE | None
+    )
+    async def locked_by(self, root: strawberry.Parent[Invoice], info: Info) -> User | None:
         if root.locked_by_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.locked_by_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.locked_by_id)
 
     @strawberry.field(description="Concept lines, in order.")
     async def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
@@ -584,7 +586,9 @@ class InvoiceUpdateInput:
 
 @strawberry.type(description="Result of an invoice mutation.")
 class InvoicePayload:
-    invoice: InvoiceType | None = strawberry.field(description="The invoice.")
+    invoice: Invoice | None = strawberry.field(
+        graphql_type=InvoiceType | None, description="The invoice."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
     @strawberry.field(

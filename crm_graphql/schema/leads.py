@@ -15,10 +15,20 @@ from tortoise.expressions import Q, Subquery
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.ids import id_number
-from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.companies import Company
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.files import FileOwner
-from crm_graphql.models.leads import CLOSED_FROM, PROGRESS_NAMES, Lead, LeadTagLink
+from crm_graphql.models.leads import (
+    CLOSED_FROM,
+    PROGRESS_NAMES,
+    Lead,
+    LeadActivity,
+    LeadTag,
+    LeadTagLink,
+    SavedLeadSearch,
+)
 from crm_graphql.models.leads import LeadType as LeadTypeModel
+from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.leads import (
     can_delete_lead,
@@ -27,6 +37,8 @@ from crm_graphql.permissions.leads import (
     can_take_lead,
 )
 from crm_graphql.schema.common import (
+    COMPANY_TYPE,
+    USER_TYPE,
     CompanyRefFilter,
     Connection,
     DateTimeFilter,
@@ -54,15 +66,12 @@ from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.files import FileType
-    from crm_graphql.schema.users import UserType
 
 FirstArg = Annotated[
     int | None,
     strawberry.argument(description="How many, per parent (default 10, at most 50)."),
 ]
-UserRef = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
 
 
 @strawberry.type(description="An amount of money in one currency.")
@@ -94,20 +103,23 @@ class LeadKindType:
     name: str = strawberry.field(description="Name (unique).")
     description: str = strawberry.field(description="What the type is for.")
 
-    @strawberry.field(description="Its custom fields, in display order.")
+    @strawberry.field(
+        description="Its custom fields, in display order.", graphql_type=list[CustomFieldType]
+    )
     async def custom_fields(
         self, root: strawberry.Parent[LeadTypeModel], info: Info
-    ) -> list[CustomFieldType]:
-        return await info.context.loaders.companies.definitions(  # type: ignore[return-value]
-            CustomFieldEntity.LEAD, root.id
-        )
+    ) -> list[CustomField]:
+        return await info.context.loaders.companies.definitions(CustomFieldEntity.LEAD, root.id)
 
-    @strawberry.field(description="The custom fields shown as list and CSV columns.")
+    @strawberry.field(
+        description="The custom fields shown as list and CSV columns.",
+        graphql_type=list[CustomFieldType],
+    )
     async def list_fields(
         self, root: strawberry.Parent[LeadTypeModel], info: Info
-    ) -> list[CustomFieldType]:
+    ) -> list[CustomField]:
         fields = await info.context.loaders.companies.definitions(CustomFieldEntity.LEAD, root.id)
-        return [f for f in fields if f.show_in_list]  # type: ignore[misc]
+        return [f for f in fields if f.show_in_list]
 
 
 @strawberry.type(name="LeadTag", description="A label with a colour; a lead has any number.")
@@ -142,11 +154,14 @@ class LeadHistoryType:
     def kind(self, root: strawberry.Parent[Any]) -> LeadHistoryKind:
         return LeadHistoryKind(str(root.kind))
 
-    @strawberry.field(description="Who did it (null: the system or a deleted user).")
-    async def user(self, root: strawberry.Parent[Any], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Who did it (null: the system or a deleted user).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def user(self, root: strawberry.Parent[Any], info: Info) -> User | None:
         if root.user_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.user_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.user_id)
 
 
 @strawberry.enum(description="The kind of a lead activity.")
@@ -169,11 +184,14 @@ class LeadActivityType:
     def kind(self, root: strawberry.Parent[Any]) -> LeadActivityKind:
         return LeadActivityKind(str(root.kind))
 
-    @strawberry.field(description="Who wrote it (null: received mail, or a deleted user).")
-    async def author(self, root: strawberry.Parent[Any], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Who wrote it (null: received mail, or a deleted user).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def author(self, root: strawberry.Parent[Any], info: Info) -> User | None:
         if root.author_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.author_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.author_id)
 
 
 @strawberry.type(description="What the viewer may do with a lead.")
@@ -234,29 +252,32 @@ class LeadObjectType:
         setup = await info.context.loaders.leads.setup()
         return root.updated_at < datetime.now(UTC) - timedelta(days=setup.lead_stale_days)
 
-    @strawberry.field(description="Its owner (null: unowned, anyone with LW may take it).")
-    async def owner(self, root: strawberry.Parent[Lead], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Its owner (null: unowned, anyone with LW may take it).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def owner(self, root: strawberry.Parent[Lead], info: Info) -> User | None:
         if root.owner_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.owner_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.owner_id)
 
-    @strawberry.field(description="The managing company, when you can see it.")
-    async def company(
-        self, root: strawberry.Parent[Lead], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
+    @strawberry.field(
+        description="The managing company, when you can see it.", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Lead], info: Info) -> Company | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="Its lead type.")
-    async def lead_type(self, root: strawberry.Parent[Lead], info: Info) -> LeadKindType | None:
+    @strawberry.field(description="Its lead type.", graphql_type=LeadKindType | None)
+    async def lead_type(self, root: strawberry.Parent[Lead], info: Info) -> LeadTypeModel | None:
         if root.lead_type_id is None:
             return None
-        return await info.context.loaders.leads.lead_type.load(root.lead_type_id)  # type: ignore[return-value]
+        return await info.context.loaders.leads.lead_type.load(root.lead_type_id)
 
-    @strawberry.field(description="Its tags, by name.")
-    async def tags(self, root: strawberry.Parent[Lead], info: Info) -> list[LeadTagType]:
-        return await info.context.loaders.leads.tags.load(root.id)  # type: ignore[return-value]
+    @strawberry.field(description="Its tags, by name.", graphql_type=list[LeadTagType])
+    async def tags(self, root: strawberry.Parent[Lead], info: Info) -> list[LeadTag]:
+        return await info.context.loaders.leads.tags.load(root.id)
 
     @strawberry.field(description="Every custom field of its lead type with this lead's value.")
     async def custom_fields(
@@ -594,14 +615,17 @@ class LeadUpdateInput:
 
 @strawberry.type(description="Result of a lead mutation.")
 class LeadPayload:
-    lead: LeadObjectType | None = strawberry.field(description="The lead.")
+    lead: Lead | None = strawberry.field(
+        graphql_type=LeadObjectType | None, description="The lead."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of leadCreate.")
 class LeadCreatePayload:
-    lead: LeadObjectType | None = strawberry.field(
-        description="The new lead (null for a web-form token, which may only create)."
+    lead: Lead | None = strawberry.field(
+        graphql_type=LeadObjectType | None,
+        description="The new lead (null for a web-form token, which may only create).",
     )
     lead_id: strawberry.ID | None = strawberry.field(description="The new lead's id.")
     duplicate: bool = strawberry.field(
@@ -633,7 +657,9 @@ class LeadActivityInput:
 
 @strawberry.type(description="Result of leadActivityCreate.")
 class LeadActivityPayload:
-    activity: LeadActivityType | None = strawberry.field(description="The note.")
+    activity: LeadActivity | None = strawberry.field(
+        graphql_type=LeadActivityType | None, description="The note."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -645,7 +671,9 @@ class LeadTypeInput:
 
 @strawberry.type(description="Result of a lead type mutation.")
 class LeadTypePayload:
-    lead_type: LeadKindType | None = strawberry.field(description="The lead type.")
+    lead_type: LeadTypeModel | None = strawberry.field(
+        graphql_type=LeadKindType | None, description="The lead type."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -657,7 +685,7 @@ class LeadTagInput:
 
 @strawberry.type(description="Result of a lead tag mutation.")
 class LeadTagPayload:
-    tag: LeadTagType | None = strawberry.field(description="The tag.")
+    tag: LeadTag | None = strawberry.field(graphql_type=LeadTagType | None, description="The tag.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -677,5 +705,7 @@ class SavedLeadSearchType:
 
 @strawberry.type(description="Result of leadSearchSave.")
 class SavedLeadSearchPayload:
-    saved_search: SavedLeadSearchType | None = strawberry.field(description="The saved search.")
+    saved_search: SavedLeadSearch | None = strawberry.field(
+        graphql_type=SavedLeadSearchType | None, description="The saved search."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from html.parser import HTMLParser
 
@@ -432,9 +432,9 @@ def _header(message: Message, name: str) -> str:
         return str(raw)
 
 
-def _part_text(part: Message) -> str:
+def _part_text(part: MIMEPart) -> str:
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
     except (LookupError, ValueError, AssertionError):
         # An unknown or lying charset: keep what decodes rather than lose the reply.
         payload = part.get_payload(decode=True)
@@ -444,12 +444,12 @@ def _part_text(part: Message) -> str:
     return _clean_text(content if isinstance(content, str) else "")
 
 
-def _leaves(part: Message, depth: int = 0) -> Iterable[Message]:
+def _leaves(part: MIMEPart, depth: int = 0) -> Iterable[MIMEPart]:
     """Every non-multipart part; a forwarded message/rfc822 stays one part (an .eml)."""
     if depth > MAX_DEPTH:
         raise MalformedMessage("MIME parts nested too deeply")
     if part.is_multipart() and part.get_content_maintype() == "multipart":
-        for child in part.iter_parts():  # type: ignore[attr-defined]
+        for child in part.iter_parts():
             yield from _leaves(child, depth + 1)
     else:
         yield part
