@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from crm_graphql.schema.users import UserType
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 # Object types of other modules, resolved when the schema is built: the `graphql_type=`
 # of fields whose Python type is the Tortoise model they return.
 USER_TYPE: Any = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
 COMPANY_TYPE: Any = Annotated["CompanyType", strawberry.lazy("crm_graphql.schema.companies")]
-E = TypeVar("E", bound=Enum)
 
 
 @strawberry.enum(description="Why a mutation input was refused.")
