@@ -8,7 +8,7 @@ first (and timed on its own), then the main file of `--rows` companies whose `id
 refers to those earlier ids, with a role, one of five managers, a fiscal id, an e-mail
 and two company custom fields (a COMBO and a NUMERIC). The main file is imported by the
 same service the `companyImport` mutation and `crm-graphql import` call
-(services/imports.py), as the system, in one transaction: validation in chunks with
+(services/imports/companies.py), as the system, in one transaction: validation in chunks with
 set-based lookups, bulk inserts, paths set by one UPDATE per chunk, an audit entry per
 company. It prints rows/s and the process's peak RSS (`resource.getrusage`) before and
 after.
@@ -137,7 +137,7 @@ def write_file(
 
 async def run_import(path: Path) -> tuple[Any, float]:
     from crm_graphql.permissions.imports import system_access
-    from crm_graphql.services.imports import import_companies
+    from crm_graphql.services.imports.companies import import_companies
 
     with path.open("rb") as stream:
         started = time.perf_counter()
@@ -154,12 +154,12 @@ async def run_baseline(path: Path, fields: list[int]) -> float:
 
     managers = dict(await User.filter(username__in=MANAGERS).values_list("username", "id"))
     started = time.perf_counter()
-    from crm_graphql.services.imports import _execute_many, _plan_cache
+    from crm_graphql.services.imports.sql import execute_many, plan_cache
 
     async with in_transaction() as conn:
         pg = conn.capabilities.dialect == "postgres"
-        # The same PostgreSQL plan-cache treatment as the import (see _plan_cache).
-        await _plan_cache(conn, "force_custom_plan")
+        # The same PostgreSQL plan-cache treatment as the import (see plan_cache).
+        await plan_cache(conn, "force_custom_plan")
 
         def marks(n: int) -> str:
             return ", ".join(f"${i}" if pg else "?" for i in range(1, n + 1))
@@ -180,7 +180,7 @@ async def run_baseline(path: Path, fields: list[int]) -> float:
 
             async def flush() -> None:
                 now = timezone.now()
-                await _execute_many(
+                await execute_many(
                     conn,
                     insert,
                     [
@@ -212,7 +212,7 @@ async def run_baseline(path: Path, fields: list[int]) -> float:
                     names,
                 )
                 ids = {row["name"]: row["id"] for row in found}
-                await _execute_many(
+                await execute_many(
                     conn,
                     values_sql,
                     [

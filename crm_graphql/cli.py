@@ -233,9 +233,12 @@ def cmd_import(args: argparse.Namespace) -> None:
     from crm_graphql.models.users import User
     from crm_graphql.permissions.contracts import visible_contracts_q
     from crm_graphql.permissions.imports import system_access, viewer_access
-    from crm_graphql.services import imports
     from crm_graphql.services.auth import Viewer, user_bits
     from crm_graphql.services.deadline import deadline_scope
+    from crm_graphql.services.imports.companies import import_companies
+    from crm_graphql.services.imports.contacts import import_contacts
+    from crm_graphql.services.imports.contracts import import_contracts
+    from crm_graphql.services.imports.results import ContractAccess, ImportResult
 
     path = Path(args.file)
     if path.is_dir():
@@ -247,7 +250,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     require_migrated()
     progress = _ImportProgress(path.stat().st_size)
 
-    async def work() -> imports.ImportResult:
+    async def work() -> ImportResult:
         access = system_access()
         if args.as_user:
             user = (
@@ -269,15 +272,15 @@ def cmd_import(args: argparse.Namespace) -> None:
             access = viewer_access(viewer)
         if args.entity == "contracts":
             visible = visible_contracts_q(viewer) if args.as_user else Q()
-            return await imports.import_contracts(
+            return await import_contracts(
                 stream,
-                imports.ContractAccess(company=access, visible_contracts=visible),
+                ContractAccess(company=access, visible_contracts=visible),
                 dry_run=args.dry_run,
                 partial=args.partial,
                 file_name=path.name,
                 progress=progress,
             )
-        run = imports.import_companies if args.entity == "companies" else imports.import_contacts
+        run = import_companies if args.entity == "companies" else import_contacts
         return await run(
             stream,
             access,
@@ -287,7 +290,7 @@ def cmd_import(args: argparse.Namespace) -> None:
             progress=progress,
         )
 
-    async def limited() -> imports.ImportResult:
+    async def limited() -> ImportResult:
         with deadline_scope(settings.import_timeout_seconds):
             return await work()
 
@@ -347,7 +350,7 @@ def cmd_mail(args: argparse.Namespace) -> None:
 
 def cmd_files(args: argparse.Namespace) -> None:
     """Reconcile file rows and bytes (sweep), or move the bytes to another store."""
-    from crm_graphql.services import file_maintenance
+    from crm_graphql.services.files import maintenance as file_maintenance
 
     async def work() -> str:
         if args.action == "sweep":

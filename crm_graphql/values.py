@@ -77,7 +77,7 @@ def parse_percent(raw: Any, field: str) -> Decimal:
 
 
 # --- E-mail addresses: one @, a dot in the domain, no spaces (a plausibility check;
-# outgoing mail has its stricter header rules in services/mailmessages.py).
+# outgoing mail has its stricter header rules in services/mailmessages/headers.py).
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

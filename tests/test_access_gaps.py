@@ -322,7 +322,7 @@ async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo
 async def test_contract_and_invoice_changes_bump_company_last_update(demo: Api) -> None:
     from datetime import UTC, datetime
 
-    from crm_graphql.services.imports import CONTRACT_COLUMNS
+    from crm_graphql.services.exports.contracts import CONTRACT_COLUMNS
     from tests import test_contracts as contracts
     from tests import test_invoices as invoices
     from tests.test_contracts_csv import row, to_csv, upload

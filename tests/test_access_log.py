@@ -44,7 +44,7 @@ def _serve(tmp_path: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
         process.kill()
         return process.stdout.read() if process.stdout else ""
 
-    wait_ready(base, process, 30, output)
+    wait_ready(base, process, 120, output)
     return process, base
 
 

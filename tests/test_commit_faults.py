@@ -19,7 +19,8 @@ import pytest
 
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
-from crm_graphql.services import file_maintenance, files
+from crm_graphql.services import files
+from crm_graphql.services.files import maintenance as file_maintenance
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 from tests.test_invoices import company_id, seed_input
 from tests.uvicorn_servers import Client, load_demo, server_env, serving

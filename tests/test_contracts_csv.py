@@ -15,7 +15,7 @@ from crm_graphql.models.customfields import (
     CustomFieldValue,
 )
 from crm_graphql.models.users import User
-from crm_graphql.services.imports import CONTRACT_COLUMNS
+from crm_graphql.services.exports.contracts import CONTRACT_COLUMNS
 from tests.factories import Api, make_user
 from tests.test_csv import export, rows_of, to_csv, upload
 

@@ -33,7 +33,8 @@ from crm_graphql.services.csvio import (
     read_rows,
     restore,
 )
-from crm_graphql.services.imports import COMPANY_COLUMNS, CONTACT_COLUMNS
+from crm_graphql.services.exports.companies import COMPANY_COLUMNS
+from crm_graphql.services.exports.contacts import CONTACT_COLUMNS
 from tests.conftest import DATABASE_URL
 from tests.factories import Api
 

@@ -696,7 +696,7 @@ async def test_company_import_bad_cells(demo: Api, values: dict[str, str]) -> No
 async def test_contact_and_contract_imports_with_overlong_names(demo: Api) -> None:
     from crm_graphql.models.contacts import Contact
     from crm_graphql.models.contracts import Contract
-    from crm_graphql.services.imports import CONTACT_COLUMNS
+    from crm_graphql.services.exports.contacts import CONTACT_COLUMNS
     from tests.test_contracts_csv import row as contract_row
     from tests.test_csv import to_csv
     from tests.test_csv import upload as csv_upload
@@ -708,7 +708,7 @@ async def test_contact_and_contract_imports_with_overlong_names(demo: Api) -> No
     )
     assert result["created"] == 0 and result["rowErrors"], result
     for cells in (contract_row(long, "Customer #A"), contract_row("R1", long)):
-        from crm_graphql.services.imports import CONTRACT_COLUMNS
+        from crm_graphql.services.exports.contracts import CONTRACT_COLUMNS
 
         result = await csv_upload(
             demo, to_csv([list(CONTRACT_COLUMNS), cells]), mutation="contractImport"

@@ -21,8 +21,10 @@ import pytest
 from crm_graphql.app import create_app
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
-from crm_graphql.services import file_maintenance, pdf_queue
 from crm_graphql.services import files as store
+from crm_graphql.services import pdf_queue
+from crm_graphql.services.files import maintenance as file_maintenance
+from crm_graphql.services.files import transactions
 from crm_graphql.settings import settings
 from tests.factories import Api
 from tests.test_files import company_id, download, upload, uploaded
@@ -206,12 +208,12 @@ async def test_sweep_removes_orphans_both_ways_and_renders_lost_pdfs(demo: Api) 
 async def test_an_error_after_commit_is_still_a_success(demo: Api, monkeypatch: Any) -> None:
     """Releasing the connection fails after COMMIT returned (a terminated backend):
     the client is told the upload worked, and its bytes stay."""
-    real = store.in_transaction
+    real = transactions.in_transaction
 
     class ReleaseFails:
         def __init__(self) -> None:
             self.inner = real()
-            self.outermost = not store._in_db_transaction()
+            self.outermost = not transactions._in_db_transaction()
 
         async def __aenter__(self) -> Any:
             self.tx = await self.inner.__aenter__()
@@ -222,7 +224,7 @@ async def test_an_error_after_commit_is_still_a_success(demo: Api, monkeypatch: 
             if exc[0] is None and self.outermost:
                 raise ConnectionResetError("connection lost while releasing")
 
-    monkeypatch.setattr(store, "in_transaction", ReleaseFails)
+    monkeypatch.setattr(transactions, "in_transaction", ReleaseFails)
     body = await upload(demo, "user1", await company_id("Customer #A"), b"committed")
     assert "errors" not in body, body
     file = body["data"]["fileUpload"]["file"]
@@ -233,13 +235,13 @@ async def test_an_error_after_commit_is_still_a_success(demo: Api, monkeypatch: 
 async def test_a_commit_that_failed_removes_the_new_bytes(demo: Api, monkeypatch: Any) -> None:
     """COMMIT itself fails (nothing committed): the error is reported and the bytes
     written before it are removed."""
-    real = store.in_transaction
+    real = transactions.in_transaction
     before = {p for p in store.files_root().rglob("*") if p.is_file()}
 
     class CommitFails:
         def __init__(self) -> None:
             self.inner = real()
-            self.outermost = not store._in_db_transaction()
+            self.outermost = not transactions._in_db_transaction()
 
         async def __aenter__(self) -> Any:
             self.tx = await self.inner.__aenter__()
@@ -253,8 +255,8 @@ async def test_a_commit_that_failed_removes_the_new_bytes(demo: Api, monkeypatch
                 raise ConnectionResetError("connection lost during COMMIT")
             await self.inner.__aexit__(*exc)
 
-    monkeypatch.setattr(store, "in_transaction", CommitFails)
-    monkeypatch.setattr(store, "_commit_status", _aborted)
+    monkeypatch.setattr(transactions, "in_transaction", CommitFails)
+    monkeypatch.setattr(transactions, "_commit_status", _aborted)
     body = await upload(demo, "user1", await company_id("Customer #A"), b"rolled back")
     assert body["data"] is None or body["data"]["fileUpload"] is None
     code = body["errors"][0]["extensions"]["code"]
@@ -274,12 +276,12 @@ async def test_a_cancellation_after_commit_goes_through_and_keeps_the_bytes(
     cancelled (never swallowed, or a worker could not stop), and its bytes stay."""
     from crm_graphql.models.companies import Company
 
-    real = store.in_transaction
+    real = transactions.in_transaction
 
     class CancelledOnRelease:
         def __init__(self) -> None:
             self.inner = real()
-            self.outermost = not store._in_db_transaction()
+            self.outermost = not transactions._in_db_transaction()
 
         async def __aenter__(self) -> Any:
             return await self.inner.__aenter__()
@@ -289,7 +291,7 @@ async def test_a_cancellation_after_commit_goes_through_and_keeps_the_bytes(
             if exc[0] is None and self.outermost:
                 raise asyncio.CancelledError
 
-    monkeypatch.setattr(store, "in_transaction", CancelledOnRelease)
+    monkeypatch.setattr(transactions, "in_transaction", CancelledOnRelease)
     company = await Company.get(name="Customer #A")
     made: list[StoredFile] = []
     with pytest.raises(asyncio.CancelledError):

@@ -1,5 +1,5 @@
 """The mail building blocks over real servers: messages built and checked
-(services/mailmessages.py), delivered to aiosmtpd (services/smtp.py), and read from a real
+(services/mailmessages/), delivered to aiosmtpd (services/smtp.py), and read from a real
 Dovecot (services/imap.py)."""
 
 from __future__ import annotations

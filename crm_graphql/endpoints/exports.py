@@ -42,12 +42,10 @@ from crm_graphql.schema.filterjson import BadFilter, parse_filter
 from crm_graphql.schema.leads import LEAD_FILTER_SPEC, LeadFilter, default_open_q
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvEncoder
-from crm_graphql.services.imports import (
-    CompanyExport,
-    ContactExport,
-    ContractExport,
-    LeadExport,
-)
+from crm_graphql.services.exports.companies import CompanyExport
+from crm_graphql.services.exports.contacts import ContactExport
+from crm_graphql.services.exports.contracts import ContractExport
+from crm_graphql.services.exports.leads import LeadExport
 from crm_graphql.services.listing import FilterSpec, ListError, filter_q
 
 log = logging.getLogger("crm_graphql.exports")
@@ -222,8 +220,8 @@ async def export_invoices(request: Request) -> Response:
     company rule), lines, taxes and totals flattened; `filter` is an InvoiceFilter."""
     from crm_graphql.models.invoices import Invoice
     from crm_graphql.permissions.invoices import visible_invoices_q
-    from crm_graphql.schema.invoices import INVOICE_FILTER_SPEC, InvoiceFilter
-    from crm_graphql.services.invoices import InvoiceExport
+    from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter
+    from crm_graphql.services.invoice_export import InvoiceExport
 
     viewer = request.scope.get("state", {}).get("viewer")
     if viewer is not None and viewer.scope == TokenScope.FULL and not viewer.has("IR"):

@@ -1,7 +1,7 @@
 """GET /files/{id}: the bytes of a file the viewer can see. Authenticated by the same
 bearer token as /graphql (the request middleware has already resolved it to
 `scope["state"]["viewer"]`); visibility is the owner's company rule in SQL
-(permissions/files.py). The bytes come from either file store (services/files.py). A
+(permissions/files.py). The bytes come from either file store (services/files/storage.py). A
 file the viewer may not see is a 404, exactly like a file that does not exist, so ids
 reveal nothing; the denial goes to the audit log. The response is always an attachment,
 with the original name encoded per RFC 6266, `nosniff`, and the stored content type only

@@ -49,7 +49,7 @@ class StoredFile(Model):
 
 class FileBlob(Model):
     """File bytes kept in the database (the `database` file store, shared by every
-    instance): one row per chunk of at most `services.files.BLOB_CHUNK` bytes. No
+    instance): one row per chunk of at most `services.files.storage.BLOB_CHUNK` bytes. No
     foreign key to `files`: bytes are written before their row, and the sweeper
     (`crm-graphql files sweep`) reconciles orphans either way."""
 

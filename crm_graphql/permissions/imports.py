@@ -12,13 +12,13 @@ from crm_graphql.permissions.companies import (
     can_edit_company,
     visible_companies_q,
 )
-from crm_graphql.services import imports as service
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.imports.results import Access
 
 
-def viewer_access(viewer: Viewer) -> service.Access:
+def viewer_access(viewer: Viewer) -> Access:
     """What `viewer` may do in an import: the company rule of SPEC §2."""
-    return service.Access(
+    return Access(
         user=viewer.user,
         visible=visible_companies_q(viewer),
         can_edit=lambda company: can_edit_company(viewer, company),
@@ -27,9 +27,9 @@ def viewer_access(viewer: Viewer) -> service.Access:
     )
 
 
-def system_access() -> service.Access:
+def system_access() -> Access:
     """The command line without --as: every company visible and editable."""
-    return service.Access(
+    return Access(
         user=None,
         visible=Q(),
         can_edit=lambda company: True,

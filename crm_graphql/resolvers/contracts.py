@@ -38,6 +38,7 @@ from crm_graphql.schema.contracts import (
     ContractUpdateInput,
     default_status_q,
 )
+from crm_graphql.services import contract_types
 from crm_graphql.services import contracts as service
 from crm_graphql.services import invoices as invoice_service
 from crm_graphql.services.listing import SortKey
@@ -269,7 +270,7 @@ class ContractsMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
         kind, errors = await atomic(
-            lambda: service.create_type(viewer, data, info.context.request_id)
+            lambda: contract_types.create_type(viewer, data, info.context.request_id)
         )
         return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
 
@@ -286,7 +287,7 @@ class ContractsMutation:
 
         async def work() -> ContractTypeModel:
             kind = await get_object(ContractTypeModel, id, "id")
-            return await service.update_type(
+            return await contract_types.update_type(
                 viewer, kind, input_fields(input), info.context.request_id
             )
 
@@ -305,7 +306,7 @@ class ContractsMutation:
 
         async def work() -> None:
             kind = await get_object(ContractTypeModel, id, "id")
-            await service.delete_type(viewer, kind, info.context.request_id)
+            await contract_types.delete_type(viewer, kind, info.context.request_id)
 
         _, errors = await atomic(work)
         return DeletePayload(deleted_id=None if errors else id, errors=user_errors(errors))

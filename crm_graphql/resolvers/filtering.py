@@ -12,7 +12,7 @@ from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.permissions.leads import visible_leads_q
-from crm_graphql.schema.invoices import INVOICE_FILTER_SPEC, InvoiceFilter
+from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter
 from crm_graphql.schema.leads import LEAD_FILTER_SPEC, LeadFilter, default_open_q
 from crm_graphql.services.listing import ListError, filter_q
 

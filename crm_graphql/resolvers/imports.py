@@ -4,7 +4,7 @@ company rule by the service, with the rights given here."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, BinaryIO, Protocol, cast
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -15,8 +15,11 @@ from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.imports import viewer_access
 from crm_graphql.schema.imports import ImportPayload
-from crm_graphql.services import imports as service
 from crm_graphql.services.deadline import deadline_scope
+from crm_graphql.services.imports.companies import import_companies
+from crm_graphql.services.imports.contacts import import_contacts
+from crm_graphql.services.imports.contracts import import_contracts
+from crm_graphql.services.imports.results import ContractAccess
 
 Described = strawberry.argument
 
@@ -38,26 +41,21 @@ PartialArg = Annotated[
 ]
 
 
-class FilePart(Protocol):
-    """A file part of a GraphQL multipart request (a Starlette `UploadFile`)."""
-
-    file: BinaryIO
-
-
-def _require_part(file: object) -> FilePart:
+def _require_part(file: Any) -> None:
     if not hasattr(file, "file"):
         # A literal or a JSON variable in place of the multipart request's file part.
         raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
-    return cast(FilePart, file)
 
 
 async def _run(info: Info, importer: Any, file: Any, dry_run: bool, partial: bool) -> ImportPayload:
     viewer = info.context.require_viewer()
-    part = _require_part(file)
+    if not hasattr(file, "file"):
+        # A literal or a JSON variable in place of the multipart request's file part.
+        raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
     # A file of many rows gets the import budget, not the query deadline.
     with deadline_scope(info.context.settings.import_timeout_seconds):
         result = await importer(
-            part.file,
+            file.file,
             viewer_access(viewer),
             dry_run=dry_run,
             partial=partial,
@@ -84,7 +82,7 @@ class ImportsMutation:
         dry_run: DryRunArg = False,
         partial: PartialArg = False,
     ) -> ImportPayload:
-        return await _run(info, service.import_companies, file, dry_run, partial)
+        return await _run(info, import_companies, file, dry_run, partial)
 
     @strawberry.mutation(
         description="Import contacts from CSV (the columns of /export/contacts.csv, then one "
@@ -100,7 +98,7 @@ class ImportsMutation:
         dry_run: DryRunArg = False,
         partial: PartialArg = False,
     ) -> ImportPayload:
-        return await _run(info, service.import_contacts, file, dry_run, partial)
+        return await _run(info, import_contacts, file, dry_run, partial)
 
     @strawberry.mutation(
         description="Import contracts from CSV: the columns `name, contract number, "
@@ -123,13 +121,13 @@ class ImportsMutation:
         partial: PartialArg = False,
     ) -> ImportPayload:
         viewer = info.context.require_viewer()
-        part = _require_part(file)
-        access = service.ContractAccess(
+        _require_part(file)
+        access = ContractAccess(
             company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
         )
         with deadline_scope(info.context.settings.import_timeout_seconds):
-            result = await service.import_contracts(
-                part.file,
+            result = await import_contracts(
+                file.file,
                 access,
                 dry_run=dry_run,
                 partial=partial,

@@ -10,8 +10,8 @@ import strawberry
 from crm_graphql.context import Info
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.filtering import filtered_invoices
+from crm_graphql.schema.invoice_filters import InvoiceFilter
 from crm_graphql.schema.invoice_statistics import InvoiceStatistics
-from crm_graphql.schema.invoices import InvoiceFilter
 
 
 @strawberry.type

@@ -25,7 +25,7 @@ from crm_graphql.schema.common import (
     UserError,
     nested_connection,
 )
-from crm_graphql.services.files import download_path
+from crm_graphql.services.files.names import download_path
 
 if TYPE_CHECKING:
     pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from crm_graphql.schema.common import ErrorCode, UserError, user_errors
-from crm_graphql.services.imports import ImportResult
+from crm_graphql.services.imports.results import ImportResult
 
 
 @strawberry.type(description="A row of an imported file that was refused, and why.")

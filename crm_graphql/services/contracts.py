@@ -1,5 +1,7 @@
 """Contracts and contract types (SPEC §5): validation, custom field values of the
 contract's type, related contracts and invoices, automatic company activities, audit.
+Contract types are in services/contract_types.py, the links to related contracts and
+invoices in services/contract_links.py.
 
 Callers run these inside one transaction (`services.mutations.atomic`) and have checked
 the viewer's rights on the contract's company; services do not import the permission
@@ -11,31 +13,30 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
 from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import id_number, parse_id
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import (
-    Contract,
-    ContractInvoice,
-    ContractLink,
-    ContractStatus,
-    ContractType,
-)
-from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
+from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.contract_links import (
+    related_contract_ids,
+    related_invoice_ids,
+    set_related_contracts,
+    set_related_invoices,
+    visible_ids,
+)
 from crm_graphql.services.mutations import check_version, save_versioned
-from crm_graphql.services.orm import column_values
 
 REJECTED = "REJECTED"
 TEXT_LIMITS = {"reference": 200, "number": 100, "description": 10_000}
-TYPE_LIMITS = {"name": 100, "description": 255}
 # Columns written by create/update (and compared by the CSV import).
 WRITTEN = (
     "company_id",
@@ -61,86 +62,6 @@ def camel(name: str) -> str:
 def parse_ref(value: Any, field: str) -> int:
     """An id in an input: malformed is INVALID, out of the id range NOT_FOUND."""
     return parse_id(value, field)
-
-
-# ---------------------------------------------------------------- contract types
-
-
-def _clean_type(data: dict[str, Any]) -> list[FieldError]:
-    errors = []
-    for name, limit in TYPE_LIMITS.items():
-        if name in data and data[name] is not None:
-            data[name] = str(data[name]).strip()
-            if len(data[name]) > limit:
-                errors.append(FieldError(name, "TOO_LARGE", f"At most {limit} characters."))
-    if "name" in data and not data["name"]:
-        errors.append(FieldError("name", "REQUIRED", "A contract type needs a name."))
-    return errors
-
-
-async def _unique_type_name(name: str | None, exclude_id: int | None) -> list[FieldError]:
-    if not name:
-        return []
-    clash = ContractType.filter(name=name)
-    if exclude_id is not None:
-        clash = clash.exclude(id=exclude_id)
-    if await clash.exists():
-        return [FieldError("name", "UNIQUE", "Another contract type has this name.")]
-    return []
-
-
-async def create_type(viewer: Viewer, data: dict[str, Any], request_id: str = "") -> ContractType:
-    errors = _clean_type(data)
-    errors += await _unique_type_name(data.get("name"), None)
-    if errors:
-        raise PayloadErrors(errors)
-    kind = await ContractType.create(**data)
-    await audit.record(
-        viewer.user, audit.CREATE, "ContractType", kind.id, audit.snapshot(kind), request_id
-    )
-    return kind
-
-
-async def update_type(
-    viewer: Viewer, kind: ContractType, data: dict[str, Any], request_id: str = ""
-) -> ContractType:
-    data = {k: v for k, v in data.items() if v is not None}
-    errors = _clean_type(data)
-    errors += await _unique_type_name(data.get("name"), kind.id)
-    if errors:
-        raise PayloadErrors(errors)
-    before = audit.snapshot(kind)
-    for key, value in data.items():
-        setattr(kind, key, value)
-    await kind.save()
-    await audit.record(
-        viewer.user,
-        audit.UPDATE,
-        "ContractType",
-        kind.id,
-        audit.diff(before, audit.snapshot(kind)),
-        request_id,
-    )
-    return kind
-
-
-async def delete_type(viewer: Viewer, kind: ContractType, request_id: str = "") -> None:
-    """Refused while contracts use it; its custom fields (and their values) go with it."""
-    if await Contract.filter(contract_type_id=kind.id).exists():
-        raise FieldError("id", "CONFLICT", "Contracts use this type; change or delete them first.")
-    await audit.record(
-        viewer.user, audit.DELETE, "ContractType", kind.id, audit.snapshot(kind), request_id
-    )
-    field_ids = await CustomField.filter(
-        entity=CustomFieldEntity.CONTRACT, owner_id=kind.id
-    ).values_list("id", flat=True)
-    # Children first: a linked child points at its parent.
-    await CustomField.filter(id__in=list(field_ids), parent_id__isnull=False).delete()
-    await CustomField.filter(id__in=list(field_ids)).delete()
-    await kind.delete()
-
-
-# ---------------------------------------------------------------- contracts
 
 
 def _clean(data: dict[str, Any]) -> list[FieldError]:
@@ -228,74 +149,6 @@ def _custom_changes(raw: list[Any] | None) -> dict[int, Any]:
     return changes
 
 
-async def _ids(raw: list[Any] | None, field: str, visible: Q, model: Any) -> list[int]:
-    """Ids of objects of `model` the viewer can see; any other is NOT_FOUND."""
-    wanted = sorted({parse_ref(v, field) for v in raw or []})
-    if not wanted:
-        return []
-    found = set(await model.filter(visible, id__in=wanted).values_list("id", flat=True))
-    missing = [str(i) for i in wanted if i not in found]
-    if missing:
-        raise FieldError(field, "NOT_FOUND", f"No such object: {', '.join(missing)}.")
-    return wanted
-
-
-async def set_related_contracts(
-    contract_id: int, related: list[int], visible: Q | None = None
-) -> None:
-    """Replace the contract's related contracts among those `visible` (links to
-    contracts the viewer cannot see stay); each pair is stored once, lower id first."""
-    if contract_id in related:
-        raise FieldError("relatedContractIds", "INVALID", "A contract cannot be related to itself.")
-    old = set(await related_contract_ids(contract_id, visible))
-    gone = old - set(related)
-    if gone:
-        await ContractLink.filter(
-            Q(contract_id=contract_id, related_id__in=gone)
-            | Q(related_id=contract_id, contract_id__in=gone)
-        ).delete()
-    new = [r for r in related if r not in old]
-    if new:
-        await ContractLink.bulk_create(
-            [
-                ContractLink(contract_id=min(contract_id, r), related_id=max(contract_id, r))
-                for r in new
-            ]
-        )
-
-
-async def set_related_invoices(
-    contract_id: int, invoice_ids: list[int], visible: Q | None = None
-) -> None:
-    """Replace the contract's related invoices among those `visible` (others stay)."""
-    old = set(await related_invoice_ids(contract_id, visible))
-    gone = old - set(invoice_ids)
-    if gone:
-        await ContractInvoice.filter(contract_id=contract_id, invoice_id__in=gone).delete()
-    new = [i for i in invoice_ids if i not in old]
-    if new:
-        await ContractInvoice.bulk_create(
-            [ContractInvoice(contract_id=contract_id, invoice_id=i) for i in new]
-        )
-
-
-async def related_contract_ids(contract_id: int, visible: Q | None = None) -> list[int]:
-    rows = await ContractLink.filter(
-        Q(contract_id=contract_id) | Q(related_id=contract_id)
-    ).values_list("contract_id", "related_id")
-    found = {b if a == contract_id else a for a, b in rows}
-    if visible is not None and found:
-        found = set(await Contract.filter(visible, id__in=found).values_list("id", flat=True))
-    return sorted(found)
-
-
-async def related_invoice_ids(contract_id: int, visible: Q | None = None) -> list[int]:
-    links = ContractInvoice.filter(contract_id=contract_id)
-    if visible is not None:
-        links = links.filter(invoice_id__in=Subquery(Invoice.filter(visible).values("id")))
-    return sorted(await column_values(links, "invoice_id"))
-
-
 async def _prepare(
     data: dict[str, Any],
     *,
@@ -311,9 +164,9 @@ async def _prepare(
     errors += check_dates(begin, end)
     reference = data.get("reference", contract.reference if contract else None)
     if contract is None or "reference" in data or company_id != contract.company_id:
-        errors += await _unique(company_id, reference, None, contract.id if contract else None)
+        errors += await _unique(company_id, reference, None, contract and contract.id)
     if data.get("number"):
-        errors += await _unique(company_id, None, data["number"], contract.id if contract else None)
+        errors += await _unique(company_id, None, data["number"], contract and contract.id)
     changes: dict[int, Any] = {}
     related: list[int] | None = None
     invoices: list[int] | None = None
@@ -329,7 +182,7 @@ async def _prepare(
         if raw is None:
             continue
         try:
-            ids = await _ids(raw, field, visible, model)
+            ids = await visible_ids(raw, field, visible, model)
             if key == "related_contract_ids":
                 if contract is not None and contract.id in ids:
                     raise FieldError(field, "INVALID", "A contract cannot be related to itself.")

@@ -38,7 +38,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from crm_graphql.models.idempotency import IdempotencyKey
-from crm_graphql.services.files import file_transaction
+from crm_graphql.services.files.transactions import file_transaction
 from crm_graphql.settings import Settings
 
 log = logging.getLogger(__name__)

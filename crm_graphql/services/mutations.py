@@ -11,7 +11,7 @@ from tortoise.exceptions import ValidationError
 from tortoise.models import Model
 
 from crm_graphql.errors import FieldError, PayloadErrors
-from crm_graphql.services.files import file_transaction
+from crm_graphql.services.files.transactions import file_transaction
 
 T = TypeVar("T")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +21,16 @@ from pathlib import Path
 
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
-from crm_graphql.services import files
-from crm_graphql.services.orm import column_values
+from crm_graphql.services.files.names import STORED_NAME_RE, files_root, path_of
+from crm_graphql.services.files.storage import (
+    DATABASE,
+    FILESYSTEM,
+    STORES,
+    Opened,
+    in_database,
+    write_bytes,
+)
+from crm_graphql.services.files.transactions import file_transaction, unlink_quietly
 from crm_graphql.settings import Settings, settings
 
 PAGE = 500
@@ -77,7 +84,7 @@ def _disk_listing(root: Path, grace: float) -> tuple[set[str], list[Path], list[
             if entry.name.startswith(".upload-"):
                 if mtime < cutoff:
                     temporaries.append(entry)
-            elif files._STORED_NAME_RE.match(entry.name):
+            elif STORED_NAME_RE.match(entry.name):
                 names.add(entry.name)
                 if mtime < cutoff:
                     old.append(entry)
@@ -96,9 +103,9 @@ async def sweep(
     # Bytes first, rows after: a blob seen here committed with its row, which the
     # later read then sees; files on disk are protected by the grace period.
     on_disk, old, temporaries = await asyncio.to_thread(
-        _disk_listing, files.files_root(config), grace_seconds
+        _disk_listing, files_root(config), grace_seconds
     )
-    blobs = set(await column_values(FileBlob.filter(seq=0), "stored_name"))
+    blobs = set(await FileBlob.filter(seq=0).values_list("stored_name", flat=True))
     rows = await StoredFile.all().values(
         "id", "stored_name", "created_at", "owner_kind", "owner_id", "generated"
     )
@@ -117,15 +124,15 @@ async def sweep(
     if dry_run:
         return report
     await asyncio.to_thread(
-        files._unlink_quietly,
-        [files.path_of(name, config) for name in report.files_on_disk_removed] + temporaries,
+        unlink_quietly,
+        [path_of(name, config) for name in report.files_on_disk_removed] + temporaries,
     )
     if report.blobs_removed:
         await FileBlob.filter(stored_name__in=report.blobs_removed).delete()
     for row in missing:
         if not (row["generated"] and row["owner_kind"] == FileOwner.INVOICE):
             continue
-        async with files.file_transaction():
+        async with file_transaction():
             invoice = await Invoice.filter(id=row["owner_id"]).select_for_update().first()
             await StoredFile.filter(id=row["id"]).delete()
             if invoice is not None:
@@ -151,56 +158,30 @@ class MoveReport:
         return text
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(files.BLOB_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 async def _move_one(row: StoredFile, to: str, config: Settings, report: MoveReport) -> None:
     name = row.stored_name
-    path = files.path_of(name, config)
-    in_db = await FileBlob.filter(stored_name=name, seq=0).exists()
+    path = path_of(name, config)
+    in_db = await in_database(name)
     on_disk = await asyncio.to_thread(path.is_file)
-    if to == files.DATABASE:
-        if in_db:
-            report.already += 1
-        elif on_disk:
-            async with files.file_transaction():
-                handle = await asyncio.to_thread(path.open, "rb")
-                try:
-                    _, sha = await files.write_bytes(
-                        handle, name, config, store_kind=files.DATABASE, limit=2**62
-                    )
-                finally:
-                    handle.close()
-                if sha != row.sha256:
-                    report.mismatched_file_ids.append(row.id)
-                    raise _Skip
-            report.moved += 1
-        else:
-            report.missing_file_ids.append(row.id)
-            return
-        if on_disk:  # the database has them now: drop the copy on disk
-            await asyncio.to_thread(files._unlink_quietly, [path])
-        return
-    if on_disk:
+    there, elsewhere = (in_db, on_disk) if to == DATABASE else (on_disk, in_db)
+    if there:
         report.already += 1
-    elif in_db:
-        async with files.file_transaction():
-            _, sha = await files.write_bytes(
-                files.Opened(name).chunks(), name, config, store_kind=files.FILESYSTEM, limit=2**62
-            )
+    elif not elsewhere:
+        report.missing_file_ids.append(row.id)
+        return
+    else:
+        # Read from the other store: the file on disk, or the database's chunks.
+        source = Opened(name, path if to == DATABASE else None)
+        async with file_transaction():
+            _, sha = await write_bytes(source.chunks(), name, config, store_kind=to, limit=2**62)
             if sha != row.sha256:
                 report.mismatched_file_ids.append(row.id)
                 raise _Skip
         report.moved += 1
-    else:
-        report.missing_file_ids.append(row.id)
-        return
-    if in_db:
+    # `to` has the bytes now: drop the other copy.
+    if to == DATABASE and on_disk:
+        await asyncio.to_thread(unlink_quietly, [path])
+    elif to == FILESYSTEM and in_db:
         await FileBlob.filter(stored_name=name).delete()
 
 
@@ -210,7 +191,7 @@ class _Skip(Exception):
 
 async def move(to: str, config: Settings | None = None) -> MoveReport:
     """Move every file's bytes into the `to` store ("database" or "filesystem")."""
-    if to not in files.STORES:
+    if to not in STORES:
         raise ValueError(f"unknown file store {to!r}: use database or filesystem")
     config = config or settings
     report = MoveReport()

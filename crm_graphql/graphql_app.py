@@ -1,0 +1,243 @@
+"""The /graphql handler: strawberry's ASGI view with our context, JSON errors, orjson,
+local GraphiQL, one cost budget per batch, idempotency keys, and the request's work
+stopped when its client disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import strawberry
+from cross_web import HTTPException
+from graphql import GraphQLError, parse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
+
+from crm_graphql import graphiql, multipart
+from crm_graphql.context import Context
+from crm_graphql.dataloaders import Loaders
+from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
+from crm_graphql.middleware import error_body, request_id_of
+from crm_graphql.services import idempotency
+from crm_graphql.services.deadline import Deadline
+from crm_graphql.services.deadline import current as current_deadline
+from crm_graphql.settings import Settings
+
+log = logging.getLogger("crm_graphql")
+
+
+async def _stop_on_disconnect(
+    handler: ASGIApp, deadline: Deadline, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run `handler`; if the client disconnects before the response starts, cancel the
+    request's deadline and its task, so its database work stops too (SQLite: the
+    progress handler interrupts the statement; PostgreSQL: asyncpg cancels it).
+
+    The client's disconnect is the next message once the body has been read, so the
+    watch starts only when the handler has read the last chunk of the body."""
+    body_read = asyncio.Event()
+    responding = False
+    disconnected = False
+
+    async def tracked_receive() -> Message:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            body_read.set()
+        return message
+
+    async def tracked_send(message: Message) -> None:
+        nonlocal responding
+        responding = True
+        await send(message)
+
+    work = asyncio.ensure_future(handler(scope, tracked_receive, tracked_send))
+
+    async def watch() -> None:
+        nonlocal disconnected
+        await body_read.wait()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+        if not responding and not work.done():
+            disconnected = True
+            deadline.cancel()
+            work.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await work
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not disconnected or (task is not None and task.cancelling()):
+            raise
+        log.info("request %s: client disconnected; its work was stopped", request_id_of(scope))
+    finally:
+        watcher.cancel()
+
+
+class GraphQLApp(GraphQL):
+    """strawberry's ASGI view with our context, JSON errors, orjson and local GraphiQL."""
+
+    def __init__(self, schema: strawberry.Schema, config: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if config.graphiql else None,
+            allow_queries_via_get=config.allow_get_queries,
+            multipart_uploads_enabled=True,
+        )
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        deadline = current_deadline()
+        if deadline is None:
+            await self._respond(scope, receive, send)
+            return
+        await _stop_on_disconnect(self._respond, deadline, scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope=scope, receive=receive)
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None and request.method == "POST":
+            response = await idempotency.respond(request, key, self._run, self.config)
+        else:
+            response = await self._run(request)
+        await response(scope, receive, send)
+
+    async def _run(self, request: Request) -> Response:
+        try:
+            return await self.run(request)  # type: ignore[return-value]
+        except HTTPException as exc:
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+            reason = exc.reason
+            if exc.status_code == 404 and request.method == "GET" and not self.config.graphiql:
+                # The GraphiQL page asked for where it is turned off: say so.
+                reason = (
+                    "GraphiQL is turned off here"
+                    + (" (CRM_MODE=production)" if self.config.production else "")
+                    + ": send queries as POST requests to this URL, or set CRM_GRAPHIQL=1."
+                )
+            return JSONResponse(error_body(reason, code), status_code=exc.status_code)
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        state = request.scope.get("state", {})
+        client = request.client
+        viewer = state.get("viewer")
+        loaders = Loaders(viewer)
+        if viewer is not None:
+            # The middleware already loaded the viewer's bits; don't fetch them twice.
+            loaders.users.bits.prime(viewer.user.id, viewer.bits)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.config,
+            viewer=viewer,
+            loaders=loaders,
+            request_id=state.get("request_id", ""),
+            client_address=client.host if client else "unknown",
+        )
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Response,
+    ) -> Any:
+        """A batch is one request with one budget: its operations' costs are added up
+        and the whole batch is refused when the sum is over the limit; the operations
+        then run one after another (strawberry runs them concurrently), so a batch
+        never multiplies the load one request can put on the server."""
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        refused = self._batch_cost_error(request_data)
+        if refused is not None:
+            return [ExecutionResult(data=None, errors=[refused]) for _ in request_data]
+        results = []
+        for data in request_data:
+            results.append(
+                await self.execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=data,
+                )
+            )
+        return results
+
+    def _batch_cost_error(self, batch: list[Any]) -> GraphQLError | None:
+        limits = self.config.limits
+        total = 0
+        for data in batch:
+            if not isinstance(data.query, str):
+                continue
+            variables = data.variables if isinstance(data.variables, dict) else None
+            try:
+                document = parse(data.query, max_tokens=limits.max_tokens)
+                cost = operation_cost(
+                    self.schema._schema,  # type: ignore[attr-defined]
+                    document,
+                    data.operation_name,
+                    variables,
+                    limits,
+                )
+            except GraphQLError:
+                continue  # the operation reports its own error when it runs
+            total += cost or 0
+        if total > limits.max_cost:
+            return too_costly(total, limits.max_cost, what="The batch's")
+        return None
+
+    async def parse_multipart(self, request: Any) -> Any:  # type: ignore[override]
+        """strawberry's multipart parsing, with the map checked strictly
+        (crm_graphql/multipart.py): a map that does not fit is a 400."""
+        try:
+            form_data = await request.get_form_data()
+        except ValueError:
+            raise HTTPException(400, "Unable to parse the multipart body.") from None
+        try:
+            operations = multipart.parse_json_field(form_data.form.get("operations"), "operations")
+            files_map = multipart.parse_json_field(form_data.form.get("map"), "map")
+            return multipart.place_files(operations, files_map, form_data.files)
+        except multipart.MultipartError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(graphiql.graphiql_html(str(request.url.path)))
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if result.errors:
+            # However many problems a document has, a response lists a bounded number.
+            result.errors = truncate_errors(result.errors, self.config.limits.max_errors)
+        # Parse errors never reach the schema extensions: give them their code here.
+        for error in result.errors or ():
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": default_code(error)}
+        return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        value = orjson.loads(data)
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        ):
+            return value
+        raise HTTPException(
+            400, "The request body must be a JSON object (or a list of them for a batch)."
+        )
