@@ -28,7 +28,7 @@ from crm_graphql.permissions.invoices import (
 )
 from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
 from crm_graphql.resolvers.filtering import filtered_invoices
-from crm_graphql.schema.common import Connection, DeletePayload, user_errors
+from crm_graphql.schema.common import Connection, DeletePayload, model_enum, user_errors
 from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter, InvoiceOrder
 from crm_graphql.schema.invoice_inputs import (
     InvoiceCreateInput,
@@ -242,7 +242,7 @@ class InvoicesMutation:
             invoice = await _invoice(info, id)
             _check_edit(info, viewer, invoice)
             return await service.set_status(
-                viewer, invoice, InvoiceStatus(status.value), paid_on, info.context.request_id
+                viewer, invoice, model_enum(InvoiceStatus, status), paid_on, info.context.request_id
             )
 
         invoice, errors = await atomic(work)

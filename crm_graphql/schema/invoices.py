@@ -13,6 +13,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.invoices import LINK_ORDER
+from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.permissions.invoices import (
@@ -186,11 +187,11 @@ class InvoiceType:
 
     @strawberry.field(description="Concept lines, in order.")
     async def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
-        return await info.context.loaders.invoices.lines.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.lines.load(root.id)
 
     @strawberry.field(description="Taxes, in order.")
     async def taxes(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceTaxType]:
-        return await info.context.loaders.invoices.taxes.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.taxes.load(root.id)
 
     @strawberry.field(description="Tax base: the sum of the lines.")
     def base(self, root: strawberry.Parent[Invoice]) -> Decimal:
@@ -245,10 +246,15 @@ class InvoiceType:
             delete=can_delete_invoice(viewer, root),
         )
 
-    @strawberry.field(description="Related contracts you can see, by contract id.")
+    @strawberry.field(
+        description="Related contracts you can see, by contract id.",
+        graphql_type=Connection[
+            Annotated["ContractType", strawberry.lazy("crm_graphql.schema.contracts")]
+        ],
+    )
     async def related_contracts(
         self, root: strawberry.Parent[Invoice], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Contract]:
         loaders = info.context.loaders.invoices
         size = _limit(info, first)
         links = await loaders.contract_links.load((root.id, size))
