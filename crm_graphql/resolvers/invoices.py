@@ -182,7 +182,7 @@ class InvoicesMutation:
             )
         )
         await _finish(info, "invoiceCreate", "", invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change an invoice: IM any; IW a Received one while it is unlocked or "
@@ -220,7 +220,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceUpdate", invoice_id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Set the status (whoever may edit the invoice). PAID sets the payment "
@@ -247,7 +247,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceSetStatus", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Lock an unlocked invoice (IW or IM): then only you or IM may change it.",
@@ -268,7 +268,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceLock", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Render a Submitted invoice's PDF again (e.g. after CRM setup's layout "
@@ -287,7 +287,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceRegeneratePdf", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Unlock an invoice. Only invoice managers (IM) unlock.",
@@ -308,7 +308,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceUnlock", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete an invoice: IM or superadmins only, and never a locked one.",
