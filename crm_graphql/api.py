@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -109,7 +109,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     # Rule classes are made once, so the shared validation cache recognises them.
     # The cost rule comes first: it prices each fragment once and stops validation on a
     # document that expands too far, before the depth and alias walkers expand it.
-    rules = [
+    rules: list[type[ASTValidationRule]] = [
         cost_limit_rule(
             limits.max_cost,
             limits.page_size_default,

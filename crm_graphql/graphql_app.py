@@ -81,7 +81,7 @@ async def _stop_on_disconnect(
         watcher.cancel()
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context, JSON errors, orjson and local GraphiQL."""
 
     def __init__(self, schema: strawberry.Schema, config: Settings) -> None:
@@ -92,6 +92,8 @@ class GraphQLApp(GraphQL):
             multipart_uploads_enabled=True,
         )
         self.config = config
+        # graphql-core's schema, which prices a batch before it runs.
+        self.graphql_schema = schema._schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,7 +116,7 @@ class GraphQLApp(GraphQL):
 
     async def _run(self, request: Request) -> Response:
         try:
-            return await self.run(request)  # type: ignore[return-value]
+            return await self.run(request)
         except HTTPException as exc:
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
             reason = exc.reason
@@ -127,6 +129,7 @@ class GraphQLApp(GraphQL):
                 )
             return JSONResponse(error_body(reason, code), status_code=exc.status_code)
 
+    # Narrower than strawberry's (which also takes WebSockets): this app serves HTTP only.
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         state = request.scope.get("state", {})
         client = request.client
@@ -145,7 +148,7 @@ class GraphQLApp(GraphQL):
             client_address=client.host if client else "unknown",
         )
 
-    async def execute_operation(  # type: ignore[override]
+    async def execute_operation(
         self,
         request: Request,
         request_adapter: Any,
@@ -189,7 +192,7 @@ class GraphQLApp(GraphQL):
             try:
                 document = parse(data.query, max_tokens=limits.max_tokens)
                 cost = operation_cost(
-                    self.schema._schema,  # type: ignore[attr-defined]
+                    self.graphql_schema,
                     document,
                     data.operation_name,
                     variables,
@@ -202,7 +205,7 @@ class GraphQLApp(GraphQL):
             return too_costly(total, limits.max_cost, what="The batch's")
         return None
 
-    async def parse_multipart(self, request: Any) -> Any:  # type: ignore[override]
+    async def parse_multipart(self, request: Any) -> Any:
         """strawberry's multipart parsing, with the map checked strictly
         (crm_graphql/multipart.py): a map that does not fit is a 400."""
         try:

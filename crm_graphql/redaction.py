@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -53,16 +54,23 @@ def _redact_record(record: logging.LogRecord) -> None:
         record.args = {k: _redact_value(v) for k, v in record.args.items()}
 
 
+class _RedactingFactory:
+    """A log record factory that redacts what the one it wraps makes."""
+
+    crm_redacts = True
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+
 def install() -> None:
     """Wrap the log record factory (once per process)."""
     previous = logging.getLogRecordFactory()
     if getattr(previous, "crm_redacts", False):
         return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        _redact_record(record)
-        return record
-
-    factory.crm_redacts = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
+    logging.setLogRecordFactory(_RedactingFactory(previous))

@@ -72,3 +72,12 @@ def test_everything_has_a_description() -> None:
                 if not value.description:
                     missing.append(f"{name}.{value_name}")
     assert missing == []
+
+
+def test_permission_bit_enum_lists_every_bit_in_order() -> None:
+    # The enum is written out for the type checker; the bits live in models/users.py.
+    from crm_graphql.models.users import PERMISSION_BITS
+
+    enum = schema._schema.type_map["PermissionBit"]
+    assert isinstance(enum, GraphQLEnumType)
+    assert tuple(enum.values) == PERMISSION_BITS

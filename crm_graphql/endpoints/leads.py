@@ -42,7 +42,6 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.errors import FieldError, PayloadErrors
@@ -56,6 +55,7 @@ from crm_graphql.services import audit
 from crm_graphql.services import leads as lead_service
 from crm_graphql.services.auth import InvalidToken, Viewer, authenticate
 from crm_graphql.services.mutations import atomic
+from crm_graphql.services.orm import max_length
 from crm_graphql.services.setup import get_setup
 
 log = logging.getLogger("crm_graphql.leads_api")
@@ -296,7 +296,7 @@ async def _lead_data(
         errors.append(FieldError("ownerId", "FORBIDDEN", "A web-form token cannot set this."))
     elif owner:
         found = []
-        if len(owner) <= _max_length(User, "username"):  # longer: no such user
+        if len(owner) <= max_length(User, "username"):  # longer: no such user
             found = await User.filter(username=owner, enabled=True).values_list("id", flat=True)
         if found:
             data["owner_id"] = found[0]
@@ -312,7 +312,7 @@ async def _lead_data(
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if names:
         # A name longer than the column is no tag's (and Tortoise refuses to compare it).
-        fitting = [n for n in names if len(n) <= _max_length(LeadTag, "name")]
+        fitting = [n for n in names if len(n) <= max_length(LeadTag, "name")]
         tags = dict(await LeadTag.filter(name__in=fitting).values_list("name", "id"))
         missing = [n for n in names if n not in tags]
         if missing:
@@ -322,10 +322,6 @@ async def _lead_data(
     # token cannot set one anyway); a full token may name only companies it can see.
     companies = Company.all() if web_form else Company.filter(visible_companies_q(viewer))
     return data, companies
-
-
-def _max_length(model: type[Model], column: str) -> int:
-    return int(model._meta.fields_map[column].max_length)  # type: ignore[attr-defined]
 
 
 def _reason(errors: list[FieldError]) -> str:

@@ -16,7 +16,7 @@ AUDIT_SECONDS = 5.0
 class AuditDenials(SchemaExtension):
     """Writes the access denials the synchronous permission checks collected."""
 
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
         denials = getattr(context, "denials", None)

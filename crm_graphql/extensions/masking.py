@@ -109,7 +109,7 @@ class MaskUnexpectedErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if not errors:
+        if result is None or not errors:
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "")
@@ -141,4 +141,4 @@ class MaskUnexpectedErrors(SchemaExtension):
                     extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
                 )
             )
-        result.errors = masked  # type: ignore[union-attr]
+        result.errors = masked

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,7 +16,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=20)
     object_type = fields.CharField(max_length=60)
     object_id = fields.CharField(max_length=60, default="")
-    changes = fields.JSONField(default=dict)
+    changes: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     request_id = fields.CharField(max_length=40, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -53,7 +53,7 @@ class CustomField(Model):
     kind = fields.CharEnumField(CustomFieldKind, max_length=10)
     position = fields.IntField(default=0)
     # COMBO: the options. LINKED: "parent value|option" pairs.
-    options = fields.JSONField(default=list)
+    options: fields.JSONField[list[str]] = fields.JSONField(default=list)
     parent: fields.ForeignKeyNullableRelation[CustomField] = fields.ForeignKeyField(
         "crm.CustomField", related_name="children", null=True, on_delete=fields.SET_NULL
     )

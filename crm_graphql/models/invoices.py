@@ -62,7 +62,10 @@ class Invoice(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     version = fields.IntField(default=1)
     # The PDF, rendered after commit by services/pdf_queue.py (null: no PDF, Received).
-    pdf_status = fields.CharEnumField(InvoicePdfStatus, max_length=10, null=True)
+    # CharEnumField is typed without null=True: the annotation says the column may be null.
+    pdf_status: fields.Field[InvoicePdfStatus | None] = fields.CharEnumField(  # type: ignore[assignment]
+        InvoicePdfStatus, max_length=10, null=True
+    )
     pdf_error = fields.CharField(max_length=500, default="", db_default="")
     pdf_attempts = fields.IntField(default=0, db_default=0)
     # When the next render attempt is due (null: none due).

@@ -4,6 +4,7 @@ activities and saved searches."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -205,7 +206,8 @@ class SavedLeadSearch(Model):
         "crm.User", related_name="saved_lead_searches", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=100)
-    filter_json = fields.JSONField(default=dict)
+    # A LeadFilter as JSON (any JSON value the schema accepts as one, null included).
+    filter_json: fields.JSONField[Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     user_id: int

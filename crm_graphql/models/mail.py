@@ -58,7 +58,7 @@ class OutgoingMail(Model):
         "crm.User", related_name="outgoing_mails", null=True, on_delete=fields.SET_NULL
     )
     mail_from = fields.CharField(max_length=320)
-    recipients = fields.JSONField(default=list)
+    recipients: fields.JSONField[list[str]] = fields.JSONField(default=list)
     subject = fields.CharField(max_length=500, default="")
     message_id = fields.CharField(max_length=255, default="")
     # The whole RFC 5322 message, as sent.

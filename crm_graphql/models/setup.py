@@ -20,8 +20,10 @@ class CrmSetup(Model):
     default_tax_percent = fields.DecimalField(max_digits=7, decimal_places=4, default=21)
     # Leads: progress names by code (missing codes keep their default name), the
     # channels offered, and the days without change after which a lead is stale.
-    lead_progress_names = fields.JSONField(default=dict, db_default="{}")
-    lead_channels = fields.JSONField(default=list, db_default="[]")
+    lead_progress_names: fields.JSONField[dict[str, str]] = fields.JSONField(
+        default=dict, db_default="{}"
+    )
+    lead_channels: fields.JSONField[list[str]] = fields.JSONField(default=list, db_default="[]")
     lead_stale_days = fields.IntField(default=30, db_default=30)
     # Mail: the reference mailbox (CC of every lead mail, read over IMAP).
     mail_reference_address = fields.CharField(max_length=254, default="", db_default="")

@@ -41,11 +41,16 @@ class Auth(BasePermission):
         self.any_of = any_of
         self.scopes = scopes
         self.superadmin_only = superadmin_only
-        self._schema_directive = AuthDirective(
+        self._directive = AuthDirective(
             any_of=list(any_of),
             scopes=[s.value for s in scopes],
             superadmin_only=superadmin_only,
         )
+
+    @property
+    def schema_directive(self) -> object:
+        """This instance's `@auth` directive, printed into the SDL."""
+        return self._directive
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         context = info.context

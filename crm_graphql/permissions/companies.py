@@ -13,6 +13,7 @@ from tortoise.expressions import Q, Subquery
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.orm import lookup_q
 
 NOTHING = Q(id__in=[])
 
@@ -62,7 +63,7 @@ def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> 
         return Q()
     if not viewer.has("CR"):
         return NOTHING
-    return Q(**{f"{column}__in": visible_company_ids(viewer)})
+    return lookup_q({f"{column}__in": visible_company_ids(viewer)})
 
 
 def editable_companies_q(viewer: Viewer) -> Q:

@@ -18,6 +18,7 @@ from crm_graphql.models.leads import Lead
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.permissions.companies import NOTHING, visible_company_ids
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.orm import lookup_q
 
 LEAD_BITS = ("LR", "LW", "LM")
 
@@ -33,16 +34,16 @@ def visible_leads_q(viewer: Viewer, prefix: str = "") -> Q:
     if not is_lead_user(viewer):
         return NOTHING
     user = viewer.user
-    seen = Q(**{f"{prefix}owner_id": user.id}) | Q(
-        **{f"{prefix}owner_id__isnull": True, f"{prefix}company_id__isnull": True}
+    seen = lookup_q({f"{prefix}owner_id": user.id}) | lookup_q(
+        {f"{prefix}owner_id__isnull": True, f"{prefix}company_id__isnull": True}
     )
     if viewer.has("LM") and user.company_id is not None and user.mode != UserMode.STANDALONE:
         # LM colleagues: leads owned by users of the viewer's company (SPEC §7). A
         # standalone user has no colleagues (the stricter reading where SPEC is silent).
         colleagues = Subquery(User.filter(company_id=user.company_id).values("id"))
-        seen |= Q(**{f"{prefix}owner_id__in": colleagues})
+        seen |= lookup_q({f"{prefix}owner_id__in": colleagues})
     if viewer.has("CR"):
-        seen |= Q(**{f"{prefix}company_id__in": visible_company_ids(viewer)})
+        seen |= lookup_q({f"{prefix}company_id__in": visible_company_ids(viewer)})
     return seen
 
 

@@ -72,7 +72,7 @@ class ActivitiesMutation:
             )
 
         activity, errors = await atomic(work)
-        return ActivityPayload(activity=activity, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ActivityPayload(activity=activity, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change an activity's text (its author, or CM).", extensions=auth("CW")
@@ -90,7 +90,7 @@ class ActivitiesMutation:
             return await service.update_activity(viewer, activity, text, info.context.request_id)
 
         activity, errors = await atomic(work)
-        return ActivityPayload(activity=activity, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ActivityPayload(activity=activity, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete an activity (its author, or CM).", extensions=auth("CW")

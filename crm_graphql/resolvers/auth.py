@@ -24,7 +24,7 @@ from crm_graphql.schema.auth import (
     LogoutPayload,
     PasswordChangePayload,
 )
-from crm_graphql.schema.common import ErrorCode, UserError, user_errors
+from crm_graphql.schema.common import ErrorCode, UserError, model_enum, user_errors
 from crm_graphql.schema.users import UserType
 from crm_graphql.services import audit
 from crm_graphql.services import auth as auth_service
@@ -46,14 +46,16 @@ class AuthQuery:
     @strawberry.field(
         description="The authenticated user, with their effective permission bits.",
         extensions=auth(),
+        graphql_type=UserType,
     )
-    async def viewer(self, info: Info) -> UserType:
-        return info.context.require_viewer().user  # type: ignore[return-value]
+    async def viewer(self, info: Info) -> User:
+        return info.context.require_viewer().user
 
     @strawberry.field(
         description="Your API tokens (never their secrets); with `UM`, `all: true` lists "
         "everyone's.",
         extensions=auth(),
+        graphql_type=list[ApiTokenType],
     )
     async def api_tokens(
         self,
@@ -61,12 +63,12 @@ class AuthQuery:
         all: Annotated[
             bool, strawberry.argument(description="With `UM`: every user's tokens.")
         ] = False,
-    ) -> list[ApiTokenType]:
+    ) -> list[AuthToken]:
         viewer = info.context.require_viewer()
         query = AuthToken.filter(kind=TokenKind.API)
         if not (all and viewer.has("UM")):
             query = query.filter(user_id=viewer.user.id)
-        return await query.order_by("id")  # type: ignore[return-value]
+        return await query.order_by("id")
 
 
 @strawberry.type
@@ -100,11 +102,13 @@ class AuthMutation:
                 message=_MESSAGES[outcome.error_code],
             )
             return LoginPayload(token=None, expires_at=None, user=None, errors=[error])
-        await audit.record(outcome.user, audit.LOGIN, "User", outcome.user.id, {}, ctx.request_id)  # type: ignore[union-attr]
+        user = outcome.user
+        assert user is not None  # a login without an error code has its user
+        await audit.record(user, audit.LOGIN, "User", user.id, {}, ctx.request_id)
         return LoginPayload(
             token=outcome.token,
             expires_at=outcome.expires_at,
-            user=outcome.user,  # type: ignore[arg-type]
+            user=user,
             errors=[],
         )
 
@@ -144,7 +148,7 @@ class AuthMutation:
                 if expires <= datetime.now(UTC):
                     raise FieldError("expiresAt", "INVALID", "The expiry must be in the future.")
             token, secret = await auth_service.create_api_token(
-                viewer.user, name, TokenScope(input.scope.value), input.expires_at
+                viewer.user, name, model_enum(TokenScope, input.scope), input.expires_at
             )
             await audit.record(
                 viewer.user,
@@ -160,7 +164,7 @@ class AuthMutation:
         if result is None:
             return ApiTokenCreatePayload(api_token=None, secret=None, errors=user_errors(errors))
         token, secret = result
-        return ApiTokenCreatePayload(api_token=token, secret=secret, errors=[])  # type: ignore[arg-type]
+        return ApiTokenCreatePayload(api_token=token, secret=secret, errors=[])
 
     @strawberry.mutation(
         description="Revoke an API token: your own, or anyone's with `UM`.",
@@ -190,7 +194,7 @@ class AuthMutation:
             info.context.request_id,
         )
         await token.refresh_from_db()
-        return ApiTokenRevokePayload(api_token=token, errors=[])  # type: ignore[arg-type]
+        return ApiTokenRevokePayload(api_token=token, errors=[])
 
     @strawberry.mutation(
         description="Change your own password; other sessions stay valid until they expire.",

@@ -12,6 +12,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.ids import parse_id
+from crm_graphql.models.calendar import CalendarEvent, CalendarFeed
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.resolvers.common import input_fields
@@ -37,22 +38,25 @@ class CalendarQuery:
         "days; otherwise BAD_USER_INPUT), by date then time. An event about a lead or an "
         "invoice is listed only while you may see that lead or invoice.",
         extensions=auth(),
+        graphql_type=list[CalendarEventType],
     )
     async def calendar_events(
         self,
         info: Info,
         from_: Annotated[date, Described(name="from", description="First day.")],
         to: Annotated[date, Described(description="Last day.")],
-    ) -> list[CalendarEventType]:
+    ) -> list[CalendarEvent]:
         viewer = info.context.require_viewer()
-        return await service.events_in_range(visible_events_q(viewer), from_, to)  # type: ignore[return-value]
+        return await service.events_in_range(visible_events_q(viewer), from_, to)
 
     @strawberry.field(
-        description="Your active iCalendar feed (without its URL), or null.", extensions=auth()
+        description="Your active iCalendar feed (without its URL), or null.",
+        extensions=auth(),
+        graphql_type=CalendarFeedType | None,
     )
-    async def calendar_feed(self, info: Info) -> CalendarFeedType | None:
+    async def calendar_feed(self, info: Info) -> CalendarFeed | None:
         viewer = info.context.require_viewer()
-        return await service.active_feed(viewer.user.id)  # type: ignore[return-value]
+        return await service.active_feed(viewer.user.id)
 
 
 @strawberry.type
@@ -68,7 +72,7 @@ class CalendarMutation:
         event, errors = await atomic(
             lambda: service.create_event(viewer.user, data, info.context.request_id)
         )
-        return CalendarEventPayload(event=event, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CalendarEventPayload(event=event, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete one of your events (anybody else's is NOT_FOUND).", extensions=auth()
@@ -104,7 +108,7 @@ class CalendarMutation:
         return CalendarFeedCreatePayload(
             url=base + path,
             path=path,
-            feed=feed,  # type: ignore[arg-type]
+            feed=feed,
             errors=[],
         )
 

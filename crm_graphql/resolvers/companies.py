@@ -104,9 +104,11 @@ class CompaniesQuery:
     ) -> CompanyType:
         return await get_or_404(Company, visible_companies(info), id)
 
-    @strawberry.field(description="Every company role.", extensions=auth("CR"))
-    async def company_roles(self, info: Info) -> list[CompanyRoleType]:
-        return await CompanyRole.all().order_by("name")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every company role.", extensions=auth("CR"), graphql_type=list[CompanyRoleType]
+    )
+    async def company_roles(self, info: Info) -> list[CompanyRole]:
+        return await CompanyRole.all().order_by("name")
 
 
 @strawberry.type
@@ -128,7 +130,7 @@ class CompaniesMutation:
         company, errors = await atomic(
             lambda: service.create_company(viewer, data, visible, info.context.request_id)
         )
-        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyPayload(company=company, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a company: its manager with CW, or CW+CM for companies you see.",
@@ -150,7 +152,7 @@ class CompaniesMutation:
             )
 
         company, errors = await atomic(work)
-        return CompanyPayload(company=company, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyPayload(company=company, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a company: needs CM and edit access; refused while it has child "
@@ -191,7 +193,7 @@ class CompaniesMutation:
             return role
 
         role, errors = await atomic(work)
-        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyRolePayload(role=role, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or describe a role. Needs CM.", extensions=auth("CM"))
     async def company_role_update(
@@ -219,7 +221,7 @@ class CompaniesMutation:
             return role
 
         role, errors = await atomic(work)
-        return CompanyRolePayload(role=role, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CompanyRolePayload(role=role, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a role; its companies keep no role. Needs CM.", extensions=auth("CM")

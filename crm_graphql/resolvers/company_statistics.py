@@ -44,4 +44,4 @@ class CompanyStatisticsQuery:
                 )
         except ListError as exc:
             raise BadUserInput(str(exc)) from None
-        return CompanyStatistics(_companies=companies)  # type: ignore[call-arg]
+        return CompanyStatistics(_companies=companies)

@@ -91,7 +91,7 @@ class ContactsMutation:
             return await service.create_contact(viewer, company.id, data, info.context.request_id)
 
         contact, errors = await atomic(work)
-        return ContactPayload(contact=contact, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContactPayload(contact=contact, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a contact of a company you can edit.", extensions=auth("CW")
@@ -114,7 +114,7 @@ class ContactsMutation:
             return await service.update_contact(viewer, contact, data, info.context.request_id)
 
         contact, errors = await atomic(work)
-        return ContactPayload(contact=contact, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContactPayload(contact=contact, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a contact of a company you can edit.", extensions=auth("CW")

@@ -118,9 +118,13 @@ class ContractsQuery:
     ) -> ContractType:
         return await get_or_404(Contract, visible_contracts(info), id)
 
-    @strawberry.field(description="Every contract type, by name.", extensions=auth("CR"))
-    async def contract_types(self, info: Info) -> list[ContractKindType]:
-        return await ContractTypeModel.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every contract type, by name.",
+        extensions=auth("CR"),
+        graphql_type=list[ContractKindType],
+    )
+    async def contract_types(self, info: Info) -> list[ContractTypeModel]:
+        return await ContractTypeModel.all().order_by("name", "id")
 
 
 @strawberry.type
@@ -144,7 +148,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractCreate", None, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a contract of a company you can edit (CW). relatedContractIds "
@@ -174,7 +178,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractUpdate", input.id, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a contract of a company you can edit (CW), with its files and "
@@ -229,7 +233,7 @@ class ContractsMutation:
 
         contract, errors = await atomic(work)
         await _rejected(info, "contractCopy", id, errors)
-        return ContractPayload(contract=contract, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractPayload(contract=contract, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Create an invoice for a contract you can see: a Submitted invoice for "
@@ -257,7 +261,7 @@ class ContractsMutation:
         invoice, contract = result if result is not None else (None, None)
         return ContractGenerateInvoicePayload(
             invoice=invoice, contract=contract, errors=user_errors(errors)
-        )  # type: ignore[arg-type]
+        )
 
     @strawberry.mutation(description="Create a contract type. Needs CM.", extensions=auth("CM"))
     async def contract_type_create(
@@ -268,7 +272,7 @@ class ContractsMutation:
         kind, errors = await atomic(
             lambda: contract_types.create_type(viewer, data, info.context.request_id)
         )
-        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Rename or describe a contract type. Needs CM.", extensions=auth("CM")
@@ -288,7 +292,7 @@ class ContractsMutation:
             )
 
         kind, errors = await atomic(work)
-        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a contract type and its custom fields; refused while contracts "

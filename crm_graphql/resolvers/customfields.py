@@ -45,6 +45,7 @@ class CustomFieldsQuery:
     @strawberry.field(
         description="Custom field definitions of one kind of object, in display order.",
         extensions=auth("CR", "LR"),
+        graphql_type=list[CustomFieldType],
     )
     async def custom_fields(
         self,
@@ -54,16 +55,17 @@ class CustomFieldsQuery:
             strawberry.ID | None,
             Described(description="CONTRACT/LEAD: the contract type or lead type."),
         ] = None,
-    ) -> list[CustomFieldType]:
+    ) -> list[CustomField]:
         owner = parse_id(owner_id, "ownerId") if owner_id is not None else None
-        return await customfields.fields_for(entity_of(entity), owner)  # type: ignore[return-value]
+        return await customfields.fields_for(entity_of(entity), owner)
 
     @strawberry.field(
         description='Company custom field sections ("Without section" is implicit).',
         extensions=auth("CR"),
+        graphql_type=list[CustomFieldSectionType],
     )
-    async def custom_field_sections(self, info: Info) -> list[CustomFieldSectionType]:
-        return await CustomFieldSection.all()  # type: ignore[return-value]
+    async def custom_field_sections(self, info: Info) -> list[CustomFieldSection]:
+        return await CustomFieldSection.all()
 
 
 def _may_define(info: Info, entity: CustomFieldEntity) -> None:
@@ -106,7 +108,7 @@ class CustomFieldsMutation:
             return field
 
         field, errors = await atomic(work)
-        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a custom field. Needs CM (LM for lead type fields).",
@@ -140,7 +142,7 @@ class CustomFieldsMutation:
             return field
 
         field, errors = await atomic(work)
-        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldPayload(custom_field=field, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a custom field and every value of it. Needs CM (LM for lead "
@@ -196,7 +198,7 @@ class CustomFieldsMutation:
             return section
 
         section, errors = await atomic(work)
-        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))
 
     @strawberry.mutation(description="Change a section. Needs CM.", extensions=auth("CM"))
     async def custom_field_section_update(
@@ -229,7 +231,7 @@ class CustomFieldsMutation:
             return section
 
         section, errors = await atomic(work)
-        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CustomFieldSectionPayload(section=section, errors=user_errors(errors))
 
     @strawberry.mutation(
         description='Delete a section; its fields move to "Without section". Needs CM.',

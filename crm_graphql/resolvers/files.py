@@ -30,7 +30,7 @@ from crm_graphql.resolvers.common import (
     editable_lead,
 )
 from crm_graphql.resolvers.common import parse_id as parse_query_id
-from crm_graphql.schema.common import DeletePayload, user_errors
+from crm_graphql.schema.common import DeletePayload, model_enum, user_errors
 from crm_graphql.schema.files import (
     FileType,
     FileUploadInput,
@@ -81,15 +81,16 @@ class FilesQuery:
     @strawberry.field(
         description="One file you can see (NOT_FOUND otherwise).",
         extensions=auth("CR", "LR", "LW", "LM"),
+        graphql_type=FileType,
     )
     async def file(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> FileType:
+    ) -> StoredFile:
         viewer = info.context.require_viewer()
         found = await StoredFile.filter(visible_files_q(viewer), id=parse_query_id(id)).first()
         if found is None:
             raise NotFound(f"No file with id {id}.")
-        return found  # type: ignore[return-value]
+        return found
 
 
 @strawberry.type
@@ -111,7 +112,7 @@ class FilesMutation:
         input: Annotated[FileUploadInput, Described(description="The owner and the file.")],
     ) -> FileUploadPayload:
         viewer = info.context.require_viewer()
-        kind = FileOwner(input.owner_kind.value)
+        kind = model_enum(FileOwner, input.owner_kind)
 
         async def work() -> StoredFile:
             owner_id, company = await editable_owner(info, kind, input.owner_id)
@@ -133,7 +134,7 @@ class FilesMutation:
             stored, errors = await atomic(work)
         finally:
             await close_upload(input.file)
-        return FileUploadPayload(file=stored, errors=user_errors(errors))  # type: ignore[arg-type]
+        return FileUploadPayload(file=stored, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a file and its bytes: its uploader (still able to edit the "

@@ -4,7 +4,7 @@ company rule by the service, with the rights given here."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, Protocol, cast
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -41,21 +41,26 @@ PartialArg = Annotated[
 ]
 
 
-def _require_part(file: Any) -> None:
+class FilePart(Protocol):
+    """A file part of a GraphQL multipart request (a Starlette `UploadFile`)."""
+
+    file: BinaryIO
+
+
+def _require_part(file: object) -> FilePart:
     if not hasattr(file, "file"):
         # A literal or a JSON variable in place of the multipart request's file part.
         raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
+    return cast(FilePart, file)
 
 
 async def _run(info: Info, importer: Any, file: Any, dry_run: bool, partial: bool) -> ImportPayload:
     viewer = info.context.require_viewer()
-    if not hasattr(file, "file"):
-        # A literal or a JSON variable in place of the multipart request's file part.
-        raise BadUserInput("`file` must be a part of a GraphQL multipart request.", argument="file")
+    part = _require_part(file)
     # A file of many rows gets the import budget, not the query deadline.
     with deadline_scope(info.context.settings.import_timeout_seconds):
         result = await importer(
-            file.file,
+            part.file,
             viewer_access(viewer),
             dry_run=dry_run,
             partial=partial,
@@ -121,13 +126,13 @@ class ImportsMutation:
         partial: PartialArg = False,
     ) -> ImportPayload:
         viewer = info.context.require_viewer()
-        _require_part(file)
+        part = _require_part(file)
         access = ContractAccess(
             company=viewer_access(viewer), visible_contracts=visible_contracts_q(viewer)
         )
         with deadline_scope(info.context.settings.import_timeout_seconds):
             result = await import_contracts(
-                file.file,
+                part.file,
                 access,
                 dry_run=dry_run,
                 partial=partial,

@@ -29,4 +29,4 @@ class InvoiceStatisticsQuery:
             strawberry.argument(description="Conditions, as for `invoices`; none: all."),
         ] = None,
     ) -> InvoiceStatistics:
-        return InvoiceStatistics(_invoices=filtered_invoices(info, filter))  # type: ignore[call-arg]
+        return InvoiceStatistics(_invoices=filtered_invoices(info, filter))

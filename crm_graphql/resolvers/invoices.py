@@ -28,7 +28,7 @@ from crm_graphql.permissions.invoices import (
 )
 from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
 from crm_graphql.resolvers.filtering import filtered_invoices
-from crm_graphql.schema.common import Connection, DeletePayload, user_errors
+from crm_graphql.schema.common import Connection, DeletePayload, model_enum, user_errors
 from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter, InvoiceOrder
 from crm_graphql.schema.invoice_inputs import (
     InvoiceCreateInput,
@@ -182,7 +182,7 @@ class InvoicesMutation:
             )
         )
         await _finish(info, "invoiceCreate", "", invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change an invoice: IM any; IW a Received one while it is unlocked or "
@@ -220,7 +220,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceUpdate", invoice_id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Set the status (whoever may edit the invoice). PAID sets the payment "
@@ -242,12 +242,12 @@ class InvoicesMutation:
             invoice = await _invoice(info, id)
             _check_edit(info, viewer, invoice)
             return await service.set_status(
-                viewer, invoice, InvoiceStatus(status.value), paid_on, info.context.request_id
+                viewer, invoice, model_enum(InvoiceStatus, status), paid_on, info.context.request_id
             )
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceSetStatus", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Lock an unlocked invoice (IW or IM): then only you or IM may change it.",
@@ -268,7 +268,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceLock", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Render a Submitted invoice's PDF again (e.g. after CRM setup's layout "
@@ -287,7 +287,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceRegeneratePdf", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Unlock an invoice. Only invoice managers (IM) unlock.",
@@ -308,7 +308,7 @@ class InvoicesMutation:
 
         invoice, errors = await atomic(work)
         await _finish(info, "invoiceUnlock", id, invoice, errors)
-        return InvoicePayload(invoice=invoice, errors=user_errors(errors))  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete an invoice: IM or superadmins only, and never a locked one.",

@@ -10,8 +10,10 @@ from tortoise.functions import Count
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
+from crm_graphql.models.users import User
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import own_or_visible_companies
 from crm_graphql.permissions.lead_mail import (
@@ -38,6 +40,7 @@ from crm_graphql.services import lead_mail, outbox
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic
+from crm_graphql.services.orm import max_length
 from crm_graphql.services.setup import get_setup
 
 Described = strawberry.argument
@@ -85,11 +88,11 @@ class LeadMailQuery:
         found = _templates(info)
         if language is not None:
             # Longer than the column: Tortoise would refuse it as an internal error.
-            limit = MailTemplate._meta.fields_map["language"].max_length
+            limit = max_length(MailTemplate, "language")
             if len(language) > limit:
                 raise BadUserInput(f"`language` is longer than {limit} characters.")
             found = found.filter(language=language)
-        return await found.order_by("name", "id")  # type: ignore[return-value]
+        return await found.order_by("name", "id")
 
     @strawberry.field(
         description="The CRM templates offered for a lead: yours, in the lead's language "
@@ -104,11 +107,7 @@ class LeadMailQuery:
         except FieldError:
             return []
         return (
-            await _templates(info)
-            .filter(language__in=[lead.language, ""])
-            .order_by(  # type: ignore[return-value]
-                "name", "id"
-            )
+            await _templates(info).filter(language__in=[lead.language, ""]).order_by("name", "id")
         )
 
     @strawberry.field(
@@ -200,7 +199,7 @@ class LeadMailMutation:
         if result is None:
             return LeadMailPayload(outgoing_mail=None, lead=None, errors=user_errors(errors))
         outbox.wake.set()
-        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])  # type: ignore[arg-type]
+        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])
 
     @strawberry.mutation(
         description="Forward a lead's details, with a comment, to any addresses (the lead's "
@@ -218,8 +217,8 @@ class LeadMailMutation:
 
         async def work() -> tuple[Lead, OutgoingMail]:
             lead = await _mailable_lead(info, lead_id)
-            owner = await lead.owner if lead.owner_id else None
-            company = await lead.company if lead.company_id else None
+            owner = await User.get_or_none(id=lead.owner_id) if lead.owner_id else None
+            company = await Company.get_or_none(id=lead.company_id) if lead.company_id else None
             composed = await lead_mail.forward(
                 viewer,
                 lead,
@@ -236,7 +235,7 @@ class LeadMailMutation:
         if result is None:
             return LeadMailPayload(outgoing_mail=None, lead=None, errors=user_errors(errors))
         outbox.wake.set()
-        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])  # type: ignore[arg-type]
+        return LeadMailPayload(outgoing_mail=result[1], lead=result[0], errors=[])
 
     @strawberry.mutation(
         description="Queue a failed or waiting message of yours again now (FM: anyone's).",
@@ -284,7 +283,7 @@ class LeadMailMutation:
                 request_id=info.context.request_id,
             )
         )
-        return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmTemplatePayload(template=found, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a CRM template you manage: one you created, or one whose "
@@ -310,7 +309,7 @@ class LeadMailMutation:
             )
 
         found, errors = await atomic(work)
-        return CrmTemplatePayload(template=found, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmTemplatePayload(template=found, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a CRM template you manage: one you created, or one whose "

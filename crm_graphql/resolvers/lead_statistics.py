@@ -50,7 +50,7 @@ class LeadStatisticsQuery:
             strawberry.argument(description="Conditions, as for `leads`; none: all."),
         ] = None,
     ) -> LeadStatistics:
-        return LeadStatistics(_leads=filtered_leads(info, filter, open_default=False))  # type: ignore[call-arg]
+        return LeadStatistics(_leads=filtered_leads(info, filter, open_default=False))
 
     @strawberry.field(
         description="The leads you can see that match the filter, grouped by progress step "

@@ -52,13 +52,18 @@ class SetupQuery:
     @strawberry.field(
         description="The CRM setup: invoice numbering, layout, tax and currency defaults.",
         extensions=auth(),
+        graphql_type=CrmSetupType,
     )
-    async def crm_setup(self, info: Info) -> CrmSetupType:
-        return await service.get_setup()  # type: ignore[return-value]
+    async def crm_setup(self, info: Info) -> CrmSetup:
+        return await service.get_setup()
 
-    @strawberry.field(description="Every payment method, by name.", extensions=auth())
-    async def payment_methods(self, info: Info) -> list[PaymentMethodType]:
-        return await PaymentMethod.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every payment method, by name.",
+        extensions=auth(),
+        graphql_type=list[PaymentMethodType],
+    )
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return await PaymentMethod.all().order_by("name", "id")
 
 
 @strawberry.type
@@ -79,7 +84,7 @@ class SetupMutation:
         setup, errors = await atomic(
             lambda: service.update_setup(viewer.user, version, data, info.context.request_id)
         )
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Upload the invoice logo (FM or superadmin) as a GraphQL multipart "
@@ -105,7 +110,7 @@ class SetupMutation:
             setup, errors = await atomic(work)
         finally:
             await _close(file)
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Remove the invoice logo (FM or superadmin).", extensions=auth("FM")
@@ -117,7 +122,7 @@ class SetupMutation:
                 viewer.user, config=info.context.settings, request_id=info.context.request_id
             )
         )
-        return CrmSetupPayload(setup=setup, errors=user_errors(errors))  # type: ignore[arg-type]
+        return CrmSetupPayload(setup=setup, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Create a payment method (FM or superadmin).", extensions=auth("FM")
@@ -132,7 +137,7 @@ class SetupMutation:
         method, errors = await atomic(
             lambda: service.create_payment_method(viewer.user, data, info.context.request_id)
         )
-        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))  # type: ignore[arg-type]
+        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Change a payment method (FM or superadmin).", extensions=auth("FM")
@@ -152,7 +157,7 @@ class SetupMutation:
             )
 
         method, errors = await atomic(work)
-        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))  # type: ignore[arg-type]
+        return PaymentMethodPayload(payment_method=method, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a payment method (FM or superadmin).", extensions=auth("FM")

@@ -8,11 +8,11 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
+from crm_graphql.models.files import StoredFile
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import editable_contract, get_or_404, input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
-from crm_graphql.schema.files import FileType
 from crm_graphql.schema.templates import (
     ContractGeneratePdfPayload,
     ContractTemplateCreateInput,
@@ -31,9 +31,13 @@ Described = strawberry.argument
 
 @strawberry.type
 class TemplatesQuery:
-    @strawberry.field(description="Every contract template, by name.", extensions=auth("CR"))
-    async def contract_templates(self, info: Info) -> list[ContractTemplateType]:
-        return await ContractTemplate.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every contract template, by name.",
+        extensions=auth("CR"),
+        graphql_type=list[ContractTemplateType],
+    )
+    async def contract_templates(self, info: Info) -> list[ContractTemplate]:
+        return await ContractTemplate.all().order_by("name", "id")
 
     @strawberry.field(description="One contract template.", extensions=auth("CR"))
     async def contract_template(
@@ -55,7 +59,7 @@ class TemplatesMutation:
         template, errors = await atomic(
             lambda: service.create_template(viewer, data, info.context.request_id)
         )
-        return ContractTemplatePayload(template=template, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTemplatePayload(template=template, errors=user_errors(errors))
 
     @strawberry.mutation(description="Change a contract template. Needs CM.", extensions=auth("CM"))
     async def contract_template_update(
@@ -72,7 +76,7 @@ class TemplatesMutation:
             return await service.update_template(viewer, template, data, info.context.request_id)
 
         template, errors = await atomic(work)
-        return ContractTemplatePayload(template=template, errors=user_errors(errors))  # type: ignore[arg-type]
+        return ContractTemplatePayload(template=template, errors=user_errors(errors))
 
     @strawberry.mutation(description="Delete a contract template. Needs CM.", extensions=auth("CM"))
     async def contract_template_delete(
@@ -109,11 +113,11 @@ class TemplatesMutation:
     ) -> ContractGeneratePdfPayload:
         viewer = info.context.require_viewer()
 
-        async def work() -> FileType:
+        async def work() -> StoredFile:
             code = check_language(language)
             contract = await editable_contract(info, contract_id, "contractId")
             template = await get_object(ContractTemplate, template_id, "templateId")
-            return await documents.attach_contract_pdf(  # type: ignore[return-value]
+            return await documents.attach_contract_pdf(
                 contract, template, viewer.user, info.context.request_id, code
             )
 

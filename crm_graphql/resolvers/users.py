@@ -95,13 +95,19 @@ class UsersQuery:
         viewer = info.context.require_viewer()
         return await get_or_404(User, User.filter(visible_users_q(viewer)), id)
 
-    @strawberry.field(description="Every profile. Needs `UM`.", extensions=auth("UM"))
-    async def profiles(self, info: Info) -> list[ProfileType]:
-        return await Profile.all().order_by("id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every profile. Needs `UM`.",
+        extensions=auth("UM"),
+        graphql_type=list[ProfileType],
+    )
+    async def profiles(self, info: Info) -> list[Profile]:
+        return await Profile.all().order_by("id")
 
-    @strawberry.field(description="Every group. Needs `UM`.", extensions=auth("UM"))
-    async def groups(self, info: Info) -> list[GroupType]:
-        return await Group.all().order_by("id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every group. Needs `UM`.", extensions=auth("UM"), graphql_type=list[GroupType]
+    )
+    async def groups(self, info: Info) -> list[Group]:
+        return await Group.all().order_by("id")
 
 
 @strawberry.type
@@ -117,7 +123,7 @@ class UsersMutation:
         user, errors = await _run(
             lambda: service.create_user(viewer, data, info.context.request_id)
         )
-        return UserCreatePayload(user=user, errors=errors)  # type: ignore[arg-type]
+        return UserCreatePayload(user=user, errors=errors)
 
     @strawberry.mutation(
         description="Change a user. Needs `UM`; a superadmin account only by a superadmin.",
@@ -137,7 +143,7 @@ class UsersMutation:
             return await service.update_user(viewer, target, data, info.context.request_id)
 
         user, errors = await _run(work)
-        return UserUpdatePayload(user=user, errors=errors)  # type: ignore[arg-type]
+        return UserUpdatePayload(user=user, errors=errors)
 
     @strawberry.mutation(
         description="Delete a user (not yourself). Needs `UM`.", extensions=auth("UM")
@@ -161,13 +167,13 @@ class UsersMutation:
         input: Annotated[ProfileCreateInput, strawberry.argument(description="The values.")],
     ) -> ProfilePayload:
         viewer = info.context.require_viewer()
-        bits = [b.value for b in input.permissions]
+        bits = [b.name for b in input.permissions]
         profile, errors = await _run(
             lambda: service.create_profile(
                 viewer, input.name.strip(), input.description, bits, info.context.request_id
             )
         )
-        return ProfilePayload(profile=profile, errors=errors)  # type: ignore[arg-type]
+        return ProfilePayload(profile=profile, errors=errors)
 
     @strawberry.mutation(description="Change a profile. Needs `UM`.", extensions=auth("UM"))
     async def profile_update(
@@ -178,7 +184,7 @@ class UsersMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
         if "permissions" in data:
-            data["permissions"] = [b.value for b in data["permissions"] or []]
+            data["permissions"] = [b.name for b in data["permissions"] or []]
 
         async def work() -> Profile:
             profile = await service.get_object(Profile, data.pop("id"), "id")
@@ -186,7 +192,7 @@ class UsersMutation:
             return await service.update_profile(viewer, profile, data, info.context.request_id)
 
         profile, errors = await _run(work)
-        return ProfilePayload(profile=profile, errors=errors)  # type: ignore[arg-type]
+        return ProfilePayload(profile=profile, errors=errors)
 
     @strawberry.mutation(
         description="Delete a profile nobody holds. Needs `UM`.", extensions=auth("UM")
@@ -215,7 +221,7 @@ class UsersMutation:
                 viewer, input.name.strip(), input.description, info.context.request_id
             )
         )
-        return GroupPayload(group=group, errors=errors)  # type: ignore[arg-type]
+        return GroupPayload(group=group, errors=errors)
 
     @strawberry.mutation(
         description='Delete a group (not "All"); its assignments go with it. Needs `UM`.',
@@ -252,7 +258,7 @@ class UsersMutation:
             )
 
         assignment, errors = await _run(work)
-        return AssignmentPayload(assignment=assignment, errors=errors)  # type: ignore[arg-type]
+        return AssignmentPayload(assignment=assignment, errors=errors)
 
     @strawberry.mutation(
         description="Take a profile assignment away. Needs `UM`.", extensions=auth("UM")

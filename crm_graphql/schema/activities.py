@@ -9,13 +9,14 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.models.activities import Activity
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.users import User
 from crm_graphql.permissions.activities import can_change_activity
-from crm_graphql.schema.common import UserError
+from crm_graphql.schema.common import COMPANY_TYPE, USER_TYPE, UserError
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.contacts import ContactType
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.type(name="Activity", description="A dated note on a company or one of its contacts.")
@@ -25,27 +26,25 @@ class ActivityType:
     updated_at: datetime = strawberry.field(description="Last change.")
     text: str = strawberry.field(description="The note.")
 
-    @strawberry.field(description="The company it is about.")
-    async def company(
-        self, root: strawberry.Parent[Activity], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+    @strawberry.field(description="The company it is about.", graphql_type=COMPANY_TYPE | None)
+    async def company(self, root: strawberry.Parent[Activity], info: Info) -> Company | None:
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="The contact it is about, if any.")
-    async def contact(
-        self, root: strawberry.Parent[Activity], info: Info
-    ) -> Annotated[ContactType, strawberry.lazy("crm_graphql.schema.contacts")] | None:
+    @strawberry.field(
+        description="The contact it is about, if any.",
+        graphql_type=Annotated["ContactType", strawberry.lazy("crm_graphql.schema.contacts")]
+        | None,
+    )
+    async def contact(self, root: strawberry.Parent[Activity], info: Info) -> Contact | None:
         if root.contact_id is None:
             return None
-        return await info.context.loaders.companies.contact.load(root.contact_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.contact.load(root.contact_id)
 
-    @strawberry.field(description="Who wrote it.")
-    async def author(
-        self, root: strawberry.Parent[Activity], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(description="Who wrote it.", graphql_type=USER_TYPE | None)
+    async def author(self, root: strawberry.Parent[Activity], info: Info) -> User | None:
         if root.author_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.author_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.author_id)
 
     @strawberry.field(description="You may change or delete it (its author, or CM).")
     async def viewer_can_change(self, root: strawberry.Parent[Activity], info: Info) -> bool:
@@ -67,5 +66,7 @@ class ActivityCreateInput:
 
 @strawberry.type(description="Result of activityCreate or activityUpdate.")
 class ActivityPayload:
-    activity: ActivityType | None = strawberry.field(description="The activity.")
+    activity: Activity | None = strawberry.field(
+        graphql_type=ActivityType | None, description="The activity."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -7,7 +7,8 @@ from enum import Enum
 
 import strawberry
 
-from crm_graphql.models.auth import TokenKind, TokenScope
+from crm_graphql.models.auth import AuthToken, TokenKind, TokenScope
+from crm_graphql.models.users import User
 from crm_graphql.schema.common import UserError
 from crm_graphql.schema.users import UserType
 
@@ -32,7 +33,9 @@ class LoginPayload:
         description="Bearer token: send it as `Authorization: Bearer <token>`."
     )
     expires_at: datetime | None = strawberry.field(description="When the token stops working.")
-    user: UserType | None = strawberry.field(description="The user who logged in.")
+    user: User | None = strawberry.field(
+        graphql_type=UserType | None, description="The user who logged in."
+    )
     errors: list[UserError] = strawberry.field(
         description="INVALID_CREDENTIALS (one message for every wrong username or password) "
         "or RATE_LIMITED."
@@ -49,8 +52,8 @@ class LogoutPayload:
 class ApiTokenType:
     id: strawberry.ID = strawberry.field(description="Token id.")
     name: str = strawberry.field(description="What the token is for.")
-    kind: TokenKindEnum = strawberry.field(description="SESSION or API.")  # type: ignore[valid-type]
-    scope: TokenScopeEnum = strawberry.field(description="What the token may do.")  # type: ignore[valid-type]
+    kind: TokenKindEnum = strawberry.field(description="SESSION or API.")
+    scope: TokenScopeEnum = strawberry.field(description="What the token may do.")
     prefix: str = strawberry.field(description="First characters of the secret, to recognise it.")
     created_at: datetime = strawberry.field(description="Creation time.")
     expires_at: datetime | None = strawberry.field(description="Expiry; null: never.")
@@ -63,7 +66,7 @@ class ApiTokenType:
 @strawberry.input(description="A new API token for the calling user.")
 class ApiTokenCreateInput:
     name: str = strawberry.field(description="What the token is for (1 to 100 characters).")
-    scope: TokenScopeEnum = strawberry.field(  # type: ignore[valid-type]
+    scope: TokenScopeEnum = strawberry.field(
         default=TokenScopeEnum.FULL, description="What the token may do."
     )
     expires_at: datetime | None = strawberry.field(
@@ -73,7 +76,9 @@ class ApiTokenCreateInput:
 
 @strawberry.type(description="Result of apiTokenCreate.")
 class ApiTokenCreatePayload:
-    api_token: ApiTokenType | None = strawberry.field(description="The token's metadata.")
+    api_token: AuthToken | None = strawberry.field(
+        graphql_type=ApiTokenType | None, description="The token's metadata."
+    )
     secret: str | None = strawberry.field(
         description="The bearer token itself. Shown only in this response: store it now."
     )
@@ -82,7 +87,9 @@ class ApiTokenCreatePayload:
 
 @strawberry.type(description="Result of apiTokenRevoke.")
 class ApiTokenRevokePayload:
-    api_token: ApiTokenType | None = strawberry.field(description="The revoked token.")
+    api_token: AuthToken | None = strawberry.field(
+        graphql_type=ApiTokenType | None, description="The revoked token."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was not revoked.")
 
 

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from crm_graphql.models.calendar import CalendarEvent
+from crm_graphql.models.calendar import CalendarEvent, CalendarFeed
 from crm_graphql.schema.common import UserError
 
 
@@ -64,7 +64,9 @@ class CalendarEventCreateInput:
 
 @strawberry.type(description="Result of calendarEventCreate.")
 class CalendarEventPayload:
-    event: CalendarEventType | None = strawberry.field(description="The event.")
+    event: CalendarEvent | None = strawberry.field(
+        graphql_type=CalendarEventType | None, description="The event."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -87,7 +89,9 @@ class CalendarFeedCreatePayload:
         "keep it secret, it is the credential."
     )
     path: str | None = strawberry.field(description="The same URL's path, `/calendar/<token>.ics`.")
-    feed: CalendarFeedType | None = strawberry.field(description="The new feed.")
+    feed: CalendarFeed | None = strawberry.field(
+        graphql_type=CalendarFeedType | None, description="The new feed."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 

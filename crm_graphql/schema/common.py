@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -13,7 +13,17 @@ from crm_graphql.errors import BadUserInput, FieldError
 from crm_graphql.ids import MIN_COLUMN_INT, id_number, shown
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
+if TYPE_CHECKING:
+    from crm_graphql.schema.companies import CompanyType
+    from crm_graphql.schema.users import UserType
+
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
+
+# Object types of other modules, resolved when the schema is built: the `graphql_type=`
+# of fields whose Python type is the Tortoise model they return.
+USER_TYPE: Any = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
+COMPANY_TYPE: Any = Annotated["CompanyType", strawberry.lazy("crm_graphql.schema.companies")]
 
 
 @strawberry.enum(description="Why a mutation input was refused.")
@@ -57,6 +67,14 @@ class UserError:
     @classmethod
     def from_error(cls, error: FieldError) -> UserError:
         return cls(field=error.field, code=ErrorCode(error.code), message=error.message)
+
+
+def model_enum(kind: type[E], member: Enum) -> E:
+    """The member of the model enum `kind` with the value of a GraphQL enum member.
+    A member written `strawberry.enum_value(v, ...)` holds v at run time, though it is
+    declared an EnumValueDefinition."""
+    value: object = member.value
+    return kind(value)
 
 
 def user_errors(errors: list[FieldError]) -> list[UserError]:

@@ -15,9 +15,10 @@ from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTA
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER
 from crm_graphql.dataloaders.invoices import INVOICE_ORDER
 from crm_graphql.ids import id_number
-from crm_graphql.models.companies import Company
+from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
+from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
     can_delete_company,
     can_edit_company,
@@ -26,6 +27,7 @@ from crm_graphql.permissions.companies import (
 )
 from crm_graphql.permissions.invoices import invoice_sums_field
 from crm_graphql.schema.common import (
+    USER_TYPE,
     CompanyRefFilter,
     Connection,
     DateTimeFilter,
@@ -46,6 +48,7 @@ from crm_graphql.schema.customfields import (
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
+from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal, decimal_to_cents
 
 # The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
@@ -58,7 +61,6 @@ if TYPE_CHECKING:
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.invoices import InvoiceType
     from crm_graphql.schema.leads import CurrencyAmount
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.type(description="What the viewer may do with an object.")
@@ -148,25 +150,28 @@ class CompanyType:
             for currency, _, cents in rows
         ]
 
-    @strawberry.field(description="Its role.")
-    async def role(self, root: strawberry.Parent[Company], info: Info) -> CompanyRoleType | None:
+    @strawberry.field(description="Its role.", graphql_type=CompanyRoleType | None)
+    async def role(self, root: strawberry.Parent[Company], info: Info) -> CompanyRole | None:
         if root.role_id is None:
             return None
-        return await info.context.loaders.companies.role.load(root.role_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.role.load(root.role_id)
 
-    @strawberry.field(description="The parent company; null when it has none or you cannot see it.")
-    async def parent(self, root: strawberry.Parent[Company], info: Info) -> CompanyType | None:
+    @strawberry.field(
+        description="The parent company; null when it has none or you cannot see it.",
+        graphql_type="CompanyType | None",
+    )
+    async def parent(self, root: strawberry.Parent[Company], info: Info) -> Company | None:
         if root.parent_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.parent_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.parent_id)
 
-    @strawberry.field(description="The manager (owner) of the company.")
-    async def manager(
-        self, root: strawberry.Parent[Company], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(
+        description="The manager (owner) of the company.", graphql_type=USER_TYPE | None
+    )
+    async def manager(self, root: strawberry.Parent[Company], info: Info) -> User | None:
         if root.manager_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.manager_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.manager_id)
 
     @strawberry.field(description="Child companies you can see, by name.")
     async def children(
@@ -355,7 +360,7 @@ def search_q(text: str, prefix: str = "") -> Q:
     )
     number = id_number(text)
     if number is not None:
-        found |= Q(**{f"{prefix}id": number})
+        found |= lookup_q({f"{prefix}id": number})
     return found
 
 
@@ -462,7 +467,9 @@ class CompanyUpdateInput:
 
 @strawberry.type(description="Result of companyCreate or companyUpdate.")
 class CompanyPayload:
-    company: CompanyType | None = strawberry.field(description="The company.")
+    company: Company | None = strawberry.field(
+        description="The company.", graphql_type=CompanyType | None
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -474,5 +481,7 @@ class CompanyRoleInput:
 
 @strawberry.type(description="Result of a company role mutation.")
 class CompanyRolePayload:
-    role: CompanyRoleType | None = strawberry.field(description="The role.")
+    role: CompanyRole | None = strawberry.field(
+        description="The role.", graphql_type=CompanyRoleType | None
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -4,23 +4,20 @@ the viewer can see that match the filter, run only when selected."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from tortoise.queryset import QuerySet
 
 from crm_graphql.errors import BadUserInput
 from crm_graphql.models.companies import Company
+from crm_graphql.models.users import User
 from crm_graphql.permissions.invoices import invoice_sums_field
+from crm_graphql.schema.common import USER_TYPE
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services import company_statistics as stats
 from crm_graphql.services.billing import filter_currency
 from crm_graphql.services.listing import ListError
-
-if TYPE_CHECKING:
-    from crm_graphql.schema.users import UserType
-
-Manager = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
 
 
 @strawberry.type(description="How many of the companies are in one country.")
@@ -31,27 +28,28 @@ class CompaniesByCountry:
 
 @strawberry.type(description="How many of the companies one user manages.")
 class CompaniesByManager:
-    manager: Manager | None = strawberry.field(
-        description="The manager; null for the companies without one."
+    manager: User | None = strawberry.field(
+        graphql_type=USER_TYPE | None,
+        description="The manager; null for the companies without one.",
     )
     count: int = strawberry.field(description="Number of companies.")
 
 
 @strawberry.type(description="How many users belong to one company.")
 class UsersPerCompany:
-    company: CompanyType = strawberry.field(description="The company.")
+    company: Company = strawberry.field(graphql_type=CompanyType, description="The company.")
     count: int = strawberry.field(description="Number of users who belong to it.")
 
 
 @strawberry.type(description="How many activities one company has.")
 class CompanyActivityCount:
-    company: CompanyType = strawberry.field(description="The company.")
+    company: Company = strawberry.field(graphql_type=CompanyType, description="The company.")
     count: int = strawberry.field(description="Number of activities on it and on its contacts.")
 
 
 @strawberry.type(description="What one company has been invoiced in one currency.")
 class CompanyInvoicing:
-    company: CompanyType = strawberry.field(description="The company.")
+    company: Company = strawberry.field(graphql_type=CompanyType, description="The company.")
     currency: str = strawberry.field(description="ISO 4217 code of `amount`.")
     amount: Decimal = strawberry.field(
         description="Its billing in `currency`: the sum of those invoice bases."
@@ -62,8 +60,9 @@ class CompanyInvoicing:
     description="What the companies of one manager have been invoiced in one currency."
 )
 class InvoicingPerManager:
-    manager: Manager | None = strawberry.field(
-        description="The manager; null for the companies without one."
+    manager: User | None = strawberry.field(
+        graphql_type=USER_TYPE | None,
+        description="The manager; null for the companies without one.",
     )
     currency: str = strawberry.field(description="ISO 4217 code of `amount`.")
     amount: Decimal = strawberry.field(
@@ -105,7 +104,7 @@ class CompanyStatistics:
     )
     async def by_manager(self) -> list[CompaniesByManager]:
         rows = await stats.by_manager(self._companies)
-        return [CompaniesByManager(manager=r.manager, count=r.count) for r in rows]  # type: ignore[arg-type]
+        return [CompaniesByManager(manager=r.manager, count=r.count) for r in rows]
 
     @strawberry.field(
         description="Users belonging to each company, most first (then by name); "
@@ -113,7 +112,7 @@ class CompanyStatistics:
     )
     async def users_per_company(self) -> list[UsersPerCompany]:
         rows = await stats.users_per_company(self._companies)
-        return [UsersPerCompany(company=r.company, count=r.count) for r in rows]  # type: ignore[arg-type]
+        return [UsersPerCompany(company=r.company, count=r.count) for r in rows]
 
     @strawberry.field(
         description=f"The {stats.TOP} companies with most activities, most first (then by "
@@ -121,7 +120,7 @@ class CompanyStatistics:
     )
     async def top_by_activity(self) -> list[CompanyActivityCount]:
         rows = await stats.top_by_activity(self._companies)
-        return [CompanyActivityCount(company=r.company, count=r.count) for r in rows]  # type: ignore[arg-type]
+        return [CompanyActivityCount(company=r.company, count=r.count) for r in rows]
 
     @strawberry.field(
         description=f"The {stats.TOP} companies with the largest billing in one currency, "
@@ -132,8 +131,7 @@ class CompanyStatistics:
     async def top_by_invoicing(self, currency: CurrencyArg = None) -> list[CompanyInvoicing] | None:
         rows = await stats.top_by_invoicing(self._companies, _currency(currency))
         return [
-            CompanyInvoicing(company=r.company, currency=r.currency, amount=r.amount)  # type: ignore[arg-type]
-            for r in rows
+            CompanyInvoicing(company=r.company, currency=r.currency, amount=r.amount) for r in rows
         ]
 
     @strawberry.field(
@@ -148,6 +146,6 @@ class CompanyStatistics:
     ) -> list[InvoicingPerManager] | None:
         rows = await stats.invoicing_per_manager(self._companies, _currency(currency))
         return [
-            InvoicingPerManager(manager=r.manager, currency=r.currency, amount=r.amount)  # type: ignore[arg-type]
+            InvoicingPerManager(manager=r.manager, currency=r.currency, amount=r.amount)
             for r in rows
         ]

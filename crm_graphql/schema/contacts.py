@@ -11,11 +11,13 @@ from tortoise.expressions import Q
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER
+from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
 from crm_graphql.permissions.companies import can_edit_company, can_manage_company
 from crm_graphql.schema.common import (
+    COMPANY_TYPE,
     BooleanFilter,
     CompanyRefFilter,
     Connection,
@@ -39,7 +41,6 @@ from crm_graphql.services.listing import FilterSpec, Relation
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.files import FileType
 
 
@@ -57,11 +58,11 @@ class ContactType:
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
 
-    @strawberry.field(description="The company the contact belongs to.")
-    async def company(
-        self, root: strawberry.Parent[Contact], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+    @strawberry.field(
+        description="The company the contact belongs to.", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Contact], info: Info) -> Company | None:
+        return await info.context.loaders.companies.company.load(root.company_id)
 
     @strawberry.field(description="Activities on this contact, newest first.")
     async def activities(
@@ -223,5 +224,7 @@ class ContactUpdateInput:
 
 @strawberry.type(description="Result of contactCreate or contactUpdate.")
 class ContactPayload:
-    contact: ContactType | None = strawberry.field(description="The contact.")
+    contact: Contact | None = strawberry.field(
+        graphql_type=ContactType | None, description="The contact."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -11,14 +11,19 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.contracts import INVOICE_LINK_ORDER
+from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.contracts import ContractStatus as ContractStatusModel
 from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.files import FileOwner
+from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import can_manage_company
 from crm_graphql.permissions.contracts import can_edit_contract
 from crm_graphql.schema.common import (
+    COMPANY_TYPE,
+    USER_TYPE,
     BooleanFilter,
     Connection,
     DateTimeFilter,
@@ -48,12 +53,11 @@ from crm_graphql.services.listing import (
     encode_cursor,
     has_condition,
 )
+from crm_graphql.services.orm import lookup_q
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.invoices import InvoiceType
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.enum(name="ContractStatus", description="The state of a contract.")
@@ -75,23 +79,25 @@ class ContractKindType:
 
     @strawberry.field(
         description="Its custom fields, in display order (define them with customFieldCreate, "
-        "entity CONTRACT, ownerId = this type)."
+        "entity CONTRACT, ownerId = this type).",
+        graphql_type=list[CustomFieldType],
     )
     async def custom_fields(
         self, root: strawberry.Parent[ContractTypeModel], info: Info
-    ) -> list[CustomFieldType]:
-        return await info.context.loaders.companies.definitions(  # type: ignore[return-value]
-            CustomFieldEntity.CONTRACT, root.id
-        )
+    ) -> list[CustomField]:
+        return await info.context.loaders.companies.definitions(CustomFieldEntity.CONTRACT, root.id)
 
-    @strawberry.field(description="The custom fields shown as list and CSV columns.")
+    @strawberry.field(
+        description="The custom fields shown as list and CSV columns.",
+        graphql_type=list[CustomFieldType],
+    )
     async def list_fields(
         self, root: strawberry.Parent[ContractTypeModel], info: Info
-    ) -> list[CustomFieldType]:
+    ) -> list[CustomField]:
         fields = await info.context.loaders.companies.definitions(
             CustomFieldEntity.CONTRACT, root.id
         )
-        return [f for f in fields if f.show_in_list]  # type: ignore[misc]
+        return [f for f in fields if f.show_in_list]
 
 
 FirstArg = Annotated[
@@ -127,41 +133,49 @@ class ContractType:
     def status(self, root: strawberry.Parent[Contract]) -> ContractStatus:
         return ContractStatus(ContractStatusModel(root.status).value)
 
-    @strawberry.field(description="The company the contract is with.")
-    async def company(
-        self, root: strawberry.Parent[Contract], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+    @strawberry.field(
+        description="The company the contract is with.", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Contract], info: Info) -> Company | None:
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="Its contract type (null when it has none).")
+    @strawberry.field(
+        description="Its contract type (null when it has none).",
+        graphql_type=ContractKindType | None,
+    )
     async def contract_type(
         self, root: strawberry.Parent[Contract], info: Info
-    ) -> ContractKindType | None:
+    ) -> ContractTypeModel | None:
         if root.contract_type_id is None:
             return None
-        return await info.context.loaders.contracts.contract_type.load(root.contract_type_id)  # type: ignore[return-value]
+        return await info.context.loaders.contracts.contract_type.load(root.contract_type_id)
 
-    @strawberry.field(description="Its owner (the user who manages it).")
-    async def owner(
-        self, root: strawberry.Parent[Contract], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(
+        description="Its owner (the user who manages it).", graphql_type=USER_TYPE | None
+    )
+    async def owner(self, root: strawberry.Parent[Contract], info: Info) -> User | None:
         if root.owner_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.owner_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.owner_id)
 
-    @strawberry.field(description="Related contracts you can see, by id.")
+    @strawberry.field(
+        description="Related contracts you can see, by id.", graphql_type="list[ContractType]"
+    )
     async def related_contracts(
         self, root: strawberry.Parent[Contract], info: Info
-    ) -> list[ContractType]:
-        return await info.context.loaders.contracts.related.load(root.id)  # type: ignore[return-value]
+    ) -> list[Contract]:
+        return await info.context.loaders.contracts.related.load(root.id)
 
     @strawberry.field(
         description="Related invoices you can see (IR), newest first. Change them with "
-        "contractUpdate(relatedInvoiceIds) or from the invoice side."
+        "contractUpdate(relatedInvoiceIds) or from the invoice side.",
+        graphql_type=Connection[
+            Annotated["InvoiceType", strawberry.lazy("crm_graphql.schema.invoices")]
+        ],
     )
     async def related_invoices(
         self, root: strawberry.Parent[Contract], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")]]:
+    ) -> Connection[Invoice]:
         limits = info.context.settings.limits
         size = nested_page_size(first, limits.nested_page_size_default, limits.nested_page_size_max)
         loaders = info.context.loaders.contracts
@@ -174,7 +188,7 @@ class ContractType:
             if link.invoice_id in by_id
         ]
         return Connection(
-            edges=edges,  # type: ignore[arg-type]
+            edges=edges,
             page_info=PageInfo(
                 has_next_page=len(links) > size,
                 has_previous_page=False,
@@ -327,7 +341,7 @@ def search_q(text: str, prefix: str = "") -> Q:
         Q(**{f"{prefix}reference__icontains": text}),
         Q(**{f"{prefix}number__icontains": text}),
         Q(**{f"{prefix}company__name__icontains": text}),
-        Q(**{f"{prefix}id__in": Subquery(values)}),
+        lookup_q({f"{prefix}id__in": Subquery(values)}),
         join_type="OR",
     )
 
@@ -336,8 +350,8 @@ def ending_within_q(days: int, prefix: str = "") -> Q:
     if not 0 <= days <= 36_500:
         raise ListError("endingWithinDays must be between 0 and 36500.")
     today = date.today()
-    return Q(
-        **{
+    return lookup_q(
+        {
             f"{prefix}date_end__gte": today,
             f"{prefix}date_end__lte": today + timedelta(days=days),
         }
@@ -475,7 +489,9 @@ class ContractUpdateInput:
 
 @strawberry.type(description="Result of a contract mutation.")
 class ContractPayload:
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: Contract | None = strawberry.field(
+        graphql_type=ContractType | None, description="The contract."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -487,7 +503,9 @@ class ContractTypeInput:
 
 @strawberry.type(description="Result of a contract type mutation.")
 class ContractTypePayload:
-    contract_type: ContractKindType | None = strawberry.field(description="The contract type.")
+    contract_type: ContractTypeModel | None = strawberry.field(
+        graphql_type=ContractKindType | None, description="The contract type."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -496,5 +514,7 @@ class ContractGenerateInvoicePayload:
     invoice: Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")] | None = (
         strawberry.field(description="The new invoice, linked to the contract.")
     )
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: Contract | None = strawberry.field(
+        graphql_type=ContractType | None, description="The contract."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

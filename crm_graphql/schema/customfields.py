@@ -11,8 +11,13 @@ import strawberry
 from tortoise.expressions import Q
 
 from crm_graphql.ids import id_number, shown
-from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldKind
-from crm_graphql.schema.common import UserError
+from crm_graphql.models.customfields import (
+    CustomField,
+    CustomFieldEntity,
+    CustomFieldKind,
+    CustomFieldSection,
+)
+from crm_graphql.schema.common import UserError, model_enum
 from crm_graphql.services import customfields
 from crm_graphql.services.listing import ListError
 
@@ -82,7 +87,9 @@ class CustomFieldType:
 
 @strawberry.type(name="CustomFieldValue", description="A custom field of an object, and its value.")
 class CustomFieldValueType:
-    field: CustomFieldType = strawberry.field(description="The definition.")
+    field: CustomField = strawberry.field(
+        graphql_type=CustomFieldType, description="The definition."
+    )
     value: str | None = strawberry.field(
         description='The value as text ("1"/"0" for checkboxes, YYYY-MM-DD for dates); '
         "null when not set."
@@ -97,23 +104,23 @@ class CustomFieldValueType:
 
     @strawberry.field(description="The field's kind.")
     def kind(self) -> CustomFieldKindEnum:
-        return CustomFieldKindEnum(self.field.kind.value)  # type: ignore[attr-defined]
+        return CustomFieldKindEnum(self.field.kind.value)
 
     @strawberry.field(description="NUMERIC: the value as a number.")
     def number(self) -> Decimal | None:
-        if self.value is None or self.field.kind != CustomFieldKind.NUMERIC:  # type: ignore[attr-defined]
+        if self.value is None or self.field.kind != CustomFieldKind.NUMERIC:
             return None
         return Decimal(self.value)
 
     @strawberry.field(description="DATE: the value as a date.")
     def date(self) -> date | None:
-        if self.value is None or self.field.kind != CustomFieldKind.DATE:  # type: ignore[attr-defined]
+        if self.value is None or self.field.kind != CustomFieldKind.DATE:
             return None
         return date.fromisoformat(self.value)
 
     @strawberry.field(description="CHECKBOX: the value as a boolean.")
     def checked(self) -> bool | None:
-        if self.field.kind != CustomFieldKind.CHECKBOX:  # type: ignore[attr-defined]
+        if self.field.kind != CustomFieldKind.CHECKBOX:
             return None
         return self.value == "1"
 
@@ -126,7 +133,7 @@ def value_list(
     """Every defined field with the object's value (null when unset), in field order."""
     return [
         CustomFieldValueType(
-            field=definition,  # type: ignore[arg-type]
+            field=definition,
             value=values.get(definition.id),
             section_name=(
                 (sections or {}).get(definition.section_id, WITHOUT_SECTION)
@@ -232,7 +239,9 @@ class CustomFieldUpdateInput:
 
 @strawberry.type(description="Result of a custom field mutation.")
 class CustomFieldPayload:
-    custom_field: CustomFieldType | None = strawberry.field(description="The field.")
+    custom_field: CustomField | None = strawberry.field(
+        graphql_type=CustomFieldType | None, description="The field."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -253,13 +262,15 @@ class CustomFieldSectionUpdateInput:
 
 @strawberry.type(description="Result of a section mutation.")
 class CustomFieldSectionPayload:
-    section: CustomFieldSectionType | None = strawberry.field(description="The section.")
+    section: CustomFieldSection | None = strawberry.field(
+        graphql_type=CustomFieldSectionType | None, description="The section."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 def entity_of(value: CustomFieldEntityEnum) -> CustomFieldEntity:
-    return CustomFieldEntity(value.value)
+    return model_enum(CustomFieldEntity, value)
 
 
 def kind_of(value: CustomFieldKindEnum) -> CustomFieldKind:
-    return CustomFieldKind(value.value)
+    return model_enum(CustomFieldKind, value)

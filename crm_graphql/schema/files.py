@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -13,12 +13,14 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
+from crm_graphql.models.users import User
 from crm_graphql.permissions.files import (
     can_delete_file,
     can_delete_invoice_file,
     can_delete_lead_file,
 )
 from crm_graphql.schema.common import (
+    USER_TYPE,
     Connection,
     UserError,
     nested_connection,
@@ -26,7 +28,7 @@ from crm_graphql.schema.common import (
 from crm_graphql.services.files.names import download_path
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.users import UserType
+    pass
 
 
 @strawberry.enum(description="The kinds of objects files are attached to.")
@@ -81,13 +83,14 @@ class FileType:
     def owner_id(self, root: strawberry.Parent[StoredFile]) -> strawberry.ID:
         return strawberry.ID(str(root.owner_id))
 
-    @strawberry.field(description="Who uploaded it (null when that user was deleted).")
-    async def uploader(
-        self, root: strawberry.Parent[StoredFile], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(
+        description="Who uploaded it (null when that user was deleted).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def uploader(self, root: strawberry.Parent[StoredFile], info: Info) -> User | None:
         if root.uploader_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.uploader_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.uploader_id)
 
     @strawberry.field(
         description="Relative URL that downloads the bytes (GET with your bearer token)."
@@ -142,5 +145,7 @@ class FileUploadInput:
 
 @strawberry.type(description="Result of fileUpload.")
 class FileUploadPayload:
-    file: FileType | None = strawberry.field(description="The stored file.")
+    file: StoredFile | None = strawberry.field(
+        graphql_type=FileType | None, description="The stored file."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -24,6 +24,7 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import REF_SPEC, USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.invoices import InvoiceKindEnum, InvoiceStatusEnum
 from crm_graphql.services.listing import FilterSpec, Relation, ViewerCondition, scalar_q
+from crm_graphql.services.orm import lookup_q
 
 
 @strawberry.input(description="Conditions on a date; all given conditions must hold.")
@@ -138,7 +139,7 @@ def contract_number_q(value: Any, prefix: str, viewer: Any) -> Q:
     visible = contract_ids_seen_by(viewer)
     if visible is not None:
         links = links.filter(contract_id__in=visible)
-    return Q(**{f"{prefix}id__in": Subquery(links.values("invoice_id"))})
+    return lookup_q({f"{prefix}id__in": Subquery(links.values("invoice_id"))})
 
 
 INVOICE_FILTER_SPEC: FilterSpec = {

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.schema.common import UserError
 from crm_graphql.schema.invoices import InvoiceKindEnum, InvoiceStatusEnum, InvoiceType
 
@@ -137,7 +138,9 @@ class InvoiceUpdateInput:
 
 @strawberry.type(description="Result of an invoice mutation.")
 class InvoicePayload:
-    invoice: InvoiceType | None = strawberry.field(description="The invoice.")
+    invoice: Invoice | None = strawberry.field(
+        graphql_type=InvoiceType | None, description="The invoice."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
     @strawberry.field(

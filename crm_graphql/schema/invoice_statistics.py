@@ -4,17 +4,19 @@ the viewer can see that match the filter, run only when selected."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from tortoise.queryset import QuerySet
 
+from crm_graphql.models.companies import Company
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.users import User
+from crm_graphql.schema.common import COMPANY_TYPE, USER_TYPE
 from crm_graphql.services import invoice_statistics as stats
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
-    from crm_graphql.schema.users import UserType
+    pass
 
 
 @strawberry.type(description="Sums of some invoices in one currency.")
@@ -37,16 +39,16 @@ class MonthlyBilling:
 
 @strawberry.type(description="Billing of one company in one currency.")
 class CompanyBilling:
-    company: Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None = (
-        strawberry.field(description="The company.")
+    company: Company | None = strawberry.field(
+        description="The company.", graphql_type=COMPANY_TYPE | None
     )
     amounts: InvoiceAmounts = strawberry.field(description="Its sums.")
 
 
 @strawberry.type(description="Billing of the companies of one manager in one currency.")
 class ManagerBilling:
-    manager: Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None = (
-        strawberry.field(description="The manager; null for companies without one.")
+    manager: User | None = strawberry.field(
+        description="The manager; null for companies without one.", graphql_type=USER_TYPE | None
     )
     amounts: InvoiceAmounts = strawberry.field(description="Its sums.")
 
@@ -73,11 +75,11 @@ class InvoiceStatistics:
     )
     async def billing_per_company(self) -> list[CompanyBilling]:
         rows = await stats.billing_per_company(self._invoices)
-        return [CompanyBilling(company=r.company, amounts=_amounts(r.amounts)) for r in rows]  # type: ignore[arg-type]
+        return [CompanyBilling(company=r.company, amounts=_amounts(r.amounts)) for r in rows]
 
     @strawberry.field(
         description="Billing per manager of the invoiced companies and currency, largest first."
     )
     async def billing_per_manager(self) -> list[ManagerBilling]:
         rows = await stats.billing_per_manager(self._invoices)
-        return [ManagerBilling(manager=r.manager, amounts=_amounts(r.amounts)) for r in rows]  # type: ignore[arg-type]
+        return [ManagerBilling(manager=r.manager, amounts=_amounts(r.amounts)) for r in rows]

@@ -13,25 +13,33 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.invoices import LINK_ORDER
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contracts import Contract
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
+from crm_graphql.models.users import User
 from crm_graphql.permissions.invoices import (
     can_delete_invoice,
     can_edit_invoice,
     can_lock_invoice,
     can_unlock_invoice,
 )
-from crm_graphql.schema.common import Connection, Edge, PageInfo, nested_page_size
+from crm_graphql.schema.common import (
+    COMPANY_TYPE,
+    USER_TYPE,
+    Connection,
+    Edge,
+    PageInfo,
+    nested_page_size,
+)
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.invoicing import Totals, compute_totals
 from crm_graphql.services.listing import encode_cursor
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.contracts import ContractType
     from crm_graphql.schema.files import FileType
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.enum(name="InvoiceKind", description="Who issued the invoice.")
@@ -170,27 +178,27 @@ class InvoiceType:
     def retention_percent(self, root: strawberry.Parent[Invoice]) -> Decimal:
         return Decimal(root.retention_percent).normalize() + Decimal(0)
 
-    @strawberry.field(description="The company invoiced (or invoicing us).")
-    async def company(
-        self, root: strawberry.Parent[Invoice], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+    @strawberry.field(
+        description="The company invoiced (or invoicing us).", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Invoice], info: Info) -> Company | None:
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="Who locked it (null when unlocked).")
-    async def locked_by(
-        self, root: strawberry.Parent[Invoice], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(
+        description="Who locked it (null when unlocked).", graphql_type=USER_TYPE | None
+    )
+    async def locked_by(self, root: strawberry.Parent[Invoice], info: Info) -> User | None:
         if root.locked_by_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.locked_by_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.locked_by_id)
 
     @strawberry.field(description="Concept lines, in order.")
     async def lines(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceLineType]:
-        return await info.context.loaders.invoices.lines.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.lines.load(root.id)
 
     @strawberry.field(description="Taxes, in order.")
     async def taxes(self, root: strawberry.Parent[Invoice], info: Info) -> list[InvoiceTaxType]:
-        return await info.context.loaders.invoices.taxes.load(root.id)  # type: ignore[return-value]
+        return await info.context.loaders.invoices.taxes.load(root.id)
 
     @strawberry.field(description="Tax base: the sum of the lines.")
     def base(self, root: strawberry.Parent[Invoice]) -> Decimal:
@@ -245,10 +253,15 @@ class InvoiceType:
             delete=can_delete_invoice(viewer, root),
         )
 
-    @strawberry.field(description="Related contracts you can see, by contract id.")
+    @strawberry.field(
+        description="Related contracts you can see, by contract id.",
+        graphql_type=Connection[
+            Annotated["ContractType", strawberry.lazy("crm_graphql.schema.contracts")]
+        ],
+    )
     async def related_contracts(
         self, root: strawberry.Parent[Invoice], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Contract]:
         loaders = info.context.loaders.invoices
         size = _limit(info, first)
         links = await loaders.contract_links.load((root.id, size))

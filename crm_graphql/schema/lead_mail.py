@@ -11,12 +11,14 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from crm_graphql.context import Info
-from crm_graphql.schema.common import UserError
+from crm_graphql.models.companies import Company
+from crm_graphql.models.leads import Lead
+from crm_graphql.models.mail import MailTemplate, OutgoingMail
+from crm_graphql.models.users import User
+from crm_graphql.schema.common import COMPANY_TYPE, USER_TYPE, UserError
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.leads import LeadObjectType
-    from crm_graphql.schema.users import UserType
 
 
 @strawberry.type(
@@ -32,13 +34,11 @@ class CrmTemplateType:
     body_html: str = strawberry.field(description="HTML body, with macros (values escaped).")
     updated_at: datetime = strawberry.field(description="Last change.")
 
-    @strawberry.field(description="The managing company.")
-    async def company(
-        self, root: strawberry.Parent[Any], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
+    @strawberry.field(description="The managing company.", graphql_type=COMPANY_TYPE | None)
+    async def company(self, root: strawberry.Parent[Any], info: Info) -> Company | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)
 
 
 @strawberry.input(description="A CRM template.")
@@ -67,7 +67,9 @@ class CrmTemplateUpdateInput:
 
 @strawberry.type(description="Result of a CRM template mutation.")
 class CrmTemplatePayload:
-    template: CrmTemplateType | None = strawberry.field(description="The template.")
+    template: MailTemplate | None = strawberry.field(
+        graphql_type=CrmTemplateType | None, description="The template."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -97,21 +99,21 @@ class OutgoingMailType:
     def state(self, root: strawberry.Parent[Any]) -> OutgoingMailState:
         return OutgoingMailState(str(root.state))
 
-    @strawberry.field(description="The lead it was sent from, when you can see it.")
-    async def lead(
-        self, root: strawberry.Parent[Any], info: Info
-    ) -> Annotated[LeadObjectType, strawberry.lazy("crm_graphql.schema.leads")] | None:
+    @strawberry.field(
+        description="The lead it was sent from, when you can see it.",
+        graphql_type=Annotated["LeadObjectType", strawberry.lazy("crm_graphql.schema.leads")]
+        | None,
+    )
+    async def lead(self, root: strawberry.Parent[Any], info: Info) -> Lead | None:
         if root.lead_id is None:
             return None
-        return await info.context.loaders.leads.lead.load(root.lead_id)  # type: ignore[return-value]
+        return await info.context.loaders.leads.lead.load(root.lead_id)
 
-    @strawberry.field(description="Who sent it.")
-    async def sender(
-        self, root: strawberry.Parent[Any], info: Info
-    ) -> Annotated[UserType, strawberry.lazy("crm_graphql.schema.users")] | None:
+    @strawberry.field(description="Who sent it.", graphql_type=USER_TYPE | None)
+    async def sender(self, root: strawberry.Parent[Any], info: Info) -> User | None:
         if root.sender_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.sender_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.sender_id)
 
 
 @strawberry.input(description="A reply to a lead's prospect.")
@@ -135,11 +137,13 @@ class LeadSendEmailInput:
 
 @strawberry.type(description="Result of leadSendEmail or leadForward.")
 class LeadMailPayload:
-    outgoing_mail: OutgoingMailType | None = strawberry.field(
-        description="The queued message (see its state)."
+    outgoing_mail: OutgoingMail | None = strawberry.field(
+        description="The queued message (see its state).", graphql_type=OutgoingMailType | None
     )
-    lead: Annotated[LeadObjectType, strawberry.lazy("crm_graphql.schema.leads")] | None = (
-        strawberry.field(description="The lead, with the new activity and history.")
+    lead: Lead | None = strawberry.field(
+        description="The lead, with the new activity and history.",
+        graphql_type=Annotated["LeadObjectType", strawberry.lazy("crm_graphql.schema.leads")]
+        | None,
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 

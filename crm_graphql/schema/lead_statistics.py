@@ -18,15 +18,15 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.context import Info
 from crm_graphql.models.leads import CLOSED_FROM, Lead
+from crm_graphql.models.users import User
+from crm_graphql.schema.common import USER_TYPE
 from crm_graphql.schema.leads import CurrencyAmount, LeadProgress, lead_progress
 from crm_graphql.services import lead_statistics as stats
 
 if TYPE_CHECKING:
     from crm_graphql.schema.leads import LeadObjectType
-    from crm_graphql.schema.users import UserType
 
 LeadRef = Annotated["LeadObjectType", strawberry.lazy("crm_graphql.schema.leads")]
-UserRef = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
 
 
 def _sales(group: stats.Group | None) -> list[CurrencyAmount]:
@@ -70,11 +70,13 @@ class LeadsByOwner:
         description="Sum of their estimated sales, one amount per currency, by currency code."
     )
 
-    @strawberry.field(description="The owner; null for the unowned leads.")
-    async def owner(self, info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="The owner; null for the unowned leads.", graphql_type=USER_TYPE | None
+    )
+    async def owner(self, info: Info) -> User | None:
         if self._owner_id is None:
             return None
-        return await info.context.loaders.companies.user.load(self._owner_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(self._owner_id)
 
 
 @strawberry.type(description="How many leads were created in one period.")
@@ -127,17 +129,18 @@ class LeadStatistics:
     )
     async def by_owner(self) -> list[LeadsByOwner]:
         return [
-            LeadsByOwner(_owner_id=g.key, count=g.count, estimated_sales=_sales(g))  # type: ignore[call-arg]
+            LeadsByOwner(_owner_id=g.key, count=g.count, estimated_sales=_sales(g))
             for g in await stats.by_owner(self._leads)
         ]
 
     @strawberry.field(
         description=f"The {stats.TOP} open leads (progress below {CLOSED_FROM}) with the "
         "largest estimated sales, largest first (then by id). Amounts are compared as "
-        "numbers, whatever their currency."
+        "numbers, whatever their currency.",
+        graphql_type=list[LeadRef],
     )
-    async def top_open(self) -> list[LeadRef]:
-        return await stats.top_open(self._leads)  # type: ignore[return-value]
+    async def top_open(self) -> list[Lead]:
+        return await stats.top_open(self._leads)
 
     @strawberry.field(
         description="Leads created per period, oldest first; periods without new leads "
@@ -191,8 +194,9 @@ class LeadPipelineStep:
     estimated_sales: list[CurrencyAmount] = strawberry.field(
         description="Sum of their estimated sales, one amount per currency, by currency code."
     )
-    leads: list[LeadRef] = strawberry.field(
-        description="The first leads of this step, in the pipeline's order."
+    leads: list[Lead] = strawberry.field(
+        graphql_type=list[LeadRef],
+        description="The first leads of this step, in the pipeline's order.",
     )
     has_more_leads: bool = strawberry.field(description="More leads follow the ones listed here.")
 
@@ -222,7 +226,7 @@ def build_pipeline(
             progress=lead_progress(setup, code),
             count=totals[code].count if code in totals else 0,
             estimated_sales=_sales(totals.get(code)),
-            leads=leads.get(code, [])[:size],  # type: ignore[arg-type]
+            leads=leads.get(code, [])[:size],
             has_more_leads=len(leads.get(code, [])) > size,
         )
         for code in steps

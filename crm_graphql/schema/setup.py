@@ -11,7 +11,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.models.files import StoredFile
-from crm_graphql.models.setup import CrmSetup
+from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.schema.common import UserError
 from crm_graphql.services.leads import channels, progress_names
 from crm_graphql.services.setup import logo_file
@@ -132,10 +132,13 @@ class CrmSetupType:
             imap_password_set=bool(root.imap_password),
         )
 
-    @strawberry.field(description="The logo printed on invoices, if one was uploaded.")
-    async def invoice_logo(self, root: strawberry.Parent[CrmSetup]) -> SetupLogoType | None:
+    @strawberry.field(
+        description="The logo printed on invoices, if one was uploaded.",
+        graphql_type=SetupLogoType | None,
+    )
+    async def invoice_logo(self, root: strawberry.Parent[CrmSetup]) -> StoredFile | None:
         found: StoredFile | None = await logo_file(root)
-        return found  # type: ignore[return-value]
+        return found
 
 
 @strawberry.input(description="Changes to the CRM setup; omitted fields stay as they are.")
@@ -206,7 +209,9 @@ class CrmSetupUpdateInput:
 
 @strawberry.type(description="Result of a CRM setup change.")
 class CrmSetupPayload:
-    setup: CrmSetupType | None = strawberry.field(description="The setup after the change.")
+    setup: CrmSetup | None = strawberry.field(
+        graphql_type=CrmSetupType | None, description="The setup after the change."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -238,5 +243,7 @@ class PaymentMethodUpdateInput:
 
 @strawberry.type(description="Result of paymentMethodCreate or paymentMethodUpdate.")
 class PaymentMethodPayload:
-    payment_method: PaymentMethodType | None = strawberry.field(description="The payment method.")
+    payment_method: PaymentMethod | None = strawberry.field(
+        graphql_type=PaymentMethodType | None, description="The payment method."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from crm_graphql.models.files import StoredFile
+from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.schema.common import UserError
 from crm_graphql.schema.files import FileType
 
@@ -44,13 +46,15 @@ class ContractTemplateUpdateInput:
 
 @strawberry.type(description="Result of a contract template mutation.")
 class ContractTemplatePayload:
-    template: ContractTemplateType | None = strawberry.field(description="The template.")
+    template: ContractTemplate | None = strawberry.field(
+        graphql_type=ContractTemplateType | None, description="The template."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of contractGeneratePdf.")
 class ContractGeneratePdfPayload:
-    file: FileType | None = strawberry.field(
-        description="The PDF, attached to the contract's files."
+    file: StoredFile | None = strawberry.field(
+        graphql_type=FileType | None, description="The PDF, attached to the contract's files."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.permission import PermissionExtension
 
 from crm_graphql.context import Info
-from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile, User, UserMode
+from crm_graphql.models.companies import Company
+from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
 from crm_graphql.permissions.companies import company_ids_seen_by
 from crm_graphql.permissions.users import SelfOrUserManager
 from crm_graphql.schema.common import (
@@ -27,30 +28,28 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import CompanyType
 from crm_graphql.services.listing import FilterSpec, Relation, SortKey
 
-_BIT_MEANING = {
-    "CR": "View companies, contacts and contracts.",
-    "CW": "Edit companies, contacts and contracts.",
-    "CM": "Manage companies, contacts and contracts (colleagues' too).",
-    "IR": "View invoices.",
-    "IW": "Create and edit invoices.",
-    "IM": "Manage invoices: unlock, delete.",
-    "LR": "View leads.",
-    "LW": "Create and edit leads.",
-    "LM": "Manage leads (anyone's).",
-    "UM": "Manage users and profiles.",
-    "FM": "Manage setup; read the audit log.",
-}
 
-PermissionBit = strawberry.enum(
-    Enum(  # type: ignore[misc]
-        "PermissionBit",
-        {bit: strawberry.enum_value(bit, description=_BIT_MEANING[bit]) for bit in PERMISSION_BITS},
-    ),
+@strawberry.enum(
     description=(
         "A permission bit. CR/CW/CM: view/edit/manage companies, contacts and contracts. "
         "IR/IW/IM: invoices. LR/LW/LM: leads. UM: user management. FM: setup management."
-    ),
+    )
 )
+class PermissionBit(Enum):
+    # One member per models.users.PERMISSION_BITS, in its order (a test compares them).
+    CR = strawberry.enum_value("CR", description="View companies, contacts and contracts.")
+    CW = strawberry.enum_value("CW", description="Edit companies, contacts and contracts.")
+    CM = strawberry.enum_value(
+        "CM", description="Manage companies, contacts and contracts (colleagues' too)."
+    )
+    IR = strawberry.enum_value("IR", description="View invoices.")
+    IW = strawberry.enum_value("IW", description="Create and edit invoices.")
+    IM = strawberry.enum_value("IM", description="Manage invoices: unlock, delete.")
+    LR = strawberry.enum_value("LR", description="View leads.")
+    LW = strawberry.enum_value("LW", description="Create and edit leads.")
+    LM = strawberry.enum_value("LM", description="Manage leads (anyone's).")
+    UM = strawberry.enum_value("UM", description="Manage users and profiles.")
+    FM = strawberry.enum_value("FM", description="Manage setup; read the audit log.")
 
 
 @strawberry.enum(name="UserMode", description="How a user relates to companies.")
@@ -69,7 +68,7 @@ class ProfileType:
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
 
     @strawberry.field(description="The bits this profile grants.")
-    def permissions(self, root: strawberry.Parent[Profile]) -> list[PermissionBit]:  # type: ignore[valid-type]
+    def permissions(self, root: strawberry.Parent[Profile]) -> list[PermissionBit]:
         return [PermissionBit[bit] for bit in root.bits()]
 
 
@@ -85,13 +84,13 @@ class AssignmentType:
     id: strawberry.ID = strawberry.field(description="Assignment id.")
     created_at: datetime = strawberry.field(description="When the profile was assigned.")
 
-    @strawberry.field(description="The profile granted.")
-    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> ProfileType:
-        return await info.context.loaders.users.profile.load(root.profile_id)  # type: ignore[return-value]
+    @strawberry.field(description="The profile granted.", graphql_type=ProfileType)
+    async def profile(self, root: strawberry.Parent[Assignment], info: Info) -> Profile | None:
+        return await info.context.loaders.users.profile.load(root.profile_id)
 
-    @strawberry.field(description="The group the profile is granted in.")
-    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> GroupType:
-        return await info.context.loaders.users.group.load(root.group_id)  # type: ignore[return-value]
+    @strawberry.field(description="The group the profile is granted in.", graphql_type=GroupType)
+    async def group(self, root: strawberry.Parent[Assignment], info: Info) -> Group | None:
+        return await info.context.loaders.users.group.load(root.group_id)
 
 
 @strawberry.type(name="User", description="A person who logs in to the CRM.")
@@ -104,7 +103,7 @@ class UserType:
     employee_number: str = strawberry.field(description="Employee number.")
     location: str = strawberry.field(description="Office or location.")
     language: str = strawberry.field(description="Preferred language code (en, es, ...).")
-    mode: UserModeEnum = strawberry.field(description="GROUPED or STANDALONE.")  # type: ignore[valid-type]
+    mode: UserModeEnum = strawberry.field(description="GROUPED or STANDALONE.")
     is_superadmin: bool = strawberry.field(description="Superadmins may do everything.")
     enabled: bool = strawberry.field(description="Disabled users cannot use the API.")
     login_enabled: bool = strawberry.field(description="False: the user cannot log in.")
@@ -114,19 +113,20 @@ class UserType:
 
     @strawberry.field(
         description="The company the user belongs to; null when you cannot see it (the "
-        "company access rule applies here too)."
+        "company access rule applies here too).",
+        graphql_type=CompanyType | None,
     )
-    async def company(self, root: strawberry.Parent[User], info: Info) -> CompanyType | None:
+    async def company(self, root: strawberry.Parent[User], info: Info) -> Company | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)
 
     @strawberry.field(
         description="Effective permission bits: the union over the user's assignments "
         "(every bit for a superadmin). Yourself, or with UM.",
         extensions=[PermissionExtension(permissions=[SelfOrUserManager()])],
     )
-    async def permissions(self, root: strawberry.Parent[User], info: Info) -> list[PermissionBit]:  # type: ignore[valid-type]
+    async def permissions(self, root: strawberry.Parent[User], info: Info) -> list[PermissionBit]:
         if root.is_superadmin:
             return [PermissionBit[bit] for bit in PERMISSION_BITS]
         bits = await info.context.loaders.users.bits.load(root.id)
@@ -232,7 +232,7 @@ class UserCreateInput:
     company_id: strawberry.ID | None = strawberry.field(
         default=None, description="The company the user belongs to."
     )
-    mode: UserModeEnum = strawberry.field(  # type: ignore[valid-type]
+    mode: UserModeEnum = strawberry.field(
         default=UserModeEnum.GROUPED, description="GROUPED or STANDALONE."
     )
     is_superadmin: bool = strawberry.field(
@@ -263,7 +263,7 @@ class UserUpdateInput:
     company_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="Company; null for none."
     )
-    mode: UserModeEnum | None = strawberry.field(  # type: ignore[valid-type]
+    mode: UserModeEnum | None = strawberry.field(
         default=strawberry.UNSET, description="GROUPED or STANDALONE."
     )
     is_superadmin: bool | None = strawberry.field(
@@ -277,13 +277,17 @@ class UserUpdateInput:
 
 @strawberry.type(description="Result of userCreate.")
 class UserCreatePayload:
-    user: UserType | None = strawberry.field(description="The new user, when created.")
+    user: User | None = strawberry.field(
+        graphql_type=UserType | None, description="The new user, when created."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was not created.")
 
 
 @strawberry.type(description="Result of userUpdate.")
 class UserUpdatePayload:
-    user: UserType | None = strawberry.field(description="The user as changed.")
+    user: User | None = strawberry.field(
+        graphql_type=UserType | None, description="The user as changed."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was not changed.")
 
 
@@ -291,7 +295,7 @@ class UserUpdatePayload:
 class ProfileCreateInput:
     name: str = strawberry.field(description="Profile name (unique).")
     description: str = strawberry.field(default="", description="What it is for.")
-    permissions: list[PermissionBit] = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[PermissionBit] = strawberry.field(
         default_factory=list, description="Bits the profile grants."
     )
 
@@ -306,14 +310,16 @@ class ProfileUpdateInput:
     description: str | None = strawberry.field(
         default=strawberry.UNSET, description="New description."
     )
-    permissions: list[PermissionBit] | None = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[PermissionBit] | None = strawberry.field(
         default=strawberry.UNSET, description="The complete new set of bits."
     )
 
 
 @strawberry.type(description="Result of a profile mutation.")
 class ProfilePayload:
-    profile: ProfileType | None = strawberry.field(description="The profile.")
+    profile: Profile | None = strawberry.field(
+        graphql_type=ProfileType | None, description="The profile."
+    )
     errors: list[UserError] = strawberry.field(description="Why the change was refused.")
 
 
@@ -325,7 +331,7 @@ class GroupCreateInput:
 
 @strawberry.type(description="Result of a group mutation.")
 class GroupPayload:
-    group: GroupType | None = strawberry.field(description="The group.")
+    group: Group | None = strawberry.field(graphql_type=GroupType | None, description="The group.")
     errors: list[UserError] = strawberry.field(description="Why the change was refused.")
 
 
@@ -340,5 +346,7 @@ class AssignmentCreateInput:
 
 @strawberry.type(description="Result of assignmentCreate.")
 class AssignmentPayload:
-    assignment: AssignmentType | None = strawberry.field(description="The assignment.")
+    assignment: Assignment | None = strawberry.field(
+        graphql_type=AssignmentType | None, description="The assignment."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -13,6 +13,7 @@ from tortoise.expressions import Q, RawSQL, Subquery
 
 from crm_graphql.models.companies import CompanyBilling
 from crm_graphql.services.listing import ListError
+from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import CURRENCY_RE
 
 # CRM setup's single row (EUR, its model default, until the row exists).
@@ -49,12 +50,14 @@ def billing_q(flt: Any, prefix: str = "") -> Q:
             conditions[op] = int(flt.coerce(value))
     if not conditions:
         return Q()
-    meets = Q(**{("cents" if op == "eq" else f"cents__{op}"): v for op, v in conditions.items()})
+    meets = lookup_q(
+        {("cents" if op == "eq" else f"cents__{op}"): v for op, v in conditions.items()}
+    )
     rows = CompanyBilling.filter(currency=RawSQL(currency_sql(code))).order_by()
     if all(_COMPARE[op](0, v) for op, v in conditions.items()):
         failing = rows.filter(~meets).values("company_id")
-        return ~Q(**{f"{prefix}id__in": Subquery(failing)})
-    return Q(**{f"{prefix}id__in": Subquery(rows.filter(meets).values("company_id"))})
+        return ~lookup_q({f"{prefix}id__in": Subquery(failing)})
+    return lookup_q({f"{prefix}id__in": Subquery(rows.filter(meets).values("company_id"))})
 
 
 def currency_sql(code: str | None) -> str:

@@ -5,6 +5,7 @@ Idempotent and safe to run from several processes at once."""
 from __future__ import annotations
 
 from contextlib import suppress
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
@@ -36,7 +37,7 @@ SEEDED_CONTRACT_TYPES = (
 )
 
 
-async def _ensure(model: type[Model], name: str, **defaults: object) -> None:
+async def _ensure(model: type[Model], name: str, **defaults: Any) -> None:
     if await model.filter(name=name).exists():
         return
     with suppress(IntegrityError):  # another process created it first

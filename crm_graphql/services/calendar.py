@@ -191,8 +191,11 @@ async def sync_lead_alarm(lead: Any) -> CalendarEvent | None:
         return None
     await stale.exclude(owner_id=lead.owner_id).delete()
     moment = _utc(lead.alarm_at)
-    values = {"title": f"Lead alarm: {lead.full_name}"[:MAX_TITLE], "starts_on": moment.date()}
-    key = {
+    values: dict[str, Any] = {
+        "title": f"Lead alarm: {lead.full_name}"[:MAX_TITLE],
+        "starts_on": moment.date(),
+    }
+    key: dict[str, Any] = {
         "owner_id": lead.owner_id,
         "kind": CalendarEventKind.LEAD_ALARM,
         "object_type": "Lead",

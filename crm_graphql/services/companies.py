@@ -23,6 +23,7 @@ from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
 
 TEXT_LIMITS = {
@@ -229,7 +230,7 @@ async def update_company(
     written = await customfields.set_values(
         CustomFieldEntity.COMPANY, company.id, changes, creating=False
     )
-    changed = audit.diff(before, audit.snapshot(company))
+    changed: dict[str, Any] = audit.diff(before, audit.snapshot(company))
     if written:
         changed["custom_fields"] = {str(k): v for k, v in written.items()}
     await audit.record(viewer.user, audit.UPDATE, "Company", company.id, changed, request_id)
@@ -247,8 +248,8 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
     # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
     # custom values live in generic tables, so they are removed here.
-    contact_ids = list(await Contact.filter(company_id=company.id).values_list("id", flat=True))
-    contract_ids = list(await Contract.filter(company_id=company.id).values_list("id", flat=True))
+    contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
+    contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
     await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
     await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
     for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):

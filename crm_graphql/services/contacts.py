@@ -120,7 +120,7 @@ async def update_contact(
     written = await customfields.set_values(
         CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=False
     )
-    changes = audit.diff(before, audit.snapshot(contact))
+    changes: dict[str, Any] = audit.diff(before, audit.snapshot(contact))
     if written:
         changes["custom_fields"] = {str(k): v for k, v in written.items()}
     await audit.record(viewer.user, audit.UPDATE, "Contact", contact.id, changes, request_id)

@@ -11,6 +11,7 @@ from crm_graphql.errors import FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.services.orm import column_values
 
 
 async def visible_ids(raw: list[Any] | None, field: str, visible: Q, model: Any) -> list[int]:
@@ -18,7 +19,7 @@ async def visible_ids(raw: list[Any] | None, field: str, visible: Q, model: Any)
     wanted = sorted({parse_id(v, field) for v in raw or []})
     if not wanted:
         return []
-    found = set(await model.filter(visible, id__in=wanted).values_list("id", flat=True))
+    found = set(await column_values(model.filter(visible, id__in=wanted), "id"))
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise FieldError(field, "NOT_FOUND", f"No such object: {', '.join(missing)}.")
@@ -70,7 +71,7 @@ async def related_contract_ids(contract_id: int, visible: Q | None = None) -> li
     ).values_list("contract_id", "related_id")
     found = {b if a == contract_id else a for a, b in rows}
     if visible is not None and found:
-        found = set(await Contract.filter(visible, id__in=found).values_list("id", flat=True))
+        found = set(await column_values(Contract.filter(visible, id__in=found), "id"))
     return sorted(found)
 
 
@@ -78,4 +79,4 @@ async def related_invoice_ids(contract_id: int, visible: Q | None = None) -> lis
     links = ContractInvoice.filter(contract_id=contract_id)
     if visible is not None:
         links = links.filter(invoice_id__in=Subquery(Invoice.filter(visible).values("id")))
-    return sorted(await links.values_list("invoice_id", flat=True))
+    return sorted(await column_values(links, "invoice_id"))

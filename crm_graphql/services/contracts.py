@@ -164,9 +164,9 @@ async def _prepare(
     errors += check_dates(begin, end)
     reference = data.get("reference", contract.reference if contract else None)
     if contract is None or "reference" in data or company_id != contract.company_id:
-        errors += await _unique(company_id, reference, None, contract and contract.id)
+        errors += await _unique(company_id, reference, None, contract.id if contract else None)
     if data.get("number"):
-        errors += await _unique(company_id, None, data["number"], contract and contract.id)
+        errors += await _unique(company_id, None, data["number"], contract.id if contract else None)
     changes: dict[int, Any] = {}
     related: list[int] | None = None
     invoices: list[int] | None = None

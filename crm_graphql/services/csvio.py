@@ -23,7 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import BinaryIO
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")
@@ -105,7 +105,7 @@ def sniff_delimiter(stream: BinaryIO) -> str:
     return ";" if len(cells) == 1 and ";" in cells[0] else ","
 
 
-def read_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+def read_rows(stream: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
     """(line, cells) for each record, streamed; `line` is where the record starts
     (the header is line 1). Blank lines are skipped. Cells are as in the file: apply
     `restore` to undo formula neutralisation. Raises CsvFileError on malformed CSV."""

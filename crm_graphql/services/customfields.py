@@ -23,6 +23,7 @@ from crm_graphql.models.customfields import (
 )
 from crm_graphql.models.leads import LeadType
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import lookup_q
 
 TEXT_LIMIT = 255
 TEXTAREA_LIMIT = 10_000
@@ -210,7 +211,7 @@ def value_filter_q(field_id: int, lookup: str, value: Any, column: str = "id") -
     """Objects whose value of `field_id` matches `value__lookup` (Tortoise lookup)."""
     suffix = f"__{lookup}" if lookup else ""
     matching = CustomFieldValue.filter(field_id=field_id, **{f"value{suffix}": value})
-    return Q(**{f"{column}__in": Subquery(matching.values("object_id"))})
+    return lookup_q({f"{column}__in": Subquery(matching.values("object_id"))})
 
 
 async def create_field(data: dict[str, Any]) -> CustomField:

@@ -198,7 +198,9 @@ async def _one(
     if reason is None and lead is not None and not await may_know(lead, message.sender):
         reason = f"sender {message.sender} cannot know lead {lead.id}"
     if reason is not None or lead is None:
-        await _record_skip(report, validity, uid, message_id, reason or "", lead and lead.id)
+        await _record_skip(
+            report, validity, uid, message_id, reason or "", lead.id if lead is not None else None
+        )
         return
     try:
         await _file(message, lead, validity, uid, config)

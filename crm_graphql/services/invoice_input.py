@@ -17,6 +17,7 @@ from crm_graphql.models.contracts import Contract
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.services.languages import check_language
+from crm_graphql.services.orm import column_values
 from crm_graphql.values import currency_code, parse_amount, parse_percent
 
 MAX_LINES = 500
@@ -162,7 +163,7 @@ async def visible_contract_ids(raw: Sequence[Any], contracts_visible: Q) -> list
         cid = parse_id(value, "relatedContractIds")
         if cid not in ids:
             ids.append(cid)
-    found = set(await Contract.filter(contracts_visible, id__in=ids).values_list("id", flat=True))
+    found = set(await column_values(Contract.filter(contracts_visible, id__in=ids), "id"))
     missing = [i for i in ids if i not in found]
     if missing:
         raise FieldError("relatedContractIds", "NOT_FOUND", f"No such contract: {missing[0]}.")

@@ -209,13 +209,13 @@ async def new_over_time(leads: QuerySet[Lead], bucket: Bucket) -> list[Period]:
         f"SELECT {start} AS start, COUNT(*) AS n FROM ({rows}) l "  # noqa: S608
         f"GROUP BY {start} ORDER BY start"
     )
-    rows = await connection.execute_query_dict(sql, params)
+    found = await connection.execute_query_dict(sql, params)
     return [
         Period(
             start=r["start"] if isinstance(r["start"], date) else date.fromisoformat(r["start"]),
             count=int(r["n"]),
         )
-        for r in rows
+        for r in found
     ]
 
 

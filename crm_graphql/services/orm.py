@@ -12,11 +12,15 @@ way to read a model's metadata in Tortoise, not a private API."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from pypika_tortoise import SqlContext
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.fields import CharField
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 M = TypeVar("M", bound=Model)
 
@@ -56,3 +60,24 @@ def from_row(model: type[M], row: dict[str, Any]) -> M:
     """A model instance from a raw row (column names as in the table), as Tortoise makes
     them for its own queries."""
     return model._init_from_db(**row)
+
+
+def lookup_q(lookups: Mapping[str, Any]) -> Q:
+    """`Q(**lookups)` for lookups named at run time (a relation prefix, a column name).
+    Written `Q(**{name: value})`, the type checker reads the dict as possibly holding
+    Q's own `join_type` argument and refuses any value that is not a string."""
+    return Q(**lookups)
+
+
+async def column_values(queryset: QuerySet[Any], column: str) -> list[Any]:
+    """The values of one column, in the queryset's order: `values_list(column,
+    flat=True)`, which Tortoise's annotations type as a list of tuples."""
+    return cast(list[Any], await queryset.values_list(column, flat=True))
+
+
+def max_length(model: type[Model], column: str) -> int:
+    """The `max_length` of a model's text column, to refuse a longer value before SQL."""
+    field = model._meta.fields_map[column]
+    if not isinstance(field, CharField):
+        raise TypeError(f"{model.__name__}.{column} is not a CharField")
+    return field.max_length

@@ -32,6 +32,7 @@ from crm_graphql.models.mail import OutgoingMail, OutgoingState
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services.database import database_now
+from crm_graphql.services.orm import column_values
 from crm_graphql.services.smtp import DeliveryError, deliver
 from crm_graphql.settings import settings
 
@@ -111,15 +112,15 @@ async def send_due(setup: CrmSetup, *, limit: int = BATCH) -> SendReport:
     if not setup.smtp_host:
         return report  # nowhere to send yet: mail waits
     now = await database_now()
-    due = await (
+    due = await column_values(
         OutgoingMail.filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             state=OutgoingState.QUEUED,
             next_attempt_at__lte=now,
         )
         .order_by("id")
-        .limit(limit)
-        .values_list("id", flat=True)
+        .limit(limit),
+        "id",
     )
     for mail_id in due:
         token = await _claim(int(mail_id))
@@ -134,7 +135,7 @@ async def _attempt(row: OutgoingMail, setup: CrmSetup, report: SendReport, token
     message = BytesParser(policy=policy.SMTP).parsebytes(bytes(row.content))
     try:
         refused = await deliver(
-            message,  # type: ignore[arg-type]
+            message,
             host=setup.smtp_host,
             port=setup.smtp_port,
             username=setup.smtp_username or None,

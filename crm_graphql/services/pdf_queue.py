@@ -33,6 +33,7 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
 from crm_graphql.models.users import User
 from crm_graphql.services.deadline import deadline_scope
+from crm_graphql.services.orm import column_values
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.pdf_queue")
@@ -93,13 +94,13 @@ async def queue_invoice_pdf(invoice: Invoice, config: Settings | None = None) ->
     from crm_graphql.services import files
 
     config = config or settings
-    invoice.pdf_replaced = False  # type: ignore[attr-defined]
+    invoice.pdf_replaced = False
     if invoice.kind != InvoiceKind.SUBMITTED:
         if invoice.pdf_status is not None:
             await Invoice.filter(id=invoice.id).update(pdf_status=None, pdf_due_at=None)
             invoice.pdf_status = None
         return
-    invoice.pdf_replaced = await StoredFile.filter(  # type: ignore[attr-defined]
+    invoice.pdf_replaced = await StoredFile.filter(
         owner_kind=FileOwner.INVOICE, owner_id=invoice.id, generated=True
     ).exists()
     now = _now()
@@ -256,11 +257,11 @@ async def _release_claim(invoice_id: int, config: Settings) -> None:
 
 
 async def _due_ids() -> list[int]:
-    return list(
-        await Invoice.filter(pdf_status=InvoicePdfStatus.PENDING, pdf_due_at__lte=_now())
+    return await column_values(
+        Invoice.filter(pdf_status=InvoicePdfStatus.PENDING, pdf_due_at__lte=_now())
         .order_by("pdf_due_at", "id")
-        .limit(BATCH)
-        .values_list("id", flat=True)
+        .limit(BATCH),
+        "id",
     )
 
 

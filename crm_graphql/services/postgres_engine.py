@@ -17,7 +17,7 @@ asyncpg sends the server a cancel request, and the pool waits for it before reus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
@@ -82,11 +82,18 @@ class _TransactionConnection(ConnectionWrapper):
         return connection
 
 
-class _Translating:
+# The mixin goes before a Tortoise asyncpg client in the bases; the type checker is told so.
+if TYPE_CHECKING:
+    _TranslatingBase = AsyncpgDBClient
+else:
+    _TranslatingBase = object
+
+
+class _Translating(_TranslatingBase):
     async def _translate_exceptions(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = current()
         try:
-            return await super()._translate_exceptions(func, *args, **kwargs)  # type: ignore[misc]
+            return await super()._translate_exceptions(func, *args, **kwargs)
         except asyncpg.QueryCanceledError as exc:
             error = _translate_timeout(exc, deadline)
             if error is None:
@@ -128,7 +135,7 @@ class _Transaction(_Translating, TransactionWrapper):
 
 
 class CrmAsyncpgClient(_Translating, AsyncpgDBClient):
-    def acquire_connection(self) -> PoolConnectionWrapper:  # type: ignore[override]
+    def acquire_connection(self) -> PoolConnectionWrapper:
         return _PoolConnection(self, self._pool_init_lock)
 
     def _in_transaction(self) -> TransactionContext:

@@ -26,7 +26,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from tortoise.backends.base.client import NestedTransactionContext, TransactionContext
@@ -55,7 +55,7 @@ _WRITE_WORDS = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 
 
 def is_read_only(sql: str) -> bool:
-    head = sql[_LEADING_COMMENTS.match(sql).end() :][:6].upper()  # type: ignore[union-attr]
+    head = _LEADING_COMMENTS.sub("", sql, count=1)[:6].upper()
     if head.startswith("SELECT"):
         return True
     return head.startswith("WITH") and not _WRITE_WORDS.search(sql)
@@ -253,10 +253,12 @@ class CrmSqliteClient(SqliteClient):
         query = query.replace("\x00", "'||CHAR(0)||'")
         if self.read_connections and is_read_only(query):
             rows = await self._read(query, values)
-            return len(rows), rows
+            # Tortoise reads sqlite3.Row objects as the dicts its API names.
+            return len(rows), cast("Sequence[dict]", rows)
         params = values or []
 
-        def work(raw: sqlite3.Connection) -> tuple[int, list[sqlite3.Row]]:
+        # sqlite3.Row objects, which Tortoise reads as dicts.
+        def work(raw: sqlite3.Connection) -> tuple[int, Sequence[dict]]:
             start = raw.total_changes
             rows = raw.execute(query, params).fetchall()
             return (raw.total_changes - start) or len(rows), rows
@@ -298,7 +300,7 @@ class CrmSqliteClient(SqliteClient):
 class _TransactionContext(SqliteTransactionContext):
     """Tortoise's, with the wait for the writer bounded by the deadline."""
 
-    async def __aenter__(self) -> _TransactionWrapper:  # type: ignore[override]
+    async def __aenter__(self) -> _TransactionWrapper:
         deadline = current()
         await _acquire_lock(self._trxlock, deadline)
         try:
@@ -373,7 +375,8 @@ class _TransactionWrapper(SqliteTransactionWrapper):
         params = values or []
         self.log.debug("%s: %s", query, values)
 
-        def work(raw: sqlite3.Connection) -> tuple[int, list[sqlite3.Row]]:
+        # sqlite3.Row objects, which Tortoise reads as dicts.
+        def work(raw: sqlite3.Connection) -> tuple[int, Sequence[dict]]:
             start = raw.total_changes
             rows = raw.execute(query, params).fetchall()
             return (raw.total_changes - start) or len(rows), rows

@@ -115,7 +115,8 @@ async def delete_user(actor: Viewer, target: User, request_id: str = "") -> None
     await target.delete()
 
 
-def _bits_columns(bits: list[str]) -> dict[str, bool]:
+def _bits_columns(bits: list[str]) -> dict[str, Any]:
+    """The profile's permission columns (one bool per bit), as keyword arguments."""
     wanted = set(bits)
     return {bit.lower(): bit in wanted for bit in PERMISSION_BITS}
 

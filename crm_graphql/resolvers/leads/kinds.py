@@ -31,7 +31,7 @@ class LeadKindsMutation:
         kind, errors = await atomic(
             lambda: service.save_type(viewer, None, input_fields(input), info.context.request_id)
         )
-        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or describe a lead type (LM).", extensions=auth("LM"))
     async def lead_type_update(
@@ -49,7 +49,7 @@ class LeadKindsMutation:
             )
 
         kind, errors = await atomic(work)
-        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTypePayload(lead_type=kind, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead type and its custom fields; refused while leads use it (LM).",
@@ -75,7 +75,7 @@ class LeadKindsMutation:
         tag, errors = await atomic(
             lambda: service.save_tag(viewer, None, input_fields(input), info.context.request_id)
         )
-        return LeadTagPayload(tag=tag, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTagPayload(tag=tag, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename or recolour a lead tag (LM).", extensions=auth("LM"))
     async def lead_tag_update(
@@ -91,7 +91,7 @@ class LeadKindsMutation:
             return await service.save_tag(viewer, tag, input_fields(input), info.context.request_id)
 
         tag, errors = await atomic(work)
-        return LeadTagPayload(tag=tag, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadTagPayload(tag=tag, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead tag; leads lose it (LM).", extensions=auth("LM")

@@ -53,7 +53,7 @@ async def _each(
         try:
             _, errors = await atomic(one)
         except ApiError as exc:  # the object rule refused this lead (FORBIDDEN)
-            errors = [FieldError("id", str(exc.extensions["code"]), exc.message)]
+            errors = [FieldError("id", exc.code, exc.message)]
         results.append(
             LeadOperationResult(lead_id=lead_id, ok=not errors, errors=user_errors(errors))
         )

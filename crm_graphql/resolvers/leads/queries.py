@@ -94,13 +94,21 @@ class LeadReadQuery:
     ) -> LeadObjectType:
         return await get_or_404(Lead, visible_leads(info), id)
 
-    @strawberry.field(description="Every lead type, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_types(self, info: Info) -> list[LeadKindType]:
-        return await LeadTypeModel.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every lead type, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[LeadKindType],
+    )
+    async def lead_types(self, info: Info) -> list[LeadTypeModel]:
+        return await LeadTypeModel.all().order_by("name", "id")
 
-    @strawberry.field(description="Every lead tag, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_tags(self, info: Info) -> list[LeadTagType]:
-        return await LeadTag.all().order_by("name", "id")  # type: ignore[return-value]
+    @strawberry.field(
+        description="Every lead tag, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[LeadTagType],
+    )
+    async def lead_tags(self, info: Info) -> list[LeadTag]:
+        return await LeadTag.all().order_by("name", "id")
 
     @strawberry.field(
         description="The progress steps in code order, with CRM setup's names.",

@@ -96,7 +96,7 @@ class LeadRecordsMutation:
 
         lead, errors = await atomic(work)
         return LeadCreatePayload(
-            lead=None if web_form else lead,  # type: ignore[arg-type]
+            lead=None if web_form else lead,
             lead_id=None if lead is None else strawberry.ID(str(lead.id)),
             duplicate=bool(lead and lead.duplicate and not web_form),
             errors=user_errors(errors),
@@ -125,4 +125,4 @@ class LeadRecordsMutation:
             )
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))

@@ -44,10 +44,14 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
 
 @strawberry.type
 class LeadSearchesQuery:
-    @strawberry.field(description="Your saved lead searches, by name.", extensions=auth(*LEAD_BITS))
-    async def lead_saved_searches(self, info: Info) -> list[SavedLeadSearchType]:
+    @strawberry.field(
+        description="Your saved lead searches, by name.",
+        extensions=auth(*LEAD_BITS),
+        graphql_type=list[SavedLeadSearchType],
+    )
+    async def lead_saved_searches(self, info: Info) -> list[SavedLeadSearch]:
         viewer = info.context.require_viewer()
-        return await SavedLeadSearch.filter(user_id=viewer.user.id).order_by("name", "id")  # type: ignore[return-value]
+        return await SavedLeadSearch.filter(user_id=viewer.user.id).order_by("name", "id")
 
 
 @strawberry.type
@@ -69,7 +73,7 @@ class LeadSearchesMutation:
             return await service.save_search(viewer.user, name, filter)
 
         saved, errors = await atomic(work)
-        return SavedLeadSearchPayload(saved_search=saved, errors=user_errors(errors))  # type: ignore[arg-type]
+        return SavedLeadSearchPayload(saved_search=saved, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete one of your saved searches.", extensions=auth(*LEAD_BITS)

@@ -43,7 +43,7 @@ class LeadWorkflowMutation:
             return await service.take_lead(viewer, lead, info.context.request_id)
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Close a lead you can edit with a closed progress code (100 no response "
@@ -65,7 +65,7 @@ class LeadWorkflowMutation:
             )
 
         lead, errors = await atomic(work)
-        return LeadPayload(lead=lead, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadPayload(lead=lead, errors=user_errors(errors))
 
     @strawberry.mutation(
         description="Delete a lead with its history, notes, files and custom values (LM).",
@@ -100,4 +100,4 @@ class LeadWorkflowMutation:
             )
 
         activity, errors = await atomic(work)
-        return LeadActivityPayload(activity=activity, errors=user_errors(errors))  # type: ignore[arg-type]
+        return LeadActivityPayload(activity=activity, errors=user_errors(errors))

@@ -25,6 +25,7 @@ from crm_graphql.schema.common import (
 from crm_graphql.schema.companies import USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.customfields import CustomFieldFilter, custom_fields_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation, has_condition
+from crm_graphql.services.orm import lookup_q
 
 
 @strawberry.input(description="Conditions on a date; all given conditions must hold.")
@@ -139,7 +140,7 @@ def search_q(text: str, prefix: str = "") -> Q:
     if text.isdigit():
         # "²" is a digit to isdigit() but no number: it, like an id out of range, finds nothing
         number = id_number(text)
-        return Q(**{f"{prefix}id": number}) if number is not None else Q(id__in=[])
+        return lookup_q({f"{prefix}id": number}) if number is not None else Q(id__in=[])
     return Q(
         *(
             Q(**{f"{prefix}{column}__icontains": text})
@@ -150,11 +151,11 @@ def search_q(text: str, prefix: str = "") -> Q:
 
 
 def _show_finished_q(value: bool, prefix: str = "") -> Q:
-    return Q() if value else Q(**{f"{prefix}progress__lt": CLOSED_FROM})
+    return Q() if value else lookup_q({f"{prefix}progress__lt": CLOSED_FROM})
 
 
 def _unowned_q(value: bool, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}owner_id__isnull": value})
+    return lookup_q({f"{prefix}owner_id__isnull": value})
 
 
 def _tags_q(values: list[Any], prefix: str = "") -> Q:
@@ -162,7 +163,7 @@ def _tags_q(values: list[Any], prefix: str = "") -> Q:
     if not ids:
         return Q()
     links = LeadTagLink.filter(tag_id__in=ids).values("lead_id")
-    return Q(**{f"{prefix}id__in": Subquery(links)})
+    return lookup_q({f"{prefix}id__in": Subquery(links)})
 
 
 LEAD_FILTER_SPEC: FilterSpec = {

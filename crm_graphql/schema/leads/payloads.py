@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from crm_graphql.models.leads import Lead, LeadActivity, LeadTag, SavedLeadSearch
+from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.schema.common import UserError
 from crm_graphql.schema.leads.types import (
     LeadActivityType,
@@ -16,14 +18,17 @@ from crm_graphql.schema.leads.types import (
 
 @strawberry.type(description="Result of a lead mutation.")
 class LeadPayload:
-    lead: LeadObjectType | None = strawberry.field(description="The lead.")
+    lead: Lead | None = strawberry.field(
+        graphql_type=LeadObjectType | None, description="The lead."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of leadCreate.")
 class LeadCreatePayload:
-    lead: LeadObjectType | None = strawberry.field(
-        description="The new lead (null for a web-form token, which may only create)."
+    lead: Lead | None = strawberry.field(
+        graphql_type=LeadObjectType | None,
+        description="The new lead (null for a web-form token, which may only create).",
     )
     lead_id: strawberry.ID | None = strawberry.field(description="The new lead's id.")
     duplicate: bool = strawberry.field(
@@ -49,23 +54,29 @@ class LeadMassPayload:
 
 @strawberry.type(description="Result of leadActivityCreate.")
 class LeadActivityPayload:
-    activity: LeadActivityType | None = strawberry.field(description="The note.")
+    activity: LeadActivity | None = strawberry.field(
+        graphql_type=LeadActivityType | None, description="The note."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of a lead type mutation.")
 class LeadTypePayload:
-    lead_type: LeadKindType | None = strawberry.field(description="The lead type.")
+    lead_type: LeadTypeModel | None = strawberry.field(
+        graphql_type=LeadKindType | None, description="The lead type."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of a lead tag mutation.")
 class LeadTagPayload:
-    tag: LeadTagType | None = strawberry.field(description="The tag.")
+    tag: LeadTag | None = strawberry.field(graphql_type=LeadTagType | None, description="The tag.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
 @strawberry.type(description="Result of leadSearchSave.")
 class SavedLeadSearchPayload:
-    saved_search: SavedLeadSearchType | None = strawberry.field(description="The saved search.")
+    saved_search: SavedLeadSearch | None = strawberry.field(
+        graphql_type=SavedLeadSearchType | None, description="The saved search."
+    )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

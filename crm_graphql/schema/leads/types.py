@@ -13,32 +13,31 @@ from strawberry.scalars import JSON
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
-from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.companies import Company
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.files import FileOwner
-from crm_graphql.models.leads import CLOSED_FROM, Lead
+from crm_graphql.models.leads import CLOSED_FROM, Lead, LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
+from crm_graphql.models.users import User
 from crm_graphql.permissions.leads import (
     can_delete_lead,
     can_edit_lead,
     can_mail_from_lead,
     can_take_lead,
 )
-from crm_graphql.schema.common import Connection, nested_connection
+from crm_graphql.schema.common import COMPANY_TYPE, USER_TYPE, Connection, nested_connection
 from crm_graphql.schema.customfields import CustomFieldType, CustomFieldValueType, value_list
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.leads import progress_name
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.companies import CompanyType
     from crm_graphql.schema.files import FileType
-    from crm_graphql.schema.users import UserType
 
 FirstArg = Annotated[
     int | None,
     strawberry.argument(description="How many, per parent (default 10, at most 50)."),
 ]
-UserRef = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users")]
 
 
 @strawberry.type(description="An amount of money in one currency.")
@@ -70,20 +69,23 @@ class LeadKindType:
     name: str = strawberry.field(description="Name (unique).")
     description: str = strawberry.field(description="What the type is for.")
 
-    @strawberry.field(description="Its custom fields, in display order.")
+    @strawberry.field(
+        description="Its custom fields, in display order.", graphql_type=list[CustomFieldType]
+    )
     async def custom_fields(
         self, root: strawberry.Parent[LeadTypeModel], info: Info
-    ) -> list[CustomFieldType]:
-        return await info.context.loaders.companies.definitions(  # type: ignore[return-value]
-            CustomFieldEntity.LEAD, root.id
-        )
+    ) -> list[CustomField]:
+        return await info.context.loaders.companies.definitions(CustomFieldEntity.LEAD, root.id)
 
-    @strawberry.field(description="The custom fields shown as list and CSV columns.")
+    @strawberry.field(
+        description="The custom fields shown as list and CSV columns.",
+        graphql_type=list[CustomFieldType],
+    )
     async def list_fields(
         self, root: strawberry.Parent[LeadTypeModel], info: Info
-    ) -> list[CustomFieldType]:
+    ) -> list[CustomField]:
         fields = await info.context.loaders.companies.definitions(CustomFieldEntity.LEAD, root.id)
-        return [f for f in fields if f.show_in_list]  # type: ignore[misc]
+        return [f for f in fields if f.show_in_list]
 
 
 @strawberry.type(name="LeadTag", description="A label with a colour; a lead has any number.")
@@ -118,11 +120,14 @@ class LeadHistoryType:
     def kind(self, root: strawberry.Parent[Any]) -> LeadHistoryKind:
         return LeadHistoryKind(str(root.kind))
 
-    @strawberry.field(description="Who did it (null: the system or a deleted user).")
-    async def user(self, root: strawberry.Parent[Any], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Who did it (null: the system or a deleted user).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def user(self, root: strawberry.Parent[Any], info: Info) -> User | None:
         if root.user_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.user_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.user_id)
 
 
 @strawberry.enum(description="The kind of a lead activity.")
@@ -145,11 +150,14 @@ class LeadActivityType:
     def kind(self, root: strawberry.Parent[Any]) -> LeadActivityKind:
         return LeadActivityKind(str(root.kind))
 
-    @strawberry.field(description="Who wrote it (null: received mail, or a deleted user).")
-    async def author(self, root: strawberry.Parent[Any], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Who wrote it (null: received mail, or a deleted user).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def author(self, root: strawberry.Parent[Any], info: Info) -> User | None:
         if root.author_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.author_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.author_id)
 
 
 @strawberry.type(description="What the viewer may do with a lead.")
@@ -210,29 +218,32 @@ class LeadObjectType:
         setup = await info.context.loaders.leads.setup()
         return root.updated_at < datetime.now(UTC) - timedelta(days=setup.lead_stale_days)
 
-    @strawberry.field(description="Its owner (null: unowned, anyone with LW may take it).")
-    async def owner(self, root: strawberry.Parent[Lead], info: Info) -> UserRef | None:
+    @strawberry.field(
+        description="Its owner (null: unowned, anyone with LW may take it).",
+        graphql_type=USER_TYPE | None,
+    )
+    async def owner(self, root: strawberry.Parent[Lead], info: Info) -> User | None:
         if root.owner_id is None:
             return None
-        return await info.context.loaders.companies.user.load(root.owner_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.user.load(root.owner_id)
 
-    @strawberry.field(description="The managing company, when you can see it.")
-    async def company(
-        self, root: strawberry.Parent[Lead], info: Info
-    ) -> Annotated[CompanyType, strawberry.lazy("crm_graphql.schema.companies")] | None:
+    @strawberry.field(
+        description="The managing company, when you can see it.", graphql_type=COMPANY_TYPE | None
+    )
+    async def company(self, root: strawberry.Parent[Lead], info: Info) -> Company | None:
         if root.company_id is None:
             return None
-        return await info.context.loaders.companies.company.load(root.company_id)  # type: ignore[return-value]
+        return await info.context.loaders.companies.company.load(root.company_id)
 
-    @strawberry.field(description="Its lead type.")
-    async def lead_type(self, root: strawberry.Parent[Lead], info: Info) -> LeadKindType | None:
+    @strawberry.field(description="Its lead type.", graphql_type=LeadKindType | None)
+    async def lead_type(self, root: strawberry.Parent[Lead], info: Info) -> LeadTypeModel | None:
         if root.lead_type_id is None:
             return None
-        return await info.context.loaders.leads.lead_type.load(root.lead_type_id)  # type: ignore[return-value]
+        return await info.context.loaders.leads.lead_type.load(root.lead_type_id)
 
-    @strawberry.field(description="Its tags, by name.")
-    async def tags(self, root: strawberry.Parent[Lead], info: Info) -> list[LeadTagType]:
-        return await info.context.loaders.leads.tags.load(root.id)  # type: ignore[return-value]
+    @strawberry.field(description="Its tags, by name.", graphql_type=list[LeadTagType])
+    async def tags(self, root: strawberry.Parent[Lead], info: Info) -> list[LeadTag]:
+        return await info.context.loaders.leads.tags.load(root.id)
 
     @strawberry.field(description="Every custom field of its lead type with this lead's value.")
     async def custom_fields(

@@ -31,6 +31,7 @@ from crm_graphql.services.files.storage import (
     write_bytes,
 )
 from crm_graphql.services.files.transactions import file_transaction, unlink_quietly
+from crm_graphql.services.orm import column_values
 from crm_graphql.settings import Settings, settings
 
 PAGE = 500
@@ -105,7 +106,7 @@ async def sweep(
     on_disk, old, temporaries = await asyncio.to_thread(
         _disk_listing, files_root(config), grace_seconds
     )
-    blobs = set(await FileBlob.filter(seq=0).values_list("stored_name", flat=True))
+    blobs = set(await column_values(FileBlob.filter(seq=0), "stored_name"))
     rows = await StoredFile.all().values(
         "id", "stored_name", "created_at", "owner_kind", "owner_id", "generated"
     )

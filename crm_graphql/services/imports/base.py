@@ -23,6 +23,7 @@ from crm_graphql.services.imports.driver import run
 from crm_graphql.services.imports.results import Access, ImportResult, Progress, RowError
 from crm_graphql.services.imports.rows import Plan, Row
 from crm_graphql.services.imports.sql import fitting, insert_rows
+from crm_graphql.services.orm import column_values
 
 
 class Importer:
@@ -102,9 +103,7 @@ class Importer:
         wanted = list(ids)
         if not wanted:
             return set()
-        return set(
-            await Company.filter(self.access.visible, id__in=wanted).values_list("id", flat=True)
-        )
+        return set(await column_values(Company.filter(self.access.visible, id__in=wanted), "id"))
 
     async def load_users(self, usernames: set[str]) -> None:
         """Fetch the users the rows name as manager that are not known yet."""

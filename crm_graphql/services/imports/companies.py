@@ -22,6 +22,7 @@ from crm_graphql.services.imports.base import Importer
 from crm_graphql.services.imports.results import Access, ImportResult
 from crm_graphql.services.imports.rows import Plan, Row
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
+from crm_graphql.services.orm import column_values
 
 # Error fields of the create/update rules (camelCase) -> the file's column names.
 _COMPANY_FIELD_COLUMNS = {
@@ -104,7 +105,7 @@ class CompanyImport(Importer):
     async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
         access = self.access
         if self.roles is None:
-            self.roles = set(await CompanyRole.all().values_list("id", flat=True))
+            self.roles = set(await column_values(CompanyRole.all(), "id"))
         # Names are unique ignoring case: a row updates the company of the same name in
         # any case (and writes the file's spelling).
         names = [r.data["name"].lower() for r in rows if r.data.get("name")]
@@ -240,7 +241,7 @@ class CompanyImport(Importer):
         parent_id = row.data["parent_id"]
         parent_path = "/"
         if parent_id is not None:
-            found = await Company.filter(id=parent_id).values_list("path", flat=True)
+            found = await column_values(Company.filter(id=parent_id), "path")
             if not found or company is None or found[0].startswith(company.path):
                 row.fail("id parent", "INVALID", "A company cannot be its own parent or ancestor.")
                 return False

@@ -32,6 +32,7 @@ from crm_graphql.services.imports.contract_rows import parse_contract
 from crm_graphql.services.imports.results import ContractAccess, ImportResult
 from crm_graphql.services.imports.rows import Plan, Row, created_ids
 from crm_graphql.services.imports.sql import fitting, insert_rows, update_rows
+from crm_graphql.services.orm import column_values
 
 _CONTRACT_WRITTEN = contract_rules.WRITTEN
 
@@ -85,7 +86,7 @@ class ContractImport(Importer):
     async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
         access = self.access
         if self.types is None:
-            self.types = set(await ContractType.all().values_list("id", flat=True))
+            self.types = set(await column_values(ContractType.all(), "id"))
         names = {r.extra["company"] for r in rows if r.extra["company"]}
         ids = {
             r.data["_company_id"]
@@ -95,11 +96,11 @@ class ContractImport(Importer):
         companies: dict[Any, dict[str, Any]] = {}
         if names or ids:
             known = fitting(Company, "name", names)
-            for company in await Company.filter(Q(name__in=known) | Q(id__in=ids)).values(
+            for company_row in await Company.filter(Q(name__in=known) | Q(id__in=ids)).values(
                 "id", "name", "manager_id"
             ):
-                companies[company["name"]] = company
-                companies[company["id"]] = company
+                companies[company_row["name"]] = company_row
+                companies[company_row["id"]] = company_row
         visible = await self.visible_companies(c["id"] for c in companies.values())
         # Resolve each row's company; then the existing contracts by (company, reference).
         for row in rows:
@@ -125,7 +126,7 @@ class ContractImport(Importer):
         pairs = {
             (r.data["company_id"], r.data["reference"]) for r in rows if r.data.get("company_id")
         }
-        existing: dict[tuple[int, str], dict[str, Any]] = {}
+        existing: dict[tuple[int | None, str | None], dict[str, Any]] = {}
         if pairs:
             found = await Contract.filter(
                 company_id__in={c for c, _ in pairs},
@@ -133,9 +134,12 @@ class ContractImport(Importer):
             ).values("id", *_CONTRACT_WRITTEN)
             shown = (
                 set(
-                    await Contract.filter(
-                        self.contract_access.visible_contracts, id__in=[c["id"] for c in found]
-                    ).values_list("id", flat=True)
+                    await column_values(
+                        Contract.filter(
+                            self.contract_access.visible_contracts, id__in=[c["id"] for c in found]
+                        ),
+                        "id",
+                    )
                 )
                 if found
                 else set()
@@ -162,9 +166,10 @@ class ContractImport(Importer):
         related_ok: set[int] = set()
         if wanted_related:
             related_ok = set(
-                await Contract.filter(
-                    self.contract_access.visible_contracts, id__in=wanted_related
-                ).values_list("id", flat=True)
+                await column_values(
+                    Contract.filter(self.contract_access.visible_contracts, id__in=wanted_related),
+                    "id",
+                )
             )
         await self.load_users({r.extra["manager"] for r in rows if r.extra["manager"]})
         targets = [c["id"] for c in existing.values() if c["visible"]]

@@ -50,16 +50,16 @@ async def history_of_changes(
         new = lead.close_date.isoformat() if lead.close_date else "none"
         lines.append((LeadHistoryKind.CLOSE_DATE, f"Close date {old} -> {new}"))
     if before["owner_id"] != lead.owner_id:
-        names = dict(
+        usernames: dict[int | None, str] = dict(
             await User.filter(
                 id__in=[i for i in (before["owner_id"], lead.owner_id) if i]
             ).values_list("id", "username")
         )
-        old = names.get(before["owner_id"], "nobody")
+        old = usernames.get(before["owner_id"], "nobody")
         lines.append(
             (
                 LeadHistoryKind.OWNER_CHANGED,
-                f"Owner {old} -> {names.get(lead.owner_id, 'nobody')}",
+                f"Owner {old} -> {usernames.get(lead.owner_id, 'nobody')}",
             )
         )
     if others:

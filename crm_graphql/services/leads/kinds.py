@@ -17,7 +17,7 @@ COLOUR_CHARS = set("0123456789abcdefABCDEF")
 async def save_type(
     viewer: Viewer, kind: LeadType | None, data: dict[str, Any], request_id: str = ""
 ) -> LeadType:
-    data["name"] = await unique_name(LeadType, data.get("name") or "", kind and kind.id)
+    data["name"] = await unique_name(LeadType, data.get("name") or "", kind.id if kind else None)
     data["description"] = (data.get("description") or "").strip()
     if len(data["description"]) > 255:
         raise FieldError("description", "TOO_LARGE", "At most 255 characters.")
@@ -71,7 +71,9 @@ async def save_tag(
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
     try:
-        values["name"] = await unique_name(LeadTag, data.get("name") or "", tag and tag.id, 60)
+        values["name"] = await unique_name(
+            LeadTag, data.get("name") or "", tag.id if tag else None, 60
+        )
     except FieldError as exc:
         errors.append(exc)
     try:

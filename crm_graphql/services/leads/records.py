@@ -18,6 +18,7 @@ from crm_graphql.services.contracts import camel, parse_ref
 from crm_graphql.services.leads.history import add_history, history_of_changes
 from crm_graphql.services.leads.values import channels, check_progress, close_key
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import column_values
 from crm_graphql.values import currency_code, is_email, parse_amount
 
 TEXT_LIMITS = {
@@ -105,7 +106,7 @@ async def tag_ids(raw: list[Any] | None, field: str = "tagIds") -> list[int]:
     wanted = sorted({parse_ref(v, field) for v in raw or []})
     if not wanted:
         return []
-    found = set(await LeadTag.filter(id__in=wanted).values_list("id", flat=True))
+    found = set(await column_values(LeadTag.filter(id__in=wanted), "id"))
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise FieldError(field, "NOT_FOUND", f"No such tag: {', '.join(missing)}.")
@@ -238,7 +239,7 @@ async def update_lead(
 
 
 async def tag_ids_of(lead_id: int) -> list[int]:
-    return sorted(await LeadTagLink.filter(lead_id=lead_id).values_list("tag_id", flat=True))
+    return sorted(await column_values(LeadTagLink.filter(lead_id=lead_id), "tag_id"))
 
 
 async def set_tags(lead_id: int, tags: list[int]) -> None:

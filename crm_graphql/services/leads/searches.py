@@ -9,7 +9,7 @@ from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User
 
 
-async def save_search(user: User, name: str, flt: dict[str, Any]) -> SavedLeadSearch:
+async def save_search(user: User, name: str, flt: Any) -> SavedLeadSearch:
     """Saving under an existing name replaces that search's filter."""
     name = (name or "").strip()
     if not name:

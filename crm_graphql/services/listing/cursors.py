@@ -36,7 +36,11 @@ def sort_keys(
     """The requested keys (or the default), always ending with the id tie-breaker."""
     keys = [SortKey(c, d) for c, d in order] if order else list(default)
     seen: set[str] = set()
-    unique = [k for k in keys if not (k.column in seen or seen.add(k.column))]
+    unique: list[SortKey] = []
+    for key in keys:
+        if key.column not in seen:
+            seen.add(key.column)
+            unique.append(key)
     if not any(k.column == "id" for k in unique):
         unique.append(SortKey("id", unique[-1].descending if unique else False))
     return unique

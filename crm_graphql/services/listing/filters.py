@@ -14,6 +14,7 @@ from tortoise.models import Model
 
 from crm_graphql.services.listing.inputs import is_set
 from crm_graphql.services.listing.specs import FilterSpec, ListError, Relation, ViewerCondition
+from crm_graphql.services.orm import lookup_q
 
 _SCALAR_OPS: dict[str, str] = {
     "eq": "",
@@ -148,7 +149,7 @@ def _relation_guard(target: Relation, prefix: str, viewer: Any, outer: Q | None)
     ids = target.visible(viewer)
     if ids is None:
         return outer
-    own = Q(**{f"{prefix}{target.path}_id__in": ids})
+    own = lookup_q({f"{prefix}{target.path}_id__in": ids})
     return own if outer is None else Q(outer, own)
 
 
@@ -200,7 +201,7 @@ def _formula(
         else:
             path = prefix + target
             parts.extend(_scalar_atoms(path, value, _field_at(model, path), where, guard))
-    and_ = getattr(flt, "and_", None)
+    and_: Any = getattr(flt, "and_", None)
     if is_set(and_):
         parts.extend(
             _formula(sub, spec, prefix, model, f"{at}.and[{i}]", viewer, guard)
@@ -243,7 +244,7 @@ def _compile(node: Any, negate: bool, model: type[Model] | None) -> Q | bool:
             return _complement([node.q], Q.AND, model)
         q = ~node.q
         if node.null_path is not None:
-            q = Q(q, Q(**{f"{node.null_path}__isnull": True}), join_type=Q.OR)
+            q = Q(q, lookup_q({f"{node.null_path}__isnull": True}), join_type=Q.OR)
         return q
     join = node.join if not negate else (Q.OR if node.join == Q.AND else Q.AND)
     absorbing = join == Q.OR  # True absorbs an OR, False an AND
@@ -273,7 +274,7 @@ def _complement(parts: list[Q], join: str, model: type[Model] | None) -> Q:
     if model is None:
         return ~inner
     pk = model._meta.pk_attr
-    return ~Q(**{f"{pk}__in": Subquery(model.filter(inner).values(pk))})
+    return ~lookup_q({f"{pk}__in": Subquery(model.filter(inner).values(pk))})
 
 
 def filter_q(

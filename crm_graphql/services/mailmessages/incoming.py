@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.message import Message
+from email.message import Message, MIMEPart
 from email.parser import BytesParser
 
 from crm_graphql.errors import FieldError
@@ -79,9 +79,9 @@ def _header(message: Message, name: str) -> str:
         return str(raw)
 
 
-def _part_text(part: Message) -> str:
+def _part_text(part: MIMEPart) -> str:
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
     except (LookupError, ValueError, AssertionError):
         # An unknown or lying charset: keep what decodes rather than lose the reply.
         payload = part.get_payload(decode=True)
@@ -91,12 +91,12 @@ def _part_text(part: Message) -> str:
     return _clean_text(content if isinstance(content, str) else "")
 
 
-def _leaves(part: Message, depth: int = 0) -> Iterable[Message]:
+def _leaves(part: MIMEPart, depth: int = 0) -> Iterable[MIMEPart]:
     """Every non-multipart part; a forwarded message/rfc822 stays one part (an .eml)."""
     if depth > MAX_DEPTH:
         raise MalformedMessage("MIME parts nested too deeply")
     if part.is_multipart() and part.get_content_maintype() == "multipart":
-        for child in part.iter_parts():  # type: ignore[attr-defined]
+        for child in part.iter_parts():
             yield from _leaves(child, depth + 1)
     else:
         yield part
