@@ -35,6 +35,13 @@ def wait_ready(
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                # Reading a live server's output would wait for it forever: stop it first.
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             raise AssertionError(f"server did not start:\n{output()}")
         time.sleep(0.2)
 
