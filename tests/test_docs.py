@@ -29,9 +29,16 @@ SLASHED = re.compile(rf"^(?:{'|'.join(PACKAGE_DIRS + REPO_DIRS)})/[\w/.-]*$")
 DOTTED = re.compile(rf"^(?:crm_graphql\.)?(?:{'|'.join(PACKAGE_DIRS)})(?:\.\w+)+$")
 
 
+def defines(module: Path, name: str) -> bool:
+    """The module (a `.py` file or a package's `__init__.py`) mentions `name` as a word:
+    enough to catch a renamed or moved function without importing anything."""
+    source = module / "__init__.py" if module.is_dir() else module.with_suffix(".py")
+    return source.is_file() and re.search(rf"\b{name}\b", source.read_text()) is not None
+
+
 def resolves(base: Path, parts: list[str], attributes: bool) -> bool:
     """`parts` under `base` name a file or directory; with `attributes`, a trailing
-    dotted name after a module (`scopes.PATHS`) is an attribute and is not checked."""
+    dotted name after a module (`scopes.PATHS`) must be mentioned in that module."""
     path = base.joinpath(*parts) if parts else base
     if path.exists():
         return True
@@ -39,9 +46,11 @@ def resolves(base: Path, parts: list[str], attributes: bool) -> bool:
         return False
     *folders, last = parts
     # `cursors.decode_cursor` -> cursors.py; `base.py` has already been tried as is.
-    stem = last.split(".", 1)[0]
-    folder = base.joinpath(*folders)
-    return (folder / f"{stem}.py").is_file() or (folder / stem / "__init__.py").is_file()
+    stem, _, attribute = last.partition(".")
+    module = base.joinpath(*folders, stem)
+    if not (module.with_suffix(".py").is_file() or (module / "__init__.py").is_file()):
+        return False
+    return not attribute or defines(module, attribute.split(".")[0])
 
 
 def slashed_exists(text: str) -> bool:
@@ -53,19 +62,18 @@ def slashed_exists(text: str) -> bool:
 
 
 def dotted_exists(text: str) -> bool:
-    """`services.mutations.atomic`: the longest prefix that is a module must reach past
-    the package (`services.mutations`), or the package's `__init__` must export the
-    name (`extensions.cost_limit_rule`); what follows is an attribute. A GraphQL
-    error's `extensions.code` and a file such as `schema.graphql` are no modules."""
+    """`services.mutations.atomic`: the longest prefix that is a module or package
+    (`services.mutations`, `extensions`) must mention the next name (`atomic`,
+    `cost_limit_rule`). A GraphQL error's `extensions.code` and a file such as
+    `schema.graphql` are no modules."""
     if text in ERROR_EXTENSIONS or (ROOT / text).is_file():
         return True
     parts = text.removeprefix("crm_graphql.").split(".")
-    for end in range(len(parts), 1, -1):
+    for end in range(len(parts), 0, -1):
         module = PACKAGE.joinpath(*parts[:end])
         if module.with_suffix(".py").is_file() or (module / "__init__.py").is_file():
-            return True
-    init = PACKAGE / parts[0] / "__init__.py"
-    return init.is_file() and re.search(rf"\b{parts[1]}\b", init.read_text()) is not None
+            return end == len(parts) or defines(module, parts[end])
+    return False
 
 
 def named_paths(text: str) -> set[str]:
@@ -97,13 +105,16 @@ def test_the_check_finds_a_missing_module(tmp_path: Path) -> None:
         "See `services/listing/filters.py`, `permissions/scopes.PATHS`, "
         "`services.mutations.atomic` and crm_graphql/api.py.\n"
         "Gone: `services/nowhere.py`, `schema/leads/nothing`, `services.nowhere.f`, "
+        "`services/listing/cursors.no_such_function`, `services.mutations.no_such`, "
         "crm_graphql/vanished.py.\n",
         encoding="utf-8",
     )
     assert missing_paths(document) == [
         "crm_graphql/vanished.py",
         "schema/leads/nothing",
+        "services.mutations.no_such",
         "services.nowhere.f",
+        "services/listing/cursors.no_such_function",
         "services/nowhere.py",
     ]
 
