@@ -5,8 +5,9 @@ under test driven over HTTP through httpx's ASGI transport, lifespan included.""
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 _tmp = Path(tempfile.mkdtemp(prefix="crm-tests-"))
@@ -33,7 +34,7 @@ from crm_graphql.app import create_app  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
-from tests.factories import Api  # noqa: E402
+from tests.factories import Api, make_user  # noqa: E402
 
 # Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
 pytest_plugins = ["tests.mailservers"]
@@ -91,3 +92,26 @@ async def demo(api: Api) -> Api:
     for username, password in await load_demo(sample_data=False):
         api.tokens[username] = await api.login(username, password)
     return api
+
+
+@pytest.fixture
+async def loadadmin(api: Api) -> Api:
+    """`api` with the superadmin "loadadmin" (password "loadadmin-secret") logged in."""
+    await make_user("loadadmin", password="loadadmin-secret", superadmin=True)
+    api.tokens["loadadmin"] = await api.login("loadadmin", "loadadmin-secret")
+    return api
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[str]:
+    """`crm-graphql demo`, then `crm-graphql serve` on the test database in a child
+    process under uvicorn; yields its base URL."""
+    # Imported here: tests.uvicorn_servers imports this module.
+    from tests.uvicorn_servers import CLI, server_env, serving
+
+    env = server_env(tmp_path)
+    demo = subprocess.run([*CLI, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    assert "user1" in demo.stdout and "manager1" in demo.stdout
+    with serving(env) as (base, _):
+        yield base

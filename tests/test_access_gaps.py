@@ -12,16 +12,8 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import Assignment, Group, Profile, User, UserMode
 from crm_graphql.services import files as file_store
 from crm_graphql.services.mutations import atomic
-from tests.factories import Api, error_codes, make_user
-
-
-async def load_sample(api: Api) -> Api:
-    """The worked case with the demo's sample contacts, contracts, invoices and leads."""
-    from crm_graphql.services.demo import load_demo
-
-    for username, password in await load_demo(sample_data=True):
-        api.tokens[username] = await api.login(username, password)
-    return api
+from tests.factories import Api, assign, error_codes, load_sample, make_company, make_user
+from tests.leads_api import CREATE_WITH_COMPANY
 
 
 async def attach(kind: FileOwner, owner_id: int, company_id: int) -> int:
@@ -95,8 +87,6 @@ async def test_standalone_user_without_company_sees_no_managed_company(api: Api)
 
 # ------------------------------------------- 2. a superadmin sets any managing company
 
-LEAD_CREATE = """mutation($i: LeadCreateInput!) { leadCreate(input: $i) {
-  lead { id company { name } } errors { field code } } }"""
 TEMPLATE_CREATE = """mutation($i: CrmTemplateCreateInput!) { crmTemplateCreate(input: $i) {
   template { id company { name } } errors { field code } } }"""
 TEMPLATE_UPDATE = """mutation($i: CrmTemplateUpdateInput!) { crmTemplateUpdate(input: $i) {
@@ -111,11 +101,13 @@ async def company_ids() -> dict[str, str]:
 
 async def test_superadmin_sets_any_managing_company(demo: Api) -> None:
     # Given a company the superadmin neither manages nor belongs to, without parent
-    outside = await Company.create(name="Elsewhere Ltd", manager=None)
+    outside = await make_company("Elsewhere Ltd", manager=None)
     ids = await company_ids()
     # When admin creates a lead and a template managed by it, then moves the template
     lead = await demo.data(
-        LEAD_CREATE, {"i": {"fullName": "Ann", "companyId": ids["Elsewhere Ltd"]}}, as_user="admin"
+        CREATE_WITH_COMPANY,
+        {"i": {"fullName": "Ann", "companyId": ids["Elsewhere Ltd"]}},
+        as_user="admin",
     )
     assert lead["leadCreate"] == {
         "lead": {"id": lead["leadCreate"]["lead"]["id"], "company": {"name": "Elsewhere Ltd"}},
@@ -135,7 +127,9 @@ async def test_superadmin_sets_any_managing_company(demo: Api) -> None:
     assert moved["crmTemplateUpdate"]["template"]["company"] == {"name": "Customer #B"}
     # A non-superadmin still may not (manager1 cannot see Elsewhere Ltd)
     refused = await demo.data(
-        LEAD_CREATE, {"i": {"fullName": "Bo", "companyId": str(outside.id)}}, as_user="manager1"
+        CREATE_WITH_COMPANY,
+        {"i": {"fullName": "Bo", "companyId": str(outside.id)}},
+        as_user="manager1",
     )
     assert refused["leadCreate"]["errors"] == [{"field": "companyId", "code": "NOT_FOUND"}]
 
@@ -152,7 +146,9 @@ async def lead_names(api: Api, user: str) -> set[str]:
 
 async def test_lm_colleagues_see_a_new_lead(demo: Api) -> None:
     # Given user1 creates a lead (managed by My company, which has no parent)
-    made = await demo.data(LEAD_CREATE, {"i": {"fullName": "New prospect"}}, as_user="user1")
+    made = await demo.data(
+        CREATE_WITH_COMPANY, {"i": {"fullName": "New prospect"}}, as_user="user1"
+    )
     assert made["leadCreate"]["lead"]["company"] is None  # My company is hidden from user1
     # Then user1 (owner) and manager1 (LM, same company) see it; user2 does not
     assert await lead_names(demo, "user1") == {"New prospect"}
@@ -201,7 +197,7 @@ async def test_template_creator_manages_it(demo: Api) -> None:
     manager1 = await User.get(username="manager1")
     await Assignment.filter(user=manager1).delete()
     standard = await Profile.get(name="Standard user")
-    await Assignment.create(user=manager1, profile=standard, group=await Group.get(name="All"))
+    await assign(user=manager1, profile=standard, group=await Group.get(name="All"))
     for made_id in (ours_id, template_id):
         deleted = await demo.data(TEMPLATE_DELETE, {"id": made_id}, as_user="manager1")
         assert deleted["crmTemplateDelete"] == {"deletedId": made_id, "errors": []}
@@ -211,8 +207,9 @@ async def test_template_creator_manages_it(demo: Api) -> None:
 
 
 async def test_invoice_attachments_follow_the_invoice_edit_rule(demo: Api) -> None:
-    from tests.test_files import upload
-    from tests.test_invoices import company_id, create_ok, seed_input
+    from tests.factories import company_id
+    from tests.files_api import upload
+    from tests.invoices_api import create_ok, seed_input
 
     # Given two IM users of My company without CW (they cannot edit Customer #A), one
     # also holding LM, and user1 (CW and IW: edits Customer #A, not Submitted invoices)
@@ -276,14 +273,14 @@ async def _remind_user1(bill: object) -> object:
 
 
 async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo: Api) -> None:
-    from tests.test_calendar import invoice, new_feed
+    from tests.calendar_api import invoice, new_feed
 
     # Given a seller (lead bits only) owning a lead with an alarm, and user1 with a
     # payment reminder of an invoice of Customer #A
     await make_user("seller", bits=("LR", "LW"), company=await Company.get(name="My company"))
     demo.tokens["seller"] = await demo.login("seller", "seller-pass")
     made = await demo.data(
-        LEAD_CREATE,
+        CREATE_WITH_COMPANY,
         {"i": {"fullName": "Alarmed prospect", "alarmAt": "2026-05-04T10:00:00Z"}},
         as_user="seller",
     )
@@ -305,7 +302,7 @@ async def test_calendar_events_are_shown_only_while_their_object_is_visible(demo
     # When the seller loses the lead bits and the invoice moves to a company user1
     # cannot see
     await Profile.filter(name="seller-profile").update(lr=False, lw=False)
-    hidden = await Company.create(name="Hidden Ltd", manager=await User.get(username="admin"))
+    hidden = await make_company("Hidden Ltd", manager=await User.get(username="admin"))
     await type(bill).filter(id=bill.id).update(company_id=hidden.id)
     # Then neither the calendar nor the feed shows those events any more
     assert await calendar_titles(demo, "seller") == set()
@@ -323,9 +320,9 @@ async def test_contract_and_invoice_changes_bump_company_last_update(demo: Api) 
     from datetime import UTC, datetime
 
     from crm_graphql.services.exports.contracts import CONTRACT_COLUMNS
-    from tests import test_contracts as contracts
-    from tests import test_invoices as invoices
-    from tests.test_contracts_csv import row, to_csv, upload
+    from tests import contracts_api as contracts
+    from tests import invoices_api as invoices
+    from tests.csvdata import contract_row, to_csv, upload
 
     long_ago = datetime(2001, 1, 1, tzinfo=UTC)
     customer_a = await Company.get(name="Customer #A")
@@ -353,7 +350,7 @@ async def test_contract_and_invoice_changes_bump_company_last_update(demo: Api) 
         ok(contracts.UPDATE, {"input": {"id": contract["id"], "description": "New terms"}}),
     )
     await bumped("contract deleted", ok(contracts.DELETE, {"id": contract["id"]}))
-    csv_body = to_csv([list(CONTRACT_COLUMNS), row("Imported 2024", "Customer #A")])
+    csv_body = to_csv([list(CONTRACT_COLUMNS), contract_row("Imported 2024", "Customer #A")])
 
     async def import_contract() -> None:
         result = await upload(demo, csv_body, mutation="contractImport")

@@ -14,11 +14,11 @@ import pytest
 from icalendar import Calendar
 
 from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind, CalendarFeed
-from crm_graphql.models.companies import Company
-from crm_graphql.models.invoices import Invoice, InvoiceKind
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services.calendar import create_payment_reminder
 from crm_graphql.services.mutations import atomic
+from tests.calendar_api import invoice, new_feed
 from tests.conftest import IS_POSTGRES
 from tests.factories import Api, error_codes
 
@@ -36,9 +36,6 @@ CREATE = """mutation Add($input: CalendarEventCreateInput!) {
 DELETE = """mutation Remove($id: ID!) {
   calendarEventDelete(id: $id) { deletedId errors { field code } }
 }"""
-FEED_CREATE = """mutation Feed {
-  calendarFeedCreate { url path feed { prefix createdAt } errors { code } }
-}"""
 FEED_REVOKE = "mutation Revoke { calendarFeedRevoke { revoked errors { code } } }"
 FEED = "query MyFeed { calendarFeed { prefix createdAt lastUsedAt } }"
 
@@ -52,25 +49,6 @@ async def add(api: Api, user: str, **values: Any) -> dict[str, Any]:
 
 async def events(api: Api, user: str, start: str, end: str) -> list[dict[str, Any]]:
     return (await api.data(EVENTS, {"from": start, "to": end}, as_user=user))["calendarEvents"]
-
-
-async def invoice(bill_id: str = "21/1001", expires_on: date = date(2026, 4, 30)) -> Invoice:
-    company = await Company.get(name="Customer #A")
-    return await Invoice.create(
-        company=company,
-        kind=InvoiceKind.SUBMITTED,
-        bill_id=bill_id,
-        issued_on=date(2026, 3, 31),
-        expires_on=expires_on,
-    )
-
-
-async def new_feed(api: Api, user: str) -> str:
-    result = (await api.data(FEED_CREATE, as_user=user))["calendarFeedCreate"]
-    assert result["errors"] == []
-    assert result["url"] == "http://test" + result["path"]
-    assert result["path"].startswith("/calendar/cal_") and result["path"].endswith(".ics")
-    return result["path"]
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,33 +20,7 @@ from crm_graphql.models.users import Assignment, User
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 from tests.factories import Api
 from tests.mailservers import free_port
-
-CLI = [sys.executable, "-m", "crm_graphql.cli"]
-
-
-def run(
-    *args: str,
-    tmp_path: Path,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it: no terminal on stdin, the test database unless
-    `env` says otherwise (a value None removes the variable)."""
-    full = {**os.environ, "CRM_DATABASE_URL": DATABASE_URL, "CRM_DATA_DIR": str(tmp_path)}
-    for name, value in (env or {}).items():
-        if value is None:
-            full.pop(name, None)
-        else:
-            full[name] = value
-    return subprocess.run(
-        [*CLI, *args],
-        env=full,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.uvicorn_servers import run
 
 
 def test_schema_command_prints_the_sdl(tmp_path: Path) -> None:
@@ -267,7 +241,7 @@ def test_import_exit_codes_match_the_readme(tmp_path: Path) -> None:
 
 async def test_import_reads_a_semicolon_separated_file(tmp_path: Path) -> None:
     # What a spreadsheet in a European locale saves as "CSV": semicolons, and a BOM.
-    from tests.test_csv import SPEC_COLUMNS, company_row
+    from tests.csvdata import SPEC_COLUMNS, company_row
 
     lines = [SPEC_COLUMNS, company_row("Café Ñandú", country="España", address="C/ Mayor, 1")]
     csv_file = tmp_path / "companies.csv"

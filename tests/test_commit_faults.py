@@ -22,7 +22,8 @@ from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
 from crm_graphql.services import files
 from crm_graphql.services.files import maintenance as file_maintenance
 from tests.conftest import DATABASE_URL, IS_POSTGRES
-from tests.test_invoices import company_id, seed_input
+from tests.factories import company_id
+from tests.invoices_api import seed_input
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="terminates PostgreSQL backends")

@@ -4,9 +4,9 @@ nothing half-written, the parent tree, optimistic concurrency, audit."""
 from __future__ import annotations
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
+from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.customfields import CustomFieldValue
-from tests.factories import Api, error_codes
+from tests.factories import Api, error_codes, make_billing
 
 CREATE = """mutation($input: CompanyCreateInput!) {
   companyCreate(input: $input) {
@@ -219,7 +219,7 @@ async def test_list_filters_and_order(demo: Api) -> None:
     a = await Company.get(name="Customer #A")
     a.country = "Greenland"
     await a.save()
-    await CompanyBilling.create(company=a, currency="EUR", cents=150_000)
+    await make_billing(a, 150_000)
     query = """query($f: CompanyFilter, $o: [CompanyOrder!]) {
       companies(filter: $f, orderBy: $o) { totalCount edges { node { name billing { amount } } } }
     }"""

@@ -14,12 +14,11 @@ from crm_graphql.models.customfields import (
     CustomField,
     CustomFieldEntity,
     CustomFieldKind,
-    CustomFieldSection,
     CustomFieldValue,
 )
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
-from tests.factories import Api, make_user
+from tests.factories import Api, make_company, make_custom_field, make_section, make_user
 
 QUERY = """{
   companies(first: 50) {
@@ -52,22 +51,22 @@ class Expected:
 
 async def make_fields() -> list[CustomField]:
     """Three company fields of ours, after any the demo defines."""
-    section = await CustomFieldSection.create(name="Perf section", position=90)
+    section = await make_section(name="Perf section", position=90)
     return [
-        await CustomField.create(
+        await make_custom_field(
             entity=CustomFieldEntity.COMPANY,
             name="Perf segment",
             kind=CustomFieldKind.TEXT,
             position=90,
             section=section,
         ),
-        await CustomField.create(
+        await make_custom_field(
             entity=CustomFieldEntity.COMPANY,
             name="Perf employees",
             kind=CustomFieldKind.NUMERIC,
             position=91,
         ),
-        await CustomField.create(
+        await make_custom_field(
             entity=CustomFieldEntity.COMPANY,
             name="Perf partner",
             kind=CustomFieldKind.CHECKBOX,
@@ -105,8 +104,7 @@ async def populate(count: int, prefix: str) -> dict[str, Expected]:
         name = f"{prefix} {i:03}"
         parent = visible if i % 2 else hidden
         manager = manager1 if i % 3 == 0 else user1
-        company = await Company.create(name=name, parent=parent, manager=manager)
-        await Company.filter(id=company.id).update(path=f"{parent.path}{company.id}/")
+        company = await make_company(name, parent=parent, manager=manager)
         # reversed creation order, so the name order is not the id order
         names = [f"{name} contact {j:02}" for j in reversed(range(i % 13))]
         contacts += [

@@ -10,8 +10,8 @@ import io
 from typing import Any
 
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, error_codes
-from tests.test_invoices import company_id, create_ok, seed_input
+from tests.factories import Api, company_id, error_codes
+from tests.invoices_api import create_ok, seed_input
 
 LIST = """query($f: CompanyFilter, $o: [CompanyOrder!], $first: Int, $after: String) {
   companies(filter: $f, orderBy: $o, first: $first, after: $after) {

@@ -11,17 +11,14 @@ import textwrap
 from datetime import date
 
 from crm_graphql.models.companies import Company
-from crm_graphql.models.invoices import Invoice, InvoiceKind
-from tests.factories import Api
+from tests.factories import Api, make_company, make_invoice
 
 DELETE = "mutation($id: ID!) { companyDelete(id: $id) { deletedId errors { field code } } }"
 
 
 async def _company_with_invoice() -> Company:
-    company = await Company.create(name="Billed Ltd", manager=None)
-    await Invoice.create(
-        company=company, kind=InvoiceKind.SUBMITTED, bill_id="26/0001", issued_on=date(2026, 3, 1)
-    )
+    company = await make_company("Billed Ltd", manager=None)
+    await make_invoice(company, bill_id="26/0001", issued_on=date(2026, 3, 1))
     return company
 
 

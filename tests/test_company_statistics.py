@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graphql.models.activities import Activity
-from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
-from tests.factories import Api, error_codes, make_user
+from tests.factories import Api, error_codes, make_activity, make_billing, make_company, make_user
 
 STATS = """query($filter: CompanyFilter) {
   companyStatistics(filter: $filter) {
@@ -33,11 +33,9 @@ async def add_company(
     billing_cents: int = 0,
     activities: int = 0,
 ) -> Company:
-    company = await Company.create(name=name, parent=parent, manager=manager, country=country)
+    company = await make_company(name, parent=parent, rooted=True, manager=manager, country=country)
     if billing_cents:
-        await CompanyBilling.create(company=company, currency="EUR", cents=billing_cents)
-    company.path = f"{parent.path if parent else '/'}{company.id}/"
-    await Company.filter(id=company.id).update(path=company.path)
+        await make_billing(company, billing_cents)
     if activities:
         await Activity.bulk_create(
             [Activity(company=company, text=f"note {i}") for i in range(activities)]
@@ -57,12 +55,12 @@ async def set_up(demo: Api) -> None:
     manager1 = await User.get(username="manager1")
     a = await Company.get(name="Customer #A")
     b = await Company.get(name="Customer #B")
-    await CompanyBilling.create(company=a, currency="EUR", cents=150_050)
-    await CompanyBilling.create(company=b, currency="EUR", cents=20_000)
+    await make_billing(a, 150_050)
+    await make_billing(b, 20_000)
     # never added to the EUR figures (SPEC §3); the statistics' default currency is EUR
-    await CompanyBilling.create(company=a, currency="JPY", cents=9_000_000)
+    await make_billing(a, 9_000_000, "JPY")
     await Activity.bulk_create([Activity(company=a, text=f"a{i}") for i in range(3)])
-    await Activity.create(company=b, text="b")
+    await make_activity(b, "b")
     top = await add_company(
         "Top M1", manager=manager1, country="France", billing_cents=99_999, activities=2
     )

@@ -13,17 +13,20 @@ import pytest
 from tortoise.models import Model
 
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contacts import Contact
-from crm_graphql.models.contracts import Contract
-from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldKind
+from crm_graphql.models.customfields import CustomFieldEntity, CustomFieldKind
 from crm_graphql.models.invoices import Invoice
-from crm_graphql.models.leads import Lead
 from crm_graphql.models.setup import CrmSetup
-from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.models.users import Profile, User
 from crm_graphql.services.setup import get_setup
-from tests.factories import Api
-from tests.test_invoices import create_ok, seed_input
+from tests.factories import (
+    Api,
+    make_contact,
+    make_contract,
+    make_contract_template,
+    make_custom_field,
+    make_lead,
+)
+from tests.invoices_api import create_ok, seed_input
 
 CLIENTS = 20
 ROUNDS = 3
@@ -35,12 +38,12 @@ async def _company() -> Model:
 
 async def _contact() -> Model:
     company = await Company.get(name="Customer #A")
-    return await Contact.create(company=company, full_name="Ann", email="ann@example.com")
+    return await make_contact(company, "Ann", email="ann@example.com")
 
 
 async def _contract() -> Model:
     company = await Company.get(name="Customer #A")
-    return await Contract.create(company=company, reference="C-1", date_begin="2024-01-01")
+    return await make_contract(company, "C-1", date_begin="2024-01-01")
 
 
 async def _user() -> Model:
@@ -52,17 +55,17 @@ async def _profile() -> Model:
 
 
 async def _template() -> Model:
-    return await ContractTemplate.create(name="T", html="<p>x</p>")
+    return await make_contract_template("T", html="<p>x</p>")
 
 
 async def _custom_field() -> Model:
-    return await CustomField.create(
+    return await make_custom_field(
         entity=CustomFieldEntity.COMPANY, name="Size", kind=CustomFieldKind.TEXT
     )
 
 
 async def _lead() -> Model:
-    return await Lead.create(full_name="Lead")
+    return await make_lead("Lead")
 
 
 # (mutation, the entity, the model column changed, the input field changed)

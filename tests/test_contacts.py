@@ -6,37 +6,18 @@ from __future__ import annotations
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
-from tests.factories import Api, error_codes
+from tests.contacts_api import CREATE, create_contact
+from tests.factories import Api, company_id, error_codes
 
-CREATE = """mutation($input: ContactCreateInput!) {
-  contactCreate(input: $input) { contact { id fullName email company { name } viewerCan { edit } }
-                                 errors { field code message } }
-}"""
 ACTIVITY = """mutation($input: ActivityCreateInput!) {
   activityCreate(input: $input) { activity { id text author { username } contact { fullName } }
                                   errors { field code } }
 }"""
 
 
-async def _company(name: str) -> str:
-    return str((await Company.get(name=name)).id)
-
-
-async def _contact(api: Api, user: str, company: str, name: str, email: str) -> dict:
-    result = (
-        await api.data(
-            CREATE,
-            {"input": {"companyId": company, "fullName": name, "email": email}},
-            as_user=user,
-        )
-    )["contactCreate"]
-    assert result["errors"] == [], result
-    return result["contact"]
-
-
 async def test_contact_rules(demo: Api) -> None:
-    a, b = await _company("Customer #A"), await _company("Customer #B")
-    ann = await _contact(demo, "user1", a, "Ann Smith", "ann@example.com")
+    a, b = await company_id("Customer #A"), await company_id("Customer #B")
+    ann = await create_contact(demo, "user1", a, "Ann Smith", "ann@example.com")
     assert ann["company"] == {"name": "Customer #A"} and ann["viewerCan"] == {"edit": True}
     # Required and valid fields, all reported at once, nothing written.
     bad = (
@@ -61,7 +42,7 @@ async def test_contact_rules(demo: Api) -> None:
             CREATE,
             {
                 "input": {
-                    "companyId": await _company("My company"),
+                    "companyId": await company_id("My company"),
                     "fullName": "Me",
                     "email": "me@example.com",
                 }
@@ -77,7 +58,7 @@ async def test_contact_rules(demo: Api) -> None:
     assert await Contact.all().count() == 1
 
     # Visibility follows the company: manager1 sees Ann; user2 sees nothing.
-    await _contact(demo, "admin", await _company("My company"), "Boss", "boss@example.com")
+    await create_contact(demo, "admin", await company_id("My company"), "Boss", "boss@example.com")
     listed = await demo.data(
         "{ contacts { totalCount edges { node { fullName viewerCan { edit } } } } }",
         as_user="manager1",
@@ -116,8 +97,8 @@ async def test_contact_rules(demo: Api) -> None:
 
 
 async def test_activities_feed_and_rules(demo: Api) -> None:
-    a = await _company("Customer #A")
-    ann = await _contact(demo, "user1", a, "Ann Smith", "ann@example.com")
+    a = await company_id("Customer #A")
+    ann = await create_contact(demo, "user1", a, "Ann Smith", "ann@example.com")
     empty = await demo.data(ACTIVITY, {"input": {"companyId": a, "text": "   "}}, as_user="user1")
     assert empty["activityCreate"]["errors"] == [{"field": "text", "code": "REQUIRED"}]
     first = await demo.data(
@@ -160,7 +141,7 @@ async def test_activities_feed_and_rules(demo: Api) -> None:
     # Customer #B is read-only for user1: no activities there.
     body = await demo.gql(
         ACTIVITY,
-        {"input": {"companyId": await _company("Customer #B"), "text": "hi"}},
+        {"input": {"companyId": await company_id("Customer #B"), "text": "hi"}},
         as_user="user1",
     )
     assert error_codes(body) == ["FORBIDDEN"]
@@ -170,7 +151,7 @@ async def test_companies_sort_by_last_activity(demo: Api) -> None:
     for name, text in (("Customer #B", "first"), ("Customer #A", "second")):
         await demo.data(
             ACTIVITY,
-            {"input": {"companyId": await _company(name), "text": text}},
+            {"input": {"companyId": await company_id(name), "text": text}},
             as_user="manager1" if name == "Customer #B" else "user1",
         )
     query = """query($after: String) { companies(first: 1, after: $after,

@@ -14,19 +14,18 @@ from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceKind
 from crm_graphql.models.users import User
-from tests.factories import Api, error_codes, make_user
-from tests.test_files import uploaded
+from tests.contracts_api import CREATE, DELETE, FIELDS, UPDATE, create, created
+from tests.factories import (
+    Api,
+    company_id,
+    error_codes,
+    make_company,
+    make_contract,
+    make_invoice,
+    make_user,
+)
+from tests.files_api import uploaded
 
-FIELDS = """id reference number description dateBegin dateEnd status private slaId groupId
-version company { name } owner { username } contractType { name }
-customFields { name value } relatedContracts { reference } viewerCan { edit delete }"""
-CREATE = f"""mutation($input: ContractCreateInput!) {{
-  contractCreate(input: $input) {{ contract {{ {FIELDS} }} errors {{ field code message }} }}
-}}"""
-UPDATE = f"""mutation($input: ContractUpdateInput!) {{
-  contractUpdate(input: $input) {{ contract {{ {FIELDS} }} errors {{ field code message }} }}
-}}"""
-DELETE = "mutation($id: ID!) { contractDelete(id: $id) { deletedId errors { field code } } }"
 COPY = f"""mutation($id: ID!, $begin: Date!, $end: Date, $ref: String!) {{
   contractCopy(id: $id, dateBegin: $begin, dateEnd: $end, reference: $ref) {{
     contract {{ {FIELDS} }} errors {{ field code message }} }}
@@ -38,27 +37,6 @@ LIST = """query($filter: ContractFilter, $order: [ContractOrder!]) {
 ONE = "query($id: ID!) { contract(id: $id) { reference } }"
 NESTED = """query($id: ID!) { company(id: $id) { contractCount
   contracts(first: 5) { totalCount edges { node { reference } } } } }"""
-
-
-async def cid(name: str) -> str:
-    return str((await Company.get(name=name)).id)
-
-
-async def create(api: Api, user: str, company: str, **values: Any) -> dict[str, Any]:
-    payload = {
-        "companyId": await cid(company),
-        "reference": "Support 2024",
-        "dateBegin": "2024-01-01",
-        **values,
-    }
-    data = await api.data(CREATE, {"input": payload}, as_user=user)
-    return data["contractCreate"]
-
-
-async def created(api: Api, user: str, company: str, **values: Any) -> dict[str, Any]:
-    result = await create(api, user, company, **values)
-    assert result["errors"] == [], result
-    return result["contract"]
 
 
 def refs(data: dict[str, Any]) -> list[str]:
@@ -213,7 +191,7 @@ async def test_user1_views_but_cannot_edit_customer_b_contracts(demo: Api) -> No
         CREATE,
         {
             "input": {
-                "companyId": await cid("Customer #B"),
+                "companyId": await company_id("Customer #B"),
                 "reference": "M",
                 "dateBegin": "2024-01-01",
             }
@@ -410,8 +388,8 @@ async def test_copy_and_related_objects(demo: Api) -> None:
     assert await ContractLink.all().count() == 3
     # A contract user1 cannot see (a company without parent, managed by admin) can
     # neither be linked by user1 nor is its existing link dropped by user1's update
-    far = await Company.create(name="Far", manager=await User.get(username="admin"))
-    hidden = await Contract.create(company=far, reference="Far 1", date_begin=date(2024, 1, 1))
+    far = await make_company("Far", manager=await User.get(username="admin"))
+    hidden = await make_contract(far, "Far 1")
     data = await demo.data(
         UPDATE,
         {"input": {"id": other["id"], "relatedContractIds": [str(hidden.id)]}},
@@ -426,8 +404,8 @@ async def test_copy_and_related_objects(demo: Api) -> None:
     assert await ContractLink.filter(related_id=hidden.id).count() == 1
     # Related invoices: visible ones, replaced as a set
     company = await Company.get(name="Customer #A")
-    invoice = await Invoice.create(
-        company=company, kind=InvoiceKind.RECEIVED, bill_id="R-1", issued_on=date(2024, 2, 1)
+    invoice = await make_invoice(
+        company, kind=InvoiceKind.RECEIVED, bill_id="R-1", issued_on=date(2024, 2, 1)
     )
     data = await demo.data(
         UPDATE,
@@ -464,7 +442,7 @@ async def test_files_on_contracts(demo: Api) -> None:
     )
     assert response.status_code == 404
     # user1 cannot attach to a Customer #B contract (no edit access)
-    from tests.test_files import upload
+    from tests.files_api import upload
 
     body = await upload(demo, "user1", contract["id"], kind="CONTRACT")
     assert error_codes(body) == ["FORBIDDEN"]
@@ -511,17 +489,17 @@ async def test_dashboard_shape_statement_count_is_fixed(demo: Api) -> None:
         return len(seen)
 
     company = await Company.get(name="Customer #A")
-    contract = await Contract.create(company=company, reference="R0", date_begin=date(2024, 1, 1))
-    invoice = await Invoice.create(
-        company=company, kind=InvoiceKind.RECEIVED, bill_id="B0", issued_on=date(2024, 1, 2)
+    contract = await make_contract(company, "R0")
+    invoice = await make_invoice(
+        company, kind=InvoiceKind.RECEIVED, bill_id="B0", issued_on=date(2024, 1, 2)
     )
     await ContractInvoice.create(contract=contract, invoice=invoice)
     await statements()  # the token's last use is written once
     few = await statements()
     for n in range(1, 8):
-        c = await Contract.create(company=company, reference=f"R{n}", date_begin=date(2024, 1, 1))
+        c = await make_contract(company, f"R{n}")
         for m in range(3):
-            i = await Invoice.create(
+            i = await make_invoice(
                 company=company,
                 kind=InvoiceKind.RECEIVED,
                 bill_id=f"B{n}-{m}",

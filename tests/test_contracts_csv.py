@@ -16,8 +16,15 @@ from crm_graphql.models.customfields import (
 )
 from crm_graphql.models.users import User
 from crm_graphql.services.exports.contracts import CONTRACT_COLUMNS
-from tests.factories import Api, make_user
-from tests.test_csv import export, rows_of, to_csv, upload
+from tests.csvdata import contract_row, export, rows_of, to_csv, upload
+from tests.factories import (
+    Api,
+    make_company,
+    make_contract,
+    make_custom_field,
+    make_custom_value,
+    make_user,
+)
 
 SPEC_HEADER = (
     "name, contract number, description, date begin, date end, id company, id sla, "
@@ -31,7 +38,7 @@ SPEC_ROW = (
 
 async def release_field() -> CustomField:
     services = await ContractType.get(name="Services contract")
-    return await CustomField.create(
+    return await make_custom_field(
         entity=CustomFieldEntity.CONTRACT,
         owner_id=services.id,
         name="Release",
@@ -44,19 +51,7 @@ async def release_field() -> CustomField:
 async def sample_customer() -> Company:
     mine = await Company.get(name="My company")
     admin = await User.get(username="admin")
-    company = await Company.create(name="Sample customer", parent=mine, manager=admin)
-    company.path = f"{mine.path}{company.id}/"
-    await company.save()
-    return company
-
-
-def row(reference: str, company: str, **values: str) -> list[str]:
-    cells = dict.fromkeys(CONTRACT_COLUMNS, "")
-    cells.update({"name": reference, "company": company, "date begin": "2024-01-01"})
-    cells["private"], cells["status"] = "0", "1"
-    for key, value in values.items():
-        cells[key.replace("_", " ")] = value
-    return list(cells.values())
+    return await make_company("Sample customer", parent=mine, manager=admin)
 
 
 def test_the_columns_are_the_spec_order() -> None:
@@ -93,7 +88,7 @@ async def test_the_spec_example_row_imports(demo: Api) -> None:
 async def test_export_and_import_back_is_a_no_op(demo: Api) -> None:
     field = await release_field()
     customer_a = await Company.get(name="Customer #A")
-    first = await Contract.create(
+    first = await make_contract(
         company=customer_a,
         reference="=cmd|' /C calc'!A0",
         number="N-1",
@@ -103,10 +98,8 @@ async def test_export_and_import_back_is_a_no_op(demo: Api) -> None:
         contract_type_id=2,
         sla_id=7,
     )
-    await CustomFieldValue.create(field=field, object_id=first.id, value="Alpha")
-    second = await Contract.create(
-        company=customer_a, reference="Plain", date_begin=date(2023, 5, 1), private=True
-    )
+    await make_custom_value(field, first.id, "Alpha")
+    second = await make_contract(customer_a, "Plain", date_begin=date(2023, 5, 1), private=True)
     await ContractLink.create(contract=first, related=second)
     # One type: its fields are named in the header
     response = await export(demo, "contracts", "admin", contractType="2")
@@ -134,10 +127,8 @@ async def test_export_and_import_back_is_a_no_op(demo: Api) -> None:
 
 async def test_export_is_the_visible_contracts(demo: Api) -> None:
     customer_b = await Company.get(name="Customer #B")
-    await Contract.create(
-        company=customer_b, reference="Secret", date_begin=date(2024, 1, 1), private=True
-    )
-    await Contract.create(company=customer_b, reference="Public", date_begin=date(2024, 1, 1))
+    await make_contract(customer_b, "Secret", private=True)
+    await make_contract(customer_b, "Public")
     await make_user("bob", bits=("CR",), company=customer_b)
     demo.tokens["bob"] = await demo.login("bob", "bob-pass")
     names = [r[0] for r in rows_of((await export(demo, "contracts", "bob")).content)[1:]]
@@ -153,20 +144,18 @@ async def test_export_is_the_visible_contracts(demo: Api) -> None:
 async def test_bad_rows_are_reported_and_nothing_is_written(demo: Api) -> None:
     await release_field()
     customer_a = await Company.get(name="Customer #A")
-    await Contract.create(
-        company=customer_a, reference="Taken", number="N-9", date_begin=date(2024, 1, 1)
-    )
+    await make_contract(customer_a, "Taken", number="N-9")
     rows = [
         [*CONTRACT_COLUMNS, "Release"],
-        [*row("Good", "Customer #A"), ""],
-        [*row("Dates", "Customer #A", date_begin="2024-05-01", date_end="2024-04-01"), ""],
-        [*row("Number", "Customer #A", contract_number="N-9"), ""],
-        [*row("Type", "Customer #A", id_contract_type="99"), ""],
-        [*row("Status", "Customer #A", status="7"), ""],
-        [*row("Value", "Customer #A", id_contract_type="2"), "Gamma"],
-        [*row("Nowhere", "No such company"), ""],
-        [*row("Dup", "Customer #A", contract_number="N-5"), ""],
-        [*row("Dup2", "Customer #A", contract_number="N-5"), ""],
+        [*contract_row("Good", "Customer #A"), ""],
+        [*contract_row("Dates", "Customer #A", date_begin="2024-05-01", date_end="2024-04-01"), ""],
+        [*contract_row("Number", "Customer #A", contract_number="N-9"), ""],
+        [*contract_row("Type", "Customer #A", id_contract_type="99"), ""],
+        [*contract_row("Status", "Customer #A", status="7"), ""],
+        [*contract_row("Value", "Customer #A", id_contract_type="2"), "Gamma"],
+        [*contract_row("Nowhere", "No such company"), ""],
+        [*contract_row("Dup", "Customer #A", contract_number="N-5"), ""],
+        [*contract_row("Dup2", "Customer #A", contract_number="N-5"), ""],
     ]
     result = await upload(demo, to_csv(rows), mutation="contractImport")
     found = {(e["line"], e["field"], e["code"]) for e in result["rowErrors"]}
@@ -198,14 +187,14 @@ async def test_bad_rows_are_reported_and_nothing_is_written(demo: Api) -> None:
 
 async def test_rows_for_companies_the_importer_cannot_edit(demo: Api) -> None:
     customer_b = await Company.get(name="Customer #B")
-    await Contract.create(company=customer_b, reference="Existing", date_begin=date(2024, 1, 1))
+    await make_contract(customer_b, "Existing")
     response = await export(demo, "contracts", "user1")
     rows = rows_of(response.content)
     # Identical rows are unchanged even when read-only
     result = await upload(demo, response.content, as_user="user1", mutation="contractImport")
     assert (result["unchanged"], result["rejected"]) == (1, 0)
     rows[1][2] = "Changed"
-    rows.append(row("New", "Customer #B"))
+    rows.append(contract_row("New", "Customer #B"))
     result = await upload(demo, to_csv(rows), as_user="user1", mutation="contractImport")
     assert {(e["line"], e["code"]) for e in result["rowErrors"]} == {
         (2, "FORBIDDEN"),
@@ -216,10 +205,13 @@ async def test_rows_for_companies_the_importer_cannot_edit(demo: Api) -> None:
 
 async def test_related_contracts_column(demo: Api) -> None:
     customer_a = await Company.get(name="Customer #A")
-    base = await Contract.create(company=customer_a, reference="Base", date_begin=date(2024, 1, 1))
-    far = await Company.create(name="Far", manager=await User.get(username="admin"))
-    hidden = await Contract.create(company=far, reference="Hidden", date_begin=date(2024, 1, 1))
-    rows = [list(CONTRACT_COLUMNS), row("Renewal", "Customer #A", related_contract=str(base.id))]
+    base = await make_contract(customer_a, "Base")
+    far = await make_company("Far", manager=await User.get(username="admin"))
+    hidden = await make_contract(far, "Hidden")
+    rows = [
+        list(CONTRACT_COLUMNS),
+        contract_row("Renewal", "Customer #A", related_contract=str(base.id)),
+    ]
     result = await upload(demo, to_csv(rows), as_user="user1", mutation="contractImport")
     assert (result["created"], result["rowErrors"]) == (1, [])
     renewal = await Contract.get(reference="Renewal")
@@ -240,7 +232,7 @@ async def test_related_contracts_column(demo: Api) -> None:
 
 
 async def test_the_spec_example_row_imports_from_the_command_line(demo: Api, tmp_path) -> None:
-    from tests.test_cli import run
+    from tests.uvicorn_servers import run
 
     await release_field()
     company = await sample_customer()

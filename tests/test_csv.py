@@ -6,16 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from crm_graphql.models.audit import AuditEntry
-from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import (
     CustomField,
@@ -25,7 +21,6 @@ from crm_graphql.models.customfields import (
 )
 from crm_graphql.models.users import User
 from crm_graphql.services.csvio import (
-    CsvEncoder,
     CsvFileError,
     check_encoding,
     header_problem,
@@ -35,102 +30,35 @@ from crm_graphql.services.csvio import (
 )
 from crm_graphql.services.exports.companies import COMPANY_COLUMNS
 from crm_graphql.services.exports.contacts import CONTACT_COLUMNS
-from tests.conftest import DATABASE_URL
-from tests.factories import Api
-
-SPEC_COLUMNS = [
-    "name",
-    "address",
-    "fiscal id",
-    "country",
-    "website",
-    "comments",
-    "id company role",
-    "id parent",
-    "manager",
-    "last update",
-    "payment conditions",
-    "billing",
-    "office phone",
-    "general email",
-]
-
-RESULT = """
-    created updated unchanged rejected written dryRun rowErrorsTruncated
-    rowErrors { line field code message }
-    errors { field code message }
-"""
-
-
-def _mutation(name: str) -> str:
-    return (
-        f"mutation Import($file: Upload!, $dryRun: Boolean!, $partial: Boolean!) "
-        f"{{ {name}(file: $file, dryRun: $dryRun, partial: $partial) {{ {RESULT} }} }}"
-    )
-
-
-async def export(api: Api, what: str, as_user: str | None, **params: str) -> Any:
-    headers = {"Authorization": f"Bearer {api.tokens[as_user]}"} if as_user else {}
-    return await api.client.get(f"/export/{what}.csv", params=params, headers=headers)
-
-
-def rows_of(body: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
-
-
-async def upload(
-    api: Api,
-    content: bytes,
-    *,
-    as_user: str = "admin",
-    mutation: str = "companyImport",
-    dry_run: bool = False,
-    partial: bool = False,
-) -> dict[str, Any]:
-    """The GraphQL multipart request spec: operations, map, then the file."""
-    operations = {
-        "query": _mutation(mutation),
-        "operationName": "Import",
-        "variables": {"file": None, "dryRun": dry_run, "partial": partial},
-    }
-    response = await api.client.post(
-        "/graphql",
-        data={
-            "operations": json.dumps(operations),
-            "map": json.dumps({"0": ["variables.file"]}),
-        },
-        files={"0": ("data.csv", content, "text/csv")},
-        headers={"Authorization": f"Bearer {api.tokens[as_user]}"},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"][mutation]
-
-
-def to_csv(rows: list[list[str]]) -> bytes:
-    return CsvEncoder().encode(rows)
-
-
-def company_row(name: str, **values: str) -> list[str]:
-    """A company row in the SPEC column order; columns named with underscores."""
-    row = dict.fromkeys(SPEC_COLUMNS, "")
-    row["name"] = name
-    row["payment conditions"] = "30"
-    for key, value in values.items():
-        row[key.replace("_", " ")] = value
-    return list(row.values())
+from tests.csvdata import (
+    SPEC_COLUMNS,
+    company_row,
+    export,
+    import_mutation,
+    rows_of,
+    to_csv,
+    upload,
+)
+from tests.factories import (
+    Api,
+    make_billing,
+    make_company,
+    make_contact,
+    make_custom_field,
+    make_custom_value,
+)
+from tests.uvicorn_servers import run
 
 
 async def custom_fields() -> tuple[CustomField, CustomField]:
-    size = await CustomField.create(
+    size = await make_custom_field(
         entity=CustomFieldEntity.COMPANY,
         name="Size",
         kind=CustomFieldKind.COMBO,
         options=["Small", "Large"],
         position=1,
     )
-    since = await CustomField.create(
+    since = await make_custom_field(
         entity=CustomFieldEntity.COMPANY,
         name="Customer since",
         kind=CustomFieldKind.DATE,
@@ -198,9 +126,9 @@ async def test_export_columns_and_values(demo: Api) -> None:
     customer_a = await Company.get(name="Customer #A")
     mine = await Company.get(name="My company")
     await Company.filter(id=customer_a.id).update(fiscal_id="B-123", office_phone="+34 600 000 000")
-    await CompanyBilling.create(company_id=customer_a.id, currency="EUR", cents=123456)
-    await CompanyBilling.create(company_id=customer_a.id, currency="JPY", cents=100)
-    await CustomFieldValue.create(field=size, object_id=customer_a.id, value="Large")
+    await make_billing(customer_a, 123456, "EUR")
+    await make_billing(customer_a, 100, "JPY")
+    await make_custom_value(size, customer_a.id, "Large")
     response = await export(demo, "companies", "admin")
     rows = rows_of(response.content)
     assert rows[0] == [*SPEC_COLUMNS, "Size", "Customer since"]
@@ -245,7 +173,7 @@ async def test_export_filter_parameter(demo: Api) -> None:
 async def test_formulas_are_neutralised_and_quoting_round_trips(demo: Api) -> None:
     # Given a company whose name has a comma, a quote and a line break, and formulas:
     tricky = 'Acme, "The Best"\r\nLtd'
-    await Company.create(
+    await make_company(
         name=tricky,
         comments='=HYPERLINK("http://evil","x")',
         website="@SUM(1+1)",
@@ -275,7 +203,7 @@ async def test_formulas_are_neutralised_and_quoting_round_trips(demo: Api) -> No
 async def test_export_import_round_trip_is_a_no_op(demo: Api) -> None:
     _, since = await custom_fields()
     customer_b = await Company.get(name="Customer #B")
-    await CustomFieldValue.create(field=since, object_id=customer_b.id, value="2021-03-04")
+    await make_custom_value(since, customer_b.id, "2021-03-04")
     first = await export(demo, "companies", "admin")
     audit_before = await AuditEntry.all().count()
     result = await upload(demo, first.content)
@@ -456,7 +384,7 @@ async def test_a_row_for_a_company_the_importer_cannot_edit_is_refused(demo: Api
     }
     # Without CW the mutation itself is refused.
     operations = {
-        "query": _mutation("companyImport"),
+        "query": import_mutation("companyImport"),
         "variables": {"file": None, "dryRun": False, "partial": False},
     }
     response = await demo.client.post(
@@ -492,16 +420,16 @@ async def test_an_import_cannot_make_a_cycle(demo: Api) -> None:
 
 
 async def test_contacts_export_import_round_trip(demo: Api) -> None:
-    phone = await CustomField.create(
+    phone = await make_custom_field(
         entity=CustomFieldEntity.CONTACT, name="Birthday", kind=CustomFieldKind.DATE
     )
     customer_a = await Company.get(name="Customer #A")
     customer_b = await Company.get(name="Customer #B")
-    ann = await Contact.create(
-        company=customer_a, full_name="Ann", email="ann@a.example", phone="+1 555", disabled=True
+    ann = await make_contact(
+        customer_a, "Ann", email="ann@a.example", phone="+1 555", disabled=True
     )
-    await Contact.create(company=customer_b, full_name="Bob", email="bob@b.example")
-    await CustomFieldValue.create(field=phone, object_id=ann.id, value="1990-05-06")
+    await make_contact(customer_b, "Bob", email="bob@b.example")
+    await make_custom_value(phone, ann.id, "1990-05-06")
     first = await export(demo, "contacts", "user1")
     rows = rows_of(first.content)
     assert rows[0] == [*CONTACT_COLUMNS, "Birthday"]
@@ -546,26 +474,15 @@ async def test_contacts_export_import_round_trip(demo: Api) -> None:
 # ---------------------------------------------------------------------------- CLI
 
 
-def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CRM_DATABASE_URL": DATABASE_URL, "CRM_DATA_DIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "crm_graphql.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 async def test_cli_import(demo: Api, tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     good.write_bytes(to_csv([SPEC_COLUMNS, company_row("From CLI"), company_row("Customer #A")]))
-    result = run_cli("import", "companies", str(good), "--dry-run", tmp_path=tmp_path)
+    result = run("import", "companies", str(good), "--dry-run", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "created: 1" in result.stdout and "dry run" in result.stdout.lower()
     assert not await Company.filter(name="From CLI").exists()
 
-    result = run_cli("import", "companies", str(good), tmp_path=tmp_path)
+    result = run("import", "companies", str(good), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "created: 1" in result.stdout
     made = await Company.get(name="From CLI")
@@ -574,14 +491,14 @@ async def test_cli_import(demo: Api, tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(to_csv([SPEC_COLUMNS, company_row("Other", manager="nobody")]))
-    result = run_cli("import", "companies", str(bad), tmp_path=tmp_path)
+    result = run("import", "companies", str(bad), tmp_path=tmp_path)
     assert result.returncode != 0
     assert "line 2" in result.stdout and "manager" in result.stdout
 
     # --as: the user's rights apply (user1 may not edit Customer #B).
     edit_b = tmp_path / "b.csv"
     edit_b.write_bytes(to_csv([SPEC_COLUMNS, company_row("Customer #B", address="x")]))
-    result = run_cli("import", "companies", str(edit_b), "--as", "user1", tmp_path=tmp_path)
+    result = run("import", "companies", str(edit_b), "--as", "user1", tmp_path=tmp_path)
     assert result.returncode != 0
     assert "FORBIDDEN" in result.stdout or "may not edit" in result.stdout
 
@@ -594,11 +511,11 @@ async def test_cli_import(demo: Api, tmp_path: Path) -> None:
             ]
         )
     )
-    result = run_cli("import", "contacts", str(contacts), tmp_path=tmp_path)
+    result = run("import", "contacts", str(contacts), tmp_path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert await Contact.filter(email="zed@x.example", company_id=made.id).exists()
 
-    missing = run_cli("import", "companies", str(tmp_path / "nope.csv"), tmp_path=tmp_path)
+    missing = run("import", "companies", str(tmp_path / "nope.csv"), tmp_path=tmp_path)
     assert missing.returncode != 0
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from crm_graphql.models.companies import Company, CompanyBilling
-from crm_graphql.models.contracts import Contract, ContractInvoice
-from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contracts import ContractInvoice
+from crm_graphql.models.invoices import InvoiceKind, InvoiceLine
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.values import cents_to_decimal
-from tests.factories import Api, make_user
+from tests.factories import Api, make_billing, make_company, make_contract, make_invoice, make_user
 
 QUERY = """{
   companies(first: 20) { edges { node {
@@ -114,15 +114,14 @@ async def populate(world: World, count: int, prefix: str) -> None:
         name = f"{prefix} {i:03}"
         parent = visible if i % 2 else hidden
         manager = (manager1, user1, outsider)[i % 3]
-        company = await Company.create(name=name, parent=parent, manager=manager)
-        await Company.filter(id=company.id).update(path=f"{parent.path}{company.id}/")
+        company = await make_company(name, parent=parent, manager=manager)
         invoice_ids = []
         billing = 0
         for j in range(i % 9):
             amounts = [100 * (i + 1) + 37 * j + k for k in range(1 + j % 4)]
             base = sum(amounts)
             total = base + (base * 21 + 50) // 100
-            invoice = await Invoice.create(
+            invoice = await make_invoice(
                 company=company,
                 kind=InvoiceKind.SUBMITTED if j % 3 else InvoiceKind.RECEIVED,
                 bill_id=f"{prefix}-{i:03}-{j}",
@@ -147,7 +146,7 @@ async def populate(world: World, count: int, prefix: str) -> None:
                 ],
             }
         if billing:
-            await CompanyBilling.create(company=company, currency="EUR", cents=billing)
+            await make_billing(company, billing)
         made = Made(
             name=name,
             billing_cents=billing,
@@ -156,7 +155,7 @@ async def populate(world: World, count: int, prefix: str) -> None:
         )
         for t in range(i % 8):
             begin = date(2023, 1, 1) - timedelta(days=(t * 5) % 7)
-            contract = await Contract.create(
+            contract = await make_contract(
                 company=company,
                 reference=f"{name} contract {t}",
                 date_begin=begin,

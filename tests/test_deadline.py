@@ -12,11 +12,8 @@ import asyncio
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +28,9 @@ from crm_graphql.models.companies import Company
 from crm_graphql.services.deadline import deadline_scope
 from crm_graphql.settings import settings
 from tests.conftest import DATABASE_URL, IS_POSTGRES
-from tests.factories import Api, error_codes, make_user
-from tests.mailservers import free_port
-from tests.uvicorn_servers import wait_ready
+from tests.factories import Api, error_codes
+from tests.uvicorn_servers import CLI, loadadmin_token, post, serving_at
 
-CLI = [sys.executable, "-m", "crm_graphql.cli"]
 LOAD_COMPANIES = 20_000
 # A statement that runs for minutes on either database: a billion-row recursive CTE.
 ENDLESS = (
@@ -96,13 +91,6 @@ def largest_filter() -> dict[str, Any]:
 
 def search_filter(conditions: int) -> dict[str, Any]:
     return {"or": [{"name": {"contains": f"no such company {i}"}} for i in range(conditions)]}
-
-
-@pytest.fixture
-async def admin(api: Api) -> Api:
-    await make_user("loadadmin", password="loadadmin-secret", superadmin=True)
-    api.tokens["loadadmin"] = await api.login("loadadmin", "loadadmin-secret")
-    return api
 
 
 @pytest.fixture
@@ -191,11 +179,11 @@ async def test_sqlite_reads_do_not_queue_behind_a_slow_read() -> None:
 
 
 async def test_a_slow_query_gets_timeout_and_the_next_request_works(
-    admin: Api, quick_app: httpx.AsyncClient
+    loadadmin: Api, quick_app: httpx.AsyncClient
 ) -> None:
     # Given many companies with long names, and a filter of many `contains`
     await make_companies(LOAD_COMPANIES, name_width=190)
-    headers = {"Authorization": f"Bearer {admin.tokens['loadadmin']}"}
+    headers = {"Authorization": f"Bearer {loadadmin.tokens['loadadmin']}"}
     body = {"query": BIG_QUERY, "variables": {"filter": search_filter(50)}}
     # When it runs under a 0.3 s deadline
     started = time.monotonic()
@@ -212,14 +200,14 @@ async def test_a_slow_query_gets_timeout_and_the_next_request_works(
 
 
 async def test_an_import_that_hits_its_deadline_writes_nothing(
-    admin: Api, quick_app: httpx.AsyncClient
+    loadadmin: Api, quick_app: httpx.AsyncClient
 ) -> None:
-    from tests.test_csv import SPEC_COLUMNS, _mutation, company_row, to_csv
+    from tests.csvdata import SPEC_COLUMNS, company_row, import_mutation, to_csv
 
     # Given a file big enough to take longer than the 0.5 s import deadline
     rows = [company_row(f"Imported {i:05}", country="Spain") for i in range(20_000)]
     operations = {
-        "query": _mutation("companyImport"),
+        "query": import_mutation("companyImport"),
         "operationName": "Import",
         "variables": {"file": None, "dryRun": False, "partial": False},
     }
@@ -227,17 +215,19 @@ async def test_an_import_that_hits_its_deadline_writes_nothing(
         "/graphql",
         data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
         files={"0": ("big.csv", to_csv([SPEC_COLUMNS, *rows]), "text/csv")},
-        headers={"Authorization": f"Bearer {admin.tokens['loadadmin']}"},
+        headers={"Authorization": f"Bearer {loadadmin.tokens['loadadmin']}"},
     )
     # Then the mutation fails with TIMEOUT and nothing of it is written
     assert response.status_code == 200, response.text
     assert error_codes(response.json()) == ["TIMEOUT"], response.json()
     assert await Company.filter(name__startswith="Imported ").count() == 0
     # and the next write works
-    assert (await admin.data(VIEWER, as_user="loadadmin"))["viewer"]["id"]
+    assert (await loadadmin.data(VIEWER, as_user="loadadmin"))["viewer"]["id"]
 
 
-async def test_an_export_past_its_deadline_is_a_timeout_error(admin: Api, app: Starlette) -> None:
+async def test_an_export_past_its_deadline_is_a_timeout_error(
+    loadadmin: Api, app: Starlette
+) -> None:
     await make_companies(LOAD_COMPANIES, name_width=190)
     config = dataclasses.replace(settings, export_timeout_seconds=0.2)
     quick = create_app(config)
@@ -248,7 +238,7 @@ async def test_an_export_past_its_deadline_is_a_timeout_error(admin: Api, app: S
             response = await http.get(
                 "/export/companies.csv",
                 params={"filter": filter_json},
-                headers={"Authorization": f"Bearer {admin.tokens['loadadmin']}"},
+                headers={"Authorization": f"Bearer {loadadmin.tokens['loadadmin']}"},
             )
     assert response.status_code == 503, response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
@@ -257,53 +247,15 @@ async def test_an_export_past_its_deadline_is_a_timeout_error(admin: Api, app: S
 # ---------------------------------------------------------------- real uvicorn, load
 
 
-@contextmanager
-def serving(tmp_path: Path, **extra_env: str) -> Iterator[str]:
-    """`crm-graphql serve` on the test database, in a child process."""
-    env = {
-        **os.environ,
-        "CRM_DATABASE_URL": DATABASE_URL,
-        "CRM_DATA_DIR": str(tmp_path),
-        "CRM_QUERY_TIMEOUT_SECONDS": "10",
-        "CRM_LOG_LEVEL": "warning",
-        **extra_env,
-    }
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process, 30, lambda: process.stdout.read() if process.stdout else "")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with serving(tmp_path) as base:
+    with serving_at(tmp_path) as base:
         yield base
-
-
-async def _post(http: httpx.AsyncClient, query: str, token: str, **variables: Any) -> Any:
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.mark.load
 async def test_load_largest_filter_within_deadline_and_viewer_within_a_second(
-    admin: Api, server: str
+    loadadmin: Api, server: str
 ) -> None:
     # Given 20,000 companies and the server under uvicorn in its own process
     started = time.monotonic()
@@ -322,7 +274,7 @@ async def test_load_largest_filter_within_deadline_and_viewer_within_a_second(
         # When a client runs the largest filter the limits allow
         async def big() -> tuple[float, Any]:
             begun = time.monotonic()
-            body = await _post(http, BIG_QUERY, token, filter=largest_filter())
+            body = await post(http, BIG_QUERY, token, filter=largest_filter())
             return time.monotonic() - begun, body
 
         bigs = [asyncio.ensure_future(big())]
@@ -331,7 +283,7 @@ async def test_load_largest_filter_within_deadline_and_viewer_within_a_second(
         latencies = []
         while not all(b.done() for b in bigs) or not latencies:
             begun = time.monotonic()
-            body = await _post(http, VIEWER, token)
+            body = await post(http, VIEWER, token)
             latencies.append(time.monotonic() - begun)
             assert "errors" not in body, body
             await asyncio.sleep(0.1)
@@ -352,8 +304,10 @@ async def test_load_largest_filter_within_deadline_and_viewer_within_a_second(
 
 @pytest.mark.load
 @pytest.mark.skipif(IS_POSTGRES, reason="SQLite's single-writer lock")
-async def test_cli_import_while_the_server_writes(admin: Api, server: str, tmp_path: Path) -> None:
-    from tests.test_csv import SPEC_COLUMNS, company_row, to_csv
+async def test_cli_import_while_the_server_writes(
+    loadadmin: Api, server: str, tmp_path: Path
+) -> None:
+    from tests.csvdata import SPEC_COLUMNS, company_row, to_csv
 
     # Given the server and a CSV file of 3,000 companies
     source = tmp_path / "companies.csv"
@@ -387,7 +341,7 @@ async def test_cli_import_while_the_server_writes(admin: Api, server: str, tmp_p
         )
         communicate = asyncio.ensure_future(cli.communicate())
         while not communicate.done() or created < 5:
-            body = await _post(http, create, token, name=f"From server {created}")
+            body = await post(http, create, token, name=f"From server {created}")
             assert "errors" not in body, body
             assert body["data"]["companyCreate"]["errors"] == [], body
             created += 1
@@ -397,17 +351,6 @@ async def test_cli_import_while_the_server_writes(admin: Api, server: str, tmp_p
     assert cli.returncode == 0, (out.decode(), err.decode())
     assert await Company.filter(name__startswith="From CLI ").count() == 3_000
     assert await Company.filter(name__startswith="From server ").count() == created
-
-
-async def _login(http: httpx.AsyncClient) -> str:
-    login = await http.post(
-        "/graphql",
-        json={
-            "query": 'mutation { login(username: "loadadmin", password: '
-            '"loadadmin-secret") { token } }'
-        },
-    )
-    return login.json()["data"]["login"]["token"]
 
 
 async def _busy_statements() -> int:
@@ -420,14 +363,14 @@ async def _busy_statements() -> int:
 
 
 @pytest.mark.load
-async def test_a_client_that_leaves_stops_its_work(admin: Api, tmp_path: Path) -> None:
+async def test_a_client_that_leaves_stops_its_work(loadadmin: Api, tmp_path: Path) -> None:
     # Given a filter whose every statement runs for many seconds, and a server with
     # one SQLite reader connection
     await make_companies(3 * LOAD_COMPANIES, name_width=190)
     slow_filter = {"or": [{"search": f"nothing like {i}"} for i in range(50)]}
-    with serving(tmp_path, CRM_SQLITE_READ_CONNECTIONS="1") as base:
+    with serving_at(tmp_path, CRM_SQLITE_READ_CONNECTIONS="1") as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            token = await _login(http)
+            token = await loadadmin_token(http)
             # When the client gives up on it after half a second
             with pytest.raises(httpx.ReadTimeout):
                 await http.post(
@@ -439,7 +382,7 @@ async def test_a_client_that_leaves_stops_its_work(admin: Api, tmp_path: Path) -
             await asyncio.sleep(0.5)
             # Then its statement no longer runs: the only reader answers at once
             started = time.monotonic()
-            body = await _post(http, VIEWER, token)
+            body = await post(http, VIEWER, token)
             waited = time.monotonic() - started
             assert "errors" not in body, body
             assert waited < 1.0, waited

@@ -5,10 +5,7 @@ and contract templates with every macro of SPEC §5."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
-import subprocess
-import tempfile
 import zipfile
 from datetime import date
 from typing import Any
@@ -19,34 +16,27 @@ from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services import files
 from crm_graphql.services.documents import INVOICE_PDF_DESCRIPTION
-from tests.factories import Api
-from tests.test_invoices import company_id, seed_input
+from tests.documents_api import (
+    CREATE,
+    GENERATE,
+    PNG_1X1,
+    TEMPLATE_CREATE,
+    file_bytes,
+    invoice_pdfs,
+    pdf_text,
+)
+from tests.factories import (
+    Api,
+    company_id,
+    make_contract,
+    make_custom_field,
+    make_custom_value,
+    make_payment_method,
+)
+from tests.invoices_api import seed_input
 
-CREATE = """mutation($input: InvoiceCreateInput!) { invoiceCreate(input: $input) {
-  invoice { id billId version } pdfReplaced errors { field code message } } }"""
 UPDATE = """mutation($input: InvoiceUpdateInput!) { invoiceUpdate(input: $input) {
   invoice { id billId version } pdfReplaced errors { field code message } } }"""
-
-
-def pdf_text(data: bytes) -> str:
-    assert data.startswith(b"%PDF-"), data[:20]
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
-        handle.write(data)
-        handle.flush()
-        out = subprocess.run(
-            ["pdftotext", "-layout", handle.name, "-"], capture_output=True, check=True
-        )
-    return out.stdout.decode()
-
-
-async def invoice_pdfs(invoice_id: Any) -> list[StoredFile]:
-    return await StoredFile.filter(
-        owner_kind=FileOwner.INVOICE, owner_id=int(invoice_id), generated=True
-    )
-
-
-def file_bytes(row: StoredFile) -> bytes:
-    return files.open_for_download(row).read_bytes()
 
 
 async def create(api: Api, user: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -160,15 +150,11 @@ async def test_download_pdf_zip_and_access(demo: Api) -> None:
     assert (await demo.client.get(f"/invoices/{invoice['id']}/document")).status_code == 401
 
 
-TEMPLATE_CREATE = """mutation($input: ContractTemplateCreateInput!) {
-  contractTemplateCreate(input: $input) { template { id name version } errors { field code } } }"""
 TEMPLATE_UPDATE = """mutation($input: ContractTemplateUpdateInput!) {
   contractTemplateUpdate(input: $input) { template { id name html version }
   errors { field code } } }"""
 TEMPLATE_DELETE = """mutation($id: ID!) { contractTemplateDelete(id: $id) { deletedId
   errors { field code } } }"""
-GENERATE = """mutation($c: ID!, $t: ID!) { contractGeneratePdf(contractId: $c, templateId: $t) {
-  file { id originalName contentType size } errors { field code message } } }"""
 MACROS = [
     "_id_contract_",
     "_name_contract_",
@@ -202,12 +188,10 @@ MACROS = [
 
 
 async def test_contract_template_with_every_macro(demo: Api) -> None:
-    from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
+    from crm_graphql.models.contracts import ContractStatus, ContractType
     from crm_graphql.models.customfields import (
-        CustomField,
         CustomFieldEntity,
         CustomFieldKind,
-        CustomFieldValue,
     )
 
     # Given a Services contract of Customer #A with a custom "Release" value
@@ -223,13 +207,13 @@ async def test_contract_template_with_every_macro(demo: Api) -> None:
     kind, _ = await ContractType.get_or_create(name="Services contract")
     kind.description = "Support services"
     await kind.save()
-    field = await CustomField.create(
+    field = await make_custom_field(
         entity=CustomFieldEntity.CONTRACT,
         owner_id=kind.id,
         name="Release",
         kind=CustomFieldKind.TEXT,
     )
-    contract = await Contract.create(
+    contract = await make_contract(
         company=company,
         reference="SAMPLE CUSTOMER 2021",
         number="21/1001",
@@ -239,7 +223,7 @@ async def test_contract_template_with_every_macro(demo: Api) -> None:
         status=ContractStatus.ACTIVE,
         contract_type=kind,
     )
-    await CustomFieldValue.create(field=field, object_id=contract.id, value="Beta <1>")
+    await make_custom_value(field, contract.id, "Beta <1>")
     # And a template using every macro (each on its own line, labelled), an unknown one
     # and HTML in a value
     body = "".join(f"<p>{m.strip('_').upper()}={m}</p>" for m in MACROS)
@@ -333,13 +317,8 @@ async def test_contract_templates_crud_needs_cm(demo: Api) -> None:
     assert deleted["contractTemplateDelete"]["deletedId"] == template["id"]
 
 
-PNG_1X1 = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
-
-
 async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
-    from crm_graphql.models.setup import CrmSetup, PaymentMethod
+    from crm_graphql.models.setup import CrmSetup
     from crm_graphql.services import documents
     from crm_graphql.services import setup as setup_service
     from crm_graphql.services.mutations import atomic
@@ -349,7 +328,7 @@ async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
     await CrmSetup.filter(id=1).update(
         invoice_header="My company LLC <issuer>", invoice_footer="Registered in Nuuk"
     )
-    await PaymentMethod.create(name="Bank transfer", text="GLERE4710001000206")
+    await make_payment_method("Bank transfer", "GLERE4710001000206")
     admin = await User.get(username="admin")
     _, errors = await atomic(lambda: setup_service.set_logo(admin, PNG_1X1))
     assert errors == []
@@ -377,7 +356,7 @@ async def test_setup_header_logo_footer_and_payment_methods(demo: Api) -> None:
 
 
 async def test_an_attachment_looking_like_the_pdf_is_never_replaced(demo: Api) -> None:
-    from tests.test_files import uploaded
+    from tests.files_api import uploaded
 
     invoice = (await create(demo, "manager1", seed_input(await company_id("Customer #B"))))[
         "invoice"

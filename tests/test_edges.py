@@ -28,7 +28,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.files import StoredFile
 from crm_graphql.models.leads import Lead
 from crm_graphql.settings import settings
-from tests.factories import Api, error_codes
+from tests.factories import Api, error_codes, make_lead
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 CLIENT_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "QUERY_TOO_COMPLEX"}
@@ -372,7 +372,7 @@ async def test_extreme_datetime_filter_is_bad_user_input(demo: Api, value: str) 
 
 @pytest.mark.parametrize("value", EXTREMES)
 async def test_extreme_datetime_in_a_mutation_input(demo: Api, value: str) -> None:
-    lead = await Lead.create(full_name="Edge", email="edge@example.com")
+    lead = await make_lead("Edge", email="edge@example.com")
     response = await demo.post(
         "mutation($i: LeadUpdateInput!) { leadUpdate(input: $i) { errors { field code } } }",
         {"i": {"id": str(lead.id), "alarmAt": value}},
@@ -681,8 +681,8 @@ async def test_export_id_parameters(demo: Api, url: str) -> None:
     ],
 )
 async def test_company_import_bad_cells(demo: Api, values: dict[str, str]) -> None:
-    from tests.test_csv import SPEC_COLUMNS, to_csv
-    from tests.test_csv import upload as csv_upload
+    from tests.csvdata import SPEC_COLUMNS, to_csv
+    from tests.csvdata import upload as csv_upload
 
     row = dict.fromkeys(SPEC_COLUMNS, "")
     row.update({"name": "Imported", "payment conditions": "30", **values})
@@ -697,9 +697,8 @@ async def test_contact_and_contract_imports_with_overlong_names(demo: Api) -> No
     from crm_graphql.models.contacts import Contact
     from crm_graphql.models.contracts import Contract
     from crm_graphql.services.exports.contacts import CONTACT_COLUMNS
-    from tests.test_contracts_csv import row as contract_row
-    from tests.test_csv import to_csv
-    from tests.test_csv import upload as csv_upload
+    from tests.csvdata import contract_row, to_csv
+    from tests.csvdata import upload as csv_upload
 
     long = "c" * 5000
     contact = [long, "Zed", "zed@x.example", "", "", "", "", ""]

@@ -26,9 +26,9 @@ from crm_graphql.services import pdf_queue
 from crm_graphql.services.files import maintenance as file_maintenance
 from crm_graphql.services.files import transactions
 from crm_graphql.settings import settings
-from tests.factories import Api
-from tests.test_files import company_id, download, upload, uploaded
-from tests.test_invoices import seed_input
+from tests.factories import Api, company_id
+from tests.files_api import download, upload, uploaded
+from tests.invoices_api import seed_input
 from tests.uvicorn_servers import CLI
 
 DATABASE = dataclasses.replace(settings, file_store="database")
@@ -100,8 +100,8 @@ async def test_database_store_refuses_too_large_files_and_keeps_no_blob(demo: Ap
 
 async def test_the_logo_and_invoice_pdf_from_the_database_store(db_store: Api) -> None:
     from crm_graphql.services import documents
-    from tests.test_documents import PNG_1X1
-    from tests.test_setup import upload_logo
+    from tests.documents_api import PNG_1X1
+    from tests.setup_api import upload_logo
 
     body = await upload_logo(db_store, "admin", PNG_1X1)
     assert "errors" not in body, body

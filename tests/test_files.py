@@ -29,18 +29,11 @@ from crm_graphql.services import files as store
 from crm_graphql.services.auth import create_api_token
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.settings import settings
-from tests.factories import Api, error_codes
+from tests.factories import Api, company_id, error_codes, make_company, make_contact
+from tests.files_api import PDF, UPLOAD, download, multipart, upload, uploaded
 
 FILES_ROOT = settings.data_dir / "files"
-PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
-UPLOAD = """mutation Upload($input: FileUploadInput!) {
-  fileUpload(input: $input) {
-    file { id originalName contentType size sha256 description downloadUrl viewerCanDelete
-           ownerKind ownerId createdAt uploader { username } }
-    errors { field code message }
-  }
-}"""
 DELETE = "mutation($id: ID!) { fileDelete(id: $id) { deletedId errors { field code message } } }"
 ONE = "query($id: ID!) { file(id: $id) { id originalName viewerCanDelete } }"
 COMPANY_FILES = """query($id: ID!) {
@@ -51,63 +44,6 @@ COMPANY_FILES = """query($id: ID!) {
 def disk_files() -> set[Path]:
     """Every file under the store's root, temporary ones included."""
     return {p for p in FILES_ROOT.rglob("*") if p.is_file()} if FILES_ROOT.exists() else set()
-
-
-async def company_id(name: str) -> str:
-    return str((await Company.get(name=name)).id)
-
-
-def multipart(
-    variables: dict[str, Any], content: bytes, name: str, content_type: str
-) -> dict[str, Any]:
-    """httpx arguments for a GraphQL multipart request (operations, map, then the file)."""
-    operations = {"query": UPLOAD, "operationName": "Upload", "variables": variables}
-    return {
-        "data": {
-            "operations": json.dumps(operations),
-            "map": json.dumps({"0": ["variables.input.file"]}),
-        },
-        "files": {"0": (name, content, content_type)},
-    }
-
-
-async def upload(
-    api: Api,
-    user: str | None,
-    owner_id: str,
-    content: bytes = PDF,
-    *,
-    kind: str = "COMPANY",
-    name: str = "Offer 2024.pdf",
-    content_type: str = "application/pdf",
-    description: str | None = None,
-    client: httpx.AsyncClient | None = None,
-) -> dict[str, Any]:
-    """The response body of a fileUpload (status 200 asserted)."""
-    variables: dict[str, Any] = {"input": {"ownerKind": kind, "ownerId": owner_id, "file": None}}
-    if description is not None:
-        variables["input"]["description"] = description
-    # Without a token, the header a cross-site form cannot send (websecurity.py).
-    headers = {"Authorization": f"Bearer {api.tokens[user]}"} if user else {"X-CRM-CSRF": "1"}
-    response = await (client or api.client).post(
-        "/graphql", headers=headers, **multipart(variables, content, name, content_type)
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def uploaded(api: Api, user: str, owner_id: str, **kw: Any) -> dict[str, Any]:
-    """The stored file of an upload that must succeed."""
-    body = await upload(api, user, owner_id, **kw)
-    assert "errors" not in body, body
-    result = body["data"]["fileUpload"]
-    assert result["errors"] == [], result
-    return result["file"]
-
-
-async def download(api: Api, user: str | None, url: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {api.tokens[user]}"} if user else {}
-    return await api.client.get(url, headers=headers)
 
 
 def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
@@ -168,8 +104,8 @@ async def test_upload_then_download_round_trip(demo: Api) -> None:
 
 async def test_contact_files(demo: Api) -> None:
     company = await Company.get(name="Customer #A")
-    contact = await Contact.create(company=company, full_name="Ana", email="ana@example.com")
-    other = await Contact.create(
+    contact = await make_contact(company, "Ana", email="ana@example.com")
+    other = await make_contact(
         company=await Company.get(name="Customer #B"), full_name="Bob", email="bob@example.com"
     )
     file = await uploaded(demo, "user1", str(contact.id), kind="CONTACT", name="cv.txt")
@@ -199,7 +135,7 @@ async def test_contact_files(demo: Api) -> None:
 
 
 async def test_contact_files_follow_the_contact_to_its_new_company(demo: Api) -> None:
-    contact = await Contact.create(
+    contact = await make_contact(
         company=await Company.get(name="Customer #A"), full_name="Ana", email="ana@example.com"
     )
     file = await uploaded(demo, "user1", str(contact.id), kind="CONTACT")
@@ -570,12 +506,8 @@ async def _world(companies: int, files_each: int) -> None:
     user1 = await User.get(username="user1")
     parent = await Company.get(name="My company")
     for i in range(companies):
-        company = await Company.create(
-            name=f"Shop {companies}-{i}", parent=parent, manager=user1, path=""
-        )
-        company.path = f"{parent.path}{company.id}/"
-        await company.save(update_fields=["path"])
-        contact = await Contact.create(company=company, full_name="C", email="c@example.com")
+        company = await make_company(f"Shop {companies}-{i}", parent=parent, manager=user1)
+        contact = await make_contact(company, "C", email="c@example.com")
         async with store.file_transaction():
             for j in range(files_each):
                 await store.store(

@@ -14,12 +14,11 @@ import httpx
 import pytest
 
 from crm_graphql.app import create_app
-from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
 from crm_graphql.schema.users import USER_FILTER_SPEC, UserFilter
 from crm_graphql.services.listing import filter_q
 from crm_graphql.settings import settings
-from tests.factories import Api, error_codes, make_user
+from tests.factories import Api, error_codes, make_company, make_user
 
 LIMITS = settings.limits
 
@@ -66,8 +65,8 @@ def one_error(body: dict[str, Any], code: str) -> dict[str, Any]:
 @pytest.fixture
 async def people(admin: Api) -> Api:
     """Users with and without a company, for filters through a nullable relation."""
-    acme = await Company.create(name="Acme")
-    other = await Company.create(name="Other")
+    acme = await make_company("Acme")
+    other = await make_company("Other")
     await make_user("ann", company=acme, real_name="Ann")
     await make_user("bob", company=other, real_name="Bob")
     await make_user("cid", real_name="Cid")  # no company

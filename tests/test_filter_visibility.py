@@ -7,8 +7,8 @@ from typing import Any
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract
-from tests.factories import Api, make_user
-from tests.test_access_gaps import LEAD_CREATE, load_sample
+from tests.factories import Api, load_sample, make_user
+from tests.leads_api import CREATE_WITH_COMPANY
 
 LEADS = """query($f: LeadFilter) { leads(filter: $f, first: 100) {
   totalCount edges { node { fullName duplicate } } } }"""
@@ -26,10 +26,12 @@ async def test_lead_duplicate_filter(demo: Api) -> None:
     # Given two leads, the second with the first one's e-mail
     for name in ("First", "Second"):
         made = await demo.data(
-            LEAD_CREATE, {"i": {"fullName": name, "email": "same@x.example"}}, as_user="user1"
+            CREATE_WITH_COMPANY,
+            {"i": {"fullName": name, "email": "same@x.example"}},
+            as_user="user1",
         )
         assert made["leadCreate"]["errors"] == []
-    await demo.data(LEAD_CREATE, {"i": {"fullName": "Other"}}, as_user="user1")
+    await demo.data(CREATE_WITH_COMPANY, {"i": {"fullName": "Other"}}, as_user="user1")
     # Then duplicate: true / false split them
     assert await lead_names(demo, "user1", {"duplicate": True}) == {"Second"}
     assert await lead_names(demo, "user1", {"duplicate": False}) == {"First", "Other"}
@@ -72,7 +74,7 @@ async def test_invoice_contract_number_filter_ignores_hidden_contracts(api: Api)
 
 async def test_lead_company_filter_ignores_a_hidden_managing_company(demo: Api) -> None:
     # Given user1's new lead, managed by My company (which user1 cannot see)
-    await demo.data(LEAD_CREATE, {"i": {"fullName": "Mine"}}, as_user="user1")
+    await demo.data(CREATE_WITH_COMPANY, {"i": {"fullName": "Mine"}}, as_user="user1")
     by_name = {"company": {"name": {"eq": "My company"}}}
     # Then user1 cannot find it by that company, while the superadmin can
     assert await lead_names(demo, "user1", by_name) == set()

@@ -27,13 +27,12 @@ from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from crm_graphql.api import schema as strawberry_schema
-from crm_graphql.models.auth import AuthToken, TokenKind
+from crm_graphql.models.auth import TokenKind
 from crm_graphql.models.users import User
-from crm_graphql.services.auth import hash_token, new_secret, now
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.demo import load_demo
 from tests.conftest import IS_POSTGRES
-from tests.factories import Api
+from tests.factories import Api, make_token
 from tests.fuzz_scalars import CUSTOM_SCALARS
 
 EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "4"))
@@ -79,16 +78,7 @@ async def _fresh_token(username: str) -> str | None:
     user = await User.filter(username=username).first()
     if user is None:
         return None
-    secret = new_secret()
-    await AuthToken.create(
-        user=user,
-        kind=TokenKind.SESSION,
-        name="fuzz",
-        token_hash=hash_token(secret),
-        prefix=secret[:10],
-        expires_at=now() + timedelta(hours=1),
-    )
-    return secret
+    return await make_token(user, kind=TokenKind.SESSION, name="fuzz", lifetime=timedelta(hours=1))
 
 
 async def _check(api: Api, field: str, username: str, document: str) -> None:

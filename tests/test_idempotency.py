@@ -14,8 +14,8 @@ import pytest
 from crm_graphql.models.idempotency import IdempotencyKey
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
-from tests.factories import Api
-from tests.test_invoices import CREATE, company_id, seed_input, set_numbering
+from tests.factories import Api, company_id
+from tests.invoices_api import CREATE, seed_input, set_numbering
 
 
 async def _post(
@@ -177,7 +177,7 @@ async def test_concurrent_retries_create_one_invoice(demo: Api) -> None:
 
 async def test_an_upload_retried_with_a_new_multipart_boundary_is_replayed(demo: Api) -> None:
     from crm_graphql.models.files import StoredFile
-    from tests.test_files import PDF, multipart
+    from tests.files_api import PDF, multipart
 
     company = await company_id("Customer #B")
     variables = {"input": {"ownerKind": "COMPANY", "ownerId": company, "file": None}}

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IS_POSTGRES
-from tests.test_documents import PNG_1X1
-from tests.test_files import PDF, multipart
-from tests.test_invoices import company_id, seed_input
-from tests.test_setup import LOGO
+from tests.documents_api import PNG_1X1
+from tests.factories import company_id
+from tests.files_api import PDF, multipart
+from tests.invoices_api import seed_input
+from tests.setup_api import LOGO
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="several instances share PostgreSQL")

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import Contract, ContractStatus
+from crm_graphql.models.contracts import ContractStatus
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, error_codes
-from tests.test_documents import CREATE, TEMPLATE_CREATE, file_bytes, invoice_pdfs, pdf_text
-from tests.test_invoices import company_id, seed_input
+from tests.documents_api import CREATE, TEMPLATE_CREATE, file_bytes, invoice_pdfs, pdf_text
+from tests.factories import Api, company_id, error_codes, make_contract
+from tests.invoices_api import seed_input
 
 REGENERATE = """mutation($id: ID!) { invoiceRegeneratePdf(id: $id) {
   invoice { id version } pdfReplaced errors { field code message } } }"""
@@ -64,7 +64,7 @@ async def test_pdfs_are_printed_in_their_language(demo: Api) -> None:
 
 async def test_contract_date_macros_in_a_language(demo: Api) -> None:
     company = await Company.get(name="Customer #A")
-    contract = await Contract.create(
+    contract = await make_contract(
         company=company,
         reference="R",
         date_begin=date(2021, 1, 20),
@@ -146,7 +146,7 @@ async def test_updated_at_filter_and_order(demo: Api) -> None:
 
 
 async def test_the_demo_submitted_invoice_has_its_pdf(tmp_path: Path) -> None:
-    from tests.test_cli import run
+    from tests.uvicorn_servers import run
 
     result = run("demo", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -11,8 +11,8 @@ import pytest
 
 from crm_graphql.models.invoices import Invoice
 from tests.conftest import IS_POSTGRES
-from tests.factories import Api
-from tests.test_invoices import company_id, create, create_ok, seed_input, set_numbering
+from tests.factories import Api, company_id
+from tests.invoices_api import create, create_ok, seed_input, set_numbering
 
 
 async def submitted(api: Api, **extra: object) -> dict:

@@ -11,73 +11,30 @@ from typing import Any
 
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company, CompanyBilling
-from crm_graphql.models.contracts import Contract, ContractInvoice
+from crm_graphql.models.contracts import ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.setup import CrmSetup
-from tests.factories import Api, error_codes, make_user
-
-FIELDS = """
-    id billId kind status reference issuedOn expiresOn paidOn language currency
-    discountConcept discountPercent retentionConcept retentionPercent description
-    internalNote locked lockedBy { username } version
-    company { name }
-    lines { concept amount } taxes { name percent }
-    base discount subtotal taxAmounts { name percent amount } taxTotal retention total
-    viewerCan { edit lock unlock delete }
-"""
-CREATE = (
-    "mutation($input: InvoiceCreateInput!) { invoiceCreate(input: $input) { invoice { "
-    + FIELDS
-    + " } errors { field code message } } }"
+from tests.factories import (
+    Api,
+    company_id,
+    error_codes,
+    make_company,
+    make_contract,
+    make_invoice,
+    make_user,
 )
-UPDATE = (
-    "mutation($input: InvoiceUpdateInput!) { invoiceUpdate(input: $input) { invoice { "
-    + FIELDS
-    + " } errors { field code message } } }"
+from tests.invoices_api import (
+    DELETE,
+    GET,
+    LIST,
+    LOCK,
+    UNLOCK,
+    UPDATE,
+    create,
+    create_ok,
+    seed_input,
+    set_numbering,
 )
-DELETE = "mutation($id: ID!) { invoiceDelete(id: $id) { deletedId errors { field code } } }"
-LOCK = "mutation($id: ID!) { invoiceLock(id: $id) { invoice { locked lockedBy { username } } errors { field code } } }"  # noqa: E501
-UNLOCK = "mutation($id: ID!) { invoiceUnlock(id: $id) { invoice { locked lockedBy { username } } errors { field code } } }"  # noqa: E501
-GET = "query($id: ID!) { invoice(id: $id) { " + FIELDS + " } }"
-LIST = """query($filter: InvoiceFilter, $orderBy: [InvoiceOrder!], $first: Int) {
-  invoices(filter: $filter, orderBy: $orderBy, first: $first) {
-    totalCount edges { node { billId total currency } } } }"""
-
-
-async def company_id(name: str) -> str:
-    return str((await Company.get(name=name)).id)
-
-
-async def set_numbering(pattern: str, auto: bool = True) -> None:
-    setup, _ = await CrmSetup.get_or_create(id=1)
-    setup.invoice_pattern, setup.invoice_auto_number = pattern, auto
-    await setup.save()
-
-
-def seed_input(company: str, **extra: Any) -> dict[str, Any]:
-    """The seed's example: one line of 2400 EUR, 10% promotion, 21% tax."""
-    return {
-        "companyId": company,
-        "currency": "EUR",
-        "lines": [{"concept": "Pandora ITSM Enterprise, annual licence", "amount": "2400"}],
-        "discountConcept": "Promotion",
-        "discountPercent": "10",
-        "taxes": [{"name": "VAT", "percent": "21"}],
-        "issuedOn": "2021-01-20",
-        "expiresOn": "2021-02-20",
-        **extra,
-    }
-
-
-async def create(api: Api, as_user: str, payload: dict[str, Any]) -> dict[str, Any]:
-    body = await api.data(CREATE, {"input": payload}, as_user=as_user)
-    return body["invoiceCreate"]
-
-
-async def create_ok(api: Api, as_user: str, payload: dict[str, Any]) -> dict[str, Any]:
-    result = await create(api, as_user, payload)
-    assert result["errors"] == [], result
-    return result["invoice"]
 
 
 async def test_the_seed_example_totals_over_http(demo: Api) -> None:
@@ -370,17 +327,13 @@ async def test_set_status_paid_sets_the_payment_date(demo: Api) -> None:
 async def test_related_contracts_from_the_invoice_side(demo: Api) -> None:
     a = await Company.get(name="Customer #A")
     b = await Company.get(name="Customer #B")
-    mine = await Contract.create(
-        company=a, reference="SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
+    mine = await make_contract(
+        a, "SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
     )
-    other = await Contract.create(
-        company=b, reference="B-2021", number="21/1002", date_begin=date(2021, 1, 1)
-    )
+    other = await make_contract(b, "B-2021", number="21/1002", date_begin=date(2021, 1, 1))
     # a private contract of a company user1 cannot see as an insider
-    hidden_company = await Company.create(name="Hidden Co", path="")
-    hidden = await Contract.create(
-        company=hidden_company, reference="H", number="H-1", date_begin=date(2021, 1, 1)
-    )
+    hidden_company = await make_company("Hidden Co", path="")
+    hidden = await make_contract(hidden_company, "H", number="H-1", date_begin=date(2021, 1, 1))
     invoice = await create_ok(
         demo, "user1", seed_input(str(a.id), relatedContractIds=[str(mine.id), str(other.id)])
     )
@@ -422,8 +375,8 @@ async def test_create_invoice_from_contract_service(demo: Api) -> None:
 
     await set_numbering("21/[1001]")
     a = await Company.get(name="Customer #A")
-    contract = await Contract.create(
-        company=a, reference="SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
+    contract = await make_contract(
+        a, "SAMPLE_CUSTOMER_2021", number="21/1001", date_begin=date(2021, 1, 1)
     )
     from crm_graphql.models.auth import TokenKind, TokenScope
     from crm_graphql.models.users import User
@@ -590,10 +543,8 @@ async def test_csv_export_flattens_lines_taxes_and_totals(demo: Api) -> None:
 
 
 async def test_hidden_invoice_ids_reveal_nothing(demo: Api) -> None:
-    hidden = await Company.create(name="Root Co", path="")
-    invoice = await Invoice.create(
-        company=hidden, kind="RECEIVED", bill_id="X-1", issued_on=date.today()
-    )
+    hidden = await make_company("Root Co", path="")
+    invoice = await make_invoice(hidden, kind="RECEIVED", bill_id="X-1", issued_on=date.today())
     body = await demo.gql(GET, {"id": str(invoice.id)}, as_user="user1")
     assert error_codes(body) == ["NOT_FOUND"]
     result = (
@@ -637,8 +588,8 @@ async def test_list_statements_do_not_grow_with_rows(demo: Api) -> None:
     from crm_graphql.services.sqlcount import count_statements
 
     a, b = await company_id("Customer #A"), await company_id("Customer #B")
-    contract = await Contract.create(
-        company_id=int(a), reference="C", number="N-1", date_begin=date(2021, 1, 1)
+    contract = await make_contract(
+        await Company.get(id=int(a)), "C", number="N-1", date_begin=date(2021, 1, 1)
     )
     query = """{ invoices(first: 50) { totalCount edges { node {
         billId total subtotal taxAmounts { amount } lines { concept amount } taxes { name }
@@ -708,7 +659,7 @@ async def test_pages_follow_keyset_cursors(demo: Api) -> None:
 
 
 async def test_attachments_follow_the_invoice_rules(demo: Api) -> None:
-    from tests.test_files import download, upload, uploaded
+    from tests.files_api import download, upload, uploaded
 
     a = await company_id("Customer #A")
     received = await create_ok(demo, "user1", seed_input(a, kind="RECEIVED", billId="SUP-77"))

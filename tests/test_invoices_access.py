@@ -15,8 +15,8 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.services import files as file_store
 from crm_graphql.services.mutations import atomic
-from tests.factories import Api, error_codes, make_user
-from tests.test_invoices import (
+from tests.factories import Api, company_id, error_codes, make_company, make_invoice, make_user
+from tests.invoices_api import (
     CREATE,
     DELETE,
     GET,
@@ -24,7 +24,6 @@ from tests.test_invoices import (
     LOCK,
     UNLOCK,
     UPDATE,
-    company_id,
     create,
     create_ok,
     seed_input,
@@ -213,10 +212,8 @@ async def test_locked_invoices_cannot_be_deleted(demo: Api) -> None:
 @pytest.mark.parametrize("bits", [("CR", "IR", "IW", "IM"), ("IR", "IW", "IM")])
 async def test_everything_is_on_top_of_company_view_access(demo: Api, bits: tuple) -> None:
     # Given an invoice on a root company only its manager (admin) and superadmins see
-    root = await Company.create(name="Root Co", path="", manager_id=None)
-    hidden = await Invoice.create(
-        company=root, kind="RECEIVED", bill_id="H-1", issued_on=date.today()
-    )
+    root = await make_company("Root Co", path="", manager_id=None)
+    hidden = await make_invoice(root, kind="RECEIVED", bill_id="H-1", issued_on=date.today())
     visible = await received(demo)
     # and an invoice manager of My company (without CR in the second case)
     await add_user(demo, "im", bits)

@@ -8,6 +8,7 @@ import pytest
 
 from crm_graphql.errors import FieldError
 from crm_graphql.services.invoicing import compute_totals, next_number, parse_pattern
+from tests.factories import make_company, make_invoice
 
 
 def test_the_seed_example() -> None:
@@ -63,16 +64,12 @@ async def test_allocate_bill_id_in_sql_matches_the_pure_rule(app: object) -> Non
 
     from tortoise.transactions import in_transaction
 
-    from crm_graphql.models.companies import Company
-    from crm_graphql.models.invoices import Invoice, InvoiceKind
     from crm_graphql.services.invoicing import allocate_bill_id
 
-    company = await Company.create(name="Numbering Co", path="")
+    company = await make_company("Numbering Co", path="")
     existing = ["21/999", "21/1000", "21/00009", "21/1x", "FAC0101-B", "21/%5", "21_1500"]
     for bill_id in existing:
-        await Invoice.create(
-            company=company, kind=InvoiceKind.SUBMITTED, bill_id=bill_id, issued_on=date.today()
-        )
+        await make_invoice(company, bill_id=bill_id, issued_on=date.today())
     for pattern in ("21/[1001]", "FAC[0100]-B", "21_[0001]", "22/[1]", "21/%[1]"):
         async with in_transaction():
             allocated = await allocate_bill_id(parse_pattern(pattern))

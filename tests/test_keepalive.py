@@ -11,8 +11,6 @@ from urllib.parse import urlsplit
 import httpx
 from tortoise import Tortoise
 
-from tests.test_uvicorn import server  # noqa: F401  (the fixture)
-
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes, token: str = ""
@@ -39,15 +37,15 @@ async def _exchange(
 
 
 async def test_a_database_error_during_authentication_keeps_the_connection(
-    server: str,  # noqa: F811
+    demo_server: str,
 ) -> None:
-    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=demo_server, timeout=10) as http:
         login = await http.post(
             "/graphql",
             json={"query": 'mutation { login(username: "user1", password: "user1") { token } }'},
         )
         token = login.json()["data"]["login"]["token"]
-    url = urlsplit(server)
+    url = urlsplit(demo_server)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     connection = Tortoise.get_connection("default")
     # A real database error in the token lookup: its table is gone for a moment.

@@ -12,15 +12,22 @@ import orjson
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import (
-    CustomField,
     CustomFieldEntity,
     CustomFieldKind,
-    CustomFieldValue,
 )
-from crm_graphql.models.leads import Lead, LeadTag, LeadTagLink, LeadType
+from crm_graphql.models.leads import Lead, LeadTagLink
 from crm_graphql.models.users import User
-from tests.factories import Api, make_user
-from tests.test_csv import export, rows_of
+from tests.csvdata import export, rows_of
+from tests.factories import (
+    Api,
+    make_company,
+    make_custom_field,
+    make_custom_value,
+    make_lead,
+    make_lead_tag,
+    make_lead_type,
+    make_user,
+)
 
 HEADER = [
     "id",
@@ -55,15 +62,15 @@ async def world() -> dict[str, Lead]:
     manager1 = await User.get(username="manager1")
     customer_b = await Company.get(name="Customer #B")  # manager1's, seen by his colleagues
     # A top-level company managed by manager1: nobody else sees it.
-    rival = await Company.create(name="Rival", manager=manager1)
+    rival = await make_company("Rival", manager=manager1)
     return {
-        "mine": await Lead.create(full_name="Mine", owner=user1, country="Spain"),
-        "pool": await Lead.create(full_name="Pool", country="France"),
-        "rival": await Lead.create(full_name="Rival's", owner=manager1, company=rival),
-        "theirs": await Lead.create(full_name="Theirs", owner=manager1),
-        "mine_at_rival": await Lead.create(full_name="Mine at rival", owner=user1, company=rival),
-        "closed": await Lead.create(full_name="Won", owner=user1, progress=200),
-        "colleague": await Lead.create(full_name="Colleague", owner=manager1, company=customer_b),
+        "mine": await make_lead("Mine", owner=user1, country="Spain"),
+        "pool": await make_lead("Pool", country="France"),
+        "rival": await make_lead("Rival's", owner=manager1, company=rival),
+        "theirs": await make_lead("Theirs", owner=manager1),
+        "mine_at_rival": await make_lead("Mine at rival", owner=user1, company=rival),
+        "closed": await make_lead("Won", owner=user1, progress=200),
+        "colleague": await make_lead("Colleague", owner=manager1, company=customer_b),
     }
 
 
@@ -126,8 +133,8 @@ async def test_the_filter_is_the_leads_querys(demo: Api) -> None:
 async def test_columns_values_and_formula_cells(demo: Api) -> None:
     user1 = await User.get(username="user1")
     customer_a = await Company.get(name="Customer #A")
-    kind = await LeadType.create(name="Inbound")
-    lead = await Lead.create(
+    kind = await make_lead_type("Inbound")
+    lead = await make_lead(
         full_name='=HYPERLINK("http://evil","x")',
         email="ann@acme.example",
         phone="+34 600 000 001",
@@ -148,7 +155,7 @@ async def test_columns_values_and_formula_cells(demo: Api) -> None:
         duplicate=True,
     )
     for name in ("VIP", "Hot"):
-        tag = await LeadTag.create(name=name)
+        tag = await make_lead_tag(name)
         await LeadTagLink.create(lead=lead, tag=tag)
     rows = await leads_csv(demo, "user1")
     assert len(rows) == 2
@@ -181,7 +188,7 @@ async def test_columns_values_and_formula_cells(demo: Api) -> None:
     }
     assert row["created"].startswith(created.date().isoformat())
     # An unowned, untyped lead leaves those cells empty
-    await Lead.create(full_name="Bare")
+    await make_lead("Bare")
     bare = by_name(await leads_csv(demo, "user1"))["Bare"]
     assert (bare["owner"], bare["lead type"], bare["tags"], bare["close date"]) == ("", "", "", "")
     assert (bare["estimated sale"], bare["progress name"], bare["duplicate"]) == (
@@ -193,12 +200,12 @@ async def test_columns_values_and_formula_cells(demo: Api) -> None:
 
 async def test_a_lead_type_adds_its_custom_fields(demo: Api) -> None:
     user1 = await User.get(username="user1")
-    inbound = await LeadType.create(name="Inbound")
-    other = await LeadType.create(name="Other")
-    budget = await CustomField.create(
+    inbound = await make_lead_type("Inbound")
+    other = await make_lead_type("Other")
+    budget = await make_custom_field(
         entity=CustomFieldEntity.LEAD, owner_id=inbound.id, name="Budget", kind="TEXT", position=1
     )
-    source = await CustomField.create(
+    source = await make_custom_field(
         entity=CustomFieldEntity.LEAD,
         owner_id=inbound.id,
         name="Source",
@@ -206,14 +213,14 @@ async def test_a_lead_type_adds_its_custom_fields(demo: Api) -> None:
         options=["Ads", "Fair"],
         position=2,
     )
-    await CustomField.create(
+    await make_custom_field(
         entity=CustomFieldEntity.LEAD, owner_id=other.id, name="Elsewhere", kind="TEXT"
     )
-    typed = await Lead.create(full_name="Typed", owner=user1, lead_type=inbound)
-    await CustomFieldValue.create(field=budget, object_id=typed.id, value="=10k")
-    await CustomFieldValue.create(field=source, object_id=typed.id, value="Fair")
-    await Lead.create(full_name="Untyped", owner=user1)
-    await Lead.create(full_name="Other type", owner=user1, lead_type=other)
+    typed = await make_lead("Typed", owner=user1, lead_type=inbound)
+    await make_custom_value(budget, typed.id, "=10k")
+    await make_custom_value(source, typed.id, "Fair")
+    await make_lead("Untyped", owner=user1)
+    await make_lead("Other type", owner=user1, lead_type=other)
     rows = await leads_csv(demo, "user1", leadType=str(inbound.id))
     assert rows[0] == [*HEADER, "Budget", "Source"]
     assert ids_of(rows) == {typed.id}
@@ -238,6 +245,6 @@ async def test_lead_bits_not_cr_decide_who_exports(demo: Api) -> None:
     reader = await make_user("reader", password="reader-pass", bits=("LR",), company=my_company)
     demo.tokens["reader"] = await demo.login("reader", "reader-pass")
     leads = await world()
-    own = await Lead.create(full_name="Reader's", owner=reader)
+    own = await make_lead("Reader's", owner=reader)
     rows = await leads_csv(demo, "reader")
     assert ids_of(rows) == {own.id, leads["pool"].id}

@@ -23,11 +23,10 @@ from crm_graphql.services import inbox, outbox
 from crm_graphql.services.imap import FILED
 from crm_graphql.services.setup import get_setup
 from crm_graphql.settings import settings
-from tests.factories import Api
+from tests.factories import Api, company_id
+from tests.leads_api import REFERENCE, SEND, prospect
 from tests.mailservers import DovecotServer, SmtpServer
-from tests.test_cli import run
-from tests.test_lead_mail import REFERENCE, SEND, prospect
-from tests.test_leads import company_id
+from tests.uvicorn_servers import run
 
 PROSPECT = "ramon@prospect.example"
 

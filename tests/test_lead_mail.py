@@ -18,34 +18,12 @@ from crm_graphql.services import outbox
 from crm_graphql.services.setup import get_setup
 from crm_graphql.settings import settings
 from tests.factories import Api, error_codes
+from tests.leads_api import REFERENCE, SEND, configure, prospect
 from tests.mailservers import SmtpServer
-from tests.test_leads import create
-
-REFERENCE = "crm-inbox@ourco.example"
-SEND = """mutation($i: LeadSendEmailInput!) { leadSendEmail(input: $i) {
-  outgoingMail { id state subject recipients } lead { id }
-  errors { field code message } } }"""
-
-
-async def configure(api: Api, smtp: SmtpServer) -> None:
-    version = (await api.data("{ crmSetup { version } }", as_user="admin"))["crmSetup"]["version"]
-    body = await api.data(
-        "mutation($i: CrmSetupUpdateInput!) { crmSetupUpdate(input: $i) { errors { field } } }",
-        {"i": {"version": version, "smtpHost": smtp.host, "smtpPort": smtp.port,
-               "smtpSecurity": "NONE", "mailReferenceAddress": REFERENCE}},
-        as_user="admin",
-    )  # fmt: skip
-    assert body["crmSetupUpdate"]["errors"] == []
 
 
 async def send_due() -> outbox.SendReport:
     return await outbox.send_due(await get_setup())
-
-
-async def prospect(api: Api, user: str = "user1", **values: Any) -> dict[str, Any]:
-    values.setdefault("email", "ramon@prospect.example")
-    values.setdefault("language", "en")
-    return await create(api, user, **values)
 
 
 def attach(variables: dict[str, Any], files: list[tuple[str, bytes, str]]) -> dict[str, Any]:

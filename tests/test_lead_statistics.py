@@ -18,7 +18,7 @@ from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services.setup import get_setup
 from crm_graphql.services.sqlcount import count_statements
-from tests.factories import Api, error_codes, make_user
+from tests.factories import Api, error_codes, make_company, make_lead, make_lead_tag, make_user
 
 AMOUNTS = "estimatedSales { currency amount }"
 STATS = f"""query($filter: LeadFilter) {{
@@ -82,7 +82,7 @@ async def add_leads(
     tags = {t.name: t for t in await LeadTag.all()}
     for name in ("hot", "cold"):
         if name not in tags:
-            tags[name] = await LeadTag.create(name=name)
+            tags[name] = await make_lead_tag(name)
     rows: list[Row] = []
     for i in range(n):
         owner = owners[(i * 5) % len(owners)]
@@ -90,7 +90,7 @@ async def add_leads(
         cents = 10_000 + (i * 7919) % 500_000
         created = START + timedelta(hours=7 * i)
         close = date(2024, 6, 1) + timedelta(days=(i * 13) % 90) if i % 4 else None
-        lead = await Lead.create(
+        lead = await make_lead(
             full_name=f"{prefix} {i:03}",
             channel=CHANNELS[i % len(CHANNELS)],
             country=COUNTRIES[(i * 7) % len(COUNTRIES)],
@@ -138,8 +138,7 @@ async def set_up(demo: Api) -> list[Row]:
     Progress step 20 is renamed in CRM setup."""
     mine = await Company.get(name="My company")
     await make_user("seller", password="seller", bits=("LR",), company=mine)
-    elsewhere = await Company.create(name="Elsewhere Ltd", path="")
-    await Company.filter(id=elsewhere.id).update(path=f"/{elsewhere.id}/")
+    elsewhere = await make_company("Elsewhere Ltd", rooted=True)
     await make_user("outsider", password="outsider", bits=("CR", "LR"), company=elsewhere)
     for name in ("seller", "outsider"):
         demo.tokens[name] = await demo.login(name, name)
@@ -291,7 +290,7 @@ async def test_the_week_and_month_buckets_follow_utc_calendar_boundaries(demo: A
         ("abroad", datetime(2024, 4, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))),
         ("april", datetime(2024, 4, 1, 0, 0, tzinfo=UTC)),
     ):
-        lead = await Lead.create(full_name=name)
+        lead = await make_lead(name)
         await Lead.filter(id=lead.id).update(created_at=when)
     got = await statistics(demo, "boss")
     # Then days, weeks (from Monday) and months (from the 1st) are UTC ones

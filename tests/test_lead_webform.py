@@ -13,28 +13,13 @@ import pytest
 
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
-from crm_graphql.models.leads import Lead, LeadHistory, LeadTag, LeadTagLink, LeadType
+from crm_graphql.models.leads import Lead, LeadHistory, LeadTag, LeadTagLink
 from crm_graphql.models.users import User
-from tests.factories import Api, error_codes, make_user
+from tests.auth_api import api_token
+from tests.factories import Api, error_codes, make_company, make_lead_tag, make_lead_type, make_user
+from tests.leads_api import WEBFORM_CREATE
 
-API_TOKEN_CREATE = """mutation($input: ApiTokenCreateInput!) {
-  apiTokenCreate(input: $input) { secret errors { code } }
-}"""
-LEAD_CREATE = """mutation($input: LeadCreateInput!, $refuse: Boolean! = false) {
-  leadCreate(input: $input, refuseDuplicates: $refuse) {
-    leadId duplicate errors { field code message }
-  }
-}"""
 ENDPOINT = "/include/api.php"
-
-
-async def api_token(api: Api, username: str, scope: str = "FULL") -> str:
-    """An API token made as a client would: apiTokenCreate with the user's session."""
-    data = await api.data(
-        API_TOKEN_CREATE, {"input": {"name": f"{scope} token", "scope": scope}}, as_user=username
-    )
-    assert data["apiTokenCreate"]["errors"] == []
-    return data["apiTokenCreate"]["secret"]
 
 
 async def call(
@@ -62,15 +47,13 @@ async def nothing_written() -> None:
 
 @pytest.fixture
 async def tags() -> dict[str, LeadTag]:
-    return {
-        name: await LeadTag.create(name=name, colour="#ff0000") for name in ("Hot", "VIP", "Cold")
-    }
+    return {name: await make_lead_tag(name, colour="#ff0000") for name in ("Hot", "VIP", "Cold")}
 
 
 async def test_the_original_positional_call_via_get(demo: Api, tags: dict[str, LeadTag]) -> None:
     # Given a full token of a CRM manager, a lead type and a company he can see
     token = await api_token(demo, "manager1")
-    kind = await LeadType.create(name="Inbound")
+    kind = await make_lead_type("Inbound")
     customer_b = await Company.get(name="Customer #B")
     params = ",".join(
         [
@@ -240,7 +223,7 @@ async def test_every_problem_is_reported_at_once(demo: Api) -> None:
 
 async def test_a_company_the_user_cannot_see_is_refused(demo: Api) -> None:
     # user1 cannot see a top-level company managed by someone else
-    rival = await Company.create(name="Rival", manager=await User.get(username="manager1"))
+    rival = await make_company("Rival", manager=await User.get(username="manager1"))
     token = await api_token(demo, "user1")
     params = f"Ann,Acme,ann@acme.example,,,,,,,,,,,{rival.id}"
     response = await call(demo, op="create_lead", params=params, **{"pass": token})
@@ -323,7 +306,7 @@ async def test_web_form_token_creates_through_both_and_does_nothing_else(demo: A
     assert (eve.owner_id, eve.company_id, eve.channel) == (None, None, "Web form")
     # Through leadCreate: the payload holds only the id
     created = await demo.data(
-        LEAD_CREATE,
+        WEBFORM_CREATE,
         {"input": {"fullName": "Fay", "email": "fay@fox.example", "prospectCompany": "Fox"}},
         token=token,
     )
@@ -358,7 +341,7 @@ async def test_web_form_token_creates_through_both_and_does_nothing_else(demo: A
     )
     owner_id = (await User.get(username="user1")).id
     refused_gql = await demo.data(
-        LEAD_CREATE,
+        WEBFORM_CREATE,
         {"input": {"fullName": "Gil", "email": "gil@g.example", "ownerId": owner_id}},
         token=token,
     )
@@ -368,7 +351,7 @@ async def test_web_form_token_creates_through_both_and_does_nothing_else(demo: A
         ({"fullName": "Hal"}, "email"),
         ({"fullName": " ", "email": "h@h.example"}, "fullName"),
     ):
-        missing = await demo.data(LEAD_CREATE, {"input": values}, token=token)
+        missing = await demo.data(WEBFORM_CREATE, {"input": values}, token=token)
         assert [(e["field"], e["code"]) for e in missing["leadCreate"]["errors"]] == [
             (field, "REQUIRED")
         ]
@@ -393,7 +376,7 @@ async def test_duplicate_email_is_flagged_or_refused(demo: Api) -> None:
     answers = []
     for email in ("new@hotel.example", "hal@hotel.example"):
         variables: dict[str, Any] = {"input": {"fullName": "Hal", "email": email}}
-        body = (await demo.data(LEAD_CREATE, variables, token=token))["leadCreate"]
+        body = (await demo.data(WEBFORM_CREATE, variables, token=token))["leadCreate"]
         answers.append({**body, "leadId": "x"})
         assert (await Lead.get(id=int(body["leadId"]))).duplicate is (email[0] == "h")
     assert answers[0] == answers[1] == {"leadId": "x", "duplicate": False, "errors": []}
@@ -401,7 +384,7 @@ async def test_duplicate_email_is_flagged_or_refused(demo: Api) -> None:
     refusals = []
     for email in ("other@hotel.example", "hal@hotel.example"):
         variables = {"input": {"fullName": "Hal", "email": email}, "refuse": True}
-        refusals.append(await demo.gql(LEAD_CREATE, variables, token=token))
+        refusals.append(await demo.gql(WEBFORM_CREATE, variables, token=token))
     assert refusals[0] == refusals[1]
     assert [(e["field"], e["code"]) for e in refusals[0]["data"]["leadCreate"]["errors"]] == [
         ("refuseDuplicates", "FORBIDDEN")
@@ -411,8 +394,8 @@ async def test_duplicate_email_is_flagged_or_refused(demo: Api) -> None:
     # A full token still learns it, and may refuse
     full = await api_token(demo, "user1")
     variables = {"input": {"fullName": "Hal", "email": "hal@hotel.example"}}
-    assert (await demo.data(LEAD_CREATE, variables, token=full))["leadCreate"]["duplicate"]
-    refused_gql = await demo.data(LEAD_CREATE, {**variables, "refuse": True}, token=full)
+    assert (await demo.data(WEBFORM_CREATE, variables, token=full))["leadCreate"]["duplicate"]
+    refused_gql = await demo.data(WEBFORM_CREATE, {**variables, "refuse": True}, token=full)
     assert [e["code"] for e in refused_gql["leadCreate"]["errors"]] == ["DUPLICATE"]
 
 

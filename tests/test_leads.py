@@ -7,14 +7,10 @@ from typing import Any
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadHistory
-from tests.factories import Api, error_codes, make_user
-from tests.test_files import upload
+from tests.factories import Api, company_id, error_codes, make_company, make_user
+from tests.files_api import upload
+from tests.leads_api import CREATE, LEAD_FIELDS, create
 
-LEAD_FIELDS = """id fullName email owner { username } company { name } progress { code name }
-estimatedSale currency duplicate version closed tags { name } viewerCan { edit take delete }"""
-CREATE = f"""mutation($i: LeadCreateInput!, $r: Boolean! = false) {{
-  leadCreate(input: $i, refuseDuplicates: $r) {{
-    lead {{ {LEAD_FIELDS} }} leadId duplicate errors {{ field code message }} }} }}"""
 UPDATE = f"""mutation($i: LeadUpdateInput!) {{
   leadUpdate(input: $i) {{ lead {{ {LEAD_FIELDS} }} errors {{ field code message }} }} }}"""
 LIST = """query($f: LeadFilter, $o: [LeadOrder!], $s: ID) {
@@ -24,21 +20,10 @@ HISTORY = """query($id: ID!) { lead(id: $id) {
   history { totalCount edges { node { kind description user { username } } } } } }"""
 
 
-async def create(api: Api, user: str, **values: Any) -> dict[str, Any]:
-    values.setdefault("fullName", "Ramon Guy")
-    body = await api.data(CREATE, {"i": values}, as_user=user)
-    assert body["leadCreate"]["errors"] == [], body
-    return body["leadCreate"]["lead"]
-
-
 async def visible_names(api: Api, user: str, flt: dict[str, Any] | None = None) -> set[str]:
     flt = {"showFinished": True} if flt is None else flt
     data = await api.data(LIST, {"f": flt}, as_user=user)
     return {e["node"]["fullName"] for e in data["leads"]["edges"]}
-
-
-async def company_id(name: str) -> str:
-    return str((await Company.get(name=name)).id)
 
 
 async def world(api: Api) -> dict[str, dict[str, Any]]:
@@ -56,7 +41,7 @@ async def world(api: Api) -> dict[str, dict[str, Any]]:
 async def test_owner_and_company_viewers_see_leads_others_do_not(demo: Api) -> None:
     # Given the three leads and an outsider with every lead bit, in a company of its own
     leads = await world(demo)
-    outside = await Company.create(name="Elsewhere Ltd")
+    outside = await make_company("Elsewhere Ltd")
     await make_user("outsider", password="outsider", bits=("CR", "LR", "LW"), company=outside)
     await make_user(
         "nocr", password="nocr", bits=("LR",), company=await Company.get(name="My company")

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from crm_graphql.models.companies import Company
-from crm_graphql.models.users import Assignment, Group, Profile, User
+from crm_graphql.models.users import Group, Profile, User
 from crm_graphql.services.listing import (
     ListError,
     SortKey,
@@ -23,7 +23,15 @@ from crm_graphql.services.listing import (
 )
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.settings import settings
-from tests.factories import Api, error_codes, make_user
+from tests.factories import (
+    Api,
+    assign,
+    error_codes,
+    make_company,
+    make_group,
+    make_profile,
+    make_user,
+)
 
 LIMITS = settings.limits
 
@@ -246,9 +254,9 @@ async def test_bad_cursors_are_bad_user_input(admin: Api) -> None:
 
 @pytest.fixture
 async def people(admin: Api) -> Api:
-    acme = await Company.create(name="ACME Industries")
-    beta = await Company.create(name="Beta Corp")
-    widgets = await Company.create(name="Widgets of Acme")
+    acme = await make_company("ACME Industries")
+    beta = await make_company("Beta Corp")
+    widgets = await make_company("Widgets of Acme")
     await make_user("ann", real_name="Ann Lee", email="ann@x.org", language="en", company=acme)
     await make_user("bob", real_name="Bob Stone", email="bob@y.org", language="es", company=beta)
     await make_user("cid", real_name="Cid Lee", email="CID@x.org", language="en", enabled=False)
@@ -455,8 +463,8 @@ async def make_assigned_users(count: int, per_user: list[int]) -> dict[str, list
     """`count` users; user i holds per_user[i % len] profile assignments. Returns each
     username's profile names in assignment id order (the nested list's order)."""
     group = await Group.get(name="All")
-    other = await Group.create(name="Sales")
-    profiles = [await Profile.create(name=f"prof{i}") for i in range(max(per_user))]
+    other = await make_group("Sales")
+    profiles = [await make_profile(f"prof{i}") for i in range(max(per_user))]
     held: dict[str, list[str]] = {}
     for i in range(count):
         user = await make_user(f"as{i:02d}")
@@ -464,7 +472,7 @@ async def make_assigned_users(count: int, per_user: list[int]) -> dict[str, list
         # assign in reverse profile order so assignment ids and profile ids differ in order
         chosen = list(reversed(profiles[:how_many]))
         for j, profile in enumerate(chosen):
-            await Assignment.create(user=user, profile=profile, group=other if j % 2 else group)
+            await assign(user=user, profile=profile, group=other if j % 2 else group)
         held[user.username] = [p.name for p in chosen]
     return held
 

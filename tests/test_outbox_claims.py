@@ -15,8 +15,8 @@ from crm_graphql.services.setup import get_setup
 from crm_graphql.settings import tortoise_config
 from tests.conftest import IS_POSTGRES
 from tests.factories import Api
+from tests.leads_api import SEND, configure, prospect
 from tests.mailservers import SmtpServer
-from tests.test_lead_mail import SEND, configure, prospect
 
 
 async def _queue_one(demo: Api, smtp_server: SmtpServer) -> OutgoingMail:

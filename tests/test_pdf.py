@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from crm_graphql.services.pdf import Renderer, RenderError
-from tests.test_documents import pdf_text
+from tests.documents_api import pdf_text
+from tests.factories import make_contract
 
 HOSTNAME = Path("/etc/hostname")
 
@@ -206,19 +207,15 @@ async def test_concurrent_renders_share_the_pool(renderer: Renderer) -> None:
 
 
 async def test_a_hostile_contract_template_loads_nothing(demo: Any, canary: Any) -> None:
-    from datetime import date
 
     from crm_graphql.models.companies import Company
-    from crm_graphql.models.contracts import Contract
     from crm_graphql.models.files import StoredFile
     from crm_graphql.services import files
-    from tests.test_documents import GENERATE, TEMPLATE_CREATE
+    from tests.documents_api import GENERATE, TEMPLATE_CREATE
 
     url, hits = canary
     company = await Company.get(name="Customer #A")
-    contract = await Contract.create(
-        company=company, reference="Hostile", date_begin=date(2024, 1, 1)
-    )
+    contract = await make_contract(company, "Hostile")
     html = (
         f'<link rel="stylesheet" href="{url}/a.css"><style>@import "{url}/b.css";'
         f"p {{ background: url('{url}/c.png') }}</style>"
@@ -306,14 +303,12 @@ async def test_the_renderer_opens_no_tcp_connection(renderer: Renderer) -> None:
 
 async def test_a_contract_template_opens_no_tcp_connection(demo: Any) -> None:
     """The same through contractGeneratePdf, with a host name built from a macro."""
-    from datetime import date
 
     from crm_graphql.models.companies import Company
-    from crm_graphql.models.contracts import Contract
-    from tests.test_documents import GENERATE, TEMPLATE_CREATE
+    from tests.documents_api import GENERATE, TEMPLATE_CREATE
 
     company = await Company.get(name="Customer #A")
-    contract = await Contract.create(company=company, reference="leak", date_begin=date(2024, 1, 1))
+    contract = await make_contract(company, "leak")
     async with TcpCanary() as canary:
         created = await demo.data(
             TEMPLATE_CREATE,

@@ -17,8 +17,8 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
 from crm_graphql.services import pdf_queue
 from crm_graphql.services.pdf import RenderError
-from tests.factories import Api
-from tests.test_invoices import company_id, seed_input
+from tests.factories import Api, company_id
+from tests.invoices_api import seed_input
 from tests.uvicorn_servers import Client, chromium_pids, load_demo, server_env, serving
 
 CREATE = """mutation($input: InvoiceCreateInput!) { invoiceCreate(input: $input) {

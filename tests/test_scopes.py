@@ -15,8 +15,9 @@ from crm_graphql.api import schema
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.auth import AuthToken
 from crm_graphql.models.leads import Lead
+from tests.auth_api import api_token
 from tests.factories import Api, error_codes
-from tests.test_lead_webform import LEAD_CREATE, api_token
+from tests.leads_api import WEBFORM_CREATE
 
 TYPE_REF = "kind name ofType { kind name ofType { kind name ofType { kind name } } }"
 FIELDS = f"fields {{ name type {{ {TYPE_REF} }} args {{ name type {{ {TYPE_REF} }} }} }}"
@@ -92,7 +93,7 @@ async def test_a_web_form_token_reaches_lead_create_and_no_other_root_field(demo
     # Nothing above revoked the token: the web form still creates leads
     assert await AuthToken.filter(revoked_at__isnull=False).count() == 0
     created = await demo.data(
-        LEAD_CREATE, {"input": {"fullName": "Ann", "email": "ann@acme.example"}}, token=token
+        WEBFORM_CREATE, {"input": {"fullName": "Ann", "email": "ann@acme.example"}}, token=token
     )
     assert created["leadCreate"]["errors"] == [] and created["leadCreate"]["leadId"]
 
@@ -103,7 +104,7 @@ async def test_logout_does_not_revoke_a_web_form_token(demo: Api) -> None:
     body = await demo.gql("mutation { logout { ok } }", token=token)
     assert error_codes(body) == ["FORBIDDEN"]
     created = await demo.data(
-        LEAD_CREATE, {"input": {"fullName": "Ann", "email": "ann@acme.example"}}, token=token
+        WEBFORM_CREATE, {"input": {"fullName": "Ann", "email": "ann@acme.example"}}, token=token
     )
     assert created["leadCreate"]["errors"] == []
     # A session still logs out

@@ -5,9 +5,7 @@ invoice logo is an image recognised by its bytes; payment methods CRUD."""
 from __future__ import annotations
 
 import asyncio
-import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -18,6 +16,7 @@ from crm_graphql.services import files as store
 from crm_graphql.services.setup import MAX_LOGO_BYTES, get_setup, sniff_image_type
 from tests.conftest import IS_POSTGRES
 from tests.factories import Api, error_codes, make_user
+from tests.setup_api import upload_logo
 
 SETUP_FIELDS = """invoiceAutoNumber invoicePattern invoiceHeader invoiceFooter taxName
   defaultCurrency defaultTaxPercent version
@@ -26,12 +25,6 @@ READ = f"query Setup {{ crmSetup {{ {SETUP_FIELDS} }} }}"
 UPDATE = f"""mutation Update($input: CrmSetupUpdateInput!) {{
   crmSetupUpdate(input: $input) {{ setup {{ {SETUP_FIELDS} }} errors {{ field code message }} }}
 }}"""
-LOGO = """mutation Logo($file: Upload!) {
-  crmSetupLogoUpload(file: $file) {
-    setup { version invoiceLogo { id originalName contentType size } }
-    errors { field code message }
-  }
-}"""
 METHODS = "query Methods { paymentMethods { id name text } }"
 METHOD_CREATE = """mutation Create($input: PaymentMethodCreateInput!) {
   paymentMethodCreate(input: $input) { paymentMethod { id name text } errors { field code } }
@@ -54,20 +47,6 @@ async def fm_user(api: Api) -> str:
     await make_user("finance", password="finance-secret", bits=("FM",))
     api.tokens["finance"] = await api.login("finance", "finance-secret")
     return "finance"
-
-
-async def upload_logo(
-    api: Api, user: str, content: bytes, name: str = "logo.png", content_type: str = "image/png"
-) -> dict[str, Any]:
-    operations = {"query": LOGO, "operationName": "Logo", "variables": {"file": None}}
-    response = await api.client.post(
-        "/graphql",
-        headers={"Authorization": f"Bearer {api.tokens[user]}"},
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (name, content, content_type)},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,16 +15,16 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.mail import OutgoingMail, OutgoingState
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 from tests.factories import Api
+from tests.leads_api import SEND, configure, prospect
 from tests.mailservers import SmtpServer
-from tests.test_deadline import CLI, _login, _post, admin, serving  # noqa: F401
-from tests.test_lead_mail import SEND, configure, prospect
+from tests.uvicorn_servers import CLI, loadadmin_token, post, serving_at
 
 MESSAGES = 12
 
 
 @pytest.mark.skipif(IS_POSTGRES, reason="SQLite's single-writer lock")
 async def test_cli_mail_send_while_the_server_writes(
-    admin: Api,  # noqa: F811
+    loadadmin: Api,
     demo: Api,
     smtp_server: SmtpServer,
     tmp_path: Path,
@@ -44,9 +44,9 @@ async def test_cli_mail_send_while_the_server_writes(
         "mutation New($name: String!) { companyCreate(input: {name: $name}) "
         "{ company { id } errors { code message } } }"
     )
-    with serving(tmp_path) as base:
+    with serving_at(tmp_path) as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            token = await _login(http)
+            token = await loadadmin_token(http)
             # When cron's sender runs (twice at once) while clients write through the server
             senders = [
                 await asyncio.create_subprocess_exec(
@@ -62,7 +62,7 @@ async def test_cli_mail_send_while_the_server_writes(
             outputs = asyncio.ensure_future(asyncio.gather(*(s.communicate() for s in senders)))
             created = 0
             while not outputs.done() or created < 5:
-                body = await _post(http, create, token, name=f"Beside mail {created}")
+                body = await post(http, create, token, name=f"Beside mail {created}")
                 assert "errors" not in body, body
                 assert body["data"]["companyCreate"]["errors"] == [], body
                 created += 1

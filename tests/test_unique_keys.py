@@ -9,9 +9,9 @@ from tortoise.exceptions import IntegrityError
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
-from tests.factories import Api
-from tests.test_contacts import CREATE, _company, _contact
-from tests.test_csv import export, upload
+from tests.contacts_api import CREATE, create_contact
+from tests.csvdata import export, upload
+from tests.factories import Api, company_id
 
 UPDATE = """mutation($input: ContactUpdateInput!) {
   contactUpdate(input: $input) { contact { email company { name } } errors { field code } } }"""
@@ -22,8 +22,8 @@ COMPANY_UPDATE = """mutation($input: CompanyUpdateInput!) {
 
 
 async def test_contact_email_unique_per_company_ignoring_case(demo: Api) -> None:
-    a, b = await _company("Customer #A"), await _company("Customer #B")
-    await _contact(demo, "manager1", a, "Ann", "Ann@Example.com")
+    a, b = await company_id("Customer #A"), await company_id("Customer #B")
+    await create_contact(demo, "manager1", a, "Ann", "Ann@Example.com")
     # Given Ann at Customer #A, the same address in another case is refused there
     result = (
         await demo.data(
@@ -36,13 +36,13 @@ async def test_contact_email_unique_per_company_ignoring_case(demo: Api) -> None
     assert [(e["field"], e["code"]) for e in result["errors"]] == [("email", "UNIQUE")]
     assert "ignoring case" in result["errors"][0]["message"]
     # but fine at another company
-    other = await _contact(demo, "manager1", b, "Ann at B", "ann@example.com")
+    other = await create_contact(demo, "manager1", b, "Ann at B", "ann@example.com")
     # moving that contact to Customer #A, or renaming an e-mail onto Ann's, is refused
     moved = await demo.data(
         UPDATE, {"input": {"id": other["id"], "companyId": a}}, as_user="manager1"
     )
     assert moved["contactUpdate"]["errors"] == [{"field": "email", "code": "UNIQUE"}]
-    bob = await _contact(demo, "manager1", a, "Bob", "bob@example.com")
+    bob = await create_contact(demo, "manager1", a, "Bob", "bob@example.com")
     renamed = await demo.data(
         UPDATE, {"input": {"id": bob["id"], "email": "ANN@example.com"}}, as_user="manager1"
     )
@@ -70,7 +70,7 @@ async def test_company_names_unique_ignoring_case(demo: Api) -> None:
     assert [(e["field"], e["code"]) for e in created["companyCreate"]["errors"]] == [
         ("name", "UNIQUE")
     ]
-    b = await _company("Customer #B")
+    b = await company_id("Customer #B")
     updated = await demo.data(
         COMPANY_UPDATE, {"input": {"id": b, "name": "CUSTOMER #A"}}, as_user="manager1"
     )
@@ -85,10 +85,10 @@ async def test_company_names_unique_ignoring_case(demo: Api) -> None:
 async def test_export_imports_back(demo: Api) -> None:
     # Given contacts whose e-mails differ only by case across companies, and names in
     # mixed case
-    a, b = await _company("Customer #A"), await _company("Customer #B")
-    await _contact(demo, "admin", a, "Ann", "Ann@Example.com")
-    await _contact(demo, "admin", a, "Ann's colleague", "team@example.com")
-    await _contact(demo, "admin", b, "Ann at B", "ann@example.com")
+    a, b = await company_id("Customer #A"), await company_id("Customer #B")
+    await create_contact(demo, "admin", a, "Ann", "Ann@Example.com")
+    await create_contact(demo, "admin", a, "Ann's colleague", "team@example.com")
+    await create_contact(demo, "admin", b, "Ann at B", "ann@example.com")
     companies = await export(demo, "companies", "admin")
     contacts = await export(demo, "contacts", "admin")
     assert companies.status_code == contacts.status_code == 200
@@ -162,8 +162,8 @@ async def test_a_race_past_the_check_is_still_a_payload_error(demo: Api, monkeyp
     assert [(e["field"], e["code"]) for e in created["companyCreate"]["errors"]] == [
         ("name", "UNIQUE")
     ]
-    a = await _company("Customer #A")
-    await _contact(demo, "manager1", a, "Ann", "ann@example.com")
+    a = await company_id("Customer #A")
+    await create_contact(demo, "manager1", a, "Ann", "ann@example.com")
     result = await demo.data(
         CREATE,
         {"input": {"companyId": a, "fullName": "Ann 2", "email": "ANN@example.com"}},

@@ -5,46 +5,12 @@ bugs that only show under uvicorn)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-
-from tests.conftest import DATABASE_URL
-from tests.mailservers import free_port
-from tests.uvicorn_servers import wait_ready
-
-CLI = [sys.executable, "-m", "crm_graphql.cli"]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    env = {**os.environ, "CRM_DATABASE_URL": DATABASE_URL, "CRM_DATA_DIR": str(tmp_path)}
-    demo = subprocess.run([*CLI, "demo"], env=env, capture_output=True, text=True, timeout=120)
-    assert demo.returncode == 0, demo.stderr
-    assert "user1" in demo.stdout and "manager1" in demo.stdout
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process, 30, lambda: process.stdout.read() if process.stdout else "")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-async def test_login_then_viewer_over_real_uvicorn(server: str) -> None:
-    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+async def test_login_then_viewer_over_real_uvicorn(demo_server: str) -> None:
+    async with httpx.AsyncClient(base_url=demo_server, timeout=10) as http:
         login = await http.post(
             "/graphql",
             json={
@@ -87,18 +53,18 @@ async def _web_form_token(http: httpx.AsyncClient) -> str:
     return created.json()["data"]["apiTokenCreate"]["secret"]
 
 
-async def test_the_served_web_form_posts_from_any_origin(server: str) -> None:
+async def test_the_served_web_form_posts_from_any_origin(demo_server: str) -> None:
     import re
 
-    async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=demo_server, timeout=10) as http:
         # The root points to the API; the example form is served, its URLs absolute.
         assert (await http.get("/")).json()["graphql"] == "/graphql"
         page = await http.get("/lead-web-form.html")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert f'const ENDPOINT = "{server}/graphql";' in page.text
+        assert f'const ENDPOINT = "{demo_server}/graphql";' in page.text
         plain_form = page.text.split("<form")[2]
         action = re.search(r'action="([^"]+)"', plain_form)
-        assert action is not None and action.group(1) == f"{server}/include/api.php"
+        assert action is not None and action.group(1) == f"{demo_server}/include/api.php"
         fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', plain_form))
         assert fields["return_type"] == "html"
         fields["pass"] = await _web_form_token(http)
@@ -136,7 +102,7 @@ async def test_the_served_web_form_posts_from_any_origin(server: str) -> None:
         assert (bare.status_code, bare.text) == (200, "1")
 
 
-def test_the_served_web_form_in_a_real_browser(server: str) -> None:
+def test_the_served_web_form_in_a_real_browser(demo_server: str) -> None:
     """Chromium opens /lead-web-form.html#token=..., fills in the form without
     JavaScript's help (form 2) and submits it: the visitor sees the thank-you page."""
     import asyncio
@@ -146,7 +112,7 @@ def test_the_served_web_form_in_a_real_browser(server: str) -> None:
     from crm_graphql.services.pdf import find_chromium
 
     async def token() -> str:
-        async with httpx.AsyncClient(base_url=server, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=demo_server, timeout=10) as http:
             return await _web_form_token(http)
 
     secret = asyncio.run(token())
@@ -155,7 +121,7 @@ def test_the_served_web_form_in_a_real_browser(server: str) -> None:
         browser = playwright.chromium.launch(executable_path=executable, headless=True)
         try:
             page = browser.new_page()
-            page.goto(f"{server}/lead-web-form.html#token={secret}")
+            page.goto(f"{demo_server}/lead-web-form.html#token={secret}")
             second = page.locator("form").nth(1)
             second.locator('input[name="fullname"]').fill("Browser Visitor")
             second.locator('input[name="email"]').fill("visitor@browser.example")

@@ -1,6 +1,6 @@
-"""Real `crm-graphql serve` processes for tests of several instances, renderer faults
-and connection faults: started on free ports, stopped (with their children, Chromium
-included) at the end."""
+"""Real `crm-graphql` processes: `serve` for tests of several instances, renderer faults
+and connection faults (started on free ports, stopped with their children, Chromium
+included, at the end), and one-off commands run as a user runs them."""
 
 from __future__ import annotations
 
@@ -49,6 +49,31 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def run(
+    *args: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: no terminal on stdin, the test database unless
+    `env` says otherwise (a value None removes the variable)."""
+    full = {**os.environ, "CRM_DATABASE_URL": DATABASE_URL, "CRM_DATA_DIR": str(tmp_path)}
+    for name, value in (env or {}).items():
+        if value is None:
+            full.pop(name, None)
+        else:
+            full[name] = value
+    return subprocess.run(
+        [*CLI, *args],
+        env=full,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def load_demo(env: dict[str, str]) -> None:
     demo = subprocess.run([*CLI, "demo"], env=env, capture_output=True, text=True, timeout=120)
     assert demo.returncode == 0, demo.stderr
@@ -86,6 +111,38 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             process.wait(timeout=5)
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def serving_at(tmp_path: Path, **extra_env: str) -> Iterator[str]:
+    """`crm-graphql serve` on the test database with a 10 s query deadline, data under
+    `tmp_path`; yields its base URL."""
+    env = server_env(tmp_path, CRM_QUERY_TIMEOUT_SECONDS="10", **extra_env)
+    with serving(env) as (base, _):
+        yield base
+
+
+async def post(http: httpx.AsyncClient, query: str, token: str, **variables: Any) -> Any:
+    """The JSON body of a GraphQL request with a bearer token (status 200 asserted)."""
+    response = await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def loadadmin_token(http: httpx.AsyncClient) -> str:
+    """The token of the `loadadmin` superadmin (the `loadadmin` fixture) on a server."""
+    login = await http.post(
+        "/graphql",
+        json={
+            "query": 'mutation { login(username: "loadadmin", password: '
+            '"loadadmin-secret") { token } }'
+        },
+    )
+    return login.json()["data"]["login"]["token"]
 
 
 def descendants(pid: int) -> list[int]:
