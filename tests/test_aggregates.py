@@ -352,7 +352,7 @@ async def test_export_as_csv(demo: Api) -> None:
     denied = await demo.client.get("/export/aggregate.csv", params={"query": document})
     assert denied.status_code == 401
     # a GET runs no mutation
-    mutation = 'mutation { logout { ok } }'
+    mutation = "mutation { logout { ok } }"
     refused = await demo.client.get(
         "/export/aggregate.csv",
         params={"query": mutation},

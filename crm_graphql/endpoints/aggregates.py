@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from crm_graphql.context import Context
@@ -84,13 +85,16 @@ async def export_aggregate(request: Request) -> Response:
         request_id=state.get("request_id", ""),
         client_address=request.client.host if request.client else "unknown",
     )
-    result = await request.app.state.schema.execute(
-        document,
-        variable_values=variables,
-        context_value=context,
-        # A GET never changes anything: mutations are refused before they run.
-        allowed_operation_types={OperationType.QUERY},
-    )
+    try:
+        result = await request.app.state.schema.execute(
+            document,
+            variable_values=variables,
+            context_value=context,
+            # A GET never changes anything: mutations are refused before they run.
+            allowed_operation_types={OperationType.QUERY},
+        )
+    except InvalidOperationTypeError:
+        return _error(400, "`query`: only queries can be exported.", "BAD_USER_INPUT")
     if result.errors:
         errors = [e.formatted for e in result.errors]
         codes = {(e.get("extensions") or {}).get("code") for e in errors}
