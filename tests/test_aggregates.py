@@ -359,3 +359,30 @@ async def test_export_as_csv(demo: Api) -> None:
         headers={"Authorization": f"Bearer {demo.tokens['admin']}"},
     )
     assert refused.status_code == 400
+
+
+async def test_the_filter_narrows_like_the_list(demo: Api) -> None:
+    for i in range(40):
+        lead = await Lead.create(
+            full_name=f"F{i}", progress=[0, 20, 100, 200, 60][i % 5], channel=["A", "B"][i % 2]
+        )
+        await Lead.filter(id=lead.id).update(
+            created_at=datetime(2024, 1 + i % 3, 5, tzinfo=UTC)
+        )
+    body = await demo.data(
+        query(
+            "leadsAggregate",
+            "filter: {progress: {lt: 100}}, groupBy: [{field: CHANNEL}, "
+            "{field: CREATED_AT, bucket: MONTH}]",
+        ),
+        as_user="manager1",
+    )
+    ids = await visible_ids(demo, "manager1", "leads", ", filter: {progress: {lt: 100}}")
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for lead in await Lead.filter(id__in=ids):
+        expected[(lead.channel, lead.created_at.date().replace(day=1).isoformat())] += 1
+    got = {
+        (g["keys"][0]["value"], g["keys"][1]["value"]): int(g["values"][0]["value"])
+        for g in body["x"]["groups"]
+    }
+    assert got == expected
