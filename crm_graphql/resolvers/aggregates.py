@@ -40,9 +40,10 @@ from crm_graphql.schema.contacts import ContactFilter
 from crm_graphql.schema.contracts import ContractFilter
 from crm_graphql.schema.invoices import InvoiceFilter
 from crm_graphql.schema.leads import LeadFilter
+from crm_graphql.services import aggregate_plan as planning
 from crm_graphql.services import aggregates as machinery
 from crm_graphql.services.aggregate_catalog import CATALOGS
-from crm_graphql.services.aggregates import OPERATORS, AggregateError, Plan
+from crm_graphql.services.aggregate_plan import OPERATORS, AggregateError, Plan
 
 EXAMPLES = {
     "leads": """
@@ -94,7 +95,7 @@ def _plan(info: Info, args: dict[str, Any], tag_extra: Any) -> tuple[Plan, str]:
     """The service's plan from the arguments, and the cursor tag it is valid for."""
     limits = info.context.settings.limits
     dims = tuple(
-        machinery.Dimension(
+        planning.Dimension(
             field=d.field.value if d.field else None,
             custom_field=_custom_id(getattr(d, "custom_field_id", None), i),
             bucket=d.bucket.value.lower() if d.bucket else None,
@@ -103,17 +104,17 @@ def _plan(info: Info, args: dict[str, Any], tag_extra: Any) -> tuple[Plan, str]:
         for i, d in enumerate(args["group_by"] or [])
     )
     measures = tuple(
-        machinery.Measure(m.function.value, m.field.value if m.field else None, m.name)
+        planning.Measure(m.function.value, m.field.value if m.field else None, m.name)
         for m in args["measures"] or []
-    ) or (machinery.Measure("COUNT"),)
+    ) or (planning.Measure("COUNT"),)
     having = tuple(
-        machinery.Having(h.measure, op, Decimal(getattr(h, op)))
+        planning.Having(h.measure, op, Decimal(getattr(h, op)))
         for h in args["having"] or []
         for op in OPERATORS
         if getattr(h, op) is not None
     )
     order = tuple(
-        machinery.Order(o.by, o.direction == SortDirection.DESC) for o in args["order_by"] or []
+        planning.Order(o.by, o.direction == SortDirection.DESC) for o in args["order_by"] or []
     )
     plan = Plan(
         dimensions=dims,
@@ -142,7 +143,7 @@ def _selected(info: Info, name: str) -> bool:
     return any(s.name == name for s in info.selected_fields[0].selections)
 
 
-def _group(group: machinery.Group) -> AggregateGroup:
+def _group(group: planning.Group) -> AggregateGroup:
     return AggregateGroup(
         keys=[AggregateKey(name=k.name, value=k.value, label=k.label) for k in group.keys],
         currency=group.currency,
