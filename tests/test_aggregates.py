@@ -366,9 +366,7 @@ async def test_the_filter_narrows_like_the_list(demo: Api) -> None:
         lead = await Lead.create(
             full_name=f"F{i}", progress=[0, 20, 100, 200, 60][i % 5], channel=["A", "B"][i % 2]
         )
-        await Lead.filter(id=lead.id).update(
-            created_at=datetime(2024, 1 + i % 3, 5, tzinfo=UTC)
-        )
+        await Lead.filter(id=lead.id).update(created_at=datetime(2024, 1 + i % 3, 5, tzinfo=UTC))
     body = await demo.data(
         query(
             "leadsAggregate",
@@ -386,3 +384,44 @@ async def test_the_filter_narrows_like_the_list(demo: Api) -> None:
         for g in body["x"]["groups"]
     }
     assert got == expected
+
+
+def test_aggregates_count_toward_the_query_cost() -> None:
+    from graphql import parse
+
+    from crm_graphql.api import schema
+    from crm_graphql.extensions import operation_cost
+    from crm_graphql.settings import settings
+
+    limits = settings.limits
+    step = limits.filter_condition_cost
+
+    def cost(args: str) -> int:
+        found = operation_cost(
+            schema._schema, parse(query("invoicesAggregate", args)), None, None, limits
+        )
+        assert found is not None
+        return found
+
+    plain = cost("")  # COUNT alone: one part
+    three = cost("groupBy: [{field: STATUS}, {field: KIND}, {field: COMPANY}]")
+    assert three - plain == 3 * step
+    measures = cost("measures: [{function: COUNT}, {function: SUM, field: BASE}]")
+    assert measures - plain == step
+    # lists sent as variables are priced at their maximum
+    variable = operation_cost(
+        schema._schema,
+        parse(
+            query("invoicesAggregate", "groupBy: $g").replace(
+                "{ x:", "query($g: [InvoiceAggregateDimension!]) { x:", 1
+            )
+        ),
+        None,
+        {"g": []},
+        limits,
+    )
+    assert variable is not None and variable - plain == 3 * step
+    # and a filter condition costs as in a list
+    assert cost("filter: {status: {eq: PAID}}") - plain == step
+    # a larger page multiplies what each group selects
+    assert cost("first: 100") > cost("first: 10")
