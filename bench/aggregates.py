@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.companies_query import _visible as visible_company_sql  # noqa: E402
 from bench.companies_query import (  # noqa: E402
     create_postgres_database,
     drop_postgres_database,
@@ -40,7 +41,6 @@ from bench.companies_query import (  # noqa: E402
     login,
     machine,
 )
-from bench.companies_query import _visible as visible_company_sql  # noqa: E402
 from bench.leads import generate as generate_leads  # noqa: E402
 from bench.leads import record  # noqa: E402
 
@@ -111,7 +111,8 @@ def baselines(viewer: dict[str, Any]) -> dict[str, str]:
         "1=1"
         if viewer["superadmin"]
         else (
-            f"i.company_id IN (SELECT c.id FROM companies c WHERE {visible_company_sql('c', viewer)})"
+            "i.company_id IN (SELECT c.id FROM companies c "
+            f"WHERE {visible_company_sql('c', viewer)})"
         )
     )
     invoices = (
