@@ -10,7 +10,7 @@ Data: the companies, users and leads of `bench/leads.py` (one `INSERT ... SELECT
 creation date over three years, base and total spread by a hash of the row number).
 
 Per viewer (`admin` a superadmin, `manager` a CRM manager who is no superadmin: the
-company and lead rules in SQL) and aggregate: p50 and slowest of --runs requests over
+company and lead rules in SQL) and aggregate: p50, p99 and slowest of --runs requests over
 HTTP in process (after one warm-up), the SQL statements the request sent, and the
 baseline: one hand-written statement (the access rule written out, `date_trunc`,
 `GROUP BY`) timed the same way on the same connection. Before timing, the GraphQL
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from bench.companies_query import (  # noqa: E402
     machine,
 )
 from bench.leads import generate as generate_leads  # noqa: E402
-from bench.leads import record  # noqa: E402
+from bench.leads import record, sequential  # noqa: E402
 
 GROUPS = "groups { keys { value } currency values { value } } groupCount"
 LEADS = f"""{{ leadsAggregate(filter: {{progress: {{lt: 100}}}},
@@ -124,16 +123,6 @@ def baselines(viewer: dict[str, Any]) -> dict[str, str]:
     return {"leadsAggregate": leads, "invoicesAggregate": invoices}
 
 
-async def timed(work: Any, runs: int) -> dict[str, float]:
-    await work()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await work()
-        samples.append((time.perf_counter() - started) * 1000)
-    return {"p50": statistics.median(samples), "max": max(samples)}
-
-
 async def measure(client: Any, token: str, viewer: dict[str, Any], name: str, runs: int) -> list:
     from tortoise import Tortoise
 
@@ -160,8 +149,8 @@ async def measure(client: Any, token: str, viewer: dict[str, Any], name: str, ru
             for g in groups
         ]
         assert got == expected, (field, got[:3], expected[:3])
-        graphql = await timed(post, runs)
-        raw = await timed(lambda sql=sql: conn.execute_query(sql), runs)
+        graphql = await sequential(post, 1, runs)
+        raw = await sequential(lambda sql=sql: conn.execute_query(sql), 1, runs)
         found.append(
             {
                 "viewer": name,

@@ -139,6 +139,10 @@ def _field_enum(catalog: Catalog) -> Any:
     )
 
 
+def _name_field(description: str) -> Any:
+    return strawberry.field(default=None, description=description)
+
+
 def _inputs(catalog: Catalog) -> tuple[Any, Any, Any]:
     fields = _field_enum(catalog)
     dim_ns: dict[str, Any] = {
@@ -151,10 +155,9 @@ def _inputs(catalog: Catalog) -> tuple[Any, Any, Any]:
         "bucket": strawberry.field(
             default=None, description="For a date field: the period (default DAY)."
         ),
-        "name": strawberry.field(
-            default=None,
-            description="The name of the key in results, `having` and `orderBy` (default: "
-            "the field in camelCase, `customField<id>` for a custom field).",
+        "name": _name_field(
+            "The name of the key in results, `having` and `orderBy` (default: the field "
+            "in camelCase, `customField<id>` for a custom field)."
         ),
     }
     if catalog.custom is not None:
@@ -178,10 +181,9 @@ def _inputs(catalog: Catalog) -> tuple[Any, Any, Any]:
         "field": strawberry.field(
             default=None, description="The field measured (none for COUNT: rows)."
         ),
-        "name": strawberry.field(
-            default=None,
-            description="The measure's name in results, `having` and `orderBy` (default: "
-            "`count`, or function and field in camelCase such as `sumBase`).",
+        "name": _name_field(
+            "The measure's name in results, `having` and `orderBy` (default: `count`, or "
+            "function and field in camelCase such as `sumBase`)."
         ),
     }
     measure = strawberry.input(
