@@ -425,3 +425,53 @@ def test_aggregates_count_toward_the_query_cost() -> None:
     assert cost("filter: {status: {eq: PAID}}") - plain == step
     # a larger page multiplies what each group selects
     assert cost("first: 100") > cost("first: 10")
+
+
+async def test_contracts_private_type_bool_and_checkbox_for_each_viewer(demo: Api) -> None:
+    from crm_graphql.models.contracts import Contract, ContractType
+
+    # Given contracts, some private, of two types, over the demo companies
+    await world(demo)
+    kinds = [await ContractType.create(name=n) for n in ("Product", "Services")]
+    flag = await CustomField.create(
+        entity=CustomFieldEntity.CONTRACT, name="Renew", kind=CustomFieldKind.CHECKBOX
+    )
+    companies = await Company.all().order_by("id")
+    for i in range(24):
+        contract = await Contract.create(
+            company=companies[i % len(companies)],
+            reference=f"C{i}",
+            date_begin=date(2024, 1 + i % 12, 1),
+            status=["ACTIVE", "INACTIVE", "PENDING"][i % 3],
+            private=i % 4 == 0,
+            contract_type=kinds[i % 2] if i % 5 else None,
+        )
+        await CustomFieldValue.create(field=flag, object_id=contract.id, value=str(i % 2))
+    flags = {v.object_id: v.value for v in await CustomFieldValue.filter(field=flag)}
+    everything = ", filter: {status: {in: [ACTIVE, INACTIVE, PENDING]}}"
+    for viewer in VIEWERS:
+        # When each viewer groups by type, privacy and the checkbox
+        ids = await visible_ids(demo, viewer, "contracts", everything)
+        body = await demo.data(
+            query(
+                "contractsAggregate",
+                f'groupBy: [{{field: TYPE}}, {{field: PRIVATE}}, {{customFieldId: "{flag.id}"}}], '
+                "measures: [{function: COUNT}, {function: COUNT_DISTINCT, field: COMPANY}], "
+                "first: 100",
+            ),
+            as_user=viewer,
+        )
+        # Then the groups count exactly the contracts that viewer may see
+        expected: dict[tuple[Any, ...], list[Contract]] = defaultdict(list)
+        for c in await Contract.filter(id__in=ids):
+            key = (c.contract_type_id, "true" if c.private else "false", flags[c.id])
+            expected[key].append(c)
+        got = {}
+        for g in body["x"]["groups"]:
+            kind, private, renew = (k["value"] for k in g["keys"])
+            got[(int(kind) if kind else None, private, renew)] = values(g)
+            assert g["keys"][0]["label"] in {"Product", "Services", None}
+        assert got == {
+            k: {"count": len(v), "countDistinctCompany": len({c.company_id for c in v})}
+            for k, v in expected.items()
+        }, viewer
