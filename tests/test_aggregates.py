@@ -475,3 +475,34 @@ async def test_contracts_private_type_bool_and_checkbox_for_each_viewer(demo: Ap
             k: {"count": len(v), "countDistinctCompany": len({c.company_id for c in v})}
             for k, v in expected.items()
         }, viewer
+
+
+async def test_contacts_by_company_and_disabled_with_totals_in_a_fragment(demo: Api) -> None:
+    from crm_graphql.models.contacts import Contact
+
+    companies = await Company.all().order_by("id")
+    for i in range(12):
+        await Contact.create(
+            company=companies[i % len(companies)],
+            full_name=f"P{i}",
+            email=f"p{i}@example.com",
+            disabled=i % 3 == 0,
+        )
+    body = await demo.data(
+        """{ contactsAggregate(groupBy: [{field: COMPANY}, {field: DISABLED}]) {
+          groups { keys { value label } values { value } } ...more } }
+        fragment more on AggregateResult { totals { values { name value } } }""",
+        as_user="user1",
+    )
+    ids = await visible_ids(demo, "user1", "contacts")
+    expected: dict[tuple[str, str], int] = defaultdict(int)
+    for c in await Contact.filter(id__in=ids):
+        expected[(str(c.company_id), "true" if c.disabled else "false")] += 1
+    got = {
+        (g["keys"][0]["value"], g["keys"][1]["value"]): int(g["values"][0]["value"])
+        for g in body["contactsAggregate"]["groups"]
+    }
+    assert got == expected and 0 < len(ids) < 12
+    assert body["contactsAggregate"]["totals"] == [
+        {"values": [{"name": "count", "value": str(len(ids))}]}
+    ]

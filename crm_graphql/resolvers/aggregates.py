@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput
@@ -140,7 +141,18 @@ def _custom_id(raw: Any, i: int) -> int | None:
 
 
 def _selected(info: Info, name: str) -> bool:
-    return any(s.name == name for s in info.selected_fields[0].selections)
+    """Whether the result's field `name` is selected, through fragments too."""
+
+    def walk(selections: list[Any]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == name:
+                    return True
+            elif walk(selection.selections):  # a fragment spread or an inline fragment
+                return True
+        return False
+
+    return walk(info.selected_fields[0].selections)
 
 
 def _group(group: planning.Group) -> AggregateGroup:
