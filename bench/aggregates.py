@@ -138,6 +138,8 @@ async def measure(client: Any, token: str, viewer: dict[str, Any], name: str, ru
             return body
 
         body, statements = await record(post)
+        for statement, _ in statements:
+            print(f"  {name} {field}: {statement[:150]}", flush=True)
         sql = baselines(viewer)[field]
         rows = await conn.execute_query_dict(sql)
         groups = body["data"][field]["groups"]
