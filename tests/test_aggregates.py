@@ -209,15 +209,19 @@ async def test_lead_dimensions_tags_owner_company_custom_field(demo: Api) -> Non
             demo, viewer, "leads", ", filter: {progress: {in: [0, 20, 200, 101]}}"
         )
         leads = await Lead.filter(id__in=ids).prefetch_related("tag_links")
-        body = await demo.data(
-            query(
-                "leadsAggregate",
-                "groupBy: [{field: TAG}, {field: OWNER}, {field: COMPANY}], "
-                "measures: [{function: COUNT}, {function: SUM, field: ESTIMATED_SALE}], "
-                "first: 100",
-            ),
-            as_user=viewer,
-        )
+        with count_statements() as statements:
+            body = await demo.data(
+                query(
+                    "leadsAggregate",
+                    "groupBy: [{field: TAG}, {field: OWNER}, {field: COMPANY}], "
+                    "measures: [{function: COUNT}, {function: SUM, field: ESTIMATED_SALE}], "
+                    "first: 100",
+                ),
+                as_user=viewer,
+            )
+        # one statement: groups, labels (tags, users, companies), count and totals
+        assert len([s for s in statements if '"leads"' in s]) == 1, statements
+        assert len([s for s in statements if '"lead_tags"' in s]) == 1
         expected: dict[tuple[Any, ...], list[Lead]] = defaultdict(list)
         for lead in leads:
             company = lead.company_id
