@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ AGG = """query($entity: String) { x: %s(%s) {
 CURRENCIES = ["EUR", "USD", "EUR"]
 STATUSES = ["PENDING", "PAID", "CANCELED", "PAID"]
 VIEWERS = ["admin", "user1", "manager1", "solo"]
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def query(field: str, args: str) -> str:
@@ -510,3 +512,20 @@ async def test_contacts_by_company_and_disabled_with_totals_in_a_fragment(demo: 
     assert body["contactsAggregate"]["totals"] == [
         {"values": [{"name": "count", "value": str(len(ids))}]}
     ]
+
+
+async def test_the_documented_examples_run(demo: Api) -> None:
+    import re
+
+    from crm_graphql.resolvers.aggregates import EXAMPLES
+
+    await world(demo)
+    readme = README.read_text(encoding="utf-8")  # noqa: ASYNC240 - a small local file
+    first = readme[readme.index("### Reporting: a first aggregate query") :]
+    documents = [re.search(r"```graphql\n(.*?)```", first, re.S).group(1)]  # type: ignore[union-attr]
+    documents += [re.search(r"```graphql\n(.*?)```", e, re.S).group(1) for e in EXAMPLES.values()]  # type: ignore[union-attr]
+    assert len(documents) == 4
+    for document in documents:
+        # the contracts example names custom field 7: any id is accepted only if it exists
+        document = document.replace('{customFieldId: "7", name: "release"}', "{field: OWNER}")
+        await demo.data(document, as_user="admin")
