@@ -520,7 +520,7 @@ async def test_the_documented_examples_run(demo: Api) -> None:
     from crm_graphql.resolvers.aggregates import EXAMPLES
 
     await world(demo)
-    readme = README.read_text(encoding="utf-8")  # noqa: ASYNC240 - a small local file
+    readme = README.read_text(encoding="utf-8")
     first = readme[readme.index("### Reporting: a first aggregate query") :]
     documents = [re.search(r"```graphql\n(.*?)```", first, re.S).group(1)]  # type: ignore[union-attr]
     documents += [re.search(r"```graphql\n(.*?)```", e, re.S).group(1) for e in EXAMPLES.values()]  # type: ignore[union-attr]
