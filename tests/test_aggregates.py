@@ -316,6 +316,7 @@ async def test_buckets_across_daylight_saving_in_a_named_zone(demo: Api) -> None
         ('having: [{measure: "sumPaymentConditions", gt: 1}]', "having[0].measure"),
         ('orderBy: [{by: "nothing"}]', "orderBy[0]"),
         ("measures: [{function: AVG}]", "measures[0].field"),
+        ("groupBy: [{field: COUNTRY}, {field: PAYMENT_CONDITIONS}], first: 101", "first"),
     ],
 )
 async def test_bad_input_names_the_argument(demo: Api, args: str, field: str) -> None:

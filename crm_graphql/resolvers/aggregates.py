@@ -7,6 +7,7 @@ with each entity's own input types, which must be real objects when strawberry r
 them."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -127,7 +128,7 @@ def _plan(info: Info, args: dict[str, Any], tag_extra: Any) -> tuple[Plan, str]:
     )
     tag = machinery.fingerprint(plan, tag_extra)
     offset = machinery.decode_cursor(args["after"], tag) if args["after"] else 0
-    return Plan(**{**plan.__dict__, "offset": offset, "totals": _selected(info, "totals")}), tag
+    return replace(plan, offset=offset, totals=_selected(info, "totals")), tag
 
 
 def _custom_id(raw: Any, i: int) -> int | None:

@@ -13,7 +13,7 @@ from typing import Any
 import strawberry
 
 from crm_graphql.schema.common import SortDirection
-from crm_graphql.services.aggregate_catalog import CATALOGS, DATES, NUMERIC, Catalog
+from crm_graphql.services.aggregate_catalog import CATALOGS, DATES, NUMERIC, Catalog, Kind
 
 
 @strawberry.enum(description="What a measure computes over the rows of each group.")
@@ -130,6 +130,8 @@ def _field_enum(catalog: Catalog) -> Any:
             uses.append("SUM/AVG/MIN/MAX")
         if spec.kind in DATES:
             uses[0] = "dimension with a bucket"
+        if spec.kind == Kind.MONEY:
+            uses.pop(0)  # amounts are measured, not grouped by
         members[name] = strawberry.enum_value(
             name, description=f"{spec.description} ({', '.join(uses)}.)"
         )

@@ -185,6 +185,10 @@ def dimension_sql(
         name = dim.name or f"customField{dim.custom_field}"
         return DimSql(name, f'{alias}."value"', Kind.TEXT, None, join)
     spec = _catalog_field(catalog, dim.field or "", f"{at}.field")
+    if spec.kind == Kind.MONEY:
+        raise AggregateError(
+            f"{at}.field", f"`{at}.field`: {dim.field} is an amount: measure it (SUM, AVG...)."
+        )
     sql = spec.sql
     if spec.kind in DATES:
         unit = (dim.bucket or "day").lower()
