@@ -30,6 +30,7 @@ from crm_graphql.extensions import (
     cost_limit_rule,
 )
 from crm_graphql.resolvers.activities import ActivitiesMutation
+from crm_graphql.resolvers.aggregates import AggregatesQuery
 from crm_graphql.resolvers.audit import AuditQuery
 from crm_graphql.resolvers.auth import AuthMutation, AuthQuery
 from crm_graphql.resolvers.calendar import CalendarMutation, CalendarQuery
@@ -71,6 +72,7 @@ class Query(
     SetupQuery,
     TemplatesQuery,
     CalendarQuery,
+    AggregatesQuery,
 ):
     pass
 

@@ -18,6 +18,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from crm_graphql import graphiql, mailworkers, redaction
 from crm_graphql.api import build_schema
+from crm_graphql.endpoints import aggregates as aggregate_endpoints
 from crm_graphql.endpoints import calendar as calendar_endpoints
 from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
@@ -165,6 +166,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/export/invoices.csv", export_endpoints.export_invoices, methods=["GET"]),
         Route("/export/contracts.csv", export_endpoints.export_contracts, methods=["GET"]),
         Route("/export/leads.csv", export_endpoints.export_leads, methods=["GET"]),
+        Route("/export/aggregate.csv", aggregate_endpoints.export_aggregate, methods=["GET"]),
         # Integria IMS API 1.0 (op=create_lead) for web forms written for the original.
         Route("/include/api.php", lead_endpoints.api_php, methods=["GET", "POST"]),
         # The example web form, served so it can be tried without a web server of one's own.

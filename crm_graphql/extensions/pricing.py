@@ -17,7 +17,9 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
@@ -28,6 +30,7 @@ from graphql import (
 )
 
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
+from crm_graphql.services.aggregate_plan import MAX_DIMENSIONS, MAX_MEASURES
 from crm_graphql.settings import Limits
 
 
@@ -53,6 +56,25 @@ def _selection_key(selection: Any) -> str:
         return "..." + selection.name.value
     condition = getattr(selection, "type_condition", None)
     return "... on " + (condition.name.value if condition else "")
+
+
+def aggregate_parts(node: FieldNode) -> int:
+    """What an aggregate field adds to the cost, in filter conditions: each dimension
+    and measure is a pass over every visible row's values (a list given as a variable
+    counts as the most it may hold; no measures is COUNT)."""
+    given = {arg.name.value: arg.value for arg in node.arguments or ()}
+    parts = 0
+    for name, most, default in (("groupBy", MAX_DIMENSIONS, 0), ("measures", MAX_MEASURES, 1)):
+        value = given.get(name)
+        if value is None or isinstance(value, NullValueNode):
+            parts += default
+        elif isinstance(value, ListValueNode):
+            parts += min(len(value.values), most)
+        elif isinstance(value, ObjectValueNode):
+            parts += 1  # one item, coerced to a list
+        else:
+            parts += most
+    return parts
 
 
 class Pricer:
@@ -174,6 +196,8 @@ class Pricer:
                 argument = field_def.args.get(name)
                 if self.filter_limits is not None and argument and is_filter_type(argument.type):
                     own += self.filter_limits.filter_condition_cost * self._filter(arg, argument)
+            if self.filter_limits is not None and "groupBy" in field_def.args:
+                own += self.filter_limits.filter_condition_cost * aggregate_parts(node)
         below_cost, below_size = self.selections(node.selection_set, child_type, path)
         return capped(own + multiplier * below_cost), below_size
 

@@ -10,7 +10,6 @@ from datetime import date
 from typing import Annotated, Any
 
 import strawberry
-from tortoise.functions import Count, Sum
 
 from crm_graphql.context import Info
 from crm_graphql.errors import FieldError
@@ -39,9 +38,9 @@ from crm_graphql.schema.invoice_inputs import (
 from crm_graphql.schema.invoices import InvoiceStatusEnum, InvoiceType
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.invoice_statistics import totals_per_currency
 from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls
-from crm_graphql.values import cents_to_decimal
 
 DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
 Described = strawberry.argument
@@ -130,23 +129,10 @@ class InvoicesQuery:
 
 
 async def currency_totals(queryset: Any) -> list[InvoiceCurrencyTotals]:
-    from tortoise.expressions import Subquery
-
-    rows = (
-        await Invoice.filter(id__in=Subquery(queryset.values("id")))
-        .annotate(n=Count("id"), base=Sum("base_cents"), total=Sum("total_cents"))
-        .group_by("currency")
-        .order_by("currency")
-        .values("currency", "n", "base", "total")
-    )
+    """The statistics' totals per currency (one aggregate machinery for both)."""
     return [
-        InvoiceCurrencyTotals(
-            currency=r["currency"],
-            count=int(r["n"]),
-            base=cents_to_decimal(int(r["base"] or 0)),
-            total=cents_to_decimal(int(r["total"] or 0)),
-        )
-        for r in rows
+        InvoiceCurrencyTotals(currency=a.currency, count=a.count, base=a.base, total=a.total)
+        for a in await totals_per_currency(queryset)
     ]
 
 

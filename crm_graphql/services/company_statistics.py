@@ -20,6 +20,9 @@ from tortoise.queryset import QuerySet, ValuesQuery
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import User
+from crm_graphql.services.aggregate_catalog import COMPANIES
+from crm_graphql.services.aggregate_plan import Dimension, Measure, Order, Plan
+from crm_graphql.services.aggregates import all_groups
 from crm_graphql.services.billing import currency_sql
 from crm_graphql.services.orm import compiled, from_row
 from crm_graphql.values import cents_to_decimal
@@ -106,15 +109,17 @@ def _money(cents: Any) -> Decimal:
 
 
 async def by_country(companies: QuerySet[Company]) -> list[CountryCount]:
-    """Companies per country, most first."""
-    rows = (
-        await _scope(companies)
-        .annotate(n=Count("id"))
-        .group_by("country")
-        .order_by("-n", "country")
-        .values("country", "n")
+    """Companies per country, most first: the generic aggregate's COUNTRY dimension, so
+    the two can never disagree."""
+    plan = Plan(
+        dimensions=(Dimension("COUNTRY"),),
+        measures=(Measure("COUNT", name="n"),),
+        order=(Order("n", descending=True), Order("country")),
     )
-    return [CountryCount(country=row["country"], count=row["n"]) for row in rows]
+    groups = await all_groups(COMPANIES, companies, plan)
+    return [
+        CountryCount(country=g.keys[0].value or "", count=int(g.values["n"] or 0)) for g in groups
+    ]
 
 
 async def by_manager(companies: QuerySet[Company]) -> list[ManagerCount]:

@@ -19,6 +19,9 @@ from tortoise.queryset import QuerySet
 from crm_graphql.models.companies import Company
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from crm_graphql.models.users import User
+from crm_graphql.services.aggregate_catalog import INVOICES
+from crm_graphql.services.aggregate_plan import Measure, Plan
+from crm_graphql.services.aggregates import all_groups
 from crm_graphql.services.orm import compiled
 from crm_graphql.values import cents_to_decimal
 
@@ -99,8 +102,24 @@ async def _aggregate(
 
 
 async def totals_per_currency(invoices: QuerySet[Invoice]) -> list[Amounts]:
-    rows = await _aggregate(invoices, None, False, "i.currency")
-    return [_amounts(r) for r in rows]
+    """Count, base and total per currency: the generic aggregate's (`invoicesAggregate`
+    grouped by nothing, money keyed by currency), so the two never disagree."""
+    plan = Plan(
+        measures=(
+            Measure("COUNT", name="n"),
+            Measure("SUM", "BASE", "base"),
+            Measure("SUM", "TOTAL", "total"),
+        ),
+    )
+    return [
+        Amounts(
+            currency=g.currency or "",
+            count=int(g.values["n"] or 0),
+            base=g.values["base"] or _money(0),  # type: ignore[arg-type]
+            total=g.values["total"] or _money(0),  # type: ignore[arg-type]
+        )
+        for g in await all_groups(INVOICES, invoices, plan)
+    ]
 
 
 def _month_expression() -> str:

@@ -39,6 +39,7 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
 from crm_graphql.services.deadline import Deadline, current, timeout_error
+from crm_graphql.services.timebuckets import sqlite_bucket
 
 T = TypeVar("T")
 
@@ -149,6 +150,8 @@ async def _acquire_lock(lock: asyncio.Lock, deadline: Deadline | None) -> None:
 async def _setup_connection(connection: aiosqlite.Connection, watch: _Watch) -> None:
     await connection.create_function("upper", 1, _upper, deterministic=True)
     await connection.create_function("lower", 1, _lower, deterministic=True)
+    # Date buckets in a named time zone for the aggregates (SQLite has no zone data).
+    await connection.create_function("crm_bucket", 3, sqlite_bucket, deterministic=True)
     await connection.set_progress_handler(watch.interrupt, PROGRESS_STEPS)
 
 
