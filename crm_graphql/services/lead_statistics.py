@@ -103,10 +103,6 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _is_postgres(connection: BaseDBAsyncClient) -> bool:
-    return connection.capabilities.dialect == "postgres"
-
-
 def _money(cents: Any) -> Decimal:
     # SUM of a BIGINT is an integer on SQLite and a NUMERIC (Decimal) on PostgreSQL.
     return cents_to_decimal(int(cents or 0))
@@ -192,36 +188,20 @@ async def top_open(leads: QuerySet[Lead], limit: int = TOP) -> list[Lead]:
     return [from_row(Lead, row) for row in await connection.execute_query_dict(sql, params)]
 
 
-def _bucket_start(bucket: Bucket, postgres: bool) -> str:
-    """SQL for the first day (UTC) of the bucket holding `l.created_at`."""
-    if postgres:
-        return f"CAST(date_trunc('{bucket.value}', l.created_at AT TIME ZONE 'UTC') AS date)"
-    # SQLite keeps UTC text with an offset, which date() understands. A week: on to the
-    # next Sunday ("weekday 0" stays on a Sunday), then back six days to its Monday.
-    modifiers = {
-        Bucket.DAY: "",
-        Bucket.WEEK: ", 'weekday 0', '-6 days'",
-        Bucket.MONTH: ", 'start of month'",
-    }[bucket]
-    return f"date(l.created_at{modifiers})"
-
-
 async def new_over_time(leads: QuerySet[Lead], bucket: Bucket) -> list[Period]:
-    """Leads created per bucket, oldest first; buckets without new leads are left out."""
-    rows, params, connection = _rows_sql(leads)
-    start = _bucket_start(bucket, _is_postgres(connection))
-    sql = (
-        f"SELECT {start} AS start, COUNT(*) AS n FROM ({rows}) l "  # noqa: S608
-        f"GROUP BY {start} ORDER BY start"
+    """Leads created per bucket (UTC; a week starts on Monday), oldest first; buckets
+    without new leads are left out. ONE statement: the generic aggregate's date bucket,
+    so this statistic and `leadsAggregate` never disagree."""
+    plan = Plan(
+        dimensions=(Dimension("CREATED_AT", bucket=bucket.value),),
+        measures=(Measure("COUNT", name="n"),),
     )
-    found = await connection.execute_query_dict(sql, params)
-    return [
-        Period(
-            start=r["start"] if isinstance(r["start"], date) else date.fromisoformat(r["start"]),
-            count=int(r["n"]),
-        )
-        for r in found
+    groups = await all_groups(LEADS, leads, plan)
+    periods = [
+        Period(start=date.fromisoformat(str(g.keys[0].value)), count=int(g.values["n"] or 0))
+        for g in groups
     ]
+    return sorted(periods, key=lambda p: p.start)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,15 +1,19 @@
 """Count the SQL statements Tortoise sends, for tests and benchmarks.
 
 Tortoise logs every statement at DEBUG on `tortoise.db_client`; while counting, that
-logger is switched to DEBUG and a handler records the statements."""
+logger is switched to DEBUG and a handler records the statements sent from the counting
+context (the code inside the `with` and the tasks it starts), so a background worker of
+the same process (the PDF queue, the mail loops) never adds to a count."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 _logger = logging.getLogger("tortoise.db_client")
+_counting: ContextVar[list[str] | None] = ContextVar("crm_counted_statements", default=None)
 
 
 class _Collector(logging.Handler):
@@ -18,6 +22,8 @@ class _Collector(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _counting.get() is not self.statements:
+            return
         if record.args and isinstance(record.args, tuple):
             statement = str(record.args[0])
         else:
@@ -35,9 +41,11 @@ def count_statements() -> Iterator[list[str]]:
     _logger.addHandler(collector)
     _logger.setLevel(logging.DEBUG)
     _logger.propagate = False
+    token = _counting.set(collector.statements)
     try:
         yield collector.statements
     finally:
+        _counting.reset(token)
         _logger.removeHandler(collector)
         _logger.setLevel(previous_level)
         _logger.propagate = previous_propagate
