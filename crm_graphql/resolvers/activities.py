@@ -15,11 +15,11 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.activities import can_change_activity, can_write_activity
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
-from crm_graphql.resolvers.common import editable_company
-from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
+from crm_graphql.resolvers.common import editable_company, input_fields
+from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload, ActivityUpdateInput
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import activities as service
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 Described = strawberry.argument
 
@@ -80,14 +80,21 @@ class ActivitiesMutation:
     async def activity_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The activity.")],
-        text: Annotated[str, Described(description="The new text (not empty).")],
+        input: Annotated[
+            ActivityUpdateInput, Described(description="The activity and its changes.")
+        ],
     ) -> ActivityPayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> Activity:
-            activity = await changeable_activity(info, id)
-            return await service.update_activity(viewer, activity, text, info.context.request_id)
+            activity = await changeable_activity(info, data.pop("id"))
+            refuse_nulls(Activity, data)
+            if "text" not in data:
+                return activity
+            return await service.update_activity(
+                viewer, activity, data["text"], info.context.request_id
+            )
 
         activity, errors = await atomic(work)
         return ActivityPayload(activity=activity, errors=user_errors(errors))  # type: ignore[arg-type]

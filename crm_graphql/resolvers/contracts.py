@@ -35,6 +35,7 @@ from crm_graphql.schema.contracts import (
     ContractType,
     ContractTypeInput,
     ContractTypePayload,
+    ContractTypeUpdateInput,
     ContractUpdateInput,
     default_status_q,
 )
@@ -42,7 +43,7 @@ from crm_graphql.services import contract_types
 from crm_graphql.services import contracts as service
 from crm_graphql.services import invoices as invoice_service
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 from crm_graphql.services.users import get_object
 
 DEFAULT_ORDER = [SortKey("reference"), SortKey("id")]
@@ -276,16 +277,17 @@ class ContractsMutation:
     async def contract_type_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The contract type.")],
-        input: Annotated[ContractTypeInput, Described(description="New values.")],
+        input: Annotated[
+            ContractTypeUpdateInput, Described(description="The contract type and its changes.")
+        ],
     ) -> ContractTypePayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> ContractTypeModel:
-            kind = await get_object(ContractTypeModel, id, "id")
-            return await contract_types.update_type(
-                viewer, kind, input_fields(input), info.context.request_id
-            )
+            kind = await get_object(ContractTypeModel, data.pop("id"), "id")
+            refuse_nulls(ContractTypeModel, data)
+            return await contract_types.update_type(viewer, kind, data, info.context.request_id)
 
         kind, errors = await atomic(work)
         return ContractTypePayload(contract_type=kind, errors=user_errors(errors))  # type: ignore[arg-type]

@@ -65,6 +65,14 @@ class ActivityCreateInput:
     text: str = strawberry.field(description="The note (not empty).")
 
 
+@strawberry.input(description="Changes to an activity: only the fields given change.")
+class ActivityUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The activity.")
+    text: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The new text (not empty)."
+    )
+
+
 @strawberry.type(description="Result of activityCreate or activityUpdate.")
 class ActivityPayload:
     activity: ActivityType | None = strawberry.field(description="The activity.")

@@ -472,6 +472,15 @@ class CompanyRoleInput:
     description: str = strawberry.field(default="", description="What it means.")
 
 
+@strawberry.input(description="Changes to a company role: only the fields given change.")
+class CompanyRoleUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The role.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (unique).")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What it means."
+    )
+
+
 @strawberry.type(description="Result of a company role mutation.")
 class CompanyRolePayload:
     role: CompanyRoleType | None = strawberry.field(description="The role.")

@@ -485,6 +485,15 @@ class ContractTypeInput:
     description: str = strawberry.field(default="", description="What it is for.")
 
 
+@strawberry.input(description="Changes to a contract type: only the fields given change.")
+class ContractTypeUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The contract type.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (unique).")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What it is for."
+    )
+
+
 @strawberry.type(description="Result of a contract type mutation.")
 class ContractTypePayload:
     contract_type: ContractKindType | None = strawberry.field(description="The contract type.")

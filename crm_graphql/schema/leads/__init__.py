@@ -18,7 +18,9 @@ from crm_graphql.schema.leads.inputs import (
     LeadActivityInput,
     LeadCreateInput,
     LeadTagInput,
+    LeadTagUpdateInput,
     LeadTypeInput,
+    LeadTypeUpdateInput,
     LeadUpdateInput,
 )
 from crm_graphql.schema.leads.payloads import (
@@ -68,9 +70,11 @@ __all__ = [
     "LeadPayload",
     "LeadProgress",
     "LeadTagInput",
+    "LeadTagUpdateInput",
     "LeadTagPayload",
     "LeadTagType",
     "LeadTypeInput",
+    "LeadTypeUpdateInput",
     "LeadTypePayload",
     "LeadUpdateInput",
     "LeadViewerCan",
