@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from crm_graphql.schema.users import UserType
 
 
+@strawberry.type(description="What you may do with an activity.")
+class ActivityViewerCan:
+    edit: bool = strawberry.field(description="Change it (activityUpdate; its author, or CM).")
+    delete: bool = strawberry.field(description="Delete it (its author, or CM).")
+
+
 @strawberry.type(name="Activity", description="A dated note on a company or one of its contacts.")
 class ActivityType:
     id: strawberry.ID = strawberry.field(description="Activity id.")
@@ -47,11 +53,24 @@ class ActivityType:
             return None
         return await info.context.loaders.companies.user.load(root.author_id)  # type: ignore[return-value]
 
-    @strawberry.field(description="You may change or delete it (its author, or CM).")
+    @strawberry.field(description="What you may do with this activity.")
+    async def viewer_can(self, root: strawberry.Parent[Activity], info: Info) -> ActivityViewerCan:
+        # One rule for both: the author, or CM over the company (permissions/activities.py).
+        allowed = await _may_change(info, root)
+        return ActivityViewerCan(edit=allowed, delete=allowed)
+
+    @strawberry.field(
+        description="You may change or delete it (its author, or CM).",
+        deprecation_reason="Use viewerCan { edit delete }",
+    )
     async def viewer_can_change(self, root: strawberry.Parent[Activity], info: Info) -> bool:
-        viewer = info.context.viewer
-        company = await info.context.loaders.companies.company.load(root.company_id)
-        return bool(viewer and company and can_change_activity(viewer, company, root))
+        return await _may_change(info, root)
+
+
+async def _may_change(info: Info, root: Activity) -> bool:
+    viewer = info.context.viewer
+    company = await info.context.loaders.companies.company.load(root.company_id)
+    return bool(viewer and company and can_change_activity(viewer, company, root))
 
 
 @strawberry.input(description="A new activity: on a company, or on a contact.")
