@@ -144,7 +144,8 @@ async def test_activities_feed_and_rules(demo: Api) -> None:
     # Only the author (or CM) changes an activity.
     theirs = on_contact["activityCreate"]["activity"]["id"]
     body = await demo.gql(
-        'mutation($id: ID!) { activityUpdate(input: {id: $id, text: "edited"}) { errors { code } } }',
+        'mutation($id: ID!) { activityUpdate(input: {id: $id, text: "edited"}) '
+        "{ errors { code } } }",
         {"id": theirs},
         as_user="user1",
     )

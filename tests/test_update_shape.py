@@ -53,7 +53,8 @@ async def test_update_changes_only_given_fields(
 
     # The former shape (id beside input) is gone.
     old = await demo.gql(
-        f'mutation {{ {mutation}Update(id: "{item_id}", input: {{name: "Y"}}) {{ errors {{ code }} }} }}',
+        f'mutation {{ {mutation}Update(id: "{item_id}", input: {{name: "Y"}}) '
+        "{ errors { code } } }",
         as_user="admin",
     )
     assert old.get("data") is None and old["errors"]

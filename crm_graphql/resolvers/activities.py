@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
@@ -30,7 +30,7 @@ async def changeable_activity(info: Info, activity_id: strawberry.ID) -> Activit
         belongs_to_visible_company_q(viewer), id=parse_id(activity_id, "id")
     ).first()
     if activity is None:
-        raise FieldError("id", "NOT_FOUND", "No such activity.")
+        raise FieldError("id", ErrorCode.NOT_FOUND, "No such activity.")
     company = await Company.get(id=activity.company_id)
     if not can_change_activity(viewer, company, activity):
         raise info.context.deny(f"Activity {activity.id}", "not its author")
@@ -57,13 +57,13 @@ class ActivitiesMutation:
                     .first()
                 )
                 if contact is None:
-                    raise FieldError("contactId", "NOT_FOUND", "No such contact.")
+                    raise FieldError("contactId", ErrorCode.NOT_FOUND, "No such contact.")
                 company_ref: object = contact.company_id
                 contact_id = contact.id
             elif input.company_id is not None:
                 company_ref = input.company_id
             else:
-                raise FieldError("companyId", "REQUIRED", "Give companyId or contactId.")
+                raise FieldError("companyId", ErrorCode.REQUIRED, "Give companyId or contactId.")
             company = await editable_company(info, company_ref, "companyId")
             if not can_write_activity(viewer, company):
                 raise info.context.deny(f"Company {company.id}", "activity not allowed")

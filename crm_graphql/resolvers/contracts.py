@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.permissions.base import auth
@@ -164,13 +164,15 @@ class ContractsMutation:
             contract = await editable_contract(info, data.pop("id"))
             if "company_id" in data:
                 if data["company_id"] is None:
-                    raise FieldError("companyId", "REQUIRED", "A contract needs a company.")
+                    raise FieldError("companyId", ErrorCode.REQUIRED, "A contract needs a company.")
                 data["company_id"] = (
                     await editable_company(info, data["company_id"], "companyId")
                 ).id
             for key in ("reference", "date_begin", "status", "private"):
                 if key in data and data[key] is None:
-                    raise FieldError(service.camel(key), "REQUIRED", "This value is required.")
+                    raise FieldError(
+                        service.camel(key), ErrorCode.REQUIRED, "This value is required."
+                    )
             return await service.update_contract(viewer, contract, data, **_visibility(info))
 
         contract, errors = await atomic(work)
@@ -246,9 +248,9 @@ class ContractsMutation:
         async def work() -> tuple[Any, Contract]:
             contract = await visible_contracts(info).filter(id=service.parse_ref(id, "id")).first()
             if contract is None:
-                raise FieldError("id", "NOT_FOUND", "No such contract.")
+                raise FieldError("id", ErrorCode.NOT_FOUND, "No such contract.")
             if not can_create_invoice(viewer):
-                raise FieldError(None, "FORBIDDEN", "Creating invoices needs IW.")
+                raise FieldError(None, ErrorCode.FORBIDDEN, "Creating invoices needs IW.")
             invoice = await invoice_service.create_invoice_from_contract(
                 viewer, contract, info.context.request_id
             )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
@@ -128,5 +128,5 @@ class LeadKindsMutation:
 async def _get(model: Any, value: Any, message: str) -> Any:
     found = await model.filter(id=parse_ref(value, "id")).first()
     if found is None:
-        raise FieldError("id", "NOT_FOUND", message)
+        raise FieldError("id", ErrorCode.NOT_FOUND, message)
     return found
