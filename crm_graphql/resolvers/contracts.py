@@ -11,8 +11,7 @@ import strawberry
 
 from crm_graphql.context import Info
 from crm_graphql.errors import ErrorCode, FieldError
-from crm_graphql.models.contracts import Contract
-from crm_graphql.models.contracts import ContractType as ContractTypeModel
+from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import can_create_invoice, visible_invoices_q
@@ -30,9 +29,9 @@ from crm_graphql.schema.contracts import (
     ContractFilter,
     ContractGenerateInvoicePayload,
     ContractKindType,
+    ContractObjectType,
     ContractOrder,
     ContractPayload,
-    ContractType,
     ContractTypeInput,
     ContractTypePayload,
     ContractTypeUpdateInput,
@@ -99,7 +98,7 @@ class ContractsQuery:
         after: Annotated[
             str | None, Described(description="Cursor of the row before the page.")
         ] = None,
-    ) -> Connection[ContractType]:
+    ) -> Connection[ContractObjectType]:
         return await connection(
             info,
             visible_contracts(info).filter(default_status_q(filter)),
@@ -116,12 +115,12 @@ class ContractsQuery:
     )
     async def contract(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> ContractType:
+    ) -> ContractObjectType:
         return await get_or_404(Contract, visible_contracts(info), id)
 
     @strawberry.field(description="Every contract type, by name.", extensions=auth("CR"))
     async def contract_types(self, info: Info) -> list[ContractKindType]:
-        return await ContractTypeModel.all().order_by("name", "id")  # type: ignore[return-value]
+        return await ContractType.all().order_by("name", "id")  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -286,9 +285,9 @@ class ContractsMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
 
-        async def work() -> ContractTypeModel:
-            kind = await get_object(ContractTypeModel, data.pop("id"), "id")
-            refuse_nulls(ContractTypeModel, data)
+        async def work() -> ContractType:
+            kind = await get_object(ContractType, data.pop("id"), "id")
+            refuse_nulls(ContractType, data)
             return await contract_types.update_type(viewer, kind, data, info.context.request_id)
 
         kind, errors = await atomic(work)
@@ -305,7 +304,7 @@ class ContractsMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            kind = await get_object(ContractTypeModel, id, "id")
+            kind = await get_object(ContractType, id, "id")
             await contract_types.delete_type(viewer, kind, info.context.request_id)
 
         _, errors = await atomic(work)

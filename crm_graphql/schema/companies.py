@@ -54,7 +54,7 @@ BILLING_KEY = "billing_key"
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
     from crm_graphql.schema.contacts import ContactType
-    from crm_graphql.schema.contracts import ContractType
+    from crm_graphql.schema.contracts import ContractObjectType
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.invoices import InvoiceType
     from crm_graphql.schema.leads import CurrencyAmount
@@ -122,7 +122,7 @@ class CompanyType:
     @strawberry.field(description="Its contracts you can see (any status), newest start first.")
     async def contracts(
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Annotated[ContractObjectType, strawberry.lazy("crm_graphql.schema.contracts")]]:
         loaders = info.context.loaders.contracts
         return await nested_connection(
             info, loaders.by_company, loaders.count_by_company, root.id, first, CONTRACT_ORDER

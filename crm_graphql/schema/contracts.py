@@ -11,9 +11,8 @@ from tortoise.expressions import Q, Subquery
 
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.contracts import INVOICE_LINK_ORDER
-from crm_graphql.models.contracts import Contract
+from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.contracts import ContractStatus as ContractStatusModel
-from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.files import FileOwner
 from crm_graphql.permissions.companies import can_manage_company
@@ -78,7 +77,7 @@ class ContractKindType:
         "entity CONTRACT, ownerId = this type)."
     )
     async def custom_fields(
-        self, root: strawberry.Parent[ContractTypeModel], info: Info
+        self, root: strawberry.Parent[ContractType], info: Info
     ) -> list[CustomFieldType]:
         return await info.context.loaders.companies.definitions(  # type: ignore[return-value]
             CustomFieldEntity.CONTRACT, root.id
@@ -86,7 +85,7 @@ class ContractKindType:
 
     @strawberry.field(description="The custom fields shown as list and CSV columns.")
     async def list_fields(
-        self, root: strawberry.Parent[ContractTypeModel], info: Info
+        self, root: strawberry.Parent[ContractType], info: Info
     ) -> list[CustomFieldType]:
         fields = await info.context.loaders.companies.definitions(
             CustomFieldEntity.CONTRACT, root.id
@@ -105,7 +104,7 @@ FirstArg = Annotated[
     description="A contract with a company. Visible with its company; a private one only "
     "to the company's manager and the users of the manager's company.",
 )
-class ContractType:
+class ContractObjectType:
     id: strawberry.ID = strawberry.field(description="Contract id.")
     reference: str = strawberry.field(description="Short name shown in lists (unique per company).")
     number: str | None = strawberry.field(
@@ -152,7 +151,7 @@ class ContractType:
     @strawberry.field(description="Related contracts you can see, by id.")
     async def related_contracts(
         self, root: strawberry.Parent[Contract], info: Info
-    ) -> list[ContractType]:
+    ) -> list[ContractObjectType]:
         return await info.context.loaders.contracts.related.load(root.id)  # type: ignore[return-value]
 
     @strawberry.field(
@@ -475,7 +474,7 @@ class ContractUpdateInput:
 
 @strawberry.type(description="Result of a contract mutation.")
 class ContractPayload:
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: ContractObjectType | None = strawberry.field(description="The contract.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
 
@@ -505,5 +504,5 @@ class ContractGenerateInvoicePayload:
     invoice: Annotated[InvoiceType, strawberry.lazy("crm_graphql.schema.invoices")] | None = (
         strawberry.field(description="The new invoice, linked to the contract.")
     )
-    contract: ContractType | None = strawberry.field(description="The contract.")
+    contract: ContractObjectType | None = strawberry.field(description="The contract.")
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -29,7 +29,7 @@ from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
     from crm_graphql.schema.companies import CompanyType
-    from crm_graphql.schema.contracts import ContractType
+    from crm_graphql.schema.contracts import ContractObjectType
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.users import UserType
 
@@ -248,7 +248,7 @@ class InvoiceType:
     @strawberry.field(description="Related contracts you can see, by contract id.")
     async def related_contracts(
         self, root: strawberry.Parent[Invoice], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Annotated[ContractObjectType, strawberry.lazy("crm_graphql.schema.contracts")]]:
         loaders = info.context.loaders.invoices
         size = _limit(info, first)
         links = await loaders.contract_links.load((root.id, size))
