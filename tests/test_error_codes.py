@@ -14,6 +14,9 @@ from tests.factories import Api
 PACKAGE = Path(__file__).resolve().parent.parent / "crm_graphql"
 # A parameter, keyword, attribute or dict key with one of these names holds an error code.
 CODE_NAMES = {"code", "error_code"}
+# A variable named like `TRANSIENT_CODES` may hold error codes, or other codes (contract
+# status codes): there only an error code's own string counts.
+ERROR_CODE_VALUES = {c.value for c in ErrorCode}
 
 
 def _is_str(node: ast.AST | None) -> bool:
@@ -44,6 +47,15 @@ def _code_positions(tree: ast.Module) -> dict[str, set[int]]:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
+            # A dataclass's fields are its positional parameters.
+            fields = [
+                item.target.id
+                for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            ]
+            found = {i for i, f in enumerate(fields) if f in CODE_NAMES}
+            if found:
+                positions.setdefault(node.name, set()).update(found)
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                     if item.name == "__init__":
@@ -82,11 +94,20 @@ def literal_nodes(trees: dict[Path, ast.Module]) -> Iterator[tuple[Path, ast.Con
                 for key, value in zip(node.keys, node.values, strict=True):
                     if _is_str(key) and key.value in CODE_NAMES and _is_str(value):  # type: ignore[union-attr]
                         yield path, value, "{'code': ...}"  # type: ignore[misc]
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
+            elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    if _name(target) in CODE_NAMES and _is_str(node.value):
+                names = {_name(t) for t in targets}
+                if names & CODE_NAMES:
+                    if _is_str(node.value):
                         yield path, node.value, "code = ..."  # type: ignore[misc]
+                    else:  # code = "A" if ... else "B", {404: "NOT_FOUND"}.get(...)
+                        for inner in ast.walk(node.value):
+                            if _is_code_like(inner):
+                                yield path, inner, "code = ..."  # type: ignore[misc]
+                elif any(n and n.endswith(("_CODE", "_CODES")) for n in names):
+                    for inner in ast.walk(node.value):
+                        if _is_str(inner) and inner.value in ERROR_CODE_VALUES:  # type: ignore[attr-defined]
+                            yield path, inner, "codes = ..."  # type: ignore[misc]
             elif isinstance(node, ast.Compare) and _name(node.left) in CODE_NAMES:  # type: ignore[arg-type]
                 for value in node.comparators:
                     if _is_str(value):
@@ -120,10 +141,17 @@ raise ApiError("m", code="X")
 body = {"extensions": {"code": "NOT_FOUND"}}
 if error.code == "STALE": ...
 fail("x", ErrorCode.INVALID, "fine")
+code = "TOO_LARGE" if big else ErrorCode.RENDER_FAILED
+RETRY_CODES = frozenset({"TIMEOUT"})
+@dataclass
+class Problem:
+    line: int
+    code: ErrorCode
+Problem(1, "INVALID")
 """
     trees = {PACKAGE / "example.py": ast.parse(source)}
     trees[PACKAGE / "errors.py"] = ast.parse((PACKAGE / "errors.py").read_text())
-    assert len(literal_codes(trees)) == 6
+    assert len(literal_codes(trees)) == 9
 
 
 def test_every_code_is_documented_once_where_clients_see_it() -> None:

@@ -188,7 +188,7 @@ async def render(html_text: str, field: str = "pdf") -> bytes:
     try:
         return await render_pdf(html_text)
     except RenderError as exc:
-        code = "TOO_LARGE" if exc.code == ErrorCode.TOO_LARGE else "RENDER_FAILED"
+        code = ErrorCode.TOO_LARGE if exc.code == ErrorCode.TOO_LARGE else ErrorCode.RENDER_FAILED
         raise FieldError(field, code, exc.message) from None
 
 

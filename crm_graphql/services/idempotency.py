@@ -48,7 +48,9 @@ HEADER = "idempotency-key"
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 _BOUNDARY_RE = re.compile(r"boundary=(\"[^\"]+\"|[^;\s]+)", re.IGNORECASE)
 # Error codes that say "try again": such an answer is never stored.
-TRANSIENT_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"})
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.TIMEOUT, ErrorCode.SERVICE_UNAVAILABLE}
+)
 
 
 def _error(status: int, code: ErrorCode, message: str, **headers: str) -> JSONResponse:
@@ -214,7 +216,7 @@ async def _release(held: Claim) -> None:
 
 def _transient_code(response: Response) -> str | None:
     if response.status_code >= 500:
-        return "SERVICE_UNAVAILABLE"
+        return ErrorCode.SERVICE_UNAVAILABLE
     try:
         data = orjson.loads(bytes(response.body))
     except orjson.JSONDecodeError:

@@ -53,7 +53,10 @@ class Importer:
     def split(self, line: int, cells: list[str]) -> Row | RowError:
         if len(cells) != self.width():
             return RowError(
-                line, None, "INVALID", f"Expected {self.width()} columns, found {len(cells)}."
+                line,
+                None,
+                ErrorCode.INVALID,
+                f"Expected {self.width()} columns, found {len(cells)}.",
             )
         return self.row(line, [unescape(c) for c in cells])
 
