@@ -13,7 +13,7 @@ from typing import Any
 from crm_graphql import mailworkers
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory
-from crm_graphql.models.mail import CrmTemplate, OutgoingMail, OutgoingState
+from crm_graphql.models.mail import MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.services import outbox
 from crm_graphql.services.setup import get_setup
 from crm_graphql.settings import settings
@@ -245,7 +245,7 @@ async def test_templates_belong_to_a_company_and_fill_the_reply(
         as_user="manager1",
     )  # fmt: skip
     template = made["crmTemplateCreate"]["template"]
-    stored = await CrmTemplate.get(id=template["id"])
+    stored = await MailTemplate.get(id=template["id"])
     assert stored.company_id == (await Company.get(name="My company")).id
     await demo.data(create_template, {"i": {"name": "Bienvenida", "language": "es"}},
                     as_user="manager1")  # fmt: skip

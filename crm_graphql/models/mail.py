@@ -13,7 +13,7 @@ from crm_graphql.models.leads import Lead
 from crm_graphql.models.users import User
 
 
-class CrmTemplate(Model):
+class MailTemplate(Model):
     """A CRM template: its company's users use it; its creator and CM editors manage it."""
 
     id = fields.IntField(primary_key=True)
@@ -21,12 +21,12 @@ class CrmTemplate(Model):
     language = fields.CharField(max_length=10, default="")
     subject = fields.CharField(max_length=255, default="")
     company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
-        "crm.Company", related_name="crm_templates", null=True, on_delete=fields.CASCADE
+        "crm.Company", related_name="mail_templates", null=True, on_delete=fields.CASCADE
     )
     body_html = fields.TextField(default="")
     # Its creator always manages it (SPEC §7), whatever their company.
     creator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "crm.User", related_name="created_crm_templates", null=True, on_delete=fields.SET_NULL
+        "crm.User", related_name="created_mail_templates", null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

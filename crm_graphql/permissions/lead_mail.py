@@ -15,7 +15,7 @@ from crm_graphql.permissions.companies import editable_companies_q
 from crm_graphql.services.auth import Viewer
 
 
-def manageable_crm_templates_q(viewer: Viewer) -> Q:
+def manageable_templates_q(viewer: Viewer) -> Q:
     """Templates the viewer may change and delete."""
     if viewer.is_superadmin:
         return Q()
@@ -26,13 +26,13 @@ def manageable_crm_templates_q(viewer: Viewer) -> Q:
     return created | Q(company_id__in=editable)
 
 
-def visible_crm_templates_q(viewer: Viewer) -> Q:
+def visible_templates_q(viewer: Viewer) -> Q:
     """Templates the viewer may see and use: their company's, and those they manage."""
     if viewer.is_superadmin:
         return Q()
     if viewer.user.company_id is None:
-        return manageable_crm_templates_q(viewer)
-    return Q(company_id=viewer.user.company_id) | manageable_crm_templates_q(viewer)
+        return manageable_templates_q(viewer)
+    return Q(company_id=viewer.user.company_id) | manageable_templates_q(viewer)
 
 
 def visible_outgoing_q(viewer: Viewer) -> Q:

@@ -11,13 +11,13 @@ from tortoise.functions import Count
 from crm_graphql.context import Info
 from crm_graphql.errors import BadUserInput, ErrorCode, FieldError
 from crm_graphql.models.leads import Lead
-from crm_graphql.models.mail import CrmTemplate, MailboxState, OutgoingMail, OutgoingState
+from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import own_or_visible_companies
 from crm_graphql.permissions.lead_mail import (
-    manageable_crm_templates_q,
-    visible_crm_templates_q,
+    manageable_templates_q,
     visible_outgoing_q,
+    visible_templates_q,
 )
 from crm_graphql.permissions.leads import LEAD_BITS, can_mail_from_lead
 from crm_graphql.resolvers.common import close_upload, connection, input_fields, visible_lead
@@ -45,21 +45,21 @@ NEWEST = [SortKey("id", descending=True)]
 
 
 def _templates(info: Info) -> Any:
-    return CrmTemplate.filter(visible_crm_templates_q(info.context.require_viewer()))
+    return MailTemplate.filter(visible_templates_q(info.context.require_viewer()))
 
 
-async def _template(info: Info, template_id: Any, field: str = "id") -> CrmTemplate:
+async def _template(info: Info, template_id: Any, field: str = "id") -> MailTemplate:
     found = await _templates(info).filter(id=parse_ref(template_id, field)).first()
     if found is None:
         raise FieldError(field, ErrorCode.NOT_FOUND, "No such template.")
     return found
 
 
-async def _manageable_template(info: Info, template_id: Any) -> CrmTemplate:
+async def _manageable_template(info: Info, template_id: Any) -> MailTemplate:
     """A template the viewer may change: hidden is NOT_FOUND, seen but not managed FORBIDDEN."""
     found = await _template(info, template_id)
     viewer = info.context.require_viewer()
-    if not await CrmTemplate.filter(manageable_crm_templates_q(viewer), id=found.id).exists():
+    if not await MailTemplate.filter(manageable_templates_q(viewer), id=found.id).exists():
         raise info.context.deny(f"CrmTemplate {found.id}", "not its manager")
     return found
 
@@ -85,7 +85,7 @@ class LeadMailQuery:
         found = _templates(info)
         if language is not None:
             # Longer than the column: Tortoise would refuse it as an internal error.
-            limit = CrmTemplate._meta.fields_map["language"].max_length
+            limit = MailTemplate._meta.fields_map["language"].max_length
             if len(language) > limit:
                 raise BadUserInput(f"`language` is longer than {limit} characters.")
             found = found.filter(language=language)
@@ -301,7 +301,7 @@ class LeadMailMutation:
         viewer = info.context.require_viewer()
         data = input_fields(input)
 
-        async def work() -> CrmTemplate:
+        async def work() -> MailTemplate:
             found = await _manageable_template(info, data.pop("id"))
             return await templates.save_template(
                 viewer,

@@ -9,7 +9,7 @@ from typing import Any
 
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.leads import Lead
-from crm_graphql.models.mail import CrmTemplate
+from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
@@ -36,7 +36,7 @@ def substitute(text: str, values: dict[str, str], *, escape: bool) -> str:
     )
 
 
-def render(template: CrmTemplate, lead: Lead, user: User) -> tuple[str, str]:
+def render(template: MailTemplate, lead: Lead, user: User) -> tuple[str, str]:
     """(subject, HTML body) of the template for this lead and sender."""
     values = macros(lead, user)
     return substitute(template.subject, values, escape=False), substitute(
@@ -46,12 +46,12 @@ def render(template: CrmTemplate, lead: Lead, user: User) -> tuple[str, str]:
 
 async def save_template(
     viewer: Viewer,
-    template: CrmTemplate | None,
+    template: MailTemplate | None,
     data: dict[str, Any],
     *,
     visible_companies: Any,
     request_id: str = "",
-) -> CrmTemplate:
+) -> MailTemplate:
     """Create or change a template; its company must be one the viewer can see."""
     errors: list[FieldError] = []
     for key, limit in LIMITS.items():
@@ -83,7 +83,7 @@ async def save_template(
             "language": data.get("language", template.language if template else ""),
             "company_id": data.get("company_id", template.company_id if template else None),
         }
-        clash = CrmTemplate.filter(**merged)
+        clash = MailTemplate.filter(**merged)
         if template is not None:
             clash = clash.exclude(id=template.id)
         if await clash.exists():
@@ -97,9 +97,9 @@ async def save_template(
     if errors:
         raise PayloadErrors(errors)
     if template is None:
-        template = await CrmTemplate.create(**data)
+        template = await MailTemplate.create(**data)
         await audit.record(
-            viewer.user, audit.CREATE, "CrmTemplate", template.id, audit.snapshot(template),
+            viewer.user, audit.CREATE, "MailTemplate", template.id, audit.snapshot(template),
             request_id,
         )  # fmt: skip
         return template
@@ -108,13 +108,13 @@ async def save_template(
     await template.save()
     changed = audit.diff(before, audit.snapshot(template))
     changed.pop("updated_at", None)
-    await audit.record(viewer.user, audit.UPDATE, "CrmTemplate", template.id, changed, request_id)
+    await audit.record(viewer.user, audit.UPDATE, "MailTemplate", template.id, changed, request_id)
     return template
 
 
-async def delete_template(viewer: Viewer, template: CrmTemplate, request_id: str = "") -> None:
+async def delete_template(viewer: Viewer, template: MailTemplate, request_id: str = "") -> None:
     await audit.record(
-        viewer.user, audit.DELETE, "CrmTemplate", template.id, audit.snapshot(template),
+        viewer.user, audit.DELETE, "MailTemplate", template.id, audit.snapshot(template),
         request_id,
     )  # fmt: skip
     await template.delete()

@@ -12,7 +12,7 @@ from typing import Any
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import Lead, LeadActivityKind, LeadHistoryKind
-from crm_graphql.models.mail import CrmTemplate, OutgoingMail
+from crm_graphql.models.mail import MailTemplate, OutgoingMail
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.services import audit, files, leads, outbox
 from crm_graphql.services.auth import Viewer
@@ -55,7 +55,7 @@ async def send_reply(
     *,
     subject: str | None,
     body_html: str | None,
-    template: CrmTemplate | None,
+    template: MailTemplate | None,
     copies: list[str],
     uploads: list[Any],
     config: Settings,
