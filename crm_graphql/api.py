@@ -49,6 +49,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
 
@@ -146,6 +147,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        types=[GraphQLErrorCode],
         extensions=extensions,
         config=StrawberryConfig(
             disable_field_suggestions=config.production,

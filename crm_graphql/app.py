@@ -24,7 +24,7 @@ from crm_graphql.endpoints import documents as document_endpoints
 from crm_graphql.endpoints import exports as export_endpoints
 from crm_graphql.endpoints import files as file_endpoints
 from crm_graphql.endpoints import leads as lead_endpoints
-from crm_graphql.errors import QueryTimeout
+from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
 from crm_graphql.services import pdf as pdf_service
@@ -76,12 +76,12 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(error_body("Not found.", "NOT_FOUND"), status_code=404)
+    return JSONResponse(error_body("Not found.", ErrorCode.NOT_FOUND), status_code=404)
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
-        error_body("Use GET or POST.", "METHOD_NOT_ALLOWED"),
+        error_body("Use GET or POST.", ErrorCode.METHOD_NOT_ALLOWED),
         status_code=405,
         headers={"Allow": "GET, POST"},
     )
@@ -90,13 +90,13 @@ async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
 async def query_timeout(request: Request, exc: Exception) -> JSONResponse:
     """A download or feed whose database work outlived its deadline."""
     message = exc.message if isinstance(exc, QueryTimeout) else "Timed out."
-    return JSONResponse(error_body(message, "TIMEOUT"), status_code=503)
+    return JSONResponse(error_body(message, ErrorCode.TIMEOUT), status_code=503)
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id", "")
     log.error("request %s: unhandled error", request_id, exc_info=exc)
-    body = error_body("Internal error.", "INTERNAL_SERVER_ERROR")
+    body = error_body("Internal error.", ErrorCode.INTERNAL_SERVER_ERROR)
     body["errors"][0]["extensions"]["requestId"] = request_id
     return JSONResponse(body, status_code=500)
 

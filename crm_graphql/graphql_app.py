@@ -21,6 +21,7 @@ from strawberry.types import ExecutionResult
 from crm_graphql import graphiql, multipart
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
+from crm_graphql.errors import ErrorCode
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
 from crm_graphql.middleware import error_body, request_id_of
 from crm_graphql.services import idempotency
@@ -118,7 +119,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as exc:
-            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+            code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+                exc.status_code, ErrorCode.BAD_REQUEST
+            )
             reason = exc.reason
             if exc.status_code == 404 and request.method == "GET" and not self.config.graphiql:
                 # The GraphiQL page asked for where it is turned off: say so.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError, NotFound
+from crm_graphql.errors import ErrorCode, FieldError, NotFound
 
 MIN_ID = 1
 MAX_ID = 2**31 - 1
@@ -49,8 +49,8 @@ def parse_id(value: Any, field: str | None) -> int:
     if number is not None:
         return number
     if _is_big_positive(value):
-        raise FieldError(field, "NOT_FOUND", f"No object with id {shown(value)}.")
-    raise FieldError(field, "INVALID", f"'{shown(value)}' is not a valid id.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, f"No object with id {shown(value)}.")
+    raise FieldError(field, ErrorCode.INVALID, f"'{shown(value)}' is not a valid id.")
 
 
 def _is_big_positive(value: Any) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_graphql.errors import QueryTimeout
+from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.permissions.scopes import path_allowed
 from crm_graphql.services import audit
 from crm_graphql.services.auth import InvalidToken, authenticate
@@ -24,7 +24,7 @@ log = logging.getLogger("crm_graphql")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
-def error_body(message: str, code: str) -> dict[str, Any]:
+def error_body(message: str, code: ErrorCode) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
@@ -89,14 +89,14 @@ class RequestMiddleware:
 
         limit = self.config.limits.max_body_bytes
         too_large = error_body(
-            f"Request body over {megabytes(limit)} ({limit} bytes).", "PAYLOAD_TOO_LARGE"
+            f"Request body over {megabytes(limit)} ({limit} bytes).", ErrorCode.PAYLOAD_TOO_LARGE
         )
         if headers.get("content-type", "").startswith("multipart/"):
             # Room for the operations and the form around the file; a file over the
             # limit inside it is refused by the resolver, with the same code and words.
             files_limit = self.config.limits.max_upload_bytes
             limit = files_limit + 64 * 1024
-            too_large = error_body(upload_too_large(files_limit), "TOO_LARGE")
+            too_large = error_body(upload_too_large(files_limit), ErrorCode.TOO_LARGE)
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await _send_json(send, 413, too_large, [id_header])
@@ -112,13 +112,15 @@ class RequestMiddleware:
                 with deadline_scope(self.config.query_timeout_seconds):
                     state["viewer"] = await authenticate(token.strip())
             except QueryTimeout as exc:
-                await _send_json(send, 503, error_body(exc.message, "TIMEOUT"), [id_header])
+                await _send_json(send, 503, error_body(exc.message, ErrorCode.TIMEOUT), [id_header])
                 return
             except InvalidToken:
                 await _send_json(
                     send,
                     401,
-                    error_body("The bearer token is invalid or has expired.", "UNAUTHENTICATED"),
+                    error_body(
+                        "The bearer token is invalid or has expired.", ErrorCode.UNAUTHENTICATED
+                    ),
                     [
                         id_header,
                         (b"www-authenticate", b'Bearer error="invalid_token"'),
@@ -132,7 +134,8 @@ class RequestMiddleware:
                 # uvicorn, which then drops the keep-alive connection without a word.
                 log.exception("request %s: authentication failed", request_id)
                 body = error_body(
-                    "The service is temporarily unavailable; retry shortly.", "SERVICE_UNAVAILABLE"
+                    "The service is temporarily unavailable; retry shortly.",
+                    ErrorCode.SERVICE_UNAVAILABLE,
                 )
                 body["errors"][0]["extensions"]["requestId"] = request_id
                 await _send_json(
@@ -162,7 +165,7 @@ class RequestMiddleware:
                 403,
                 error_body(
                     f"This API token (scope {viewer.scope.value}) cannot be used here.",
-                    "FORBIDDEN",
+                    ErrorCode.FORBIDDEN,
                 ),
                 [id_header],
             )

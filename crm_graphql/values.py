@@ -13,7 +13,7 @@ from typing import Any
 
 import pycountry
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 
 # --- Money: integer cents in the database (SQLite keeps decimals as text, which
 # compares and sums wrongly) and Decimal everywhere else.
@@ -46,14 +46,14 @@ def parse_amount(raw: Any, field: str) -> int:
     """An amount given as decimal text (0 to MAX_AMOUNT, at most 2 decimals) in cents."""
     value = _decimal(raw)
     if value is None:
-        raise FieldError(field, "INVALID", f"'{raw}' is not an amount (e.g. 2400.00).")
+        raise FieldError(field, ErrorCode.INVALID, f"'{raw}' is not an amount (e.g. 2400.00).")
     if value < 0:
-        raise FieldError(field, "INVALID", "Amounts cannot be negative.")
+        raise FieldError(field, ErrorCode.INVALID, "Amounts cannot be negative.")
     # Range first: quantizing a huge number overflows the decimal context.
     if value > MAX_AMOUNT:
-        raise FieldError(field, "TOO_LARGE", f"At most {MAX_AMOUNT}.")
+        raise FieldError(field, ErrorCode.TOO_LARGE, f"At most {MAX_AMOUNT}.")
     if value != value.quantize(CENT):
-        raise FieldError(field, "INVALID", "Amounts have at most 2 decimals.")
+        raise FieldError(field, ErrorCode.INVALID, "Amounts have at most 2 decimals.")
     return decimal_to_cents(value)
 
 
@@ -68,11 +68,11 @@ def parse_percent(raw: Any, field: str) -> Decimal:
     """A percentage given as a number or decimal text: 0 to 100, at most 4 decimals."""
     value = _decimal(raw)
     if value is None:
-        raise FieldError(field, "INVALID", f"'{raw}' is not a percentage (e.g. 21).")
+        raise FieldError(field, ErrorCode.INVALID, f"'{raw}' is not a percentage (e.g. 21).")
     if not Decimal(0) <= value <= HUNDRED:
-        raise FieldError(field, "INVALID", "A percentage is between 0 and 100.")
+        raise FieldError(field, ErrorCode.INVALID, "A percentage is between 0 and 100.")
     if value != value.quantize(_PERCENT_STEP):
-        raise FieldError(field, "INVALID", "Percentages have at most 4 decimals.")
+        raise FieldError(field, ErrorCode.INVALID, "Percentages have at most 4 decimals.")
     return value
 
 
@@ -105,7 +105,7 @@ def currency_code(raw: Any, field: str = "currency") -> str:
     """An accepted ISO 4217 code (any case in, upper case out)."""
     code = str(raw or "").strip().upper()
     if code not in CURRENCY_CODES:
-        raise FieldError(field, "INVALID", f"'{raw}' is not an ISO 4217 currency code.")
+        raise FieldError(field, ErrorCode.INVALID, f"'{raw}' is not an ISO 4217 currency code.")
     return code
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_graphql.errors import ErrorCode
+
 GRAPHQL_PATH = "/graphql"
 # Content types a browser sends cross-origin without a CORS preflight.
 SIMPLE_CONTENT_TYPES = frozenset(
@@ -72,7 +74,11 @@ class WebSecurityMiddleware:
 
         if needs_preflight_header(scope):
             body = orjson.dumps(
-                {"errors": [{"message": CSRF_MESSAGE, "extensions": {"code": "BAD_REQUEST"}}]}
+                {
+                    "errors": [
+                        {"message": CSRF_MESSAGE, "extensions": {"code": ErrorCode.BAD_REQUEST}}
+                    ]
+                }
             )
             await send_with_headers(
                 {

@@ -232,15 +232,15 @@ async def test_invoice_attachments_follow_the_invoice_edit_rule(demo: Api) -> No
     # And user1, who edits the company but not a Submitted invoice, may not
     refused = await attach_as("user1")
     assert error_codes(refused) == ["FORBIDDEN"]
-    # The IM user deletes the file it uploaded; viewerCanDelete says so beforehand
+    # The IM user deletes the file it uploaded; viewerCan.delete says so beforehand
     files = await demo.data(
         """query($id: ID!) { invoice(id: $id) { files(first: 5) {
-        edges { node { id viewerCanDelete } } } } }""",
+        edges { node { id viewerCan { delete } } } } } }""",
         {"id": submitted["id"]},
         as_user="billing",
     )
     edges = files["invoice"]["files"]["edges"]
-    assert len(edges) >= 2 and all(e["node"]["viewerCanDelete"] for e in edges)
+    assert len(edges) >= 2 and all(e["node"]["viewerCan"]["delete"] for e in edges)
     deleted = await demo.data(
         "mutation($id: ID!) { fileDelete(id: $id) { deletedId errors { code } } }",
         {"id": edges[0]["node"]["id"]},

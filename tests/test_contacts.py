@@ -125,7 +125,8 @@ async def test_activities_feed_and_rules(demo: Api) -> None:
     # Only the author (or CM) changes an activity.
     theirs = on_contact["activityCreate"]["activity"]["id"]
     body = await demo.gql(
-        'mutation($id: ID!) { activityUpdate(id: $id, text: "edited") { errors { code } } }',
+        'mutation($id: ID!) { activityUpdate(input: {id: $id, text: "edited"}) '
+        "{ errors { code } } }",
         {"id": theirs},
         as_user="user1",
     )
@@ -145,6 +146,36 @@ async def test_activities_feed_and_rules(demo: Api) -> None:
         as_user="user1",
     )
     assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_activity_viewer_can(demo: Api) -> None:
+    b = await company_id("Customer #B")
+    made = await demo.data(
+        ACTIVITY, {"input": {"companyId": b, "text": "Called"}}, as_user="manager1"
+    )
+    activity_id = made["activityCreate"]["activity"]["id"]
+    query = """query($id: ID!) { company(id: $id) { activities { edges { node {
+      id viewerCan { edit delete } viewerCanChange } } } } }"""
+    # Its author (manager1) and a superadmin may change and delete it; user1, who only
+    # sees Customer #B, may not.
+    for user, allowed in (("manager1", True), ("admin", True), ("user1", False)):
+        data = await demo.data(query, {"id": b}, as_user=user)
+        nodes = [e["node"] for e in data["company"]["activities"]["edges"]]
+        assert nodes == [
+            {
+                "id": activity_id,
+                "viewerCan": {"edit": allowed, "delete": allowed},
+                "viewerCanChange": allowed,
+            }
+        ], user
+    fields = await demo.data(
+        '{ __type(name: "Activity") { fields(includeDeprecated: true) '
+        "{ name isDeprecated deprecationReason } } }",
+        as_user="admin",
+    )
+    deprecated = {f["name"]: f for f in fields["__type"]["fields"] if f["isDeprecated"]}
+    assert set(deprecated) == {"viewerCanChange"}
+    assert deprecated["viewerCanChange"]["deprecationReason"] == "Use viewerCan { edit delete }"
 
 
 async def test_companies_sort_by_last_activity(demo: Api) -> None:

@@ -35,7 +35,7 @@ from tests.files_api import PDF, UPLOAD, download, multipart, upload, uploaded
 FILES_ROOT = settings.data_dir / "files"
 
 DELETE = "mutation($id: ID!) { fileDelete(id: $id) { deletedId errors { field code message } } }"
-ONE = "query($id: ID!) { file(id: $id) { id originalName viewerCanDelete } }"
+ONE = "query($id: ID!) { file(id: $id) { id originalName viewerCan { delete } } }"
 COMPANY_FILES = """query($id: ID!) {
   company(id: $id) { files { totalCount edges { node { id originalName } } } }
 }"""
@@ -70,7 +70,7 @@ async def test_upload_then_download_round_trip(demo: Api) -> None:
     assert file["description"] == "Signed offer"
     assert file["uploader"] == {"username": "user1"}
     assert (file["ownerKind"], file["ownerId"]) == ("COMPANY", customer_a)
-    assert file["viewerCanDelete"] is True
+    assert file["viewerCan"]["delete"] is True
     assert file["downloadUrl"] == f"/files/{file['id']}"
     row = await StoredFile.get(id=file["id"])
     assert row.company_id == int(customer_a)
@@ -114,13 +114,13 @@ async def test_contact_files(demo: Api) -> None:
     assert (row.owner_kind, row.company_id) == (FileOwner.CONTACT, company.id)
     data = await demo.data(
         "query($id: ID!) { contact(id: $id) { files { totalCount edges { node "
-        "{ originalName viewerCanDelete } } } } }",
+        "{ originalName viewerCan { delete } } } } } }",
         {"id": str(contact.id)},
         as_user="user1",
     )
     assert data["contact"]["files"] == {
         "totalCount": 1,
-        "edges": [{"node": {"originalName": "cv.txt", "viewerCanDelete": True}}],
+        "edges": [{"node": {"originalName": "cv.txt", "viewerCan": {"delete": True}}}],
     }
     # A contact file is not a company file.
     data = await demo.data(COMPANY_FILES, {"id": str(company.id)}, as_user="user1")
@@ -166,7 +166,11 @@ async def test_user1_downloads_but_cannot_upload_to_customer_b(demo: Api) -> Non
     response = await download(demo, "user1", file["downloadUrl"])
     assert response.status_code == 200 and response.content == PDF
     data = await demo.data(ONE, {"id": file["id"]}, as_user="user1")
-    assert data["file"] == {"id": file["id"], "originalName": "b.pdf", "viewerCanDelete": False}
+    assert data["file"] == {
+        "id": file["id"],
+        "originalName": "b.pdf",
+        "viewerCan": {"delete": False},
+    }
 
     before = disk_files()
     body = await upload(demo, "user1", customer_b)
@@ -447,17 +451,33 @@ async def test_delete_by_another_cw_user_without_cm_is_forbidden(demo: Api) -> N
     # manager1 (CM) attaches a file to Customer #A; user1 manages A but has no CM.
     file = await uploaded(demo, "manager1", await company_id("Customer #A"))
     data = await demo.data(ONE, {"id": file["id"]}, as_user="user1")
-    assert data["file"]["viewerCanDelete"] is False
+    assert data["file"]["viewerCan"]["delete"] is False
     body = await demo.gql(DELETE, {"id": file["id"]}, as_user="user1")
     assert error_codes(body) == ["FORBIDDEN"]
     assert await StoredFile.filter(id=file["id"]).exists()
     assert store.path_of((await StoredFile.get(id=file["id"])).stored_name).exists()
 
 
+async def test_deprecated_viewer_can_delete_answers_as_viewer_can(demo: Api) -> None:
+    file = await uploaded(demo, "manager1", await company_id("Customer #A"))
+    both = "query($id: ID!) { file(id: $id) { viewerCanDelete viewerCan { delete } } }"
+    for user, allowed in (("user1", False), ("manager1", True), ("admin", True)):
+        data = await demo.data(both, {"id": file["id"]}, as_user=user)
+        assert data["file"] == {"viewerCanDelete": allowed, "viewerCan": {"delete": allowed}}
+    fields = await demo.data(
+        '{ __type(name: "File") { fields(includeDeprecated: true) '
+        "{ name isDeprecated deprecationReason } } }",
+        as_user="admin",
+    )
+    deprecated = {f["name"]: f for f in fields["__type"]["fields"] if f["isDeprecated"]}
+    assert deprecated["viewerCanDelete"]["deprecationReason"] == "Use viewerCan { delete }"
+    assert "viewerCan" not in deprecated
+
+
 async def test_manager_with_cm_deletes_a_colleagues_file(demo: Api) -> None:
     file = await uploaded(demo, "user1", await company_id("Customer #A"))
     data = await demo.data(ONE, {"id": file["id"]}, as_user="manager1")
-    assert data["file"]["viewerCanDelete"] is True
+    assert data["file"]["viewerCan"]["delete"] is True
     data = await demo.data(DELETE, {"id": file["id"]}, as_user="manager1")
     assert data["fileDelete"]["errors"] == []
     assert await StoredFile.all().count() == 0
@@ -471,7 +491,7 @@ async def test_uploader_who_lost_edit_access_cannot_delete(demo: Api) -> None:
         manager_id=(await User.get(username="manager1")).id
     )
     data = await demo.data(ONE, {"id": file["id"]}, as_user="user1")
-    assert data["file"]["viewerCanDelete"] is False
+    assert data["file"]["viewerCan"]["delete"] is False
     assert error_codes(await demo.gql(DELETE, {"id": file["id"]}, as_user="user1")) == ["FORBIDDEN"]
     # A superadmin may always delete.
     data = await demo.data(DELETE, {"id": file["id"]}, as_user="admin")
@@ -495,9 +515,9 @@ NESTED = """query Nested {
   companies(first: 50) { edges { node {
     name
     files(first: 2) { totalCount pageInfo { hasNextPage }
-      edges { node { originalName size downloadUrl viewerCanDelete uploader { username } } } }
+      edges { node { originalName size downloadUrl viewerCan { delete } uploader { username } } } }
     contacts(first: 5) { edges { node {
-      files { totalCount edges { node { originalName viewerCanDelete } } } } } }
+      files { totalCount edges { node { originalName viewerCan { delete } } } } } } }
   } } }
 }"""
 
@@ -555,12 +575,12 @@ async def test_nested_files_cost_a_fixed_number_of_statements(demo: Api) -> None
     assert big["files"]["pageInfo"]["hasNextPage"] is True
     assert [e["node"]["originalName"] for e in big["files"]["edges"]] == ["f3.txt", "f2.txt"]
     node = big["files"]["edges"][0]["node"]
-    assert node["uploader"] == {"username": "user1"} and node["viewerCanDelete"] is True
+    assert node["uploader"] == {"username": "user1"} and node["viewerCan"]["delete"] is True
     contact_files = big["contacts"]["edges"][0]["node"]["files"]
     assert contact_files["totalCount"] == 4 and len(contact_files["edges"]) == 4
     assert small == large, (small, large)
-    # companies; company files, their counts, uploaders, owner companies (viewerCanDelete);
-    # contacts; contact files, their counts, owner contacts (viewerCanDelete)
+    # companies; company files, their counts, uploaders, owner companies (viewerCan.delete);
+    # contacts; contact files, their counts, owner contacts (viewerCan.delete)
     assert large - authentication == 9
 
 

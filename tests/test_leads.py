@@ -422,11 +422,11 @@ async def test_notes_and_files_follow_the_lead_rule(demo: Api) -> None:
     refused = await upload(demo, "user1", leads["b"]["id"], kind="LEAD")
     assert error_codes(refused) == ["FORBIDDEN"]
     query = """query($id: ID!) { lead(id: $id) { activities { totalCount }
-        files { edges { node { originalName viewerCanDelete } } } } }"""
+        files { edges { node { originalName viewerCan { delete } } } } } }"""
     seen = await demo.data(query, {"id": leads["a"]["id"]}, as_user="manager1")
     assert seen["lead"]["activities"]["totalCount"] == 1
     assert seen["lead"]["files"]["edges"] == [
-        {"node": {"originalName": "Offer 2024.pdf", "viewerCanDelete": True}}
+        {"node": {"originalName": "Offer 2024.pdf", "viewerCan": {"delete": True}}}
     ]
     # the file is downloadable only by those who see the lead
     file_id = stored["data"]["fileUpload"]["file"]["id"]

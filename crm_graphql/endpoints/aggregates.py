@@ -22,12 +22,13 @@ from strawberry.types.graphql import OperationType
 
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
+from crm_graphql.errors import ErrorCode
 from crm_graphql.services.csvio import CsvEncoder
 
 MAX_QUERY_CHARS = 20_000
 
 
-def _error(status: int, message: str, code: str, **extra: Any) -> Response:
+def _error(status: int, message: str, code: ErrorCode, **extra: Any) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}], **extra}
     return JSONResponse(body, status_code=status)
 
@@ -60,20 +61,20 @@ async def export_aggregate(request: Request) -> Response:
     state = request.scope.get("state", {})
     viewer = state.get("viewer")
     if viewer is None:
-        return _error(401, "Authentication required.", "UNAUTHENTICATED")
+        return _error(401, "Authentication required.", ErrorCode.UNAUTHENTICATED)
     document = request.query_params.get("query") or ""
     if not document.strip() or len(document) > MAX_QUERY_CHARS:
         return _error(
             400,
             f"`query`: an aggregate query of at most {MAX_QUERY_CHARS} characters.",
-            "BAD_USER_INPUT",
+            ErrorCode.BAD_USER_INPUT,
         )
     try:
         variables = orjson.loads(request.query_params.get("variables") or "null")
     except orjson.JSONDecodeError:
-        return _error(400, "`variables`: not valid JSON.", "BAD_USER_INPUT")
+        return _error(400, "`variables`: not valid JSON.", ErrorCode.BAD_USER_INPUT)
     if variables is not None and not isinstance(variables, dict):
-        return _error(400, "`variables`: a JSON object.", "BAD_USER_INPUT")
+        return _error(400, "`variables`: a JSON object.", ErrorCode.BAD_USER_INPUT)
     loaders = Loaders(viewer)
     loaders.users.bits.prime(viewer.user.id, viewer.bits)
     context = Context(
@@ -94,16 +95,22 @@ async def export_aggregate(request: Request) -> Response:
             allowed_operation_types={OperationType.QUERY},
         )
     except InvalidOperationTypeError:
-        return _error(400, "`query`: only queries can be exported.", "BAD_USER_INPUT")
+        return _error(400, "`query`: only queries can be exported.", ErrorCode.BAD_USER_INPUT)
     if result.errors:
         errors = [e.formatted for e in result.errors]
         codes = {(e.get("extensions") or {}).get("code") for e in errors}
-        status = 403 if "FORBIDDEN" in codes else 401 if "UNAUTHENTICATED" in codes else 400
+        status = (
+            403
+            if ErrorCode.FORBIDDEN in codes
+            else 401
+            if ErrorCode.UNAUTHENTICATED in codes
+            else 400
+        )
         return JSONResponse({"errors": errors}, status_code=status)
     data = result.data or {}
     found = [v for v in data.values() if isinstance(v, dict) and "groups" in v]
     if len(data) != 1 or len(found) != 1:
-        return _error(400, "`query`: select exactly one aggregate field.", "BAD_USER_INPUT")
+        return _error(400, "`query`: select exactly one aggregate field.", ErrorCode.BAD_USER_INPUT)
     body = CsvEncoder().encode(_rows(found[0]))
     return Response(
         body,

@@ -10,12 +10,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.permissions.calendar import visible_events_q
 from crm_graphql.services import calendar as service
 
 
 def _not_found() -> Response:
-    body = {"errors": [{"message": "Not found.", "extensions": {"code": "NOT_FOUND"}}]}
+    body = {"errors": [{"message": "Not found.", "extensions": {"code": ErrorCode.NOT_FOUND}}]}
     return JSONResponse(body, status_code=404, headers={"Cache-Control": "no-store"})
 
 

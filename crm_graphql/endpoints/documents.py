@@ -27,6 +27,7 @@ from crm_graphql.endpoints.files import (
     bytes_response,
     content_disposition,
 )
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoicePdfStatus
@@ -45,7 +46,7 @@ HEADERS = {
 
 
 def _not_found() -> Response:
-    return _error(404, "No such invoice document.", "NOT_FOUND")
+    return _error(404, "No such invoice document.", ErrorCode.NOT_FOUND)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -73,13 +74,13 @@ def _pdf_not_ready(invoice: Invoice) -> Response:
         return _error(
             503,
             "The invoice's PDF is being rendered; try again shortly.",
-            "PDF_PENDING",
+            ErrorCode.PDF_PENDING,
             {"Retry-After": "2"},
         )
     return _error(
         409,
         f"The invoice's PDF could not be rendered: {invoice.pdf_error or 'unknown error'}",
-        "PDF_FAILED",
+        ErrorCode.PDF_FAILED,
     )
 
 
@@ -89,13 +90,16 @@ async def invoice_document(request: Request) -> Response:
     request_id = state.get("request_id", "")
     if viewer is None:
         return _error(
-            401, "Authentication required.", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            401,
+            "Authentication required.",
+            ErrorCode.UNAUTHENTICATED,
+            {"WWW-Authenticate": "Bearer"},
         )
     config: Settings = getattr(request.app.state, "config", settings)
     raw_id = request.path_params.get("invoice_id", "")
     if viewer.scope != TokenScope.FULL:
         await _deny(viewer, raw_id[:40], f"token scope {viewer.scope.value}", request_id)
-        return _error(403, "This API token's scope does not allow downloads.", "FORBIDDEN")
+        return _error(403, "This API token's scope does not allow downloads.", ErrorCode.FORBIDDEN)
     invoice_id = _file_id(raw_id)
     if invoice_id is None:
         return _not_found()

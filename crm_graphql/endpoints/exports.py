@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from tortoise.expressions import Q
 
-from crm_graphql.errors import QueryTimeout
+from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.ids import id_number, shown
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
@@ -53,7 +53,9 @@ log = logging.getLogger("crm_graphql.exports")
 BOM = b"\xef\xbb\xbf"
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int, message: str, code: ErrorCode, headers: dict[str, str] | None = None
+) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -76,15 +78,18 @@ async def _export(
     request_id = state.get("request_id", "")
     if viewer is None:
         return _error(
-            401, "Authentication required.", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            401,
+            "Authentication required.",
+            ErrorCode.UNAUTHENTICATED,
+            {"WWW-Authenticate": "Bearer"},
         )
     if viewer.scope != TokenScope.FULL:
         await _deny(viewer, what, f"token scope {viewer.scope.value}", request_id)
-        return _error(403, "This API token's scope does not allow exports.", "FORBIDDEN")
+        return _error(403, "This API token's scope does not allow exports.", ErrorCode.FORBIDDEN)
     if not any(viewer.has(bit) for bit in needs):
         wanted = " or ".join(needs)
         await _deny(viewer, what, f"needs {wanted}", request_id)
-        return _error(403, f"Exporting {what} needs the {wanted} permission.", "FORBIDDEN")
+        return _error(403, f"Exporting {what} needs the {wanted} permission.", ErrorCode.FORBIDDEN)
     type_name, python_type, spec, model = filter_type
     try:
         flt = parse_filter(
@@ -100,10 +105,10 @@ async def _export(
         if extra is not None:
             where &= extra(request, flt)
     except (BadFilter, ListError) as exc:
-        return _error(400, str(exc), "BAD_USER_INPUT")
+        return _error(400, str(exc), ErrorCode.BAD_USER_INPUT)
     if model is Company and invoice_sums_used(flt) and not can_see_invoice_sums(viewer):
         await _deny(viewer, what, "billing filter needs IR", request_id)
-        return _error(403, "Filtering on billing needs the IR permission.", "FORBIDDEN")
+        return _error(403, "Filtering on billing needs the IR permission.", ErrorCode.FORBIDDEN)
 
     try:
         export = await exporter.load(request)
@@ -115,7 +120,7 @@ async def _export(
         first = await anext(pages, None)
     except QueryTimeout as exc:
         # The export's deadline (CRM_EXPORT_TIMEOUT_SECONDS) passed on the first page.
-        return _error(503, exc.message, "TIMEOUT")
+        return _error(503, exc.message, ErrorCode.TIMEOUT)
     encoder = CsvEncoder()
 
     async def body() -> AsyncIterator[bytes]:
@@ -226,7 +231,7 @@ async def export_invoices(request: Request) -> Response:
     viewer = request.scope.get("state", {}).get("viewer")
     if viewer is not None and viewer.scope == TokenScope.FULL and not viewer.has("IR"):
         await _deny(viewer, "invoices", "needs IR", request.scope["state"].get("request_id", ""))
-        return _error(403, "Exporting invoices needs the IR permission.", "FORBIDDEN")
+        return _error(403, "Exporting invoices needs the IR permission.", ErrorCode.FORBIDDEN)
     return await _export(
         request,
         "invoices",

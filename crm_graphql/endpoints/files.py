@@ -17,6 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.ids import id_number
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.files import StoredFile
@@ -64,13 +65,15 @@ SAFE_CONTENT_TYPES = frozenset(
 )
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int, message: str, code: ErrorCode, headers: dict[str, str] | None = None
+) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _not_found() -> Response:
-    return _error(404, "No such file.", "NOT_FOUND")
+    return _error(404, "No such file.", ErrorCode.NOT_FOUND)
 
 
 def served_content_type(stored: str) -> str:
@@ -110,13 +113,16 @@ async def download(request: Request) -> Response:
     request_id = state.get("request_id", "")
     if viewer is None:
         return _error(
-            401, "Authentication required.", "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            401,
+            "Authentication required.",
+            ErrorCode.UNAUTHENTICATED,
+            {"WWW-Authenticate": "Bearer"},
         )
     config: Settings = getattr(request.app.state, "config", settings)
     raw_id = request.path_params.get("file_id", "")
     if viewer.scope != TokenScope.FULL:
         await _deny(viewer, raw_id[:40], f"token scope {viewer.scope.value}", request_id)
-        return _error(403, "This API token's scope does not allow downloads.", "FORBIDDEN")
+        return _error(403, "This API token's scope does not allow downloads.", ErrorCode.FORBIDDEN)
     file_id = _file_id(raw_id)
     if file_id is None:
         return _not_found()

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from tortoise.queryset import QuerySet
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead, LeadTag
@@ -282,18 +282,22 @@ async def _lead_data(
     }
     if not given["email"]:
         # The original refuses a lead without e-mail (it is how duplicates are found).
-        errors.append(FieldError("email", "REQUIRED", "An e-mail address is required."))
+        errors.append(FieldError("email", ErrorCode.REQUIRED, "An e-mail address is required."))
     try:
         data["progress"] = int(given["progress"] or "0")
     except ValueError:
         errors.append(
-            FieldError("progress", "INVALID", f"'{given['progress']}' is not a progress code.")
+            FieldError(
+                "progress", ErrorCode.INVALID, f"'{given['progress']}' is not a progress code."
+            )
         )
     if not _unset(given["id_category"]):
         data["lead_type_id"] = given["id_category"]
     owner, company = given["owner"], given["id_company"]
     if web_form and owner:
-        errors.append(FieldError("ownerId", "FORBIDDEN", "A web-form token cannot set this."))
+        errors.append(
+            FieldError("ownerId", ErrorCode.FORBIDDEN, "A web-form token cannot set this.")
+        )
     elif owner:
         found = []
         if len(owner) <= max_length(User, "username"):  # longer: no such user
@@ -301,9 +305,11 @@ async def _lead_data(
         if found:
             data["owner_id"] = found[0]
         else:
-            errors.append(FieldError("ownerId", "NOT_FOUND", f"No such user: {owner}."))
+            errors.append(FieldError("ownerId", ErrorCode.NOT_FOUND, f"No such user: {owner}."))
     if web_form and not _unset(company):
-        errors.append(FieldError("companyId", "FORBIDDEN", "A web-form token cannot set this."))
+        errors.append(
+            FieldError("companyId", ErrorCode.FORBIDDEN, "A web-form token cannot set this.")
+        )
     elif not _unset(company):
         data["company_id"] = company
     names = [given["tags"]]
@@ -316,7 +322,9 @@ async def _lead_data(
         tags = dict(await LeadTag.filter(name__in=fitting).values_list("name", "id"))
         missing = [n for n in names if n not in tags]
         if missing:
-            errors.append(FieldError("tagIds", "NOT_FOUND", f"No such tag: {', '.join(missing)}."))
+            errors.append(
+                FieldError("tagIds", ErrorCode.NOT_FOUND, f"No such tag: {', '.join(missing)}.")
+            )
         data["tag_ids"] = [tags[n] for n in names if n in tags]
     # A web-form token sees every company: the service only checks the id exists (and the
     # token cannot set one anyway); a full token may name only companies it can see.
@@ -383,7 +391,7 @@ async def _create_lead(
     lead, errors = await atomic(work)
     if errors:
         reason = _reason(errors)
-        if any(e.code == "FORBIDDEN" for e in errors):
+        if any(e.code == ErrorCode.FORBIDDEN for e in errors):
             raise await _deny(viewer, reason, request_id)
         raise ApiFailure(400, reason)
     assert lead is not None

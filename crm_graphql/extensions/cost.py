@@ -19,7 +19,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.execution.values import get_variable_values
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from crm_graphql.errors import ApiError
+from crm_graphql.errors import ApiError, ErrorCode
 from crm_graphql.extensions.pricing import Pricer, QueryTooComplex, capped, count_directives
 from crm_graphql.settings import Limits
 
@@ -59,7 +59,7 @@ def cost_limit_rule(
             if max_directives is not None and count_directives(document) > max_directives:
                 raise QueryTooComplex(
                     f"The document has more than {max_directives} directives.",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": max_directives},
+                    extensions={"code": ErrorCode.QUERY_TOO_COMPLEX, "limit": max_directives},
                 )
             fragments = {
                 d.name.value: d
@@ -90,7 +90,7 @@ def cost_limit_rule(
                         f"Query expands to more than {size_limit} selections once its "
                         "fragments are spread. Ask for less.",
                         node,
-                        extensions={"code": "QUERY_TOO_COMPLEX", "limit": size_limit},
+                        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX, "limit": size_limit},
                     )
                 if cost > max_cost:
                     raise too_costly(cost, max_cost, node)
@@ -103,7 +103,7 @@ def too_costly(cost: int, max_cost: int, node: Any = None, what: str = "Query") 
         f"{what} cost {cost} exceeds the limit of {max_cost}. Ask for smaller pages, fewer "
         "nested lists or fewer filter conditions.",
         node,
-        extensions={"code": "QUERY_TOO_COMPLEX", "cost": capped(cost), "limit": max_cost},
+        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX, "cost": capped(cost), "limit": max_cost},
     )
 
 

@@ -18,7 +18,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from crm_graphql.errors import Forbidden
+from crm_graphql.errors import ErrorCode, Forbidden
 from crm_graphql.permissions.scopes import ROOT_FIELDS, refused_fields
 
 
@@ -76,7 +76,7 @@ class RefuseNulBytes(SchemaExtension):
                     error = GraphQLError(
                         f"Variable `{where[:200]}` contains a NUL byte (\\u0000); strings "
                         "must not.",
-                        extensions={"code": "BAD_USER_INPUT", "variable": where[:200]},
+                        extensions={"code": ErrorCode.BAD_USER_INPUT, "variable": where[:200]},
                     )
                     break
             node = _document_nul(document) if error is None and document else None
@@ -84,7 +84,7 @@ class RefuseNulBytes(SchemaExtension):
                 error = GraphQLError(
                     "A string in the document contains a NUL byte (\\u0000); strings must not.",
                     node,
-                    extensions={"code": "BAD_USER_INPUT"},
+                    extensions={"code": ErrorCode.BAD_USER_INPUT},
                 )
             if error is not None:
                 context.result = GraphQLExecutionResult(data=None, errors=[error])
@@ -107,7 +107,7 @@ class RequireOperationName(SchemaExtension):
                     *(context.pre_execution_errors or []),
                     GraphQLError(
                         "The document has several operations: give operationName.",
-                        extensions={"code": "BAD_USER_INPUT"},
+                        extensions={"code": ErrorCode.BAD_USER_INPUT},
                     ),
                 ]
         yield

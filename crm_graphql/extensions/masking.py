@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from tortoise.exceptions import ValidationError
 
-from crm_graphql.errors import FieldError, PayloadErrors, is_client_error
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors, is_client_error
 from crm_graphql.services.mutations import validation_field_error
 
 log = logging.getLogger("crm_graphql.errors")
@@ -59,7 +59,7 @@ def is_safe_error(error: GraphQLError) -> bool:
     return isinstance(original, GraphQLError) and is_safe_error(original)
 
 
-def default_code(error: GraphQLError) -> str:
+def default_code(error: GraphQLError) -> ErrorCode:
     """A code for graphql-core's own errors, which carry none: every error a client
     gets has `extensions.code`."""
     message = error.message
@@ -68,12 +68,12 @@ def default_code(error: GraphQLError) -> str:
         or "aliases found" in message
         or ("tokens" in message and "limit" in message.lower())
     ):
-        return "QUERY_TOO_COMPLEX"
+        return ErrorCode.QUERY_TOO_COMPLEX
     if message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
+        return ErrorCode.GRAPHQL_PARSE_FAILED
     if error.message.startswith("Variable '$") or error.path is not None:
-        return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.GRAPHQL_VALIDATION_FAILED
 
 
 def field_error(error: GraphQLError) -> GraphQLError | None:
@@ -87,7 +87,7 @@ def field_error(error: GraphQLError) -> GraphQLError | None:
         original = validation_field_error(original)
     if not isinstance(original, FieldError):
         return None
-    extensions: dict[str, Any] = {"code": "BAD_USER_INPUT", "reason": original.code}
+    extensions: dict[str, Any] = {"code": ErrorCode.BAD_USER_INPUT, "reason": original.code}
     if original.field:
         extensions["field"] = original.field
     message = original.message
@@ -138,7 +138,7 @@ class MaskUnexpectedErrors(SchemaExtension):
                     "Internal error. Quote the request id when reporting it.",
                     nodes=error.nodes,
                     path=error.path,
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                    extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR, "requestId": request_id},
                 )
             )
         result.errors = masked

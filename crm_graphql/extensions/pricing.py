@@ -29,6 +29,7 @@ from graphql import (
     visit,
 )
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.schema.filterlimits import check_filter, is_filter_type
 from crm_graphql.services.aggregate_plan import MAX_DIMENSIONS, MAX_MEASURES
 from crm_graphql.settings import Limits
@@ -143,7 +144,7 @@ class Pricer:
                     f"`{key}` is selected more than {self.max_repeated} times in one "
                     "selection set.",
                     selection,
-                    extensions={"code": "QUERY_TOO_COMPLEX", "limit": self.max_repeated},
+                    extensions={"code": ErrorCode.QUERY_TOO_COMPLEX, "limit": self.max_repeated},
                 )
             if isinstance(selection, FieldNode):
                 field_cost, field_size = self._field(selection, parent, path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
@@ -42,7 +42,7 @@ async def editable_company(
         visible_companies_q(viewer), id=parse_id(company_id, field)
     ).first()
     if company is None:
-        raise FieldError(field, "NOT_FOUND", "No such company.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, "No such company.")
     if not can_edit_company(viewer, company):
         raise deny(f"Company {company.id}", "not editable")
     return company
@@ -54,7 +54,7 @@ async def editable_contact(viewer: Viewer, deny: Deny, contact_id: Any) -> Conta
         belongs_to_visible_company_q(viewer), id=parse_id(contact_id, "id")
     ).first()
     if contact is None:
-        raise FieldError("id", "NOT_FOUND", "No such contact.")
+        raise FieldError("id", ErrorCode.NOT_FOUND, "No such contact.")
     await editable_company(viewer, deny, contact.company_id, "companyId")
     return contact
 
@@ -68,7 +68,7 @@ async def editable_contract(
         visible_contracts_q(viewer), id=parse_ref(contract_id, field)
     ).first()
     if contract is None:
-        raise FieldError(field, "NOT_FOUND", "No such contract.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, "No such contract.")
     company = await editable_company(viewer, deny, contract.company_id, field)
     if not can_edit_contract(viewer, company, contract):
         raise deny(f"Contract {contract.id}", "not editable")
@@ -84,7 +84,7 @@ async def visible_invoice(viewer: Viewer, invoice_id: Any, field: str = "id") ->
         .first()
     )
     if invoice is None:
-        raise FieldError(field, "NOT_FOUND", "No such invoice.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, "No such invoice.")
     return invoice
 
 
@@ -97,7 +97,7 @@ def check_edit_invoice(viewer: Viewer, deny: Deny, invoice: Invoice) -> None:
     if writer and invoice.kind == InvoiceKind.RECEIVED and invoice.locked:
         raise FieldError(
             "id",
-            "CONFLICT",
+            ErrorCode.CONFLICT,
             "The invoice is locked by another user: only they or an invoice manager (IM) "
             "may change it.",
         )
@@ -123,7 +123,7 @@ async def visible_lead(viewer: Viewer, lead_id: Any, field: str = "id") -> Lead:
         .first()
     )
     if found is None:
-        raise FieldError(field, "NOT_FOUND", "No such lead.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, "No such lead.")
     return found
 
 

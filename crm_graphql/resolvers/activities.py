@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
@@ -15,11 +15,11 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.activities import can_change_activity, can_write_activity
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
-from crm_graphql.resolvers.common import editable_company
-from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload
+from crm_graphql.resolvers.common import editable_company, input_fields
+from crm_graphql.schema.activities import ActivityCreateInput, ActivityPayload, ActivityUpdateInput
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.services import activities as service
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 Described = strawberry.argument
 
@@ -30,7 +30,7 @@ async def changeable_activity(info: Info, activity_id: strawberry.ID) -> Activit
         belongs_to_visible_company_q(viewer), id=parse_id(activity_id, "id")
     ).first()
     if activity is None:
-        raise FieldError("id", "NOT_FOUND", "No such activity.")
+        raise FieldError("id", ErrorCode.NOT_FOUND, "No such activity.")
     company = await Company.get(id=activity.company_id)
     if not can_change_activity(viewer, company, activity):
         raise info.context.deny(f"Activity {activity.id}", "not its author")
@@ -57,13 +57,13 @@ class ActivitiesMutation:
                     .first()
                 )
                 if contact is None:
-                    raise FieldError("contactId", "NOT_FOUND", "No such contact.")
+                    raise FieldError("contactId", ErrorCode.NOT_FOUND, "No such contact.")
                 company_ref: object = contact.company_id
                 contact_id = contact.id
             elif input.company_id is not None:
                 company_ref = input.company_id
             else:
-                raise FieldError("companyId", "REQUIRED", "Give companyId or contactId.")
+                raise FieldError("companyId", ErrorCode.REQUIRED, "Give companyId or contactId.")
             company = await editable_company(info, company_ref, "companyId")
             if not can_write_activity(viewer, company):
                 raise info.context.deny(f"Company {company.id}", "activity not allowed")
@@ -80,14 +80,21 @@ class ActivitiesMutation:
     async def activity_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The activity.")],
-        text: Annotated[str, Described(description="The new text (not empty).")],
+        input: Annotated[
+            ActivityUpdateInput, Described(description="The activity and its changes.")
+        ],
     ) -> ActivityPayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> Activity:
-            activity = await changeable_activity(info, id)
-            return await service.update_activity(viewer, activity, text, info.context.request_id)
+            activity = await changeable_activity(info, data.pop("id"))
+            refuse_nulls(Activity, data)
+            if "text" not in data:
+                return activity
+            return await service.update_activity(
+                viewer, activity, data["text"], info.context.request_id
+            )
 
         activity, errors = await atomic(work)
         return ActivityPayload(activity=activity, errors=user_errors(errors))

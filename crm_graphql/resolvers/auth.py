@@ -10,7 +10,7 @@ from tortoise import timezone
 from tortoise.expressions import F
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import id_number
 from crm_graphql.models.auth import AuthToken, TokenKind, TokenScope
 from crm_graphql.models.users import User
@@ -24,7 +24,7 @@ from crm_graphql.schema.auth import (
     LogoutPayload,
     PasswordChangePayload,
 )
-from crm_graphql.schema.common import ErrorCode, UserError, model_enum, user_errors
+from crm_graphql.schema.common import PayloadErrorCode, UserError, model_enum, user_errors
 from crm_graphql.schema.users import UserType
 from crm_graphql.services import audit
 from crm_graphql.services import auth as auth_service
@@ -36,8 +36,8 @@ from crm_graphql.services.passwords import (
 )
 
 _MESSAGES = {
-    auth_service.INVALID_CREDENTIALS: "Invalid username or password.",
-    auth_service.RATE_LIMITED: "Too many login attempts. Wait a few minutes and try again.",
+    ErrorCode.INVALID_CREDENTIALS: "Invalid username or password.",
+    ErrorCode.RATE_LIMITED: "Too many login attempts. Wait a few minutes and try again.",
 }
 
 
@@ -98,7 +98,7 @@ class AuthMutation:
             )
             error = UserError(
                 field=None,
-                code=ErrorCode(outcome.error_code),
+                code=PayloadErrorCode(outcome.error_code),
                 message=_MESSAGES[outcome.error_code],
             )
             return LoginPayload(token=None, expires_at=None, user=None, errors=[error])
@@ -140,13 +140,17 @@ class AuthMutation:
         async def work() -> tuple[AuthToken, str]:
             name = input.name.strip()
             if not name or len(name) > 100:
-                raise FieldError("name", "INVALID", "Give the token a name of 1 to 100 characters.")
+                raise FieldError(
+                    "name", ErrorCode.INVALID, "Give the token a name of 1 to 100 characters."
+                )
             if input.expires_at is not None:
                 expires = input.expires_at
                 if expires.tzinfo is None:
                     expires = expires.replace(tzinfo=UTC)
                 if expires <= datetime.now(UTC):
-                    raise FieldError("expiresAt", "INVALID", "The expiry must be in the future.")
+                    raise FieldError(
+                        "expiresAt", ErrorCode.INVALID, "The expiry must be in the future."
+                    )
             token, secret = await auth_service.create_api_token(
                 viewer.user, name, model_enum(TokenScope, input.scope), input.expires_at
             )
@@ -182,7 +186,7 @@ class AuthMutation:
         number = id_number(id)
         token = await query.filter(id=number).first() if number is not None else None
         if token is None:
-            error = FieldError("id", "NOT_FOUND", "No such API token.")
+            error = FieldError("id", ErrorCode.NOT_FOUND, "No such API token.")
             return ApiTokenRevokePayload(api_token=None, errors=user_errors([error]))
         await auth_service.revoke_token(token.id)
         await audit.record(
@@ -213,10 +217,12 @@ class AuthMutation:
         errors: list[FieldError] = []
         if not await verify_password_async(user.password_hash, current_password[:1024]):
             errors.append(
-                FieldError("currentPassword", "INVALID_CREDENTIALS", "Wrong current password.")
+                FieldError(
+                    "currentPassword", ErrorCode.INVALID_CREDENTIALS, "Wrong current password."
+                )
             )
         if reason := validate_password(new_password):
-            errors.append(FieldError("newPassword", "INVALID", reason))
+            errors.append(FieldError("newPassword", ErrorCode.INVALID, reason))
         if errors:
             return PasswordChangePayload(ok=False, errors=user_errors(errors))
         user.password_hash = await hash_password_async(new_password)

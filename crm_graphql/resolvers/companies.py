@@ -30,6 +30,7 @@ from crm_graphql.schema.companies import (
     CompanyRoleInput,
     CompanyRolePayload,
     CompanyRoleType,
+    CompanyRoleUpdateInput,
     CompanyType,
     CompanyUpdateInput,
 )
@@ -199,16 +200,21 @@ class CompaniesMutation:
     async def company_role_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The role.")],
-        input: Annotated[CompanyRoleInput, Described(description="New values.")],
+        input: Annotated[
+            CompanyRoleUpdateInput, Described(description="The role and its changes.")
+        ],
     ) -> CompanyRolePayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> CompanyRole:
-            role = await get_object(CompanyRole, id, "id")
-            name = await unique_name(CompanyRole, input.name, exclude_id=role.id)
+            role = await get_object(CompanyRole, data.pop("id"), "id")
+            refuse_nulls(CompanyRole, data)
             before = audit.snapshot(role)
-            role.name, role.description = name, input.description.strip()
+            if "name" in data:
+                role.name = await unique_name(CompanyRole, data["name"], exclude_id=role.id)
+            if "description" in data:
+                role.description = data["description"].strip()
             await role.save()
             await audit.record(
                 viewer.user,

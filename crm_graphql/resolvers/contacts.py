@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.contacts import Contact
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.companies import belongs_to_visible_company_q
@@ -110,7 +110,7 @@ class ContactsMutation:
                     await editable_company(info, data["company_id"], "companyId")
                 ).id
             elif "company_id" in data:
-                raise FieldError("companyId", "REQUIRED", "A contact needs a company.")
+                raise FieldError("companyId", ErrorCode.REQUIRED, "A contact needs a company.")
             return await service.update_contact(viewer, contact, data, info.context.request_id)
 
         contact, errors = await atomic(work)

@@ -10,9 +10,8 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
-from crm_graphql.models.contracts import Contract
-from crm_graphql.models.contracts import ContractType as ContractTypeModel
+from crm_graphql.errors import ErrorCode, FieldError
+from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import can_create_invoice, visible_invoices_q
@@ -30,11 +29,12 @@ from crm_graphql.schema.contracts import (
     ContractFilter,
     ContractGenerateInvoicePayload,
     ContractKindType,
+    ContractObjectType,
     ContractOrder,
     ContractPayload,
-    ContractType,
     ContractTypeInput,
     ContractTypePayload,
+    ContractTypeUpdateInput,
     ContractUpdateInput,
     default_status_q,
 )
@@ -42,7 +42,7 @@ from crm_graphql.services import contract_types
 from crm_graphql.services import contracts as service
 from crm_graphql.services import invoices as invoice_service
 from crm_graphql.services.listing import SortKey
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 from crm_graphql.services.users import get_object
 
 DEFAULT_ORDER = [SortKey("reference"), SortKey("id")]
@@ -98,7 +98,7 @@ class ContractsQuery:
         after: Annotated[
             str | None, Described(description="Cursor of the row before the page.")
         ] = None,
-    ) -> Connection[ContractType]:
+    ) -> Connection[ContractObjectType]:
         return await connection(
             info,
             visible_contracts(info).filter(default_status_q(filter)),
@@ -115,7 +115,7 @@ class ContractsQuery:
     )
     async def contract(
         self, info: Info, id: Annotated[strawberry.ID, Described(description="Its id.")]
-    ) -> ContractType:
+    ) -> ContractObjectType:
         return await get_or_404(Contract, visible_contracts(info), id)
 
     @strawberry.field(
@@ -123,8 +123,8 @@ class ContractsQuery:
         extensions=auth("CR"),
         graphql_type=list[ContractKindType],
     )
-    async def contract_types(self, info: Info) -> list[ContractTypeModel]:
-        return await ContractTypeModel.all().order_by("name", "id")
+    async def contract_types(self, info: Info) -> list[ContractType]:
+        return await ContractType.all().order_by("name", "id")
 
 
 @strawberry.type
@@ -167,13 +167,15 @@ class ContractsMutation:
             contract = await editable_contract(info, data.pop("id"))
             if "company_id" in data:
                 if data["company_id"] is None:
-                    raise FieldError("companyId", "REQUIRED", "A contract needs a company.")
+                    raise FieldError("companyId", ErrorCode.REQUIRED, "A contract needs a company.")
                 data["company_id"] = (
                     await editable_company(info, data["company_id"], "companyId")
                 ).id
             for key in ("reference", "date_begin", "status", "private"):
                 if key in data and data[key] is None:
-                    raise FieldError(service.camel(key), "REQUIRED", "This value is required.")
+                    raise FieldError(
+                        service.camel(key), ErrorCode.REQUIRED, "This value is required."
+                    )
             return await service.update_contract(viewer, contract, data, **_visibility(info))
 
         contract, errors = await atomic(work)
@@ -249,9 +251,9 @@ class ContractsMutation:
         async def work() -> tuple[Any, Contract]:
             contract = await visible_contracts(info).filter(id=service.parse_ref(id, "id")).first()
             if contract is None:
-                raise FieldError("id", "NOT_FOUND", "No such contract.")
+                raise FieldError("id", ErrorCode.NOT_FOUND, "No such contract.")
             if not can_create_invoice(viewer):
-                raise FieldError(None, "FORBIDDEN", "Creating invoices needs IW.")
+                raise FieldError(None, ErrorCode.FORBIDDEN, "Creating invoices needs IW.")
             invoice = await invoice_service.create_invoice_from_contract(
                 viewer, contract, info.context.request_id
             )
@@ -280,16 +282,17 @@ class ContractsMutation:
     async def contract_type_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The contract type.")],
-        input: Annotated[ContractTypeInput, Described(description="New values.")],
+        input: Annotated[
+            ContractTypeUpdateInput, Described(description="The contract type and its changes.")
+        ],
     ) -> ContractTypePayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
-        async def work() -> ContractTypeModel:
-            kind = await get_object(ContractTypeModel, id, "id")
-            return await contract_types.update_type(
-                viewer, kind, input_fields(input), info.context.request_id
-            )
+        async def work() -> ContractType:
+            kind = await get_object(ContractType, data.pop("id"), "id")
+            refuse_nulls(ContractType, data)
+            return await contract_types.update_type(viewer, kind, data, info.context.request_id)
 
         kind, errors = await atomic(work)
         return ContractTypePayload(contract_type=kind, errors=user_errors(errors))
@@ -305,7 +308,7 @@ class ContractsMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> None:
-            kind = await get_object(ContractTypeModel, id, "id")
+            kind = await get_object(ContractType, id, "id")
             await contract_types.delete_type(viewer, kind, info.context.request_id)
 
         _, errors = await atomic(work)

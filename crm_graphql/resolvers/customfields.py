@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
 from crm_graphql.permissions.base import auth
@@ -158,7 +158,7 @@ class CustomFieldsMutation:
             field = await get_object(CustomField, id, "id")
             _may_define(info, field.entity)
             if await CustomField.filter(parent_id=field.id).exists():
-                raise FieldError("id", "CONFLICT", "Linked fields depend on it.")
+                raise FieldError("id", ErrorCode.CONFLICT, "Linked fields depend on it.")
             await audit.record(
                 viewer.user,
                 audit.DELETE,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError, NotFound
+from crm_graphql.errors import ErrorCode, FieldError, NotFound
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.files import FileOwner, StoredFile
@@ -66,13 +66,15 @@ async def editable_owner(info: Info, kind: FileOwner, owner_id: Any) -> tuple[in
     if kind == FileOwner.LEAD:
         lead = await editable_lead(info, owner_id, "ownerId")
         return lead.id, None
-    raise FieldError("ownerKind", "INVALID", "Files cannot be attached to this kind yet.")
+    raise FieldError("ownerKind", ErrorCode.INVALID, "Files cannot be attached to this kind yet.")
 
 
 def _upload(value: Any) -> Any:
     """The uploaded part; anything else (a string in JSON variables) is refused."""
     if not (hasattr(value, "filename") and hasattr(value, "read")):
-        raise FieldError("file", "INVALID", "Send the file as a GraphQL multipart request part.")
+        raise FieldError(
+            "file", ErrorCode.INVALID, "Send the file as a GraphQL multipart request part."
+        )
     return value
 
 
@@ -150,7 +152,7 @@ class FilesMutation:
         async def work() -> None:
             found = await StoredFile.filter(visible_files_q(viewer), id=parse_id(id, "id")).first()
             if found is None:
-                raise FieldError("id", "NOT_FOUND", "No such file.")
+                raise FieldError("id", ErrorCode.NOT_FOUND, "No such file.")
             if found.owner_kind == FileOwner.LEAD:
                 lead = await info.context.loaders.leads.lead.load(found.owner_id)
                 allowed = lead is not None and can_delete_lead_file(viewer, lead, found)

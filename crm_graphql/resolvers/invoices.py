@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.invoices import Invoice, InvoiceStatus
 from crm_graphql.permissions import editable
 from crm_graphql.permissions.base import auth
@@ -247,7 +247,7 @@ class InvoicesMutation:
         async def work() -> Invoice:
             invoice = await _invoice(info, id)
             if invoice.locked:
-                raise FieldError("id", "CONFLICT", "The invoice is already locked.")
+                raise FieldError("id", ErrorCode.CONFLICT, "The invoice is already locked.")
             if not can_lock_invoice(viewer, invoice):
                 raise info.context.deny(f"Invoice {invoice.id}", "cannot lock")
             return await service.set_lock(viewer, invoice, True, info.context.request_id)
@@ -287,7 +287,7 @@ class InvoicesMutation:
         async def work() -> Invoice:
             invoice = await _invoice(info, id)
             if not invoice.locked:
-                raise FieldError("id", "CONFLICT", "The invoice is not locked.")
+                raise FieldError("id", ErrorCode.CONFLICT, "The invoice is not locked.")
             if not can_unlock_invoice(viewer, invoice):
                 raise info.context.deny(f"Invoice {invoice.id}", "cannot unlock")
             return await service.set_lock(viewer, invoice, False, info.context.request_id)
@@ -308,7 +308,9 @@ class InvoicesMutation:
         async def work() -> None:
             invoice = await _invoice(info, id)
             if invoice.locked:
-                raise FieldError("id", "CONFLICT", "The invoice is locked: unlock it first.")
+                raise FieldError(
+                    "id", ErrorCode.CONFLICT, "The invoice is locked: unlock it first."
+                )
             if not can_delete_invoice(viewer, invoice):
                 raise info.context.deny(f"Invoice {invoice.id}", "not deletable")
             await service.delete_invoice(viewer, invoice, info.context.request_id)

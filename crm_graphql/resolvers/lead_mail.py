@@ -9,7 +9,7 @@ import strawberry
 from tortoise.functions import Count
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.errors import BadUserInput, ErrorCode, FieldError
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailboxState, MailTemplate, OutgoingMail, OutgoingState
@@ -54,7 +54,7 @@ def _templates(info: Info) -> Any:
 async def _template(info: Info, template_id: Any, field: str = "id") -> MailTemplate:
     found = await _templates(info).filter(id=parse_ref(template_id, field)).first()
     if found is None:
-        raise FieldError(field, "NOT_FOUND", "No such template.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, "No such template.")
     return found
 
 
@@ -176,7 +176,9 @@ class LeadMailMutation:
                 template = await _template(info, input.template_id, "templateId")
             for upload in uploads:
                 if not (hasattr(upload, "filename") and hasattr(upload, "read")):
-                    raise FieldError("attachments", "INVALID", "Send files as multipart parts.")
+                    raise FieldError(
+                        "attachments", ErrorCode.INVALID, "Send files as multipart parts."
+                    )
             composed = await lead_mail.send_reply(
                 viewer,
                 lead,
@@ -251,9 +253,9 @@ class LeadMailMutation:
                 visible_outgoing_q(viewer), id=parse_ref(id, "id")
             ).first()
             if found is None:
-                raise FieldError("id", "NOT_FOUND", "No such message.")
+                raise FieldError("id", ErrorCode.NOT_FOUND, "No such message.")
             if found.state == OutgoingState.SENT:
-                raise FieldError("id", "CONFLICT", "The message was sent already.")
+                raise FieldError("id", ErrorCode.CONFLICT, "The message was sent already.")
             await outbox.retry_now(found.id)
 
         _, errors = await atomic(work)

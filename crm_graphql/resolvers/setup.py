@@ -10,7 +10,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.setup import CrmSetup, PaymentMethod
 from crm_graphql.permissions.base import auth
@@ -35,7 +35,7 @@ async def _method(value: Any) -> PaymentMethod:
     number = parse_id(value, "id")
     found = await PaymentMethod.filter(id=number).first()
     if found is None:
-        raise FieldError("id", "NOT_FOUND", "No such payment method.")
+        raise FieldError("id", ErrorCode.NOT_FOUND, "No such payment method.")
     return found
 
 
@@ -101,7 +101,9 @@ class SetupMutation:
 
         async def work() -> CrmSetup:
             if not (hasattr(file, "filename") and hasattr(file, "read")):
-                raise FieldError("file", "INVALID", "Send the logo as a multipart request part.")
+                raise FieldError(
+                    "file", ErrorCode.INVALID, "Send the logo as a multipart request part."
+                )
             return await service.set_logo(
                 viewer.user, file, config=info.context.settings, request_id=info.context.request_id
             )

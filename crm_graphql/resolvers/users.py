@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.users import can_manage_user, visible_users_q
@@ -252,7 +252,9 @@ class UsersMutation:
         async def work() -> Assignment:
             user = await service.get_object(User, input.user_id, "userId")
             if not can_manage_user(viewer, user):
-                raise FieldError("userId", "FORBIDDEN", "Only a superadmin manages this user.")
+                raise FieldError(
+                    "userId", ErrorCode.FORBIDDEN, "Only a superadmin manages this user."
+                )
             return await service.create_assignment(
                 viewer, user, input.profile_id, input.group_id, info.context.request_id
             )
@@ -272,7 +274,7 @@ class UsersMutation:
             assignment = await service.get_object(Assignment, id, "id")
             user = await User.get(id=assignment.user_id)
             if not can_manage_user(viewer, user):
-                raise FieldError("id", "FORBIDDEN", "Only a superadmin manages this user.")
+                raise FieldError("id", ErrorCode.FORBIDDEN, "Only a superadmin manages this user.")
             await service.delete_assignment(viewer, assignment, info.context.request_id)
 
         _, errors = await _run(work)

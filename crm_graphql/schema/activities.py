@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from crm_graphql.schema.contacts import ContactType
 
 
+@strawberry.type(description="What you may do with an activity.")
+class ActivityViewerCan:
+    edit: bool = strawberry.field(description="Change it (activityUpdate; its author, or CM).")
+    delete: bool = strawberry.field(description="Delete it (its author, or CM).")
+
+
 @strawberry.type(name="Activity", description="A dated note on a company or one of its contacts.")
 class ActivityType:
     id: strawberry.ID = strawberry.field(description="Activity id.")
@@ -46,11 +52,24 @@ class ActivityType:
             return None
         return await info.context.loaders.companies.user.load(root.author_id)
 
-    @strawberry.field(description="You may change or delete it (its author, or CM).")
+    @strawberry.field(description="What you may do with this activity.")
+    async def viewer_can(self, root: strawberry.Parent[Activity], info: Info) -> ActivityViewerCan:
+        # One rule for both: the author, or CM over the company (permissions/activities.py).
+        allowed = await _may_change(info, root)
+        return ActivityViewerCan(edit=allowed, delete=allowed)
+
+    @strawberry.field(
+        description="You may change or delete it (its author, or CM).",
+        deprecation_reason="Use viewerCan { edit delete }",
+    )
     async def viewer_can_change(self, root: strawberry.Parent[Activity], info: Info) -> bool:
-        viewer = info.context.viewer
-        company = await info.context.loaders.companies.company.load(root.company_id)
-        return bool(viewer and company and can_change_activity(viewer, company, root))
+        return await _may_change(info, root)
+
+
+async def _may_change(info: Info, root: Activity) -> bool:
+    viewer = info.context.viewer
+    company = await info.context.loaders.companies.company.load(root.company_id)
+    return bool(viewer and company and can_change_activity(viewer, company, root))
 
 
 @strawberry.input(description="A new activity: on a company, or on a contact.")
@@ -62,6 +81,14 @@ class ActivityCreateInput:
         default=None, description="The contact (its company is implied)."
     )
     text: str = strawberry.field(description="The note (not empty).")
+
+
+@strawberry.input(description="Changes to an activity: only the fields given change.")
+class ActivityUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The activity.")
+    text: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The new text (not empty)."
+    )
 
 
 @strawberry.type(description="Result of activityCreate or activityUpdate.")

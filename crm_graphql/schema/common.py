@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
 
 import strawberry
 
-from crm_graphql.errors import BadUserInput, FieldError
+from crm_graphql.errors import GRAPHQL_CODES, PAYLOAD_CODES, BadUserInput, ErrorCode, FieldError
 from crm_graphql.ids import MIN_COLUMN_INT, id_number, shown
 from crm_graphql.services.listing import ListError, SortKey, encode_cursor
 
@@ -26,34 +26,26 @@ USER_TYPE: Any = Annotated["UserType", strawberry.lazy("crm_graphql.schema.users
 COMPANY_TYPE: Any = Annotated["CompanyType", strawberry.lazy("crm_graphql.schema.companies")]
 
 
-@strawberry.enum(description="Why a mutation input was refused.")
-class ErrorCode(Enum):
-    INVALID = strawberry.enum_value("INVALID", description="The value is not acceptable.")
-    REQUIRED = strawberry.enum_value("REQUIRED", description="A value is required.")
-    UNIQUE = strawberry.enum_value("UNIQUE", description="The value is already taken.")
-    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="The referenced object is gone.")
-    STALE = strawberry.enum_value(
-        "STALE", description="The object changed since you read it; reload and retry."
-    )
-    CONFLICT = strawberry.enum_value(
-        "CONFLICT", description="The object's state does not allow this change."
-    )
-    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="You may not set this value.")
-    INVALID_CREDENTIALS = strawberry.enum_value(
-        "INVALID_CREDENTIALS", description="Wrong username or password."
-    )
-    RATE_LIMITED = strawberry.enum_value(
-        "RATE_LIMITED", description="Too many attempts; wait and retry."
-    )
-    TOO_LARGE = strawberry.enum_value("TOO_LARGE", description="The value is too large.")
-    DUPLICATE = strawberry.enum_value(
-        "DUPLICATE", description="Another object has this value and duplicates were refused."
-    )
-    RENDER_FAILED = strawberry.enum_value(
-        "RENDER_FAILED",
-        description="The PDF could not be rendered (no browser installed, time limit, broken "
-        "document); the message says which. Nothing was changed.",
-    )
+def _documented_enum(name: str, codes: dict[ErrorCode, str], description: str) -> Any:
+    """A GraphQL enum of some members of `ErrorCode`, each with its description."""
+    members = {
+        code.name: strawberry.enum_value(code, description=text) for code, text in codes.items()
+    }
+    # The functional API makes a class; mypy types the call as an instance.
+    enum_class = cast(type[Enum], Enum(name, members))
+    return strawberry.enum(enum_class, name=name, description=description)
+
+
+# The GraphQL enums are documented subsets of the one Python enum `errors.ErrorCode`.
+PayloadErrorCode = _documented_enum(
+    "ErrorCode", PAYLOAD_CODES, "Why a mutation input was refused (`UserError.code`)."
+)
+GraphQLErrorCode = _documented_enum(
+    "GraphQLErrorCode",
+    GRAPHQL_CODES,
+    "The values of `extensions.code` on a GraphQL error (and in the JSON error body of "
+    "the HTTP endpoints). Not used as a field type: listed so the codes are documented.",
+)
 
 
 @strawberry.type(description="A problem with the input, which the client can fix.")
@@ -61,12 +53,14 @@ class UserError:
     field: str | None = strawberry.field(
         description="The input field at fault (camelCase), or null for the whole input."
     )
-    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
+    code: ErrorCode = strawberry.field(
+        description="Machine-readable reason.", graphql_type=PayloadErrorCode
+    )
     message: str = strawberry.field(description="Human-readable explanation.")
 
     @classmethod
     def from_error(cls, error: FieldError) -> UserError:
-        return cls(field=error.field, code=ErrorCode(error.code), message=error.message)
+        return cls(field=error.field, code=PayloadErrorCode(error.code), message=error.message)
 
 
 def model_enum(kind: type[E], member: Enum) -> E:

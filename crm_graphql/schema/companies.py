@@ -57,7 +57,7 @@ BILLING_KEY = "billing_key"
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
     from crm_graphql.schema.contacts import ContactType
-    from crm_graphql.schema.contracts import ContractType
+    from crm_graphql.schema.contracts import ContractObjectType
     from crm_graphql.schema.files import FileType
     from crm_graphql.schema.invoices import InvoiceType
     from crm_graphql.schema.leads import CurrencyAmount
@@ -124,7 +124,7 @@ class CompanyType:
     @strawberry.field(description="Its contracts you can see (any status), newest start first.")
     async def contracts(
         self, root: strawberry.Parent[Company], info: Info, first: FirstArg = None
-    ) -> Connection[Annotated[ContractType, strawberry.lazy("crm_graphql.schema.contracts")]]:
+    ) -> Connection[Annotated[ContractObjectType, strawberry.lazy("crm_graphql.schema.contracts")]]:
         loaders = info.context.loaders.contracts
         return await nested_connection(
             info, loaders.by_company, loaders.count_by_company, root.id, first, CONTRACT_ORDER
@@ -477,6 +477,15 @@ class CompanyPayload:
 class CompanyRoleInput:
     name: str = strawberry.field(description="Name (unique).")
     description: str = strawberry.field(default="", description="What it means.")
+
+
+@strawberry.input(description="Changes to a company role: only the fields given change.")
+class CompanyRoleUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The role.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (unique).")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What it means."
+    )
 
 
 @strawberry.type(description="Result of a company role mutation.")

@@ -12,9 +12,8 @@ from tortoise.expressions import Q, Subquery
 from crm_graphql.context import Info
 from crm_graphql.dataloaders.contracts import INVOICE_LINK_ORDER
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import Contract
+from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.contracts import ContractStatus as ContractStatusModel
-from crm_graphql.models.contracts import ContractType as ContractTypeModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
@@ -83,7 +82,7 @@ class ContractKindType:
         graphql_type=list[CustomFieldType],
     )
     async def custom_fields(
-        self, root: strawberry.Parent[ContractTypeModel], info: Info
+        self, root: strawberry.Parent[ContractType], info: Info
     ) -> list[CustomField]:
         return await info.context.loaders.companies.definitions(CustomFieldEntity.CONTRACT, root.id)
 
@@ -92,7 +91,7 @@ class ContractKindType:
         graphql_type=list[CustomFieldType],
     )
     async def list_fields(
-        self, root: strawberry.Parent[ContractTypeModel], info: Info
+        self, root: strawberry.Parent[ContractType], info: Info
     ) -> list[CustomField]:
         fields = await info.context.loaders.companies.definitions(
             CustomFieldEntity.CONTRACT, root.id
@@ -111,7 +110,7 @@ FirstArg = Annotated[
     description="A contract with a company. Visible with its company; a private one only "
     "to the company's manager and the users of the manager's company.",
 )
-class ContractType:
+class ContractObjectType:
     id: strawberry.ID = strawberry.field(description="Contract id.")
     reference: str = strawberry.field(description="Short name shown in lists (unique per company).")
     number: str | None = strawberry.field(
@@ -145,7 +144,7 @@ class ContractType:
     )
     async def contract_type(
         self, root: strawberry.Parent[Contract], info: Info
-    ) -> ContractTypeModel | None:
+    ) -> ContractType | None:
         if root.contract_type_id is None:
             return None
         return await info.context.loaders.contracts.contract_type.load(root.contract_type_id)
@@ -159,7 +158,7 @@ class ContractType:
         return await info.context.loaders.companies.user.load(root.owner_id)
 
     @strawberry.field(
-        description="Related contracts you can see, by id.", graphql_type="list[ContractType]"
+        description="Related contracts you can see, by id.", graphql_type="list[ContractObjectType]"
     )
     async def related_contracts(
         self, root: strawberry.Parent[Contract], info: Info
@@ -490,7 +489,7 @@ class ContractUpdateInput:
 @strawberry.type(description="Result of a contract mutation.")
 class ContractPayload:
     contract: Contract | None = strawberry.field(
-        graphql_type=ContractType | None, description="The contract."
+        graphql_type=ContractObjectType | None, description="The contract."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
 
@@ -501,9 +500,18 @@ class ContractTypeInput:
     description: str = strawberry.field(default="", description="What it is for.")
 
 
+@strawberry.input(description="Changes to a contract type: only the fields given change.")
+class ContractTypeUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The contract type.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (unique).")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What it is for."
+    )
+
+
 @strawberry.type(description="Result of a contract type mutation.")
 class ContractTypePayload:
-    contract_type: ContractTypeModel | None = strawberry.field(
+    contract_type: ContractType | None = strawberry.field(
         graphql_type=ContractKindType | None, description="The contract type."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")
@@ -515,6 +523,6 @@ class ContractGenerateInvoicePayload:
         strawberry.field(description="The new invoice, linked to the contract.")
     )
     contract: Contract | None = strawberry.field(
-        graphql_type=ContractType | None, description="The contract."
+        graphql_type=ContractObjectType | None, description="The contract."
     )
     errors: list[UserError] = strawberry.field(description="Why it was refused.")

@@ -57,6 +57,15 @@ async def owner_company(info: Info, file: StoredFile) -> Company | None:
     return None
 
 
+@strawberry.type(description="What you may do with a file.")
+class FileViewerCan:
+    delete: bool = strawberry.field(
+        description="Delete it (fileDelete): its uploader with edit access to the company "
+        "(or lead, or invoice), CM over the company (LM for a lead, IM for an invoice), "
+        "or a superadmin."
+    )
+
+
 @strawberry.type(
     name="File",
     description="An attachment. Download its bytes with a GET of `downloadUrl` and the "
@@ -98,22 +107,29 @@ class FileType:
     def download_url(self, root: strawberry.Parent[StoredFile], info: Info) -> str:
         return info.context.request.scope.get("root_path", "") + download_path(root.id)
 
+    @strawberry.field(description="What you may do with this file.")
+    async def viewer_can(self, root: strawberry.Parent[StoredFile], info: Info) -> FileViewerCan:
+        return FileViewerCan(delete=await _may_delete(info, root))
+
     @strawberry.field(
-        description="Whether you may delete it: its uploader with edit access to the "
-        "company (or lead, or invoice), CM over the company (LM for a lead, IM for an "
-        "invoice), or a superadmin."
+        description="Whether you may delete it (as `viewerCan { delete }`).",
+        deprecation_reason="Use viewerCan { delete }",
     )
     async def viewer_can_delete(self, root: strawberry.Parent[StoredFile], info: Info) -> bool:
-        viewer = info.context.viewer
-        if viewer is None:
-            return False
-        if root.owner_kind == FileOwner.LEAD:
-            lead = await info.context.loaders.leads.lead.load(root.owner_id)
-            return lead is not None and can_delete_lead_file(viewer, lead, root)
-        if root.owner_kind == FileOwner.INVOICE:
-            invoice = await info.context.loaders.invoices.invoice.load(root.owner_id)
-            return invoice is not None and can_delete_invoice_file(viewer, invoice, root)
-        return can_delete_file(viewer, await owner_company(info, root), root)
+        return await _may_delete(info, root)
+
+
+async def _may_delete(info: Info, root: StoredFile) -> bool:
+    viewer = info.context.viewer
+    if viewer is None:
+        return False
+    if root.owner_kind == FileOwner.LEAD:
+        lead = await info.context.loaders.leads.lead.load(root.owner_id)
+        return lead is not None and can_delete_lead_file(viewer, lead, root)
+    if root.owner_kind == FileOwner.INVOICE:
+        invoice = await info.context.loaders.invoices.invoice.load(root.owner_id)
+        return invoice is not None and can_delete_invoice_file(viewer, invoice, root)
+    return can_delete_file(viewer, await owner_company(info, root), root)
 
 
 async def files_connection(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from crm_graphql.schema.common import ErrorCode, UserError, user_errors
+from crm_graphql.schema.common import PayloadErrorCode, UserError, user_errors
 from crm_graphql.services.imports.results import ImportResult
 
 
@@ -16,7 +16,7 @@ class ImportRowError:
     field: str | None = strawberry.field(
         description="The column at fault, named as in the header; null for the whole row."
     )
-    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
+    code: PayloadErrorCode = strawberry.field(description="Machine-readable reason.")
     message: str = strawberry.field(description="Human-readable explanation.")
 
 
@@ -56,7 +56,7 @@ class ImportPayload:
             rejected=result.rejected,
             row_errors=[
                 ImportRowError(
-                    line=e.line, field=e.field, code=ErrorCode(e.code), message=e.message
+                    line=e.line, field=e.field, code=PayloadErrorCode(e.code), message=e.message
                 )
                 for e in result.row_errors
             ],

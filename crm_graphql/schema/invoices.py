@@ -38,7 +38,7 @@ from crm_graphql.services.listing import encode_cursor
 from crm_graphql.values import cents_to_decimal
 
 if TYPE_CHECKING:
-    from crm_graphql.schema.contracts import ContractType
+    from crm_graphql.schema.contracts import ContractObjectType
     from crm_graphql.schema.files import FileType
 
 
@@ -256,7 +256,7 @@ class InvoiceType:
     @strawberry.field(
         description="Related contracts you can see, by contract id.",
         graphql_type=Connection[
-            Annotated["ContractType", strawberry.lazy("crm_graphql.schema.contracts")]
+            Annotated["ContractObjectType", strawberry.lazy("crm_graphql.schema.contracts")]
         ],
     )
     async def related_contracts(

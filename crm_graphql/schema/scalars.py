@@ -11,6 +11,8 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
+from crm_graphql.errors import ErrorCode
+
 
 def parse_datetime(value: Any) -> datetime:
     """strawberry's DateTime parsing, then a check that the instant exists in UTC:
@@ -25,7 +27,7 @@ def parse_datetime(value: Any) -> datetime:
         except (OverflowError, ValueError):
             raise StrawberryInputCoercionError(
                 f'Value cannot represent a DateTime: "{value}". It is out of range in UTC.',
-                extensions={"code": "BAD_USER_INPUT"},
+                extensions={"code": ErrorCode.BAD_USER_INPUT},
             ) from None
     return parsed
 

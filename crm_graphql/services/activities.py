@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.services import audit
@@ -18,9 +18,9 @@ TEXT_LIMIT = 20_000
 def clean_text(text: str) -> str:
     text = text.strip()
     if not text:
-        raise FieldError("text", "REQUIRED", "An activity needs some text.")
+        raise FieldError("text", ErrorCode.REQUIRED, "An activity needs some text.")
     if len(text) > TEXT_LIMIT:
-        raise FieldError("text", "TOO_LARGE", f"At most {TEXT_LIMIT} characters.")
+        raise FieldError("text", ErrorCode.TOO_LARGE, f"At most {TEXT_LIMIT} characters.")
     return text
 
 

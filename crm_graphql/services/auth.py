@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.auth import AuthToken, LoginAttempt, TokenKind, TokenScope
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, User
 from crm_graphql.services.passwords import verify_password_async
@@ -114,11 +115,7 @@ class LoginOutcome:
     token: str | None = None
     expires_at: datetime | None = None
     user: User | None = None
-    error_code: str | None = None
-
-
-INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-RATE_LIMITED = "RATE_LIMITED"
+    error_code: ErrorCode | None = None
 
 
 async def _throttled(key: str, address: str, since: datetime, settings: Settings) -> bool:
@@ -143,15 +140,15 @@ async def login(username: str, password: str, address: str, settings: Settings) 
     address = address[:64]
     since = now() - timedelta(seconds=settings.login_window_seconds)
     if await _throttled(key, address, since, settings):
-        return LoginOutcome(error_code=RATE_LIMITED)
+        return LoginOutcome(error_code=ErrorCode.RATE_LIMITED)
 
     user = await User.filter(username=username.strip()).first()
     password_ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.enabled or not user.login_enabled:
         await LoginAttempt.create(username=key, address=address, succeeded=False)
-        return LoginOutcome(error_code=INVALID_CREDENTIALS)
+        return LoginOutcome(error_code=ErrorCode.INVALID_CREDENTIALS)
     if await _throttled(key, address, since, settings):
-        return LoginOutcome(error_code=RATE_LIMITED)
+        return LoginOutcome(error_code=ErrorCode.RATE_LIMITED)
 
     await LoginAttempt.create(username=key, address=address, succeeded=True)
     # Old rows only matter inside the window; prune them as we go.

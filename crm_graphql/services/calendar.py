@@ -24,7 +24,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from crm_graphql.errors import BadUserInput, FieldError, PayloadErrors
+from crm_graphql.errors import BadUserInput, ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.auth import TokenKind, TokenScope
 from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind, CalendarFeed
 from crm_graphql.models.users import User
@@ -86,20 +86,22 @@ def _event_values(data: dict[str, Any]) -> dict[str, Any]:
     errors: list[FieldError] = []
     title = str(data.get("title") or "").strip()
     if not title:
-        errors.append(FieldError("title", "REQUIRED", "Give the event a title."))
+        errors.append(FieldError("title", ErrorCode.REQUIRED, "Give the event a title."))
     elif len(title) > MAX_TITLE:
-        errors.append(FieldError("title", "TOO_LARGE", f"At most {MAX_TITLE} characters."))
+        errors.append(FieldError("title", ErrorCode.TOO_LARGE, f"At most {MAX_TITLE} characters."))
     description = str(data.get("description") or "")
     if len(description) > MAX_DESCRIPTION:
         errors.append(
-            FieldError("description", "TOO_LARGE", f"At most {MAX_DESCRIPTION} characters.")
+            FieldError("description", ErrorCode.TOO_LARGE, f"At most {MAX_DESCRIPTION} characters.")
         )
     starts_on: date | None = data.get("starts_on")
     starts_at: datetime | None = data.get("starts_at")
     if (starts_on is None) == (starts_at is None):
         errors.append(
             FieldError(
-                "startsOn", "REQUIRED", "Give either startsOn (all day) or startsAt (a time)."
+                "startsOn",
+                ErrorCode.REQUIRED,
+                "Give either startsOn (all day) or startsAt (a time).",
             )
         )
     if errors:
@@ -130,7 +132,7 @@ async def delete_event(actor: User, event_id: int, request_id: str = "") -> None
     """Delete one of the actor's events; anybody else's is NOT_FOUND."""
     event = await CalendarEvent.filter(id=event_id, owner_id=actor.id).first()
     if event is None:
-        raise FieldError("id", "NOT_FOUND", "No such event in your calendar.")
+        raise FieldError("id", ErrorCode.NOT_FOUND, "No such event in your calendar.")
     await audit.record(
         actor, audit.DELETE, "CalendarEvent", event.id, audit.snapshot(event), request_id
     )
@@ -146,7 +148,9 @@ async def create_payment_reminder(viewer: Any, invoice: Any, request_id: str = "
     owner = _user(viewer)
     if invoice.expires_on is None:
         raise FieldError(
-            "expiresOn", "REQUIRED", "A payment reminder needs the invoice's expiration date."
+            "expiresOn",
+            ErrorCode.REQUIRED,
+            "A payment reminder needs the invoice's expiration date.",
         )
     title = f"Invoice {invoice.bill_id} due"[:MAX_TITLE]
     key = {

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Lower
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
@@ -50,15 +50,19 @@ def _clean(data: dict[str, Any]) -> list[FieldError]:
         if name in data and data[name] is not None:
             data[name] = str(data[name]).strip()
             if len(data[name]) > limit:
-                errors.append(FieldError(camel(name), "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(
+                    FieldError(camel(name), ErrorCode.TOO_LARGE, f"At most {limit} characters.")
+                )
     if "name" in data and not data["name"]:
-        errors.append(FieldError("name", "REQUIRED", "A company needs a name."))
+        errors.append(FieldError("name", ErrorCode.REQUIRED, "A company needs a name."))
     if "fiscal_id" in data and not data["fiscal_id"]:
         data["fiscal_id"] = None  # unique only when set
     if data.get("general_email") and not is_email(data["general_email"]):
-        errors.append(FieldError("generalEmail", "INVALID", "Not a valid e-mail address."))
+        errors.append(FieldError("generalEmail", ErrorCode.INVALID, "Not a valid e-mail address."))
     if "payment_conditions" in data and not 0 <= int(data["payment_conditions"]) <= 3650:
-        errors.append(FieldError("paymentConditions", "INVALID", "Days between 0 and 3650."))
+        errors.append(
+            FieldError("paymentConditions", ErrorCode.INVALID, "Days between 0 and 3650.")
+        )
     return errors
 
 
@@ -75,7 +79,7 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         if exclude_id is not None:
             clash = clash.exclude(id=exclude_id)
         if await clash.exists():
-            errors.append(FieldError(label, "UNIQUE", f"Another company has this {label}."))
+            errors.append(FieldError(label, ErrorCode.UNIQUE, f"Another company has this {label}."))
     return errors
 
 
@@ -89,7 +93,7 @@ async def _references(
         try:
             role_id = parse_id(data["role_id"], "roleId")
             if not await CompanyRole.filter(id=role_id).exists():
-                raise FieldError("roleId", "NOT_FOUND", "No such company role.")
+                raise FieldError("roleId", ErrorCode.NOT_FOUND, "No such company role.")
             data["role_id"] = role_id
         except FieldError as exc:
             errors.append(exc)
@@ -98,12 +102,12 @@ async def _references(
             parent_id = parse_id(data["parent_id"], "parentId")
             parent = await Company.filter(visible, id=parent_id).first()
             if parent is None:
-                raise FieldError("parentId", "NOT_FOUND", "No such company.")
+                raise FieldError("parentId", ErrorCode.NOT_FOUND, "No such company.")
             if company is not None and (
                 parent.id == company.id or parent.path.startswith(company.path)
             ):
                 raise FieldError(
-                    "parentId", "INVALID", "A company cannot be its own parent or ancestor."
+                    "parentId", ErrorCode.INVALID, "A company cannot be its own parent or ancestor."
                 )
             data["parent_id"] = parent.id
             data["_parent_path"] = parent.path
@@ -113,7 +117,7 @@ async def _references(
         try:
             manager_id = parse_id(data["manager_id"], "managerId")
             if not await User.filter(id=manager_id, enabled=True).exists():
-                raise FieldError("managerId", "NOT_FOUND", "No such user.")
+                raise FieldError("managerId", ErrorCode.NOT_FOUND, "No such user.")
             data["manager_id"] = manager_id
         except FieldError as exc:
             errors.append(exc)
@@ -169,9 +173,11 @@ async def _saved(write: Any) -> Any:
     except IntegrityError as exc:
         text = str(exc)
         if "fiscal_id" in text:
-            raise FieldError("fiscalId", "UNIQUE", "Another company has this fiscalId.") from None
+            raise FieldError(
+                "fiscalId", ErrorCode.UNIQUE, "Another company has this fiscalId."
+            ) from None
         if "companies_name_ci" in text or "companies.name" in text or "name_key" in text:
-            raise FieldError("name", "UNIQUE", "Another company has this name.") from None
+            raise FieldError("name", ErrorCode.UNIQUE, "Another company has this name.") from None
         raise
 
 
@@ -210,7 +216,7 @@ async def update_company(
     custom = data.pop("custom_fields", None)
     manager_changes = "manager_id" in data and str(data["manager_id"]) != str(company.manager_id)
     if manager_changes and not (viewer.is_superadmin or viewer.has("CM")):
-        raise FieldError("managerId", "FORBIDDEN", "Changing the manager needs CM.")
+        raise FieldError("managerId", ErrorCode.FORBIDDEN, "Changing the manager needs CM.")
     errors = _clean(data) + await _unique(data, company.id)
     errors += await _references(data, visible, company)
     try:
@@ -239,9 +245,13 @@ async def update_company(
 
 async def delete_company(viewer: Viewer, company: Company, request_id: str = "") -> None:
     if await Company.filter(parent_id=company.id).exists():
-        raise FieldError("id", "CONFLICT", "The company has child companies; move them first.")
+        raise FieldError(
+            "id", ErrorCode.CONFLICT, "The company has child companies; move them first."
+        )
     if await Invoice.filter(company_id=company.id).exists():
-        raise FieldError("id", "CONFLICT", "The company has invoices; it cannot be deleted.")
+        raise FieldError(
+            "id", ErrorCode.CONFLICT, "The company has invoices; it cannot be deleted."
+        )
     await audit.record(
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )

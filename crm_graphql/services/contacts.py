@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Lower
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
@@ -35,14 +35,18 @@ def check(data: dict[str, Any]) -> list[FieldError]:
         if name in data and data[name] is not None:
             data[name] = str(data[name]).strip()
             if len(data[name]) > limit:
-                errors.append(FieldError(camel(name), "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(
+                    FieldError(camel(name), ErrorCode.TOO_LARGE, f"At most {limit} characters.")
+                )
     if "full_name" in data and not data["full_name"]:
-        errors.append(FieldError("fullName", "REQUIRED", "A contact needs a full name."))
+        errors.append(FieldError("fullName", ErrorCode.REQUIRED, "A contact needs a full name."))
     if "email" in data:
         if not data["email"]:
-            errors.append(FieldError("email", "REQUIRED", "A contact needs an e-mail address."))
+            errors.append(
+                FieldError("email", ErrorCode.REQUIRED, "A contact needs an e-mail address.")
+            )
         elif not is_email(data["email"]):
-            errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
+            errors.append(FieldError("email", ErrorCode.INVALID, "Not a valid e-mail address."))
     return errors
 
 
@@ -52,7 +56,9 @@ EMAIL_INDEX = "contacts_company_email_ci"
 
 def _email_taken() -> FieldError:
     return FieldError(
-        "email", "UNIQUE", "Another contact of this company has this e-mail (ignoring case)."
+        "email",
+        ErrorCode.UNIQUE,
+        "Another contact of this company has this e-mail (ignoring case).",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink
 from crm_graphql.models.invoices import Invoice
@@ -22,7 +22,7 @@ async def visible_ids(raw: list[Any] | None, field: str, visible: Q, model: Any)
     found = set(await column_values(model.filter(visible, id__in=wanted), "id"))
     missing = [str(i) for i in wanted if i not in found]
     if missing:
-        raise FieldError(field, "NOT_FOUND", f"No such object: {', '.join(missing)}.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, f"No such object: {', '.join(missing)}.")
     return wanted
 
 
@@ -32,7 +32,9 @@ async def set_related_contracts(
     """Replace the contract's related contracts among those `visible` (links to
     contracts the viewer cannot see stay); each pair is stored once, lower id first."""
     if contract_id in related:
-        raise FieldError("relatedContractIds", "INVALID", "A contract cannot be related to itself.")
+        raise FieldError(
+            "relatedContractIds", ErrorCode.INVALID, "A contract cannot be related to itself."
+        )
     old = set(await related_contract_ids(contract_id, visible))
     gone = old - set(related)
     if gone:

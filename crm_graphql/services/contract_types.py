@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.services import audit
@@ -21,9 +21,9 @@ def _clean_type(data: dict[str, Any]) -> list[FieldError]:
         if name in data and data[name] is not None:
             data[name] = str(data[name]).strip()
             if len(data[name]) > limit:
-                errors.append(FieldError(name, "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(FieldError(name, ErrorCode.TOO_LARGE, f"At most {limit} characters."))
     if "name" in data and not data["name"]:
-        errors.append(FieldError("name", "REQUIRED", "A contract type needs a name."))
+        errors.append(FieldError("name", ErrorCode.REQUIRED, "A contract type needs a name."))
     return errors
 
 
@@ -34,7 +34,7 @@ async def _unique_type_name(name: str | None, exclude_id: int | None) -> list[Fi
     if exclude_id is not None:
         clash = clash.exclude(id=exclude_id)
     if await clash.exists():
-        return [FieldError("name", "UNIQUE", "Another contract type has this name.")]
+        return [FieldError("name", ErrorCode.UNIQUE, "Another contract type has this name.")]
     return []
 
 
@@ -76,7 +76,9 @@ async def update_type(
 async def delete_type(viewer: Viewer, kind: ContractType, request_id: str = "") -> None:
     """Refused while contracts use it; its custom fields (and their values) go with it."""
     if await Contract.filter(contract_type_id=kind.id).exists():
-        raise FieldError("id", "CONFLICT", "Contracts use this type; change or delete them first.")
+        raise FieldError(
+            "id", ErrorCode.CONFLICT, "Contracts use this type; change or delete them first."
+        )
     await audit.record(
         viewer.user, audit.DELETE, "ContractType", kind.id, audit.snapshot(kind), request_id
     )

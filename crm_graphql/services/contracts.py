@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import id_number, parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
@@ -71,18 +71,20 @@ def _clean(data: dict[str, Any]) -> list[FieldError]:
         if name in data and data[name] is not None:
             data[name] = str(data[name]).strip()
             if len(data[name]) > limit:
-                errors.append(FieldError(camel(name), "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(
+                    FieldError(camel(name), ErrorCode.TOO_LARGE, f"At most {limit} characters.")
+                )
     if "reference" in data and not data["reference"]:
-        errors.append(FieldError("reference", "REQUIRED", "A contract needs a reference."))
+        errors.append(FieldError("reference", ErrorCode.REQUIRED, "A contract needs a reference."))
     if "number" in data and not data["number"]:
         data["number"] = None  # unique only when set
     if "description" in data and data["description"] is None:
         data["description"] = ""
     if "date_begin" in data and data["date_begin"] is None:
-        errors.append(FieldError("dateBegin", "REQUIRED", "A contract needs a start date."))
+        errors.append(FieldError("dateBegin", ErrorCode.REQUIRED, "A contract needs a start date."))
     if "status" in data:
         if data["status"] is None:
-            errors.append(FieldError("status", "REQUIRED", "A contract needs a status."))
+            errors.append(FieldError("status", ErrorCode.REQUIRED, "A contract needs a status."))
         else:
             data["status"] = ContractStatus(getattr(data["status"], "value", data["status"]))
     if "private" in data and data["private"] is None:
@@ -90,13 +92,13 @@ def _clean(data: dict[str, Any]) -> list[FieldError]:
     for name in ("sla_id", "group_id"):
         value = data.get(name)
         if value is not None and id_number(value, minimum=0) is None:
-            errors.append(FieldError(camel(name), "INVALID", "A non-negative id."))
+            errors.append(FieldError(camel(name), ErrorCode.INVALID, "A non-negative id."))
     return errors
 
 
 def check_dates(begin: date | None, end: date | None) -> list[FieldError]:
     if begin is not None and end is not None and end < begin:
-        return [FieldError("dateEnd", "INVALID", "The end date is before the start date.")]
+        return [FieldError("dateEnd", ErrorCode.INVALID, "The end date is before the start date.")]
     return []
 
 
@@ -116,7 +118,9 @@ async def _unique(
             clash = clash.exclude(id=exclude_id)
         if await clash.exists():
             where = " of this company" if label == "reference" else ""
-            errors.append(FieldError(label, "UNIQUE", f"Another contract{where} has this {what}."))
+            errors.append(
+                FieldError(label, ErrorCode.UNIQUE, f"Another contract{where} has this {what}.")
+            )
     return errors
 
 
@@ -127,7 +131,7 @@ async def _references(data: dict[str, Any]) -> list[FieldError]:
         try:
             type_id = parse_ref(data["contract_type_id"], "contractTypeId")
             if not await ContractType.filter(id=type_id).exists():
-                raise FieldError("contractTypeId", "NOT_FOUND", "No such contract type.")
+                raise FieldError("contractTypeId", ErrorCode.NOT_FOUND, "No such contract type.")
             data["contract_type_id"] = type_id
         except FieldError as exc:
             errors.append(exc)
@@ -135,7 +139,7 @@ async def _references(data: dict[str, Any]) -> list[FieldError]:
         try:
             owner_id = parse_ref(data["owner_id"], "ownerId")
             if not await User.filter(id=owner_id, enabled=True).exists():
-                raise FieldError("ownerId", "NOT_FOUND", "No such user.")
+                raise FieldError("ownerId", ErrorCode.NOT_FOUND, "No such user.")
             data["owner_id"] = owner_id
         except FieldError as exc:
             errors.append(exc)
@@ -185,7 +189,9 @@ async def _prepare(
             ids = await visible_ids(raw, field, visible, model)
             if key == "related_contract_ids":
                 if contract is not None and contract.id in ids:
-                    raise FieldError(field, "INVALID", "A contract cannot be related to itself.")
+                    raise FieldError(
+                        field, ErrorCode.INVALID, "A contract cannot be related to itself."
+                    )
                 related = ids
             else:
                 invoices = ids
@@ -241,7 +247,7 @@ async def _write_custom(
     if contract.contract_type_id is None:
         if changes:
             raise FieldError(
-                "customFields", "INVALID", "A contract without a type has no custom fields."
+                "customFields", ErrorCode.INVALID, "A contract without a type has no custom fields."
             )
         return {}
     return await customfields.set_values(

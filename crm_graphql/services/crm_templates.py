@@ -7,7 +7,7 @@ import html
 import re
 from typing import Any
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.users import User
@@ -58,9 +58,9 @@ async def save_template(
         if key in data:
             data[key] = str(data[key] or "").strip() if key != "body_html" else data[key] or ""
             if len(data[key]) > limit:
-                errors.append(FieldError(key, "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(FieldError(key, ErrorCode.TOO_LARGE, f"At most {limit} characters."))
     if "name" in data and not data["name"]:
-        errors.append(FieldError("name", "REQUIRED", "A template needs a name."))
+        errors.append(FieldError("name", ErrorCode.REQUIRED, "A template needs a name."))
     try:
         check_header("subject", data.get("subject", ""))
     except FieldError as exc:
@@ -69,12 +69,14 @@ async def save_template(
         try:
             ident = parse_ref(data["company_id"], "companyId")
             if not await visible_companies.filter(id=ident).exists():
-                raise FieldError("companyId", "NOT_FOUND", "No such company.")
+                raise FieldError("companyId", ErrorCode.NOT_FOUND, "No such company.")
             data["company_id"] = ident
         except FieldError as exc:
             errors.append(exc)
     elif template is None or "company_id" in data:
-        errors.append(FieldError("companyId", "REQUIRED", "A template belongs to a company."))
+        errors.append(
+            FieldError("companyId", ErrorCode.REQUIRED, "A template belongs to a company.")
+        )
     if not errors:
         merged = {
             "name": data.get("name", template.name if template else ""),
@@ -87,7 +89,9 @@ async def save_template(
         if await clash.exists():
             errors.append(
                 FieldError(
-                    "name", "UNIQUE", "The company has a template of this name and language."
+                    "name",
+                    ErrorCode.UNIQUE,
+                    "The company has a template of this name and language.",
                 )
             )
     if errors:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.contracts import ContractType
 from crm_graphql.models.customfields import (
     CustomField,
@@ -46,7 +46,7 @@ def canonical(field: CustomField, raw: Any, parent_value: str | None = None) -> 
     where = f"customFields.{field.name}"
     if raw is None:
         if field.required:
-            raise FieldError(where, "REQUIRED", f"{field.name} is required.")
+            raise FieldError(where, ErrorCode.REQUIRED, f"{field.name} is required.")
         return None
     text = str(raw).strip()
     kind = field.kind
@@ -56,18 +56,20 @@ def canonical(field: CustomField, raw: Any, parent_value: str | None = None) -> 
             return "1"
         if lowered in _FALSE:
             return "0"
-        raise FieldError(where, "INVALID", f"{field.name}: use true or false.")
+        raise FieldError(where, ErrorCode.INVALID, f"{field.name}: use true or false.")
     if text == "":
         if field.required:
-            raise FieldError(where, "REQUIRED", f"{field.name} is required.")
+            raise FieldError(where, ErrorCode.REQUIRED, f"{field.name} is required.")
         return None
     if kind == CustomFieldKind.NUMERIC:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise FieldError(where, "INVALID", f"{field.name}: '{text}' is not a number.") from None
+            raise FieldError(
+                where, ErrorCode.INVALID, f"{field.name}: '{text}' is not a number."
+            ) from None
         if not number.is_finite():
-            raise FieldError(where, "INVALID", f"{field.name}: '{text}' is not a number.")
+            raise FieldError(where, ErrorCode.INVALID, f"{field.name}: '{text}' is not a number.")
         return format(number.normalize(), "f") if number != 0 else "0"
     if kind == CustomFieldKind.DATE:
         try:
@@ -76,13 +78,13 @@ def canonical(field: CustomField, raw: Any, parent_value: str | None = None) -> 
             return date.fromisoformat(text).isoformat()
         except ValueError:
             raise FieldError(
-                where, "INVALID", f"{field.name}: '{text}' is not a date (YYYY-MM-DD)."
+                where, ErrorCode.INVALID, f"{field.name}: '{text}' is not a date (YYYY-MM-DD)."
             ) from None
     if kind == CustomFieldKind.COMBO:
         if text not in field.options:
             raise FieldError(
                 where,
-                "INVALID",
+                ErrorCode.INVALID,
                 f"{field.name}: '{text}' is not one of {', '.join(field.options)}.",
             )
         return text
@@ -94,13 +96,15 @@ def canonical(field: CustomField, raw: Any, parent_value: str | None = None) -> 
         ]
         if text not in allowed:
             hint = f" for {parent_value}" if parent_value is not None else ""
-            raise FieldError(where, "INVALID", f"{field.name}: '{text}' is not an option{hint}.")
+            raise FieldError(
+                where, ErrorCode.INVALID, f"{field.name}: '{text}' is not an option{hint}."
+            )
         return text
     limit = TEXT_LIMIT if kind == CustomFieldKind.TEXT else TEXTAREA_LIMIT
     if len(text) > limit:
-        raise FieldError(where, "TOO_LARGE", f"{field.name}: at most {limit} characters.")
+        raise FieldError(where, ErrorCode.TOO_LARGE, f"{field.name}: at most {limit} characters.")
     if kind == CustomFieldKind.TEXT and ("\n" in text or "\r" in text):
-        raise FieldError(where, "INVALID", f"{field.name}: one line only.")
+        raise FieldError(where, ErrorCode.INVALID, f"{field.name}: one line only.")
     return text
 
 
@@ -124,7 +128,9 @@ def validate_values(
     for field_id in changes:
         if field_id not in by_id:
             errors.append(
-                FieldError("customFields", "NOT_FOUND", f"No such custom field: {field_id}.")
+                FieldError(
+                    "customFields", ErrorCode.NOT_FOUND, f"No such custom field: {field_id}."
+                )
             )
     merged = {**current}
     # Parents first, so a linked child sees its parent's new value.
@@ -247,18 +253,20 @@ async def _check_owner(entity: CustomFieldEntity, owner_id: int | None) -> list[
     contact fields to no type."""
     if entity in (CustomFieldEntity.COMPANY, CustomFieldEntity.CONTACT):
         if owner_id is not None:
-            return [FieldError("ownerId", "INVALID", "Company and contact fields have no type.")]
+            return [
+                FieldError("ownerId", ErrorCode.INVALID, "Company and contact fields have no type.")
+            ]
         return []
     if entity == CustomFieldEntity.CONTRACT:
         if owner_id is None:
-            return [FieldError("ownerId", "REQUIRED", "Give the contract type.")]
+            return [FieldError("ownerId", ErrorCode.REQUIRED, "Give the contract type.")]
         if not await ContractType.filter(id=owner_id).exists():
-            return [FieldError("ownerId", "NOT_FOUND", "No such contract type.")]
+            return [FieldError("ownerId", ErrorCode.NOT_FOUND, "No such contract type.")]
     if entity == CustomFieldEntity.LEAD:
         if owner_id is None:
-            return [FieldError("ownerId", "REQUIRED", "Give the lead type.")]
+            return [FieldError("ownerId", ErrorCode.REQUIRED, "Give the lead type.")]
         if not await LeadType.filter(id=owner_id).exists():
-            return [FieldError("ownerId", "NOT_FOUND", "No such lead type.")]
+            return [FieldError("ownerId", ErrorCode.NOT_FOUND, "No such lead type.")]
     return []
 
 
@@ -266,50 +274,62 @@ async def _check_definition(data: dict[str, Any], field_id: int | None) -> list[
     errors: list[FieldError] = []
     name = (data.get("name") or "").strip()
     if not name:
-        errors.append(FieldError("name", "REQUIRED", "A name is required."))
+        errors.append(FieldError("name", ErrorCode.REQUIRED, "A name is required."))
     elif len(name) > 100 or "|" in name:
-        errors.append(FieldError("name", "INVALID", "At most 100 characters, no '|'."))
+        errors.append(FieldError("name", ErrorCode.INVALID, "At most 100 characters, no '|'."))
     else:
         clash = CustomField.filter(entity=data["entity"], owner_id=data.get("owner_id"), name=name)
         if field_id is not None:
             clash = clash.exclude(id=field_id)
         if await clash.exists():
-            errors.append(FieldError("name", "UNIQUE", "A field with this name exists."))
+            errors.append(FieldError("name", ErrorCode.UNIQUE, "A field with this name exists."))
     errors += await _check_owner(data["entity"], data.get("owner_id"))
     kind = data["kind"]
     options = data.get("options") or []
     if not all(isinstance(o, str) and o.strip() for o in options):
-        errors.append(FieldError("options", "INVALID", "Options must be non-empty text."))
+        errors.append(FieldError("options", ErrorCode.INVALID, "Options must be non-empty text."))
     if kind == CustomFieldKind.COMBO and not options:
-        errors.append(FieldError("options", "REQUIRED", "A combo needs at least one option."))
+        errors.append(
+            FieldError("options", ErrorCode.REQUIRED, "A combo needs at least one option.")
+        )
     if kind == CustomFieldKind.LINKED:
         if not options:
-            errors.append(FieldError("options", "REQUIRED", "A linked field needs options."))
+            errors.append(
+                FieldError("options", ErrorCode.REQUIRED, "A linked field needs options.")
+            )
         parent_id = data.get("parent_id")
         if parent_id is not None:
             parent = await CustomField.filter(id=parent_id).first()
             if parent is None or parent.kind != CustomFieldKind.LINKED:
                 errors.append(
-                    FieldError("parentId", "INVALID", "The parent must be a linked field.")
+                    FieldError("parentId", ErrorCode.INVALID, "The parent must be a linked field.")
                 )
             elif parent.entity != data["entity"] or parent.owner_id != data.get("owner_id"):
-                errors.append(FieldError("parentId", "INVALID", "The parent belongs elsewhere."))
+                errors.append(
+                    FieldError("parentId", ErrorCode.INVALID, "The parent belongs elsewhere.")
+                )
             elif parent_id == field_id:
                 errors.append(
-                    FieldError("parentId", "INVALID", "A field cannot be its own parent.")
+                    FieldError("parentId", ErrorCode.INVALID, "A field cannot be its own parent.")
                 )
             elif any("|" not in o for o in options):
                 errors.append(
                     FieldError(
-                        "options", "INVALID", 'Options of a child are "parent value|option".'
+                        "options",
+                        ErrorCode.INVALID,
+                        'Options of a child are "parent value|option".',
                     )
                 )
     elif data.get("parent_id") is not None:
-        errors.append(FieldError("parentId", "INVALID", "Only linked fields have a parent."))
+        errors.append(
+            FieldError("parentId", ErrorCode.INVALID, "Only linked fields have a parent.")
+        )
     section_id = data.get("section_id")
     if section_id is not None:
         if data["entity"] != CustomFieldEntity.COMPANY:
-            errors.append(FieldError("sectionId", "INVALID", "Only company fields have sections."))
+            errors.append(
+                FieldError("sectionId", ErrorCode.INVALID, "Only company fields have sections.")
+            )
         elif not await CustomFieldSection.filter(id=section_id).exists():
-            errors.append(FieldError("sectionId", "NOT_FOUND", "No such section."))
+            errors.append(FieldError("sectionId", ErrorCode.NOT_FOUND, "No such section."))
     return errors

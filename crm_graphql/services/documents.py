@@ -25,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
@@ -188,7 +188,7 @@ async def render(html_text: str, field: str = "pdf") -> bytes:
     try:
         return await render_pdf(html_text)
     except RenderError as exc:
-        code = "TOO_LARGE" if exc.code == "TOO_LARGE" else "RENDER_FAILED"
+        code = ErrorCode.TOO_LARGE if exc.code == ErrorCode.TOO_LARGE else ErrorCode.RENDER_FAILED
         raise FieldError(field, code, exc.message) from None
 
 

@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.idempotency import IdempotencyKey
 from crm_graphql.services.files.transactions import file_transaction
 from crm_graphql.settings import Settings
@@ -47,10 +48,12 @@ HEADER = "idempotency-key"
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 _BOUNDARY_RE = re.compile(r"boundary=(\"[^\"]+\"|[^;\s]+)", re.IGNORECASE)
 # Error codes that say "try again": such an answer is never stored.
-TRANSIENT_CODES = frozenset({"INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"})
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.INTERNAL_SERVER_ERROR, ErrorCode.TIMEOUT, ErrorCode.SERVICE_UNAVAILABLE}
+)
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+def _error(status: int, code: ErrorCode, message: str, **headers: str) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status, headers=headers or None)
 
@@ -72,7 +75,7 @@ class _LostClaim(Exception):
 
 
 class _Transient(Exception):
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: ErrorCode) -> None:
         self.code = code
 
 
@@ -139,7 +142,7 @@ async def claim(user_id: int, key: str, digest: str, config: Settings) -> Claim 
 def _in_use() -> Response:
     return _error(
         409,
-        "IDEMPOTENCY_KEY_IN_USE",
+        ErrorCode.IDEMPOTENCY_KEY_IN_USE,
         "A request with this Idempotency-Key is still running; retry in a moment.",
         **{"Retry-After": "1"},
     )
@@ -169,7 +172,7 @@ async def _claim_once(user_id: int, key: str, digest: str, config: Settings) -> 
         if row.request_hash != digest:
             return _error(
                 422,
-                "IDEMPOTENCY_KEY_REUSED",
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 "This Idempotency-Key was used with a different request; use a new key "
                 "for a new request.",
             )
@@ -211,9 +214,9 @@ async def _release(held: Claim) -> None:
         log.warning("could not release idempotency key %s; its lease will run out", held.row_id)
 
 
-def _transient_code(response: Response) -> str | None:
+def _transient_code(response: Response) -> ErrorCode | None:
     if response.status_code >= 500:
-        return "SERVICE_UNAVAILABLE"
+        return ErrorCode.SERVICE_UNAVAILABLE
     try:
         data = orjson.loads(bytes(response.body))
     except orjson.JSONDecodeError:
@@ -222,7 +225,7 @@ def _transient_code(response: Response) -> str | None:
         for error in (item.get("errors") or []) if isinstance(item, dict) else []:
             code = (error.get("extensions") or {}).get("code")
             if code in TRANSIENT_CODES:
-                return str(code)
+                return ErrorCode(code)
     return None
 
 
@@ -236,14 +239,14 @@ async def respond(
     if not _KEY_RE.match(key):
         return _error(
             400,
-            "IDEMPOTENCY_KEY_INVALID",
+            ErrorCode.IDEMPOTENCY_KEY_INVALID,
             "The Idempotency-Key must be 1 to 255 visible ASCII characters.",
         )
     viewer = request.scope.get("state", {}).get("viewer")
     if viewer is None:
         return _error(
             401,
-            "UNAUTHENTICATED",
+            ErrorCode.UNAUTHENTICATED,
             "An Idempotency-Key needs a bearer token: keys belong to a user.",
         )
     body = await request.body()

@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceStatus
@@ -56,16 +56,22 @@ async def crm_setup() -> CrmSetup:
 def clean_lines(raw: Sequence[Any], errors: list[FieldError]) -> list[tuple[str, int]]:
     lines: list[tuple[str, int]] = []
     if not raw:
-        errors.append(FieldError("lines", "REQUIRED", "An invoice needs at least one line."))
+        errors.append(
+            FieldError("lines", ErrorCode.REQUIRED, "An invoice needs at least one line.")
+        )
     if len(raw) > MAX_LINES:
-        errors.append(FieldError("lines", "TOO_LARGE", f"At most {MAX_LINES} lines."))
+        errors.append(FieldError("lines", ErrorCode.TOO_LARGE, f"At most {MAX_LINES} lines."))
         return lines
     for i, item in enumerate(raw):
         concept = str(_get(item, "concept") or "").strip()
         if not concept:
-            errors.append(FieldError(f"lines.{i}.concept", "REQUIRED", "A line needs a concept."))
+            errors.append(
+                FieldError(f"lines.{i}.concept", ErrorCode.REQUIRED, "A line needs a concept.")
+            )
         elif len(concept) > 500:
-            errors.append(FieldError(f"lines.{i}.concept", "TOO_LARGE", "At most 500 characters."))
+            errors.append(
+                FieldError(f"lines.{i}.concept", ErrorCode.TOO_LARGE, "At most 500 characters.")
+            )
         try:
             lines.append((concept, parse_amount(_get(item, "amount"), f"lines.{i}.amount")))
         except FieldError as exc:
@@ -76,16 +82,18 @@ def clean_lines(raw: Sequence[Any], errors: list[FieldError]) -> list[tuple[str,
 def clean_taxes(raw: Sequence[Any], errors: list[FieldError]) -> list[tuple[str, Decimal]]:
     taxes: list[tuple[str, Decimal]] = []
     if not raw:
-        errors.append(FieldError("taxes", "REQUIRED", "An invoice needs at least one tax."))
+        errors.append(FieldError("taxes", ErrorCode.REQUIRED, "An invoice needs at least one tax."))
     if len(raw) > MAX_TAXES:
-        errors.append(FieldError("taxes", "TOO_LARGE", f"At most {MAX_TAXES} taxes."))
+        errors.append(FieldError("taxes", ErrorCode.TOO_LARGE, f"At most {MAX_TAXES} taxes."))
         return taxes
     for i, item in enumerate(raw):
         name = str(_get(item, "name") or "").strip()
         if not name:
-            errors.append(FieldError(f"taxes.{i}.name", "REQUIRED", "A tax needs a name."))
+            errors.append(FieldError(f"taxes.{i}.name", ErrorCode.REQUIRED, "A tax needs a name."))
         elif len(name) > 100:
-            errors.append(FieldError(f"taxes.{i}.name", "TOO_LARGE", "At most 100 characters."))
+            errors.append(
+                FieldError(f"taxes.{i}.name", ErrorCode.TOO_LARGE, "At most 100 characters.")
+            )
         try:
             taxes.append((name, parse_percent(_get(item, "percent"), f"taxes.{i}.percent")))
         except FieldError as exc:
@@ -104,7 +112,9 @@ def clean_fields(data: dict[str, Any], errors: list[FieldError]) -> None:
             data[name] = "" if data[name] is None else str(data[name]).strip()
             if len(data[name]) > limit:
                 errors.append(
-                    FieldError(FIELD_NAMES[name], "TOO_LARGE", f"At most {limit} characters.")
+                    FieldError(
+                        FIELD_NAMES[name], ErrorCode.TOO_LARGE, f"At most {limit} characters."
+                    )
                 )
     if "language" in data:
         try:
@@ -129,7 +139,9 @@ def clean_fields(data: dict[str, Any], errors: list[FieldError]) -> None:
         if name in data and data[name] is not None:
             data[name] = enum(getattr(data[name], "value", data[name]))
     if "issued_on" in data and data["issued_on"] is None:
-        errors.append(FieldError("issuedOn", "REQUIRED", "An invoice needs a creation date."))
+        errors.append(
+            FieldError("issuedOn", ErrorCode.REQUIRED, "An invoice needs a creation date.")
+        )
 
 
 def check_dates(invoice_dates: dict[str, date | None], errors: list[FieldError]) -> None:
@@ -140,11 +152,13 @@ def check_dates(invoice_dates: dict[str, date | None], errors: list[FieldError])
     )
     if issued and expires and expires < issued:
         errors.append(
-            FieldError("expiresOn", "INVALID", "The expiration date is before the creation date.")
+            FieldError(
+                "expiresOn", ErrorCode.INVALID, "The expiration date is before the creation date."
+            )
         )
     if issued and paid and paid < issued:
         errors.append(
-            FieldError("paidOn", "INVALID", "The payment date is before the creation date.")
+            FieldError("paidOn", ErrorCode.INVALID, "The payment date is before the creation date.")
         )
 
 
@@ -153,7 +167,9 @@ async def bill_id_clash(bill_id: str, exclude_id: int | None) -> FieldError | No
     if exclude_id is not None:
         clash = clash.exclude(id=exclude_id)
     if await clash.exists():
-        return FieldError("billId", "UNIQUE", f"Another invoice has the bill ID '{bill_id}'.")
+        return FieldError(
+            "billId", ErrorCode.UNIQUE, f"Another invoice has the bill ID '{bill_id}'."
+        )
     return None
 
 
@@ -166,5 +182,7 @@ async def visible_contract_ids(raw: Sequence[Any], contracts_visible: Q) -> list
     found = set(await column_values(Contract.filter(contracts_visible, id__in=ids), "id"))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise FieldError("relatedContractIds", "NOT_FOUND", f"No such contract: {missing[0]}.")
+        raise FieldError(
+            "relatedContractIds", ErrorCode.NOT_FOUND, f"No such contract: {missing[0]}."
+        )
     return ids

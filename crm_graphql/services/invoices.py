@@ -25,7 +25,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
@@ -90,7 +90,7 @@ async def create_invoice(
         company_id = parse_id(data.pop("company_id", None), "companyId")
         company = await Company.filter(companies_visible, id=company_id).first()
         if company is None:
-            raise FieldError("companyId", "NOT_FOUND", "No such company.")
+            raise FieldError("companyId", ErrorCode.NOT_FOUND, "No such company.")
     except FieldError as exc:
         errors.append(exc)
     try:
@@ -104,11 +104,15 @@ async def create_invoice(
         data.pop("bill_id", None)
         if kind == InvoiceKind.RECEIVED:
             errors.append(
-                FieldError("billId", "REQUIRED", "A received invoice needs the supplier's bill ID.")
+                FieldError(
+                    "billId", ErrorCode.REQUIRED, "A received invoice needs the supplier's bill ID."
+                )
             )
         elif not setup.invoice_auto_number:
             errors.append(
-                FieldError("billId", "REQUIRED", "Automatic numbering is off: give a bill ID.")
+                FieldError(
+                    "billId", ErrorCode.REQUIRED, "Automatic numbering is off: give a bill ID."
+                )
             )
     elif clash := await bill_id_clash(bill_id, None):
         errors.append(clash)
@@ -116,7 +120,9 @@ async def create_invoice(
         data["paid_on"] = date.today()
     if create_reminder and not data.get("expires_on"):
         errors.append(
-            FieldError("expiresOn", "REQUIRED", "A payment reminder needs an expiration date.")
+            FieldError(
+                "expiresOn", ErrorCode.REQUIRED, "A payment reminder needs an expiration date."
+            )
         )
     if errors:
         raise PayloadErrors(errors)
@@ -132,7 +138,7 @@ async def create_invoice(
         await invoice.save()
     except IntegrityError:
         raise FieldError(
-            "billId", "UNIQUE", f"Another invoice has the bill ID '{invoice.bill_id}'."
+            "billId", ErrorCode.UNIQUE, f"Another invoice has the bill ID '{invoice.bill_id}'."
         ) from None
     await store_lines_and_taxes(invoice, lines, taxes)
     await set_contracts(invoice, contract_ids, contracts_visible)
@@ -174,7 +180,7 @@ async def update_invoice(
     taxes = clean_taxes(raw_taxes, errors) if raw_taxes is not None else None
     if "bill_id" in data:
         if not data["bill_id"]:
-            errors.append(FieldError("billId", "REQUIRED", "An invoice needs a bill ID."))
+            errors.append(FieldError("billId", ErrorCode.REQUIRED, "An invoice needs a bill ID."))
         elif clash := await bill_id_clash(data["bill_id"], invoice.id):
             errors.append(clash)
     old_company_id = invoice.company_id
@@ -182,7 +188,7 @@ async def update_invoice(
         try:
             company_id = parse_id(data.pop("company_id"), "companyId")
             if not await Company.filter(companies_visible, id=company_id).exists():
-                raise FieldError("companyId", "NOT_FOUND", "No such company.")
+                raise FieldError("companyId", ErrorCode.NOT_FOUND, "No such company.")
             data["company_id"] = company_id
         except FieldError as exc:
             errors.append(exc)
@@ -229,7 +235,7 @@ async def update_invoice(
         await save_versioned(invoice, "invoice")
     except IntegrityError:
         raise FieldError(
-            "billId", "UNIQUE", f"Another invoice has the bill ID '{invoice.bill_id}'."
+            "billId", ErrorCode.UNIQUE, f"Another invoice has the bill ID '{invoice.bill_id}'."
         ) from None
     await store_lines_and_taxes(invoice, lines, taxes)
     if contract_ids is not None:
@@ -265,7 +271,7 @@ async def set_status(
     if status == InvoiceStatus.PAID:
         data["paid_on"] = paid_on or date.today()
     elif paid_on is not None:
-        raise FieldError("paidOn", "INVALID", "A payment date goes only with PAID.")
+        raise FieldError("paidOn", ErrorCode.INVALID, "A payment date goes only with PAID.")
     else:
         data["paid_on"] = None
     return await update_invoice(viewer, invoice, data, Q(), Q(), request_id)
@@ -294,7 +300,7 @@ async def regenerate_pdf(viewer: Viewer, invoice: Invoice, request_id: str = "")
     it replaces the previous one once rendered, and retries a FAILED one; the invoice
     itself does not change. The one service call behind `invoiceRegeneratePdf`."""
     if invoice.kind != InvoiceKind.SUBMITTED:
-        raise FieldError("id", "INVALID", "Received invoices have no generated PDF.")
+        raise FieldError("id", ErrorCode.INVALID, "Received invoices have no generated PDF.")
     from crm_graphql.services.pdf_queue import queue_invoice_pdf
 
     await queue_invoice_pdf(invoice)
@@ -307,7 +313,7 @@ async def regenerate_pdf(viewer: Viewer, invoice: Invoice, request_id: str = "")
 async def delete_invoice(viewer: Viewer, invoice: Invoice, request_id: str = "") -> None:
     invoice_id = invoice.id
     if invoice.locked:
-        raise FieldError("id", "CONFLICT", "The invoice is locked: unlock it first.")
+        raise FieldError("id", ErrorCode.CONFLICT, "The invoice is locked: unlock it first.")
     await audit.record(
         viewer.user, audit.DELETE, "Invoice", invoice.id, invoice_snapshot(invoice), request_id
     )

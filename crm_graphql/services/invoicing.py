@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from tortoise.connection import get_connection
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -98,7 +98,7 @@ def parse_pattern(pattern: str) -> Pattern:
     if match is None:
         raise FieldError(
             "invoicePattern",
-            "INVALID",
+            ErrorCode.INVALID,
             "Use PREFIX[START]SUFFIX with START made of digits, e.g. 21/[1001] or FAC[0100]-B.",
         )
     return Pattern(match["prefix"], match["start"], match["suffix"])

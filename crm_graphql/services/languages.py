@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.values import primary_language
 
 LABELS: dict[str, dict[str, str]] = {
@@ -241,7 +241,7 @@ def check_language(value: str | None, field: str = "language") -> str:
     if code not in LABELS:
         raise FieldError(
             field,
-            "INVALID",
+            ErrorCode.INVALID,
             f"'{value}' is not a supported language; use one of: {', '.join(LANGUAGES)}.",
         )
     return code

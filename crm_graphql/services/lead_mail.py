@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import Lead, LeadActivityKind, LeadHistoryKind
 from crm_graphql.models.mail import MailTemplate, OutgoingMail
@@ -42,7 +42,9 @@ class Composed:
 def _sender(viewer: Viewer) -> tuple[str, str]:
     user = viewer.user
     if not user.email:
-        raise FieldError("from", "REQUIRED", "Your user has no e-mail address to send from.")
+        raise FieldError(
+            "from", ErrorCode.REQUIRED, "Your user has no e-mail address to send from."
+        )
     return user.email, user.real_name or user.username
 
 
@@ -64,23 +66,25 @@ async def send_reply(
     (and kept as lead files)."""
     errors: list[FieldError] = []
     if not lead.email:
-        errors.append(FieldError("leadId", "INVALID", "The lead has no e-mail address."))
+        errors.append(FieldError("leadId", ErrorCode.INVALID, "The lead has no e-mail address."))
     if template is not None:
         rendered_subject, rendered_body = render(template, lead, viewer.user)
         subject = subject if subject else rendered_subject
         body_html = body_html if body_html else rendered_body
     if not (subject or "").strip():
-        errors.append(FieldError("subject", "REQUIRED", "Give a subject (or a template)."))
+        errors.append(FieldError("subject", ErrorCode.REQUIRED, "Give a subject (or a template)."))
     if not (body_html or "").strip():
-        errors.append(FieldError("bodyHtml", "REQUIRED", "Give a body (or a template)."))
+        errors.append(FieldError("bodyHtml", ErrorCode.REQUIRED, "Give a body (or a template)."))
     elif len(body_html or "") > BODY_LIMIT:
-        errors.append(FieldError("bodyHtml", "TOO_LARGE", f"At most {BODY_LIMIT} characters."))
+        errors.append(
+            FieldError("bodyHtml", ErrorCode.TOO_LARGE, f"At most {BODY_LIMIT} characters.")
+        )
     cc: list[str] = []
     try:
         check_header("subject", subject or "")
         cc = parse_addresses("cc", copies)
         if len(cc) > MAX_COPIES:
-            raise FieldError("cc", "TOO_LARGE", f"At most {MAX_COPIES} copy addresses.")
+            raise FieldError("cc", ErrorCode.TOO_LARGE, f"At most {MAX_COPIES} copy addresses.")
     except FieldError as exc:
         errors.append(exc)
     try:
@@ -188,13 +192,15 @@ async def forward(
     try:
         recipients = parse_addresses("to", to)
         if not recipients:
-            raise FieldError("to", "REQUIRED", "Give at least one address.")
+            raise FieldError("to", ErrorCode.REQUIRED, "Give at least one address.")
         if len(recipients) > MAX_COPIES:
-            raise FieldError("to", "TOO_LARGE", f"At most {MAX_COPIES} addresses.")
+            raise FieldError("to", ErrorCode.TOO_LARGE, f"At most {MAX_COPIES} addresses.")
     except FieldError as exc:
         errors.append(exc)
     if len(comment) > BODY_LIMIT:
-        errors.append(FieldError("comment", "TOO_LARGE", f"At most {BODY_LIMIT} characters."))
+        errors.append(
+            FieldError("comment", ErrorCode.TOO_LARGE, f"At most {BODY_LIMIT} characters.")
+        )
     try:
         sender, sender_name = _sender(viewer)
     except FieldError as exc:

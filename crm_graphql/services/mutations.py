@@ -10,7 +10,7 @@ from tortoise import timezone
 from tortoise.exceptions import ValidationError
 from tortoise.models import Model
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.services.files.transactions import file_transaction
 
 T = TypeVar("T")
@@ -23,14 +23,14 @@ async def unique_name(
     at most `limit` characters, and not taken by another row."""
     name = name.strip()
     if not name:
-        raise FieldError("name", "REQUIRED", "A name is required.")
+        raise FieldError("name", ErrorCode.REQUIRED, "A name is required.")
     if len(name) > limit:
-        raise FieldError("name", "TOO_LARGE", f"At most {limit} characters.")
+        raise FieldError("name", ErrorCode.TOO_LARGE, f"At most {limit} characters.")
     clash = model.filter(name=name)
     if exclude_id is not None:
         clash = clash.exclude(id=exclude_id)
     if await clash.exists():
-        raise FieldError("name", "UNIQUE", "This name is taken.")
+        raise FieldError("name", ErrorCode.UNIQUE, "This name is taken.")
     return name
 
 
@@ -41,7 +41,7 @@ def check_version(obj: Any, data: dict[str, Any], noun: str) -> None:
     if version is not None and version != obj.version:
         raise FieldError(
             "version",
-            "STALE",
+            ErrorCode.STALE,
             f"The {noun} changed since you read it (version {obj.version}, you sent "
             f"{version}); reload and retry.",
         )
@@ -50,7 +50,7 @@ def check_version(obj: Any, data: dict[str, Any], noun: str) -> None:
 def stale(noun: str) -> FieldError:
     return FieldError(
         "version",
-        "STALE",
+        ErrorCode.STALE,
         f"The {noun} changed while your change was being saved; reload and retry.",
     )
 
@@ -112,8 +112,8 @@ def validation_field_error(exc: ValidationError) -> FieldError:
     column = (length.group(1) if length else named.group(1) if named else None) or None
     field = _camel(column) if column else None
     if length:
-        return FieldError(field, "TOO_LARGE", f"At most {length.group(2)} characters.")
-    return FieldError(field, "INVALID", "The value does not fit this field.")
+        return FieldError(field, ErrorCode.TOO_LARGE, f"At most {length.group(2)} characters.")
+    return FieldError(field, ErrorCode.INVALID, "The value does not fit this field.")
 
 
 def _camel(name: str) -> str:
@@ -128,7 +128,9 @@ def refuse_nulls(model: type[Model], data: dict[str, Any], *also: str) -> None:
     as a NOT NULL violation."""
     fields = model._meta.fields_map
     errors = [
-        FieldError(_camel(name), "REQUIRED", "Cannot be null; leave the field out to keep it.")
+        FieldError(
+            _camel(name), ErrorCode.REQUIRED, "Cannot be null; leave the field out to keep it."
+        )
         for name, value in data.items()
         if value is None and (name in also or (name in fields and not fields[name].null))
     ]

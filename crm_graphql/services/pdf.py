@@ -34,6 +34,7 @@ from typing import Any
 
 import nh3
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.settings import Settings, settings
 
 log = logging.getLogger("crm_graphql.pdf")
@@ -141,7 +142,7 @@ INSTALL_HINT = (
 
 
 class RenderError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -232,7 +233,7 @@ class Renderer:
                 )
             except Exception as exc:
                 log.error("cannot launch Chromium (%s): %s", executable, exc)
-                raise RenderError("NO_BROWSER", INSTALL_HINT) from exc
+                raise RenderError(ErrorCode.NO_BROWSER, INSTALL_HINT) from exc
             self._generation += 1
             self.launches += 1
             if self._free is None:
@@ -278,7 +279,7 @@ class Renderer:
         document = CSP + _HTTP_EQUIV.sub("data-blocked-http-equiv", html)
         if len(document.encode("utf-8")) > self.max_html_bytes:
             raise RenderError(
-                "TOO_LARGE", f"The document is over {self.max_html_bytes} bytes of HTML."
+                ErrorCode.TOO_LARGE, f"The document is over {self.max_html_bytes} bytes of HTML."
             )
         limit = self.timeout if time_limit is None else time_limit
         await self._ensure_browser()
@@ -287,7 +288,7 @@ class Renderer:
         try:
             slot = await asyncio.wait_for(free.get(), limit * 4)
         except TimeoutError:
-            raise RenderError("BUSY", "The PDF renderer is busy; try again.") from None
+            raise RenderError(ErrorCode.BUSY, "The PDF renderer is busy; try again.") from None
         keep: _Slot | None = None
         try:
             try:
@@ -306,18 +307,22 @@ class Renderer:
             except TimeoutError:
                 log.warning("a PDF render went over %s s; its page is replaced", limit)
                 raise RenderError(
-                    "TIMEOUT", f"Rendering the PDF took more than {limit:g} s."
+                    ErrorCode.TIMEOUT, f"Rendering the PDF took more than {limit:g} s."
                 ) from None
             except RenderError:
                 raise
             except Exception as exc:
                 log.warning("a PDF render failed: %s", exc)
-                raise RenderError("RENDER_FAILED", "The PDF could not be rendered.") from exc
+                raise RenderError(
+                    ErrorCode.RENDER_FAILED, "The PDF could not be rendered."
+                ) from exc
             slot.renders += 1
             if slot.renders < self.recycle_after:
                 keep = slot
             if len(data) > self.max_pdf_bytes:
-                raise RenderError("TOO_LARGE", f"The PDF is over {self.max_pdf_bytes} bytes.")
+                raise RenderError(
+                    ErrorCode.TOO_LARGE, f"The PDF is over {self.max_pdf_bytes} bytes."
+                )
             return data
         finally:
             if keep is None and slot is not None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from tortoise.expressions import F
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
 from crm_graphql.models.users import User
@@ -199,7 +199,9 @@ async def render_one(invoice_id: int, config: Settings | None = None) -> bool:
             state.last_error, state.last_error_at = exc.message, time.monotonic()
             log.warning("invoice %s: PDF render failed: %s", invoice_id, exc.message)
             with _db_scope(config):
-                await _record_failure(invoice, seq, exc.message, exc.code == "TOO_LARGE", config)
+                await _record_failure(
+                    invoice, seq, exc.message, exc.code == ErrorCode.TOO_LARGE, config
+                )
             return False
     finally:
         state.rendering.pop(invoice_id, None)

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.leads import PROGRESS_NAMES
 from crm_graphql.models.setup import CrmSetup, PaymentMethod
@@ -68,7 +68,7 @@ def _text(data: dict[str, Any], key: str, field: str, limit: int, errors: list[F
         return
     value = str(data[key] or "")
     if len(value) > limit:
-        errors.append(FieldError(field, "TOO_LARGE", f"At most {limit} characters."))
+        errors.append(FieldError(field, ErrorCode.TOO_LARGE, f"At most {limit} characters."))
     data[key] = value
 
 
@@ -80,7 +80,9 @@ def _validated(data: dict[str, Any]) -> dict[str, Any]:
         pattern = str(changes["invoice_pattern"] or "").strip()
         if len(pattern) > MAX_PATTERN:
             errors.append(
-                FieldError("invoicePattern", "TOO_LARGE", f"At most {MAX_PATTERN} characters.")
+                FieldError(
+                    "invoicePattern", ErrorCode.TOO_LARGE, f"At most {MAX_PATTERN} characters."
+                )
             )
         else:
             try:
@@ -105,14 +107,18 @@ def _validated(data: dict[str, Any]) -> dict[str, Any]:
     if "tax_name" in changes:
         name = str(changes["tax_name"] or "").strip()
         if not name:
-            errors.append(FieldError("taxName", "REQUIRED", "Give the tax a name, e.g. VAT."))
+            errors.append(
+                FieldError("taxName", ErrorCode.REQUIRED, "Give the tax a name, e.g. VAT.")
+            )
         elif len(name) > MAX_TAX_NAME:
-            errors.append(FieldError("taxName", "TOO_LARGE", f"At most {MAX_TAX_NAME} characters."))
+            errors.append(
+                FieldError("taxName", ErrorCode.TOO_LARGE, f"At most {MAX_TAX_NAME} characters.")
+            )
         changes["tax_name"] = name
     _text(changes, "invoice_header", "invoiceHeader", MAX_TEXT, errors)
     _text(changes, "invoice_footer", "invoiceFooter", MAX_TEXT, errors)
     if "invoice_auto_number" in changes and changes["invoice_auto_number"] is None:
-        errors.append(FieldError("invoiceAutoNumber", "REQUIRED", "True or false."))
+        errors.append(FieldError("invoiceAutoNumber", ErrorCode.REQUIRED, "True or false."))
     _lead_parameters(changes, errors)
     _mail_parameters(changes, errors)
     if errors:
@@ -126,9 +132,13 @@ def _lead_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
         for item in changes["lead_progress_names"] or []:
             name = str(item.name or "").strip()
             if item.code not in PROGRESS_NAMES:
-                errors.append(FieldError("leadProgressNames", "INVALID", f"No code {item.code}."))
+                errors.append(
+                    FieldError("leadProgressNames", ErrorCode.INVALID, f"No code {item.code}.")
+                )
             elif not name or len(name) > 60:
-                errors.append(FieldError("leadProgressNames", "INVALID", "Names: 1 to 60 chars."))
+                errors.append(
+                    FieldError("leadProgressNames", ErrorCode.INVALID, "Names: 1 to 60 chars.")
+                )
             else:
                 names[str(item.code)] = name
         changes["lead_progress_names"] = names
@@ -136,10 +146,14 @@ def _lead_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
         found = [str(c or "").strip() for c in changes["lead_channels"] or []]
         if not 1 <= len(found) <= 30 or any(not c or len(c) > 60 for c in found):
             errors.append(
-                FieldError("leadChannels", "INVALID", "1 to 30 channels of 1 to 60 characters.")
+                FieldError(
+                    "leadChannels", ErrorCode.INVALID, "1 to 30 channels of 1 to 60 characters."
+                )
             )
         elif len(set(found)) != len(found):
-            errors.append(FieldError("leadChannels", "INVALID", "A channel is listed twice."))
+            errors.append(
+                FieldError("leadChannels", ErrorCode.INVALID, "A channel is listed twice.")
+            )
         changes["lead_channels"] = found
     _bounded(changes, "lead_stale_days", "leadStaleDays", 1, 3650, errors)
 
@@ -148,7 +162,7 @@ def _bounded(
     changes: dict[str, Any], key: str, field: str, low: int, high: int, errors: list[FieldError]
 ) -> None:
     if key in changes and (changes[key] is None or not low <= changes[key] <= high):
-        errors.append(FieldError(field, "INVALID", f"Between {low} and {high}."))
+        errors.append(FieldError(field, ErrorCode.INVALID, f"Between {low} and {high}."))
 
 
 def _mail_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
@@ -166,28 +180,28 @@ def _mail_parameters(changes: dict[str, Any], errors: list[FieldError]) -> None:
         value = str(changes[key] or "").strip()
         # Header and protocol values: a line break here could inject headers or commands.
         if any(c in value for c in "\r\n\0"):
-            errors.append(FieldError(field, "INVALID", "No line breaks or NUL characters."))
+            errors.append(FieldError(field, ErrorCode.INVALID, "No line breaks or NUL characters."))
         elif len(value) > 254:
-            errors.append(FieldError(field, "TOO_LARGE", "At most 254 characters."))
+            errors.append(FieldError(field, ErrorCode.TOO_LARGE, "At most 254 characters."))
         changes[key] = value
     address = changes.get("mail_reference_address")
     if address and not is_email(address):
-        errors.append(FieldError("mailReferenceAddress", "INVALID", "Not a valid address."))
+        errors.append(FieldError("mailReferenceAddress", ErrorCode.INVALID, "Not a valid address."))
     if "smtp_security" in changes:
         security = getattr(changes["smtp_security"], "value", changes["smtp_security"])
         if security not in ("NONE", "STARTTLS", "TLS"):
-            errors.append(FieldError("smtpSecurity", "INVALID", "NONE, STARTTLS or TLS."))
+            errors.append(FieldError("smtpSecurity", ErrorCode.INVALID, "NONE, STARTTLS or TLS."))
         changes["smtp_security"] = security
     _bounded(changes, "smtp_port", "smtpPort", 1, 65535, errors)
     _bounded(changes, "imap_port", "imapPort", 1, 65535, errors)
     _bounded(changes, "mail_poll_seconds", "mailPollSeconds", 10, 86400, errors)
     if "imap_ssl" in changes and changes["imap_ssl"] is None:
-        errors.append(FieldError("imapSsl", "REQUIRED", "True or false."))
+        errors.append(FieldError("imapSsl", ErrorCode.REQUIRED, "True or false."))
 
 
 def _stale() -> FieldError:
     return FieldError(
-        "version", "STALE", "The CRM setup changed since you read it; reload and retry."
+        "version", ErrorCode.STALE, "The CRM setup changed since you read it; reload and retry."
     )
 
 
@@ -227,7 +241,9 @@ async def set_logo(
     head = await _head(upload)
     content_type = sniff_image_type(head)
     if content_type is None:
-        raise FieldError("file", "INVALID", "The logo must be a PNG, JPEG, GIF or WebP image.")
+        raise FieldError(
+            "file", ErrorCode.INVALID, "The logo must be a PNG, JPEG, GIF or WebP image."
+        )
     limit = min(MAX_LOGO_BYTES, config.limits.max_upload_bytes)
     limited = dataclasses.replace(
         config, limits=dataclasses.replace(config.limits, max_upload_bytes=limit)
@@ -297,7 +313,9 @@ async def _head(upload: Any, size: int = 16) -> bytes:
         return bytes(head)
     if isinstance(upload, bytes | bytearray | memoryview):
         return bytes(upload[:size])
-    raise FieldError("file", "INVALID", "Send the logo as a GraphQL multipart request part.")
+    raise FieldError(
+        "file", ErrorCode.INVALID, "Send the logo as a GraphQL multipart request part."
+    )
 
 
 async def logo_file(setup: CrmSetup) -> StoredFile | None:
@@ -318,9 +336,11 @@ def _method_values(data: dict[str, Any]) -> dict[str, Any]:
     if "name" in values:
         name = str(values["name"] or "").strip()
         if not name:
-            errors.append(FieldError("name", "REQUIRED", "Give the payment method a name."))
+            errors.append(FieldError("name", ErrorCode.REQUIRED, "Give the payment method a name."))
         elif len(name) > MAX_METHOD_NAME:
-            errors.append(FieldError("name", "TOO_LARGE", f"At most {MAX_METHOD_NAME} characters."))
+            errors.append(
+                FieldError("name", ErrorCode.TOO_LARGE, f"At most {MAX_METHOD_NAME} characters.")
+            )
         values["name"] = name
     _text(values, "text", "text", MAX_TEXT, errors)
     if errors:
@@ -336,7 +356,7 @@ async def _name_taken(name: str, exclude_id: int | None = None) -> bool:
 
 
 def _unique_name() -> FieldError:
-    return FieldError("name", "UNIQUE", "A payment method with this name exists.")
+    return FieldError("name", ErrorCode.UNIQUE, "A payment method with this name exists.")
 
 
 async def create_payment_method(

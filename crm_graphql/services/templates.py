@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.services import audit
 from crm_graphql.services.auth import Viewer
@@ -22,15 +22,17 @@ def _clean(data: dict[str, Any], creating: bool) -> list[FieldError]:
     if "name" in data or creating:
         name = str(data.get("name") or "").strip()
         if not name:
-            errors.append(FieldError("name", "REQUIRED", "Give the template a name."))
+            errors.append(FieldError("name", ErrorCode.REQUIRED, "Give the template a name."))
         elif len(name) > MAX_NAME:
-            errors.append(FieldError("name", "TOO_LARGE", f"At most {MAX_NAME} characters."))
+            errors.append(
+                FieldError("name", ErrorCode.TOO_LARGE, f"At most {MAX_NAME} characters.")
+            )
         data["name"] = name
     for key, limit in (("description", MAX_DESCRIPTION), ("html", MAX_HTML)):
         if key in data:
             data[key] = str(data[key] or "")
             if len(data[key]) > limit:
-                errors.append(FieldError(key, "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(FieldError(key, ErrorCode.TOO_LARGE, f"At most {limit} characters."))
     return errors
 
 
@@ -41,7 +43,7 @@ async def _unique(name: str | None, exclude: int | None) -> list[FieldError]:
     if exclude is not None:
         query = query.exclude(id=exclude)
     if await query.exists():
-        return [FieldError("name", "UNIQUE", f"A template named '{name}' exists.")]
+        return [FieldError("name", ErrorCode.UNIQUE, f"A template named '{name}' exists.")]
     return []
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tortoise.models import Model
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
@@ -32,7 +32,9 @@ _USER_TEXT_LIMITS = {
 async def _get(model: type[Model], value: Any, field: str) -> Any:
     obj = await model.filter(id=parse_id(value, field)).first()
     if obj is None:
-        raise FieldError(field, "NOT_FOUND", f"No {model.__name__.lower()} with id {value}.")
+        raise FieldError(
+            field, ErrorCode.NOT_FOUND, f"No {model.__name__.lower()} with id {value}."
+        )
     return obj
 
 
@@ -42,19 +44,23 @@ def _validate_user_fields(data: dict[str, Any]) -> list[FieldError]:
         errors.append(
             FieldError(
                 "username",
-                "INVALID",
+                ErrorCode.INVALID,
                 "Username: 1 to 60 letters, digits or . _ @ - characters.",
             )
         )
     if data.get("email") and not is_email(data["email"]):
-        errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
+        errors.append(FieldError("email", ErrorCode.INVALID, "Not a valid e-mail address."))
     if "language" in data and not is_language_tag(data["language"]):
-        errors.append(FieldError("language", "INVALID", "Use a language code such as en or es."))
+        errors.append(
+            FieldError("language", ErrorCode.INVALID, "Use a language code such as en or es.")
+        )
     if "password" in data and (reason := validate_password(data["password"])):
-        errors.append(FieldError("password", "INVALID", reason))
+        errors.append(FieldError("password", ErrorCode.INVALID, reason))
     for name, limit in _USER_TEXT_LIMITS.items():
         if len(data.get(name) or "") > limit:
-            errors.append(FieldError(_camel(name), "TOO_LARGE", f"At most {limit} characters."))
+            errors.append(
+                FieldError(_camel(name), ErrorCode.TOO_LARGE, f"At most {limit} characters.")
+            )
     return errors
 
 
@@ -72,9 +78,11 @@ async def _resolve_company(data: dict[str, Any]) -> None:
 async def create_user(actor: Viewer, data: dict[str, Any], request_id: str = "") -> User:
     errors = _validate_user_fields(data)
     if data.get("is_superadmin") and not actor.is_superadmin:
-        errors.append(FieldError("isSuperadmin", "FORBIDDEN", "Only a superadmin may set this."))
+        errors.append(
+            FieldError("isSuperadmin", ErrorCode.FORBIDDEN, "Only a superadmin may set this.")
+        )
     if await User.filter(username=data.get("username", "")).exists():
-        errors.append(FieldError("username", "UNIQUE", "This username is taken."))
+        errors.append(FieldError("username", ErrorCode.UNIQUE, "This username is taken."))
     if errors:
         raise PayloadErrors(errors)
     await _resolve_company(data)
@@ -91,7 +99,9 @@ async def update_user(
     check_version(target, data, "user")
     errors = _validate_user_fields(data)
     if "is_superadmin" in data and not actor.is_superadmin:
-        errors.append(FieldError("isSuperadmin", "FORBIDDEN", "Only a superadmin may set this."))
+        errors.append(
+            FieldError("isSuperadmin", ErrorCode.FORBIDDEN, "Only a superadmin may set this.")
+        )
     if errors:
         raise PayloadErrors(errors)
     await _resolve_company(data)
@@ -108,7 +118,7 @@ async def update_user(
 
 async def delete_user(actor: Viewer, target: User, request_id: str = "") -> None:
     if target.id == actor.user.id:
-        raise FieldError("id", "CONFLICT", "You cannot delete your own account.")
+        raise FieldError("id", ErrorCode.CONFLICT, "You cannot delete your own account.")
     await audit.record(
         actor.user, audit.DELETE, "User", target.id, audit.snapshot(target), request_id
     )
@@ -152,7 +162,9 @@ async def update_profile(
 
 async def delete_profile(actor: Viewer, profile: Profile, request_id: str = "") -> None:
     if await Assignment.filter(profile_id=profile.id).exists():
-        raise FieldError("id", "CONFLICT", "The profile is assigned to users; unassign it first.")
+        raise FieldError(
+            "id", ErrorCode.CONFLICT, "The profile is assigned to users; unassign it first."
+        )
     await audit.record(
         actor.user, audit.DELETE, "Profile", profile.id, audit.snapshot(profile), request_id
     )
@@ -170,7 +182,7 @@ async def create_group(actor: Viewer, name: str, description: str, request_id: s
 
 async def delete_group(actor: Viewer, group: Group, request_id: str = "") -> None:
     if group.name == DEFAULT_GROUP:
-        raise FieldError("id", "CONFLICT", 'The group "All" cannot be deleted.')
+        raise FieldError("id", ErrorCode.CONFLICT, 'The group "All" cannot be deleted.')
     await audit.record(
         actor.user, audit.DELETE, "Group", group.id, audit.snapshot(group), request_id
     )
@@ -186,7 +198,9 @@ async def create_assignment(
     else:
         group = await Group.get(name=DEFAULT_GROUP)
     if await Assignment.filter(user_id=user.id, profile_id=profile.id, group_id=group.id).exists():
-        raise FieldError("profileId", "UNIQUE", "The user already holds this profile there.")
+        raise FieldError(
+            "profileId", ErrorCode.UNIQUE, "The user already holds this profile there."
+        )
     assignment = await Assignment.create(user_id=user.id, profile_id=profile.id, group_id=group.id)
     await audit.record(
         actor.user,

@@ -7,16 +7,23 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
-from crm_graphql.schema.leads import LeadTagInput, LeadTagPayload, LeadTypeInput, LeadTypePayload
+from crm_graphql.schema.leads import (
+    LeadTagInput,
+    LeadTagPayload,
+    LeadTagUpdateInput,
+    LeadTypeInput,
+    LeadTypePayload,
+    LeadTypeUpdateInput,
+)
 from crm_graphql.services import leads as service
 from crm_graphql.services.contracts import parse_ref
-from crm_graphql.services.mutations import atomic
+from crm_graphql.services.mutations import atomic, refuse_nulls
 
 Described = strawberry.argument
 
@@ -37,16 +44,20 @@ class LeadKindsMutation:
     async def lead_type_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The lead type.")],
-        input: Annotated[LeadTypeInput, Described(description="New values.")],
+        input: Annotated[
+            LeadTypeUpdateInput, Described(description="The lead type and its changes.")
+        ],
     ) -> LeadTypePayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> LeadTypeModel:
-            kind = await _get(LeadTypeModel, id, "No such lead type.")
-            return await service.save_type(
-                viewer, kind, input_fields(input), info.context.request_id
-            )
+            kind = await _get(LeadTypeModel, data.pop("id"), "No such lead type.")
+            refuse_nulls(LeadTypeModel, data)
+            # Fields left out keep their values.
+            data.setdefault("name", kind.name)
+            data.setdefault("description", kind.description)
+            return await service.save_type(viewer, kind, data, info.context.request_id)
 
         kind, errors = await atomic(work)
         return LeadTypePayload(lead_type=kind, errors=user_errors(errors))
@@ -81,14 +92,18 @@ class LeadKindsMutation:
     async def lead_tag_update(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, Described(description="The tag.")],
-        input: Annotated[LeadTagInput, Described(description="New values.")],
+        input: Annotated[LeadTagUpdateInput, Described(description="The tag and its changes.")],
     ) -> LeadTagPayload:
         viewer = info.context.require_viewer()
+        data = input_fields(input)
 
         async def work() -> LeadTag:
-            tag = await _get(LeadTag, id, "No such tag.")
-            return await service.save_tag(viewer, tag, input_fields(input), info.context.request_id)
+            tag = await _get(LeadTag, data.pop("id"), "No such tag.")
+            refuse_nulls(LeadTag, data)
+            # Fields left out keep their values.
+            data.setdefault("name", tag.name)
+            data.setdefault("colour", tag.colour)
+            return await service.save_tag(viewer, tag, data, info.context.request_id)
 
         tag, errors = await atomic(work)
         return LeadTagPayload(tag=tag, errors=user_errors(errors))
@@ -113,5 +128,5 @@ class LeadKindsMutation:
 async def _get(model: Any, value: Any, message: str) -> Any:
     found = await model.filter(id=parse_ref(value, "id")).first()
     if found is None:
-        raise FieldError("id", "NOT_FOUND", message)
+        raise FieldError("id", ErrorCode.NOT_FOUND, message)
     return found

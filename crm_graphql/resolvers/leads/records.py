@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.leads import Lead
@@ -70,14 +70,18 @@ class LeadRecordsMutation:
                     # Refused for every e-mail alike: the answer must not tell known ones.
                     raise FieldError(
                         "refuseDuplicates",
-                        "FORBIDDEN",
+                        ErrorCode.FORBIDDEN,
                         "A web-form token cannot refuse duplicates: they are flagged for review.",
                     )
                 for key, field in (("owner_id", "ownerId"), ("company_id", "companyId")):
                     if data.pop(key, None) is not None:
-                        raise FieldError(field, "FORBIDDEN", "A web-form token cannot set this.")
+                        raise FieldError(
+                            field, ErrorCode.FORBIDDEN, "A web-form token cannot set this."
+                        )
                 if not (data.get("email") or "").strip():
-                    raise FieldError("email", "REQUIRED", "A web-form lead needs an e-mail.")
+                    raise FieldError(
+                        "email", ErrorCode.REQUIRED, "A web-form lead needs an e-mail."
+                    )
                 data["owner_id"] = None
                 data["company_id"] = None
                 if not data.get("channel"):

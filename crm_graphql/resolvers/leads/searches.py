@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.leads import LEAD_BITS
@@ -29,7 +29,7 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
     try:
         text = orjson.dumps(value).decode()
     except orjson.JSONEncodeError:  # integers beyond 64 bits, which no filter holds
-        raise FieldError("filter", "INVALID", "Not a valid lead filter.") from None
+        raise FieldError("filter", ErrorCode.INVALID, "Not a valid lead filter.") from None
     try:
         return parse_filter(
             info.schema,
@@ -39,7 +39,7 @@ def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
             info.context.settings.limits,
         )
     except BadFilter as exc:
-        raise FieldError("filter", "INVALID", str(exc)) from None
+        raise FieldError("filter", ErrorCode.INVALID, str(exc)) from None
 
 
 @strawberry.type
@@ -88,7 +88,7 @@ class LeadSearchesMutation:
                 user_id=viewer.user.id, id=parse_ref(id, "id")
             ).first()
             if found is None:
-                raise FieldError("id", "NOT_FOUND", "No such saved search.")
+                raise FieldError("id", ErrorCode.NOT_FOUND, "No such saved search.")
             await found.delete()
 
         _, errors = await atomic(work)

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import Lead, LeadActivity
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.leads import can_delete_lead, can_take_lead
@@ -37,7 +37,7 @@ class LeadWorkflowMutation:
         async def work() -> Lead:
             lead = await visible_lead(info, id)
             if lead.owner_id is not None:
-                raise FieldError("id", "CONFLICT", "The lead already has an owner.")
+                raise FieldError("id", ErrorCode.CONFLICT, "The lead already has an owner.")
             if not can_take_lead(viewer, lead):
                 raise info.context.deny(f"Lead {lead.id}", "needs LW")
             return await service.take_lead(viewer, lead, info.context.request_id)

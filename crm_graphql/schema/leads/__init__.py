@@ -18,7 +18,9 @@ from crm_graphql.schema.leads.inputs import (
     LeadActivityInput,
     LeadCreateInput,
     LeadTagInput,
+    LeadTagUpdateInput,
     LeadTypeInput,
+    LeadTypeUpdateInput,
     LeadUpdateInput,
 )
 from crm_graphql.schema.leads.payloads import (
@@ -70,8 +72,10 @@ __all__ = [
     "LeadTagInput",
     "LeadTagPayload",
     "LeadTagType",
+    "LeadTagUpdateInput",
     "LeadTypeInput",
     "LeadTypePayload",
+    "LeadTypeUpdateInput",
     "LeadUpdateInput",
     "LeadViewerCan",
     "ProgressFilter",

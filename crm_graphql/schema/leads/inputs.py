@@ -109,7 +109,25 @@ class LeadTypeInput:
     description: str = strawberry.field(default="", description="What it is for.")
 
 
+@strawberry.input(description="Changes to a lead type: only the fields given change.")
+class LeadTypeUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The lead type.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (unique).")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What it is for."
+    )
+
+
 @strawberry.input(description="A lead tag.")
 class LeadTagInput:
     name: str = strawberry.field(description="Name (unique, at most 60 characters).")
     colour: str = strawberry.field(default="#808080", description="Colour, #rrggbb.")
+
+
+@strawberry.input(description="Changes to a lead tag: only the fields given change.")
+class LeadTagUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The tag.")
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Name (unique, at most 60 characters)."
+    )
+    colour: str | None = strawberry.field(default=strawberry.UNSET, description="Colour, #rrggbb.")

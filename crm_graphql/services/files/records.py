@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
@@ -47,14 +47,14 @@ async def store(
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise FieldError(
-            "description", "TOO_LARGE", f"At most {MAX_DESCRIPTION_LENGTH} characters."
+            "description", ErrorCode.TOO_LARGE, f"At most {MAX_DESCRIPTION_LENGTH} characters."
         )
     limit = config.limits.max_upload_bytes
     stored_name = new_stored_name()
     try:
         size, sha = await write_bytes(source, stored_name, config)
     except TooLarge:
-        raise FieldError("file", "TOO_LARGE", upload_too_large(limit)) from None
+        raise FieldError("file", ErrorCode.TOO_LARGE, upload_too_large(limit)) from None
     stored = await StoredFile.create(
         generated=generated,
         owner_kind=owner_kind,

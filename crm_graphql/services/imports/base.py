@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from crm_graphql.errors import PayloadErrors
+from crm_graphql.errors import ErrorCode, PayloadErrors
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
@@ -54,7 +54,10 @@ class Importer:
     def split(self, line: int, cells: list[str]) -> Row | RowError:
         if len(cells) != self.width():
             return RowError(
-                line, None, "INVALID", f"Expected {self.width()} columns, found {len(cells)}."
+                line,
+                None,
+                ErrorCode.INVALID,
+                f"Expected {self.width()} columns, found {len(cells)}.",
             )
         return self.row(line, [unescape(c) for c in cells])
 
@@ -129,9 +132,9 @@ class Importer:
             return
         user = self.users.get(username)
         if user is None:
-            row.fail("manager", "NOT_FOUND", f"No user '{username}'.")
+            row.fail("manager", ErrorCode.NOT_FOUND, f"No user '{username}'.")
         elif not user[1] and (target is None or target[key] != user[0]):
-            row.fail("manager", "INVALID", f"The user '{username}' is disabled.")
+            row.fail("manager", ErrorCode.INVALID, f"The user '{username}' is disabled.")
         else:
             row.data[key] = user[0]
 
@@ -158,7 +161,7 @@ class Importer:
             return
         if row.extra.get("read_only"):
             column, message = row.extra["read_only"]
-            row.fail(column, "FORBIDDEN", message)
+            row.fail(column, ErrorCode.FORBIDDEN, message)
         if row.problems:
             result.reject(row.line, row.problems)
         elif target is None:

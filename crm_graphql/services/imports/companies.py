@@ -13,6 +13,7 @@ from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Lower
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services import companies as company_rules
@@ -89,17 +90,21 @@ class CompanyImport(Importer):
         elif payment.isascii() and payment.lstrip("-").isdigit() and len(payment) < 10:
             data["payment_conditions"] = int(payment)
         else:
-            row.fail("payment conditions", "INVALID", "Days between 0 and 3650.")
+            row.fail("payment conditions", ErrorCode.INVALID, "Days between 0 and 3650.")
         for problem in company_rules._clean(data):
             row.fail(_COMPANY_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message)
         if data["name"]:
             first = self.names.setdefault(data["name"].lower(), line)
             if first != line:
-                row.fail("name", "UNIQUE", f"The name is already on line {first} of the file.")
+                row.fail(
+                    "name", ErrorCode.UNIQUE, f"The name is already on line {first} of the file."
+                )
         if data["fiscal_id"]:
             first = self.fiscal_ids.setdefault(data["fiscal_id"], line)
             if first != line:
-                row.fail("fiscal id", "UNIQUE", f"The fiscal id is already on line {first}.")
+                row.fail(
+                    "fiscal id", ErrorCode.UNIQUE, f"The fiscal id is already on line {first}."
+                )
         return row
 
     async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
@@ -159,32 +164,38 @@ class CompanyImport(Importer):
         target = existing.get(data.get("name", "").lower())
         if target is not None:
             if target["id"] not in visible:
-                row.fail("name", "UNIQUE", "Another company has this name.")
+                row.fail("name", ErrorCode.UNIQUE, "Another company has this name.")
                 return
             if not access.can_edit(SimpleNamespace(**target)):
                 # Refused only if the row changes something (see classify).
                 row.extra["read_only"] = ("name", "You may not edit this company.")
         elif not access.can_create:
-            row.fail("name", "FORBIDDEN", "You may not create companies.")
+            row.fail("name", ErrorCode.FORBIDDEN, "You may not create companies.")
             return
         # As companyUpdate checks only the fields it is sent, an update checks only the
         # references it changes: the unchanged parent of a company may be invisible.
         role_id = data.get("role_id")
         unchanged_role = target is not None and role_id == target["role_id"]
         if role_id is not None and not unchanged_role and role_id not in (self.roles or ()):
-            row.fail("id company role", "NOT_FOUND", f"No company role with id {role_id}.")
+            row.fail("id company role", ErrorCode.NOT_FOUND, f"No company role with id {role_id}.")
         parent_id = data.get("parent_id")
         unchanged_parent = target is not None and parent_id == target["parent_id"]
         if parent_id is not None and not unchanged_parent:
             path = parents.get(parent_id)
             if path is None:
                 row.fail(
-                    "id parent", "NOT_FOUND", f"No company with id {parent_id} (visible to you)."
+                    "id parent",
+                    ErrorCode.NOT_FOUND,
+                    f"No company with id {parent_id} (visible to you).",
                 )
             elif target is not None and (
                 parent_id == target["id"] or path.startswith(target["path"])
             ):
-                row.fail("id parent", "INVALID", "A company cannot be its own parent or ancestor.")
+                row.fail(
+                    "id parent",
+                    ErrorCode.INVALID,
+                    "A company cannot be its own parent or ancestor.",
+                )
         self.resolve_manager(row, target, "manager_id")
         if (
             target is not None
@@ -192,12 +203,12 @@ class CompanyImport(Importer):
             and data["manager_id"] != target["manager_id"]
             and not access.can_change_manager
         ):
-            row.fail("manager", "FORBIDDEN", "Changing the manager needs CM.")
+            row.fail("manager", ErrorCode.FORBIDDEN, "Changing the manager needs CM.")
         fiscal_id = data.get("fiscal_id")
         if fiscal_id:
             owner = fiscal_owner.get(fiscal_id)
             if owner is not None and (target is None or owner != target["id"]):
-                row.fail("fiscal id", "UNIQUE", "Another company has this fiscal id.")
+                row.fail("fiscal id", ErrorCode.UNIQUE, "Another company has this fiscal id.")
 
     async def write(self, plan: Plan, result: ImportResult, conn: BaseDBAsyncClient) -> None:
         now = timezone.now()
@@ -243,7 +254,11 @@ class CompanyImport(Importer):
         if parent_id is not None:
             found = await column_values(Company.filter(id=parent_id), "path")
             if not found or company is None or found[0].startswith(company.path):
-                row.fail("id parent", "INVALID", "A company cannot be its own parent or ancestor.")
+                row.fail(
+                    "id parent",
+                    ErrorCode.INVALID,
+                    "A company cannot be its own parent or ancestor.",
+                )
                 return False
             parent_path = found[0]
         if company is not None:

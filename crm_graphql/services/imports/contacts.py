@@ -13,6 +13,7 @@ from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Lower
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
@@ -59,16 +60,20 @@ class ContactImport(Importer):
         try:
             data["disabled"] = parse_bool(disabled)
         except ValueError:
-            row.fail("disabled", "INVALID", "Use 1 or 0 (or true or false).")
+            row.fail("disabled", ErrorCode.INVALID, "Use 1 or 0 (or true or false).")
         for problem in contact_rules.check(data):
             row.fail(_CONTACT_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message)
         if not row.extra["company"]:
-            row.fail("company", "REQUIRED", "A contact needs a company.")
+            row.fail("company", ErrorCode.REQUIRED, "A contact needs a company.")
         elif data["email"]:
             key = (row.extra["company"], data["email"].lower())
             first = self.keys.setdefault(key, line)
             if first != line:
-                row.fail("email", "UNIQUE", f"This company and e-mail are already on line {first}.")
+                row.fail(
+                    "email",
+                    ErrorCode.UNIQUE,
+                    f"This company and e-mail are already on line {first}.",
+                )
         return row
 
     async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
@@ -104,7 +109,7 @@ class ContactImport(Importer):
             if not row.extra["company"]:
                 pass
             elif company is None or company["id"] not in visible:
-                row.fail("company", "NOT_FOUND", f"No company '{row.extra['company']}'.")
+                row.fail("company", ErrorCode.NOT_FOUND, f"No company '{row.extra['company']}'.")
             else:
                 if not access.can_edit(SimpleNamespace(**company)):
                     # Refused only if the row changes something (see classify).
@@ -117,7 +122,7 @@ class ContactImport(Importer):
                 if len(matches) > 1:
                     row.fail(
                         "email",
-                        "CONFLICT",
+                        ErrorCode.CONFLICT,
                         "Several contacts of this company have this e-mail: change them "
                         "through the API.",
                     )

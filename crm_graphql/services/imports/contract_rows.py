@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.ids import id_number
 from crm_graphql.services import contracts as contract_rules
 from crm_graphql.services.exports.contracts import CONTRACT_STATUS_CODES
@@ -56,12 +57,12 @@ def parse_contract(line: int, cells: list[str]) -> Row:
         if not text:
             data[key] = None
             if required:
-                row.fail(column, "REQUIRED", "A contract needs a start date.")
+                row.fail(column, ErrorCode.REQUIRED, "A contract needs a start date.")
             continue
         try:
             data[key] = date.fromisoformat(text)
         except ValueError:
-            row.fail(column, "INVALID", f"'{text}' is not a date (YYYY-MM-DD).")
+            row.fail(column, ErrorCode.INVALID, f"'{text}' is not a date (YYYY-MM-DD).")
     row.read_ids(
         ("id company", "_company_id", company_id),
         ("id contract type", "contract_type_id", type_id),
@@ -73,24 +74,24 @@ def parse_contract(line: int, cells: list[str]) -> Row:
         elif text.isascii() and text.isdigit() and id_number(text, minimum=0) is not None:
             data[key] = int(text)
         else:
-            row.fail(column, "INVALID", f"'{text}' is not a valid id.")
+            row.fail(column, ErrorCode.INVALID, f"'{text}' is not a valid id.")
     try:
         data["private"] = parse_bool(private)
     except ValueError:
-        row.fail("private", "INVALID", "Use 1 or 0 (or true or false).")
+        row.fail("private", ErrorCode.INVALID, "Use 1 or 0 (or true or false).")
     code = status.strip().upper()
     code = CONTRACT_STATUS_CODES.get(code, code)
     if code in CONTRACT_STATUS_CODES.values():
         data["status"] = code
     else:
-        row.fail("status", "INVALID", "Use 0 (inactive), 1 (active) or 2 (pending).")
+        row.fail("status", ErrorCode.INVALID, "Use 0 (inactive), 1 (active) or 2 (pending).")
     try:
         ids = sorted({int(p) for p in related.replace(",", " ").replace(";", " ").split()})
         if any(id_number(i) is None for i in ids):
             raise ValueError(related)
         data["related"] = ids
     except ValueError:
-        row.fail("related contract", "INVALID", "Contract ids separated by spaces.")
+        row.fail("related contract", ErrorCode.INVALID, "Contract ids separated by spaces.")
         data["related"] = []
     for problem in contract_rules._clean(data):
         row.fail(_CONTRACT_FIELD_COLUMNS.get(problem.field or ""), problem.code, problem.message)

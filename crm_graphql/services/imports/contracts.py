@@ -14,6 +14,7 @@ from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractLink, ContractType
@@ -78,9 +79,11 @@ class ContractImport(Importer):
         if data.get("number"):
             first = self.numbers.setdefault(data["number"], line)
             if first != line:
-                row.fail("contract number", "UNIQUE", f"The number is already on line {first}.")
+                row.fail(
+                    "contract number", ErrorCode.UNIQUE, f"The number is already on line {first}."
+                )
         if not row.extra["company"] and data.get("_company_id") is None:
-            row.fail("company", "REQUIRED", "A contract needs a company (name or id).")
+            row.fail("company", ErrorCode.REQUIRED, "A contract needs a company (name or id).")
         return row
 
     async def validate(self, rows: list[Row], result: ImportResult) -> Plan:
@@ -111,7 +114,7 @@ class ContractImport(Importer):
             if company is None or company["id"] not in visible:
                 shown = row.extra["company"] or row.data.get("_company_id")
                 column = "company" if row.extra["company"] else "id company"
-                row.fail(column, "NOT_FOUND", f"No company '{shown}' (visible to you).")
+                row.fail(column, ErrorCode.NOT_FOUND, f"No company '{shown}' (visible to you).")
                 continue
             row.data["company_id"] = company["id"]
             if not access.can_edit(SimpleNamespace(**company)):
@@ -121,7 +124,9 @@ class ContractImport(Importer):
                 first = self.keys.setdefault(pair, row.line)
                 if first != row.line:
                     row.fail(
-                        "name", "UNIQUE", f"This company and name are already on line {first}."
+                        "name",
+                        ErrorCode.UNIQUE,
+                        f"This company and name are already on line {first}.",
                     )
         pairs = {
             (r.data["company_id"], r.data["reference"]) for r in rows if r.data.get("company_id")
@@ -182,7 +187,9 @@ class ContractImport(Importer):
             data = row.data
             target = existing.get((data.get("company_id"), data.get("reference")))
             if target is not None and not target["visible"]:
-                row.fail("name", "UNIQUE", "Another contract of this company has this name.")
+                row.fail(
+                    "name", ErrorCode.UNIQUE, "Another contract of this company has this name."
+                )
                 target = None
             self._resolve(row, target, number_owner, related_ok)
             current = current_custom.get(target["id"], {}) if target else {}
@@ -202,24 +209,30 @@ class ContractImport(Importer):
     ) -> None:
         access, data = self.access, row.data
         if target is None and not access.can_create:
-            row.fail("name", "FORBIDDEN", "You may not create contracts.")
+            row.fail("name", ErrorCode.FORBIDDEN, "You may not create contracts.")
         type_id = data.get("contract_type_id")
         unchanged_type = target is not None and type_id == target["contract_type_id"]
         if type_id is not None and not unchanged_type and type_id not in (self.types or ()):
-            row.fail("id contract type", "NOT_FOUND", f"No contract type with id {type_id}.")
+            row.fail(
+                "id contract type", ErrorCode.NOT_FOUND, f"No contract type with id {type_id}."
+            )
         number = data.get("number")
         if number:
             owner = number_owner.get(number)
             if owner is not None and (target is None or owner != target["id"]):
-                row.fail("contract number", "UNIQUE", "Another contract has this number.")
+                row.fail("contract number", ErrorCode.UNIQUE, "Another contract has this number.")
         related = data.get("related", [])
         unchanged_related = target is not None and related == target.get("related", [])
         if not unchanged_related:
             missing = [str(i) for i in related if i not in related_ok]
             if target is not None and target["id"] in related:
-                row.fail("related contract", "INVALID", "A contract cannot be related to itself.")
+                row.fail(
+                    "related contract", ErrorCode.INVALID, "A contract cannot be related to itself."
+                )
             elif missing:
-                row.fail("related contract", "NOT_FOUND", f"No contract {', '.join(missing)}.")
+                row.fail(
+                    "related contract", ErrorCode.NOT_FOUND, f"No contract {', '.join(missing)}."
+                )
         self.resolve_manager(row, target, "owner_id")
         data.setdefault("owner_id", None)
 
@@ -232,13 +245,13 @@ class ContractImport(Importer):
         if any(c.strip() for c in cells[len(fields) :]):
             row.fail(
                 None,
-                "INVALID",
+                ErrorCode.INVALID,
                 f"The contract type has {len(fields)} custom fields; more values were given.",
             )
         if len(fields) > len(cells):
             row.fail(
                 None,
-                "INVALID",
+                ErrorCode.INVALID,
                 f"The contract type has {len(fields)} custom fields; "
                 f"the file has {len(cells)} custom field columns.",
             )

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.services import audit
 from crm_graphql.services.csvio import CsvFileError, check_encoding, read_rows
 from crm_graphql.services.imports.results import ImportResult, Progress, RowError
@@ -87,7 +87,7 @@ async def run(
             ) from None
     except CsvFileError as exc:
         result.written = False
-        result.errors.append(FieldError("file", "INVALID", str(exc)))
+        result.errors.append(FieldError("file", ErrorCode.INVALID, str(exc)))
     finally:
         if records is not None:
             # Close the reader while the stream is open: an import stopped midway

@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.users import User
 
 # Row errors kept in the result; the counts stay exact past it.
@@ -34,7 +34,7 @@ class Access:
 class RowError:
     line: int
     field: str | None
-    code: str
+    code: ErrorCode
     message: str
 
 

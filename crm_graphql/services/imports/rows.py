@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.models import Model
 
+from crm_graphql.errors import ErrorCode
 from crm_graphql.services.imports.cells import parse_id
 from crm_graphql.services.imports.results import RowError
 
@@ -23,7 +24,7 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[RowError] = field(default_factory=list)
 
-    def fail(self, column: str | None, code: str, message: str) -> None:
+    def fail(self, column: str | None, code: ErrorCode, message: str) -> None:
         self.problems.append(RowError(self.line, column, code, message))
 
     def read_ids(self, *cells: tuple[str, str, str]) -> None:
@@ -32,7 +33,7 @@ class Row:
             try:
                 self.data[key] = parse_id(text)
             except ValueError:
-                self.fail(column, "INVALID", f"'{text.strip()}' is not a valid id.")
+                self.fail(column, ErrorCode.INVALID, f"'{text.strip()}' is not a valid id.")
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.leads import Lead, LeadTag, LeadType
 from crm_graphql.services import audit
@@ -20,7 +20,7 @@ async def save_type(
     data["name"] = await unique_name(LeadType, data.get("name") or "", kind.id if kind else None)
     data["description"] = (data.get("description") or "").strip()
     if len(data["description"]) > 255:
-        raise FieldError("description", "TOO_LARGE", "At most 255 characters.")
+        raise FieldError("description", ErrorCode.TOO_LARGE, "At most 255 characters.")
     if kind is None:
         kind = await LeadType.create(**data)
         await audit.record(
@@ -44,7 +44,9 @@ async def save_type(
 async def delete_type(viewer: Viewer, kind: LeadType, request_id: str = "") -> None:
     """Refused while leads use it; its custom fields go with it."""
     if await Lead.filter(lead_type_id=kind.id).exists():
-        raise FieldError("id", "CONFLICT", "Leads use this type; change or delete them first.")
+        raise FieldError(
+            "id", ErrorCode.CONFLICT, "Leads use this type; change or delete them first."
+        )
     await audit.record(
         viewer.user, audit.DELETE, "LeadType", kind.id, audit.snapshot(kind), request_id
     )
@@ -61,7 +63,7 @@ async def delete_type(viewer: Viewer, kind: LeadType, request_id: str = "") -> N
 def check_colour(value: str) -> str:
     colour = (value or "").strip()
     if len(colour) != 7 or colour[0] != "#" or not set(colour[1:]) <= COLOUR_CHARS:
-        raise FieldError("colour", "INVALID", "A colour is #rrggbb (hexadecimal).")
+        raise FieldError("colour", ErrorCode.INVALID, "A colour is #rrggbb (hexadecimal).")
     return colour.lower()
 
 

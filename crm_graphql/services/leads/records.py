@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.functions import Lower
 
-from crm_graphql.errors import FieldError, PayloadErrors
+from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.leads import Lead, LeadHistoryKind, LeadTag, LeadTagLink, LeadType
 from crm_graphql.models.setup import CrmSetup
@@ -45,19 +45,21 @@ def _clean(data: dict[str, Any], setup: CrmSetup, errors: list[FieldError]) -> N
         if name in data:
             value = "" if data[name] is None else str(data[name]).strip()
             if len(value) > limit:
-                errors.append(FieldError(camel(name), "TOO_LARGE", f"At most {limit} characters."))
+                errors.append(
+                    FieldError(camel(name), ErrorCode.TOO_LARGE, f"At most {limit} characters.")
+                )
             data[name] = value
     if "full_name" in data and not data["full_name"]:
-        errors.append(FieldError("fullName", "REQUIRED", "A lead needs a name."))
+        errors.append(FieldError("fullName", ErrorCode.REQUIRED, "A lead needs a name."))
     if data.get("email"):
         data["email"] = data["email"].lower()
         if not is_email(data["email"]):
-            errors.append(FieldError("email", "INVALID", "Not a valid e-mail address."))
+            errors.append(FieldError("email", ErrorCode.INVALID, "Not a valid e-mail address."))
     if data.get("channel") and data["channel"] not in channels(setup):
         errors.append(
             FieldError(
                 "channel",
-                "INVALID",
+                ErrorCode.INVALID,
                 f"Unknown channel; one of {', '.join(channels(setup))} (CRM setup).",
             )
         )
@@ -96,7 +98,7 @@ async def _references(
         try:
             ident = parse_ref(data[key], field)
             if not await queryset.filter(id=ident).exists():
-                raise FieldError(field, "NOT_FOUND", message)
+                raise FieldError(field, ErrorCode.NOT_FOUND, message)
             data[key] = ident
         except FieldError as exc:
             errors.append(exc)
@@ -109,7 +111,7 @@ async def tag_ids(raw: list[Any] | None, field: str = "tagIds") -> list[int]:
     found = set(await column_values(LeadTag.filter(id__in=wanted), "id"))
     missing = [str(i) for i in wanted if i not in found]
     if missing:
-        raise FieldError(field, "NOT_FOUND", f"No such tag: {', '.join(missing)}.")
+        raise FieldError(field, ErrorCode.NOT_FOUND, f"No such tag: {', '.join(missing)}.")
     return wanted
 
 
@@ -129,7 +131,7 @@ async def _custom_values(lead: Lead, raw: list[Any] | None, *, creating: bool) -
     if lead.lead_type_id is None:
         if changes:
             raise FieldError(
-                "customFields", "INVALID", "A lead without a type has no custom fields."
+                "customFields", ErrorCode.INVALID, "A lead without a type has no custom fields."
             )
         return {}
     return await customfields.set_values(
@@ -155,7 +157,7 @@ async def create_lead(
     custom_raw = data.pop("custom_fields", None)
     _clean(data, setup, errors)
     if not data.get("full_name") and not any(e.field == "fullName" for e in errors):
-        errors.append(FieldError("fullName", "REQUIRED", "A lead needs a name."))
+        errors.append(FieldError("fullName", ErrorCode.REQUIRED, "A lead needs a name."))
     await _references(data, errors, visible_companies)
     tags: list[int] = []
     try:
@@ -164,7 +166,9 @@ async def create_lead(
         errors.append(exc)
     duplicate = await is_duplicate(data.get("email", ""))
     if duplicate and refuse_duplicates:
-        errors.append(FieldError("email", "DUPLICATE", "A lead with this e-mail already exists."))
+        errors.append(
+            FieldError("email", ErrorCode.DUPLICATE, "A lead with this e-mail already exists.")
+        )
     if errors:
         raise PayloadErrors(errors)
     lead = await Lead.create(**data, duplicate=duplicate)
@@ -198,7 +202,7 @@ async def update_lead(
     custom_raw = data.pop("custom_fields", None)
     for key in ("full_name", "progress", "currency"):
         if key in data and data[key] is None:
-            errors.append(FieldError(camel(key), "REQUIRED", "This value is required."))
+            errors.append(FieldError(camel(key), ErrorCode.REQUIRED, "This value is required."))
             data.pop(key)
     _clean(data, setup, errors)
     await _references(data, errors, visible_companies)

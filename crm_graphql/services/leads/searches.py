@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User
 
@@ -13,14 +13,14 @@ async def save_search(user: User, name: str, flt: Any) -> SavedLeadSearch:
     """Saving under an existing name replaces that search's filter."""
     name = (name or "").strip()
     if not name:
-        raise FieldError("name", "REQUIRED", "A saved search needs a name.")
+        raise FieldError("name", ErrorCode.REQUIRED, "A saved search needs a name.")
     if len(name) > 100:
-        raise FieldError("name", "TOO_LARGE", "At most 100 characters.")
+        raise FieldError("name", ErrorCode.TOO_LARGE, "At most 100 characters.")
     found = await SavedLeadSearch.filter(user_id=user.id, name=name).first()
     if found is not None:
         found.filter_json = flt
         await found.save()
         return found
     if await SavedLeadSearch.filter(user_id=user.id).count() >= 200:
-        raise FieldError("name", "TOO_LARGE", "At most 200 saved searches per user.")
+        raise FieldError("name", ErrorCode.TOO_LARGE, "At most 200 saved searches per user.")
     return await SavedLeadSearch.create(user_id=user.id, name=name, filter_json=flt)

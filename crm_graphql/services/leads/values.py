@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.leads import DEFAULT_CHANNELS, PROGRESS_NAMES
 from crm_graphql.models.setup import CrmSetup
 
@@ -30,7 +30,7 @@ def channels(setup: CrmSetup | None) -> list[str]:
 def check_progress(code: Any, field: str = "progress") -> int:
     if code not in PROGRESS_NAMES:
         known = ", ".join(str(c) for c in PROGRESS_NAMES)
-        raise FieldError(field, "INVALID", f"Unknown progress code {code}; one of {known}.")
+        raise FieldError(field, ErrorCode.INVALID, f"Unknown progress code {code}; one of {known}.")
     return int(code)
 
 

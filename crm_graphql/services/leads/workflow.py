@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.files import FileOwner
@@ -56,7 +56,7 @@ async def assign_owner(
 ) -> Lead:
     ident = parse_ref(owner_id, "ownerId")
     if not await User.filter(id=ident, enabled=True).exists():
-        raise FieldError("ownerId", "NOT_FOUND", "No such user.")
+        raise FieldError("ownerId", ErrorCode.NOT_FOUND, "No such user.")
     return await update_lead(
         viewer,
         lead,
@@ -84,9 +84,11 @@ async def close_lead(
     viewer: Viewer, lead: Lead, progress: int, setup: CrmSetup, request_id: str = ""
 ) -> Lead:
     if check_progress(progress) < CLOSED_FROM:
-        raise FieldError("progress", "INVALID", "Close with a closed code (100, 101, 102, 200).")
+        raise FieldError(
+            "progress", ErrorCode.INVALID, "Close with a closed code (100, 101, 102, 200)."
+        )
     if lead.progress >= CLOSED_FROM and lead.progress == progress:
-        raise FieldError("id", "CONFLICT", "The lead is already closed so.")
+        raise FieldError("id", ErrorCode.CONFLICT, "The lead is already closed so.")
     return await set_progress(viewer, lead, progress, setup, request_id)
 
 
@@ -101,9 +103,9 @@ async def delete_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> None:
 def clean_activity(text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise FieldError("text", "REQUIRED", "A note needs some text.")
+        raise FieldError("text", ErrorCode.REQUIRED, "A note needs some text.")
     if len(text) > ACTIVITY_LIMIT:
-        raise FieldError("text", "TOO_LARGE", f"At most {ACTIVITY_LIMIT} characters.")
+        raise FieldError("text", ErrorCode.TOO_LARGE, f"At most {ACTIVITY_LIMIT} characters.")
     return text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 
 ORIGIN_HEADER = "X-CRM-Origin"
 MAX_ADDRESS_LENGTH = 254  # RFC 5321's limit on a forward path
@@ -33,10 +33,12 @@ def check_header(field: str, value: str) -> str:
     """`value` unchanged, or FieldError INVALID when it holds a line break (CR, LF, or any
     other character Python treats as one), NUL or another control character."""
     if not isinstance(value, str):
-        raise FieldError(field, "INVALID", "Must be text.")
+        raise FieldError(field, ErrorCode.INVALID, "Must be text.")
     if _HEADER_FORBIDDEN.search(value):
         raise FieldError(
-            field, "INVALID", "Must not contain line breaks (CR, LF), NUL or control characters."
+            field,
+            ErrorCode.INVALID,
+            "Must not contain line breaks (CR, LF), NUL or control characters.",
         )
     return value
 
@@ -47,7 +49,7 @@ def normalize_address(field: str, address: str) -> str:
     check_header(field, address)
     address = address.strip()
     local, at, domain = address.rpartition("@")
-    invalid = FieldError(field, "INVALID", f"Not a valid e-mail address: {address!r}.")
+    invalid = FieldError(field, ErrorCode.INVALID, f"Not a valid e-mail address: {address!r}.")
     if not at or not _LOCAL_RE.match(local) or len(local) > 64:
         raise invalid
     try:
@@ -93,7 +95,7 @@ def parse_address(field: str, text: str) -> tuple[str, str]:
         return "", normalize_address(field, text)
     match = _NAMED_RE.match(text)
     if not match:
-        raise FieldError(field, "INVALID", f"Not a valid e-mail address: {text!r}.")
+        raise FieldError(field, ErrorCode.INVALID, f"Not a valid e-mail address: {text!r}.")
     quoted_name, plain_name, address = match.groups()
     name = re.sub(r"\\(.)", r"\1", quoted_name) if quoted_name is not None else plain_name
     return name.strip(), normalize_address(field, address)
@@ -114,7 +116,7 @@ def parse_addresses(field: str, value: str | Iterable[str] | None) -> list[str]:
             if address.lower() not in (a.lower() for a in addresses):
                 addresses.append(address)
     if len(addresses) > MAX_ADDRESSES:
-        raise FieldError(field, "TOO_LARGE", f"At most {MAX_ADDRESSES} addresses.")
+        raise FieldError(field, ErrorCode.TOO_LARGE, f"At most {MAX_ADDRESSES} addresses.")
     return addresses
 
 

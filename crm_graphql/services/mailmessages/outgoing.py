@@ -10,7 +10,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from crm_graphql.errors import FieldError
+from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.services.files.names import normalize_content_type, sanitize_name
 from crm_graphql.services.mailmessages.headers import (
     ORIGIN_HEADER,
@@ -51,7 +51,7 @@ def build_message(
     check_header("senderName", sender_name)
     recipients = parse_addresses("to", to)
     if not recipients:
-        raise FieldError("to", "REQUIRED", "Give at least one recipient.")
+        raise FieldError("to", ErrorCode.REQUIRED, "Give at least one recipient.")
     copies = [a for a in parse_addresses("cc", cc) if a.lower() not in map(str.lower, recipients)]
     check_header("subject", subject)
     check_header("origin", origin)
