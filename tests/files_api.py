@@ -14,7 +14,7 @@ PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 UPLOAD = """mutation Upload($input: FileUploadInput!) {
   fileUpload(input: $input) {
-    file { id originalName contentType size sha256 description downloadUrl viewerCanDelete
+    file { id originalName contentType size sha256 description downloadUrl viewerCan { delete }
            ownerKind ownerId createdAt uploader { username } }
     errors { field code message }
   }
