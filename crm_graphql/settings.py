@@ -158,6 +158,8 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     allow_get_queries: bool = True
+    # Read operations the compiler covers run as SQL that builds the JSON (compiled/).
+    compiled_reads: bool = True
     limits: Limits = field(default_factory=Limits)
     # PDF rendering (services/pdf.py): the Chromium executable ("" = /usr/bin/chromium,
     # then PATH, then Playwright's own), pages kept open, seconds per render, size limits.
@@ -265,6 +267,7 @@ class Settings:
             graphiql=_env_bool("CRM_GRAPHIQL", dev),
             introspection=_env_bool("CRM_INTROSPECTION", dev),
             allow_get_queries=_env_bool("CRM_ALLOW_GET_QUERIES", dev),
+            compiled_reads=_env_bool("CRM_COMPILED_READS", True),
             limits=limits,
             chromium_path=_env("CRM_CHROMIUM_PATH", ""),
             pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),

@@ -13,6 +13,7 @@ from strawberry.schema_directive import Location
 
 from crm_graphql.errors import Unauthenticated
 from crm_graphql.models.auth import TokenScope
+from crm_graphql.services.auth import Viewer
 
 
 @strawberry.schema_directive(
@@ -52,18 +53,25 @@ class Auth(BasePermission):
         """This instance's `@auth` directive, printed into the SDL."""
         return self._directive
 
+    def refusal(self, viewer: Viewer) -> str | None:
+        """Why an authenticated viewer may not use the field; None when it may (the
+        compiled read path asks this when it plans, before anything runs)."""
+        if viewer.scope not in self.scopes:
+            return f"token scope {viewer.scope.value}"
+        if self.superadmin_only and not viewer.is_superadmin:
+            return "superadmin only"
+        if self.any_of and not any(viewer.has(bit) for bit in self.any_of):
+            return "needs " + " or ".join(self.any_of)
+        return None
+
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         context = info.context
         viewer = context.viewer
         if viewer is None:
             raise Unauthenticated()
-        field = info.field_name
-        if viewer.scope not in self.scopes:
-            raise context.deny(field, f"token scope {viewer.scope.value}")
-        if self.superadmin_only and not viewer.is_superadmin:
-            raise context.deny(field, "superadmin only")
-        if self.any_of and not any(viewer.has(bit) for bit in self.any_of):
-            raise context.deny(field, "needs " + " or ".join(self.any_of))
+        reason = self.refusal(viewer)
+        if reason is not None:
+            raise context.deny(info.field_name, reason)
         return True
 
 

@@ -26,13 +26,9 @@ from crm_graphql.services.listing import (
     fetch_page,
     filter_q,
     input_fields,
+    order_pairs,
     sort_keys,
 )
-
-
-def order_pairs(order_by: Sequence[Any] | None) -> list[tuple[str, bool]]:
-    """(column, descending) pairs from `[XOrder!]` inputs whose field enum values are columns."""
-    return [(o.field.value, o.direction.value == "DESC") for o in order_by or []]
 
 
 async def connection(

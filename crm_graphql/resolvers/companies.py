@@ -21,6 +21,7 @@ from crm_graphql.resolvers.common import connection, editable_company, get_or_40
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
     BILLING_KEY,
+    COMPANY_DEFAULT_ORDER,
     COMPANY_FILTER_SPEC,
     CompanyCreateInput,
     CompanyFilter,
@@ -37,11 +38,11 @@ from crm_graphql.schema.companies import (
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
 from crm_graphql.services.billing import billing_key, filter_currency
-from crm_graphql.services.listing import ListError, SortKey
+from crm_graphql.services.listing import ListError
 from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
 
-DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
+DEFAULT_ORDER = COMPANY_DEFAULT_ORDER
 Described = strawberry.argument
 
 

@@ -24,6 +24,7 @@ from crm_graphql.resolvers.common import (
 )
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contracts import (
+    CONTRACT_DEFAULT_ORDER,
     CONTRACT_FILTER_SPEC,
     ContractCreateInput,
     ContractFilter,
@@ -41,11 +42,10 @@ from crm_graphql.schema.contracts import (
 from crm_graphql.services import contract_types
 from crm_graphql.services import contracts as service
 from crm_graphql.services import invoices as invoice_service
-from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls
 from crm_graphql.services.users import get_object
 
-DEFAULT_ORDER = [SortKey("reference"), SortKey("id")]
+DEFAULT_ORDER = CONTRACT_DEFAULT_ORDER
 Described = strawberry.argument
 
 

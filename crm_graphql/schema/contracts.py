@@ -49,6 +49,7 @@ from crm_graphql.services.listing import (
     FilterSpec,
     ListError,
     Relation,
+    SortKey,
     encode_cursor,
     has_condition,
 )
@@ -363,6 +364,9 @@ COMPANY_SPEC: FilterSpec = {
     "role": "role_id",
     "manager": Relation("manager", USER_REF_SPEC),
 }
+# The root list's order when none is asked for (the id breaks ties).
+CONTRACT_DEFAULT_ORDER = [SortKey("reference"), SortKey("id")]
+
 CONTRACT_FILTER_SPEC: FilterSpec = {
     "search": search_q,
     "id": "id",

@@ -18,7 +18,7 @@ from crm_graphql.services.listing.cursors import (
     sort_keys,
 )
 from crm_graphql.services.listing.filters import filter_q, scalar_q
-from crm_graphql.services.listing.inputs import has_condition, input_fields
+from crm_graphql.services.listing.inputs import has_condition, input_fields, order_pairs
 from crm_graphql.services.listing.pages import Page, count_per_parent, fetch_page, fetch_per_parent
 from crm_graphql.services.listing.specs import (
     FilterSpec,
@@ -46,6 +46,7 @@ __all__ = [
     "input_fields",
     "keyset_q",
     "order_args",
+    "order_pairs",
     "scalar_q",
     "sort_keys",
 ]

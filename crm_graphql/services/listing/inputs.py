@@ -26,6 +26,11 @@ def has_condition(flt: Any, *names: str) -> bool:
     return has_condition(getattr(flt, "not_", None), *names)
 
 
+def order_pairs(order_by: Any) -> list[tuple[str, bool]]:
+    """(column, descending) pairs from `[XOrder!]` inputs whose field enum values are columns."""
+    return [(o.field.value, o.direction.value == "DESC") for o in order_by or []]
+
+
 def input_fields(obj: Any) -> dict[str, Any]:
     """The attributes a client actually sent on an input object."""
     return {

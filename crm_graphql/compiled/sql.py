@@ -1,0 +1,124 @@
+"""SQL text for the compiled read path, per dialect: JSON objects and arrays built by the
+database (PostgreSQL: json_build_object / json_agg; SQLite: json_object /
+json_group_array), the API's scalar formats, and parameters carried through
+composition.
+
+A fragment's parameters are held beside its text by numbered markers, so fragments can
+be nested in any order and the statement's parameters still come out in text order
+(`?` on SQLite, `$n` on PostgreSQL, renumbered)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_MARK = re.compile("\x00(\\d+)\x00")
+_PG_PARAM = re.compile(r"\$(\d+)")
+_counter = itertools.count()
+
+
+class Unsupported(Exception):
+    """The compiler does not cover this: the operation runs on the executor."""
+
+
+@dataclass
+class Params:
+    """The parameters of one statement, keyed by their markers."""
+
+    values: dict[int, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        number = next(_counter)
+        self.values[number] = value
+        return f"\x00{number}\x00"
+
+    def adopt(self, sql: str, params: list[Any], postgres: bool) -> str:
+        """Tortoise's parameterized SQL with its placeholders turned into markers."""
+        if postgres:
+            if sql.count("$") != len(_PG_PARAM.findall(sql)):
+                raise Unsupported("a dollar sign that is not a parameter")
+            return _PG_PARAM.sub(lambda m: self.add(params[int(m.group(1)) - 1]), sql)
+        if sql.count("?") != len(params):
+            raise Unsupported("a question mark that is not a parameter")
+        values = iter(params)
+        return re.sub(r"\?", lambda _: self.add(next(values)), sql)
+
+    def finish(self, sql: str, postgres: bool) -> tuple[str, list[Any]]:
+        """The statement's text with its placeholders, and its parameters in order."""
+        ordered: list[Any] = []
+
+        def place(match: re.Match[str]) -> str:
+            ordered.append(self.values[int(match.group(1))])
+            return f"${len(ordered)}" if postgres else "?"
+
+        return _MARK.sub(place, sql), ordered
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A string literal: only for names the schema defines (keys, type names)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    postgres: bool
+
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        """A JSON object of (key, SQL value) pairs, keys in the order given."""
+        if len(pairs) > 50:  # both databases cap a function's arguments near 100
+            raise Unsupported("too many fields in one object")
+        args = ", ".join(f"{literal(key)}, {value}" for key, value in pairs)
+        return f"json_build_object({args})" if self.postgres else f"json_object({args})"
+
+    def nested(self, value: str) -> str:
+        """A JSON value that comes out of a subquery (SQLite loses its JSON subtype)."""
+        return value if self.postgres else f"json({value})"
+
+    def agg(self, value: str, order: str, where: str) -> str:
+        """The JSON array of `value` over the rows that satisfy `where`, in `order`."""
+        if self.postgres:
+            return (
+                f"COALESCE(json_agg({value} ORDER BY {order}) FILTER (WHERE {where}), "
+                "'[]'::json)"
+            )
+        # SQLite before 3.44 has no ORDER BY in aggregates: the rows come from a
+        # subquery in `order` already.
+        return f"json_group_array(json({value})) FILTER (WHERE {where})"
+
+    def boolean(self, expr: str, nullable: bool = True) -> str:
+        if self.postgres:
+            return expr
+        value = f"CASE WHEN {expr} THEN json('true') ELSE json('false') END"
+        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE {value} END" if nullable else value
+
+    def condition(self, condition: str) -> str:
+        """A JSON boolean from an SQL condition."""
+        if self.postgres:
+            return f"({condition})"
+        return f"CASE WHEN {condition} THEN json('true') ELSE json('false') END"
+
+    def false(self) -> str:
+        return "false" if self.postgres else "json('false')"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS TEXT)"
+
+    def date(self, expr: str) -> str:
+        """Python's date.isoformat(); SQLite stores dates that way already."""
+        return f"to_char({expr}, 'YYYY-MM-DD')" if self.postgres else expr
+
+    def money(self, expr: str) -> str:
+        """Cents as the API's decimal text (values.cents_to_decimal: "1234.50")."""
+        if self.postgres:
+            return f"CAST(CAST({expr} AS numeric) / 100 AS numeric(20, 2))::text"
+        return (
+            f"CASE WHEN {expr} IS NULL THEN NULL ELSE printf('%s%d.%02d', "
+            f"CASE WHEN {expr} < 0 THEN '-' ELSE '' END, abs({expr}) / 100, "
+            f"abs({expr}) % 100) END"
+        )
