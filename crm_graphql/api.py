@@ -20,8 +20,10 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from crm_graphql.compiled import PlanCache
 from crm_graphql.extensions import (
     AuditDenials,
+    CompiledReads,
     MaskUnexpectedErrors,
     OperationLimits,
     RefuseNulBytes,
@@ -127,6 +129,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
         depth_validator(limits.max_depth, None),
         alias_validator(limits.max_aliases),
     ]
+    plans = PlanCache(size=512)
     # Factories, so each request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
@@ -139,6 +142,8 @@ def build_schema(config: Settings) -> strawberry.Schema:
         RefuseNulBytes,
         # After validation, with the variables: filters sent as variables are priced.
         lambda: OperationLimits(limits=limits),
+        # Last before execution: covered reads are answered from compiled SQL.
+        lambda: CompiledReads(cache=plans),
         MaskUnexpectedErrors,
         AuditDenials,
     ]

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("dataloaders", {"dataloaders"}),
     ("context", {"context"}),
     ("schema", {"schema"}),
+    ("compiled", {"compiled"}),
     ("resolvers", {"resolvers"}),
     ("extensions", {"extensions"}),
     ("api", {"api"}),

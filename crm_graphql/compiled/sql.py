@@ -84,8 +84,7 @@ class Dialect:
         """The JSON array of `value` over the rows that satisfy `where`, in `order`."""
         if self.postgres:
             return (
-                f"COALESCE(json_agg({value} ORDER BY {order}) FILTER (WHERE {where}), "
-                "'[]'::json)"
+                f"COALESCE(json_agg({value} ORDER BY {order}) FILTER (WHERE {where}), '[]'::json)"
             )
         # SQLite before 3.44 has no ORDER BY in aggregates: the rows come from a
         # subquery in `order` already.

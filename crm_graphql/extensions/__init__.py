@@ -1,7 +1,8 @@
 """Schema extensions and validation rules: the query cost limit (pricing.py, cost.py),
-error masking (masking.py), the audit of denials (denials.py) and the gates that refuse
-an operation before it runs (gates.py)."""
+error masking (masking.py), the audit of denials (denials.py), the gates that refuse
+an operation before it runs (gates.py) and the compiled read path's hook (compiled.py)."""
 
+from crm_graphql.extensions.compiled import CompiledReads
 from crm_graphql.extensions.cost import (
     OperationLimits,
     cost_limit,
@@ -16,6 +17,7 @@ from crm_graphql.extensions.pricing import QueryTooComplex
 
 __all__ = [
     "AuditDenials",
+    "CompiledReads",
     "MaskUnexpectedErrors",
     "OperationLimits",
     "QueryTooComplex",

@@ -1,0 +1,312 @@
+"""The plan of a read operation: which root fields the compiler covers and, for each,
+the tree of what to select. Built from the parsed, validated document with graphql-core's
+own field collection (fragments, aliases, @skip/@include), so the response keys and
+their order are the executor's. Anything not covered raises `Unsupported` and the whole
+operation runs on the executor.
+
+Plans are cached (bounded LRU) by document, operation, variable shape (the values of
+the variables that @skip/@include read are part of it) and the viewer's permission
+class (superadmin, scope, bits): field-level rules are decided here from those."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationType,
+    print_ast,
+)
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
+from strawberry.permission import PermissionExtension
+
+from crm_graphql.compiled.catalog import TYPES, Column, Nested, Single, TypeSpec
+from crm_graphql.compiled.roots import ROOTS, RootSpec
+from crm_graphql.compiled.sql import Unsupported
+from crm_graphql.permissions.base import Auth
+from crm_graphql.services.auth import Viewer
+
+__all__ = ["Plan", "PlanCache", "build_plan"]
+
+
+@dataclass(frozen=True)
+class Typename:
+    name: str
+
+
+@dataclass
+class ObjectPlan:
+    """One row's JSON object: (response key, what) in the executor's key order."""
+
+    spec: TypeSpec
+    entries: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SinglePlan:
+    relation: Single
+    target: ObjectPlan
+
+
+@dataclass
+class ConnectionPlan:
+    """edges / pageInfo / totalCount / __typename of a connection."""
+
+    entries: list[tuple[str, Any]] = field(default_factory=list)
+    node: ObjectPlan | None = None
+    cursors: bool = False
+
+    @property
+    def counts(self) -> bool:
+        return any(what == "totalCount" for _, what in self.entries)
+
+
+@dataclass(frozen=True)
+class EdgesPlan:
+    entries: list[tuple[str, Any]]  # "cursor", "node" or Typename
+
+
+@dataclass(frozen=True)
+class PageInfoPlan:
+    entries: list[tuple[str, Any]]  # a PageInfo field name or Typename
+
+
+@dataclass
+class NestedPlan:
+    relation: Nested
+    field_def: GraphQLField
+    node: FieldNode
+    connection: ConnectionPlan
+
+
+@dataclass
+class RootPlan:
+    key: str
+    spec: RootSpec
+    field_def: GraphQLField
+    node: FieldNode
+    connection: ConnectionPlan
+
+
+@dataclass
+class Plan:
+    roots: list[RootPlan]
+
+
+_PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+
+
+def _named(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+class _Planner:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+        operation: Any,
+        permitted: Callable[[str, str], bool],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.operation = operation
+        self.permitted = permitted
+
+    def sub(self, type_: GraphQLObjectType, details: FieldDetailsList) -> dict[str, Any]:
+        collected = collect_subfields(
+            self.schema, self.fragments, self.variables, self.operation, type_, details
+        )
+        if collected.new_defer_usages:
+            raise Unsupported("@defer")
+        return collected.grouped_field_set
+
+    def object(self, type_: Any, details: FieldDetailsList) -> ObjectPlan:
+        type_ = _named(type_)
+        spec = TYPES.get(type_.name)
+        if spec is None:
+            raise Unsupported(f"type {type_.name}")
+        plan = ObjectPlan(spec)
+        for key, subs in self.sub(type_, details).items():
+            name = subs[0].node.name.value
+            if name == "__typename":
+                plan.entries.append((key, Typename(type_.name)))
+                continue
+            found = spec.fields.get(name)
+            if found is None or not self.permitted(type_.name, name):
+                raise Unsupported(f"{type_.name}.{name}")
+            field_def = type_.fields[name]
+            nodes = [d.node for d in subs]
+            if isinstance(found, Column):
+                _no_arguments(nodes)
+                plan.entries.append((key, found))
+            elif isinstance(found, Single):
+                _no_arguments(nodes)
+                plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
+            elif isinstance(found, Nested):
+                if any(a.name.value != "first" for n in nodes for a in n.arguments or ()):
+                    raise Unsupported("nested arguments")
+                connection = self.connection(field_def.type, subs)
+                if connection.cursors:
+                    raise Unsupported("nested cursors")
+                plan.entries.append((key, NestedPlan(found, field_def, nodes[0], connection)))
+        return plan
+
+    def connection(self, type_: Any, details: FieldDetailsList) -> ConnectionPlan:
+        type_ = _named(type_)
+        plan = ConnectionPlan()
+        for key, subs in self.sub(type_, details).items():
+            name = subs[0].node.name.value
+            if name == "__typename":
+                plan.entries.append((key, Typename(type_.name)))
+            elif name == "totalCount":
+                plan.entries.append((key, "totalCount"))
+            elif name == "edges":
+                edge_type = _named(type_.fields[name].type)
+                entries: list[tuple[str, Any]] = []
+                for edge_key, edge_subs in self.sub(edge_type, subs).items():
+                    edge_name = edge_subs[0].node.name.value
+                    if edge_name == "__typename":
+                        entries.append((edge_key, Typename(edge_type.name)))
+                    elif edge_name == "cursor":
+                        plan.cursors = True
+                        entries.append((edge_key, "cursor"))
+                    elif edge_name == "node":
+                        node = self.object(edge_type.fields["node"].type, edge_subs)
+                        if plan.node is not None and plan.node != node:
+                            raise Unsupported("two node selections")
+                        plan.node = node
+                        entries.append((edge_key, "node"))
+                    else:
+                        raise Unsupported(f"edge field {edge_name}")
+                plan.entries.append((key, EdgesPlan(entries)))
+            elif name == "pageInfo":
+                info_type = _named(type_.fields[name].type)
+                entries = []
+                for info_key, info_subs in self.sub(info_type, subs).items():
+                    info_name = info_subs[0].node.name.value
+                    if info_name == "__typename":
+                        entries.append((info_key, Typename(info_type.name)))
+                    elif info_name in _PAGE_INFO:
+                        plan.cursors = plan.cursors or info_name.endswith("Cursor")
+                        entries.append((info_key, info_name))
+                    else:
+                        raise Unsupported(f"pageInfo field {info_name}")
+                plan.entries.append((key, PageInfoPlan(entries)))
+            else:
+                raise Unsupported(f"connection field {name}")
+        return plan
+
+
+def _no_arguments(nodes: Sequence[FieldNode]) -> None:
+    if any(n.arguments for n in nodes):
+        raise Unsupported("arguments on a plain field")
+
+
+def build_plan(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDetails],
+    variables: VariableValues,
+    operation: Any,
+    permitted: Callable[[str, str], bool],
+) -> Plan:
+    if operation.operation != OperationType.QUERY:
+        raise Unsupported("not a query")
+    planner = _Planner(schema, fragments, variables, operation, permitted)
+    query_type = schema.query_type
+    assert query_type is not None
+    collected = collect_fields(schema, fragments, variables, query_type, operation)
+    if collected.new_defer_usages:
+        raise Unsupported("@defer")
+    roots: list[RootPlan] = []
+    for key, details in collected.grouped_field_set.items():
+        name = details[0].node.name.value
+        spec = ROOTS.get(name)
+        if spec is None or not permitted("Query", name):
+            raise Unsupported(f"root field {name}")
+        field_def = query_type.fields[name]
+        connection = planner.connection(field_def.type, details)
+        roots.append(RootPlan(key, spec, field_def, details[0].node, connection))
+    return Plan(roots)
+
+
+def permission_checker(strawberry_schema: Any, viewer: Viewer) -> Callable[[str, str], bool]:
+    """Whether `viewer` may read `type.field`: the field's own @auth (or none); a field
+    that would be refused runs on the executor, which refuses it and audits."""
+
+    def permitted(type_name: str, field_name: str) -> bool:
+        definition = strawberry_schema.get_field_for_type(field_name, type_name)
+        if definition is None:
+            return False
+        for extension in definition.extensions:
+            if isinstance(extension, PermissionExtension):
+                for permission in extension.permissions:
+                    if not isinstance(permission, Auth) or permission.refusal(viewer):
+                        return False
+        return True
+
+    return permitted
+
+
+def permission_class(viewer: Viewer) -> tuple[Any, ...]:
+    """What the plan's field-level decisions depend on in a viewer."""
+    return (viewer.is_superadmin, viewer.scope, tuple(sorted(viewer.bits)))
+
+
+def variable_shape(variables: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Variables by name and type; booleans and nulls by value (@skip/@include)."""
+    shape = []
+    for name, value in sorted((variables or {}).items()):
+        if isinstance(value, bool) or value is None:
+            shape.append((name, value))
+        else:
+            shape.append((name, type(value).__name__))
+    return tuple(shape)
+
+
+def document_key(document: DocumentNode) -> str:
+    text = document.loc.source.body if document.loc else print_ast(document)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class PlanCache:
+    """A bounded LRU of plans (and of refusals: None means the executor runs it)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, Plan | None]:
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return True, self._plans[key]
+        return False, None
+
+    def put(self, key: tuple[Any, ...], plan: Plan | None) -> None:
+        self._plans[key] = plan
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._plans)

@@ -1,0 +1,54 @@
+"""The root list fields the compiler covers: the same visibility, default filters,
+filter specs and default orders as their resolvers (crm_graphql/resolvers/), taken from
+the modules those resolvers use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from crm_graphql.compiled.sql import Unsupported
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contracts import Contract
+from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import invoice_sums_used
+from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
+from crm_graphql.schema.contracts import (
+    CONTRACT_DEFAULT_ORDER,
+    CONTRACT_FILTER_SPEC,
+    default_status_q,
+)
+from crm_graphql.services.auth import Viewer
+from crm_graphql.services.listing import FilterSpec, SortKey
+
+
+@dataclass(frozen=True)
+class RootSpec:
+    """A root connection: `base(viewer, arguments)` is the visible rows before the
+    client's filter (what the resolver hands `resolvers.common.connection`)."""
+
+    type_name: str
+    base: Callable[[Viewer, dict[str, Any]], QuerySet[Any]]
+    filter_spec: FilterSpec
+    default_order: Sequence[SortKey]
+
+
+def _companies(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # Billing in a filter or order: a denial without IR, a computed column with it.
+    if invoice_sums_used(args.get("filter"), args.get("order_by")):
+        raise Unsupported("billing filter or order")
+    return Company.filter(visible_companies_q(viewer))
+
+
+def _contracts(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    return Contract.filter(visible_contracts_q(viewer)).filter(default_status_q(args.get("filter")))
+
+
+ROOTS: dict[str, RootSpec] = {
+    "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
+    "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
+}

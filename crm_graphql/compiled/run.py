@@ -1,0 +1,360 @@
+"""Running a plan: one statement per root field (a second one only for `totalCount`),
+in which the database builds each row's JSON, nested objects and nested connections
+included; the server adds the root page's cursors and page info and never completes
+the fields one by one. Nothing here decides access: the rules are the functions of
+crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from graphql.execution import Executor
+from graphql.execution.values import VariableValues, get_argument_values
+from strawberry.types.arguments import convert_arguments
+from tortoise.models import Model
+
+from crm_graphql.compiled.catalog import (
+    BOOL,
+    DATE,
+    ID,
+    MONEY,
+    TYPES,
+    Column,
+    TypeSpec,
+    Visible,
+    is_empty,
+)
+from crm_graphql.compiled.plan import (
+    ConnectionPlan,
+    EdgesPlan,
+    NestedPlan,
+    ObjectPlan,
+    PageInfoPlan,
+    Plan,
+    PlanCache,
+    RootPlan,
+    SinglePlan,
+    Typename,
+    build_plan,
+    document_key,
+    permission_checker,
+    permission_class,
+    variable_shape,
+)
+from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
+from crm_graphql.errors import ApiError
+from crm_graphql.schema.common import page_size
+from crm_graphql.services.auth import Viewer
+from crm_graphql.services.listing import (
+    ListError,
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+    filter_q,
+    keyset_q,
+    order_args,
+    order_pairs,
+    sort_keys,
+)
+from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.settings import Limits
+
+__all__ = ["run_compiled"]
+
+
+def _db(spec: TypeSpec, column: str) -> str:
+    return quote(spec.model._meta.fields_db_projection[column])
+
+
+def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any) -> str:
+    return ", ".join(
+        f"{alias}.{_db(spec, k.column)} {'DESC' if k.descending else 'ASC'}" for k in keys
+    )
+
+
+class _Builder:
+    """The SQL of one statement: JSON objects over a row alias, nested levels as
+    correlated subqueries, parameters in `params`."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        viewer: Viewer,
+        limits: Limits,
+        variables: VariableValues,
+    ) -> None:
+        self.d = dialect
+        self.params = Params()
+        self.viewer = viewer
+        self.limits = limits
+        self.variables = variables
+
+    def visible(self, model: type[Model], alias: str, rule: Visible) -> str:
+        """` AND alias.id IN (the rule's SQL)`, or nothing when the rule is empty."""
+        q = rule(self.viewer)
+        if is_empty(q):
+            return ""
+        sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
+        return f" AND {alias}.{quote(model._meta.db_pk_column)} IN " + (
+            f"({self.params.adopt(sql, params, self.d.postgres)})"
+        )
+
+    def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
+        expr = f"{alias}.{_db(spec, column.column)}"
+        if column.kind == ID:
+            return self.d.text(expr)
+        if column.kind == BOOL:
+            return self.d.boolean(expr)
+        if column.kind == DATE:
+            return self.d.date(expr)
+        if column.kind == MONEY:
+            return self.d.money(expr)
+        return expr
+
+    def object(self, plan: ObjectPlan, alias: str, depth: int) -> str:
+        pairs: list[tuple[str, str]] = []
+        for key, what in plan.entries:
+            if isinstance(what, Typename):
+                pairs.append((key, literal(what.name)))
+            elif isinstance(what, Column):
+                pairs.append((key, self.column(plan.spec, what, alias)))
+            elif isinstance(what, SinglePlan):
+                pairs.append((key, self.single(plan.spec, what, alias, depth)))
+            elif isinstance(what, NestedPlan):
+                pairs.append((key, self.nested(what, alias, depth)))
+            else:
+                raise Unsupported(f"{what!r}")
+        return self.d.obj(pairs)
+
+    def single(self, spec: TypeSpec, plan: SinglePlan, alias: str, depth: int) -> str:
+        target = plan.target.spec.model
+        b = f"r{depth + 1}"
+        pk = quote(target._meta.db_pk_column)
+        where = f"{b}.{pk} = {alias}.{_db(spec, plan.relation.fk)}"
+        where += self.visible(target, b, plan.relation.visible)
+        body = self.object(plan.target, b, depth + 1)
+        return self.d.nested(
+            f"(SELECT {body} FROM {quote(target._meta.db_table)} {b} WHERE {where})"  # noqa: S608
+        )
+
+    def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
+        args = get_argument_values(plan.field_def, plan.node, self.variables)
+        limits = self.limits
+        size = page_size(
+            args.get("first"), limits.nested_page_size_default, limits.nested_page_size_max
+        )
+        relation = plan.relation
+        connection = plan.connection
+        target = connection.node.spec if connection.node else None
+        spec = target or TYPES[relation.type_name]
+        model = spec.model
+        table = quote(model._meta.db_table)
+        b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
+        parent_id = f"{alias}.{quote('id')}"
+        where = f"{b}.{_db(spec, relation.parent)} = {parent_id}"
+        where += self.visible(model, b, relation.visible)
+        order = _order(spec, b, relation.keys)
+        rows = (
+            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn "  # noqa: S608
+            f"FROM {table} {b} "
+            f"WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+        )
+        pairs: list[tuple[str, str]] = []
+        for key, what in connection.entries:
+            if isinstance(what, Typename):
+                pairs.append((key, literal(what.name)))
+            elif what == "totalCount":
+                count_where = f"{c}.{_db(spec, relation.parent)} = {parent_id}"
+                count_where += self.visible(model, c, relation.visible)
+                count = f"(SELECT COUNT(*) FROM {table} {c} WHERE {count_where})"  # noqa: S608
+                pairs.append((key, count))
+            elif isinstance(what, EdgesPlan):
+                edge: list[tuple[str, str]] = []
+                for edge_key, part in what.entries:
+                    if isinstance(part, Typename):
+                        edge.append((edge_key, literal(part.name)))
+                    elif part == "node" and connection.node is not None:
+                        edge.append((edge_key, self.object(connection.node, s, depth + 1)))
+                    else:
+                        raise Unsupported(f"edge {part}")
+                pairs.append(
+                    (key, self.d.agg(self.d.obj(edge), f"{s}.crm_rn", f"{s}.crm_rn <= {size}"))
+                )
+            elif isinstance(what, PageInfoPlan):
+                info: list[tuple[str, str]] = []
+                for info_key, part in what.entries:
+                    if isinstance(part, Typename):
+                        info.append((info_key, literal(part.name)))
+                    elif part == "hasNextPage":
+                        info.append((info_key, self.d.condition(f"COUNT(*) > {size}")))
+                    elif part == "hasPreviousPage":
+                        info.append((info_key, self.d.false()))
+                    else:
+                        raise Unsupported(f"pageInfo {part}")
+                pairs.append((key, self.d.obj(info)))
+            else:
+                raise Unsupported(f"{what!r}")
+        body = self.d.obj(pairs)
+        return self.d.nested(f"(SELECT {body} FROM ({rows}) {s})")  # noqa: S608
+
+
+def _arguments(strawberry_schema: Any, root: RootPlan, variables: VariableValues) -> Any:
+    raw = get_argument_values(root.field_def, root.node, variables)
+    definition = strawberry_schema.get_field_for_type(root.node.name.value, "Query")
+    return convert_arguments(
+        raw,
+        definition.arguments,
+        scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+        config=strawberry_schema.config,
+    )
+
+
+async def _root(
+    root: RootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+) -> dict[str, Any]:
+    """A root connection's JSON value, as the resolver and the executor would give it."""
+    args = _arguments(strawberry_schema, root, variables)
+    spec = TYPES[root.spec.type_name]
+    model = spec.model
+    size = page_size(args.get("first"), limits.page_size_default, limits.page_size_max)
+    queryset = root.spec.base(viewer, args)
+    after = args.get("after")
+    try:
+        flt = args.get("filter")
+        if flt is not None:
+            queryset = queryset.filter(
+                filter_q(flt, root.spec.filter_spec, model=model, viewer=viewer)
+            )
+        keys = sort_keys(order_pairs(args.get("order_by")), root.spec.default_order)
+        page = queryset
+        if after:
+            page = page.filter(keyset_q(keys, decode_cursor(model, after, keys)))
+    except ListError as exc:
+        raise Unsupported(str(exc)) from None
+    sql, params, connection = compiled(page.order_by(*order_args(keys)).limit(size + 1))
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables)
+    inner = builder.params.adopt(sql, params, postgres)
+    plan = root.connection
+    node = builder.object(plan.node, "t", 0) if plan.node is not None else "NULL"
+    text = (
+        f"SELECT t.*, {node} AS crm_node FROM ({inner}) t "  # noqa: S608
+        f"ORDER BY {_order(spec, 't', keys)}"
+    )
+    statement, ordered = builder.params.finish(text, postgres)
+    rows = await connection.execute_query_dict(statement, ordered)
+    has_next = len(rows) > size
+    rows = rows[:size]
+    nodes = [orjson.loads(row.pop("crm_node")) if plan.node else None for row in rows]
+    cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
+    total = await queryset.count() if plan.counts else 0
+    return _connection(plan, nodes, cursors, has_next, bool(after), total)
+
+
+def _connection(
+    plan: ConnectionPlan,
+    nodes: list[Any],
+    cursors: list[str],
+    has_next: bool,
+    has_previous: bool,
+    total: int,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, what in plan.entries:
+        if isinstance(what, Typename):
+            out[key] = what.name
+        elif what == "totalCount":
+            out[key] = total
+        elif isinstance(what, EdgesPlan):
+            edges = []
+            for i, node in enumerate(nodes):
+                edge: dict[str, Any] = {}
+                for edge_key, part in what.entries:
+                    if isinstance(part, Typename):
+                        edge[edge_key] = part.name
+                    elif part == "cursor":
+                        edge[edge_key] = cursors[i]
+                    else:
+                        edge[edge_key] = node
+                edges.append(edge)
+            out[key] = edges
+        elif isinstance(what, PageInfoPlan):
+            info: dict[str, Any] = {}
+            for info_key, part in what.entries:
+                if isinstance(part, Typename):
+                    info[info_key] = part.name
+                elif part == "hasNextPage":
+                    info[info_key] = has_next
+                elif part == "hasPreviousPage":
+                    info[info_key] = has_previous
+                elif part == "startCursor":
+                    info[info_key] = cursors[0] if cursors else None
+                else:
+                    info[info_key] = cursors[-1] if cursors else None
+            out[key] = info
+    return out
+
+
+async def run_compiled(
+    strawberry_schema: Any,
+    document: Any,
+    operation_name: str | None,
+    raw_variables: dict[str, Any] | None,
+    viewer: Viewer | None,
+    limits: Limits,
+    cache: PlanCache,
+) -> dict[str, Any] | None:
+    """The operation's `data` when the compiler covers it, else None (the executor runs
+    it). Anything that would be an error (a refusal, bad input) is not covered: the
+    executor produces it, with its path, code, masking and audit."""
+    if viewer is None:
+        return None
+    schema = strawberry_schema._schema
+    built = Executor.build(schema, document, None, None, raw_variables, operation_name)
+    if isinstance(built, list):
+        return None
+    key = (
+        document_key(document),
+        operation_name,
+        variable_shape(raw_variables),
+        permission_class(viewer),
+    )
+    hit, plan = cache.get(key)
+    if not hit:
+        try:
+            plan = build_plan(
+                schema,
+                built.fragments,
+                built.variable_values,
+                built.operation,
+                permission_checker(strawberry_schema, viewer),
+            )
+        except Unsupported:
+            plan = None
+        cache.put(key, plan)
+    if plan is None:
+        return None
+    return await _execute(plan, strawberry_schema, viewer, limits, built.variable_values)
+
+
+async def _execute(
+    plan: Plan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    try:
+        for root in plan.roots:
+            data[root.key] = await _root(root, strawberry_schema, viewer, limits, variables)
+    except (Unsupported, GraphQLError, ApiError):
+        # An error to report (bad input, a timeout): the executor reports it as usual.
+        return None
+    return data

@@ -1,0 +1,242 @@
+"""The compiled read path (crm_graphql/compiled/) answers exactly as the executor does.
+
+The same queries go over HTTP to the app (compiled reads on, the default) and to a
+second app on the same database with `compiled_reads=False`; the JSON responses must be
+identical, for the demo viewers (superadmin, a standard user, a CRM manager, a user of
+a customer company) and a standalone user. The statement counts prove which path ran:
+the compiled path reads a root connection in one statement (two with totalCount)
+whatever the nesting, and an uncovered field runs the whole operation on the executor."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from crm_graphql.app import create_app
+from crm_graphql.models.users import UserMode
+from crm_graphql.services.sqlcount import count_statements
+from crm_graphql.settings import settings
+from tests.factories import Api, make_company, make_contract, make_user
+
+VIEWERS = ("admin", "user1", "manager1", "user2", "solo")
+
+
+@pytest.fixture(scope="module")
+async def executor_app(app: Starlette) -> AsyncIterator[Starlette]:
+    """The same server with the compiled path turned off (shares the session's ORM)."""
+    application = create_app(dataclasses.replace(settings, compiled_reads=False))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def world(demo: Api, executor_app: Starlette) -> AsyncIterator[tuple[Api, Api]]:
+    """Companies (a tree with a hidden parent for some), contracts (private ones too),
+    and the two clients: compiled (`demo`) and executor-only, sharing tokens."""
+    from crm_graphql.models.companies import Company
+    from crm_graphql.models.users import User
+
+    mine = await Company.get(name="My company")
+    customer_a = await Company.get(name="Customer #A")
+    customer_b = await Company.get(name="Customer #B")
+    manager1 = await User.get(username="manager1")
+    user2 = await User.get(username="user2")
+    solo_company = await make_company("Solo's own", parent=mine, manager=user2)
+    await make_user(
+        "solo",
+        password="solo-secret",
+        profile="Standard user",
+        company=solo_company,
+        mode=UserMode.STANDALONE,
+    )
+    demo.tokens["solo"] = await demo.login("solo", "solo-secret")
+    children = []
+    for i in range(7):
+        parent = (customer_a, customer_b, mine)[i % 3]
+        children.append(
+            await make_company(
+                f"Child {i:02d} O'Hara",
+                parent=parent,
+                manager=manager1 if i % 2 else None,
+                fiscal_id=f"F{i}" if i % 3 else None,
+                payment_conditions=i * 15,
+            )
+        )
+    companies = [customer_a, customer_b, *children]
+    for n, company in enumerate(companies):
+        for k in range(n % 4):
+            await make_contract(
+                company,
+                f'Ref {k} of {company.name} "q"',
+                date_begin=date(2020 + k, 1 + n % 12, 1 + k),
+                date_end=date(2030, 1, 1) if k % 2 else None,
+                private=(n + k) % 3 == 0,
+                status=("ACTIVE", "INACTIVE", "PENDING")[(n + k) % 3],
+            )
+    transport = httpx.ASGITransport(app=executor_app, client=("10.0.0.1", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        off = Api(http)
+        off.tokens = demo.tokens
+        yield demo, off
+
+
+def compiled(statements: list[str]) -> bool:
+    """Whether the compiled path ran: its statement names the JSON it builds."""
+    return any("crm_node" in s for s in statements)
+
+
+async def _counted(api: Api, query: str, variables: Any, **kw: Any) -> tuple[Any, list[str]]:
+    with count_statements() as statements:
+        body = await api.gql(query, variables, **kw)
+    return body, list(statements)
+
+
+async def both(
+    world: tuple[Api, Api], query: str, variables: dict[str, Any] | None = None, **kw: Any
+) -> tuple[Any, list[str]]:
+    """The compiled app's response and its statements after authentication (those of a
+    request that reads nothing), the response checked equal to the executor's."""
+    on, off = world
+    await on.gql("{ __typename }", None, **kw)  # a token's first use also records it
+    _, auth = await _counted(on, "{ __typename }", None, **kw)
+    compiled, statements = await _counted(on, query, variables, **kw)
+    expected = await off.gql(query, variables, **kw)
+    assert compiled == expected
+    return compiled, statements[len(auth) :]
+
+
+DASHBOARD = """query Dash { companies(first: 20) { totalCount edges { cursor node { id name
+  fiscalId paymentConditions __typename
+  parent { id name }
+  contracts(first: 2) { totalCount pageInfo { hasNextPage hasPreviousPage }
+    edges { node { reference dateBegin dateEnd private status company { name } } } } } }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_nested_read_is_identical_and_compiled(world: tuple[Api, Api], viewer: str) -> None:
+    body, statements = await both(world, DASHBOARD, as_user=viewer)
+    if viewer == "user2":  # no CR: refused (by the executor, with its audit entry)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        return
+    assert "errors" not in body
+    assert compiled(statements)
+    # the page (all nesting included) and the total count; auth is outside the count
+    assert len(statements) == 2, statements
+    if viewer == "admin":
+        assert body["data"]["companies"]["totalCount"] >= 9
+
+
+QUERIES: list[tuple[str, dict[str, Any] | None]] = [
+    ("{ companies { edges { node { name } } } }", None),
+    (
+        """query Q($f: CompanyFilter, $n: Int) { a: companies(first: $n, filter: $f,
+           orderBy: [{field: NAME, direction: DESC}]) { edges { cursor node { ...C } }
+           pageInfo { endCursor hasNextPage } } }
+           fragment C on Company { id nm: name country ... on Company { version } }""",
+        {"f": {"or": [{"name": {"contains": "child"}}, {"not": {"country": {"eq": ""}}}]}, "n": 3},
+    ),
+    (
+        """query Q($skip: Boolean!) { contracts(first: 50, filter: {status: {in: [ACTIVE,
+           PENDING]}}) { __typename totalCount edges { __typename node { __typename id
+           reference @skip(if: $skip) number description private slaId groupId
+           status company @include(if: $skip) { id } } } } }""",
+        {"skip": True},
+    ),
+    (
+        """query Q($skip: Boolean!) { contracts(first: 50, orderBy: [{field: DATE_BEGIN,
+           direction: DESC}]) { edges { cursor node { id reference @skip(if: $skip)
+           dateBegin company @include(if: $skip) { id children(first: 1) { edges { node {
+           name } } } } } } } }""",
+        {"skip": False},
+    ),
+    (
+        """{ x: companies(first: 2) { edges { node { name } } }
+             y: contracts(first: 2) { totalCount } }""",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("number", range(len(QUERIES)))
+async def test_lists_filters_fragments_directives(
+    world: tuple[Api, Api], viewer: str, number: int
+) -> None:
+    query, variables = QUERIES[number]
+    body, statements = await both(world, query, variables, as_user=viewer)
+    if viewer != "user2":
+        assert "errors" not in body, body
+        assert len(statements) == query.count("totalCount") + 1 + ("x:" in query), statements
+        assert compiled(statements)
+
+
+async def test_pages_follow_cursors_identically(world: tuple[Api, Api]) -> None:
+    query = """query P($after: String) { companies(first: 2, after: $after,
+      orderBy: [{field: NAME, direction: DESC}]) { edges { cursor node { name } }
+      pageInfo { endCursor hasNextPage hasPreviousPage } } }"""
+    after = None
+    names: list[str] = []
+    for _ in range(20):
+        body, statements = await both(world, query, {"after": after}, as_user="manager1")
+        page = body["data"]["companies"]
+        assert len(statements) == 1
+        names += [e["node"]["name"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert names == sorted(names, reverse=True) and len(names) > 4
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        # bad input is refused as before (the executor reports it)
+        ("{ companies(first: 1000) { edges { node { name } } } }", None),
+        ('{ companies(after: "bogus") { edges { node { name } } } }', None),
+        (
+            "query Q($f: CompanyFilter) { companies(filter: $f) { totalCount } }",
+            {"f": {"id": {"eq": "x"}}},
+        ),
+        (
+            "{ contracts { edges { node { company { contracts(first: 99) { totalCount } } } } } }",
+            None,
+        ),
+        # an uncovered field: the whole operation on the executor, same answer
+        ("{ companies { edges { node { name createdAt manager { username } } } } }", None),
+        ("{ companies { edges { node { name billing { currency amount } } } } }", None),
+    ],
+)
+@pytest.mark.parametrize("viewer", ["admin", "user1", "solo"])
+async def test_errors_and_uncovered_fields_fall_back(
+    world: tuple[Api, Api], query: str, variables: dict[str, Any] | None, viewer: str
+) -> None:
+    _, statements = await both(world, query, variables, as_user=viewer)
+    assert not compiled(statements)
+
+
+async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -> None:
+    query = "{ companies(first: 50) { edges { node { name manager { username } } } } }"
+    _, compiled_statements = await both(
+        world,
+        "{ companies(first: 50) { edges { node { name parent { name } } } } }",
+        as_user="admin",
+    )
+    _, statements = await both(world, query, as_user="admin")
+    assert len(compiled_statements) == 1 and compiled(compiled_statements)
+    assert len(statements) == 2 and not compiled(
+        statements
+    )  # the page, then the managers (the executor's loaders)
+
+
+async def test_mutations_and_unauthenticated_reads_are_not_compiled(
+    world: tuple[Api, Api],
+) -> None:
+    body, _ = await both(world, "{ companies { totalCount } }")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
