@@ -11,11 +11,13 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import CHILD_ORDER
-from crm_graphql.dataloaders.contracts import CONTRACT_ORDER
-from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import Contract
+from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.contracts import Contract, ContractInvoice
+from crm_graphql.models.invoices import Invoice, InvoiceLine
 from crm_graphql.permissions.companies import visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
 
@@ -54,9 +56,33 @@ class Nested:
 
 
 @dataclass(frozen=True)
+class Linked:
+    """A nested connection through a link table: the `link` rows whose `parent` column
+    is the row's id, in `keys` order (of the link), each giving the visible row of
+    `type_name` its `target` column names; at most `first` per parent."""
+
+    type_name: str
+    link: type[Model]
+    parent: str
+    target: str
+    keys: Sequence[SortKey]
+    visible: Visible
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A plain list: every row of `spec_name` whose `parent` column is the row's id,
+    in `keys` order (rows that belong to their parent: no rule of their own)."""
+
+    spec_name: str
+    parent: str
+    keys: Sequence[SortKey]
+
+
+@dataclass(frozen=True)
 class TypeSpec:
     model: type[Model]
-    fields: dict[str, Column | Single | Nested] = field(default_factory=dict)
+    fields: dict[str, Column | Single | Nested | Linked | Rows] = field(default_factory=dict)
 
 
 def _companies(viewer: Viewer) -> Q:
@@ -65,6 +91,14 @@ def _companies(viewer: Viewer) -> Q:
 
 def _contracts(viewer: Viewer) -> Q:
     return visible_contracts_q(viewer)
+
+
+def _invoices(viewer: Viewer) -> Q:
+    return visible_invoices_q(viewer)
+
+
+# Lines and taxes in their loader's order (dataloaders/invoices._grouped).
+POSITION_ORDER = [SortKey("position"), SortKey("id")]
 
 
 TYPES: dict[str, TypeSpec] = {
@@ -85,6 +119,8 @@ TYPES: dict[str, TypeSpec] = {
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
+            # Needs IR: the field's own @auth decides at plan time (plan.permitted).
+            "billing": Rows("CompanyBilling", "company_id", [SortKey("currency"), SortKey("id")]),
         },
     ),
     "Contract": TypeSpec(
@@ -102,7 +138,49 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "status": Column("status", ENUM),
             "company": Single("Company", "company_id", _companies),
+            "relatedInvoices": Linked(
+                "Invoice",
+                ContractInvoice,
+                "contract_id",
+                "invoice_id",
+                INVOICE_LINK_ORDER,
+                _invoices,
+            ),
         },
+    ),
+    "Invoice": TypeSpec(
+        Invoice,
+        {
+            "id": Column("id", ID),
+            "billId": Column("bill_id", TEXT),
+            "reference": Column("reference", TEXT),
+            "issuedOn": Column("issued_on", DATE),
+            "expiresOn": Column("expires_on", DATE),
+            "paidOn": Column("paid_on", DATE),
+            "language": Column("language", TEXT),
+            "currency": Column("currency", TEXT),
+            "discountConcept": Column("discount_concept", TEXT),
+            "retentionConcept": Column("retention_concept", TEXT),
+            "description": Column("description", TEXT),
+            "internalNote": Column("internal_note", TEXT),
+            "locked": Column("locked", BOOL),
+            "version": Column("version", INT),
+            "kind": Column("kind", ENUM),
+            "status": Column("status", ENUM),
+            "base": Column("base_cents", MONEY),
+            "total": Column("total_cents", MONEY),
+            "company": Single("Company", "company_id", _companies),
+            "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
+        },
+    ),
+    "InvoiceLine": TypeSpec(
+        InvoiceLine,
+        {"concept": Column("concept", TEXT), "amount": Column("amount_cents", MONEY)},
+    ),
+    # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
+    "CompanyBilling": TypeSpec(
+        CompanyBilling,
+        {"currency": Column("currency", TEXT), "amount": Column("cents", MONEY)},
     ),
 }
 

@@ -36,7 +36,7 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import VariableValues
 from strawberry.permission import PermissionExtension
 
-from crm_graphql.compiled.catalog import TYPES, Column, Nested, Single, TypeSpec
+from crm_graphql.compiled.catalog import TYPES, Column, Linked, Nested, Rows, Single, TypeSpec
 from crm_graphql.compiled.roots import ROOTS, RootSpec
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.permissions.base import Auth
@@ -88,8 +88,14 @@ class PageInfoPlan:
 
 
 @dataclass
+class RowsPlan:
+    relation: Rows
+    target: ObjectPlan
+
+
+@dataclass
 class NestedPlan:
-    relation: Nested
+    relation: Nested | Linked
     field_def: GraphQLField
     node: FieldNode
     connection: ConnectionPlan
@@ -141,9 +147,11 @@ class _Planner:
             raise Unsupported("@defer")
         return collected.grouped_field_set
 
-    def object(self, type_: Any, details: FieldDetailsList) -> ObjectPlan:
+    def object(
+        self, type_: Any, details: FieldDetailsList, spec_name: str | None = None
+    ) -> ObjectPlan:
         type_ = _named(type_)
-        spec = TYPES.get(type_.name)
+        spec = TYPES.get(spec_name or type_.name)
         if spec is None:
             raise Unsupported(f"type {type_.name}")
         plan = ObjectPlan(spec)
@@ -163,7 +171,11 @@ class _Planner:
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
-            elif isinstance(found, Nested):
+            elif isinstance(found, Rows):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs, found.spec_name)
+                plan.entries.append((key, RowsPlan(found, target)))
+            elif isinstance(found, Nested | Linked):
                 if any(a.name.value != "first" for n in nodes for a in n.arguments or ()):
                     raise Unsupported("nested arguments")
                 connection = self.connection(field_def.type, subs)
@@ -275,7 +287,7 @@ def permission_class(viewer: Viewer) -> tuple[Any, ...]:
 
 def variable_shape(variables: dict[str, Any] | None) -> tuple[Any, ...]:
     """Variables by name and type; booleans and nulls by value (@skip/@include)."""
-    shape = []
+    shape: list[tuple[str, Any]] = []
     for name, value in sorted((variables or {}).items()):
         if isinstance(value, bool) or value is None:
             shape.append((name, value))

@@ -22,6 +22,8 @@ from crm_graphql.compiled.catalog import (
     MONEY,
     TYPES,
     Column,
+    Linked,
+    Nested,
     TypeSpec,
     Visible,
     is_empty,
@@ -35,6 +37,7 @@ from crm_graphql.compiled.plan import (
     Plan,
     PlanCache,
     RootPlan,
+    RowsPlan,
     SinglePlan,
     Typename,
     build_plan,
@@ -90,6 +93,7 @@ class _Builder:
         self.viewer = viewer
         self.limits = limits
         self.variables = variables
+        self.columns = 0
 
     def visible(self, model: type[Model], alias: str, rule: Visible) -> str:
         """` AND alias.id IN (the rule's SQL)`, or nothing when the rule is empty."""
@@ -113,31 +117,78 @@ class _Builder:
             return self.d.money(expr)
         return expr
 
-    def object(self, plan: ObjectPlan, alias: str, depth: int) -> str:
+    def object(self, plan: ObjectPlan, outer: str, inner: str, depth: int) -> tuple[str, str]:
+        """A row's JSON object over the alias `outer`, and the columns (", x AS crm_jN")
+        the row's subquery (alias `inner`) must add: nested levels are computed there,
+        beside the row, so SQLite's parser never sees them nested inside the object
+        (its stack is shallow)."""
         pairs: list[tuple[str, str]] = []
+        extras: list[str] = []
         for key, what in plan.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
-            elif isinstance(what, Column):
-                pairs.append((key, self.column(plan.spec, what, alias)))
-            elif isinstance(what, SinglePlan):
-                pairs.append((key, self.single(plan.spec, what, alias, depth)))
+                continue
+            if isinstance(what, Column):
+                pairs.append((key, self.column(plan.spec, what, outer)))
+                continue
+            if isinstance(what, SinglePlan):
+                value = self.single(plan.spec, what, inner, depth)
             elif isinstance(what, NestedPlan):
-                pairs.append((key, self.nested(what, alias, depth)))
+                value = self.nested(what, inner, depth)
+            elif isinstance(what, RowsPlan):
+                value = self.rows(what, inner, depth)
             else:
                 raise Unsupported(f"{what!r}")
-        return self.d.obj(pairs)
+            self.columns += 1
+            name = f"crm_j{self.columns}"
+            extras.append(f", {value} AS {name}")
+            pairs.append((key, self.d.nested(f"{outer}.{name}")))
+        return self.d.obj(pairs), "".join(extras)
 
     def single(self, spec: TypeSpec, plan: SinglePlan, alias: str, depth: int) -> str:
         target = plan.target.spec.model
-        b = f"r{depth + 1}"
+        r0, r = f"q{depth + 1}", f"r{depth + 1}"
         pk = quote(target._meta.db_pk_column)
-        where = f"{b}.{pk} = {alias}.{_db(spec, plan.relation.fk)}"
-        where += self.visible(target, b, plan.relation.visible)
-        body = self.object(plan.target, b, depth + 1)
-        return self.d.nested(
-            f"(SELECT {body} FROM {quote(target._meta.db_table)} {b} WHERE {where})"  # noqa: S608
+        where = f"{r0}.{pk} = {alias}.{_db(spec, plan.relation.fk)}"
+        where += self.visible(target, r0, plan.relation.visible)
+        body, extras = self.object(plan.target, r, r0, depth + 1)
+        row = f"SELECT {r0}.*{extras} FROM {quote(target._meta.db_table)} {r0} WHERE {where}"  # noqa: S608
+        return f"(SELECT {body} FROM ({row}) {r})"  # noqa: S608
+
+    def rows(self, plan: RowsPlan, alias: str, depth: int) -> str:
+        spec = plan.target.spec
+        b, s = f"l{depth + 1}", f"s{depth + 1}"
+        order = _order(spec, b, plan.relation.keys)
+        body, extras = self.object(plan.target, s, b, depth + 1)
+        rows = (
+            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+            f"FROM {quote(spec.model._meta.db_table)} {b} "
+            f"WHERE {b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')} "
+            f"ORDER BY {order}"
         )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def source(
+        self, relation: Nested | Linked, spec: TypeSpec, alias: str, b: str
+    ) -> tuple[str, str, str]:
+        """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
+        row `alias`: the rule of the rows' type applied to them."""
+        model = spec.model
+        table = f"{quote(model._meta.db_table)} {b}"
+        parent_id = f"{alias}.{quote('id')}"
+        if isinstance(relation, Nested):
+            where = f"{b}.{_db(spec, relation.parent)} = {parent_id}"
+            where += self.visible(model, b, relation.visible)
+            return table, where, _order(spec, b, relation.keys)
+        link = TypeSpec(relation.link)
+        k = f"k{b}"
+        joined = (
+            f"{quote(relation.link._meta.db_table)} {k} JOIN {table} "
+            f"ON {b}.{quote(model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
+        )
+        where = f"{k}.{_db(link, relation.parent)} = {parent_id}"
+        where += self.visible(model, b, relation.visible)
+        return joined, where, _order(link, k, relation.keys)
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
         args = get_argument_values(plan.field_def, plan.node, self.variables)
@@ -149,26 +200,22 @@ class _Builder:
         connection = plan.connection
         target = connection.node.spec if connection.node else None
         spec = target or TYPES[relation.type_name]
-        model = spec.model
-        table = quote(model._meta.db_table)
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
-        parent_id = f"{alias}.{quote('id')}"
-        where = f"{b}.{_db(spec, relation.parent)} = {parent_id}"
-        where += self.visible(model, b, relation.visible)
-        order = _order(spec, b, relation.keys)
+        source, where, order = self.source(relation, spec, alias, b)
+        node, extras = "NULL", ""
+        if connection.node is not None:
+            node, extras = self.object(connection.node, s, b, depth + 1)
         rows = (
-            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn "  # noqa: S608
-            f"FROM {table} {b} "
-            f"WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+            f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
         )
         pairs: list[tuple[str, str]] = []
         for key, what in connection.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
             elif what == "totalCount":
-                count_where = f"{c}.{_db(spec, relation.parent)} = {parent_id}"
-                count_where += self.visible(model, c, relation.visible)
-                count = f"(SELECT COUNT(*) FROM {table} {c} WHERE {count_where})"  # noqa: S608
+                count_source, count_where, _ = self.source(relation, spec, alias, c)
+                count = f"(SELECT COUNT(*) FROM {count_source} WHERE {count_where})"  # noqa: S608
                 pairs.append((key, count))
             elif isinstance(what, EdgesPlan):
                 edge: list[tuple[str, str]] = []
@@ -176,7 +223,7 @@ class _Builder:
                     if isinstance(part, Typename):
                         edge.append((edge_key, literal(part.name)))
                     elif part == "node" and connection.node is not None:
-                        edge.append((edge_key, self.object(connection.node, s, depth + 1)))
+                        edge.append((edge_key, node))
                     else:
                         raise Unsupported(f"edge {part}")
                 pairs.append(
@@ -197,7 +244,7 @@ class _Builder:
             else:
                 raise Unsupported(f"{what!r}")
         body = self.d.obj(pairs)
-        return self.d.nested(f"(SELECT {body} FROM ({rows}) {s})")  # noqa: S608
+        return f"(SELECT {body} FROM ({rows}) {s})"  # noqa: S608
 
 
 def _arguments(strawberry_schema: Any, root: RootPlan, variables: VariableValues) -> Any:
@@ -242,16 +289,19 @@ async def _root(
     builder = _Builder(Dialect(postgres), viewer, limits, variables)
     inner = builder.params.adopt(sql, params, postgres)
     plan = root.connection
-    node = builder.object(plan.node, "t", 0) if plan.node is not None else "NULL"
+    node, extras = "NULL", ""
+    if plan.node is not None:
+        node, extras = builder.object(plan.node, "t", "t0", 0)
     text = (
-        f"SELECT t.*, {node} AS crm_node FROM ({inner}) t "  # noqa: S608
-        f"ORDER BY {_order(spec, 't', keys)}"
+        f"SELECT t.*, {node} AS crm_node "  # noqa: S608
+        f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
     )
     statement, ordered = builder.params.finish(text, postgres)
     rows = await connection.execute_query_dict(statement, ordered)
     has_next = len(rows) > size
     rows = rows[:size]
-    nodes = [orjson.loads(row.pop("crm_node")) if plan.node else None for row in rows]
+    nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
+    rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
     cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)

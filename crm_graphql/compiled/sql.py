@@ -87,8 +87,8 @@ class Dialect:
                 f"COALESCE(json_agg({value} ORDER BY {order}) FILTER (WHERE {where}), '[]'::json)"
             )
         # SQLite before 3.44 has no ORDER BY in aggregates: the rows come from a
-        # subquery in `order` already.
-        return f"json_group_array(json({value})) FILTER (WHERE {where})"
+        # subquery in `order` already. `value` is a json_object() (it keeps its subtype).
+        return f"json_group_array({value}) FILTER (WHERE {where})"
 
     def boolean(self, expr: str, nullable: bool = True) -> str:
         if self.postgres:
