@@ -15,7 +15,8 @@ contract related to 1 to 9 invoices of its own company), all with bulk inserts (
 on PostgreSQL, executemany on SQLite) straight into the database. Then, for each viewer
 (a superadmin, and a non-superadmin CRM manager), it measures
 
-    companies(first: 20) { edges { node { name billing contracts(first: 5) { edges {
+    companies(first: 20) { edges { node { name billing { currency amount }
+      contracts(first: 5) { edges {
       node { reference relatedInvoices(first: 5) { edges { node { billId total
       lines { concept amount } } } } } } } } } }
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -77,7 +79,8 @@ from bench.companies_query import generate as generate_companies  # noqa: E402
 
 __all__ = ["uvicorn_app"]  # served by uvicorn --factory bench.dashboard:uvicorn_app
 
-QUERY = """query Dashboard { companies(first: 20) { edges { node { name billing
+QUERY = """query Dashboard { companies(first: 20) { edges { node { name
+  billing { currency amount }
   contracts(first: 5) { edges { node { reference
     relatedInvoices(first: 5) { edges { node { billId total
       lines { concept amount } } } } } } } } } } }"""
@@ -148,6 +151,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--baseline-only", action="store_true", help="generate and time only the raw SQL"
+    )
+    parser.add_argument(
+        "--executor-too",
+        action="store_true",
+        help="also measure with CRM_COMPILED_READS=0 (every operation on the executor)",
     )
     parser.add_argument(
         "--tune-gc",
@@ -251,7 +259,7 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
     lines: list[tuple] = []
     taxes: list[tuple] = []
     links: list[tuple] = []
-    billing: dict[int, int] = {}
+    billing: dict[tuple[int, str], int] = {}
     width = max(1, 2 * args.lines - 1)
     for cid, count in zip(companies, invoice_counts, strict=True):
         ids = []
@@ -292,7 +300,9 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
                 )
             )
             taxes.append((invoice_id, 0, "VAT", Decimal("21") if postgres else "21"))
-            billing[cid] = billing.get(cid, 0) + base
+            currency = invoices[-1][9]
+            if kind == "SUBMITTED" and invoices[-1][5] != "CANCELED":
+                billing[(cid, currency)] = billing.get((cid, currency), 0) + base
             ids.append(invoice_id)
             invoice_id += 1
         # each contract related to 1 to 9 invoices of its company (some shared)
@@ -328,10 +338,12 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
         )
         await insert(tx, postgres, "invoice_taxes", "invoice_id, position, name, percent", taxes)
         await insert(tx, postgres, "contract_invoices", "contract_id, invoice_id", links)
-        mark = ("$1", "$2") if postgres else ("?", "?")
-        await tx.execute_many(
-            f"UPDATE companies SET billing_cents = {mark[0]} WHERE id = {mark[1]}",
-            [(cents, cid) for cid, cents in billing.items()],
+        await insert(
+            tx,
+            postgres,
+            "company_billings",
+            "company_id, currency, cents",
+            [(cid, currency, cents) for (cid, currency), cents in sorted(billing.items())],
         )
         if postgres:
             for table in ("contracts", "invoices"):
@@ -396,13 +408,17 @@ def raw_sql(viewer: dict[str, Any], postgres: bool) -> str:
     if postgres:
         return f"""
 WITH page AS (
-  SELECT c.id, c.name, c.billing_cents, c.manager_id FROM companies c
+  SELECT c.id, c.name, c.manager_id FROM companies c
   WHERE {visible_c} ORDER BY {company_order} LIMIT 20
 )
 SELECT json_build_object('data', json_build_object('companies', json_build_object('edges',
   COALESCE(json_agg(json_build_object('node', json_build_object(
     'name', p.name,
-    'billing', {_money("p.billing_cents", True)},
+    'billing', (
+      SELECT COALESCE(json_agg(json_build_object(
+               'currency', b.currency, 'amount', {_money("b.cents", True)})
+             ORDER BY b.currency), '[]')
+      FROM company_billings b WHERE b.company_id = p.id),
     'contracts', json_build_object('edges', (
       SELECT COALESCE(json_agg(json_build_object('node', json_build_object(
         'reference', k.reference,
@@ -432,7 +448,7 @@ FROM page p"""
     # building its nodes' JSON text; json() keeps nested values JSON, not text.
     return f"""
 WITH p AS MATERIALIZED (
-  SELECT c.id, c.name, c.billing_cents, c.manager_id FROM companies c
+  SELECT c.id, c.name, c.manager_id FROM companies c
   WHERE {visible_c} ORDER BY {company_order} LIMIT 20
 ), k AS MATERIALIZED (
   SELECT * FROM (
@@ -466,7 +482,10 @@ WITH p AS MATERIALIZED (
 ), pnode AS MATERIALIZED (
   SELECT p.name, p.id, json_object(
     'name', p.name,
-    'billing', {_money("p.billing_cents", False)},
+    'billing', json((
+      SELECT json_group_array(json_object('currency', b.currency, 'amount', b.amount))
+      FROM (SELECT b.currency, {_money("b.cents", False)} AS amount
+            FROM company_billings b WHERE b.company_id = p.id ORDER BY b.currency) b)),
     'contracts', json_object('edges', json((
       SELECT json_group_array(json_object('node', json(x.node)))
       FROM (SELECT node FROM knode WHERE knode.company_id = p.id ORDER BY rn) x)))) AS node
@@ -826,6 +845,8 @@ async def run_uvicorn(
                     pass
                 await asyncio.sleep(0.1)
             label = "uvicorn" if args.workers == 1 else f"uvicorn x{args.workers}"
+            if env.get("CRM_COMPILED_READS") == "0":
+                label += " exec"
             await measure_servers(http, http, tokens, viewers, args, label, results, False)
     finally:
         server.terminate()
@@ -893,9 +914,21 @@ async def main(args: argparse.Namespace) -> None:
             httpx.AsyncClient(transport=raw_transport, base_url="http://bench") as raw_client,
         ):
             tokens = {v: await login(client, world[v]["username"]) for v in viewers}
-            await measure_servers(
-                client, raw_client, tokens, viewers, args, "in-process", results, True
-            )
+            label = "in-process" if config.compiled_reads else "in-proc exec"
+            await measure_servers(client, raw_client, tokens, viewers, args, label, results, True)
+            if args.executor_too and config.compiled_reads:
+                executor = create_app(dataclasses.replace(config, compiled_reads=False))
+                async with (
+                    executor.router.lifespan_context(executor),
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
+                        base_url="http://bench",
+                        timeout=60,
+                    ) as off,
+                ):
+                    await measure_servers(
+                        off, raw_client, tokens, viewers, args, "in-proc exec", results, True
+                    )
             sql_file = Path(config.data_dir) / "bench-raw-sql.json"
             sql_file.parent.mkdir(parents=True, exist_ok=True)
             sql_file.write_text(json.dumps(sql_by_viewer))
@@ -911,6 +944,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.tune_gc:
                 env[TUNE_GC_ENV] = "1"
             await run_uvicorn(args, env, tokens, viewers, results)
+            if args.executor_too and config.compiled_reads:
+                env["CRM_COMPILED_READS"] = "0"
+                await run_uvicorn(args, env, tokens, viewers, results)
     print(markdown(results, postgres, args.clients))
     report = {
         "machine": machine(),
