@@ -101,7 +101,10 @@ class _Builder:
         if is_empty(q):
             return ""
         sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
-        return f" AND {alias}.{quote(model._meta.db_pk_column)} IN " + (
+        # SQLite: unary + keeps the planner from driving the lookup by the rule's ids
+        # (probing every visible id per parent) instead of by the parent's index.
+        plus = "" if self.d.postgres else "+"
+        return f" AND {plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
             f"({self.params.adopt(sql, params, self.d.postgres)})"
         )
 
@@ -292,8 +295,11 @@ async def _root(
     node, extras = "NULL", ""
     if plan.node is not None:
         node, extras = builder.object(plan.node, "t", "t0", 0)
+    # The row's own columns by name (t.* would repeat the nested columns' subqueries
+    # where SQLite flattens the derived table).
+    columns = ", ".join(f"t.{quote(c)}" for c in model._meta.fields_db_projection.values())
     text = (
-        f"SELECT t.*, {node} AS crm_node "  # noqa: S608
+        f"SELECT {columns}, {node} AS crm_node "  # noqa: S608
         f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
     )
     statement, ordered = builder.params.finish(text, postgres)
