@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 from tortoise.models import Model
 
-from crm_graphql.dataloaders.companies import CHILD_ORDER
+from crm_graphql.dataloaders.companies import CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
 from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice
 from crm_graphql.models.invoices import Invoice, InvoiceLine
-from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.models.users import User
+from crm_graphql.permissions.companies import (
+    can_manage_company,
+    editable_companies_q,
+    visible_companies_q,
+)
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.services.auth import Viewer
@@ -37,11 +43,20 @@ class Column:
 
 @dataclass(frozen=True)
 class Single:
-    """A nested object by a foreign key of the row, null when invisible or missing."""
+    """A nested object by a foreign key of the row, null when invisible or missing
+    (`visible` None: the loader the resolver uses applies no rule)."""
 
     type_name: str
     fk: str
-    visible: Visible
+    visible: Visible | None
+
+
+@dataclass(frozen=True)
+class Flags:
+    """An object of booleans about the row (viewerCan): per key, an SQL rule over the
+    rows (`Viewer -> Q`, true for the rows it selects) or a constant of the viewer."""
+
+    rules: dict[str, Callable[[Viewer], Q | bool]]
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ class Nested:
     type_name: str
     parent: str
     keys: Sequence[SortKey]
-    visible: Visible
+    visible: Visible | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,9 @@ class Rows:
 @dataclass(frozen=True)
 class TypeSpec:
     model: type[Model]
-    fields: dict[str, Column | Single | Nested | Linked | Rows] = field(default_factory=dict)
+    fields: dict[str, Column | Single | Nested | Linked | Rows | Flags] = field(
+        default_factory=dict
+    )
 
 
 def _companies(viewer: Viewer) -> Q:
@@ -95,6 +112,16 @@ def _contracts(viewer: Viewer) -> Q:
 
 def _invoices(viewer: Viewer) -> Q:
     return visible_invoices_q(viewer)
+
+
+def _company_edit(viewer: Viewer) -> Q:
+    # can_edit_company over the visible companies, in SQL (the same rule).
+    return editable_companies_q(viewer)
+
+
+def _company_manage(viewer: Viewer) -> bool:
+    # can_manage_company reads only the viewer (the company is visible already).
+    return can_manage_company(viewer, Company())
 
 
 # Lines and taxes in their loader's order (dataloaders/invoices._grouped).
@@ -119,6 +146,10 @@ TYPES: dict[str, TypeSpec] = {
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
+            "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
+            "manager": Single("User", "manager_id", None),
+            # `delete` is not covered (its rule has no SQL form of its own).
+            "viewerCan": Flags({"edit": _company_edit, "manage": _company_manage}),
             # Needs IR: the field's own @auth decides at plan time (plan.permitted).
             "billing": Rows("CompanyBilling", "company_id", [SortKey("currency"), SortKey("id")]),
         },
@@ -171,6 +202,39 @@ TYPES: dict[str, TypeSpec] = {
             "total": Column("total_cents", MONEY),
             "company": Single("Company", "company_id", _companies),
             "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
+        },
+    ),
+    "Contact": TypeSpec(
+        Contact,
+        {
+            "id": Column("id", ID),
+            "fullName": Column("full_name", TEXT),
+            "email": Column("email", TEXT),
+            "phone": Column("phone", TEXT),
+            "mobile": Column("mobile", TEXT),
+            "position": Column("position", TEXT),
+            "description": Column("description", TEXT),
+            "disabled": Column("disabled", BOOL),
+            "version": Column("version", INT),
+            "company": Single("Company", "company_id", _companies),
+        },
+    ),
+    "User": TypeSpec(
+        User,
+        {
+            "id": Column("id", ID),
+            "username": Column("username", TEXT),
+            "realName": Column("real_name", TEXT),
+            "email": Column("email", TEXT),
+            "phone": Column("phone", TEXT),
+            "employeeNumber": Column("employee_number", TEXT),
+            "location": Column("location", TEXT),
+            "language": Column("language", TEXT),
+            "mode": Column("mode", ENUM),
+            "isSuperadmin": Column("is_superadmin", BOOL),
+            "enabled": Column("enabled", BOOL),
+            "loginEnabled": Column("login_enabled", BOOL),
+            "version": Column("version", INT),
         },
     ),
     "InvoiceLine": TypeSpec(

@@ -36,7 +36,16 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import VariableValues
 from strawberry.permission import PermissionExtension
 
-from crm_graphql.compiled.catalog import TYPES, Column, Linked, Nested, Rows, Single, TypeSpec
+from crm_graphql.compiled.catalog import (
+    TYPES,
+    Column,
+    Flags,
+    Linked,
+    Nested,
+    Rows,
+    Single,
+    TypeSpec,
+)
 from crm_graphql.compiled.roots import ROOTS, RootSpec
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.permissions.base import Auth
@@ -85,6 +94,12 @@ class EdgesPlan:
 @dataclass(frozen=True)
 class PageInfoPlan:
     entries: list[tuple[str, Any]]  # a PageInfo field name or Typename
+
+
+@dataclass(frozen=True)
+class FlagsPlan:
+    flags: Flags
+    entries: list[tuple[str, Any]]  # a key of `flags.rules` or Typename
 
 
 @dataclass
@@ -171,6 +186,19 @@ class _Planner:
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
+            elif isinstance(found, Flags):
+                _no_arguments(nodes)
+                flag_type = _named(field_def.type)
+                flags: list[tuple[str, Any]] = []
+                for flag_key, flag_subs in self.sub(flag_type, subs).items():
+                    flag = flag_subs[0].node.name.value
+                    if flag == "__typename":
+                        flags.append((flag_key, Typename(flag_type.name)))
+                    elif flag in found.rules:
+                        flags.append((flag_key, flag))
+                    else:
+                        raise Unsupported(f"{flag_type.name}.{flag}")
+                plan.entries.append((key, FlagsPlan(found, flags)))
             elif isinstance(found, Rows):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.spec_name)

@@ -12,11 +12,13 @@ from tortoise.queryset import QuerySet
 
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.models.companies import Company
+from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
-from crm_graphql.permissions.companies import visible_companies_q
+from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import invoice_sums_used
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
+from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
 from crm_graphql.schema.contracts import (
     CONTRACT_DEFAULT_ORDER,
     CONTRACT_FILTER_SPEC,
@@ -44,11 +46,16 @@ def _companies(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Company.filter(visible_companies_q(viewer))
 
 
+def _contacts(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    return Contact.filter(belongs_to_visible_company_q(viewer))
+
+
 def _contracts(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Contract.filter(visible_contracts_q(viewer)).filter(default_status_q(args.get("filter")))
 
 
 ROOTS: dict[str, RootSpec] = {
     "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
+    "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
     "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
 }

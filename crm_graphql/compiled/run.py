@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
+from tortoise.expressions import Q
 from tortoise.models import Model
 
 from crm_graphql.compiled.catalog import (
@@ -31,6 +32,7 @@ from crm_graphql.compiled.catalog import (
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
     EdgesPlan,
+    FlagsPlan,
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
@@ -95,16 +97,35 @@ class _Builder:
         self.variables = variables
         self.columns = 0
 
-    def visible(self, model: type[Model], alias: str, rule: Visible) -> str:
+    def flags(self, spec: TypeSpec, plan: FlagsPlan, alias: str) -> str:
+        pairs: list[tuple[str, str]] = []
+        for key, what in plan.entries:
+            if isinstance(what, Typename):
+                pairs.append((key, literal(what.name)))
+                continue
+            rule = plan.flags.rules[what](self.viewer)
+            if isinstance(rule, bool):
+                pairs.append((key, self.d.condition("1 = 1" if rule else "1 = 0")))
+            else:
+                pairs.append((key, self.d.condition(self.ids_in(spec.model, alias, rule))))
+        return self.d.obj(pairs)
+
+    def visible(self, model: type[Model], alias: str, rule: Visible | None) -> str:
         """` AND alias.id IN (the rule's SQL)`, or nothing when the rule is empty."""
-        q = rule(self.viewer)
-        if is_empty(q):
+        if rule is None:
             return ""
+        q = rule(self.viewer)
+        return "" if is_empty(q) else " AND " + self.ids_in(model, alias, q)
+
+    def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
+        """The row `alias` is one of the rows `q` selects (its SQL, its parameters)."""
+        if is_empty(q):
+            return "1 = 1"
         sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
         # SQLite: unary + keeps the planner from driving the lookup by the rule's ids
         # (probing every visible id per parent) instead of by the parent's index.
         plus = "" if self.d.postgres else "+"
-        return f" AND {plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
+        return f"{plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
             f"({self.params.adopt(sql, params, self.d.postgres)})"
         )
 
@@ -133,6 +154,9 @@ class _Builder:
                 continue
             if isinstance(what, Column):
                 pairs.append((key, self.column(plan.spec, what, outer)))
+                continue
+            if isinstance(what, FlagsPlan):
+                pairs.append((key, self.flags(plan.spec, what, outer)))
                 continue
             if isinstance(what, SinglePlan):
                 value = self.single(plan.spec, what, inner, depth)

@@ -20,6 +20,7 @@ from crm_graphql.resolvers.common import (
 )
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.contacts import (
+    CONTACT_DEFAULT_ORDER,
     CONTACT_FILTER_SPEC,
     ContactCreateInput,
     ContactFilter,
@@ -29,10 +30,9 @@ from crm_graphql.schema.contacts import (
     ContactUpdateInput,
 )
 from crm_graphql.services import contacts as service
-from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls
 
-DEFAULT_ORDER = [SortKey("full_name"), SortKey("id")]
+DEFAULT_ORDER = CONTACT_DEFAULT_ORDER
 Described = strawberry.argument
 
 

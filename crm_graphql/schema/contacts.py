@@ -37,7 +37,7 @@ from crm_graphql.schema.customfields import (
     value_list,
 )
 from crm_graphql.schema.files import files_connection
-from crm_graphql.services.listing import FilterSpec, Relation
+from crm_graphql.services.listing import FilterSpec, Relation, SortKey
 
 if TYPE_CHECKING:
     from crm_graphql.schema.activities import ActivityType
@@ -158,6 +158,9 @@ def contact_search_q(text: str, prefix: str = "") -> Q:
         | Q(**{f"{prefix}position__icontains": text})
     )
 
+
+# The root list's order when none is asked for (the id breaks ties).
+CONTACT_DEFAULT_ORDER = [SortKey("full_name"), SortKey("id")]
 
 CONTACT_FILTER_SPEC: FilterSpec = {
     "search": contact_search_q,
