@@ -29,6 +29,7 @@ from crm_graphql.services.listing import SortKey
 
 # How a column becomes its JSON value (sql.Dialect): the API's scalar formats.
 ID, TEXT, INT, BOOL, DATE, ENUM, MONEY = "id", "text", "int", "bool", "date", "enum", "money"
+DATETIME = "datetime"
 
 Visible = Callable[[Viewer], Q]
 
@@ -143,6 +144,9 @@ TYPES: dict[str, TypeSpec] = {
             "officePhone": Column("office_phone", TEXT),
             "generalEmail": Column("general_email", TEXT),
             "version": Column("version", INT),
+            "lastUpdate": Column("last_update", DATETIME),
+            "createdAt": Column("created_at", DATETIME),
+            "lastActivity": Column("last_activity_at", DATETIME),
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
@@ -166,6 +170,8 @@ TYPES: dict[str, TypeSpec] = {
             "private": Column("private", BOOL),
             "slaId": Column("sla_id", INT),
             "groupId": Column("group_id", INT),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "status": Column("status", ENUM),
             "company": Single("Company", "company_id", _companies),
@@ -195,6 +201,8 @@ TYPES: dict[str, TypeSpec] = {
             "description": Column("description", TEXT),
             "internalNote": Column("internal_note", TEXT),
             "locked": Column("locked", BOOL),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "kind": Column("kind", ENUM),
             "status": Column("status", ENUM),
@@ -215,6 +223,8 @@ TYPES: dict[str, TypeSpec] = {
             "position": Column("position", TEXT),
             "description": Column("description", TEXT),
             "disabled": Column("disabled", BOOL),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
         },
@@ -235,6 +245,8 @@ TYPES: dict[str, TypeSpec] = {
             "enabled": Column("enabled", BOOL),
             "loginEnabled": Column("login_enabled", BOOL),
             "version": Column("version", INT),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
         },
     ),
     "InvoiceLine": TypeSpec(

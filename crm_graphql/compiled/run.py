@@ -19,6 +19,7 @@ from tortoise.models import Model
 from crm_graphql.compiled.catalog import (
     BOOL,
     DATE,
+    DATETIME,
     ID,
     MONEY,
     TYPES,
@@ -139,6 +140,8 @@ class _Builder:
             return self.d.date(expr)
         if column.kind == MONEY:
             return self.d.money(expr)
+        if column.kind == DATETIME:
+            return self.d.datetime(expr)
         return expr
 
     def object(self, plan: ObjectPlan, outer: str, inner: str, depth: int) -> tuple[str, str]:

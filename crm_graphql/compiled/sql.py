@@ -112,6 +112,18 @@ class Dialect:
         """Python's date.isoformat(); SQLite stores dates that way already."""
         return f"to_char({expr}, 'YYYY-MM-DD')" if self.postgres else expr
 
+    def datetime(self, expr: str) -> str:
+        """Python's datetime.isoformat() of the aware UTC value Tortoise reads (no
+        fraction when the microseconds are 0); SQLite holds str(datetime) already."""
+        if self.postgres:
+            utc = f"({expr} AT TIME ZONE 'UTC')"
+            return (
+                f"CASE WHEN {expr} IS NULL THEN NULL ELSE "
+                f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN to_char({utc}, "
+                f"'US') = '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END || '+00:00' END"
+            )
+        return f"replace({expr}, ' ', 'T')"
+
     def money(self, expr: str) -> str:
         """Cents as the API's decimal text (values.cents_to_decimal: "1234.50")."""
         if self.postgres:
