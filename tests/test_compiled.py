@@ -238,6 +238,13 @@ QUERIES: list[tuple[str, dict[str, Any] | None]] = [
         },
     ),
     (
+        """query I($f: InvoiceFilter) { invoices(first: 7, filter: $f, orderBy: [{field: TOTAL,
+           direction: ASC}, {field: ISSUED_ON, direction: DESC}]) { totalCount edges { cursor
+           node { billId kind status total base issuedOn paidOn locked createdAt
+           company { name } lines { concept amount } } } pageInfo { endCursor } } }""",
+        {"f": {"not": {"status": {"eq": "CANCELED"}}}},
+    ),
+    (
         """{ x: companies(first: 2) { edges { node { name } } }
              y: contracts(first: 2) { totalCount } }""",
         None,
@@ -246,7 +253,7 @@ QUERIES: list[tuple[str, dict[str, Any] | None]] = [
 
 
 # One statement per root field, one more per root totalCount (nested ones are inside).
-STATEMENTS = [1, 1, 2, 1, 1, 2, 3]
+STATEMENTS = [1, 1, 2, 1, 1, 2, 2, 3]
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)

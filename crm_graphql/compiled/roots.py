@@ -14,9 +14,10 @@ from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import invoice_sums_used
+from crm_graphql.permissions.invoices import invoice_sums_used, visible_invoices_q
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
 from crm_graphql.schema.contracts import (
@@ -24,6 +25,7 @@ from crm_graphql.schema.contracts import (
     CONTRACT_FILTER_SPEC,
     default_status_q,
 )
+from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import FilterSpec, SortKey
 
@@ -54,8 +56,13 @@ def _contracts(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Contract.filter(visible_contracts_q(viewer)).filter(default_status_q(args.get("filter")))
 
 
+def _invoices(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    return Invoice.filter(visible_invoices_q(viewer))
+
+
 ROOTS: dict[str, RootSpec] = {
     "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
     "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
     "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
+    "invoices": RootSpec("Invoice", _invoices, INVOICE_FILTER_SPEC, INVOICE_DEFAULT_ORDER),
 }

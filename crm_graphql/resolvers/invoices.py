@@ -28,7 +28,12 @@ from crm_graphql.permissions.invoices import (
 from crm_graphql.resolvers.common import connection, editable_invoice, get_or_404, input_fields
 from crm_graphql.resolvers.filtering import filtered_invoices
 from crm_graphql.schema.common import Connection, DeletePayload, model_enum, user_errors
-from crm_graphql.schema.invoice_filters import INVOICE_FILTER_SPEC, InvoiceFilter, InvoiceOrder
+from crm_graphql.schema.invoice_filters import (
+    INVOICE_DEFAULT_ORDER,
+    INVOICE_FILTER_SPEC,
+    InvoiceFilter,
+    InvoiceOrder,
+)
 from crm_graphql.schema.invoice_inputs import (
     InvoiceCreateInput,
     InvoiceCurrencyTotals,
@@ -39,10 +44,9 @@ from crm_graphql.schema.invoices import InvoiceStatusEnum, InvoiceType
 from crm_graphql.services import invoices as service
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoice_statistics import totals_per_currency
-from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic, refuse_nulls
 
-DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
+DEFAULT_ORDER = INVOICE_DEFAULT_ORDER
 Described = strawberry.argument
 WRITERS = ("IW", "IM")
 

@@ -23,7 +23,13 @@ from crm_graphql.schema.common import (
 )
 from crm_graphql.schema.companies import REF_SPEC, USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.invoices import InvoiceKindEnum, InvoiceStatusEnum
-from crm_graphql.services.listing import FilterSpec, Relation, ViewerCondition, scalar_q
+from crm_graphql.services.listing import (
+    FilterSpec,
+    Relation,
+    SortKey,
+    ViewerCondition,
+    scalar_q,
+)
 from crm_graphql.services.orm import lookup_q
 
 
@@ -141,6 +147,9 @@ def contract_number_q(value: Any, prefix: str, viewer: Any) -> Q:
         links = links.filter(contract_id__in=visible)
     return lookup_q({f"{prefix}id__in": Subquery(links.values("invoice_id"))})
 
+
+# The root list's order when none is asked for: newest first (the id breaks ties).
+INVOICE_DEFAULT_ORDER = [SortKey("issued_on", descending=True), SortKey("id", descending=True)]
 
 INVOICE_FILTER_SPEC: FilterSpec = {
     "search": invoice_search_q,
