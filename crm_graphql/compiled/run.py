@@ -111,12 +111,22 @@ class _Builder:
                 pairs.append((key, self.d.condition(self.ids_in(spec.model, alias, rule))))
         return self.d.obj(pairs)
 
-    def visible(self, model: type[Model], alias: str, rule: Visible | None) -> str:
-        """` AND alias.id IN (the rule's SQL)`, or nothing when the rule is empty."""
-        if rule is None:
-            return ""
-        q = rule(self.viewer)
-        return "" if is_empty(q) else " AND " + self.ids_in(model, alias, q)
+    def ruled(self, model: type[Model], alias: str, rule: Visible | None) -> tuple[str, str]:
+        """The FROM item of `model`'s rows as `alias` and the condition (" AND ...") that
+        applies its rule.
+
+        PostgreSQL: the rows are Tortoise's SQL of `model.filter(rule)`, which the
+        planner flattens, so the rule's conditions apply to the row itself (`id IN
+        (every visible id)` inside a correlated subquery is a plain subplan when the id
+        set is over work_mem: a scan of it per row). SQLite: `+alias.id IN (...)`."""
+        table = f"{quote(model._meta.db_table)} {alias}"
+        q = rule(self.viewer) if rule is not None else None
+        if q is None or is_empty(q):
+            return table, ""
+        if not self.d.postgres:
+            return table, " AND " + self.ids_in(model, alias, q)
+        sql, params, _ = compiled(model.filter(q), ordered=False)
+        return f"({self.params.adopt(sql, params, True)}) {alias}", ""
 
     def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
         """The row `alias` is one of the rows `q` selects (its SQL, its parameters)."""
@@ -179,10 +189,10 @@ class _Builder:
         target = plan.target.spec.model
         r0, r = f"q{depth + 1}", f"r{depth + 1}"
         pk = quote(target._meta.db_pk_column)
-        where = f"{r0}.{pk} = {alias}.{_db(spec, plan.relation.fk)}"
-        where += self.visible(target, r0, plan.relation.visible)
+        table, rule = self.ruled(target, r0, plan.relation.visible)
+        where = f"{r0}.{pk} = {alias}.{_db(spec, plan.relation.fk)}{rule}"
         body, extras = self.object(plan.target, r, r0, depth + 1)
-        row = f"SELECT {r0}.*{extras} FROM {quote(target._meta.db_table)} {r0} WHERE {where}"  # noqa: S608
+        row = f"SELECT {r0}.*{extras} FROM {table} WHERE {where}"  # noqa: S608
         return f"(SELECT {body} FROM ({row}) {r})"  # noqa: S608
 
     def rows(self, plan: RowsPlan, alias: str, depth: int) -> str:
@@ -204,11 +214,10 @@ class _Builder:
         """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
         row `alias`: the rule of the rows' type applied to them."""
         model = spec.model
-        table = f"{quote(model._meta.db_table)} {b}"
+        table, rule = self.ruled(model, b, relation.visible)
         parent_id = f"{alias}.{quote('id')}"
         if isinstance(relation, Nested):
-            where = f"{b}.{_db(spec, relation.parent)} = {parent_id}"
-            where += self.visible(model, b, relation.visible)
+            where = f"{b}.{_db(spec, relation.parent)} = {parent_id}{rule}"
             return table, where, _order(spec, b, relation.keys)
         link = TypeSpec(relation.link)
         k = f"k{b}"
@@ -216,8 +225,7 @@ class _Builder:
             f"{quote(relation.link._meta.db_table)} {k} JOIN {table} "
             f"ON {b}.{quote(model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
         )
-        where = f"{k}.{_db(link, relation.parent)} = {parent_id}"
-        where += self.visible(model, b, relation.visible)
+        where = f"{k}.{_db(link, relation.parent)} = {parent_id}{rule}"
         return joined, where, _order(link, k, relation.keys)
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
