@@ -49,6 +49,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
@@ -74,6 +75,7 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -95,6 +97,7 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    WebhookMutation,
 ):
     pass
 

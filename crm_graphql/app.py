@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql, mailworkers, redaction
+from crm_graphql import graphiql, mailworkers, redaction, webhookworkers
 from crm_graphql.api import build_schema
 from crm_graphql.endpoints import aggregates as aggregate_endpoints
 from crm_graphql.endpoints import calendar as calendar_endpoints
@@ -134,7 +134,11 @@ def create_app(config: Settings | None = None) -> Starlette:
             if Tortoise.is_inited():
                 # Another app in this process (a test, a benchmark) owns the ORM: share it.
                 await ensure_defaults()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    webhookworkers.running(config),
+                ):
                     yield
                 return
             async with RegisterTortoise(
@@ -145,7 +149,11 @@ def create_app(config: Settings | None = None) -> Starlette:
             ):
                 await ensure_defaults()
                 tune_garbage_collector()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    webhookworkers.running(config),
+                ):
                     yield
         finally:
             # The PDF renderer's browser starts on first use; close it with the app.
