@@ -225,14 +225,18 @@ class FakeLog:
         self.events.append(event)
         return event
 
-    async def __call__(
-        self, viewer: Viewer, after: int, types: Sequence[str], limit: int
+    async def after(
+        self, viewer: Viewer, position: int | None, types: Sequence[str], limit: int
     ) -> list[FakeEvent]:
         return [
             e
             for e in self.events
-            if e.id > after and e.object_type in types and e.id not in self.hidden
+            if e.id > (position or 0) and e.object_type in types and e.id not in self.hidden
         ][:limit]
+
+    async def one(self, viewer: Viewer, event_id: int, object_type: str) -> FakeEvent | None:
+        found = await self.after(viewer, event_id - 1, [object_type], 1)
+        return found[0] if found and found[0].id == event_id else None
 
 
 async def deliver(log: FakeLog, config: Settings, passes: int = 1) -> int:

@@ -31,7 +31,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -74,9 +74,20 @@ class EventLike(Protocol):
     created_at: datetime
 
 
-# visible_events(viewer, after, object types, limit): the events after `after` the
-# viewer may see, in id order, below the log's safe horizon.
-EventSource = Callable[[Viewer, int, Sequence[str], int], Awaitable[Sequence[EventLike]]]
+class EventSource(Protocol):
+    """The event log as one viewer may see it now (permissions/webhooks.py; services sit
+    below permissions, so the caller hands it in)."""
+
+    async def after(
+        self, viewer: Viewer, position: int | None, types: Sequence[str], limit: int
+    ) -> Sequence[EventLike]:
+        """The next `limit` events after the event `position` (None: from the start)
+        in the log's reading order."""
+        ...
+
+    async def one(self, viewer: Viewer, event_id: int, object_type: str) -> EventLike | None:
+        """The event, or None when the viewer may not see it (now)."""
+        ...
 
 
 def event_type(event: EventLike) -> str:
@@ -179,10 +190,11 @@ async def _take_events(webhook: Webhook, viewer: Viewer, source: EventSource, to
     """Append the next events to the outbox; False when there were none."""
     wanted = set(webhook.event_types)
     objects = sorted({t.split(".", 1)[0].upper() for t in wanted})
-    events = await source(viewer, webhook.cursor, objects, BATCH)
+    events = await source.after(viewer, webhook.cursor or None, objects, BATCH)
     if not events:
         return False
-    last = max(int(e.id) for e in events)
+    # The cursor is a position in the log's reading order: the last event read.
+    last = int(events[-1].id)
     async with in_transaction():
         moved = await Webhook.filter(id=webhook.id, claimed_by=token, cursor=webhook.cursor).update(
             cursor=last
@@ -191,23 +203,13 @@ async def _take_events(webhook: Webhook, viewer: Viewer, source: EventSource, to
             return False  # the claim was lost: the new holder takes these events
         rows = [
             WebhookDelivery(webhook_id=webhook.id, event_id=e.id, event_type=event_type(e))
-            for e in sorted(events, key=lambda e: int(e.id))
+            for e in events
             if event_type(e) in wanted
         ]
         if rows:
             await WebhookDelivery.bulk_create(rows)
     webhook.cursor = last
     return True
-
-
-async def _still_visible(
-    delivery: WebhookDelivery, viewer: Viewer, source: EventSource
-) -> EventLike | None:
-    obj = delivery.event_type.split(".", 1)[0].upper()
-    found = await source(viewer, int(delivery.event_id) - 1, [obj], 1)
-    if found and int(found[0].id) == int(delivery.event_id):
-        return found[0]
-    return None
 
 
 async def _attempt(
@@ -219,7 +221,8 @@ async def _attempt(
     token: str,
 ) -> bool:
     """Send the head delivery once; True when the queue may go on."""
-    event = await _still_visible(delivery, viewer, source)
+    obj = delivery.event_type.split(".", 1)[0].upper()
+    event = await source.one(viewer, int(delivery.event_id), obj)
     if event is None:
         await WebhookDelivery.filter(id=delivery.id).update(
             status=DeliveryStatus.SKIPPED,
