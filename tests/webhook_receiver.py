@@ -31,6 +31,9 @@ class Receiver:
     status: int = 200
     delay: float = 0.0
     location: str = ""
+    # While set, a request is held (its sender waits) and then refused, not recorded.
+    hold: threading.Event = field(default_factory=threading.Event)
+    arrivals: int = 0
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,6 +63,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             content = self.rfile.read(length)
+            with receiver.lock:
+                receiver.arrivals += 1
+            if receiver.hold.is_set():
+                deadline = time.monotonic() + 60
+                while receiver.hold.is_set() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if receiver.delay:
                 time.sleep(receiver.delay)
             status = receiver.status
