@@ -169,3 +169,17 @@ async def test_each_change_writes_one_event_in_its_transaction(demo: Api) -> Non
     assert await Event.all().count() == 0
     await demo.data(UPDATE_COMPANY, {"id": a, "c": "ok"}, as_user="user1")
     assert await Event.all().count() == 1
+
+
+async def test_an_import_writes_the_events_of_its_rows(demo: Api) -> None:
+    from tests.csvdata import SPEC_COLUMNS, to_csv, upload
+
+    parent = await Company.get(name="My company")
+    row = ["Imported Ltd", "", "", "ES", "", "", "", str(parent.id), "user1", "", "30", "", "", ""]
+    result = await upload(demo, to_csv([SPEC_COLUMNS, row]))
+    assert result["created"] == 1, result
+    imported = await Company.get(name="Imported Ltd")
+    created = [n for n in await feed(demo, "user1") if n["objectId"] == str(imported.id)]
+    assert keys(created) == [("COMPANY", str(imported.id), "CREATE")]
+    assert created[0]["changes"]["name"] == [None, "Imported Ltd"]
+    assert created[0]["actor"] == {"username": "admin"}

@@ -181,6 +181,43 @@ async def record_deletions(
     on_commit(wake)
 
 
+async def record_many(
+    conn: BaseDBAsyncClient,
+    object_type: EventObjectType,
+    rows: Sequence[tuple[int, EventAction, dict[str, Any], int | None]],
+    actor_id: int | None,
+) -> None:
+    """Creates and updates written together (a CSV import): (object id, action,
+    {column: [old, new]}, company id) each, in one statement."""
+    if not rows:
+        return
+    txid = 0
+    if _dialect(conn) == "postgres":
+        found = await conn.execute_query_dict("SELECT txid_current() AS txid")
+        txid = int(found[0]["txid"])
+    now = timezone.now()
+    await Event.bulk_create(
+        [
+            Event(
+                txid=txid,
+                object_type=str(object_type),
+                object_id=object_id,
+                action=str(action),
+                changes=json.loads(json.dumps(api_changes(changes), default=str)),
+                actor_id=actor_id,
+                created_at=now,
+                company_id=company_id,
+                scope={},
+            )
+            for object_id, action, changes, company_id in rows
+        ],
+        using_db=conn,
+    )
+    if _dialect(conn) == "postgres":
+        await conn.execute_query("SELECT pg_notify($1, '')", [CHANNEL])
+    on_commit(wake)
+
+
 async def _store_audience(
     conn: BaseDBAsyncClient, object_type: EventObjectType, events: dict[int, int]
 ) -> None:
