@@ -27,6 +27,7 @@ from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
+from crm_graphql.services import events as event_service
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services import pdf_queue
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -137,6 +138,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with (
                     mailworkers.running(config),
                     pdf_queue.running(config),
+                    event_service.listening(),
                     webhookworkers.running(config),
                 ):
                     yield
@@ -152,6 +154,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with (
                     mailworkers.running(config),
                     pdf_queue.running(config),
+                    event_service.listening(),
                     webhookworkers.running(config),
                 ):
                     yield

@@ -2,7 +2,7 @@
 lifespan (`CRM_WEBHOOK_WORKERS`, on by default).
 
 It sits beside app.py, like mailworkers.py, because delivery reads the event log
-through the access rule (`permissions/events.visible_events` with each webhook owner's
+through the access rule (`permissions/webhooks.OwnerEvents`, with each webhook owner's
 Viewer), which the services layer below permissions cannot import."""
 
 from __future__ import annotations
@@ -10,44 +10,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
-from crm_graphql.services import webhook_delivery
-from crm_graphql.services.auth import Viewer
-from crm_graphql.services.webhook_delivery import EventLike
+from crm_graphql.permissions.webhooks import OwnerEvents
+from crm_graphql.services import events, webhook_delivery
 from crm_graphql.settings import Settings
 
 log = logging.getLogger("crm_graphql.webhooks")
 
-# Set by webhookRedeliver and re-enabling (in this process): the loop runs at once.
-wake = asyncio.Event()
-
-
-class _NoEvents:
-    async def after(
-        self, viewer: Viewer, position: int | None, types: Sequence[str], limit: int
-    ) -> Sequence[EventLike]:
-        return []
-
-    async def one(self, viewer: Viewer, event_id: int, object_type: str) -> EventLike | None:
-        return None
+_source = OwnerEvents()
 
 
 async def deliver_pass(config: Settings) -> int:
-    return await webhook_delivery.run_due(_NoEvents(), config)
+    """One pass over every due webhook (also `crm-graphql`-free tests call it)."""
+    return await webhook_delivery.run_due(_source, config)
 
 
 async def _loop(config: Settings) -> None:
-    while True:
-        wake.clear()
-        try:
-            await deliver_pass(config)
-            interval = await webhook_delivery.next_due_in(config)
-        except Exception:  # keep the loop alive; the next pass retries
-            log.exception("webhook pass failed")
-            interval = min(5.0, config.webhook_poll_seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval)
+    # Subscribed before the first pass: a commit between a pass's read and the wait
+    # below still wakes it (the listener keeps the flag).
+    listener = events.subscribe()
+    try:
+        while True:
+            try:
+                await deliver_pass(config)
+                interval = await webhook_delivery.next_due_in(config)
+            except Exception:  # keep the loop alive; the next pass retries
+                log.exception("webhook pass failed")
+                interval = min(5.0, config.webhook_poll_seconds)
+            await listener.wait(interval)
+    finally:
+        events.unsubscribe(listener)
 
 
 @contextlib.asynccontextmanager

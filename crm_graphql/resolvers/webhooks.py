@@ -14,6 +14,7 @@ from crm_graphql.context import Info
 from crm_graphql.ids import parse_id
 from crm_graphql.models.webhooks import Webhook, WebhookDelivery
 from crm_graphql.permissions.base import auth
+from crm_graphql.permissions.webhooks import start_position
 from crm_graphql.resolvers.common import input_fields
 from crm_graphql.schema.common import DeletePayload, user_errors
 from crm_graphql.schema.webhooks import (
@@ -60,7 +61,7 @@ class WebhookMutation:
 
         async def work() -> tuple[Webhook, str]:
             fields = await service.checked_fields(data, config)
-            start = await service.latest_event_id()
+            start = await start_position()
             return await service.create(viewer.user, fields, start, info.context.request_id)
 
         result, errors = await atomic(work)

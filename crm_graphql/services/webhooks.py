@@ -21,7 +21,7 @@ from crm_graphql.models.webhooks import (
     Webhook,
     WebhookDelivery,
 )
-from crm_graphql.services import audit
+from crm_graphql.services import audit, events, files
 from crm_graphql.services.database import database_now
 from crm_graphql.services.webhook_transport import RefusedDestination, check_destination
 from crm_graphql.settings import Settings
@@ -142,6 +142,8 @@ async def update(
         await WebhookDelivery.filter(webhook_id=webhook.id, status=DeliveryStatus.PENDING).update(
             next_attempt_at=None
         )
+        # This process's delivery loop waits on the log's wake-ups: run it after commit.
+        files.on_commit(events.wake)
     elif active is False:
         webhook.active = False
         webhook.disabled_reason = "Disabled by its owner."
@@ -181,6 +183,7 @@ async def redeliver(owner: User, delivery_id: int, request_id: str) -> WebhookDe
             event_type=delivery.event_type,
         )
     await Webhook.filter(id=delivery.webhook_id).update(next_attempt_at=now)
+    files.on_commit(events.wake)
     await audit.record(
         owner,
         "webhook.redeliver",
@@ -190,8 +193,3 @@ async def redeliver(owner: User, delivery_id: int, request_id: str) -> WebhookDe
         request_id,
     )
     return again
-
-
-async def latest_event_id() -> int:
-    """The newest event's id: a new webhook delivers what happens after it is made."""
-    return 0
