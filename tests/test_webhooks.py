@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from crm_graphql.app import create_app
 from crm_graphql.models.auth import TokenScope
+from crm_graphql.models.users import User
 from crm_graphql.models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
 from crm_graphql.services import webhook_delivery, webhook_transport
 from crm_graphql.services.auth import Viewer
@@ -438,3 +439,34 @@ async def test_a_slow_receiver_times_out() -> None:
         )
     assert outcome.status is None
     assert "Timed out" in outcome.error or "No answer" in outcome.error
+
+
+async def test_two_senders_at_once_deliver_each_event_once(private_api: Api) -> None:
+    """Claims: several processes (here two passes at once) never send the same webhook's
+    deliveries in parallel, so with no crash nothing is sent twice and order holds."""
+    token = await fm_token(private_api)
+    log = FakeLog()
+    config = private_settings()
+    with receiving() as receiver:
+        await create(private_api, token, url=receiver.url)
+        for n in range(12):
+            log.add("COMPANY", 1 + n % 3, "UPDATE", name=[str(n), str(n + 1)])
+        for _ in range(5):
+            await asyncio.gather(deliver(log, config), deliver(log, config))
+            if len(receiver.taken()) >= 12:
+                break
+        ids = [int(r.json["data"]["id"]) for r in receiver.taken()]
+    assert ids == list(range(1, 13))
+
+
+async def test_a_disabled_owner_disables_the_webhook(private_api: Api) -> None:
+    token = await fm_token(private_api)
+    log = FakeLog()
+    with receiving() as receiver:
+        await create(private_api, token, url=receiver.url)
+        await User.filter(username="integrator").update(enabled=False)
+        log.add("COMPANY", 1, "CREATE", name=[None, "A"])
+        await deliver(log, private_settings())
+        assert receiver.taken() == []
+    webhook = await Webhook.get()
+    assert not webhook.active and "disabled" in webhook.disabled_reason
