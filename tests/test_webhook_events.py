@@ -22,8 +22,9 @@ from starlette.applications import Starlette
 from crm_graphql import webhookworkers
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
+from crm_graphql.models.events import Event
 from crm_graphql.models.users import User
-from crm_graphql.models.webhooks import DeliveryStatus, WebhookDelivery
+from crm_graphql.models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
 from crm_graphql.settings import Settings, settings
 from tests.factories import Api, assign, make_profile, make_token
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
@@ -195,3 +196,29 @@ async def test_a_sender_killed_mid_delivery_loses_nothing(app: Starlette, tmp_pa
     for events in _order_per_object(bodies).values():
         assert events == sorted(events)
     assert len(_order_per_object(bodies)) == 2
+
+
+async def test_a_cursor_the_log_no_longer_holds_disables_the_webhook(private_api: Api) -> None:
+    token = await give_fm("user1")
+    with receiving() as receiver:
+        await private_api.data(
+            CREATE, {"input": {"url": receiver.url, "events": ["company.updated"]}}, token=token
+        )
+        await rename(private_api, "Customer #A", "Customer A2")
+        await webhookworkers.deliver_pass(private_settings())
+        assert len(receiver.taken()) == 1
+        # The log is pruned past the webhook's position.
+        await Event.all().delete()
+        await webhookworkers.deliver_pass(private_settings())
+    webhook = await Webhook.get()
+    assert not webhook.active and "position" in webhook.disabled_reason
+
+
+async def test_bad_ids_are_payload_errors(private_api: Api) -> None:
+    token = await give_fm("user1")
+    body = await private_api.data(
+        """mutation { webhookUpdate(input: {id: "x", url: "http://127.0.0.1/"}) {
+        errors { field code } } }""",
+        token=token,
+    )
+    assert body["webhookUpdate"]["errors"] == [{"field": "id", "code": "INVALID"}]

@@ -8,8 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crm_graphql.models.events import Event, EventObjectType
-from crm_graphql.permissions.events import position_q, visible_events, visible_events_q
+from crm_graphql.permissions.events import (
+    UnknownPosition,
+    position_q,
+    visible_events,
+    visible_events_q,
+)
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.webhook_delivery import LostPosition
 
 
 class OwnerEvents:
@@ -19,7 +25,10 @@ class OwnerEvents:
         self, viewer: Viewer, position: int | None, types: Sequence[str], limit: int
     ) -> Sequence[Event]:
         kinds = [EventObjectType(t) for t in types]
-        return await visible_events(viewer, position, kinds, limit)
+        try:
+            return await visible_events(viewer, position, kinds, limit)
+        except UnknownPosition:
+            raise LostPosition(position) from None
 
     async def one(self, viewer: Viewer, event_id: int, object_type: str) -> Event | None:
         return await Event.filter(

@@ -11,6 +11,7 @@ from typing import Annotated
 import strawberry
 
 from crm_graphql.context import Info
+from crm_graphql.errors import FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.webhooks import Webhook, WebhookDelivery
 from crm_graphql.permissions.base import auth
@@ -58,9 +59,13 @@ class WebhookMutation:
         viewer = info.context.require_viewer()
         config = info.context.settings
         data = input_fields(input)
+        # Checked before the transaction: resolving the URL's host may take seconds.
+        try:
+            fields = await service.checked_fields(data, config)
+        except PayloadErrors as exc:
+            return WebhookCreatePayload(webhook=None, secret=None, errors=user_errors(exc.errors))
 
         async def work() -> tuple[Webhook, str]:
-            fields = await service.checked_fields(data, config)
             start = await start_position()
             return await service.create(viewer.user, fields, start, info.context.request_id)
 
@@ -81,11 +86,17 @@ class WebhookMutation:
         viewer = info.context.require_viewer()
         config = info.context.settings
         data = input_fields(input)
+        active = data.pop("active", None)
+        # Checked before the transaction: resolving the URL's host may take seconds.
+        try:
+            webhook_id = parse_id(data.pop("id"), "id")
+            fields = await service.checked_fields(data, config)
+        except FieldError as exc:
+            return WebhookPayload(webhook=None, errors=user_errors([exc]))
+        except PayloadErrors as exc:
+            return WebhookPayload(webhook=None, errors=user_errors(exc.errors))
 
         async def work() -> Webhook:
-            webhook_id = parse_id(data.pop("id"), "id")
-            active = data.pop("active", None)
-            fields = await service.checked_fields(data, config)
             return await service.update(
                 viewer.user, webhook_id, fields, active, info.context.request_id
             )

@@ -74,6 +74,10 @@ class EventLike(Protocol):
     created_at: datetime
 
 
+class LostPosition(LookupError):
+    """The log no longer holds the event a webhook's cursor names (pruned)."""
+
+
 class EventSource(Protocol):
     """The event log as one viewer may see it now (permissions/webhooks.py; services sit
     below permissions, so the caller hands it in)."""
@@ -82,7 +86,7 @@ class EventSource(Protocol):
         self, viewer: Viewer, position: int | None, types: Sequence[str], limit: int
     ) -> Sequence[EventLike]:
         """The next `limit` events after the event `position` (None: from the start)
-        in the log's reading order."""
+        in the log's reading order; LostPosition when the log no longer has it."""
         ...
 
     async def one(self, viewer: Viewer, event_id: int, object_type: str) -> EventLike | None:
@@ -321,8 +325,16 @@ async def deliver_webhook(webhook_id: int, source: EventSource, config: Settings
                     .first()
                 )
                 if head is None:
-                    if await _take_events(webhook, viewer, source, token):
-                        continue
+                    try:
+                        if await _take_events(webhook, viewer, source, token):
+                            continue
+                    except LostPosition:
+                        await _disable(
+                            webhook,
+                            token,
+                            "The change log no longer holds this webhook's position; "
+                            "create it again.",
+                        )
                     break
                 now = await database_now()
                 if head.next_attempt_at is not None and head.next_attempt_at > now:
