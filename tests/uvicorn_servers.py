@@ -87,14 +87,15 @@ def load_demo(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A server on a free port, ready (GET /readyz answers 200) before it is yielded."""
+def serving(env: dict[str, str], *extra_args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A server on a free port, ready (GET /readyz answers 200) before it is yielded;
+    `extra_args` go to `serve` (e.g. "--workers", "2")."""
     port = free_port()
     Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     log = Path(env["CRM_DATA_DIR"]) / f"server-{port}.log"  # read it when a test fails
     output = log.open("w")
     process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,
