@@ -17,10 +17,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from crm_graphql.models.auth import AuthToken
+from crm_graphql.models.auth import AuthToken, TokenScope
+from crm_graphql.models.users import User
 from crm_graphql.services.auth import hash_token
 from tests.conftest import IS_POSTGRES
-from tests.factories import company_id
+from tests.factories import company_id, make_token
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
 
 SUBSCRIBE = """subscription Live($types: [ChangeObjectType!]) {
@@ -142,6 +143,14 @@ async def test_subscriptions_refuse_bad_connections_and_too_many(tmp_path: Path)
             forged = await open_ws(base, "crm_" + "0" * 43)
             with pytest.raises(ConnectionClosed) as closed:
                 await next_message(forged)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+            # A narrow (web form) token: the same.
+            narrow = await make_token(
+                await User.get(username="user1"), scope=TokenScope.LEADS_CREATE
+            )
+            webform = await open_ws(base, narrow)
+            with pytest.raises(ConnectionClosed) as closed:
+                await next_message(webform)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
             # Subscribing without connection_init: 4401.
             raw = await connect(ws_url(base), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
