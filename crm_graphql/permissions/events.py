@@ -140,6 +140,33 @@ async def visible_events(
     )
 
 
+async def next_events(
+    viewer: Viewer,
+    after: int | None,
+    types: Sequence[EventObjectType] | None,
+    limit: int,
+) -> tuple[list[Event], int | None]:
+    """The viewer's events among the next `limit` events of the log after `after`, and
+    the position to read on from (the last event looked at, seen or not), so a reader
+    who sees little of a busy log does not scan the same events again."""
+    where = await position_q(after)
+    window = await column_values(Event.filter(where).order_by("txid", "id").limit(limit), "id")
+    if not window:
+        return [], after
+    rows = await Event.filter(Q(id__in=window) & visible_events_q(viewer, types)).order_by(
+        "txid", "id"
+    )
+    return list(rows), int(window[-1])
+
+
+async def latest_position() -> int | None:
+    """The last event a reader may read now (below the horizon): where a live reader
+    that wants only what comes next starts."""
+    where = await position_q(None)
+    last = await column_values(Event.filter(where).order_by("-txid", "-id").limit(1), "id")
+    return int(last[0]) if last else None
+
+
 async def viewer_of(user_id: int) -> Viewer | None:
     """A user as a viewer with every bit they hold (a webhook's owner at delivery):
     None when the user is gone or disabled."""

@@ -6,14 +6,16 @@ import base64
 import binascii
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from crm_graphql.context import Info
-from crm_graphql.models.events import Event, EventAction
+from crm_graphql.dataloaders.events import HISTORY_ORDER
+from crm_graphql.models.events import Event, EventAction, EventObjectType
 from crm_graphql.models.users import User
-from crm_graphql.schema.common import USER_TYPE
+from crm_graphql.schema.common import USER_TYPE, Connection, nested_connection
 
 
 @strawberry.enum(description="The kinds of object the change feed reports.")
@@ -106,3 +108,19 @@ class ChangeType:
     @strawberry.field(description="Cursor of this change; pass it as `after` to read on.")
     def cursor(self, root: strawberry.Parent[Event]) -> str:
         return encode_change_cursor(int(root.id))
+
+
+HistoryFirst = Annotated[
+    int | None,
+    strawberry.argument(description="How many, newest first (default 10, at most 50)."),
+]
+
+
+async def history_connection(
+    info: Info, kind: EventObjectType, object_id: int, first: int | None
+) -> Connection[ChangeType]:
+    """An object's change log, newest first: one statement for all the objects of a page."""
+    loaders = info.context.loaders.events
+    return await nested_connection(
+        info, loaders.pages[kind], loaders.counts[kind], object_id, first, HISTORY_ORDER
+    )
