@@ -179,6 +179,11 @@ async def test_every_bad_field_is_reported_at_once(api: Api) -> None:
         "http://224.0.0.1/hook",
         "http://100.64.0.1/hook",
         "http://localhost:9/hook",
+        # Other spellings of 127.0.0.1 that resolvers accept.
+        "http://0x7f000001/hook",
+        "http://2130706433/hook",
+        "http://017700000001/hook",
+        "http://[64:ff9b::7f00:1]/hook",
     ],
 )
 async def test_private_destinations_are_refused(api: Api, url: str) -> None:
