@@ -51,6 +51,7 @@ from crm_graphql.compiled.plan import (
 )
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
+from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import (
@@ -125,7 +126,10 @@ class _Builder:
             return table, ""
         if not self.d.postgres:
             return table, " AND " + self.ids_in(model, alias, q)
-        sql, params, _ = compiled(model.filter(q), ordered=False)
+        # `OR <nothing>` keeps the rule's `IN (subquery)` out of the planner's sublink
+        # pull-up: it stays one hashed subplan for the whole statement instead of a semi
+        # join redone for each parent row (the constant OR folds away afterwards).
+        sql, params, _ = compiled(model.filter(Q(q, NOTHING, join_type="OR")), ordered=False)
         return f"({self.params.adopt(sql, params, True)}) {alias}", ""
 
     def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
