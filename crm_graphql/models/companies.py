@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from tortoise import fields
 from tortoise.models import Model
 
-from crm_graphql.models.matching import MatchKeys
 from crm_graphql import values
+from crm_graphql.models.matching import MatchKeys
 
 if TYPE_CHECKING:
     from crm_graphql.models.users import User

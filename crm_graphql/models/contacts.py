@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tortoise import fields
 
+from crm_graphql import values
 from crm_graphql.models.companies import Company
 from crm_graphql.models.matching import MatchKeys
-from crm_graphql import values
 
 
 class Contact(MatchKeys):

@@ -9,10 +9,10 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from crm_graphql import values
 from crm_graphql.models.companies import Company
 from crm_graphql.models.matching import MatchKeys
 from crm_graphql.models.users import User
-from crm_graphql import values
 
 # Progress codes are fixed (their names are editable in CRM setup).
 PROGRESS_NAMES: dict[int, str] = {
