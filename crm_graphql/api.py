@@ -39,6 +39,7 @@ from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
+from crm_graphql.resolvers.duplicates import DuplicatesMutation, DuplicatesQuery
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
@@ -74,6 +75,7 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    DuplicatesQuery,
 ):
     pass
 
@@ -95,6 +97,7 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    DuplicatesMutation,
 ):
     pass
 

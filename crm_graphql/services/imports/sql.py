@@ -41,11 +41,11 @@ async def update_rows(
     if not updates:
         return
     # The duplicate-matching keys of the columns written (models/matching.py).
-    keyed = issubclass(model, MatchKeys)
-    keys = list(model.keys_for(dict.fromkeys(columns))) if keyed else []
+    keyed = model if issubclass(model, MatchKeys) else None
+    keys = list(keyed.keys_for(dict.fromkeys(columns))) if keyed else []
     values = []
     for row, current, *_ in updates:
-        derived = model.keys_for(row.data) if keyed else {}
+        derived = keyed.keys_for(row.data) if keyed else {}
         values.append(
             [*(row.data[k] for k in columns), *(derived[k] for k in keys), now, current["id"]]
         )
