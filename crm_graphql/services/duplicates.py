@@ -15,14 +15,13 @@ from typing import Any
 
 import orjson
 from tortoise.expressions import Q
-from tortoise.functions import Count
 
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.matching import MatchKeys
-from crm_graphql.services.orm import lookup_q
+from crm_graphql.services.orm import compiled, lookup_q
 
 # Candidates of one record, at most (the strongest first).
 MAX_CANDIDATES = 50
@@ -123,7 +122,6 @@ async def candidates(
 @dataclass
 class Group:
     rule: DuplicateRule
-    column: str
     key: str
     size: int
     score: int
@@ -153,58 +151,64 @@ def _decode(cursor: str, positions: int) -> tuple[int, str]:
     return raw[1], raw[2]
 
 
-def _positions(entity: DuplicateEntity) -> list[tuple[RuleSpec, str]]:
-    """Groups are listed per rule and key column, in this order, then by key."""
-    return [(spec, column) for spec in RULES[entity] for column in spec.columns]
-
-
 @dataclass
 class GroupPage:
     groups: list[Group]
     has_next: bool
 
 
+async def _shared_keys(
+    model: type[MatchKeys], visible: Q, spec: RuleSpec, after: str | None, limit: int
+) -> list[tuple[str, int]]:
+    """(key, number of visible records) of the keys two or more visible records share
+    by `spec`, in key order after `after`: one statement. The visible set is the
+    domain's own query, as a CTE; a rule over two columns (phone or mobile) counts a
+    record once per key."""
+    visible_sql, params, connection = compiled(model.filter(visible).values("id"), ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    table = model._meta.db_table
+    branches = " UNION ALL ".join(
+        f"SELECT id, {c} AS k FROM {table} WHERE id IN (SELECT id FROM v) AND {c} <> ''"  # noqa: S608  (names are the model's)
+        for c in spec.columns
+    )
+    mark = f"${len(params) + 1}" if postgres else "?"
+    where = f"WHERE k > {mark} " if after is not None else ""
+    sql = (
+        f"WITH v AS ({visible_sql}) SELECT k, COUNT(DISTINCT id) AS size "  # noqa: S608  (names are the model's)
+        f"FROM ({branches}) t {where}GROUP BY k HAVING COUNT(DISTINCT id) > 1 "
+        f"ORDER BY k LIMIT {int(limit)}"
+    )
+    rows = (await connection.execute_query(sql, [*params, *([after] if after else [])]))[1]
+    return [(str(row["k"]), int(row["size"])) for row in rows]
+
+
 async def groups(entity: DuplicateEntity, visible: Q, first: int, after: str | None) -> GroupPage:
-    """Keys shared by two or more visible records, as groups: per rule and key column,
-    a `GROUP BY key HAVING COUNT(*) > 1` from the cursor on (one statement per rule
-    column reached), then one statement for the records of the page's groups per rule
-    column. Keyset pages: the cursor is (rule column, key)."""
+    """Keys shared by two or more visible records, as groups, by rule (in `RULES`
+    order) then key: one statement per rule reached, then one per rule on the page for
+    its groups' records. Keyset pages: the cursor is (rule, key)."""
     model = MODELS[entity]
-    positions = _positions(entity)
-    start, last_key = _decode(after, len(positions)) if after else (0, None)
+    specs = RULES[entity]
+    start, last_key = _decode(after, len(specs)) if after else (0, None)
     found: list[Group] = []
-    for position in range(start, len(positions)):
+    for position in range(start, len(specs)):
         if len(found) > first:
             break
-        spec, column = positions[position]
-        rows = model.filter(visible).exclude(**{column: ""})
-        if position == start and last_key is not None:
-            rows = rows.filter(**{f"{column}__gt": last_key})
-        shared = (
-            await rows.annotate(size=Count("id"))
-            .group_by(column)
-            .filter(size__gt=1)
-            .order_by(column)
-            .limit(first + 1 - len(found))
-            .values(column, "size")
-        )
-        for row in shared:
+        spec = specs[position]
+        since = last_key if position == start else None
+        for key, size in await _shared_keys(model, visible, spec, since, first + 1 - len(found)):
             found.append(
                 Group(
-                    spec.rule,
-                    column,
-                    row[column],
-                    row["size"],
-                    score([spec.rule], entity),
-                    cursor=_cursor(position, row[column]),
+                    spec.rule, key, size, score([spec.rule], entity), cursor=_cursor(position, key)
                 )
             )
     page, has_next = found[:first], len(found) > first
-    for column in {g.column for g in page}:
-        in_column = {g.key: g for g in page if g.column == column}
-        members = await model.filter(visible).filter(**{f"{column}__in": list(in_column)})
-        for record in sorted(members, key=lambda r: r.pk):
-            group = in_column[getattr(record, column)]
-            if len(group.records) < MAX_GROUP_RECORDS:
-                group.records.append(record)
+    for spec in specs:
+        by_key = {g.key: g for g in page if g.rule == spec.rule}
+        if not by_key:
+            continue
+        matching = Q(*(lookup_q({f"{c}__in": list(by_key)}) for c in spec.columns), join_type="OR")
+        for record in await model.filter(visible).filter(matching).order_by("id"):
+            for key in _keys(record, spec) & by_key.keys():
+                if len(by_key[key].records) < MAX_GROUP_RECORDS:
+                    by_key[key].records.append(record)
     return GroupPage(page, has_next)
