@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
 from tortoise.fields import TextField
 from tortoise.functions import Count, Lower
 
@@ -294,7 +295,7 @@ async def _conflicts(entity: DuplicateEntity, ids: list[int]) -> None:
 
 async def _move_custom(entity: DuplicateEntity, survivor_id: int, other_ids: list[int]) -> int:
     """Custom values the survivor lacks come from the others, first named first."""
-    fields = CustomField.filter(entity=CUSTOM[entity]).values("id")
+    fields = Subquery(CustomField.filter(entity=CUSTOM[entity]).values("id"))
     has = set(
         await column_values(
             CustomFieldValue.filter(object_id=survivor_id, field_id__in=fields), "field_id"
@@ -302,9 +303,7 @@ async def _move_custom(entity: DuplicateEntity, survivor_id: int, other_ids: lis
     )
     moved = 0
     for other in other_ids:
-        rows = await CustomFieldValue.filter(
-            object_id=other, field_id__in=CustomField.filter(entity=CUSTOM[entity]).values("id")
-        )
+        rows = await CustomFieldValue.filter(object_id=other, field_id__in=fields)
         for row in rows:
             if row.field_id not in has:
                 await CustomFieldValue.filter(id=row.id).update(object_id=survivor_id)
@@ -316,8 +315,9 @@ async def _move_custom(entity: DuplicateEntity, survivor_id: int, other_ids: lis
 
 async def _move_events(entity: DuplicateEntity, survivor_id: int, other_ids: list[int]) -> int:
     """Calendar events about the others: moved, unless the survivor already has one of
-    that owner and kind (then the other's is dropped). Lead alarms follow the
-    survivor's alarm time (synced after the merge)."""
+    that owner and kind (one per owner, kind and object): that one stays in its owner's
+    calendar, about no object. Lead alarms follow the survivor's alarm time (synced
+    after the merge)."""
     kind = NOUNS[entity]
     events = CalendarEvent.filter(object_type=kind, object_id__in=other_ids)
     if entity == DuplicateEntity.LEAD:
@@ -328,7 +328,7 @@ async def _move_events(entity: DuplicateEntity, survivor_id: int, other_ids: lis
             owner_id=event.owner_id, kind=event.kind, object_type=kind, object_id=survivor_id
         ).exists()
         if taken:
-            await CalendarEvent.filter(id=event.id).delete()
+            await CalendarEvent.filter(id=event.id).update(object_type="", object_id=None)
         else:
             await CalendarEvent.filter(id=event.id).update(object_id=survivor_id)
             moved += 1
