@@ -4,10 +4,15 @@ domain, e-mail and phone digits; the matching keys follow every write."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.leads import Lead
 from crm_graphql.models.users import User
+from crm_graphql.services.sqlcount import count_statements
+from tests.csvdata import export, rows_of, upload
 from tests.factories import Api, error_codes, make_company, make_contact, make_lead
 
 DUPLICATES = """query($type: DuplicateEntity!, $id: ID!) {
@@ -193,3 +198,65 @@ async def test_keys_follow_every_write(demo: Api) -> None:
     assert (await Contact.get(id=contact.id)).phone_key == "15551234567"
     lead = await make_lead("L", email=" X@Y.org ")
     assert (await Lead.get(id=lead.id)).email_key == "x@y.org"
+
+
+async def test_imports_write_the_keys(demo: Api) -> None:
+    """The company and contact imports write rows with raw SQL: the keys come along."""
+    exported = await export(demo, "companies", "admin")
+    rows = rows_of(exported.content)
+    header, body = rows[0], rows[1:]
+    website = header.index("website")
+    name = header.index("name")
+    changed = []
+    for row in body:
+        if row[name] == "Customer #A":
+            row[website] = "https://www.customer-a.example/"
+            copy = list(row)
+            copy[name] = "Cüstomer   #A (new)"
+            changed.append(copy)
+        changed.append(row)
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *changed])
+    result = await upload(demo, out.getvalue().encode(), as_user="admin")
+    assert result["errors"] == [] and (result["created"], result["updated"]) == (1, 1), result
+    updated = await Company.get(name="Customer #A")
+    created = await Company.get(name="Cüstomer   #A (new)")
+    assert (updated.name_key, updated.domain_key) == ("customer a", "customer-a.example")
+    assert (created.name_key, created.domain_key) == ("customer a new", "customer-a.example")
+    contacts = "company,full name,email,phone,mobile,position,description,disabled\n"
+    imported = await upload(
+        demo,
+        (contacts + "Customer #A,Zoë Ray,ZOE@x.org,+34 600 000 111,,,,0\n").encode(),
+        as_user="admin",
+        mutation="contactImport",
+    )
+    assert imported["errors"] == [], imported
+    contact = await Contact.get(full_name="Zoë Ray")
+    assert (contact.name_key, contact.email_key, contact.phone_key) == (
+        "zoe ray",
+        "zoe@x.org",
+        "34600000111",
+    )
+
+
+async def test_group_statements_do_not_grow_with_the_groups(demo: Api) -> None:
+    """One statement per rule for the groups, one per rule for their records."""
+    user1 = await User.get(username="user1")
+
+    async def statements_for_a_page() -> list[str]:
+        with count_statements() as statements:
+            page = (await demo.data(GROUPS, {"type": "LEAD", "first": 50}, as_user="user1"))[
+                "duplicateCandidates"
+            ]
+        assert not page["pageInfo"]["hasNextPage"]
+        return [s for s in statements if '"leads"' in s or " leads " in s]
+
+    for n in range(3):
+        for copy in range(2):
+            await make_lead(f"L{n}.{copy}", email=f"l{n}@x.org", phone=f"60000{n:04}", owner=user1)
+    few = await statements_for_a_page()
+    for n in range(3, 20):
+        for copy in range(3):
+            await make_lead(f"L{n}.{copy}", email=f"l{n}@x.org", phone=f"60000{n:04}", owner=user1)
+    many = await statements_for_a_page()
+    assert len(few) == len(many) == 4, many

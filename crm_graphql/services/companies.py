@@ -73,7 +73,7 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         if not value:
             continue
         if column == "name":  # unique ignoring case (an index on LOWER(name), 0015)
-            clash = Company.annotate(name_key=Lower("name")).filter(name_key=value.lower())
+            clash = Company.annotate(name_lower=Lower("name")).filter(name_lower=value.lower())
         else:
             clash = Company.filter(**{column: value})
         if exclude_id is not None:

@@ -63,8 +63,8 @@ def _email_taken() -> FieldError:
 
 
 async def _check_email_free(company_id: int, email: str, exclude_id: int | None) -> None:
-    clash = Contact.annotate(email_key=Lower("email")).filter(
-        company_id=company_id, email_key=email.lower()
+    clash = Contact.annotate(email_lower=Lower("email")).filter(
+        company_id=company_id, email_lower=email.lower()
     )
     if exclude_id is not None:
         clash = clash.exclude(id=exclude_id)
