@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
+    "crm_graphql.models.trash",
 ]
 
 
