@@ -105,9 +105,7 @@ async def world() -> dict[str, Any]:
     )
     await LeadActivity.create(lead=lead, author=manager, text="First call")
     await make_event(manager, "Alarm", object_type="Lead", object_id=lead.id)
-    await make_stored_file(
-        FileOwner.LEAD, lead.id, uploader=manager, stored_name=new_stored_name()
-    )
+    await make_stored_file(FileOwner.LEAD, lead.id, uploader=manager, stored_name=new_stored_name())
     lead_field = await make_custom_field(CustomFieldEntity.LEAD, "Budget")
     await make_custom_value(lead_field, lead.id, "100")
     await OutgoingMail.create(
@@ -218,9 +216,7 @@ async def test_purge_forgets_entries_and_the_background_purge_takes_old_ones(
     admin = await User.get(username="admin")
     old = await _trash(TrashType.LEAD, rows["lead"].id, admin)
     recent = await _trash(TrashType.CONTACT, rows["contact"].id, admin)
-    await TrashEntry.filter(id=old[0].id).update(
-        deleted_at=datetime.now(UTC) - timedelta(days=31)
-    )
+    await TrashEntry.filter(id=old[0].id).update(deleted_at=datetime.now(UTC) - timedelta(days=31))
     assert await trash.purge_older_than(30) == 1
     assert [e.id for e in await TrashEntry.all()] == [recent[0].id]
     purged, errors = await atomic(lambda: trash.purge(recent, admin))
