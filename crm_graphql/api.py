@@ -48,6 +48,7 @@ from crm_graphql.resolvers.lead_statistics import LeadStatisticsQuery
 from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
+from crm_graphql.resolvers.trash import TrashMutation, TrashQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
@@ -74,6 +75,7 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    TrashQuery,
 ):
     pass
 
@@ -95,6 +97,7 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    TrashMutation,
 ):
     pass
 

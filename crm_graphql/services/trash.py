@@ -19,6 +19,10 @@ Callers check access; the rules are `permissions/trash.py`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -47,8 +51,10 @@ from crm_graphql.services.files.transactions import file_transaction
 from crm_graphql.services.orm import column_values
 from crm_graphql.settings import Settings, settings
 
-RESTORE = "RESTORE"
-PURGE = "PURGE"
+log = logging.getLogger("crm_graphql.trash")
+
+# The most entries one restore or purge takes.
+MAX_IDS = 100
 
 # Restore order: a row's parents come before it.
 ORDER: tuple[type[Model], ...] = (
@@ -368,7 +374,7 @@ async def restore(
         await TrashEntry.filter(id=entry.id).delete()
         await audit.record(
             actor,
-            RESTORE,
+            audit.RESTORE,
             entry.object_type.value,
             entry.object_id,
             {"trash_entry": entry.id},
@@ -394,7 +400,7 @@ async def purge(
     for entry in entries:
         await audit.record(
             actor,
-            PURGE,
+            audit.PURGE,
             entry.object_type.value,
             entry.object_id,
             {"trash_entry": entry.id},
@@ -418,3 +424,28 @@ async def purge_older_than(days: int, *, config: Settings | None = None, batch: 
             total += await purge(entries, None, config=config)
         if len(entries) < batch:
             return total
+
+
+async def _purge_loop(config: Settings) -> None:
+    while True:
+        try:
+            purged = await purge_older_than(config.trash_days, config=config)
+            if purged:
+                log.info("trash: purged %s entries older than %s days", purged, config.trash_days)
+        except Exception:  # keep the loop alive; the next pass retries
+            log.exception("trash purge failed")
+        await asyncio.sleep(max(config.trash_purge_interval, 1.0))
+
+
+@contextlib.asynccontextmanager
+async def running(config: Settings) -> AsyncIterator[None]:
+    """Purge old trash while the app runs (`CRM_TRASH_PURGE_WORKER`, on by default)."""
+    if not config.trash_purge_worker:
+        yield
+        return
+    task = asyncio.create_task(_purge_loop(config), name="trash-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
