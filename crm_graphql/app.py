@@ -28,7 +28,7 @@ from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
 from crm_graphql.services import pdf as pdf_service
-from crm_graphql.services import pdf_queue
+from crm_graphql.services import pdf_queue, trash
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
 from crm_graphql.settings import Settings, settings, tortoise_config
@@ -134,7 +134,11 @@ def create_app(config: Settings | None = None) -> Starlette:
             if Tortoise.is_inited():
                 # Another app in this process (a test, a benchmark) owns the ORM: share it.
                 await ensure_defaults()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    trash.running(config),
+                ):
                     yield
                 return
             async with RegisterTortoise(
@@ -145,7 +149,11 @@ def create_app(config: Settings | None = None) -> Starlette:
             ):
                 await ensure_defaults()
                 tune_garbage_collector()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    trash.running(config),
+                ):
                     yield
         finally:
             # The PDF renderer's browser starts on first use; close it with the app.

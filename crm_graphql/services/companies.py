@@ -14,16 +14,13 @@ from tortoise.functions import Lower
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company, CompanyRole
-from crm_graphql.models.contacts import Contact
-from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
-from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, files
+from crm_graphql.services import audit, customfields, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
-from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
 
 TEXT_LIMITS = {
@@ -255,16 +252,5 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     await audit.record(
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )
-    await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
-    # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
-    # custom values live in generic tables, so they are removed here.
-    contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
-    contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
-    await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
-    await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
-    for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):
-        await files.delete_for_owners(owner, ids, viewer.user, request_id=request_id)
-    await files.delete_for_owners(
-        FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
-    )
-    await company.delete()
+    # To the trash with its contacts, contracts, activities, files and custom values.
+    await trash.move_to_trash(TrashType.COMPANY, [company.id], viewer.user)
