@@ -56,7 +56,7 @@ async def fill_keys(apps, schema_editor) -> None:
             last = rows[-1]["id"]
 
 class Migration(migrations.Migration):
-    dependencies = [('crm', '0017_idempotency_keys')]
+    dependencies = [('crm', '0021_trash')]
 
     initial = False
 

@@ -65,6 +65,11 @@ NOT_REFERENCES = {
     ("CrmSetup", "invoice_logo_file_id"): "a file",
     ("InboundMail", "message_id"): "a mail header",
     ("OutgoingMail", "message_id"): "a mail header",
+    # A trash entry keeps its record as it was deleted: restoring a contact of a company
+    # merged away needs that company back first, and the restore says so.
+    ("TrashEntry", "object_id"): "the trashed record itself",
+    ("TrashEntry", "company_id"): "the trashed record's company, as it was",
+    ("TrashEntry", "owner_id"): "a user",
 }
 
 MERGED: dict[DuplicateEntity, type[Model]] = {
@@ -80,6 +85,8 @@ CONTACT_MERGE = """mutation($input: MergeInput!) {
 LEAD_MERGE = """mutation($input: MergeInput!) {
   leadMerge(input: $input) { lead { id fullName email } errors { field code message } } }"""
 
+TRASH = """query { trash(first: 50) { edges { node { id type objectId } } } }"""
+RESTORE = """mutation($ids: [ID!]!) { restore(ids: $ids) { errors { field code message } } }"""
 COMPANY_READ = """query($id: ID!) { company(id: $id) {
   id name contracts(first: 50) { edges { node { id } } }
   children(first: 50) { edges { node { id } } }
@@ -276,6 +283,19 @@ async def test_company_merge_moves_every_relation(demo: Api) -> None:
             object_type="Company", object_id=str(other.id), action="DELETE"
         )
         assert entry.changes["merged_into"] == survivor.id
+    # They are in the trash, and one restored comes back with its id, emptied.
+    trashed = (await demo.data(TRASH, as_user="manager1"))["trash"]["edges"]
+    entries = {e["node"]["objectId"]: e["node"] for e in trashed}
+    assert {i: entries[str(i)]["type"] for i in [o.id for o in others]} == {
+        others[0].id: "COMPANY",
+        others[1].id: "COMPANY",
+    }
+    restored = (
+        await demo.data(RESTORE, {"ids": [entries[str(others[0].id)]["id"]]}, as_user="manager1")
+    )["restore"]
+    assert restored["errors"] == [], restored
+    back = (await demo.data(COMPANY_READ, {"id": str(others[0].id)}, as_user="manager1"))["company"]
+    assert back["name"] == "ACME S.A." and back["contacts"]["edges"] == []
     merge_entry = await AuditEntry.filter(
         object_type="Company", object_id=str(survivor.id), action="UPDATE"
     ).first()

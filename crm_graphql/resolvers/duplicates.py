@@ -150,7 +150,7 @@ class DuplicatesMutation:
     @strawberry.mutation(
         description="Merge up to 9 companies into a survivor (CM and edit access to all): "
         "their contacts, contracts, invoices, activities, leads, members, child companies, "
-        "files and custom values move to it; then they are removed.",
+        "files and custom values move to it; then they go to the trash.",
         extensions=auth("CM"),
     )
     async def company_merge(
@@ -161,7 +161,7 @@ class DuplicatesMutation:
 
     @strawberry.mutation(
         description="Merge up to 9 contacts into a survivor (edit access to all their "
-        "companies): activities, files and custom values move to it; then they are removed.",
+        "companies): activities, files and custom values move to it; then they go to the trash.",
         extensions=auth("CW"),
     )
     async def contact_merge(
@@ -173,7 +173,7 @@ class DuplicatesMutation:
     @strawberry.mutation(
         description="Merge up to 9 leads into a survivor (edit access to all): history, "
         "activities, mail, tags, files, custom values and calendar events move to it; then "
-        "they are removed.",
+        "they go to the trash.",
         extensions=auth("LW", "LM"),
     )
     async def lead_merge(

@@ -125,7 +125,7 @@ class MergeFieldInput:
 class MergeInput:
     survivor_id: strawberry.ID = strawberry.field(description="The record that stays.")
     other_ids: list[strawberry.ID] = strawberry.field(
-        description="1 to 9 records merged into it and then removed."
+        description="1 to 9 records merged into it, then moved to the trash."
     )
     fields: list[MergeFieldInput] | None = strawberry.field(
         default=None,

@@ -1,5 +1,5 @@
 """Merging duplicates (issue 18): every relation of the others moves to the survivor,
-the others are removed, the survivor takes the chosen value of each field, and the
+the others go to the trash, the survivor takes the chosen value of each field, and the
 audit log (and, for leads, the history) says so. The caller runs this in one
 transaction and has checked the viewer may merge every record
 (permissions/merges.py).
@@ -32,8 +32,9 @@ from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory, LeadHistoryKind, LeadTagLink
 from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, companies, customfields
+from crm_graphql.services import audit, calendar, companies, customfields, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.duplicates import DuplicateEntity
 from crm_graphql.services.leads.history import add_history
@@ -85,6 +86,11 @@ FILE_OWNERS = {
     DuplicateEntity.COMPANY: FileOwner.COMPANY,
     DuplicateEntity.CONTACT: FileOwner.CONTACT,
     DuplicateEntity.LEAD: FileOwner.LEAD,
+}
+TRASH_TYPES = {
+    DuplicateEntity.COMPANY: TrashType.COMPANY,
+    DuplicateEntity.CONTACT: TrashType.CONTACT,
+    DuplicateEntity.LEAD: TrashType.LEAD,
 }
 CUSTOM = {
     DuplicateEntity.COMPANY: CustomFieldEntity.COMPANY,
@@ -309,29 +315,29 @@ async def _move_custom(entity: DuplicateEntity, survivor_id: int, other_ids: lis
                 await CustomFieldValue.filter(id=row.id).update(object_id=survivor_id)
                 has.add(row.field_id)
                 moved += 1
-    await customfields.delete_values(CUSTOM[entity], *other_ids)
+    # The rest (fields the survivor has) goes to the trash with its record.
     return moved
 
 
 async def _move_events(entity: DuplicateEntity, survivor_id: int, other_ids: list[int]) -> int:
-    """Calendar events about the others: moved, unless the survivor already has one of
-    that owner and kind (one per owner, kind and object): that one stays in its owner's
-    calendar, about no object. Lead alarms follow the survivor's alarm time (synced
-    after the merge)."""
+    """Calendar events about the others move, unless the survivor already has one of
+    that owner and kind (one per owner, kind and object): then a lead's stays with it
+    (the trash keeps a lead's events), another's stays in its owner's calendar about no
+    object. A lead's alarms follow the survivor's alarm time (synced after the merge)."""
     kind = NOUNS[entity]
     events = CalendarEvent.filter(object_type=kind, object_id__in=other_ids)
     if entity == DuplicateEntity.LEAD:
-        await events.filter(kind=CalendarEventKind.LEAD_ALARM).delete()
+        events = events.exclude(kind=CalendarEventKind.LEAD_ALARM)
     moved = 0
     for event in await events:
         taken = await CalendarEvent.filter(
             owner_id=event.owner_id, kind=event.kind, object_type=kind, object_id=survivor_id
         ).exists()
-        if taken:
-            await CalendarEvent.filter(id=event.id).update(object_type="", object_id=None)
-        else:
+        if not taken:
             await CalendarEvent.filter(id=event.id).update(object_id=survivor_id)
             moved += 1
+        elif entity != DuplicateEntity.LEAD:
+            await CalendarEvent.filter(id=event.id).update(object_type="", object_id=None)
     return moved
 
 
@@ -385,9 +391,7 @@ async def _move_lead(survivor: Lead, other_ids: list[int]) -> dict[str, int]:
     links = await LeadTagLink.filter(lead_id__in=other_ids).order_by("id")
     count = 0
     for link in links:
-        if link.tag_id in tags:
-            await LeadTagLink.filter(id=link.id).delete()
-        else:
+        if link.tag_id not in tags:  # a tag the survivor has stays on the trashed lead
             await LeadTagLink.filter(id=link.id).update(lead_id=survivor.id)
             tags.add(link.tag_id)
             count += 1
@@ -402,12 +406,12 @@ async def _move_lead(survivor: Lead, other_ids: list[int]) -> dict[str, int]:
 async def _remove(
     viewer: Viewer, entity: DuplicateEntity, record: Any, survivor_id: int, request_id: str
 ) -> None:
-    """A merged-away record, emptied of its relations: its last state goes to the audit
-    log (merged_into names the survivor), then the row."""
+    """A merged-away record goes to the trash with what is left on it (values and tags
+    the survivor already had); the audit log names the survivor it went into."""
     snapshot = audit.snapshot(record)
     snapshot["merged_into"] = survivor_id
     await audit.record(viewer.user, audit.DELETE, NOUNS[entity], record.pk, snapshot, request_id)
-    await type(record).filter(id=record.pk).delete()
+    await trash.move_to_trash(TRASH_TYPES[entity], [record.pk], viewer.user)
 
 
 async def _check_unique(entity: DuplicateEntity, survivor: Any, columns: dict[str, Any]) -> None:
