@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from tortoise.expressions import Q
+from tortoise.functions import Count
 
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
@@ -161,25 +162,43 @@ async def _shared_keys(
     model: type[MatchKeys], visible: Q, spec: RuleSpec, after: str | None, limit: int
 ) -> list[tuple[str, int]]:
     """(key, number of visible records) of the keys two or more visible records share
-    by `spec`, in key order after `after`: one statement. The visible set is the
-    domain's own query, as a CTE; a rule over two columns (phone or mobile) counts a
-    record once per key."""
-    visible_sql, params, connection = compiled(model.filter(visible).values("id"), ordered=False)
+    by `spec`, in key order after `after`: one statement. Over two columns (phone or
+    mobile), the visible rows and their key columns are the domain's own query as a CTE
+    read once per column, and a record counts once per key."""
+    if len(spec.columns) == 1:
+        # One column: the ORM's GROUP BY over the visible rows, which PostgreSQL can
+        # read in key order from the column's index and stop after `limit` groups.
+        column = spec.columns[0]
+        visible_rows = model.filter(visible).exclude(**{column: ""})
+        if after is not None:
+            visible_rows = visible_rows.filter(**{f"{column}__gt": after})
+        shared = (
+            await visible_rows.annotate(size=Count("id"))
+            .group_by(column)
+            .filter(size__gt=1)
+            .order_by(column)
+            .limit(limit)
+            .values(column, "size")
+        )
+        return [(str(row[column]), int(row["size"])) for row in shared]
+    rows_sql, params, connection = compiled(
+        model.filter(visible).values("id", *spec.columns), ordered=False
+    )
     postgres = connection.capabilities.dialect == "postgres"
-    table = model._meta.db_table
     branches = " UNION ALL ".join(
-        f"SELECT id, {c} AS k FROM {table} WHERE id IN (SELECT id FROM v) AND {c} <> ''"  # noqa: S608  (names are the model's)
+        f"SELECT id, {c} AS k FROM v WHERE {c} <> ''"  # noqa: S608  (names are the model's)
         for c in spec.columns
     )
+    counted = "COUNT(DISTINCT id)"
     mark = f"${len(params) + 1}" if postgres else "?"
     where = f"WHERE k > {mark} " if after is not None else ""
     sql = (
-        f"WITH v AS ({visible_sql}) SELECT k, COUNT(DISTINCT id) AS size "  # noqa: S608  (names are the model's)
-        f"FROM ({branches}) t {where}GROUP BY k HAVING COUNT(DISTINCT id) > 1 "
+        f"WITH v AS ({rows_sql}) SELECT k, {counted} AS size "  # noqa: S608  (names are the model's)
+        f"FROM ({branches}) t {where}GROUP BY k HAVING {counted} > 1 "
         f"ORDER BY k LIMIT {int(limit)}"
     )
-    rows = (await connection.execute_query(sql, [*params, *([after] if after else [])]))[1]
-    return [(str(row["k"]), int(row["size"])) for row in rows]
+    found = (await connection.execute_query(sql, [*params, *([after] if after else [])]))[1]
+    return [(str(row["k"]), int(row["size"])) for row in found]
 
 
 async def groups(entity: DuplicateEntity, visible: Q, first: int, after: str | None) -> GroupPage:
