@@ -12,6 +12,7 @@ import pytest
 from tortoise import Tortoise
 
 from crm_graphql.errors import ErrorCode
+from crm_graphql.models.auth import TokenKind, TokenScope
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink
@@ -23,6 +24,7 @@ from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User
 from crm_graphql.services import trash
 from crm_graphql.services.audit import json_value
+from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files import new_stored_name
 from crm_graphql.services.mutations import atomic
 from tests.factories import (
@@ -138,8 +140,10 @@ async def _trash(object_type: TrashType, object_id: int, actor: User) -> list[Tr
 
 
 async def _restore(entries: list[TrashEntry], actor: User) -> list[Any]:
+    viewer = Viewer(actor, frozenset(), 0, TokenKind.SESSION, TokenScope.FULL)
+
     async def work() -> list[Any]:
-        return await trash.restore(entries, actor)
+        return await trash.restore(entries, viewer)
 
     errors, failed = await atomic(work)
     assert failed == []
