@@ -175,7 +175,20 @@ async def test_a_record_comes_back_exactly_as_it_was(demo: Api, object_type: Tra
     assert len(during["files"]) < len(before["files"])
     assert sum(map(len, during.values())) < sum(map(len, before.values()))
     assert await _restore(entries, admin) == []
-    assert await dump() == before
+    after = await dump()
+    if object_type == TrashType.CONTRACT:
+        # A restored contract, like a created one, is told in its company's activities
+        # (which bumps its last update and last activity): the one change beside the
+        # rows coming back.
+        told = after["activities"][len(before["activities"]) :]
+        assert [a["text"] for a in told] == ["Contract SUP-1 restored."]
+        after["activities"] = after["activities"][: len(before["activities"])]
+        for rows in (before["companies"], after["companies"]):
+            for row in rows:
+                for column in ("last_update", "last_activity_at", "last_activity_key"):
+                    row.pop(column)
+    for table in before:
+        assert after[table] == before[table], table
     assert not await TrashEntry.exists()
 
 
