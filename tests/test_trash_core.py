@@ -239,3 +239,20 @@ async def test_purge_forgets_entries_and_the_background_purge_takes_old_ones(
     purged, errors = await atomic(lambda: trash.purge(recent, admin))
     assert (purged, errors) == (1, [])
     assert not await TrashEntry.exists()
+
+
+async def test_ids_of_trashed_rows_are_never_given_to_new_rows(demo: Api) -> None:
+    """A restore puts rows back with their ids, so no table may hand a deleted id to a
+    new row: SQLite tables need AUTOINCREMENT (PostgreSQL sequences only move forward)."""
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect != "sqlite":
+        company = await make_company("Seq Ltd")
+        await company.delete()
+        assert (await make_company("Seq 2 Ltd")).id > company.id
+        return
+    for model in trash.ORDER:
+        table = model._meta.db_table
+        _, rows = await connection.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+        )
+        assert "AUTOINCREMENT" in rows[0][0].upper(), table
