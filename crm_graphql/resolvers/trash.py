@@ -62,7 +62,7 @@ async def _entries(viewer: Viewer, ids: list[strawberry.ID]) -> list[TrashEntry]
         else:
             entries[number] = found[number]
     if errors:
-        raise PayloadErrors(errors)
+        raise PayloadErrors(sorted(errors, key=lambda e: int((e.field or ".0").split(".")[1])))
     return list(entries.values())
 
 
@@ -120,7 +120,7 @@ class TrashMutation:
 
         async def work() -> list[TrashEntry]:
             entries = await _entries(viewer, ids)
-            errors = await service.restore(entries, viewer.user, info.context.request_id)
+            errors = await service.restore(entries, viewer, info.context.request_id)
             if errors:
                 raise PayloadErrors(errors)
             return entries

@@ -46,6 +46,8 @@ from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
 from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User
 from crm_graphql.services import audit
+from crm_graphql.services.activities import add_change_activity
+from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files.records import forget_bytes
 from crm_graphql.services.files.transactions import file_transaction
 from crm_graphql.services.orm import column_values
@@ -356,7 +358,7 @@ async def _keep_timestamps(
 
 
 async def restore(
-    entries: list[TrashEntry], actor: User | None, request_id: str = ""
+    entries: list[TrashEntry], viewer: Viewer | None, request_id: str = ""
 ) -> list[FieldError]:
     """Put these entries back, newest deletion first (so records deleted one after the
     other come back in reverse, parents before what was deleted before them). Returns
@@ -372,8 +374,13 @@ async def restore(
             errors.append(exc)
             continue
         await TrashEntry.filter(id=entry.id).delete()
+        if entry.object_type == TrashType.CONTRACT and entry.company_id is not None:
+            # As for a created contract (SPEC §3): an automatic activity, last update.
+            await add_change_activity(
+                viewer, entry.company_id, f"Contract {entry.label} restored.", request_id
+            )
         await audit.record(
-            actor,
+            viewer.user if viewer else None,
             audit.RESTORE,
             entry.object_type.value,
             entry.object_id,
