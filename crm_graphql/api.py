@@ -40,6 +40,7 @@ from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
 from crm_graphql.resolvers.duplicates import DuplicatesMutation, DuplicatesQuery
+from crm_graphql.resolvers.events import EventsQuery, EventsSubscription
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
@@ -78,6 +79,7 @@ class Query(
     AggregatesQuery,
     DuplicatesQuery,
     TrashQuery,
+    EventsQuery,
 ):
     pass
 
@@ -102,6 +104,11 @@ class Mutation(
     DuplicatesMutation,
     TrashMutation,
 ):
+    pass
+
+
+@strawberry.type(description="Live streams over the graphql-transport-ws WebSocket protocol.")
+class Subscription(EventsSubscription):
     pass
 
 
@@ -153,6 +160,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[GraphQLErrorCode],
         extensions=extensions,
         config=StrawberryConfig(

@@ -18,6 +18,7 @@ from crm_graphql.models.calendar import CalendarEvent, CalendarEventKind
 from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import Event
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory, LeadHistoryKind
 from crm_graphql.models.mail import InboundMail, InboundState, OutgoingMail
@@ -70,6 +71,12 @@ NOT_REFERENCES = {
     ("TrashEntry", "object_id"): "the trashed record itself",
     ("TrashEntry", "company_id"): "the trashed record's company, as it was",
     ("TrashEntry", "owner_id"): "a user",
+    # The event log is history: what happened to which record, as it was.
+    ("Event", "object_id"): "the record an event is about",
+    ("Event", "actor_id"): "a user",
+    ("Event", "company_id"): "the company of the record then",
+    ("EventAudience", "event_id"): "an event",
+    ("EventAudience", "user_id"): "a user",
 }
 
 MERGED: dict[DuplicateEntity, type[Model]] = {
@@ -302,6 +309,21 @@ async def test_company_merge_moves_every_relation(demo: Api) -> None:
     assert merge_entry is not None
     assert merge_entry.changes["merged"] == [o.id for o in others]
     assert merge_entry.changes["name"] == ["Acme", "Acme Group"]
+    # The event log: the survivor changed, the others deleted, moved contacts updated.
+    survivor_event = await Event.filter(
+        object_type="COMPANY", object_id=survivor.id, action="UPDATE"
+    ).first()
+    assert survivor_event is not None
+    assert survivor_event.changes["merged"] == [None, [o.id for o in others]]
+    assert survivor_event.changes["name"] == ["Acme", "Acme Group"]
+    deleted = await Event.filter(object_type="COMPANY", action="DELETE").values_list(
+        "object_id", flat=True
+    )
+    assert sorted(deleted) == sorted(o.id for o in others)
+    moved_contacts = await Event.filter(object_type="CONTACT", action="UPDATE").values_list(
+        "changes", flat=True
+    )
+    assert sorted(c["companyId"][0] for c in moved_contacts) == sorted(o.id for o in others)
 
 
 async def _snapshot() -> dict[str, int]:

@@ -1,6 +1,6 @@
 """Merging duplicates (issue 18): every relation of the others moves to the survivor,
 the others go to the trash, the survivor takes the chosen value of each field, and the
-audit log (and, for leads, the history) says so. The caller runs this in one
+audit log, the event log (and, for leads, the history) say so. The caller runs this in one
 transaction and has checked the viewer may merge every record
 (permissions/merges.py).
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.fields import TextField
@@ -28,13 +29,14 @@ from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory, LeadHistoryKind, LeadTagLink
 from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, companies, customfields, trash
+from crm_graphql.services import audit, calendar, companies, customfields, events, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.duplicates import DuplicateEntity
 from crm_graphql.services.leads.history import add_history
@@ -86,6 +88,11 @@ FILE_OWNERS = {
     DuplicateEntity.COMPANY: FileOwner.COMPANY,
     DuplicateEntity.CONTACT: FileOwner.CONTACT,
     DuplicateEntity.LEAD: FileOwner.LEAD,
+}
+EVENT_TYPES = {
+    DuplicateEntity.COMPANY: EventObjectType.COMPANY,
+    DuplicateEntity.CONTACT: EventObjectType.CONTACT,
+    DuplicateEntity.LEAD: EventObjectType.LEAD,
 }
 TRASH_TYPES = {
     DuplicateEntity.COMPANY: TrashType.COMPANY,
@@ -341,6 +348,32 @@ async def _move_events(entity: DuplicateEntity, survivor_id: int, other_ids: lis
     return moved
 
 
+# Rows a company merge moves that the event log follows: their company changes.
+COMPANY_EVENTS: tuple[tuple[type[Any], EventObjectType], ...] = (
+    (Contact, EventObjectType.CONTACT),
+    (Contract, EventObjectType.CONTRACT),
+    (Invoice, EventObjectType.INVOICE),
+    (Activity, EventObjectType.ACTIVITY),
+    (Lead, EventObjectType.LEAD),
+)
+
+
+async def _company_events(viewer: Viewer, survivor_id: int, other_ids: list[int]) -> None:
+    """An UPDATE event (companyId old -> new) per row the merge moves, one statement
+    per kind; read before the move."""
+    for model, kind in COMPANY_EVENTS:
+        rows = await model.filter(company_id__in=other_ids).values_list("id", "company_id")
+        await events.record_many(
+            get_connection("default"),
+            kind,
+            [
+                (i, EventAction.UPDATE, {"company_id": [old, survivor_id]}, survivor_id)
+                for i, old in rows
+            ],
+            viewer.user.id,
+        )
+
+
 async def _move_company(survivor: Company, other_ids: list[int]) -> dict[str, int]:
     moved: dict[str, int] = {}
     for model, column in RELATIONS[DuplicateEntity.COMPANY][:7]:
@@ -377,8 +410,27 @@ async def _move_company(survivor: Company, other_ids: list[int]) -> dict[str, in
     return moved
 
 
-async def _move_contact(survivor: Contact, other_ids: list[int]) -> dict[str, int]:
+async def _move_contact(viewer: Viewer, survivor: Contact, other_ids: list[int]) -> dict[str, int]:
     # A contact's activities show in its company's feed: they follow the survivor there.
+    rows = await Activity.filter(contact_id__in=other_ids).values_list(
+        "id", "contact_id", "company_id"
+    )
+    await events.record_many(
+        get_connection("default"),
+        EventObjectType.ACTIVITY,
+        [
+            (
+                i,
+                EventAction.UPDATE,
+                {"contact_id": [contact, survivor.id], "company_id": [company, survivor.company_id]}
+                if company != survivor.company_id
+                else {"contact_id": [contact, survivor.id]},
+                survivor.company_id,
+            )
+            for i, contact, company in rows
+        ],
+        viewer.user.id,
+    )
     moved = await Activity.filter(contact_id__in=other_ids).update(
         contact_id=survivor.id, company_id=survivor.company_id
     )
@@ -411,7 +463,25 @@ async def _remove(
     snapshot = audit.snapshot(record)
     snapshot["merged_into"] = survivor_id
     await audit.record(viewer.user, audit.DELETE, NOUNS[entity], record.pk, snapshot, request_id)
+    await events.record(
+        None,
+        EVENT_TYPES[entity],
+        record.pk,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        *_event_place(entity, record),
+    )
     await trash.move_to_trash(TRASH_TYPES[entity], [record.pk], viewer.user)
+
+
+def _event_place(entity: DuplicateEntity, record: Any) -> tuple[int | None, dict[str, Any] | None]:
+    """(company id, scope) of a record's events, as its domain writes them."""
+    if entity == DuplicateEntity.COMPANY:
+        return record.pk, None
+    if entity == DuplicateEntity.CONTACT:
+        return record.company_id, None
+    return record.company_id, {"ownerId": record.owner_id}
 
 
 async def _check_unique(entity: DuplicateEntity, survivor: Any, columns: dict[str, Any]) -> None:
@@ -468,9 +538,10 @@ async def merge(
         custom_from[fid] = (await customfields.current_values(source, [fid])).get(fid)
     moved: dict[str, int] = {}
     if entity == DuplicateEntity.COMPANY:
+        await _company_events(viewer, survivor.pk, other_ids)
         moved = await _move_company(survivor, other_ids)
     elif entity == DuplicateEntity.CONTACT:
-        moved = await _move_contact(survivor, other_ids)
+        moved = await _move_contact(viewer, survivor, other_ids)
     else:
         moved = await _move_lead(survivor, other_ids)
     owner = FILE_OWNERS[entity]
@@ -506,6 +577,15 @@ async def merge(
     changes["merged"] = other_ids
     changes["moved"] = {k: v for k, v in moved.items() if v}
     await audit.record(viewer.user, audit.UPDATE, NOUNS[entity], survivor.pk, changes, request_id)
+    await events.record(
+        None,
+        EVENT_TYPES[entity],
+        survivor.pk,
+        EventAction.UPDATE,
+        {**audit.diff(before, audit.snapshot(survivor)), "merged": [None, other_ids]},
+        viewer.user.id,
+        *_event_place(entity, survivor),
+    )
     if entity == DuplicateEntity.LEAD:
         names = ", ".join(f"#{i}" for i in other_ids)
         await add_history(
