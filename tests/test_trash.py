@@ -6,8 +6,10 @@ could not delete it can neither see, restore nor purge it; bad input is refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from tests.factories import (
     make_user,
 )
 from tests.files_api import download, uploaded
+from tests.uvicorn_servers import run
 
 MARK = "Zqtrash"
 TYPES = """
@@ -413,3 +416,19 @@ async def test_the_background_purge_removes_old_entries(demo: Api) -> None:
     await TrashEntry.all().update(deleted_at=datetime.now(UTC) - timedelta(days=31))
     assert await trash.purge_older_than(30) == 1
     assert (await _trash(demo))["totalCount"] == 0
+
+
+async def test_the_purge_command_removes_entries_older_than_the_days(
+    demo: Api, tmp_path: Path
+) -> None:
+    root, object_id, _ = await _record(demo, "CONTACT")
+    await _delete(demo, root, object_id)
+    await TrashEntry.all().update(deleted_at=datetime.now(UTC) - timedelta(days=8))
+    kept = await asyncio.to_thread(run, "trash", "purge", "--days", "9", tmp_path=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "Purged 0 trash entries" in kept.stdout
+    assert await TrashEntry.exists()
+    done = await asyncio.to_thread(run, "trash", "purge", "--days", "7", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Purged 1 trash entries" in done.stdout
+    assert not await TrashEntry.exists()

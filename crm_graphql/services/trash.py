@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -88,11 +89,16 @@ RELINKS: dict[TrashType, tuple[tuple[type[Model], str], ...]] = {
     TrashType.COMPANY: ((User, "company_id"), (Lead, "company_id")),
     TrashType.LEAD: ((OutgoingMail, "lead_id"), (InboundMail, "lead_id")),
 }
+RELINK_MODELS = {m._meta.db_table: m for pairs in RELINKS.values() for m, _ in pairs}
 # Unique values compared ignoring case (the LOWER indexes of migration 0015).
 CASE_INSENSITIVE = {("companies", "name"), ("contacts", "email")}
 # Per-record unique keys the models do not declare (raw indexes of migration 0015).
 EXTRA_UNIQUE: dict[str, tuple[tuple[str, ...], ...]] = {"contacts": (("company_id", "email"),)}
-NOUNS = {m: m.__name__.lower() for m in ORDER} | {User: "user"}
+
+
+def _noun(model: type[Model]) -> str:
+    """A model's name in words: ContractType -> "contract type"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower()
 
 
 def _encode(value: Any) -> Any:
@@ -225,10 +231,6 @@ async def move_to_trash(
     return entries
 
 
-async def _exists(model: type[Model], row_id: Any) -> bool:
-    return row_id is not None and await model.filter(id=row_id).exists()
-
-
 async def _unique_clash(model: type[Model], values: dict[str, Any]) -> str | None:
     """The field whose unique value another row holds now, if any."""
     meta = model._meta
@@ -258,21 +260,24 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
     tables: dict[str, list[dict[str, Any]]] = entry.snapshot.get("tables", {})
     main_model = MAIN[entry.object_type]
     main_table = main_model._meta.db_table
-    noun = entry.object_type.value.lower()
     restored: dict[str, set[int]] = {}
+    known: dict[tuple[str, int], bool] = {}
     for model in ORDER:
         table = model._meta.db_table
         if table not in tables:
             continue
+        taken = await column_values(model.filter(id__in=[r["id"] for r in tables[table]]), "id")
+        if taken:
+            raise FieldError(
+                field,
+                ErrorCode.CONFLICT,
+                f"An id of its rows is in use ({_noun(model)} {taken[0]}).",
+            )
         objs: list[Model] = []
         for raw in tables[table]:
             values = {name: _decode(model, name, v) for name, v in raw.items()}
             is_main = table == main_table and values["id"] == entry.object_id
-            if await model.filter(id=values["id"]).exists():
-                raise FieldError(
-                    field, ErrorCode.CONFLICT, f"The {noun}'s id is in use by another row."
-                )
-            keep = await _check_keys(model, values, restored, strict=is_main, field=field)
+            keep = await _check_keys(model, values, restored, known, strict=is_main, field=field)
             if not keep:
                 continue
             if is_main or model in (Contact, Contract):
@@ -281,7 +286,7 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
                     raise FieldError(
                         field,
                         ErrorCode.UNIQUE,
-                        f"Another {NOUNS[model]} has taken its {clash.replace('_', ' ')}.",
+                        f"Another {_noun(model)} has taken its {clash.replace('_', ' ')}.",
                     )
             if model is Company and values.get("parent_id") is not None:
                 parent = await Company.get(id=values["parent_id"])
@@ -293,9 +298,7 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
             await _keep_timestamps(model, objs, tables[table])
     for key, ids in entry.snapshot.get("relinks", {}).items():
         table, column = key.split(".")
-        ref_model = {"users": User, "leads": Lead, "outgoing_mails": OutgoingMail}.get(
-            table, InboundMail
-        )
+        ref_model = RELINK_MODELS[table]
         await ref_model.filter(id__in=ids, **{f"{column}__isnull": True}).update(
             **{column: entry.object_id}
         )
@@ -306,6 +309,7 @@ async def _check_keys(
     model: type[Model],
     values: dict[str, Any],
     restored: dict[str, set[int]],
+    known: dict[tuple[str, int], bool],
     *,
     strict: bool,
     field: str,
@@ -323,14 +327,16 @@ async def _check_keys(
         target = fk_field.related_model
         if target_id in restored.get(target._meta.db_table, set()):
             continue
-        if await _exists(target, target_id):
+        key = (target._meta.db_table, target_id)
+        if key not in known:
+            known[key] = await target.filter(id=target_id).exists()
+        if known[key]:
             continue
         if strict:
             raise FieldError(
                 field,
                 ErrorCode.CONFLICT,
-                f"Its {fk.replace('_', ' ')} ({NOUNS.get(target, target.__name__.lower())} "
-                f"{target_id}) no longer exists.",
+                f"Its {fk.replace('_', ' ')} ({_noun(target)} {target_id}) no longer exists.",
             )
         if not fk_field.null:
             return False
