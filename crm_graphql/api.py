@@ -39,6 +39,7 @@ from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
+from crm_graphql.resolvers.events import EventsQuery, EventsSubscription
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
@@ -76,6 +77,7 @@ class Query(
     CalendarQuery,
     AggregatesQuery,
     TrashQuery,
+    EventsQuery,
 ):
     pass
 
@@ -99,6 +101,11 @@ class Mutation(
     CalendarMutation,
     TrashMutation,
 ):
+    pass
+
+
+@strawberry.type(description="Live streams over the graphql-transport-ws WebSocket protocol.")
+class Subscription(EventsSubscription):
     pass
 
 
@@ -150,6 +157,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[GraphQLErrorCode],
         extensions=extensions,
         config=StrawberryConfig(

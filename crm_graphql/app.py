@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
@@ -27,6 +27,7 @@ from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
+from crm_graphql.services import events as event_service
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services import pdf_queue, trash
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -138,6 +139,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                     mailworkers.running(config),
                     pdf_queue.running(config),
                     trash.running(config),
+                    event_service.listening(),
                 ):
                     yield
                 return
@@ -153,6 +155,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                     mailworkers.running(config),
                     pdf_queue.running(config),
                     trash.running(config),
+                    event_service.listening(),
                 ):
                     yield
         finally:
@@ -162,6 +165,7 @@ def create_app(config: Settings | None = None) -> Starlette:
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/files/{file_id}", file_endpoints.download, methods=["GET"]),

@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
+    "crm_graphql.models.events",
     "crm_graphql.models.trash",
 ]
 
@@ -112,6 +113,8 @@ class Limits:
     nested_page_size_default: int = 10
     nested_page_size_max: int = 50
     max_batch_operations: int = 5
+    # Operations one WebSocket connection may run at once (subscriptions).
+    subscriptions_per_connection: int = 5
     # Field selections in a document once fragments are spread, and directives in it.
     max_selections: int = 1_000
     max_directives: int = 30
@@ -244,6 +247,9 @@ class Settings:
             ),
             nested_page_size_max=_env_int("CRM_NESTED_PAGE_SIZE_MAX", lim.nested_page_size_max),
             max_batch_operations=_env_int("CRM_MAX_BATCH_OPERATIONS", lim.max_batch_operations),
+            subscriptions_per_connection=_env_int(
+                "CRM_SUBSCRIPTIONS_PER_CONNECTION", lim.subscriptions_per_connection
+            ),
             max_selections=_env_int("CRM_QUERY_MAX_SELECTIONS", lim.max_selections),
             max_directives=_env_int("CRM_QUERY_MAX_DIRECTIVES", lim.max_directives),
             max_repeated_selections=_env_int(

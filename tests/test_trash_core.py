@@ -45,7 +45,14 @@ from tests.factories import (
     make_user,
 )
 
-SKIP_TABLES = {"audit_log", "trash_entries", "auth_tokens", "login_attempts"}
+SKIP_TABLES = {
+    "audit_log",
+    "trash_entries",
+    "auth_tokens",
+    "login_attempts",
+    "events",
+    "event_audience",
+}
 
 
 async def dump() -> dict[str, list[dict[str, Any]]]:

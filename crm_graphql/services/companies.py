@@ -13,14 +13,19 @@ from tortoise.functions import Lower
 
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, trash
+from crm_graphql.services import audit, customfields, events, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.mutations import check_version, save_versioned
+from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
 
 TEXT_LIMITS = {
@@ -196,8 +201,16 @@ async def create_company(
     company.path = f"{parent_path}{company.id}/"
     await Company.filter(id=company.id).update(path=company.path)
     await customfields.set_values(CustomFieldEntity.COMPANY, company.id, changes, creating=True)
-    await audit.record(
-        viewer.user, audit.CREATE, "Company", company.id, audit.snapshot(company), request_id
+    snapshot = audit.snapshot(company)
+    await audit.record(viewer.user, audit.CREATE, "Company", company.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        viewer.user.id,
+        company.id,
     )
     return company
 
@@ -237,6 +250,15 @@ async def update_company(
     if written:
         changed["custom_fields"] = {str(k): v for k, v in written.items()}
     await audit.record(viewer.user, audit.UPDATE, "Company", company.id, changed, request_id)
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.UPDATE,
+        changed,
+        viewer.user.id,
+        company.id,
+    )
     return company
 
 
@@ -252,5 +274,25 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     await audit.record(
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        company.id,
+    )
+    contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
+    contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
+    activity_ids = await column_values(Activity.filter(company_id=company.id), "id")
+    # Tombstones for what goes with the company, while who could see it can be asked.
+    for kind, ids in (
+        (EventObjectType.CONTACT, contact_ids),
+        (EventObjectType.CONTRACT, contract_ids),
+        (EventObjectType.ACTIVITY, activity_ids),
+    ):
+        rows = [(int(i), company.id) for i in ids]
+        await events.record_deletions(None, kind, rows, viewer.user.id)
     # To the trash with its contacts, contracts, activities, files and custom values.
     await trash.move_to_trash(TrashType.COMPANY, [company.id], viewer.user)

@@ -41,12 +41,13 @@ from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory, LeadTagLink
 from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
 from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit
+from crm_graphql.services import audit, events
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files.records import forget_bytes
@@ -363,6 +364,42 @@ async def _keep_timestamps(
         )
 
 
+# The event log's kinds of the restored rows; each comes back as a CREATE event.
+EVENT_KINDS: dict[str, EventObjectType] = {
+    "companies": EventObjectType.COMPANY,
+    "contacts": EventObjectType.CONTACT,
+    "contracts": EventObjectType.CONTRACT,
+    "leads": EventObjectType.LEAD,
+    "activities": EventObjectType.ACTIVITY,
+}
+
+
+async def _record_events(entry: TrashEntry, actor_id: int | None) -> None:
+    """The restored record (and a company's contacts, contracts, activities) appear in
+    the event log as created, as their deletion appeared there as deleted."""
+    tables: dict[str, list[dict[str, Any]]] = entry.snapshot.get("tables", {})
+    for table, kind in EVENT_KINDS.items():
+        for row in tables.get(table, []):
+            if not await MODELS[table].filter(id=row["id"]).exists():
+                continue  # left out (its other parent is gone)
+            scope: dict[str, Any] = {}
+            if table == "contracts":
+                scope = {"private": row.get("private", False)}
+            elif table == "leads":
+                scope = {"ownerId": row.get("owner_id")}
+            company_id = row["id"] if table == "companies" else row.get("company_id")
+            await events.record(
+                None,
+                kind,
+                row["id"],
+                EventAction.CREATE,
+                events.created(row),
+                actor_id,
+                company_id,
+                scope=scope,
+            )
+
+
 async def restore(
     entries: list[TrashEntry], viewer: Viewer | None, request_id: str = ""
 ) -> list[FieldError]:
@@ -380,6 +417,7 @@ async def restore(
             errors.append(exc)
             continue
         await TrashEntry.filter(id=entry.id).delete()
+        await _record_events(entry, viewer.user.id if viewer else None)
         if entry.object_type == TrashType.CONTRACT and entry.company_id is not None:
             # As for a created contract (SPEC §3): an automatic activity, last update.
             await add_change_activity(

@@ -6,6 +6,7 @@ from typing import Any
 
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.leads import (
     CLOSED_FROM,
     Lead,
@@ -16,7 +17,7 @@ from crm_graphql.models.leads import (
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, trash
+from crm_graphql.services import audit, calendar, events, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.leads.history import add_history
@@ -46,6 +47,16 @@ async def take_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> Lead:
         lead.id,
         {"owner_id": [None, viewer.user.id], "company_id": [None, lead.company_id]},
         request_id,
+    )
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.UPDATE,
+        {"owner_id": [None, viewer.user.id], "company_id": [None, lead.company_id]},
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
     )
     return lead
 
@@ -93,6 +104,16 @@ async def close_lead(
 
 async def delete_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> None:
     await audit.record(viewer.user, audit.DELETE, "Lead", lead.id, audit.snapshot(lead), request_id)
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
+    )
     # To the trash with its history, activities, tags, files, values and alarms.
     await trash.move_to_trash(TrashType.LEAD, [lead.id], viewer.user)
 
