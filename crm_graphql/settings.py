@@ -28,8 +28,8 @@ MODEL_MODULES = [
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
-    "crm_graphql.models.trash",
     "crm_graphql.models.events",
+    "crm_graphql.models.trash",
 ]
 
 

@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('crm', '0017_idempotency_keys')]
+    dependencies = [('crm', '0019_event_log')]
 
     initial = False
 

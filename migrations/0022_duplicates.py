@@ -56,7 +56,7 @@ async def fill_keys(apps, schema_editor) -> None:
             last = rows[-1]["id"]
 
 class Migration(migrations.Migration):
-    dependencies = [('crm', '0019_event_log'), ('crm', '0021_trash')]
+    dependencies = [('crm', '0021_trash')]
 
     initial = False
 

@@ -6,8 +6,10 @@ could not delete it can neither see, restore nor purge it; bad input is refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import Event
 from crm_graphql.models.trash import TrashEntry
 from crm_graphql.services.files import path_of
 from crm_graphql.settings import settings
@@ -28,6 +31,7 @@ from tests.factories import (
     make_user,
 )
 from tests.files_api import download, uploaded
+from tests.uvicorn_servers import run
 
 MARK = "Zqtrash"
 TYPES = """
@@ -39,6 +43,7 @@ query Types { __schema { queryType { name } types { name kind
 # Root fields that show deletions by design, or need an argument the walk cannot make up.
 NOT_WALKED = {
     "auditLog": "records every deletion (with the deleted values)",
+    "changes": "the change feed: the creation's event keeps its values",
     "trash": "lists the deleted records",
     "user": "needs an id",
     "company": "needs an id (read directly below)",
@@ -292,7 +297,12 @@ async def test_deleted_is_gone_everywhere_and_restored_identical(
     assert MARK in entry["label"] or object_type == "CONTRACT"
     result = await _ok(demo, RESTORE, {"ids": [entry["id"]]}, user="admin")
     assert result["restored"] == [{"type": object_type, "objectId": object_id}]
-    differences = _differences(before, await _full_read(demo, walk, root, object_id))
+    after = await _full_read(demo, walk, root, object_id)
+    # The record's change history tells the deletion and the restore (issue 16).
+    history = "changeHistory" if object_type == "LEAD" else "history"
+    assert after[history]["totalCount"] == before[history]["totalCount"] + 2
+    before.pop(history), after.pop(history)
+    differences = _differences(before, after)
     if object_type == "CONTRACT":
         # Its company's activity log tells the deletion and the restore (SPEC §3).
         company_log = (".company.activities", ".company.lastUpdate", ".company.lastActivity")
@@ -301,6 +311,13 @@ async def test_deleted_is_gone_everywhere_and_restored_identical(
     assert (await download(demo, "admin", files[0])).status_code == 200
     assert (await _trash(demo))["totalCount"] == 0
     assert await AuditEntry.filter(action="RESTORE", object_id=object_id).exists()
+    # The change feed: created, deleted (a tombstone), created again by the restore.
+    actions = (
+        await Event.filter(object_type=object_type, object_id=int(object_id))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["CREATE", "DELETE", "CREATE"]
 
 
 async def test_purge_forgets_the_entry_and_the_files_bytes(demo: Api) -> None:
@@ -413,3 +430,19 @@ async def test_the_background_purge_removes_old_entries(demo: Api) -> None:
     await TrashEntry.all().update(deleted_at=datetime.now(UTC) - timedelta(days=31))
     assert await trash.purge_older_than(30) == 1
     assert (await _trash(demo))["totalCount"] == 0
+
+
+async def test_the_purge_command_removes_entries_older_than_the_days(
+    demo: Api, tmp_path: Path
+) -> None:
+    root, object_id, _ = await _record(demo, "CONTACT")
+    await _delete(demo, root, object_id)
+    await TrashEntry.all().update(deleted_at=datetime.now(UTC) - timedelta(days=8))
+    kept = await asyncio.to_thread(run, "trash", "purge", "--days", "9", tmp_path=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "Purged 0 trash entries" in kept.stdout
+    assert await TrashEntry.exists()
+    done = await asyncio.to_thread(run, "trash", "purge", "--days", "7", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Purged 1 trash entries" in done.stdout
+    assert not await TrashEntry.exists()

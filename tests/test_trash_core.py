@@ -50,7 +50,6 @@ SKIP_TABLES = {
     "trash_entries",
     "auth_tokens",
     "login_attempts",
-    # the event log: a restore writes events (a contract's activity), as any change
     "events",
     "event_audience",
 }
@@ -191,8 +190,8 @@ async def test_a_record_comes_back_exactly_as_it_was(demo: Api, object_type: Tra
         told = after["activities"][len(before["activities"]) :]
         assert [a["text"] for a in told] == ["Contract SUP-1 restored."]
         after["activities"] = after["activities"][: len(before["activities"])]
-        for rows in (before["companies"], after["companies"]):
-            for row in rows:
+        for companies in (before["companies"], after["companies"]):
+            for row in companies:
                 for column in ("last_update", "last_activity_at", "last_activity_key"):
                     row.pop(column)
     for table in before:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -40,12 +41,13 @@ from crm_graphql.models.companies import Company, CompanyBilling
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.leads import Lead, LeadActivity, LeadHistory, LeadTagLink
 from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
 from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit
+from crm_graphql.services import audit, events
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files.records import forget_bytes
@@ -88,11 +90,16 @@ RELINKS: dict[TrashType, tuple[tuple[type[Model], str], ...]] = {
     TrashType.COMPANY: ((User, "company_id"), (Lead, "company_id")),
     TrashType.LEAD: ((OutgoingMail, "lead_id"), (InboundMail, "lead_id")),
 }
+RELINK_MODELS = {m._meta.db_table: m for pairs in RELINKS.values() for m, _ in pairs}
 # Unique values compared ignoring case (the LOWER indexes of migration 0015).
 CASE_INSENSITIVE = {("companies", "name"), ("contacts", "email")}
 # Per-record unique keys the models do not declare (raw indexes of migration 0015).
 EXTRA_UNIQUE: dict[str, tuple[tuple[str, ...], ...]] = {"contacts": (("company_id", "email"),)}
-NOUNS = {m: m.__name__.lower() for m in ORDER} | {User: "user"}
+
+
+def _noun(model: type[Model]) -> str:
+    """A model's name in words: ContractType -> "contract type"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower()
 
 
 def _encode(value: Any) -> Any:
@@ -225,10 +232,6 @@ async def move_to_trash(
     return entries
 
 
-async def _exists(model: type[Model], row_id: Any) -> bool:
-    return row_id is not None and await model.filter(id=row_id).exists()
-
-
 async def _unique_clash(model: type[Model], values: dict[str, Any]) -> str | None:
     """The field whose unique value another row holds now, if any."""
     meta = model._meta
@@ -258,21 +261,24 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
     tables: dict[str, list[dict[str, Any]]] = entry.snapshot.get("tables", {})
     main_model = MAIN[entry.object_type]
     main_table = main_model._meta.db_table
-    noun = entry.object_type.value.lower()
     restored: dict[str, set[int]] = {}
+    known: dict[tuple[str, int], bool] = {}
     for model in ORDER:
         table = model._meta.db_table
         if table not in tables:
             continue
+        taken = await column_values(model.filter(id__in=[r["id"] for r in tables[table]]), "id")
+        if taken:
+            raise FieldError(
+                field,
+                ErrorCode.CONFLICT,
+                f"An id of its rows is in use ({_noun(model)} {taken[0]}).",
+            )
         objs: list[Model] = []
         for raw in tables[table]:
             values = {name: _decode(model, name, v) for name, v in raw.items()}
             is_main = table == main_table and values["id"] == entry.object_id
-            if await model.filter(id=values["id"]).exists():
-                raise FieldError(
-                    field, ErrorCode.CONFLICT, f"The {noun}'s id is in use by another row."
-                )
-            keep = await _check_keys(model, values, restored, strict=is_main, field=field)
+            keep = await _check_keys(model, values, restored, known, strict=is_main, field=field)
             if not keep:
                 continue
             if is_main or model in (Contact, Contract):
@@ -281,7 +287,7 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
                     raise FieldError(
                         field,
                         ErrorCode.UNIQUE,
-                        f"Another {NOUNS[model]} has taken its {clash.replace('_', ' ')}.",
+                        f"Another {_noun(model)} has taken its {clash.replace('_', ' ')}.",
                     )
             if model is Company and values.get("parent_id") is not None:
                 parent = await Company.get(id=values["parent_id"])
@@ -293,9 +299,7 @@ async def _restore_entry(entry: TrashEntry, field: str) -> int:
             await _keep_timestamps(model, objs, tables[table])
     for key, ids in entry.snapshot.get("relinks", {}).items():
         table, column = key.split(".")
-        ref_model = {"users": User, "leads": Lead, "outgoing_mails": OutgoingMail}.get(
-            table, InboundMail
-        )
+        ref_model = RELINK_MODELS[table]
         await ref_model.filter(id__in=ids, **{f"{column}__isnull": True}).update(
             **{column: entry.object_id}
         )
@@ -306,6 +310,7 @@ async def _check_keys(
     model: type[Model],
     values: dict[str, Any],
     restored: dict[str, set[int]],
+    known: dict[tuple[str, int], bool],
     *,
     strict: bool,
     field: str,
@@ -323,14 +328,16 @@ async def _check_keys(
         target = fk_field.related_model
         if target_id in restored.get(target._meta.db_table, set()):
             continue
-        if await _exists(target, target_id):
+        key = (target._meta.db_table, target_id)
+        if key not in known:
+            known[key] = await target.filter(id=target_id).exists()
+        if known[key]:
             continue
         if strict:
             raise FieldError(
                 field,
                 ErrorCode.CONFLICT,
-                f"Its {fk.replace('_', ' ')} ({NOUNS.get(target, target.__name__.lower())} "
-                f"{target_id}) no longer exists.",
+                f"Its {fk.replace('_', ' ')} ({_noun(target)} {target_id}) no longer exists.",
             )
         if not fk_field.null:
             return False
@@ -357,6 +364,42 @@ async def _keep_timestamps(
         )
 
 
+# The event log's kinds of the restored rows; each comes back as a CREATE event.
+EVENT_KINDS: dict[str, EventObjectType] = {
+    "companies": EventObjectType.COMPANY,
+    "contacts": EventObjectType.CONTACT,
+    "contracts": EventObjectType.CONTRACT,
+    "leads": EventObjectType.LEAD,
+    "activities": EventObjectType.ACTIVITY,
+}
+
+
+async def _record_events(entry: TrashEntry, actor_id: int | None) -> None:
+    """The restored record (and a company's contacts, contracts, activities) appear in
+    the event log as created, as their deletion appeared there as deleted."""
+    tables: dict[str, list[dict[str, Any]]] = entry.snapshot.get("tables", {})
+    for table, kind in EVENT_KINDS.items():
+        for row in tables.get(table, []):
+            if not await MODELS[table].filter(id=row["id"]).exists():
+                continue  # left out (its other parent is gone)
+            scope: dict[str, Any] = {}
+            if table == "contracts":
+                scope = {"private": row.get("private", False)}
+            elif table == "leads":
+                scope = {"ownerId": row.get("owner_id")}
+            company_id = row["id"] if table == "companies" else row.get("company_id")
+            await events.record(
+                None,
+                kind,
+                row["id"],
+                EventAction.CREATE,
+                events.created(row),
+                actor_id,
+                company_id,
+                scope=scope,
+            )
+
+
 async def restore(
     entries: list[TrashEntry], viewer: Viewer | None, request_id: str = ""
 ) -> list[FieldError]:
@@ -374,6 +417,7 @@ async def restore(
             errors.append(exc)
             continue
         await TrashEntry.filter(id=entry.id).delete()
+        await _record_events(entry, viewer.user.id if viewer else None)
         if entry.object_type == TrashType.CONTRACT and entry.company_id is not None:
             # As for a created contract (SPEC §3): an automatic activity, last update.
             await add_change_activity(
