@@ -202,6 +202,10 @@ class Settings:
     db_pool_size: int = 5
     # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
     idempotency_ttl_hours: int = 24
+    # Seconds a bearer token's lookup is reused by this process (services/auth.py);
+    # 0 = look it up on every request. Revocation elsewhere is seen within this bound.
+    auth_cache_seconds: float = 2.0
+    compiled_reads: bool = True
 
     @property
     def production(self) -> bool:
@@ -288,6 +292,8 @@ class Settings:
             pdf_poll_seconds=_env_float("CRM_PDF_POLL_SECONDS", 30.0),
             idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
             db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
+            auth_cache_seconds=_env_float("CRM_AUTH_CACHE_SECONDS", 2.0),
+            compiled_reads=_env_bool("CRM_COMPILED_READS", True),
         )
 
 

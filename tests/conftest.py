@@ -24,6 +24,10 @@ os.environ.setdefault("CRM_MAIL_WORKERS", "0")
 # once. The file store tests choose the database store themselves.
 os.environ.setdefault("CRM_PDF_WAIT_SECONDS", "30")
 os.environ.setdefault("CRM_FILE_STORE", "filesystem")
+# Token lookups are not reused: many tests change users, bits and tokens in the
+# database directly and expect the next request to see it; tests/test_auth_cache.py
+# runs apps with the cache on.
+os.environ.setdefault("CRM_AUTH_CACHE_SECONDS", "0")
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -31,6 +35,7 @@ from starlette.applications import Starlette  # noqa: E402
 from tortoise import Tortoise  # noqa: E402
 
 from crm_graphql.app import create_app  # noqa: E402
+from crm_graphql.services.auth import token_cache  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
@@ -67,6 +72,7 @@ async def _empty_database() -> None:
 
 @pytest.fixture(autouse=True)
 async def clean_db(app: Starlette) -> AsyncIterator[None]:
+    token_cache.forget()
     await _empty_database()
     await ensure_defaults()
     yield

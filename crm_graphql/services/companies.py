@@ -21,7 +21,7 @@ from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, files
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
@@ -229,6 +229,7 @@ async def update_company(
     before = audit.snapshot(company)
     parent_path = data.pop("_parent_path", None)
     if "parent_id" in data:
+        forget_tokens()  # users of the moved subtree carry their company's path
         await _reparent(company, f"{parent_path or '/'}{company.id}/")
     for name, value in data.items():
         setattr(company, name, value)
@@ -267,4 +268,5 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     await files.delete_for_owners(
         FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
     )
+    forget_tokens()  # its users lose their company
     await company.delete()
