@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 _tmp = Path(tempfile.mkdtemp(prefix="crm-tests-"))
@@ -39,6 +40,7 @@ from crm_graphql.services.auth import token_cache  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
+from tests.differential import DIFFERENTIAL, STATS, Differential, client_of  # noqa: E402
 from tests.factories import Api, make_user  # noqa: E402
 
 # Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
@@ -85,9 +87,34 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(scope="session")
+async def other_path(app: Starlette) -> AsyncIterator[httpx.AsyncClient | None]:
+    """With CRM_DIFFERENTIAL=1: a client of an app on the other read path (compiled
+    reads off when the suite's app has them on, and the reverse)."""
+    if not DIFFERENTIAL:
+        yield None
+        return
+    config = replace(settings, compiled_reads=not settings.compiled_reads)
+    async with client_of(config, "other") as http:
+        yield http
+
+
 @pytest.fixture
-def api(client: httpx.AsyncClient) -> Api:
-    return Api(client)
+def api(client: httpx.AsyncClient, other_path: httpx.AsyncClient | None) -> Api:
+    if other_path is None:
+        return Api(client)
+    # Every query this client sends is compared with the other path's answer.
+    compiled, interpreted = (
+        (client, other_path) if settings.compiled_reads else (other_path, client)
+    )
+    return Api(client, Differential(compiled, interpreted, settings.compiled_reads))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if DIFFERENTIAL:
+        terminalreporter.write_line(
+            f"differential: {STATS['compared']} read operations compared on both paths"
+        )
 
 
 @pytest.fixture
