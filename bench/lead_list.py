@@ -144,20 +144,20 @@ def raw_sql(viewer: dict[str, Any], postgres: bool) -> str:
     `permissions/leads.py` (SPEC §7) for a superadmin or a GROUPED CRM manager (CR and
     LM), written out, over the company rule of bench/companies_query.py."""
     if viewer["superadmin"]:
-        leads, companies = "SELECT id FROM leads", "SELECT id FROM companies"
+        leads, company = "1=1", "1=1"
     else:
         me, own = int(viewer["id"]), int(viewer["company_id"])
         companies = f"SELECT c.id FROM companies c WHERE {_visible('c', viewer)}"
         leads = (
-            f"SELECT id FROM leads WHERE owner_id = {me} "
-            "OR (owner_id IS NULL AND company_id IS NULL) "
-            f"OR owner_id IN (SELECT u.id FROM users u WHERE u.company_id = {own}) "
-            f"OR company_id IN ({companies})"
+            f"(l.owner_id = {me} OR (l.owner_id IS NULL AND l.company_id IS NULL) "
+            f"OR l.owner_id IN (SELECT u.id FROM users u WHERE u.company_id = {own}) "
+            f"OR l.company_id IN ({companies}))"
         )
+        company = _visible("c", viewer)
     if postgres:
         return f"""
 WITH page AS (
-  SELECT l.* FROM leads l WHERE l.id IN ({leads}) AND l.progress < 100
+  SELECT l.* FROM leads l WHERE {leads} AND l.progress < 100
   ORDER BY l.created_at DESC, l.id DESC LIMIT 50
 )
 SELECT json_build_object('data', json_build_object('leads', json_build_object('edges',
@@ -168,7 +168,7 @@ SELECT json_build_object('data', json_build_object('leads', json_build_object('e
     'owner', (SELECT json_build_object('username', u.username) FROM users u
               WHERE u.id = p.owner_id),
     'company', (SELECT json_build_object('name', c.name) FROM companies c
-                WHERE c.id = p.company_id AND c.id IN ({companies})),
+                WHERE c.id = p.company_id AND {company}),
     'tags', (SELECT COALESCE(json_agg(json_build_object('name', t.name) ORDER BY t.name, t.id),
                              '[]')
              FROM lead_tag_links k JOIN lead_tags t ON t.id = k.tag_id WHERE k.lead_id = p.id),
@@ -189,7 +189,7 @@ SELECT json_object('data', json_object('leads', json_object('edges', json(COALES
     'owner', json((SELECT json_object('username', u.username) FROM users u
                    WHERE u.id = p.owner_id)),
     'company', json((SELECT json_object('name', c.name) FROM companies c
-                     WHERE c.id = p.company_id AND c.id IN ({companies}))),
+                     WHERE c.id = p.company_id AND {company})),
     'tags', json((SELECT json_group_array(json_object('name', x.name)) FROM (
       SELECT t.name FROM lead_tag_links k JOIN lead_tags t ON t.id = k.tag_id
       WHERE k.lead_id = p.id ORDER BY t.name, t.id) x)),
@@ -198,7 +198,7 @@ SELECT json_object('data', json_object('leads', json_object('edges', json(COALES
       FROM (SELECT text FROM lead_activities WHERE lead_id = p.id
             ORDER BY created_at DESC, id DESC LIMIT 1) a)))
   )))
-  FROM (SELECT l.* FROM leads l WHERE l.id IN ({leads}) AND l.progress < 100
+  FROM (SELECT l.* FROM leads l WHERE {leads} AND l.progress < 100
         ORDER BY l.created_at DESC, l.id DESC LIMIT 50) p
 ), '[]'))))) AS body"""
 

@@ -210,7 +210,7 @@ async def differential() -> AsyncIterator[Differential]:
 
 async def build_world() -> dict[str, str]:
     """The demo world (sample data, no PDFs) and more around it: child companies of both
-    customers with contacts, activities, contracts (some private, some finished) and
+    customers with contacts, activities, contracts (some private, some inactive) and
     invoices linked to them, leads with tags, owners and companies, custom values.
     Returns a token per viewer of `VIEWERS`."""
     await load_demo(sample_data=True, render_pdfs=False)
@@ -263,7 +263,7 @@ async def build_world() -> dict[str, str]:
                 f"Contract {n:02}-{k}",
                 date_begin=date(2025, 1 + k, 1 + n),
                 private=(n + k) % 3 == 0,
-                status=ContractStatus.FINISHED if k == 2 else ContractStatus.ACTIVE,
+                status=ContractStatus.INACTIVE if (n + k) % 4 == 1 else ContractStatus.ACTIVE,
                 owner=user1 if k % 2 == 0 else manager1,
                 invoices=tuple(invoices[: k + 1]),
             )
