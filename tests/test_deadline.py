@@ -354,9 +354,11 @@ async def test_cli_import_while_the_server_writes(
 
 
 async def _busy_statements() -> int:
-    """PostgreSQL: statements of other sessions still running over companies."""
+    """PostgreSQL: statements of other sessions of this database still running over
+    companies (other databases on the server are other suites' business)."""
     rows = await _db().execute_query_dict(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' "
+        "AND datname = current_database() "
         "AND pid <> pg_backend_pid() AND query ILIKE '%companies%'"
     )
     return int(rows[0]["n"])

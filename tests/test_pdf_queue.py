@@ -107,6 +107,24 @@ async def test_the_last_failed_attempt_marks_the_pdf_failed(demo: Api, monkeypat
     assert response.json()["errors"][0]["extensions"]["code"] == "PDF_FAILED"
 
 
+async def test_a_held_process_leaves_due_renders_to_another(demo: Api) -> None:
+    # A process whose loop is held (a test's own server renders into its own store)
+    # claims nothing: before `held`, the session's loop took the other server's jobs.
+    body = await demo.data(
+        CREATE, {"input": seed_input(await company_id("Customer #A"))}, as_user="user1"
+    )
+    invoice_id = body["invoiceCreate"]["invoice"]["id"]
+    assert body["invoiceCreate"]["invoice"]["pdfStatus"] == "READY"
+    due = {"pdf_status": InvoicePdfStatus.PENDING, "pdf_due_at": datetime.now(UTC)}
+    with pdf_queue.held():
+        await Invoice.filter(id=int(invoice_id)).update(**due)
+        pdf_queue.wake()
+        await asyncio.sleep(1.5)
+        assert (await Invoice.get(id=int(invoice_id))).pdf_status == InvoicePdfStatus.PENDING
+    # Released, the loop renders it at once
+    assert (await wait_status(demo, invoice_id, "READY"))["pdfStatus"] == "READY"
+
+
 async def test_received_invoices_have_no_pdf_status(demo: Api) -> None:
     payload = seed_input(await company_id("Customer #A"), kind="RECEIVED", billId="SUP-1")
     body = await demo.data(CREATE, {"input": payload}, as_user="user1")

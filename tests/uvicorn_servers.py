@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from crm_graphql.services import pdf_queue
 from tests.conftest import DATABASE_URL
 from tests.mailservers import free_port
 
@@ -88,7 +89,10 @@ def load_demo(env: dict[str, str]) -> None:
 
 @contextmanager
 def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A server on a free port, ready (GET /readyz answers 200) before it is yielded."""
+    """A server on a free port, ready (GET /readyz answers 200) before it is yielded.
+
+    Meanwhile the test process's own render loop (the session app's) claims nothing: the
+    server under test renders the PDFs it queues, into its own file store."""
     port = free_port()
     Path(env["CRM_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     log = Path(env["CRM_DATA_DIR"]) / f"server-{port}.log"  # read it when a test fails
@@ -105,7 +109,8 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process, 60, log.read_text)
-        yield base, process
+        with pdf_queue.held():
+            yield base, process
     finally:
         for pid in descendants(process.pid):  # a stopped Chromium must not stay stopped
             with suppress(ProcessLookupError, PermissionError):

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ class QueueState:
     """What /readyz reports about the renderer of this process."""
 
     started: int = 0  # queues running in this process
+    held: int = 0  # `held()` scopes open: the loops of this process claim nothing
     rendering: dict[int, float] = field(default_factory=dict)  # invoice id -> start
     rendered: int = 0
     failures: int = 0
@@ -312,13 +313,28 @@ async def _loop(config: Settings) -> None:
     while True:
         event.clear()
         try:
-            await run_due(config)
-            interval = await _next_due_in(config)
+            if state.held:
+                interval = config.pdf_poll_seconds
+            else:
+                await run_due(config)
+                interval = await _next_due_in(config)
         except Exception:  # keep the loop alive; the next pass retries
             log.exception("PDF queue pass failed")
             interval = min(5.0, config.pdf_poll_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), interval)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """While open, this process's render loops claim nothing, so another process on the
+    same database (with its own file store, say) renders every PDF queued meanwhile."""
+    state.held += 1
+    try:
+        yield
+    finally:
+        state.held -= 1
+        wake()
 
 
 @contextlib.asynccontextmanager
