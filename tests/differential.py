@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,6 @@ class Differential:
     # Which one the suite's own client talks to (its app follows CRM_COMPILED_READS).
     primary_is_compiled: bool = True
     compared: int = 0
-    seen: set[str] = field(default_factory=set)
 
     async def answers(
         self,
@@ -161,7 +160,6 @@ class Differential:
         interpreted, compiled = await self.answers(query, variables, token)
         compare(interpreted, compiled, what)
         self.compared += 1
-        self.seen.add(query)
         return compiled
 
     async def shadow(self, response: httpx.Response) -> None:
@@ -180,7 +178,6 @@ class Differential:
             compare(first, second, what)
         STATS["compared"] += 1
         self.compared += 1
-        self.seen.add(request.content.decode(errors="replace"))
 
 
 def path_settings(compiled: bool, base: Settings | None = None) -> Settings:
