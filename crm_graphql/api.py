@@ -39,6 +39,7 @@ from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
+from crm_graphql.resolvers.events import EventsQuery, EventsSubscription
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
 from crm_graphql.resolvers.invoice_statistics import InvoiceStatisticsQuery
@@ -49,6 +50,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
@@ -74,6 +76,8 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    WebhookQuery,
+    EventsQuery,
 ):
     pass
 
@@ -95,7 +99,13 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    WebhookMutation,
 ):
+    pass
+
+
+@strawberry.type(description="Live streams over the graphql-transport-ws WebSocket protocol.")
+class Subscription(EventsSubscription):
     pass
 
 
@@ -147,6 +157,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[GraphQLErrorCode],
         extensions=extensions,
         config=StrawberryConfig(

@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql, mailworkers, redaction
+from crm_graphql import graphiql, mailworkers, redaction, webhookworkers
 from crm_graphql.api import build_schema
 from crm_graphql.endpoints import aggregates as aggregate_endpoints
 from crm_graphql.endpoints import calendar as calendar_endpoints
@@ -27,6 +27,7 @@ from crm_graphql.endpoints import leads as lead_endpoints
 from crm_graphql.errors import ErrorCode, QueryTimeout
 from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
+from crm_graphql.services import events as event_service
 from crm_graphql.services import pdf as pdf_service
 from crm_graphql.services import pdf_queue
 from crm_graphql.services.bootstrap import ensure_defaults
@@ -134,7 +135,12 @@ def create_app(config: Settings | None = None) -> Starlette:
             if Tortoise.is_inited():
                 # Another app in this process (a test, a benchmark) owns the ORM: share it.
                 await ensure_defaults()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    event_service.listening(),
+                    webhookworkers.running(config),
+                ):
                     yield
                 return
             async with RegisterTortoise(
@@ -145,7 +151,12 @@ def create_app(config: Settings | None = None) -> Starlette:
             ):
                 await ensure_defaults()
                 tune_garbage_collector()
-                async with mailworkers.running(config), pdf_queue.running(config):
+                async with (
+                    mailworkers.running(config),
+                    pdf_queue.running(config),
+                    event_service.listening(),
+                    webhookworkers.running(config),
+                ):
                     yield
         finally:
             # The PDF renderer's browser starts on first use; close it with the app.
@@ -154,6 +165,7 @@ def create_app(config: Settings | None = None) -> Starlette:
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/files/{file_id}", file_endpoints.download, methods=["GET"]),

@@ -31,6 +31,10 @@ class Context:
     # Permission checks are synchronous; denials are collected here and written to the
     # audit log once the operation ends.
     denials: list[dict[str, Any]] = field(default_factory=list)
+    # A WebSocket connection's `connection_init` payload (strawberry sets it), and the
+    # token it authenticated with, checked again while its subscriptions run.
+    connection_params: dict[str, Any] | None = None
+    raw_token: str | None = None
 
     def require_viewer(self, scope: TokenScope = TokenScope.FULL) -> Viewer:
         """The viewer, or UNAUTHENTICATED / FORBIDDEN when the token's scope is too narrow."""

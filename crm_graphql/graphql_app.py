@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import orjson
 import strawberry
@@ -15,8 +16,12 @@ from graphql import GraphQLError, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from crm_graphql import graphiql, multipart
 from crm_graphql.context import Context
@@ -24,7 +29,9 @@ from crm_graphql.dataloaders import Loaders
 from crm_graphql.errors import ErrorCode
 from crm_graphql.extensions import default_code, operation_cost, too_costly, truncate_errors
 from crm_graphql.middleware import error_body, request_id_of
+from crm_graphql.models.auth import TokenScope
 from crm_graphql.services import idempotency
+from crm_graphql.services.auth import InvalidToken, authenticate
 from crm_graphql.services.deadline import Deadline
 from crm_graphql.services.deadline import current as current_deadline
 from crm_graphql.settings import Settings
@@ -91,6 +98,11 @@ class GraphQLApp(GraphQL[Context, None]):
             graphql_ide="graphiql" if config.graphiql else None,
             allow_queries_via_get=config.allow_get_queries,
             multipart_uploads_enabled=True,
+            # Subscriptions: the graphql-transport-ws protocol only (the legacy
+            # graphql-ws one runs operations before connection_init in old versions).
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=config.limits.subscriptions_per_connection,
         )
         self.config = config
         # graphql-core's schema, which prices a batch before it runs.
@@ -132,8 +144,21 @@ class GraphQLApp(GraphQL[Context, None]):
                 )
             return JSONResponse(error_body(reason, code), status_code=exc.status_code)
 
-    # Narrower than strawberry's (which also takes WebSockets): this app serves HTTP only.
-    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        if isinstance(request, WebSocket):
+            # Authenticated by `connection_init` (on_ws_connect), not by a header.
+            return Context(
+                request=cast(Request, request),
+                response=None,
+                settings=self.config,
+                viewer=None,
+                loaders=Loaders(None),
+                request_id="",
+                client_address=request.client.host if request.client else "unknown",
+            )
+        assert isinstance(response, Response)
         state = request.scope.get("state", {})
         client = request.client
         viewer = state.get("viewer")
@@ -150,6 +175,26 @@ class GraphQLApp(GraphQL[Context, None]):
             request_id=state.get("request_id", ""),
             client_address=client.host if client else "unknown",
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """`connection_init` must carry a FULL token (`Authorization: Bearer crm_…`, or
+        `token`); otherwise the connection is closed with 4403 before any operation."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization") or params.get("token")
+        if isinstance(raw, str) and raw[:7].lower() == "bearer ":
+            raw = raw[7:].strip()
+        if not isinstance(raw, str):
+            raise ConnectionRejectionError({"reason": "a bearer token is required"})
+        try:
+            viewer = await authenticate(raw)
+        except InvalidToken:
+            raise ConnectionRejectionError({"reason": "the token is not valid"}) from None
+        if viewer.scope != TokenScope.FULL:
+            raise ConnectionRejectionError({"reason": "a FULL token is required"})
+        context.viewer = viewer
+        context.loaders = Loaders(viewer)
+        context.raw_token = raw
+        return UNSET
 
     async def execute_operation(
         self,

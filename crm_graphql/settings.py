@@ -28,6 +28,8 @@ MODEL_MODULES = [
     "crm_graphql.models.leads",
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
+    "crm_graphql.models.events",
+    "crm_graphql.models.webhooks",
 ]
 
 
@@ -111,6 +113,8 @@ class Limits:
     nested_page_size_default: int = 10
     nested_page_size_max: int = 50
     max_batch_operations: int = 5
+    # Operations one WebSocket connection may run at once (subscriptions).
+    subscriptions_per_connection: int = 5
     # Field selections in a document once fragments are spread, and directives in it.
     max_selections: int = 1_000
     max_directives: int = 30
@@ -191,6 +195,17 @@ class Settings:
     pdf_max_attempts: int = 5
     pdf_retry_seconds: float = 10.0
     pdf_poll_seconds: float = 30.0
+    # Webhooks (services/webhook_delivery.py): run the delivery loop in this process,
+    # allow private/loopback destinations (tests, a receiver on purpose inside the
+    # network), seconds per attempt (connect, and each read), the first retry delay
+    # (doubling, with jitter, at most an hour), failed attempts in a row before the
+    # webhook is disabled, and the rescan interval for retries and other processes' work.
+    webhook_workers: bool = True
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_seconds: float = 5.0
+    webhook_max_failures: int = 10
+    webhook_poll_seconds: float = 5.0
 
     @property
     def file_store_kind(self) -> str:
@@ -242,6 +257,9 @@ class Settings:
             ),
             nested_page_size_max=_env_int("CRM_NESTED_PAGE_SIZE_MAX", lim.nested_page_size_max),
             max_batch_operations=_env_int("CRM_MAX_BATCH_OPERATIONS", lim.max_batch_operations),
+            subscriptions_per_connection=_env_int(
+                "CRM_SUBSCRIPTIONS_PER_CONNECTION", lim.subscriptions_per_connection
+            ),
             max_selections=_env_int("CRM_QUERY_MAX_SELECTIONS", lim.max_selections),
             max_directives=_env_int("CRM_QUERY_MAX_DIRECTIVES", lim.max_directives),
             max_repeated_selections=_env_int(
@@ -290,6 +308,12 @@ class Settings:
             pdf_max_attempts=max(1, _env_int("CRM_PDF_MAX_ATTEMPTS", 5)),
             pdf_retry_seconds=_env_float("CRM_PDF_RETRY_SECONDS", 10.0),
             pdf_poll_seconds=_env_float("CRM_PDF_POLL_SECONDS", 30.0),
+            webhook_workers=_env_bool("CRM_WEBHOOK_WORKERS", True),
+            webhook_allow_private=_env_bool("CRM_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_timeout_seconds=_env_float("CRM_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_retry_seconds=_env_float("CRM_WEBHOOK_RETRY_SECONDS", 5.0),
+            webhook_max_failures=max(1, _env_int("CRM_WEBHOOK_MAX_FAILURES", 10)),
+            webhook_poll_seconds=_env_float("CRM_WEBHOOK_POLL_SECONDS", 5.0),
             idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
             db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
             auth_cache_seconds=_env_float("CRM_AUTH_CACHE_SECONDS", 2.0),

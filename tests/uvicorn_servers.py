@@ -88,8 +88,9 @@ def load_demo(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A server on a free port, ready (GET /readyz answers 200) before it is yielded.
+def serving(env: dict[str, str], *extra_args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A server on a free port, ready (GET /readyz answers 200) before it is yielded;
+    `extra_args` go to `serve` (e.g. "--workers", "2").
 
     Meanwhile the test process's own render loop (the session app's) claims nothing: the
     server under test renders the PDFs it queues, into its own file store."""
@@ -98,7 +99,7 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     log = Path(env["CRM_DATA_DIR"]) / f"server-{port}.log"  # read it when a test fails
     output = log.open("w")
     process = subprocess.Popen(
-        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,

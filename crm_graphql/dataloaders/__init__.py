@@ -7,6 +7,7 @@ from functools import cached_property
 
 from crm_graphql.dataloaders.companies import CompanyLoaders
 from crm_graphql.dataloaders.contracts import ContractLoaders
+from crm_graphql.dataloaders.events import EventLoaders
 from crm_graphql.dataloaders.files import FileLoaders
 from crm_graphql.dataloaders.invoices import InvoiceLoaders
 from crm_graphql.dataloaders.leads import LeadLoaders
@@ -41,3 +42,7 @@ class Loaders:
     @cached_property
     def leads(self) -> LeadLoaders:
         return LeadLoaders(self.viewer)
+
+    @cached_property
+    def events(self) -> EventLoaders:
+        return EventLoaders()

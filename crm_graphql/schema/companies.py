@@ -17,6 +17,7 @@ from crm_graphql.dataloaders.invoices import INVOICE_ORDER
 from crm_graphql.ids import id_number
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
@@ -45,6 +46,7 @@ from crm_graphql.schema.customfields import (
     custom_fields_q,
     value_list,
 )
+from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.billing import billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation
@@ -103,6 +105,15 @@ class CompanyType:
     last_activity_at: datetime | None = strawberry.field(
         name="lastActivity", description="Date of the latest activity on it or its contacts."
     )
+
+    @strawberry.field(
+        description="Who changed what and when, newest first: its events of the change "
+        "feed (`changes`)."
+    )
+    async def history(
+        self, root: strawberry.Parent[Company], info: Info, first: HistoryFirst = None
+    ) -> Connection[ChangeType]:
+        return await history_connection(info, EventObjectType.COMPANY, root.id, first)
 
     @strawberry.field(
         description="What it has been invoiced: the sum of the bases of its non-canceled "

@@ -14,6 +14,7 @@ from crm_graphql.dataloaders.companies import ACTIVITY_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.permissions.companies import can_edit_company, can_manage_company
 from crm_graphql.schema.common import (
@@ -36,6 +37,7 @@ from crm_graphql.schema.customfields import (
     custom_fields_q,
     value_list,
 )
+from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.listing import FilterSpec, Relation
 
@@ -57,6 +59,15 @@ class ContactType:
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
+
+    @strawberry.field(
+        description="Who changed what and when, newest first: its events of the change "
+        "feed (`changes`)."
+    )
+    async def history(
+        self, root: strawberry.Parent[Contact], info: Info, first: HistoryFirst = None
+    ) -> Connection[ChangeType]:
+        return await history_connection(info, EventObjectType.CONTACT, root.id, first)
 
     @strawberry.field(
         description="The company the contact belongs to.", graphql_type=COMPANY_TYPE | None

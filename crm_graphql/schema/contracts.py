@@ -15,6 +15,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.contracts import ContractStatus as ContractStatusModel
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
@@ -44,6 +45,7 @@ from crm_graphql.schema.customfields import (
     custom_fields_q,
     value_list,
 )
+from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.listing import (
     FilterSpec,
@@ -127,6 +129,15 @@ class ContractObjectType:
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
+
+    @strawberry.field(
+        description="Who changed what and when, newest first: its events of the change "
+        "feed (`changes`)."
+    )
+    async def history(
+        self, root: strawberry.Parent[Contract], info: Info, first: HistoryFirst = None
+    ) -> Connection[ChangeType]:
+        return await history_connection(info, EventObjectType.CONTRACT, root.id, first)
 
     @strawberry.field(description="Its state.")
     def status(self, root: strawberry.Parent[Contract]) -> ContractStatus:

@@ -15,6 +15,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.invoices import LINK_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract
+from crm_graphql.models.events import EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.users import User
@@ -32,6 +33,7 @@ from crm_graphql.schema.common import (
     PageInfo,
     nested_page_size,
 )
+from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.invoicing import Totals, compute_totals
 from crm_graphql.services.listing import encode_cursor
@@ -146,6 +148,15 @@ class InvoiceType:
     created_at: datetime = strawberry.field(description="When it was recorded.")
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
+
+    @strawberry.field(
+        description="Who changed what and when, newest first: its events of the change "
+        "feed (`changes`)."
+    )
+    async def history(
+        self, root: strawberry.Parent[Invoice], info: Info, first: HistoryFirst = None
+    ) -> Connection[ChangeType]:
+        return await history_connection(info, EventObjectType.INVOICE, root.id, first)
 
     @strawberry.field(description="Submitted (by us) or received (from a supplier).")
     def kind(self, root: strawberry.Parent[Invoice]) -> InvoiceKindEnum:

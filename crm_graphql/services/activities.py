@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company
-from crm_graphql.services import audit
+from crm_graphql.models.events import EventAction, EventObjectType
+from crm_graphql.services import audit, events
 from crm_graphql.services.auth import Viewer
 
 TEXT_LIMIT = 20_000
@@ -50,6 +51,15 @@ async def add_activity(
         text=clean_text(text),
     )
     await touch_companies([company_id], activity.created_at)
+    await events.record(
+        None,
+        EventObjectType.ACTIVITY,
+        activity.id,
+        EventAction.CREATE,
+        events.created({"company_id": company_id, "contact_id": contact_id, "text": activity.text}),
+        author.user.id if author else None,
+        company_id,
+    )
     if author is not None:
         await audit.record(
             author.user,
@@ -88,6 +98,15 @@ async def update_activity(
     before = activity.text
     activity.text = clean_text(text)
     await activity.save()
+    await events.record(
+        None,
+        EventObjectType.ACTIVITY,
+        activity.id,
+        EventAction.UPDATE,
+        {"text": [before, activity.text]} if before != activity.text else {},
+        viewer.user.id,
+        activity.company_id,
+    )
     await audit.record(
         viewer.user,
         audit.UPDATE,
@@ -102,6 +121,15 @@ async def update_activity(
 async def delete_activity(viewer: Viewer, activity: Activity, request_id: str = "") -> None:
     await audit.record(
         viewer.user, audit.DELETE, "Activity", activity.id, audit.snapshot(activity), request_id
+    )
+    await events.record(
+        None,
+        EventObjectType.ACTIVITY,
+        activity.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        activity.company_id,
     )
     await activity.delete()
     latest = (

@@ -13,14 +13,16 @@ from tortoise.functions import Lower
 
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, files
+from crm_graphql.services import audit, customfields, events, files
 from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.orm import column_values
@@ -199,8 +201,16 @@ async def create_company(
     company.path = f"{parent_path}{company.id}/"
     await Company.filter(id=company.id).update(path=company.path)
     await customfields.set_values(CustomFieldEntity.COMPANY, company.id, changes, creating=True)
-    await audit.record(
-        viewer.user, audit.CREATE, "Company", company.id, audit.snapshot(company), request_id
+    snapshot = audit.snapshot(company)
+    await audit.record(viewer.user, audit.CREATE, "Company", company.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        viewer.user.id,
+        company.id,
     )
     return company
 
@@ -241,6 +251,15 @@ async def update_company(
     if written:
         changed["custom_fields"] = {str(k): v for k, v in written.items()}
     await audit.record(viewer.user, audit.UPDATE, "Company", company.id, changed, request_id)
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.UPDATE,
+        changed,
+        viewer.user.id,
+        company.id,
+    )
     return company
 
 
@@ -256,11 +275,29 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     await audit.record(
         viewer.user, audit.DELETE, "Company", company.id, audit.snapshot(company), request_id
     )
+    await events.record(
+        None,
+        EventObjectType.COMPANY,
+        company.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        company.id,
+    )
     await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
     # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
     # custom values live in generic tables, so they are removed here.
     contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
     contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
+    activity_ids = await column_values(Activity.filter(company_id=company.id), "id")
+    # Tombstones for what goes with the company, while who could see it can be asked.
+    for kind, ids in (
+        (EventObjectType.CONTACT, contact_ids),
+        (EventObjectType.CONTRACT, contract_ids),
+        (EventObjectType.ACTIVITY, activity_ids),
+    ):
+        rows = [(int(i), company.id) for i in ids]
+        await events.record_deletions(None, kind, rows, viewer.user.id)
     await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
     await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
     for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):

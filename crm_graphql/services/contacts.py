@@ -12,8 +12,9 @@ from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
-from crm_graphql.services import audit, customfields, files
+from crm_graphql.services import audit, customfields, events, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
 from crm_graphql.services.mutations import check_version, save_versioned
@@ -99,8 +100,16 @@ async def create_contact(
     await customfields.set_values(
         CustomFieldEntity.CONTACT, contact.id, custom_changes(custom), creating=True
     )
-    await audit.record(
-        viewer.user, audit.CREATE, "Contact", contact.id, audit.snapshot(contact), request_id
+    snapshot = audit.snapshot(contact)
+    await audit.record(viewer.user, audit.CREATE, "Contact", contact.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.CONTACT,
+        contact.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        viewer.user.id,
+        contact.company_id,
     )
     return contact
 
@@ -130,12 +139,30 @@ async def update_contact(
     if written:
         changes["custom_fields"] = {str(k): v for k, v in written.items()}
     await audit.record(viewer.user, audit.UPDATE, "Contact", contact.id, changes, request_id)
+    await events.record(
+        None,
+        EventObjectType.CONTACT,
+        contact.id,
+        EventAction.UPDATE,
+        changes,
+        viewer.user.id,
+        contact.company_id,
+    )
     return contact
 
 
 async def delete_contact(viewer: Viewer, contact: Contact, request_id: str = "") -> None:
     await audit.record(
         viewer.user, audit.DELETE, "Contact", contact.id, audit.snapshot(contact), request_id
+    )
+    await events.record(
+        None,
+        EventObjectType.CONTACT,
+        contact.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        contact.company_id,
     )
     await customfields.delete_values(CustomFieldEntity.CONTACT, contact.id)
     await files.delete_for_owners(

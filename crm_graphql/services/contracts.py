@@ -20,10 +20,11 @@ from crm_graphql.ids import id_number, parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, files
+from crm_graphql.services import audit, customfields, events, files
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contract_links import (
@@ -234,6 +235,16 @@ async def create_contract(
     if invoices:
         snapshot["related_invoice_ids"] = invoices
     await audit.record(viewer.user, audit.CREATE, "Contract", contract.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.CONTRACT,
+        contract.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        viewer.user.id,
+        contract.company_id,
+        scope={"private": contract.private},
+    )
     await add_change_activity(
         viewer, company.id, f"Contract {contract.reference} created.", request_id=request_id
     )
@@ -304,6 +315,16 @@ async def update_contract(
             await set_related_invoices(contract.id, invoices, visible_invoices)
             changed["related_invoice_ids"] = [old, invoices]
     await audit.record(viewer.user, audit.UPDATE, "Contract", contract.id, changed, request_id)
+    await events.record(
+        None,
+        EventObjectType.CONTRACT,
+        contract.id,
+        EventAction.UPDATE,
+        changed,
+        viewer.user.id,
+        contract.company_id,
+        scope={"private": contract.private},
+    )
     text = f"Contract {contract.reference} updated."
     await add_change_activity(viewer, contract.company_id, text, request_id=request_id)
     if old_company != contract.company_id:
@@ -319,6 +340,16 @@ async def update_contract(
 async def delete_contract(viewer: Viewer, contract: Contract, request_id: str = "") -> None:
     await audit.record(
         viewer.user, audit.DELETE, "Contract", contract.id, audit.snapshot(contract), request_id
+    )
+    await events.record(
+        None,
+        EventObjectType.CONTRACT,
+        contract.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        contract.company_id,
+        scope={"private": contract.private},
     )
     await customfields.delete_values(CustomFieldEntity.CONTRACT, contract.id)
     await files.delete_for_owners(

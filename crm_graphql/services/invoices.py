@@ -29,9 +29,10 @@ from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractInvoice
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, InvoiceTax
-from crm_graphql.services import audit, calendar, files
+from crm_graphql.services import audit, calendar, events, files
 from crm_graphql.services.activities import add_change_activity, touch_last_update
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.invoice_input import (
@@ -151,6 +152,17 @@ async def create_invoice(
         invoice_snapshot(invoice, lines, taxes) | {"related_contract_ids": contract_ids},
         request_id,
     )
+    await events.record(
+        None,
+        EventObjectType.INVOICE,
+        invoice.id,
+        EventAction.CREATE,
+        events.created(
+            invoice_snapshot(invoice, lines, taxes) | {"related_contract_ids": contract_ids}
+        ),
+        viewer.user.id,
+        invoice.company_id,
+    )
     await add_change_activity(
         viewer, company.id, f"Invoice {invoice.bill_id} created.", request_id=request_id
     )
@@ -249,6 +261,15 @@ async def update_invoice(
     if contract_ids is not None:
         changes["related_contract_ids"] = contract_ids
     await audit.record(viewer.user, audit.UPDATE, "Invoice", invoice.id, changes, request_id)
+    await events.record(
+        None,
+        EventObjectType.INVOICE,
+        invoice.id,
+        EventAction.UPDATE,
+        changes,
+        viewer.user.id,
+        invoice.company_id,
+    )
     if "expires_on" in changes or "bill_id" in changes:
         await sync_reminders(invoice, request_id)
     await add_change_activity(
@@ -284,13 +305,16 @@ async def set_lock(viewer: Viewer, invoice: Invoice, locked: bool, request_id: s
     invoice.version += 1
     await invoice.save(update_fields=["locked", "locked_by_id", "version", "updated_at"])
     await touch_last_update([invoice.company_id])
-    await audit.record(
-        viewer.user,
-        audit.UPDATE,
-        "Invoice",
+    changed = audit.diff(before, invoice_snapshot(invoice))
+    await audit.record(viewer.user, audit.UPDATE, "Invoice", invoice.id, changed, request_id)
+    await events.record(
+        None,
+        EventObjectType.INVOICE,
         invoice.id,
-        audit.diff(before, invoice_snapshot(invoice)),
-        request_id,
+        EventAction.UPDATE,
+        changed,
+        viewer.user.id,
+        invoice.company_id,
     )
     return invoice
 
@@ -316,6 +340,15 @@ async def delete_invoice(viewer: Viewer, invoice: Invoice, request_id: str = "")
         raise FieldError("id", ErrorCode.CONFLICT, "The invoice is locked: unlock it first.")
     await audit.record(
         viewer.user, audit.DELETE, "Invoice", invoice.id, invoice_snapshot(invoice), request_id
+    )
+    await events.record(
+        None,
+        EventObjectType.INVOICE,
+        invoice.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        invoice.company_id,
     )
     await files.delete_for_owners(
         FileOwner.INVOICE, [invoice.id], viewer.user, request_id=request_id

@@ -15,6 +15,7 @@ from crm_graphql.context import Info
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.events import EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import CLOSED_FROM, Lead, LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
@@ -27,6 +28,7 @@ from crm_graphql.permissions.leads import (
 )
 from crm_graphql.schema.common import COMPANY_TYPE, USER_TYPE, Connection, nested_connection
 from crm_graphql.schema.customfields import CustomFieldType, CustomFieldValueType, value_list
+from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
 from crm_graphql.services.leads import progress_name
 from crm_graphql.values import cents_to_decimal
@@ -196,6 +198,15 @@ class LeadObjectType:
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last change.")
     version: int = strawberry.field(description="Changes on every update (optimistic locking).")
+
+    @strawberry.field(
+        description="Who changed what and when, newest first: its events of the change "
+        "feed (`changes`). The lead's own history lines are `history`."
+    )
+    async def change_history(
+        self, root: strawberry.Parent[Lead], info: Info, first: HistoryFirst = None
+    ) -> Connection[ChangeType]:
+        return await history_connection(info, EventObjectType.LEAD, root.id, first)
 
     @strawberry.field(description="Estimated sale, in `currency`.")
     def estimated_sale(self, root: strawberry.Parent[Lead]) -> Decimal:

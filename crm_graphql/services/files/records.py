@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from crm_graphql.errors import ErrorCode, FieldError
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.users import User
-from crm_graphql.services import audit
+from crm_graphql.services import audit, events
 from crm_graphql.services.files.names import (
     MAX_DESCRIPTION_LENGTH,
     new_stored_name,
@@ -68,8 +69,17 @@ async def store(
         description=description,
         uploader=uploader,
     )
-    await audit.record(
-        uploader, audit.CREATE, "File", stored.id, audit.snapshot(stored), request_id
+    snapshot = audit.snapshot(stored)
+    await audit.record(uploader, audit.CREATE, "File", stored.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.FILE,
+        stored.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        uploader.id if uploader else None,
+        company_id,
+        scope=_scope(stored),
     )
     return stored
 
@@ -94,6 +104,16 @@ async def delete(
     commits; a missing file is fine). Runs inside `file_transaction()`/`atomic()`."""
     require_pending()
     await audit.record(actor, audit.DELETE, "File", file.id, audit.snapshot(file), request_id)
+    await events.record(
+        None,
+        EventObjectType.FILE,
+        file.id,
+        EventAction.DELETE,
+        {},
+        actor.id if actor else None,
+        file.company_id,
+        scope=_scope(file),
+    )
     await file.delete()
     await _forget([file.stored_name], config or settings)
 
@@ -112,7 +132,18 @@ async def delete_for_owners(
     rows = await StoredFile.filter(owner_kind=owner_kind, owner_id__in=owner_ids)
     for row in rows:
         await audit.record(actor, audit.DELETE, "File", row.id, audit.snapshot(row), request_id)
+    await events.record_deletions(
+        None,
+        EventObjectType.FILE,
+        [(row.id, row.company_id) for row in rows],
+        actor.id if actor else None,
+    )
     if rows:
         await StoredFile.filter(id__in=[row.id for row in rows]).delete()
         await _forget([row.stored_name for row in rows], config or settings)
     return len(rows)
+
+
+def _scope(file: StoredFile) -> dict[str, Any]:
+    """What a file event says of the file's owner (a file is seen through its owner)."""
+    return {"ownerKind": str(file.owner_kind), "ownerId": file.owner_id}

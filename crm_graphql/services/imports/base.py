@@ -14,8 +14,9 @@ from crm_graphql.errors import ErrorCode, PayloadErrors
 from crm_graphql.models.audit import AuditEntry
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldValue
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields
+from crm_graphql.services import audit, customfields, events
 from crm_graphql.services.csvio import header_problem
 from crm_graphql.services.csvio import restore as unescape
 from crm_graphql.services.imports.cells import custom_problems
@@ -200,6 +201,7 @@ class Importer:
         user = self.access.user
         entries = []
         names = {d.id: d.name for d in self.definitions}
+        changed: list[tuple[int, EventAction, dict[str, Any], int | None]] = []
 
         def entry(action: str, object_id: int, changes: dict[str, Any]) -> dict[str, Any]:
             return {
@@ -216,6 +218,14 @@ class Importer:
             snapshot: dict[str, Any] = {k: audit.json_value(row.data.get(k)) for k in written}
             if row.extra["custom"]:
                 snapshot["custom_fields"] = {names[f]: v for f, v in row.extra["custom"].items()}
+            changed.append(
+                (
+                    ids[row.line],
+                    EventAction.CREATE,
+                    events.created(snapshot),
+                    self._company(row, None),
+                )
+            )
             snapshot["source"] = "import"
             entries.append(entry(audit.CREATE, ids[row.line], snapshot))
         for row, current, current_custom, custom_changed in plan.updates:
@@ -231,9 +241,21 @@ class Importer:
                     for f in sorted(set(current_custom) | set(new))
                     if current_custom.get(f) != new.get(f)
                 }
+            if changes:
+                company = self._company(row, current)
+                changed.append((current["id"], EventAction.UPDATE, dict(changes), company))
             changes["source"] = "import"
             entries.append(entry(audit.UPDATE, current["id"], changes))
         await insert_rows(conn, AuditEntry, entries)
+        kind = EventObjectType(self.object_type.upper())
+        await events.record_many(conn, kind, changed, user.id if user else None)
+
+    def _company(self, row: Row, current: dict[str, Any] | None) -> int | None:
+        """The company of an imported row (the company itself for a company row)."""
+        if self.object_type == "Company":
+            return current["id"] if current else None
+        value = row.data.get("company_id") or (current or {}).get("company_id")
+        return int(value) if value is not None else None
 
     @classmethod
     async def import_file(

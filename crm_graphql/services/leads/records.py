@@ -9,10 +9,11 @@ from tortoise.functions import Lower
 
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.leads import Lead, LeadHistoryKind, LeadTag, LeadTagLink, LeadType
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, customfields
+from crm_graphql.services import audit, calendar, customfields, events
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import camel, parse_ref
 from crm_graphql.services.leads.history import add_history, history_of_changes
@@ -184,6 +185,16 @@ async def create_lead(
     if tags:
         snapshot["tag_ids"] = tags
     await audit.record(viewer.user, audit.CREATE, "Lead", lead.id, snapshot, request_id)
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.CREATE,
+        events.created(snapshot),
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
+    )
     return lead
 
 
@@ -239,6 +250,16 @@ async def update_lead(
     await history_of_changes(lead, tracked, others, viewer.user, setup)
     await calendar.sync_lead_alarm(lead)
     await audit.record(viewer.user, audit.UPDATE, "Lead", lead.id, changed, request_id)
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.UPDATE,
+        changed,
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
+    )
     return lead
 
 
@@ -263,6 +284,16 @@ async def change_tags(
         await add_history(lead.id, viewer.user, LeadHistoryKind.UPDATED, "Updated: tags")
         await audit.record(
             viewer.user, audit.UPDATE, "Lead", lead.id, {"tag_ids": [old, new]}, request_id
+        )
+        await events.record(
+            None,
+            EventObjectType.LEAD,
+            lead.id,
+            EventAction.UPDATE,
+            {"tag_ids": [old, new]},
+            viewer.user.id,
+            lead.company_id,
+            scope={"ownerId": lead.owner_id},
         )
     return lead
 

@@ -7,6 +7,7 @@ from typing import Any
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import (
     CLOSED_FROM,
@@ -17,7 +18,7 @@ from crm_graphql.models.leads import (
 )
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, customfields, files
+from crm_graphql.services import audit, calendar, customfields, events, files
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.leads.history import add_history
@@ -47,6 +48,16 @@ async def take_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> Lead:
         lead.id,
         {"owner_id": [None, viewer.user.id], "company_id": [None, lead.company_id]},
         request_id,
+    )
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.UPDATE,
+        {"owner_id": [None, viewer.user.id], "company_id": [None, lead.company_id]},
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
     )
     return lead
 
@@ -94,6 +105,16 @@ async def close_lead(
 
 async def delete_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> None:
     await audit.record(viewer.user, audit.DELETE, "Lead", lead.id, audit.snapshot(lead), request_id)
+    await events.record(
+        None,
+        EventObjectType.LEAD,
+        lead.id,
+        EventAction.DELETE,
+        {},
+        viewer.user.id,
+        lead.company_id,
+        scope={"ownerId": lead.owner_id},
+    )
     await customfields.delete_values(CustomFieldEntity.LEAD, lead.id)
     await files.delete_for_owners(FileOwner.LEAD, [lead.id], viewer.user, request_id=request_id)
     await calendar.delete_object_events("Lead", lead.id)
