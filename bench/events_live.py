@@ -2,12 +2,13 @@
 1,000 events/s on PostgreSQL).
 
     .venv/bin/python bench/events_live.py --database-url postgres://…/<db>
-        [--rate 1000] [--seconds 10] [--batch 10]
+        [--rate 1000] [--seconds 10] [--batch 10] [--writers 4]
 
 Starts `crm-graphql serve` (a real uvicorn process) on a fresh database, subscribes to
 `changes` over graphql-transport-ws as a superadmin, then writes events at `--rate` per
-second from this process (transactions of `--batch` events through
-`services.events.record`, as mutations write them) and notes each commit's time. The
+second from this process (`--writers` concurrent writers, transactions of `--batch`
+events through `services.events.record`, as mutations write them) and notes each
+commit's time. The
 subscriber notes when each event arrives; the figures are arrival minus commit (same
 clock), per event: p50, p95, p99, max, and how many arrived. The baseline in the same
 run is the bare PostgreSQL path: a raw LISTEN connection's delay from the commit to the
@@ -43,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=1000, help="events per second")
     parser.add_argument("--seconds", type=float, default=10, help="how long to write")
     parser.add_argument("--batch", type=int, default=10, help="events per transaction")
+    parser.add_argument("--writers", type=int, default=4, help="concurrent writers")
     return parser.parse_args()
 
 
@@ -135,23 +137,32 @@ async def run(args: argparse.Namespace, base: str) -> dict[str, Any]:
 
     interval = args.batch / args.rate
     start = time.perf_counter()
-    n = 0
-    while n < total:
-        due = start + (n / args.rate)
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with in_transaction() as conn:
-            last_id = 0
-            for _ in range(args.batch):
-                n += 1
-                last_id = await events.record(
-                    conn, EventObjectType.COMPANY, n, EventAction.UPDATE, {}, None
-                )
-        now = time.perf_counter()
-        for k in range(n - args.batch + 1, n + 1):
-            committed[k] = now
-        notify_commits[str(last_id)] = now
+    numbers = iter(range(1, total + 1))
+
+    async def writer(lane: int) -> None:
+        # Each writer takes every `writers`-th batch of the schedule.
+        batch_no = lane
+        while True:
+            due = start + batch_no * args.batch / args.rate
+            batch_no += args.writers
+            ids = [n for _, n in zip(range(args.batch), numbers, strict=False)]
+            if not ids:
+                return
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with in_transaction() as conn:
+                last_id = 0
+                for n in ids:
+                    last_id = await events.record(
+                        conn, EventObjectType.COMPANY, n, EventAction.UPDATE, {}, None
+                    )
+            now = time.perf_counter()
+            for n in ids:
+                committed[n] = now
+            notify_commits[str(last_id)] = now
+
+    await asyncio.gather(*(writer(lane) for lane in range(args.writers)))
     wrote_for = time.perf_counter() - start
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(everything.wait(), 10)
