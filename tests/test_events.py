@@ -183,3 +183,22 @@ async def test_an_import_writes_the_events_of_its_rows(demo: Api) -> None:
     assert keys(created) == [("COMPANY", str(imported.id), "CREATE")]
     assert created[0]["changes"]["name"] == [None, "Imported Ltd"]
     assert created[0]["actor"] == {"username": "admin"}
+
+
+async def test_the_feed_costs_the_same_statements_for_more_changes(demo: Api) -> None:
+    from crm_graphql.services.sqlcount import count_statements
+
+    a = await company_id("Customer #A")
+
+    async def statements(user: str) -> int:
+        await demo.data("{ __typename }", as_user=user)
+        with count_statements() as seen:
+            data = await demo.data(CHANGES, {"first": 100}, as_user=user)
+        assert data["changes"]["edges"]
+        return len(seen)
+
+    await demo.data(UPDATE_COMPANY, {"id": a, "c": "first"}, as_user="user1")
+    small = {user: await statements(user) for user in ("user1", "admin")}
+    for n in range(20):
+        await demo.data(UPDATE_COMPANY, {"id": a, "c": f"n{n}"}, as_user="manager1")
+    assert {user: await statements(user) for user in ("user1", "admin")} == small
