@@ -50,6 +50,7 @@ from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
@@ -75,6 +76,7 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    WebhookQuery,
     EventsQuery,
 ):
     pass
@@ -97,6 +99,7 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    WebhookMutation,
 ):
     pass
 
