@@ -51,6 +51,7 @@ from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.trash import TrashMutation, TrashQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
@@ -77,6 +78,7 @@ class Query(
     CalendarQuery,
     AggregatesQuery,
     TrashQuery,
+    WebhookQuery,
     EventsQuery,
 ):
     pass
@@ -100,6 +102,7 @@ class Mutation(
     TemplatesMutation,
     CalendarMutation,
     TrashMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -20,6 +20,8 @@ os.environ.setdefault("CRM_MODE", "development")
 os.environ.setdefault("CRM_ARGON2_FAST", "1")
 # Tests drive the outbox and the mailbox poller themselves; one test runs the loops.
 os.environ.setdefault("CRM_MAIL_WORKERS", "0")
+# Likewise the webhook delivery loop (tests run its passes, or a real server runs it).
+os.environ.setdefault("CRM_WEBHOOK_WORKERS", "0")
 # Invoice PDFs render after commit: a mutation waits for its PDF, as tests expect it at
 # once. The file store tests choose the database store themselves.
 os.environ.setdefault("CRM_PDF_WAIT_SECONDS", "30")

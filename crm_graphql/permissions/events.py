@@ -99,16 +99,34 @@ class UnknownPosition(LookupError):
     """`after` names no event (forged, or the log was pruned past it)."""
 
 
+# The oldest transaction still running that may write to this database. Transaction
+# ids are shared by every database of the server, so the running ones known to belong
+# to another database (pg_stat_activity) are passed over: a long write elsewhere must not
+# stall the feed. One that is not found there (it just ended, a prepared transaction, a
+# session whose details are hidden from us) is kept: unknown holds the readers back.
+HORIZON_SQL = """
+WITH snap AS (SELECT pg_current_snapshot() AS s),
+elsewhere AS (
+  SELECT backend_xid AS x FROM pg_stat_activity
+  WHERE backend_xid IS NOT NULL AND datname IS NOT NULL AND datname <> current_database()
+)
+SELECT COALESCE(
+  (SELECT min(r) FROM snap, pg_snapshot_xip(snap.s) AS r
+   WHERE r::xid NOT IN (SELECT x FROM elsewhere)),
+  (SELECT pg_snapshot_xmax(s) FROM snap)
+)::text AS horizon
+"""
+
+
 async def horizon() -> int | None:
-    """PostgreSQL: the oldest transaction still running (`txid`s from it on may still
-    commit, so readers stop below it); None on SQLite (one writer, ids in commit order)."""
+    """PostgreSQL: the oldest transaction still running that may write here (`txid`s
+    from it on may still commit, so readers stop below it); None on SQLite (one writer,
+    ids in commit order)."""
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
         return None
-    rows = await conn.execute_query_dict(
-        "SELECT txid_snapshot_xmin(txid_current_snapshot()) AS xmin"
-    )
-    return int(rows[0]["xmin"])
+    rows = await conn.execute_query_dict(HORIZON_SQL)
+    return int(rows[0]["horizon"])
 
 
 async def position_q(after: int | None) -> Q:
