@@ -49,6 +49,7 @@ from crm_graphql.resolvers.lead_statistics import LeadStatisticsQuery
 from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
+from crm_graphql.resolvers.trash import TrashMutation, TrashQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
@@ -76,6 +77,7 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    TrashQuery,
     WebhookQuery,
     EventsQuery,
 ):
@@ -99,6 +101,7 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    TrashMutation,
     WebhookMutation,
 ):
     pass

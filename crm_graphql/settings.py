@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
     "crm_graphql.models.events",
+    "crm_graphql.models.trash",
     "crm_graphql.models.webhooks",
 ]
 
@@ -175,6 +176,11 @@ class Settings:
     mail_workers: bool = True
     # Seconds between outbox passes (a queued message also wakes the sender at once).
     mail_send_interval: float = 30.0
+    # The trash: entries older than `trash_days` are purged by a loop of this process
+    # (when `trash_purge_worker`) every `trash_purge_interval` seconds.
+    trash_days: int = 30
+    trash_purge_worker: bool = True
+    trash_purge_interval: float = 3600.0
     # Deadlines on a request's database work (services/deadline.py); 0 = none. A GraphQL
     # request, a CSV export, an import (the companyImport-style mutations and the CLI).
     query_timeout_seconds: float = 10.0
@@ -292,6 +298,9 @@ class Settings:
             pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),
             mail_workers=_env_bool("CRM_MAIL_WORKERS", True),
             mail_send_interval=_env_float("CRM_MAIL_SEND_INTERVAL", 30.0),
+            trash_days=_env_int("CRM_TRASH_DAYS", 30),
+            trash_purge_worker=_env_bool("CRM_TRASH_PURGE_WORKER", True),
+            trash_purge_interval=_env_float("CRM_TRASH_PURGE_INTERVAL", 3600.0),
             pdf_timeout_seconds=_env_float("CRM_PDF_TIMEOUT_SECONDS", 15.0),
             pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
             pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),

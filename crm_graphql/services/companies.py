@@ -19,10 +19,10 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.events import EventAction, EventObjectType
-from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, events, files
+from crm_graphql.services import audit, customfields, events, trash
 from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.orm import column_values
@@ -284,9 +284,6 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
         viewer.user.id,
         company.id,
     )
-    await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
-    # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
-    # custom values live in generic tables, so they are removed here.
     contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
     contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
     activity_ids = await column_values(Activity.filter(company_id=company.id), "id")
@@ -298,12 +295,6 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     ):
         rows = [(int(i), company.id) for i in ids]
         await events.record_deletions(None, kind, rows, viewer.user.id)
-    await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
-    await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
-    for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):
-        await files.delete_for_owners(owner, ids, viewer.user, request_id=request_id)
-    await files.delete_for_owners(
-        FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
-    )
+    # To the trash with its contacts, contracts, activities, files and custom values.
+    await trash.move_to_trash(TrashType.COMPANY, [company.id], viewer.user)
     forget_tokens()  # its users lose their company
-    await company.delete()
