@@ -77,7 +77,8 @@ from bench.companies_query import generate as generate_companies  # noqa: E402
 
 __all__ = ["uvicorn_app"]  # served by uvicorn --factory bench.dashboard:uvicorn_app
 
-QUERY = """query Dashboard { companies(first: 20) { edges { node { name billing
+QUERY = """query Dashboard { companies(first: 20) { edges { node { name
+  billing { currency amount }
   contracts(first: 5) { edges { node { reference
     relatedInvoices(first: 5) { edges { node { billId total
       lines { concept amount } } } } } } } } } } }"""
@@ -251,7 +252,7 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
     lines: list[tuple] = []
     taxes: list[tuple] = []
     links: list[tuple] = []
-    billing: dict[int, int] = {}
+    billing: dict[tuple[int, str], int] = {}
     width = max(1, 2 * args.lines - 1)
     for cid, count in zip(companies, invoice_counts, strict=True):
         ids = []
@@ -292,7 +293,11 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
                 )
             )
             taxes.append((invoice_id, 0, "VAT", Decimal("21") if postgres else "21"))
-            billing[cid] = billing.get(cid, 0) + base
+            # what the invoicing service keeps: non-canceled Submitted invoices' bases,
+            # per currency
+            currency = "USD" if invoice_id % 10 == 7 else "EUR"
+            if kind == "SUBMITTED" and invoice_id % 4 != 3:
+                billing[(cid, currency)] = billing.get((cid, currency), 0) + base
             ids.append(invoice_id)
             invoice_id += 1
         # each contract related to 1 to 9 invoices of its company (some shared)
@@ -328,10 +333,12 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
         )
         await insert(tx, postgres, "invoice_taxes", "invoice_id, position, name, percent", taxes)
         await insert(tx, postgres, "contract_invoices", "contract_id, invoice_id", links)
-        mark = ("$1", "$2") if postgres else ("?", "?")
-        await tx.execute_many(
-            f"UPDATE companies SET billing_cents = {mark[0]} WHERE id = {mark[1]}",
-            [(cents, cid) for cid, cents in billing.items()],
+        await insert(
+            tx,
+            postgres,
+            "company_billings",
+            "company_id, currency, cents",
+            [(cid, currency, cents) for (cid, currency), cents in sorted(billing.items())],
         )
         if postgres:
             for table in ("contracts", "invoices"):
@@ -396,13 +403,16 @@ def raw_sql(viewer: dict[str, Any], postgres: bool) -> str:
     if postgres:
         return f"""
 WITH page AS (
-  SELECT c.id, c.name, c.billing_cents, c.manager_id FROM companies c
+  SELECT c.id, c.name, c.manager_id FROM companies c
   WHERE {visible_c} ORDER BY {company_order} LIMIT 20
 )
 SELECT json_build_object('data', json_build_object('companies', json_build_object('edges',
   COALESCE(json_agg(json_build_object('node', json_build_object(
     'name', p.name,
-    'billing', {_money("p.billing_cents", True)},
+    'billing', (SELECT COALESCE(json_agg(json_build_object(
+                  'currency', b.currency, 'amount', {_money("b.cents", True)})
+                ORDER BY b.currency), '[]')
+                FROM company_billings b WHERE b.company_id = p.id),
     'contracts', json_build_object('edges', (
       SELECT COALESCE(json_agg(json_build_object('node', json_build_object(
         'reference', k.reference,
@@ -432,7 +442,7 @@ FROM page p"""
     # building its nodes' JSON text; json() keeps nested values JSON, not text.
     return f"""
 WITH p AS MATERIALIZED (
-  SELECT c.id, c.name, c.billing_cents, c.manager_id FROM companies c
+  SELECT c.id, c.name, c.manager_id FROM companies c
   WHERE {visible_c} ORDER BY {company_order} LIMIT 20
 ), k AS MATERIALIZED (
   SELECT * FROM (
@@ -466,7 +476,10 @@ WITH p AS MATERIALIZED (
 ), pnode AS MATERIALIZED (
   SELECT p.name, p.id, json_object(
     'name', p.name,
-    'billing', {_money("p.billing_cents", False)},
+    'billing', json((
+      SELECT json_group_array(json_object('currency', b.currency, 'amount', b.amount))
+      FROM (SELECT b.currency, {_money("b.cents", False)} AS amount FROM company_billings b
+            WHERE b.company_id = p.id ORDER BY b.currency) b)),
     'contracts', json_object('edges', json((
       SELECT json_group_array(json_object('node', json(x.node)))
       FROM (SELECT node FROM knode WHERE knode.company_id = p.id ORDER BY rn) x)))) AS node
@@ -535,7 +548,15 @@ def shape(data: dict[str, Any]) -> dict[str, int]:
     # companies, edges; per company node, name, billing, contracts, edges; per contract
     # node, reference, relatedInvoices, edges; per invoice node, billId, total, lines;
     # per line concept, amount
-    fields = 2 + 5 * len(companies) + 4 * len(contracts) + 4 * len(invoices) + 2 * len(lines)
+    amounts = sum(len(c["billing"] or []) for c in companies)
+    fields = (
+        2
+        + 5 * len(companies)
+        + 2 * amounts
+        + 4 * len(contracts)
+        + 4 * len(invoices)
+        + 2 * len(lines)
+    )
     return {
         "companies": len(companies),
         "contracts": len(contracts),
@@ -678,7 +699,8 @@ SDL = """
 type Query { companies(first: Int): CompanyConnection! }
 type CompanyConnection { edges: [CompanyEdge!]! }
 type CompanyEdge { node: Company! }
-type Company { name: String! billing: String! contracts(first: Int): ContractConnection! }
+type Company { name: String! billing: [Amount!] contracts(first: Int): ContractConnection! }
+type Amount { currency: String! amount: String! }
 type ContractConnection { edges: [ContractEdge!]! }
 type ContractEdge { node: Contract! }
 type Contract { reference: String! relatedInvoices(first: Int): InvoiceConnection! }

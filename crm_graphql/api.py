@@ -52,6 +52,7 @@ from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
 from crm_graphql.resolvers.trash import TrashMutation, TrashQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
+from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
 from crm_graphql.schema.scalars import SCALARS
 from crm_graphql.settings import Settings, settings
@@ -79,6 +80,7 @@ class Query(
     AggregatesQuery,
     DuplicatesQuery,
     TrashQuery,
+    WebhookQuery,
     EventsQuery,
 ):
     pass
@@ -103,6 +105,7 @@ class Mutation(
     CalendarMutation,
     DuplicatesMutation,
     TrashMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from crm_graphql import graphiql, mailworkers, redaction
+from crm_graphql import graphiql, mailworkers, redaction, webhookworkers
 from crm_graphql.api import build_schema
 from crm_graphql.endpoints import aggregates as aggregate_endpoints
 from crm_graphql.endpoints import calendar as calendar_endpoints
@@ -140,6 +140,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                     pdf_queue.running(config),
                     trash.running(config),
                     event_service.listening(),
+                    webhookworkers.running(config),
                 ):
                     yield
                 return
@@ -156,6 +157,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                     pdf_queue.running(config),
                     trash.running(config),
                     event_service.listening(),
+                    webhookworkers.running(config),
                 ):
                     yield
         finally:

@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "crm_graphql.models.idempotency",
     "crm_graphql.models.events",
     "crm_graphql.models.trash",
+    "crm_graphql.models.webhooks",
 ]
 
 
@@ -200,6 +201,17 @@ class Settings:
     pdf_max_attempts: int = 5
     pdf_retry_seconds: float = 10.0
     pdf_poll_seconds: float = 30.0
+    # Webhooks (services/webhook_delivery.py): run the delivery loop in this process,
+    # allow private/loopback destinations (tests, a receiver on purpose inside the
+    # network), seconds per attempt (connect, and each read), the first retry delay
+    # (doubling, with jitter, at most an hour), failed attempts in a row before the
+    # webhook is disabled, and the rescan interval for retries and other processes' work.
+    webhook_workers: bool = True
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_seconds: float = 5.0
+    webhook_max_failures: int = 10
+    webhook_poll_seconds: float = 5.0
 
     @property
     def file_store_kind(self) -> str:
@@ -211,6 +223,10 @@ class Settings:
     db_pool_size: int = 5
     # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
     idempotency_ttl_hours: int = 24
+    # Seconds a bearer token's lookup is reused by this process (services/auth.py);
+    # 0 = look it up on every request. Revocation elsewhere is seen within this bound.
+    auth_cache_seconds: float = 2.0
+    compiled_reads: bool = True
 
     @property
     def production(self) -> bool:
@@ -301,8 +317,16 @@ class Settings:
             pdf_max_attempts=max(1, _env_int("CRM_PDF_MAX_ATTEMPTS", 5)),
             pdf_retry_seconds=_env_float("CRM_PDF_RETRY_SECONDS", 10.0),
             pdf_poll_seconds=_env_float("CRM_PDF_POLL_SECONDS", 30.0),
+            webhook_workers=_env_bool("CRM_WEBHOOK_WORKERS", True),
+            webhook_allow_private=_env_bool("CRM_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_timeout_seconds=_env_float("CRM_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_retry_seconds=_env_float("CRM_WEBHOOK_RETRY_SECONDS", 5.0),
+            webhook_max_failures=max(1, _env_int("CRM_WEBHOOK_MAX_FAILURES", 10)),
+            webhook_poll_seconds=_env_float("CRM_WEBHOOK_POLL_SECONDS", 5.0),
             idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
             db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
+            auth_cache_seconds=_env_float("CRM_AUTH_CACHE_SECONDS", 2.0),
+            compiled_reads=_env_bool("CRM_COMPILED_READS", True),
         )
 
 

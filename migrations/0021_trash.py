@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('crm', '0019_event_log')]
+    dependencies = [('crm', '0020_webhooks')]
 
     initial = False
 

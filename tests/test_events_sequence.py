@@ -105,3 +105,24 @@ async def test_a_notification_from_another_process_wakes_listeners() -> None:
             assert await listener.wait(3) is True
         finally:
             events.unsubscribe(listener)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="transaction ids are PostgreSQL's, cluster-wide")
+async def test_a_long_transaction_in_another_database_does_not_hold_the_feed_back() -> None:
+    admin = await viewer_of((await make_user("root", superadmin=True)).id)
+    assert admin is not None
+    company = await make_company("Acme")
+    # A transaction with an id, open in another database of the same cluster.
+    maintenance = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    other = await asyncpg.connect(maintenance)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.fetchval("SELECT txid_current()")
+        event_id = await events.record(
+            None, EventObjectType.COMPANY, company.id, EventAction.UPDATE, {}, None
+        )
+        assert [e.id for e in await visible_events(admin, None, None, 10)] == [event_id]
+        await transaction.rollback()
+    finally:
+        await other.close()

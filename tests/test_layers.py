@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "endpoints",
             "mailworkers",
+            "webhookworkers",
             "graphiql",
             "multipart",
             "websecurity",

@@ -99,16 +99,33 @@ class UnknownPosition(LookupError):
     """`after` names no event (forged, or the log was pruned past it)."""
 
 
+# The oldest transaction still running, leaving out those known to run in another
+# database of the cluster (transaction ids are cluster-wide: a long transaction over
+# there must not hold this feed back). A transaction whose database cannot be told
+# (pg_stat_activity hides it, or it ended meanwhile) is counted: the horizon errs low.
+_HORIZON = """
+WITH s AS (SELECT pg_current_snapshot() AS snap),
+elsewhere AS (
+  SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+  WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL
+)
+SELECT COALESCE(
+  (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+   WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid FROM elsewhere)),
+  (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s)
+) AS horizon
+"""
+
+
 async def horizon() -> int | None:
-    """PostgreSQL: the oldest transaction still running (`txid`s from it on may still
-    commit, so readers stop below it); None on SQLite (one writer, ids in commit order)."""
+    """PostgreSQL: the oldest transaction of this database still running (`txid`s from
+    it on may still commit, so readers stop below it); None on SQLite (one writer, ids
+    in commit order)."""
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
         return None
-    rows = await conn.execute_query_dict(
-        "SELECT txid_snapshot_xmin(txid_current_snapshot()) AS xmin"
-    )
-    return int(rows[0]["xmin"])
+    rows = await conn.execute_query_dict(_HORIZON)
+    return int(rows[0]["horizon"])
 
 
 async def position_q(after: int | None) -> Q:

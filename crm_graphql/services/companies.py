@@ -23,7 +23,7 @@ from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, customfields, events, trash
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
@@ -239,6 +239,7 @@ async def update_company(
     before = audit.snapshot(company)
     parent_path = data.pop("_parent_path", None)
     if "parent_id" in data:
+        forget_tokens()  # users of the moved subtree carry their company's path
         await _reparent(company, f"{parent_path or '/'}{company.id}/")
     for name, value in data.items():
         setattr(company, name, value)
@@ -296,3 +297,4 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
         await events.record_deletions(None, kind, rows, viewer.user.id)
     # To the trash with its contacts, contracts, activities, files and custom values.
     await trash.move_to_trash(TrashType.COMPANY, [company.id], viewer.user)
+    forget_tokens()  # its users lose their company

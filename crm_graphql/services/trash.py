@@ -49,7 +49,7 @@ from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, events
 from crm_graphql.services.activities import add_change_activity
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.files.records import forget_bytes
 from crm_graphql.services.files.transactions import file_transaction
 from crm_graphql.services.orm import column_values
@@ -417,6 +417,8 @@ async def restore(
             errors.append(exc)
             continue
         await TrashEntry.filter(id=entry.id).delete()
+        if entry.object_type == TrashType.COMPANY:
+            forget_tokens()  # its users have their company again
         await _record_events(entry, viewer.user.id if viewer else None)
         if entry.object_type == TrashType.CONTRACT and entry.company_id is not None:
             # As for a created contract (SPEC §3): an automatic activity, last update.
