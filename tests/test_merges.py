@@ -77,6 +77,7 @@ NOT_REFERENCES = {
     ("Event", "company_id"): "the company of the record then",
     ("EventAudience", "event_id"): "an event",
     ("EventAudience", "user_id"): "a user",
+    ("WebhookDelivery", "event_id"): "an event",
 }
 
 MERGED: dict[DuplicateEntity, type[Model]] = {
