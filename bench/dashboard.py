@@ -300,8 +300,10 @@ async def generate(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
                 )
             )
             taxes.append((invoice_id, 0, "VAT", Decimal("21") if postgres else "21"))
-            currency = invoices[-1][9]
-            if kind == "SUBMITTED" and invoices[-1][5] != "CANCELED":
+            # what the invoicing service keeps: non-canceled Submitted invoices' bases,
+            # per currency
+            currency = "USD" if invoice_id % 10 == 7 else "EUR"
+            if kind == "SUBMITTED" and invoice_id % 4 != 3:
                 billing[(cid, currency)] = billing.get((cid, currency), 0) + base
             ids.append(invoice_id)
             invoice_id += 1
@@ -414,11 +416,10 @@ WITH page AS (
 SELECT json_build_object('data', json_build_object('companies', json_build_object('edges',
   COALESCE(json_agg(json_build_object('node', json_build_object(
     'name', p.name,
-    'billing', (
-      SELECT COALESCE(json_agg(json_build_object(
-               'currency', b.currency, 'amount', {_money("b.cents", True)})
-             ORDER BY b.currency), '[]')
-      FROM company_billings b WHERE b.company_id = p.id),
+    'billing', (SELECT COALESCE(json_agg(json_build_object(
+                  'currency', b.currency, 'amount', {_money("b.cents", True)})
+                ORDER BY b.currency), '[]')
+                FROM company_billings b WHERE b.company_id = p.id),
     'contracts', json_build_object('edges', (
       SELECT COALESCE(json_agg(json_build_object('node', json_build_object(
         'reference', k.reference,
@@ -484,8 +485,8 @@ WITH p AS MATERIALIZED (
     'name', p.name,
     'billing', json((
       SELECT json_group_array(json_object('currency', b.currency, 'amount', b.amount))
-      FROM (SELECT b.currency, {_money("b.cents", False)} AS amount
-            FROM company_billings b WHERE b.company_id = p.id ORDER BY b.currency) b)),
+      FROM (SELECT b.currency, {_money("b.cents", False)} AS amount FROM company_billings b
+            WHERE b.company_id = p.id ORDER BY b.currency) b)),
     'contracts', json_object('edges', json((
       SELECT json_group_array(json_object('node', json(x.node)))
       FROM (SELECT node FROM knode WHERE knode.company_id = p.id ORDER BY rn) x)))) AS node
@@ -554,7 +555,15 @@ def shape(data: dict[str, Any]) -> dict[str, int]:
     # companies, edges; per company node, name, billing, contracts, edges; per contract
     # node, reference, relatedInvoices, edges; per invoice node, billId, total, lines;
     # per line concept, amount
-    fields = 2 + 5 * len(companies) + 4 * len(contracts) + 4 * len(invoices) + 2 * len(lines)
+    amounts = sum(len(c["billing"] or []) for c in companies)
+    fields = (
+        2
+        + 5 * len(companies)
+        + 2 * amounts
+        + 4 * len(contracts)
+        + 4 * len(invoices)
+        + 2 * len(lines)
+    )
     return {
         "companies": len(companies),
         "contracts": len(contracts),
@@ -697,7 +706,8 @@ SDL = """
 type Query { companies(first: Int): CompanyConnection! }
 type CompanyConnection { edges: [CompanyEdge!]! }
 type CompanyEdge { node: Company! }
-type Company { name: String! billing: String! contracts(first: Int): ContractConnection! }
+type Company { name: String! billing: [Amount!] contracts(first: Int): ContractConnection! }
+type Amount { currency: String! amount: String! }
 type ContractConnection { edges: [ContractEdge!]! }
 type ContractEdge { node: Contract! }
 type Contract { reference: String! relatedInvoices(first: Int): InvoiceConnection! }

@@ -41,6 +41,7 @@ from crm_graphql.resolvers.company_statistics import CompanyStatisticsQuery
 from crm_graphql.resolvers.contacts import ContactsMutation, ContactsQuery
 from crm_graphql.resolvers.contracts import ContractsMutation, ContractsQuery
 from crm_graphql.resolvers.customfields import CustomFieldsMutation, CustomFieldsQuery
+from crm_graphql.resolvers.duplicates import DuplicatesMutation, DuplicatesQuery
 from crm_graphql.resolvers.events import EventsQuery, EventsSubscription
 from crm_graphql.resolvers.files import FilesMutation, FilesQuery
 from crm_graphql.resolvers.imports import ImportsMutation
@@ -51,6 +52,7 @@ from crm_graphql.resolvers.lead_statistics import LeadStatisticsQuery
 from crm_graphql.resolvers.leads import LeadsMutation, LeadsQuery
 from crm_graphql.resolvers.setup import SetupMutation, SetupQuery
 from crm_graphql.resolvers.templates import TemplatesMutation, TemplatesQuery
+from crm_graphql.resolvers.trash import TrashMutation, TrashQuery
 from crm_graphql.resolvers.users import UsersMutation, UsersQuery
 from crm_graphql.resolvers.webhooks import WebhookMutation, WebhookQuery
 from crm_graphql.schema.common import GraphQLErrorCode
@@ -78,6 +80,8 @@ class Query(
     TemplatesQuery,
     CalendarQuery,
     AggregatesQuery,
+    DuplicatesQuery,
+    TrashQuery,
     WebhookQuery,
     EventsQuery,
 ):
@@ -101,6 +105,8 @@ class Mutation(
     SetupMutation,
     TemplatesMutation,
     CalendarMutation,
+    DuplicatesMutation,
+    TrashMutation,
     WebhookMutation,
 ):
     pass

@@ -29,7 +29,7 @@ from crm_graphql.graphql_app import GraphQLApp
 from crm_graphql.middleware import RequestMiddleware, error_body
 from crm_graphql.services import events as event_service
 from crm_graphql.services import pdf as pdf_service
-from crm_graphql.services import pdf_queue
+from crm_graphql.services import pdf_queue, trash
 from crm_graphql.services.bootstrap import ensure_defaults
 from crm_graphql.services.database import database_ready
 from crm_graphql.settings import Settings, settings, tortoise_config
@@ -138,6 +138,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with (
                     mailworkers.running(config),
                     pdf_queue.running(config),
+                    trash.running(config),
                     event_service.listening(),
                     webhookworkers.running(config),
                 ):
@@ -154,6 +155,7 @@ def create_app(config: Settings | None = None) -> Starlette:
                 async with (
                     mailworkers.running(config),
                     pdf_queue.running(config),
+                    trash.running(config),
                     event_service.listening(),
                     webhookworkers.running(config),
                 ):

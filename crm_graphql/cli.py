@@ -367,6 +367,20 @@ def cmd_files(args: argparse.Namespace) -> None:
     print(asyncio.run(_with_orm(work)))
 
 
+def cmd_trash(args: argparse.Namespace) -> None:
+    """Purge trash entries older than --days (default CRM_TRASH_DAYS)."""
+    from crm_graphql.services import trash
+
+    days = settings.trash_days if args.days is None else args.days
+
+    async def work() -> str:
+        purged = await trash.purge_older_than(days, config=settings)
+        return f"Purged {purged} trash entries deleted more than {days} days ago."
+
+    migrate()
+    print(asyncio.run(_with_orm(work)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="crm-graphql", description=__doc__)
     parser.add_argument("--version", action="version", version=f"crm-graphql {__version__}")
@@ -424,6 +438,17 @@ def main(argv: list[str] | None = None) -> None:
         help="sweep: leave unreferenced files on disk younger than this (default 3600).",
     )
     fls.set_defaults(func=cmd_files)
+
+    trs = sub.add_parser(
+        "trash",
+        help="The trash: purge entries older than CRM_TRASH_DAYS now.",
+        description="purge: delete for good the trash entries (and their files' bytes) "
+        "deleted more than --days ago; the server also does it in the background "
+        "(CRM_TRASH_PURGE_WORKER).",
+    )
+    trs.add_argument("action", choices=("purge",), help="What to do.")
+    trs.add_argument("--days", type=int, default=None, help="Age in days (default CRM_TRASH_DAYS).")
+    trs.set_defaults(func=cmd_trash)
 
     imp = sub.add_parser(
         "import",

@@ -110,7 +110,9 @@ class RequestMiddleware:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise InvalidToken
                 with deadline_scope(self.config.query_timeout_seconds):
-                    state["viewer"] = await authenticate(token.strip())
+                    state["viewer"] = await authenticate(
+                        token.strip(), self.config.auth_cache_seconds
+                    )
             except QueryTimeout as exc:
                 await _send_json(send, 503, error_body(exc.message, ErrorCode.TIMEOUT), [id_header])
                 return

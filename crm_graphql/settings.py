@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "crm_graphql.models.mail",
     "crm_graphql.models.idempotency",
     "crm_graphql.models.events",
+    "crm_graphql.models.trash",
     "crm_graphql.models.webhooks",
 ]
 
@@ -162,8 +163,6 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     allow_get_queries: bool = True
-    # Read operations the compiler covers run as SQL that builds the JSON (compiled/).
-    compiled_reads: bool = True
     limits: Limits = field(default_factory=Limits)
     # PDF rendering (services/pdf.py): the Chromium executable ("" = /usr/bin/chromium,
     # then PATH, then Playwright's own), pages kept open, seconds per render, size limits.
@@ -177,6 +176,11 @@ class Settings:
     mail_workers: bool = True
     # Seconds between outbox passes (a queued message also wakes the sender at once).
     mail_send_interval: float = 30.0
+    # The trash: entries older than `trash_days` are purged by a loop of this process
+    # (when `trash_purge_worker`) every `trash_purge_interval` seconds.
+    trash_days: int = 30
+    trash_purge_worker: bool = True
+    trash_purge_interval: float = 3600.0
     # Deadlines on a request's database work (services/deadline.py); 0 = none. A GraphQL
     # request, a CSV export, an import (the companyImport-style mutations and the CLI).
     query_timeout_seconds: float = 10.0
@@ -219,6 +223,10 @@ class Settings:
     db_pool_size: int = 5
     # Hours an Idempotency-Key and its stored response are kept (services/idempotency.py).
     idempotency_ttl_hours: int = 24
+    # Seconds a bearer token's lookup is reused by this process (services/auth.py);
+    # 0 = look it up on every request. Revocation elsewhere is seen within this bound.
+    auth_cache_seconds: float = 2.0
+    compiled_reads: bool = True
 
     @property
     def production(self) -> bool:
@@ -285,12 +293,14 @@ class Settings:
             graphiql=_env_bool("CRM_GRAPHIQL", dev),
             introspection=_env_bool("CRM_INTROSPECTION", dev),
             allow_get_queries=_env_bool("CRM_ALLOW_GET_QUERIES", dev),
-            compiled_reads=_env_bool("CRM_COMPILED_READS", True),
             limits=limits,
             chromium_path=_env("CRM_CHROMIUM_PATH", ""),
             pdf_pool_size=_env_int("CRM_PDF_POOL_SIZE", 2),
             mail_workers=_env_bool("CRM_MAIL_WORKERS", True),
             mail_send_interval=_env_float("CRM_MAIL_SEND_INTERVAL", 30.0),
+            trash_days=_env_int("CRM_TRASH_DAYS", 30),
+            trash_purge_worker=_env_bool("CRM_TRASH_PURGE_WORKER", True),
+            trash_purge_interval=_env_float("CRM_TRASH_PURGE_INTERVAL", 3600.0),
             pdf_timeout_seconds=_env_float("CRM_PDF_TIMEOUT_SECONDS", 15.0),
             pdf_max_html_bytes=_env_int("CRM_PDF_MAX_HTML_BYTES", 2 * 1_048_576),
             pdf_max_pdf_bytes=_env_int("CRM_PDF_MAX_PDF_BYTES", 20 * 1_048_576),
@@ -315,6 +325,8 @@ class Settings:
             webhook_poll_seconds=_env_float("CRM_WEBHOOK_POLL_SECONDS", 5.0),
             idempotency_ttl_hours=_env_int("CRM_IDEMPOTENCY_TTL_HOURS", 24),
             db_pool_size=_env_int("CRM_DB_POOL_SIZE", 5),
+            auth_cache_seconds=_env_float("CRM_AUTH_CACHE_SECONDS", 2.0),
+            compiled_reads=_env_bool("CRM_COMPILED_READS", True),
         )
 
 

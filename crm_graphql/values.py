@@ -8,6 +8,7 @@ bad input with the same code and wording."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -125,3 +126,51 @@ def is_language_tag(text: str | None) -> bool:
 def primary_language(raw: str | None) -> str:
     """The primary subtag of a language tag in lower case ("" when none)."""
     return (raw or "").strip().lower().replace("_", "-").split("-")[0]
+
+
+# --- Matching keys for duplicate detection (issue 18). Stored next to the values they
+# come from (models compute them on write), so the database compares them with an index.
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# Fewer digits than this is an extension or a typo, not a number worth matching.
+MIN_PHONE_DIGITS = 6
+
+
+def name_key(text: str | None) -> str:
+    """A name ignoring case, accents and punctuation: "Café  Müller-S.A." and
+    "cafe muller s a" give the same key."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", plain.casefold()).strip()
+
+
+def phone_key(text: str | None) -> str:
+    """A phone number's digits, an international "00" prefix read as "+": "+34 600-11 22"
+    and "0034600112 2" match. Empty when too short to mean anything."""
+    digits = "".join(c for c in text or "" if c.isdigit() and c.isascii())
+    if digits.startswith("00"):
+        digits = digits[2:]
+    return digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+def email_key(text: str | None) -> str:
+    """An e-mail address ignoring case and surrounding blanks."""
+    return (text or "").strip().casefold()
+
+
+def domain_key(text: str | None) -> str:
+    """A website's host without scheme, "www.", port, path or trailing dot:
+    "https://WWW.Example.com/about" gives "example.com"."""
+    host = _SCHEME.sub("", (text or "").strip().casefold())
+    host = re.split(r"[/?#]", host, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    host = host.rstrip(".")
+    return host.removeprefix("www.")
+
+
+def fiscal_key(text: str | None) -> str:
+    """A fiscal id ignoring case, blanks and separators: "ES-B 1234.5678" and
+    "esb12345678" match."""
+    return _NOT_WORD.sub("", (text or "").casefold())

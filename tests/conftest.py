@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 _tmp = Path(tempfile.mkdtemp(prefix="crm-tests-"))
@@ -26,6 +27,10 @@ os.environ.setdefault("CRM_WEBHOOK_WORKERS", "0")
 # once. The file store tests choose the database store themselves.
 os.environ.setdefault("CRM_PDF_WAIT_SECONDS", "30")
 os.environ.setdefault("CRM_FILE_STORE", "filesystem")
+# Token lookups are not reused: many tests change users, bits and tokens in the
+# database directly and expect the next request to see it; tests/test_auth_cache.py
+# runs apps with the cache on.
+os.environ.setdefault("CRM_AUTH_CACHE_SECONDS", "0")
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -33,9 +38,11 @@ from starlette.applications import Starlette  # noqa: E402
 from tortoise import Tortoise  # noqa: E402
 
 from crm_graphql.app import create_app  # noqa: E402
+from crm_graphql.services.auth import token_cache  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
+from tests.differential import DIFFERENTIAL, STATS, Differential, client_of  # noqa: E402
 from tests.factories import Api, make_user  # noqa: E402
 
 # Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
@@ -69,6 +76,7 @@ async def _empty_database() -> None:
 
 @pytest.fixture(autouse=True)
 async def clean_db(app: Starlette) -> AsyncIterator[None]:
+    token_cache.forget()
     await _empty_database()
     await ensure_defaults()
     yield
@@ -81,9 +89,34 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(scope="session")
+async def other_path(app: Starlette) -> AsyncIterator[httpx.AsyncClient | None]:
+    """With CRM_DIFFERENTIAL=1: a client of an app on the other read path (compiled
+    reads off when the suite's app has them on, and the reverse)."""
+    if not DIFFERENTIAL:
+        yield None
+        return
+    config = replace(settings, compiled_reads=not settings.compiled_reads)
+    async with client_of(config, "other") as http:
+        yield http
+
+
 @pytest.fixture
-def api(client: httpx.AsyncClient) -> Api:
-    return Api(client)
+def api(client: httpx.AsyncClient, other_path: httpx.AsyncClient | None) -> Api:
+    if other_path is None:
+        return Api(client)
+    # Every query this client sends is compared with the other path's answer.
+    compiled, interpreted = (
+        (client, other_path) if settings.compiled_reads else (other_path, client)
+    )
+    return Api(client, Differential(compiled, interpreted, settings.compiled_reads))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if DIFFERENTIAL:
+        terminalreporter.write_line(
+            f"differential: {STATS['compared']} read operations compared on both paths"
+        )
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ overrides, rows written through the models) and a small GraphQL-over-HTTP client
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.auth import AuthToken, TokenKind, TokenScope
@@ -37,12 +39,32 @@ from crm_graphql.services.passwords import hash_password
 _sequence = itertools.count(1)
 
 
-class Api:
-    """Posts GraphQL over HTTP as a client would; remembers tokens by username."""
+class Shadow(Protocol):
+    """Runs a read again on the other execution path and compares (tests/differential.py)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    async def shadow(self, response: httpx.Response) -> None: ...
+
+
+def is_read(query: str, operation_name: str | None = None) -> bool:
+    """The document parses and the operation it runs is a query."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    return len(operations) == 1 and operations[0].operation == OperationType.QUERY
+
+
+class Api:
+    """Posts GraphQL over HTTP as a client would; remembers tokens by username. With a
+    `shadow` (CRM_DIFFERENTIAL=1), every query it sends also runs on the other path."""
+
+    def __init__(self, client: httpx.AsyncClient, shadow: Shadow | None = None) -> None:
         self.client = client
         self.tokens: dict[str, str] = {}
+        self.shadow = shadow
 
     async def post(
         self,
@@ -60,7 +82,14 @@ class Api:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables
-        return await self.client.post("/graphql", json=body, headers=all_headers)
+        if self.shadow is None or not is_read(query):
+            return await self.client.post("/graphql", json=body, headers=all_headers)
+        # The same request id on both paths: masked errors carry it.
+        if not any(name.lower() == "x-request-id" for name in all_headers):
+            all_headers["X-Request-ID"] = uuid.uuid4().hex
+        response = await self.client.post("/graphql", json=body, headers=all_headers)
+        await self.shadow.shadow(response)
+        return response
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
         response = await self.post(query, variables, **kw)

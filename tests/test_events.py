@@ -183,3 +183,46 @@ async def test_an_import_writes_the_events_of_its_rows(demo: Api) -> None:
     assert keys(created) == [("COMPANY", str(imported.id), "CREATE")]
     assert created[0]["changes"]["name"] == [None, "Imported Ltd"]
     assert created[0]["actor"] == {"username": "admin"}
+
+
+async def test_the_feed_costs_the_same_statements_for_more_changes(demo: Api) -> None:
+    from crm_graphql.services.sqlcount import count_statements
+
+    a = await company_id("Customer #A")
+
+    async def statements(user: str) -> int:
+        await demo.data("{ __typename }", as_user=user)
+        with count_statements() as seen:
+            data = await demo.data(CHANGES, {"first": 100}, as_user=user)
+        assert data["changes"]["edges"]
+        return len(seen)
+
+    await demo.data(UPDATE_COMPANY, {"id": a, "c": "first"}, as_user="user1")
+    small = {user: await statements(user) for user in ("user1", "admin")}
+    for n in range(20):
+        await demo.data(UPDATE_COMPANY, {"id": a, "c": f"n{n}"}, as_user="manager1")
+    assert {user: await statements(user) for user in ("user1", "admin")} == small
+
+
+async def test_invoice_changes_carry_money_as_text_and_never_the_internal_note(demo: Api) -> None:
+    from tests.invoices_api import create_ok, seed_input
+
+    a = await company_id("Customer #A")
+    invoice = await create_ok(
+        demo, "admin", seed_input(a, kind="RECEIVED", billId="R-1", internalNote="Call Bob")
+    )
+    updated = await demo.data(
+        """mutation($input: InvoiceUpdateInput!) { invoiceUpdate(input: $input) {
+             errors { field code } } }""",
+        {"input": {"id": invoice["id"], "internalNote": "Bob says no", "reference": "PO-7"}},
+        as_user="admin",
+    )
+    assert updated["invoiceUpdate"]["errors"] == []
+    nodes = await feed(demo, "user1", types=["INVOICE"])
+    assert [n["action"] for n in nodes] == ["CREATE", "UPDATE"]
+    for node in nodes:
+        assert "internalNote" not in node["changes"] and "Bob" not in str(node["changes"])
+    assert nodes[0]["changes"]["total"] == [None, "2613.60"]
+    assert nodes[1]["changes"]["reference"] == ["", "PO-7"]
+    # user2 has no invoice rights on anything: nothing.
+    assert await feed(demo, "user2", types=["INVOICE"]) == []

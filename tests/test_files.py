@@ -703,7 +703,7 @@ def test_sanitize_name() -> None:
         store.path_of("../../etc/passwd")
 
 
-async def test_deleting_the_owner_deletes_its_files(demo: Api) -> None:
+async def test_deleting_the_owner_trashes_its_files_and_purging_deletes_them(demo: Api) -> None:
     # Given files on Customer #B and on one of its contacts...
     before = disk_files()
     b = await company_id("Customer #B")
@@ -717,7 +717,8 @@ async def test_deleting_the_owner_deletes_its_files(demo: Api) -> None:
     on_company = await uploaded(demo, "manager1", b)
     on_contact = await uploaded(demo, "manager1", contact_id, kind="CONTACT")
     assert len(disk_files() - before) == 2
-    # ...deleting the contact removes its file, deleting the company the rest.
+    # ...deleting the contact takes its file away (to the trash), deleting the company
+    # the rest; the bytes stay until the trash entries are purged (issue 18).
     await demo.data(
         "mutation($id: ID!) { contactDelete(id: $id) { deletedId } }",
         {"id": contact_id},
@@ -731,4 +732,13 @@ async def test_deleting_the_owner_deletes_its_files(demo: Api) -> None:
     )
     assert gone["companyDelete"]["errors"] == []
     assert not await StoredFile.filter(id=int(on_company["id"])).exists()
+    assert len(disk_files() - before) == 2
+    trash = await demo.data("{ trash { edges { node { id } } } }", as_user="admin")
+    entries = [edge["node"]["id"] for edge in trash["trash"]["edges"]]
+    purged = await demo.data(
+        "mutation($ids: [ID!]!) { purge(ids: $ids) { purgedIds errors { code } } }",
+        {"ids": entries},
+        as_user="admin",
+    )
+    assert purged["purge"]["errors"] == [] and len(purged["purge"]["purgedIds"]) == 2
     assert disk_files() == before

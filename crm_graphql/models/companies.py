@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from tortoise import fields
 from tortoise.models import Model
 
+from crm_graphql import values
+from crm_graphql.models.matching import MatchKeys
+
 if TYPE_CHECKING:
     from crm_graphql.models.users import User
 
@@ -21,7 +24,7 @@ class CompanyRole(Model):
         ordering = ["id"]
 
 
-class Company(Model):
+class Company(MatchKeys):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, unique=True)
     address = fields.TextField(default="")
@@ -51,6 +54,16 @@ class Company(Model):
     # last_activity_at as microseconds since the epoch, 0 when none: a NOT NULL key the
     # keyset pagination can sort on (NULLs sort differently in SQLite and PostgreSQL).
     last_activity_key = fields.BigIntField(default=0, db_default=0)
+    # Duplicate-matching keys (issue 18), filled on every write (models/matching.py).
+    name_key = fields.CharField(max_length=255, default="", db_default="")
+    fiscal_key = fields.CharField(max_length=60, default="", db_default="")
+    domain_key = fields.CharField(max_length=255, default="", db_default="")
+
+    KEYS = {
+        "name_key": ("name", values.name_key),
+        "fiscal_key": ("fiscal_id", values.fiscal_key),
+        "domain_key": ("website", values.domain_key),
+    }
 
     role_id: int | None
     parent_id: int | None
@@ -64,6 +77,9 @@ class Company(Model):
             ("manager_id",),
             ("parent_id",),
             ("last_activity_key", "id"),
+            ("name_key",),
+            ("fiscal_key",),
+            ("domain_key",),
         )
 
 

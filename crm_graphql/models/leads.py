@@ -9,7 +9,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from crm_graphql import values
 from crm_graphql.models.companies import Company
+from crm_graphql.models.matching import MatchKeys
 from crm_graphql.models.users import User
 
 # Progress codes are fixed (their names are editable in CRM setup).
@@ -50,7 +52,7 @@ class LeadTag(Model):
         ordering = ["name", "id"]
 
 
-class Lead(Model):
+class Lead(MatchKeys):
     id = fields.IntField(primary_key=True)
     full_name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=254, default="")
@@ -87,6 +89,16 @@ class Lead(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     version = fields.IntField(default=1)
+    # Duplicate-matching keys (issue 18), filled on every write (models/matching.py).
+    email_key = fields.CharField(max_length=254, default="", db_default="")
+    phone_key = fields.CharField(max_length=60, default="", db_default="")
+    mobile_key = fields.CharField(max_length=60, default="", db_default="")
+
+    KEYS = {
+        "email_key": ("email", values.email_key),
+        "phone_key": ("phone", values.phone_key),
+        "mobile_key": ("mobile", values.phone_key),
+    }
 
     lead_type_id: int | None
     owner_id: int | None
@@ -106,6 +118,9 @@ class Lead(Model):
             ("created_at",),
             ("updated_at",),
             ("email",),
+            ("email_key",),
+            ("phone_key",),
+            ("mobile_key",),
         )
 
 

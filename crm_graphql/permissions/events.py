@@ -99,33 +99,32 @@ class UnknownPosition(LookupError):
     """`after` names no event (forged, or the log was pruned past it)."""
 
 
-# The oldest transaction still running that may write to this database. Transaction
-# ids are shared by every database of the server, so the running ones known to belong
-# to another database (pg_stat_activity) are passed over: a long write elsewhere must not
-# stall the feed. One that is not found there (it just ended, a prepared transaction, a
-# session whose details are hidden from us) is kept: unknown holds the readers back.
-HORIZON_SQL = """
-WITH snap AS (SELECT pg_current_snapshot() AS s),
+# The oldest transaction still running, leaving out those known to run in another
+# database of the cluster (transaction ids are cluster-wide: a long transaction over
+# there must not hold this feed back). A transaction whose database cannot be told
+# (pg_stat_activity hides it, or it ended meanwhile) is counted: the horizon errs low.
+_HORIZON = """
+WITH s AS (SELECT pg_current_snapshot() AS snap),
 elsewhere AS (
-  SELECT backend_xid AS x FROM pg_stat_activity
-  WHERE backend_xid IS NOT NULL AND datname IS NOT NULL AND datname <> current_database()
+  SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+  WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL
 )
 SELECT COALESCE(
-  (SELECT min(r) FROM snap, pg_snapshot_xip(snap.s) AS r
-   WHERE r::xid NOT IN (SELECT x FROM elsewhere)),
-  (SELECT pg_snapshot_xmax(s) FROM snap)
-)::text AS horizon
+  (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+   WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid FROM elsewhere)),
+  (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s)
+) AS horizon
 """
 
 
 async def horizon() -> int | None:
-    """PostgreSQL: the oldest transaction still running that may write here (`txid`s
-    from it on may still commit, so readers stop below it); None on SQLite (one writer,
-    ids in commit order)."""
+    """PostgreSQL: the oldest transaction of this database still running (`txid`s from
+    it on may still commit, so readers stop below it); None on SQLite (one writer, ids
+    in commit order)."""
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
         return None
-    rows = await conn.execute_query_dict(HORIZON_SQL)
+    rows = await conn.execute_query_dict(_HORIZON)
     return int(rows[0]["horizon"])
 
 

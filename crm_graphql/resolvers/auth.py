@@ -226,6 +226,7 @@ class AuthMutation:
         if errors:
             return PasswordChangePayload(ok=False, errors=user_errors(errors))
         user.password_hash = await hash_password_async(new_password)
+        auth_service.forget_tokens()
         # The viewer's row was read before this request: bump the version in SQL so a
         # concurrent userUpdate's version is not reused.
         await User.filter(id=user.id).update(

@@ -17,7 +17,8 @@ class AuditEntryType:
     user_id: strawberry.ID | None = strawberry.field(description="Who acted (null: anonymous).")
     username: str = strawberry.field(description="Their username at the time.")
     action: str = strawberry.field(
-        description="CREATE, UPDATE, DELETE, DENIED, LOGIN, LOGIN_FAILED or LOGOUT."
+        description="CREATE, UPDATE, DELETE, DENIED, LOGIN, LOGIN_FAILED, LOGOUT, RESTORE "
+        "(from the trash) or PURGE (a trash entry for good)."
     )
     object_type: str = strawberry.field(description="Kind of object (User, Profile, ...).")
     object_id: str = strawberry.field(description="Its id.")

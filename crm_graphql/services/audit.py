@@ -20,6 +20,8 @@ DENIED = "DENIED"
 LOGIN = "LOGIN"
 LOGIN_FAILED = "LOGIN_FAILED"
 LOGOUT = "LOGOUT"
+RESTORE = "RESTORE"  # a record back from the trash
+PURGE = "PURGE"  # a trash entry deleted for good
 
 # Never copied into the log, whatever the model.
 _SECRET_FIELDS = frozenset({"password_hash", "token_hash", "smtp_password", "imap_password"})

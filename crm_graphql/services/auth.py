@@ -2,13 +2,20 @@
 
 Tokens are opaque random strings; only their SHA-256 is stored. Session tokens expire
 after the configured time; API tokens expire when their owner says so. Login attempts
-are rows in the database so every server process counts the same failures."""
+are rows in the database so every server process counts the same failures.
+
+A process reuses a token's lookup for `CRM_AUTH_CACHE_SECONDS` (`TokenCache`), so a
+request costs no statement for authentication. Every write that can withdraw or change
+what a token grants calls `forget_tokens()`: the process that wrote stops trusting its
+entries at once; other processes see the change when their entries expire."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +25,7 @@ from tortoise.expressions import Q
 from crm_graphql.errors import ErrorCode
 from crm_graphql.models.auth import AuthToken, LoginAttempt, TokenKind, TokenScope
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, User
+from crm_graphql.services.files.transactions import on_commit
 from crm_graphql.services.passwords import verify_password_async
 from crm_graphql.settings import Settings
 
@@ -84,12 +92,97 @@ async def user_bits(user_id: int) -> frozenset[str]:
     return (await bits_for_users([user_id])).get(user_id, frozenset())
 
 
-async def authenticate(raw_token: str) -> Viewer:
-    """The viewer behind a bearer token, or InvalidToken."""
+@dataclass(frozen=True)
+class _Entry:
+    """What a token lookup found, kept to build a fresh Viewer per request."""
+
+    user: User
+    bits: frozenset[str]
+    token_id: int
+    token_kind: TokenKind
+    scope: TokenScope
+    expires_at: datetime | None
+    stored: float
+
+
+class TokenCache:
+    """Recent token lookups of this process, by token hash: at most `size` entries,
+    each trusted for the TTL the caller gives. `forget()` drops them all and bumps the
+    generation, so a lookup that was already under way when a revoking write happened
+    is not stored (it may have read the row before the write)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self.generation = 0
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def get(self, key: str, ttl: float) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() - entry.stored >= ttl:
+            del self._entries[key]
+            return None
+        return entry
+
+    def put(self, key: str, entry: _Entry, generation: int) -> None:
+        if generation != self.generation:
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+token_cache = TokenCache()
+
+
+def forget_tokens() -> None:
+    """Stop trusting cached token lookups: a token was revoked, or a user's row, bits
+    or company changed. Called before the write and again after its transaction commits
+    (a request in between could have cached the old state)."""
+    token_cache.forget()
+    on_commit(token_cache.forget)
+
+
+def _viewer(entry: _Entry) -> Viewer:
+    # Each request gets its own copies: a resolver may set attributes on the viewer's
+    # user (passwordChange does), and `denied` is per request.
+    user = copy.copy(entry.user)
+    company = getattr(user, "_company", None)  # select_related's instance
+    if company is not None:
+        setattr(user, "_company", copy.copy(company))  # noqa: B010
+    return Viewer(
+        user=user,
+        bits=entry.bits,
+        token_id=entry.token_id,
+        token_kind=entry.token_kind,
+        scope=entry.scope,
+    )
+
+
+async def authenticate(raw_token: str, cache_seconds: float = 0.0) -> Viewer:
+    """The viewer behind a bearer token, or InvalidToken. With `cache_seconds`, a lookup
+    this process made less than that long ago is reused without a statement."""
     if not raw_token.startswith(TOKEN_PREFIX) or len(raw_token) > 200:
         raise InvalidToken
+    key = hash_token(raw_token)
+    if cache_seconds > 0:
+        cached = token_cache.get(key, cache_seconds)
+        if cached is not None:
+            if cached.expires_at is not None and cached.expires_at <= now():
+                raise InvalidToken
+            return _viewer(cached)
+    generation = token_cache.generation
     token = (
-        await AuthToken.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True)
+        await AuthToken.filter(token_hash=key, revoked_at__isnull=True)
         .select_related("user", "user__company")
         .first()
     )
@@ -101,9 +194,21 @@ async def authenticate(raw_token: str) -> Viewer:
         raise InvalidToken
     if token.last_used_at is None or moment - token.last_used_at > _TOUCH_EVERY:
         await AuthToken.filter(id=token.id).update(last_used_at=moment)
-    return Viewer(
+    entry = _Entry(
         user=user,
         bits=await user_bits(user.id),
+        token_id=token.id,
+        token_kind=token.kind,
+        scope=token.scope,
+        expires_at=token.expires_at,
+        stored=time.monotonic(),
+    )
+    if cache_seconds > 0:
+        token_cache.put(key, entry, generation)
+        return _viewer(entry)
+    return Viewer(
+        user=user,
+        bits=entry.bits,
         token_id=token.id,
         token_kind=token.kind,
         scope=token.scope,
@@ -183,6 +288,7 @@ async def create_api_token(
 
 
 async def revoke_token(token_id: int) -> int:
+    forget_tokens()
     return await AuthToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now())
 
 

@@ -19,11 +19,11 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.events import EventAction, EventObjectType
-from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, events, files
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services import audit, customfields, events, trash
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.mutations import check_version, save_versioned
 from crm_graphql.services.orm import column_values
 from crm_graphql.values import is_email
@@ -75,7 +75,7 @@ async def _unique(data: dict[str, Any], exclude_id: int | None) -> list[FieldErr
         if not value:
             continue
         if column == "name":  # unique ignoring case (an index on LOWER(name), 0015)
-            clash = Company.annotate(name_key=Lower("name")).filter(name_key=value.lower())
+            clash = Company.annotate(name_lower=Lower("name")).filter(name_lower=value.lower())
         else:
             clash = Company.filter(**{column: value})
         if exclude_id is not None:
@@ -239,6 +239,7 @@ async def update_company(
     before = audit.snapshot(company)
     parent_path = data.pop("_parent_path", None)
     if "parent_id" in data:
+        forget_tokens()  # users of the moved subtree carry their company's path
         await _reparent(company, f"{parent_path or '/'}{company.id}/")
     for name, value in data.items():
         setattr(company, name, value)
@@ -283,9 +284,6 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
         viewer.user.id,
         company.id,
     )
-    await customfields.delete_values(CustomFieldEntity.COMPANY, company.id)
-    # Contacts and contracts go with the company (ON DELETE CASCADE); their files and
-    # custom values live in generic tables, so they are removed here.
     contact_ids = await column_values(Contact.filter(company_id=company.id), "id")
     contract_ids = await column_values(Contract.filter(company_id=company.id), "id")
     activity_ids = await column_values(Activity.filter(company_id=company.id), "id")
@@ -297,11 +295,6 @@ async def delete_company(viewer: Viewer, company: Company, request_id: str = "")
     ):
         rows = [(int(i), company.id) for i in ids]
         await events.record_deletions(None, kind, rows, viewer.user.id)
-    await customfields.delete_values(CustomFieldEntity.CONTACT, *contact_ids)
-    await customfields.delete_values(CustomFieldEntity.CONTRACT, *contract_ids)
-    for owner, ids in ((FileOwner.CONTACT, contact_ids), (FileOwner.CONTRACT, contract_ids)):
-        await files.delete_for_owners(owner, ids, viewer.user, request_id=request_id)
-    await files.delete_for_owners(
-        FileOwner.COMPANY, [company.id], viewer.user, request_id=request_id
-    )
-    await company.delete()
+    # To the trash with its contacts, contracts, activities, files and custom values.
+    await trash.move_to_trash(TrashType.COMPANY, [company.id], viewer.user)
+    forget_tokens()  # its users lose their company

@@ -13,8 +13,8 @@ from crm_graphql.ids import parse_id
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.events import EventAction, EventObjectType
-from crm_graphql.models.files import FileOwner
-from crm_graphql.services import audit, customfields, events, files
+from crm_graphql.models.trash import TrashType
+from crm_graphql.services import audit, customfields, events, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.companies import camel
 from crm_graphql.services.mutations import check_version, save_versioned
@@ -64,8 +64,8 @@ def _email_taken() -> FieldError:
 
 
 async def _check_email_free(company_id: int, email: str, exclude_id: int | None) -> None:
-    clash = Contact.annotate(email_key=Lower("email")).filter(
-        company_id=company_id, email_key=email.lower()
+    clash = Contact.annotate(email_lower=Lower("email")).filter(
+        company_id=company_id, email_lower=email.lower()
     )
     if exclude_id is not None:
         clash = clash.exclude(id=exclude_id)
@@ -164,8 +164,4 @@ async def delete_contact(viewer: Viewer, contact: Contact, request_id: str = "")
         viewer.user.id,
         contact.company_id,
     )
-    await customfields.delete_values(CustomFieldEntity.CONTACT, contact.id)
-    await files.delete_for_owners(
-        FileOwner.CONTACT, [contact.id], viewer.user, request_id=request_id
-    )
-    await contact.delete()
+    await trash.move_to_trash(TrashType.CONTACT, [contact.id], viewer.user)

@@ -21,10 +21,10 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.events import EventAction, EventObjectType
-from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, customfields, events, files
+from crm_graphql.services import audit, customfields, events, trash
 from crm_graphql.services.activities import add_change_activity
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contract_links import (
@@ -351,11 +351,7 @@ async def delete_contract(viewer: Viewer, contract: Contract, request_id: str = 
         contract.company_id,
         scope={"private": contract.private},
     )
-    await customfields.delete_values(CustomFieldEntity.CONTRACT, contract.id)
-    await files.delete_for_owners(
-        FileOwner.CONTRACT, [contract.id], viewer.user, request_id=request_id
-    )
-    await contract.delete()  # links to contracts and invoices cascade
+    await trash.move_to_trash(TrashType.CONTRACT, [contract.id], viewer.user)
     await add_change_activity(
         viewer,
         contract.company_id,

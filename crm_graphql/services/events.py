@@ -26,6 +26,7 @@ from tortoise.connection import connections
 
 from crm_graphql.models.events import Event, EventAction, EventAudience, EventObjectType
 from crm_graphql.services.files.transactions import on_commit
+from crm_graphql.values import cents_to_decimal
 
 log = logging.getLogger("crm_graphql.events")
 
@@ -67,12 +68,30 @@ def api_name(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+def _money(value: Any) -> Any:
+    """Cents as the API's decimal text ("2613.60"); lists element by element."""
+    if isinstance(value, list):
+        return [_money(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(cents_to_decimal(value))
+    return value
+
+
 def api_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """An audit diff or snapshot ({column: [old, new]} or {column: value}) as the
-    event's `changes`: API field names, hidden fields left out."""
+    event's `changes`: API field names (money columns in cents become the API's decimal
+    text under the field's name), hidden and internal columns left out."""
     out: dict[str, Any] = {}
     for name, value in changes.items():
-        if name in HIDDEN_FIELDS:
+        # Sort keys (`*_key`) and the PDF queue's bookkeeping are not the object's data.
+        if (
+            name in HIDDEN_FIELDS
+            or name.endswith("_key")
+            or (name.startswith("pdf_") and name != "pdf_status")
+        ):
+            continue
+        if name.endswith("_cents"):
+            out[api_name(name.removesuffix("_cents"))] = _money(value)
             continue
         out[api_name(name)] = value
     return out

@@ -11,6 +11,7 @@ from tortoise.exceptions import ValidationError
 from tortoise.models import Model
 
 from crm_graphql.errors import ErrorCode, FieldError, PayloadErrors
+from crm_graphql.models.matching import MatchKeys
 from crm_graphql.services.files.transactions import file_transaction
 
 T = TypeVar("T")
@@ -65,6 +66,8 @@ async def save_versioned(obj: Any, noun: str) -> None:
     model = type(obj)
     meta = model._meta
     read_version = obj.version
+    if isinstance(obj, MatchKeys):
+        obj.fill_keys()
     values: dict[str, Any] = {}
     for name in meta.fields_db_projection:
         if name in (meta.pk_attr, "version"):

@@ -49,3 +49,14 @@ def count_statements() -> Iterator[list[str]]:
         _logger.removeHandler(collector)
         _logger.setLevel(previous_level)
         _logger.propagate = previous_propagate
+
+
+@contextmanager
+def uncounted() -> Iterator[None]:
+    """Statements run inside are left out of any count being taken (a test harness's own
+    requests)."""
+    token = _counting.set(None)
+    try:
+        yield
+    finally:
+        _counting.reset(token)

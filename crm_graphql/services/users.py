@@ -14,7 +14,7 @@ from crm_graphql.ids import parse_id
 from crm_graphql.models.companies import Company
 from crm_graphql.models.users import PERMISSION_BITS, Assignment, Group, Profile, User, UserMode
 from crm_graphql.services import audit
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.bootstrap import DEFAULT_GROUP
 from crm_graphql.services.mutations import check_version, save_versioned, unique_name
 from crm_graphql.services.passwords import hash_password_async, validate_password
@@ -106,6 +106,7 @@ async def update_user(
         raise PayloadErrors(errors)
     await _resolve_company(data)
     before = audit.snapshot(target)
+    forget_tokens()  # enabled, mode, company, superadmin or password may change
     if "password" in data:
         target.password_hash = await hash_password_async(data.pop("password"))
     for name, value in data.items():
@@ -122,6 +123,7 @@ async def delete_user(actor: Viewer, target: User, request_id: str = "") -> None
     await audit.record(
         actor.user, audit.DELETE, "User", target.id, audit.snapshot(target), request_id
     )
+    forget_tokens()
     await target.delete()
 
 
@@ -149,6 +151,7 @@ async def update_profile(
     before = audit.snapshot(profile)
     if "name" in data:
         profile.name = await unique_name(Profile, data["name"] or "", exclude_id=profile.id)
+    forget_tokens()  # the bits of everyone holding the profile may change
     if "description" in data:
         profile.description = data["description"]
     if "permissions" in data:
@@ -201,6 +204,7 @@ async def create_assignment(
         raise FieldError(
             "profileId", ErrorCode.UNIQUE, "The user already holds this profile there."
         )
+    forget_tokens()
     assignment = await Assignment.create(user_id=user.id, profile_id=profile.id, group_id=group.id)
     await audit.record(
         actor.user,
@@ -222,6 +226,7 @@ async def delete_assignment(actor: Viewer, assignment: Assignment, request_id: s
         audit.snapshot(assignment),
         request_id,
     )
+    forget_tokens()
     await assignment.delete()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from crm_graphql.models.files import FileBlob, FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.trash import TrashEntry
 from crm_graphql.services.files.names import STORED_NAME_RE, files_root, path_of
 from crm_graphql.services.files.storage import (
     DATABASE,
@@ -111,6 +112,9 @@ async def sweep(
         "id", "stored_name", "created_at", "owner_kind", "owner_id", "generated"
     )
     referenced = {row["stored_name"] for row in rows}
+    # Bytes of trashed files are kept until their trash entry is purged.
+    for names in await TrashEntry.all().values_list("stored_names", flat=True):
+        referenced.update(names or [])
     report.files_on_disk_removed = sorted(p.name for p in old if p.name not in referenced)
     report.blobs_removed = sorted(blobs - referenced)
     report.temporaries_removed = len(temporaries)

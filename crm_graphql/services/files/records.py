@@ -84,7 +84,7 @@ async def store(
     return stored
 
 
-async def _forget(stored_names: list[str], config: Settings) -> None:
+async def forget_bytes(stored_names: list[str], config: Settings) -> None:
     """Remove bytes of deleted rows from both stores: blobs in the transaction, files on
     disk once it commits."""
     pending = require_pending()
@@ -115,7 +115,7 @@ async def delete(
         scope=_scope(file),
     )
     await file.delete()
-    await _forget([file.stored_name], config or settings)
+    await forget_bytes([file.stored_name], config or settings)
 
 
 async def delete_for_owners(
@@ -140,7 +140,7 @@ async def delete_for_owners(
     )
     if rows:
         await StoredFile.filter(id__in=[row.id for row in rows]).delete()
-        await _forget([row.stored_name for row in rows], config or settings)
+        await forget_bytes([row.stored_name for row in rows], config or settings)
     return len(rows)
 
 

@@ -115,10 +115,10 @@ class CompanyImport(Importer):
         # any case (and writes the file's spelling).
         names = [r.data["name"].lower() for r in rows if r.data.get("name")]
         existing = {
-            row.pop("name_key"): row
-            for row in await Company.annotate(name_key=Lower("name"))
-            .filter(name_key__in=fitting(Company, "name", names))
-            .values("id", "path", "name_key", *_COMPANY_WRITTEN)
+            row.pop("name_lower"): row
+            for row in await Company.annotate(name_lower=Lower("name"))
+            .filter(name_lower__in=fitting(Company, "name", names))
+            .values("id", "path", "name_lower", *_COMPANY_WRITTEN)
         }
         visible = await self.visible_companies(e["id"] for e in existing.values())
         parent_ids = {r.data["parent_id"] for r in rows if r.data.get("parent_id")}

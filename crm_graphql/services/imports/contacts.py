@@ -90,12 +90,12 @@ class ContactImport(Importer):
         existing: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
         if visible and emails:
             found = (
-                await Contact.annotate(email_key=Lower("email"))
-                .filter(company_id__in=list(visible), email_key__in=list(emails))
-                .values("id", "email_key", *_CONTACT_WRITTEN)
+                await Contact.annotate(email_lower=Lower("email"))
+                .filter(company_id__in=list(visible), email_lower__in=list(emails))
+                .values("id", "email_lower", *_CONTACT_WRITTEN)
             )
             for contact in found:
-                existing[(contact["company_id"], contact.pop("email_key"))].append(contact)
+                existing[(contact["company_id"], contact.pop("email_lower"))].append(contact)
         current_custom: dict[int, dict[int, str]] = {}
         if self.definitions and existing:
             current_custom = await customfields.values_for_objects(

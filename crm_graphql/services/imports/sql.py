@@ -12,6 +12,7 @@ from tortoise.fields import JSONField
 from tortoise.models import Model
 
 from crm_graphql.models.companies import Company
+from crm_graphql.models.matching import MatchKeys
 
 
 def _placeholder(connection: BaseDBAsyncClient) -> Callable[[int], str]:
@@ -37,12 +38,18 @@ async def update_rows(
     now: Any,
 ) -> None:
     """Write the planned updates (row, current, ...) of `model`: one executemany."""
-    if updates:
-        await execute_many(
-            conn,
-            _update_sql(conn, model._meta.db_table, columns),
-            [[*(row.data[k] for k in columns), now, current["id"]] for row, current, *_ in updates],
+    if not updates:
+        return
+    # The duplicate-matching keys of the columns written (models/matching.py).
+    keyed = model if issubclass(model, MatchKeys) else None
+    keys = list(keyed.keys_for(dict.fromkeys(columns))) if keyed else []
+    values = []
+    for row, current, *_ in updates:
+        derived = keyed.keys_for(row.data) if keyed else {}
+        values.append(
+            [*(row.data[k] for k in columns), *(derived[k] for k in keys), now, current["id"]]
         )
+    await execute_many(conn, _update_sql(conn, model._meta.db_table, [*columns, *keys]), values)
 
 
 async def insert_rows(
@@ -64,6 +71,8 @@ async def insert_rows(
             defaults[name] = now
         elif column.default is not None:
             defaults[name] = column.default() if callable(column.default) else column.default
+    if issubclass(model, MatchKeys):  # duplicate-matching keys (models/matching.py)
+        rows = [{**row, **model.keys_for({**defaults, **row})} for row in rows]
     names = list({**defaults, **rows[0]})
     encoded = [
         (i, meta.fields_map[n])

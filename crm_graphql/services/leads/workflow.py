@@ -6,9 +6,7 @@ from typing import Any
 
 from crm_graphql.errors import ErrorCode, FieldError
 from crm_graphql.models.companies import Company
-from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.events import EventAction, EventObjectType
-from crm_graphql.models.files import FileOwner
 from crm_graphql.models.leads import (
     CLOSED_FROM,
     Lead,
@@ -17,8 +15,9 @@ from crm_graphql.models.leads import (
     LeadHistoryKind,
 )
 from crm_graphql.models.setup import CrmSetup
+from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
-from crm_graphql.services import audit, calendar, customfields, events, files
+from crm_graphql.services import audit, calendar, events, trash
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.leads.history import add_history
@@ -115,10 +114,8 @@ async def delete_lead(viewer: Viewer, lead: Lead, request_id: str = "") -> None:
         lead.company_id,
         scope={"ownerId": lead.owner_id},
     )
-    await customfields.delete_values(CustomFieldEntity.LEAD, lead.id)
-    await files.delete_for_owners(FileOwner.LEAD, [lead.id], viewer.user, request_id=request_id)
-    await calendar.delete_object_events("Lead", lead.id)
-    await lead.delete()  # history, activities and tag links cascade
+    # To the trash with its history, activities, tags, files, values and alarms.
+    await trash.move_to_trash(TrashType.LEAD, [lead.id], viewer.user)
 
 
 def clean_activity(text: str) -> str:

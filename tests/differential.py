@@ -1,0 +1,313 @@
+"""The differential harness (issue 15): a read operation runs through an app with
+`compiled_reads` on and one with it off, on the same database and data, and the two
+answers (status, data and errors) must be identical after parsing.
+
+- `Differential` holds the two clients and compares; `Mismatch` says where they differ.
+- `DIFFERENTIAL` (env `CRM_DIFFERENTIAL=1`): the suite's `Api.post` (tests/factories.py)
+  also runs every query it sends through the other path (tests/conftest.py wires it).
+- `build_world()` loads the demo world with more rows around it and returns a token for
+  each of the seven viewers the corpus and the generated queries run as.
+- `load_corpus()` reads tests/corpus/*.graphql: one operation per file, and one line
+  `# variables: {...}` per variable set to run it with (none: run once without)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from crm_graphql.app import create_app
+from crm_graphql.models.companies import Company
+from crm_graphql.models.contracts import ContractStatus
+from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.users import User, UserMode
+from crm_graphql.services.demo import load_demo
+from crm_graphql.services.sqlcount import uncounted
+from crm_graphql.settings import Settings, settings
+from tests.factories import (
+    make_activity,
+    make_contact,
+    make_contract,
+    make_custom_field,
+    make_custom_value,
+    make_invoice,
+    make_lead,
+    make_lead_tag,
+    make_token,
+    make_user,
+)
+
+DIFFERENTIAL = os.environ.get("CRM_DIFFERENTIAL", "").strip() == "1"
+CORPUS = Path(__file__).parent / "corpus"
+VIEWERS = (
+    "admin",
+    "user1",
+    "manager1",
+    "user2",
+    "standalone",
+    "invoice_reader",
+    "lead_seller",
+)
+
+
+# Read operations of the suite compared by the hook in this session (reported at the end).
+STATS = {"compared": 0}
+
+
+class Mismatch(AssertionError):
+    """The two paths answered differently."""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Answer:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"text": response.text}
+        return cls(response.status_code, body)
+
+
+def differences(expected: Any, actual: Any, path: str = "$") -> list[str]:
+    """Where two parsed JSON values differ (keys, order of lists, types, values), as
+    JSON paths; empty when they are identical. Key order inside objects counts too: a
+    client reading the text sees it."""
+    if type(expected) is not type(actual):
+        return [f"{path}: {expected!r} != {actual!r}"]
+    if isinstance(expected, dict):
+        found: list[str] = []
+        if list(expected) != list(actual):
+            found.append(f"{path}: keys {list(expected)} != {list(actual)}")
+        for key in expected:
+            if key in actual:
+                found += differences(expected[key], actual[key], f"{path}.{key}")
+        return found
+    if isinstance(expected, list):
+        if len(expected) != len(actual):
+            return [f"{path}: {len(expected)} items != {len(actual)} items"]
+        found = []
+        for n, (left, right) in enumerate(zip(expected, actual, strict=True)):
+            found += differences(left, right, f"{path}[{n}]")
+        return found
+    return [] if expected == actual else [f"{path}: {expected!r} != {actual!r}"]
+
+
+def compare(interpreted: Answer, compiled: Answer, what: str = "") -> None:
+    """Raise `Mismatch` unless both answers are identical."""
+    found = []
+    if interpreted.status != compiled.status:
+        found.append(f"status {interpreted.status} != {compiled.status}")
+    found += differences(interpreted.body, compiled.body)
+    if found:
+        shown = "\n  ".join(found[:20])
+        raise Mismatch(
+            f"the compiled path answered differently{' for ' + what if what else ''}:\n  "
+            f"{shown}\ninterpreted: {json.dumps(interpreted.body)[:2000]}\n"
+            f"compiled:    {json.dumps(compiled.body)[:2000]}"
+        )
+
+
+@dataclass
+class Differential:
+    """Two clients of apps on the same database, one per path."""
+
+    compiled: httpx.AsyncClient
+    interpreted: httpx.AsyncClient
+    # Which one the suite's own client talks to (its app follows CRM_COMPILED_READS).
+    primary_is_compiled: bool = True
+    compared: int = 0
+
+    async def answers(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[Answer, Answer]:
+        """Both paths' answers (interpreted first), with the same request id."""
+        sent = dict(headers or {})
+        if not any(k.lower() == "x-request-id" for k in sent):
+            sent["X-Request-ID"] = uuid.uuid4().hex
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        interpreted = await self.interpreted.post("/graphql", json=body, headers=sent)
+        compiled = await self.compiled.post("/graphql", json=body, headers=sent)
+        return Answer.of(interpreted), Answer.of(compiled)
+
+    async def check(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        what: str = "",
+    ) -> Answer:
+        """Run on both paths, raise `Mismatch` on a difference; the (common) answer."""
+        interpreted, compiled = await self.answers(query, variables, token)
+        compare(interpreted, compiled, what)
+        self.compared += 1
+        return compiled
+
+    async def shadow(self, response: httpx.Response) -> None:
+        """The suite's hook: `response` came from one path; send the same request to the
+        other and compare. Runs outside any statement count the test is taking."""
+        request = response.request
+        primary_is_compiled = self.primary_is_compiled
+        other = self.interpreted if primary_is_compiled else self.compiled
+        with uncounted():
+            again = await other.post("/graphql", content=request.content, headers=request.headers)
+        first, second = Answer.of(response), Answer.of(again)
+        what = request.content.decode(errors="replace")[:300]
+        if primary_is_compiled:
+            compare(second, first, what)
+        else:
+            compare(first, second, what)
+        STATS["compared"] += 1
+        self.compared += 1
+
+
+def path_settings(compiled: bool, base: Settings | None = None) -> Settings:
+    return replace(base or settings, compiled_reads=compiled)
+
+
+@asynccontextmanager
+async def client_of(config: Settings, host: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own (sharing the ORM already set up) behind an httpx client whose
+    base URL names the path (`compiled` or `interpreted`)."""
+    application = create_app(config)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("10.0.0.1", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as http:
+            yield http
+
+
+@asynccontextmanager
+async def differential() -> AsyncIterator[Differential]:
+    """Two apps, compiled reads on and off, on the test database."""
+    async with (
+        client_of(path_settings(True), "compiled") as compiled,
+        client_of(path_settings(False), "interpreted") as interpreted,
+    ):
+        yield Differential(compiled, interpreted)
+
+
+async def build_world() -> dict[str, str]:
+    """The demo world (sample data, no PDFs) and more around it: child companies of both
+    customers with contacts, activities, contracts (some private, some inactive) and
+    invoices linked to them, leads with tags, owners and companies, custom values.
+    Returns a token per viewer of `VIEWERS`."""
+    await load_demo(sample_data=True, render_pdfs=False)
+    a = await Company.get(name="Customer #A")
+    b = await Company.get(name="Customer #B")
+    user1 = await User.get(username="user1")
+    manager1 = await User.get(username="manager1")
+    size = await make_custom_field(CustomFieldEntity.COMPANY, name="Headcount", kind="NUMERIC")
+    hot, cold = await make_lead_tag("Hot lead"), await make_lead_tag("Cold lead")
+    standalone = await make_user(
+        "standalone", bits=("CR", "CW", "IR", "LR"), company=b, mode=UserMode.STANDALONE
+    )
+    await make_user("invoice_reader", bits=("CR", "IR"), company=a)
+    await make_user("lead_seller", bits=("LR", "LW"), company=a)
+    await Company.filter(id=b.id).update(manager_id=standalone.id)
+    for n in range(12):
+        parent = a if n % 2 == 0 else b
+        company = await Company.create(
+            name=f"Child {n:02} {'Alpha' if n % 3 else 'Beta'}",
+            parent=parent,
+            manager=user1 if n % 3 == 0 else manager1,
+            country=("Spain", "France", "Italy")[n % 3],
+            payment_conditions=n * 5,
+        )
+        company.path = f"{parent.path}{company.id}/"
+        await Company.filter(id=company.id).update(path=company.path)
+        if n % 4 != 3:
+            await make_custom_value(size, company.id, str(10 * (n + 1)))
+        for c in range(n % 3 + 1):
+            await make_contact(company, f"Person {n:02}-{c}", position=("CEO", "CTO", "")[c % 3])
+        if n % 2 == 0:
+            await make_activity(company, f"Call {n}")
+        invoices = []
+        for i in range(n % 4):
+            invoices.append(
+                await make_invoice(
+                    company,
+                    f"D-{n:02}-{i}",
+                    issued_on=date(2026, 1, 1) + timedelta(days=7 * n + i),
+                    lines=(("Work", 10_000 * (i + 1)), ("Travel", 2_550)),
+                    taxes=(("VAT", "21"),),
+                    base_cents=10_000 * (i + 1) + 2_550,
+                    total_cents=(10_000 * (i + 1) + 2_550) * 121 // 100,
+                    paid_on=date(2026, 2, 1) if i % 2 else None,
+                )
+            )
+        for k in range(n % 3):
+            await make_contract(
+                company,
+                f"Contract {n:02}-{k}",
+                date_begin=date(2025, 1 + k, 1 + n),
+                private=(n + k) % 3 == 0,
+                status=ContractStatus.INACTIVE if (n + k) % 4 == 1 else ContractStatus.ACTIVE,
+                owner=user1 if k % 2 == 0 else manager1,
+                invoices=tuple(invoices[: k + 1]),
+            )
+    seller = await User.get(username="lead_seller")
+    for n in range(15):
+        await make_lead(
+            f"Lead {n:02}",
+            tags=(hot,) if n % 3 == 0 else (cold, hot) if n % 3 == 1 else (),
+            owner=(user1, manager1, seller, None)[n % 4],
+            company=(a, b, None)[n % 3],
+            progress=(0, 20, 40, 100)[n % 4],
+            estimated_sale_cents=n * 12_345,
+            country=("Spain", "France")[n % 2],
+            close_date=date(2026, 5, 1 + n),
+        )
+    tokens = {}
+    for username in VIEWERS:
+        user = await User.get(username=username)
+        tokens[username] = await make_token(user, name="differential")
+    return tokens
+
+
+@dataclass
+class CorpusCase:
+    name: str
+    query: str
+    variables: list[dict[str, Any] | None]
+
+
+def load_corpus() -> list[CorpusCase]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.graphql")):
+        text = path.read_text()
+        variables: list[dict[str, Any] | None] = [
+            json.loads(line.split(":", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("# variables:")
+        ]
+        cases.append(CorpusCase(path.stem, text, variables or [None]))
+    return cases
+
+
+def end_cursor(body: Any) -> str | None:
+    """The `pageInfo.endCursor` of the first root connection that has a next page."""
+    for value in (body.get("data") or {}).values():
+        if isinstance(value, dict):
+            info = value.get("pageInfo") or {}
+            if info.get("hasNextPage") and info.get("endCursor"):
+                return str(info["endCursor"])
+    return None

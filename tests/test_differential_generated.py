@@ -1,0 +1,247 @@
+"""Generated read queries through both paths (issue 15): a fixed-seed generator walks
+the schema as introspection describes it and builds valid queries over the five root
+connections (random selections and nesting, aliases, inline and named fragments,
+@skip/@include, __typename, filters with and/or/not and relations, multi-key orderBy,
+page sizes, cursors taken from the page before), run as a random viewer each.
+`CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    build_client_schema,
+    get_introspection_query,
+    get_named_type,
+    is_leaf_type,
+)
+
+from tests.differential import VIEWERS, Differential, build_world, differential, end_cursor
+
+CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
+SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
+ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
+# Response depth at which only leaves are selected (the server's limit is 10).
+MAX_DEPTH = 7
+
+# Values that match rows of the world (tests/differential.build_world) as often as not.
+WORDS = ("Child", "Alpha", "Beta", "Customer", "#A", "Lead 0", "Person", "a", "Contract 0")
+BY_NAME: dict[str, tuple[Any, ...]] = {
+    "currency": ("EUR", "USD"),
+    "country": ("Spain", "France", "Italy"),
+    "username": ("user1", "manager1", "admin", "lead_seller"),
+    "name": ("Customer #A", "Customer #B", "Child 01 Alpha", "Hot lead", "Child"),
+    "position": ("CEO", "CTO"),
+    "fullName": ("Lead 03", "Person 02-1", "Lead"),
+}
+
+
+@dataclass
+class Query:
+    text: str
+    variables: dict[str, Any]
+    root: str
+    paged: bool
+
+
+@dataclass
+class Generator:
+    schema: GraphQLSchema
+    rng: random.Random
+    fragments: list[str] = field(default_factory=list)
+    aliases: int = 0
+
+    # Values of input types
+
+    def scalar(self, kind: GraphQLScalarType, name: str) -> Any:
+        rng = self.rng
+        if name in BY_NAME and kind.name == "String":
+            return rng.choice(BY_NAME[name])
+        return {
+            "String": lambda: rng.choice(WORDS),
+            "ID": lambda: str(rng.randint(1, 40)),
+            "Int": lambda: rng.randint(0, 60),
+            "Boolean": lambda: rng.random() < 0.5,
+            "Date": lambda: f"2026-0{rng.randint(1, 6)}-{rng.randint(1, 28):02}",
+            "DateTime": lambda: f"2026-0{rng.randint(1, 6)}-{rng.randint(1, 28):02}T10:00:00Z",
+            "Decimal": lambda: rng.choice(("0", "100.00", "250.5", "1000")),
+        }.get(kind.name, lambda: rng.choice(WORDS))()
+
+    def value(self, kind: GraphQLInputType, name: str, depth: int) -> Any:
+        if isinstance(kind, GraphQLNonNull):
+            return self.value(kind.of_type, name, depth)
+        if isinstance(kind, GraphQLList):
+            return [self.value(kind.of_type, name, depth) for _ in range(self.rng.randint(1, 2))]
+        if isinstance(kind, GraphQLEnumType):
+            return self.rng.choice(list(kind.values))
+        if isinstance(kind, GraphQLScalarType):
+            return self.scalar(kind, name)
+        assert isinstance(kind, GraphQLInputObjectType)
+        return self.input_object(kind, depth + 1)
+
+    def input_object(self, kind: GraphQLInputObjectType, depth: int) -> dict[str, Any]:
+        required = [n for n, f in kind.fields.items() if isinstance(f.type, GraphQLNonNull)]
+        optional = [n for n in kind.fields if n not in required]
+        if depth > 3:  # no deeper and/or/not
+            optional = [n for n in optional if n not in ("and", "or", "not")]
+        chosen = required + self.rng.sample(optional, min(len(optional), self.rng.randint(1, 2)))
+        return {n: self.value(kind.fields[n].type, n, depth) for n in chosen}
+
+    # Selections
+
+    def arguments(self, definition: GraphQLField, top: bool) -> tuple[str, dict[str, Any]]:
+        """Literal arguments of a nested field; root ones go in variables."""
+        parts, variables = [], {}
+        for name, arg in definition.args.items():
+            if name == "first" and self.rng.random() < 0.8:
+                parts.append(f"first: {self.rng.randint(1, 5 if top else 3)}")
+            elif top and name in ("filter", "orderBy") and self.rng.random() < 0.6:
+                variables[name] = self.value(arg.type, name, 0)
+        return ", ".join(parts), variables
+
+    def selection(self, kind: GraphQLObjectType, depth: int) -> str:
+        names = [
+            n
+            for n, f in kind.fields.items()
+            if not any(isinstance(a.type, GraphQLNonNull) for a in f.args.values())
+        ]
+        leaves = [n for n in names if is_leaf_type(get_named_type(kind.fields[n].type))]
+        objects = [n for n in names if n not in leaves]
+        chosen = self.rng.sample(leaves, min(len(leaves), self.rng.randint(1, 5)))
+        if depth < MAX_DEPTH - 2 and objects:
+            chosen += self.rng.sample(objects, min(len(objects), self.rng.randint(0, 2)))
+        if not chosen:
+            chosen = leaves[:1]
+        self.rng.shuffle(chosen)
+        fields = [self.field(kind, n, depth) for n in chosen]
+        if self.rng.random() < 0.15:
+            fields.insert(self.rng.randint(0, len(fields)), "__typename")
+        # A part of the fields behind a fragment (disjoint, so nothing conflicts)
+        if len(fields) > 1 and self.rng.random() < 0.25:
+            cut = self.rng.randint(1, len(fields) - 1)
+            inner = " ".join(fields[cut:])
+            if self.rng.random() < 0.5:
+                fields = [*fields[:cut], f"... on {kind.name} {{ {inner} }}"]
+            else:
+                name = f"F{len(self.fragments)}"
+                self.fragments.append(f"fragment {name} on {kind.name} {{ {inner} }}")
+                fields = [*fields[:cut], f"...{name}"]
+        return " ".join(fields)
+
+    def field(self, kind: GraphQLObjectType, name: str, depth: int) -> str:
+        definition = kind.fields[name]
+        target = get_named_type(definition.type)
+        alias = ""
+        if self.aliases < 20 and self.rng.random() < 0.15:
+            self.aliases += 1
+            alias = f"a{self.aliases}: "
+        directive = ""
+        if self.rng.random() < 0.05:
+            directive = self.rng.choice((" @skip(if: true)", " @include(if: true)"))
+            directive = self.rng.choice((directive, " @skip(if: false)", " @include(if: false)"))
+        if is_leaf_type(target):
+            return f"{alias}{name}{directive}"
+        assert isinstance(target, GraphQLObjectType)
+        args, _ = self.arguments(definition, top=False)
+        args = f"({args})" if args else ""
+        if target.name.endswith("Connection"):
+            inner = self.connection(target, depth + 1, paged=False)
+        else:
+            inner = self.selection(target, depth + 1)
+        return f"{alias}{name}{args}{directive} {{ {inner} }}"
+
+    def connection(self, kind: GraphQLObjectType, depth: int, paged: bool) -> str:
+        node = get_named_type(kind.fields["edges"].type)
+        assert isinstance(node, GraphQLObjectType)
+        node_type = get_named_type(node.fields["node"].type)
+        assert isinstance(node_type, GraphQLObjectType)
+        parts = []
+        if self.rng.random() < 0.6:
+            parts.append("totalCount")
+        if paged:
+            parts.append("pageInfo { hasNextPage hasPreviousPage endCursor }")
+        elif self.rng.random() < 0.2:
+            parts.append("pageInfo { hasNextPage startCursor }")
+        cursor = "cursor " if self.rng.random() < 0.3 else ""
+        parts.append(f"edges {{ {cursor}node {{ {self.selection(node_type, depth + 2)} }} }}")
+        self.rng.shuffle(parts)
+        return " ".join(parts)
+
+    def query(self) -> Query:
+        self.fragments, self.aliases = [], 0
+        root = self.rng.choice(ROOTS)
+        query_type = self.schema.query_type
+        assert query_type is not None
+        definition = query_type.fields[root]
+        args, variables = self.arguments(definition, top=True)
+        declared = ["$after: String"]
+        passed = [args] if args else []
+        passed.append("after: $after")
+        for name in variables:
+            declared.append(f"${name}: {definition.args[name].type}")
+            passed.append(f"{name}: ${name}")
+        connection = get_named_type(definition.type)
+        assert isinstance(connection, GraphQLObjectType)
+        paged = self.rng.random() < 0.5
+        body = self.connection(connection, 1, paged)
+        alias = "list: " if self.rng.random() < 0.2 else ""
+        text = (
+            f"query Generated({', '.join(declared)}) {{ {alias}{root}({', '.join(passed)}) "
+            f"{{ {body} }} }}"
+        )
+        text = "\n".join([text, *self.fragments])
+        return Query(text, {**variables, "after": None}, root, paged)
+
+
+@pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    async with differential() as both:
+        yield both
+
+
+async def test_generated_queries_answer_the_same_on_both_paths(paths: Differential) -> None:
+    tokens = await build_world()
+    response = await paths.interpreted.post(
+        "/graphql",
+        json={"query": get_introspection_query()},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    schema = build_client_schema(response.json()["data"])
+    generator = Generator(schema, random.Random(SEED))
+    rng = random.Random(SEED + 1)
+    started = time.monotonic()
+    with_data = followed = 0
+    for n in range(CASES):
+        query = generator.query()
+        viewer = rng.choice(VIEWERS)
+        what = f"case {n} as {viewer}: {query.text} {json.dumps(query.variables)}"
+        answer = await paths.check(query.text, query.variables, tokens[viewer], what)
+        assert "GRAPHQL_VALIDATION_FAILED" not in json.dumps(answer.body), what
+        if answer.body.get("data") and "errors" not in answer.body:
+            with_data += 1
+        after = end_cursor(answer.body) if query.paged else None
+        if after is not None:
+            following = {**query.variables, "after": after}
+            await paths.check(query.text, following, tokens[viewer], f"{what} next page")
+            followed += 1
+    took = time.monotonic() - started
+    # Queries that only failed would prove little; some pages must have had a next one.
+    assert with_data > CASES // 2, (with_data, CASES)
+    assert followed > CASES // 20, followed
+    print(f"{CASES} generated queries, {with_data} with data, {followed} next pages, {took:.1f} s")
