@@ -21,7 +21,7 @@ from crm_graphql.models.users import Assignment, User
 from crm_graphql.services.auth import hash_token, token_cache
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.settings import settings
-from tests.factories import Api
+from tests.factories import Api, make_company, make_user
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
 
 VIEWER = "{ viewer { username permissions } }"
@@ -227,3 +227,49 @@ async def test_a_second_server_process_sees_a_logout_within_the_ttl(tmp_path: Pa
         finally:
             await a.close()
             await b.close()
+
+
+MEMBER_COMPANY = "{ viewer { company { name } } }"
+MERGE = """mutation($input: MergeInput!) { companyMerge(input: $input) {
+  company { id } errors { field code } } }"""
+RESTORE = """mutation($ids: [ID!]!) { restore(ids: $ids) { errors { field code } } }"""
+TRASH = "{ trash(types: [COMPANY]) { edges { node { id objectId } } } }"
+
+
+async def _member_company(api: Api) -> str | None:
+    company = (await api.data(MEMBER_COMPANY, as_user="member"))["viewer"]["company"]
+    return None if company is None else str(company["name"])
+
+
+async def test_a_company_merge_or_restore_moves_its_users_at_once(cached: Api) -> None:
+    # A cached user row carries the user's company: a merge that moves the users of the
+    # merged-away company, and a restore that gives them their company back, must not
+    # leave them with the old one.
+    away = await make_company("Merged Away", rooted=True)
+    survivor = await make_company("Survivor", rooted=True)
+    await make_user("member", password="member-secret", superadmin=True, company=away)
+    cached.tokens["member"] = await cached.login("member", "member-secret")
+    assert await _member_company(cached) == "Merged Away"
+    merged = await cached.data(
+        MERGE,
+        {"input": {"survivorId": str(survivor.id), "otherIds": [str(away.id)]}},
+        as_user="admin",
+    )
+    assert merged["companyMerge"]["errors"] == []
+    assert await _member_company(cached) == "Survivor"
+    # Deleted, the survivor's users lose their company; restored, they have it again.
+    deleted = await cached.data(
+        "mutation($id: ID!) { companyDelete(id: $id) { errors { code } } }",
+        {"id": str(survivor.id)},
+        as_user="admin",
+    )
+    assert deleted["companyDelete"]["errors"] == []
+    assert await _member_company(cached) is None
+    entry = next(
+        e["node"]["id"]
+        for e in (await cached.data(TRASH, as_user="admin"))["trash"]["edges"]
+        if e["node"]["objectId"] == str(survivor.id)
+    )
+    restored = await cached.data(RESTORE, {"ids": [entry]}, as_user="admin")
+    assert restored["restore"]["errors"] == []
+    assert await _member_company(cached) == "Survivor"

@@ -37,7 +37,7 @@ from crm_graphql.models.mail import InboundMail, MailTemplate, OutgoingMail
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import User
 from crm_graphql.services import audit, calendar, companies, customfields, events, trash
-from crm_graphql.services.auth import Viewer
+from crm_graphql.services.auth import Viewer, forget_tokens
 from crm_graphql.services.duplicates import DuplicateEntity
 from crm_graphql.services.leads.history import add_history
 from crm_graphql.services.mutations import save_versioned
@@ -376,6 +376,7 @@ async def _company_events(viewer: Viewer, survivor_id: int, other_ids: list[int]
 
 async def _move_company(survivor: Company, other_ids: list[int]) -> dict[str, int]:
     moved: dict[str, int] = {}
+    forget_tokens()  # the others' users now belong to the survivor
     for model, column in RELATIONS[DuplicateEntity.COMPANY][:7]:
         moved[model._meta.db_table] = await model.filter(**{f"{column}__in": other_ids}).update(
             **{column: survivor.id}
@@ -523,7 +524,7 @@ async def merge(
     plan = await _plan(entity, survivor, others, choices)
     if entity == DuplicateEntity.COMPANY:
         for i, other in enumerate(others):
-            if survivor.path.startswith(other.path):
+            if other.path and survivor.path.startswith(other.path):
                 raise FieldError(
                     f"otherIds[{i}]",
                     ErrorCode.INVALID,
