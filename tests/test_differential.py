@@ -129,6 +129,21 @@ def test_the_comparator_catches_a_difference(changed: Answer) -> None:
         compare(original, changed)
 
 
+def _with_errors(*paths: list[Any]) -> Answer:
+    errors = [
+        {"message": "No.", "path": path, "extensions": {"code": "FORBIDDEN"}} for path in paths
+    ]
+    return Answer(200, {"data": {"companies": None}, "errors": errors})
+
+
+def test_the_same_errors_in_another_order_are_the_same_answer() -> None:
+    # The executor lists errors as concurrent resolvers finish: no fixed order.
+    first, second = ["companies", "edges", 2, "node"], ["companies", "edges", 12, "node"]
+    compare(_with_errors(first, second), _with_errors(second, first))
+    with pytest.raises(Mismatch):
+        compare(_with_errors(first, second), _with_errors(first, first))
+
+
 class _Altered:
     """An app whose GraphQL answers come back with one total off by one: a stand-in for
     a compiled path with a bug."""
