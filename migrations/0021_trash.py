@@ -23,6 +23,7 @@ class Migration(migrations.Migration):
                 ('company_id', fields.IntField(null=True)),
                 ('owner_id', fields.IntField(null=True)),
                 ('private', fields.BooleanField(default=False)),
+                ('path', fields.CharField(default='', max_length=1000)),
                 ('deleted_by', fields.ForeignKeyField('crm.User', source_field='deleted_by_id', null=True, db_constraint=True, to_field='id', related_name='trash_entries', on_delete=OnDelete.SET_NULL)),
                 ('deleted_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('snapshot', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),

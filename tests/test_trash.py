@@ -361,12 +361,27 @@ async def test_only_who_could_delete_it_sees_restores_or_purges_it(demo: Api) ->
     body = await demo.gql(TRASH, {"types": None}, as_user="user2")
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert await TrashEntry.filter(id=int(entry["id"])).exists()
-    # A company deleted by a CM user is theirs to restore, not another CM user's.
-    c = await Company.create(name="Mine Ltd", parent=await Company.get(name="My company"))
-    await Company.filter(id=c.id).update(path=f"/{c.parent_id}/{c.id}/")
+    # A deleted company is listed to whoever could delete it (CM and edit access over
+    # the company as it was), not only to who deleted it: manager1 could delete a
+    # company under its own; a CM user of no company, or user1 (no CM), could not.
+    parent = await Company.get(name="My company")
+    c = await Company.create(name="Mine Ltd", parent=parent)
+    await Company.filter(id=c.id).update(path=f"{parent.path}{c.id}/")
+    can = await demo.data(
+        "query($id: ID!) { company(id: $id) { viewerCan { delete } } }",
+        {"id": str(c.id)},
+        as_user="manager1",
+    )
+    assert can["company"]["viewerCan"]["delete"] is True
     await _delete(demo, "company", str(c.id))
-    assert (await _trash(demo, "manager1", ["COMPANY"]))["totalCount"] == 0
+    assert (await _trash(demo, "manager1", ["COMPANY"]))["totalCount"] == 1
+    for user in ("outsider", "user1"):
+        assert (await _trash(demo, user, ["COMPANY"]))["totalCount"] == 0, user
     assert (await _trash(demo, "admin", ["COMPANY"]))["totalCount"] == 1
+    company_entry = (await _trash(demo, "manager1", ["COMPANY"]))["edges"][0]["node"]
+    assert (await _ok(demo, RESTORE, {"ids": [company_entry["id"]]}))["restored"] == [
+        {"type": "COMPANY", "objectId": str(c.id)}
+    ]
 
 
 async def test_bad_input_is_refused_and_nothing_moves(demo: Api) -> None:

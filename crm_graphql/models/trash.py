@@ -34,6 +34,8 @@ class TrashEntry(Model):
     company_id = fields.IntField(null=True)
     owner_id = fields.IntField(null=True)
     private = fields.BooleanField(default=False)
+    # A company's materialized path: the company rule's "under the viewer's company".
+    path = fields.CharField(max_length=1000, default="")
     deleted_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "crm.User", related_name="trash_entries", null=True, on_delete=fields.SET_NULL
     )

@@ -6,6 +6,7 @@ anything that belongs to a company, filters through `visible_companies_q` (or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -18,7 +19,21 @@ from crm_graphql.services.orm import lookup_q
 NOTHING = Q(id__in=[])
 
 
-def visible_companies_q(viewer: Viewer) -> Q:
+@dataclass(frozen=True)
+class CompanyColumns:
+    """Where a table keeps what the company rule reads: the companies table itself, or
+    a trash entry that keeps a deleted company's columns under other names."""
+
+    id: str = "id"
+    manager: str = "manager_id"
+    parent: str = "parent_id"
+    path: str = "path"
+
+
+COMPANY_COLUMNS = CompanyColumns()
+
+
+def visible_companies_q(viewer: Viewer, columns: CompanyColumns = COMPANY_COLUMNS) -> Q:
     """Companies the viewer can see.
 
     Superadmins: all. Without CR: none. Otherwise a company is visible to its manager,
@@ -29,18 +44,26 @@ def visible_companies_q(viewer: Viewer) -> Q:
         return Q()
     if not viewer.has("CR"):
         return NOTHING
+    c = columns
     user = viewer.user
-    managed = Q(manager_id=user.id)
+    managed = lookup_q({c.manager: user.id})
     own = user.company if user.company_id is not None else None
-    has_parent = Q(parent_id__isnull=False)
+    has_parent = lookup_q({f"{c.parent}__isnull": False})
     # Standalone first: one with no company sees none, not even companies it manages.
     if user.mode == UserMode.STANDALONE:
-        return NOTHING if own is None else Q(id=own.id) & (has_parent | managed)
+        return NOTHING if own is None else lookup_q({c.id: own.id}) & (has_parent | managed)
     if own is None:
         return managed
     colleagues = Subquery(User.filter(company_id=own.id).values("id"))
-    descendant = Q(path__startswith=own.path) & ~Q(id=own.id) if own.path else NOTHING
-    return managed | (has_parent & (Q(id=own.id) | Q(manager_id__in=colleagues) | descendant))
+    descendant = (
+        lookup_q({f"{c.path}__startswith": own.path}) & ~lookup_q({c.id: own.id})
+        if own.path
+        else NOTHING
+    )
+    return managed | (
+        has_parent
+        & (lookup_q({c.id: own.id}) | lookup_q({f"{c.manager}__in": colleagues}) | descendant)
+    )
 
 
 def visible_company_ids(viewer: Viewer) -> Subquery:
@@ -66,19 +89,20 @@ def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> 
     return lookup_q({f"{column}__in": visible_company_ids(viewer)})
 
 
-def editable_companies_q(viewer: Viewer) -> Q:
+def editable_companies_q(viewer: Viewer, columns: CompanyColumns = COMPANY_COLUMNS) -> Q:
     """Companies the viewer can edit, in SQL: `can_edit_company` over the visible ones."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CW"):
         return NOTHING
     user = viewer.user
-    visible = visible_companies_q(viewer)
+    visible = visible_companies_q(viewer, columns)
+    managed = lookup_q({columns.manager: user.id})
     if user.mode == UserMode.STANDALONE:
-        return visible & Q(id=user.company_id, manager_id=user.id)
+        return visible & lookup_q({columns.id: user.company_id}) & managed
     if viewer.has("CM"):
         return visible
-    return visible & Q(manager_id=user.id)
+    return visible & managed
 
 
 def can_edit_company(viewer: Viewer, company: Company) -> bool:

@@ -8,9 +8,9 @@ An entry keeps the record's access columns under the record's own names (`compan
   `contactDelete`;
 - a contract: the same, and it passes the contract visibility rule (private contracts);
 - a lead: LM (or superadmin) and the lead visibility rule (`visible_leads_q`);
-- a company: CM and CW, and the viewer deleted it or was its manager. The company
-  visibility rule reads the company's own row (its id, parent path, members), which is
-  gone: the stricter reading, since a deleted company cannot be seen any more.
+- a company: CM and CW over the company as it was (`editable_companies_q` on the
+  entry's copy of its id, manager, parent and path), as for `companyDelete`, or the
+  viewer deleted it.
 
 Superadmins see every entry."""
 
@@ -24,10 +24,13 @@ from tortoise.expressions import Q, Subquery
 from crm_graphql.models.companies import Company
 from crm_graphql.models.trash import TrashType
 from crm_graphql.models.users import UserMode
-from crm_graphql.permissions.companies import NOTHING, editable_companies_q
+from crm_graphql.permissions.companies import NOTHING, CompanyColumns, editable_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.services.auth import Viewer
+
+# A deleted company's entry: its id, manager and parent under the entry's names.
+TRASHED_COMPANY = CompanyColumns(id="object_id", manager="owner_id", parent="company_id")
 
 # The bits that may delete something that goes to the trash.
 TRASH_BITS = ("CW", "CM", "LM")
@@ -46,8 +49,9 @@ def visible_trash_q(viewer: Viewer) -> Q:
             Q(object_type=TrashType.CONTRACT, company_id__in=editable) & visible_contracts_q(viewer)
         )
         if viewer.has("CM") and user.mode != UserMode.STANDALONE:
+            could_delete = editable_companies_q(viewer, TRASHED_COMPANY)
             parts.append(
-                Q(object_type=TrashType.COMPANY) & (Q(deleted_by_id=user.id) | Q(owner_id=user.id))
+                Q(object_type=TrashType.COMPANY) & (Q(deleted_by_id=user.id) | could_delete)
             )
     if viewer.has("LM"):
         parts.append(Q(object_type=TrashType.LEAD) & visible_leads_q(viewer))

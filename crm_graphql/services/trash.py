@@ -219,6 +219,7 @@ async def move_to_trash(
                 company_id=getattr(obj, "parent_id" if model is Company else "company_id"),
                 owner_id=getattr(obj, "manager_id" if model is Company else "owner_id", None),
                 private=bool(getattr(obj, "private", False)),
+                path=obj.path if isinstance(obj, Company) else "",
                 deleted_by_id=actor.id if actor else None,
                 snapshot={"tables": tables, "relinks": relinks},
                 stored_names=[f.stored_name for f in files],
