@@ -66,6 +66,7 @@ from crm_graphql.services.listing import (
     sort_keys,
 )
 from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.postgres_engine import generic_plans
 from crm_graphql.settings import Limits
 
 __all__ = ["run_compiled"]
@@ -335,19 +336,25 @@ async def _root(
     if plan.node is not None:
         node, extras = builder.object(plan.node, "t", "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table).
-    columns = ", ".join(f"t.{quote(c)}" for c in model._meta.fields_db_projection.values())
+    # where SQLite flattens the derived table), and only when its cursors are asked for.
+    columns = "".join(
+        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
+    )
     text = (
-        f"SELECT {columns}, {node} AS crm_node "  # noqa: S608
+        f"SELECT {columns}{node} AS crm_node "  # noqa: S608
         f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
     )
     statement, ordered = builder.params.finish(text, postgres)
-    rows = await connection.execute_query_dict(statement, ordered)
+    with generic_plans():
+        rows = await connection.execute_query_dict(statement, ordered)
     has_next = len(rows) > size
     rows = rows[:size]
-    nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
-    rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-    cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
+    # The database's JSON text goes into the response as it is (never parsed here).
+    nodes = [orjson.Fragment(row["crm_node"]) if plan.node else None for row in rows]
+    cursors = []
+    if plan.cursors:
+        rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
+        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)
 
