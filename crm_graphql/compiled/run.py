@@ -65,7 +65,7 @@ from crm_graphql.services.listing import (
     order_pairs,
     sort_keys,
 )
-from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.orm import compiled, from_row, lookup_q
 from crm_graphql.services.postgres_engine import generic_plans
 from crm_graphql.settings import Limits
 
@@ -142,7 +142,8 @@ class _Builder:
             return "1 = 1"
         pk = model._meta.pk_attr
         this = RawSQL(f"{alias}.{quote(model._meta.db_pk_column)}")
-        sql, params, _ = compiled(model.filter(Q(q, Q(**{pk: this}))).values(pk), ordered=False)
+        same_row = lookup_q({pk: this})
+        sql, params, _ = compiled(model.filter(Q(q, same_row)).values(pk), ordered=False)
         return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)})"
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
