@@ -6,6 +6,7 @@ crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
 from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from crm_graphql.compiled.catalog import (
     BOOL,
@@ -37,7 +39,6 @@ from crm_graphql.compiled.plan import (
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
-    Plan,
     PlanCache,
     RootPlan,
     RowsPlan,
@@ -339,14 +340,30 @@ def _arguments(strawberry_schema: Any, root: RootPlan, variables: VariableValues
     )
 
 
-async def _root(
+@dataclass(frozen=True)
+class _Prepared:
+    """A root field's statement, ready to run, and what its answer needs besides."""
+
+    plan: ConnectionPlan
+    model: type[Model]
+    keys: list[SortKey]
+    size: int
+    after: bool
+    statement: str
+    params: list[Any]
+    connection: Any
+    count: QuerySet[Any] | None
+
+
+def _prepare(
     root: RootPlan,
     strawberry_schema: Any,
     viewer: Viewer,
     limits: Limits,
     variables: VariableValues,
-) -> dict[str, Any]:
-    """A root connection's JSON value, as the resolver and the executor would give it."""
+) -> _Prepared:
+    """A root connection's statement: the resolver's rows, each row's JSON built by
+    the database."""
     args = _arguments(strawberry_schema, root, variables)
     spec = TYPES[root.spec.type_name]
     model = spec.model
@@ -381,8 +398,24 @@ async def _root(
     rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
     text = f"SELECT {columns}{node} AS crm_node FROM {rows} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
+    return _Prepared(
+        plan,
+        model,
+        list(keys),
+        size,
+        bool(after),
+        statement,
+        ordered,
+        connection,
+        queryset if plan.counts else None,
+    )
+
+
+async def _root(prepared: _Prepared) -> dict[str, Any]:
+    """A root connection's JSON value, as the resolver and the executor would give it."""
     with generic_plans():
-        rows = await connection.execute_query_dict(statement, ordered)
+        rows = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
+    size, plan = prepared.size, prepared.plan
     has_next = len(rows) > size
     rows = rows[:size]
     # The database's JSON text goes into the response as it is (never parsed here).
@@ -390,9 +423,9 @@ async def _root(
     cursors = []
     if plan.cursors:
         rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
-    total = await queryset.count() if plan.counts else 0
-    return _connection(plan, nodes, cursors, has_next, bool(after), total)
+        cursors = [encode_cursor(from_row(prepared.model, row), prepared.keys) for row in rows]
+    total = await prepared.count.count() if prepared.count is not None else 0
+    return _connection(plan, nodes, cursors, has_next, prepared.after, total)
 
 
 def _connection(
@@ -478,20 +511,25 @@ async def run_compiled(
         cache.put(key, plan)
     if plan is None:
         return None
-    return await _execute(plan, strawberry_schema, viewer, limits, built.variable_values)
-
-
-async def _execute(
-    plan: Plan,
-    strawberry_schema: Any,
-    viewer: Viewer,
-    limits: Limits,
-    variables: VariableValues,
-) -> dict[str, Any] | None:
-    data: dict[str, Any] = {}
     try:
-        for root in plan.roots:
-            data[root.key] = await _root(root, strawberry_schema, viewer, limits, variables)
+        # A viewer from the token cache has the same rules as the one before it (the
+        # same lookup): its statements for the same variables are reused as they are.
+        memo = (
+            (key, limits, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
+            if viewer.lookup is not None
+            else None
+        )
+        prepared = cache.statements.get(viewer.lookup, memo) if memo is not None else None
+        if prepared is None:
+            prepared = [
+                _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
+                for root in plan.roots
+            ]
+            if memo is not None:
+                cache.statements.put(viewer.lookup, memo, prepared)
+        data: dict[str, Any] = {}
+        for root, ready in zip(plan.roots, prepared, strict=True):
+            data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None
