@@ -923,7 +923,7 @@ def markdown(results: list[dict[str, Any]], postgres: bool, clients: int) -> str
             f"{g['p99']:.1f}" if g else "",
             f"{raw['p50']:.1f}",
             f"{raw['p99']:.1f}",
-            f"{g['p50'] / raw['p50']:.0f}\N{MULTIPLICATION SIGN}" if g else "",
+            f"{g['p50'] / raw['p50']:.2f}\N{MULTIPLICATION SIGN}" if g else "",
             f"{gc16['p50']:.0f} / {gc16['p99']:.0f} / {gc16['rps']:.1f}" if gc16 else "",
             f"{rc16['p50']:.0f} / {rc16['p99']:.0f} / {rc16['rps']:.0f}" if rc16 else "",
             f"{r['statements']['graphql']} vs {r['statements']['raw']}"

@@ -264,21 +264,22 @@ class _Builder:
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
         source, where, order, items = self.source(relation, spec, alias, b)
         node, extras = "NULL", ""
+        # One row more than the page only when hasNextPage asks.
+        more = any(
+            isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
+            for _, what in connection.entries
+        )
+        limit = size + 1 if more else size
         if self.d.postgres:
-            # One row more than the page only when hasNextPage asks; the page's order
-            # from the row's own columns (no window); nested levels inline, so the
-            # aggregate's FILTER spares them for the extra row.
-            more = any(
-                isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
-                for _, what in connection.entries
-            )
+            # The page's order from the row's own columns (no window); nested levels
+            # inline, so the aggregate's FILTER spares them for the extra row.
             keys = "".join(f", {expr} AS crm_o{i}" for i, (expr, _) in enumerate(items))
             number = f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if more else ""
             if connection.node is not None:
                 node, _ = self.object(connection.node, s, s, depth + 1)
             rows = (
                 f"SELECT {b}.*{keys}{number} FROM {source} WHERE {where} "  # noqa: S608
-                f"ORDER BY {order} LIMIT {size + 1 if more else size}"
+                f"ORDER BY {order} LIMIT {limit}"
             )
             page_order = ", ".join(
                 f"{s}.crm_o{i} {'DESC' if descending else 'ASC'}"
@@ -290,7 +291,7 @@ class _Builder:
                 node, extras = self.object(connection.node, s, b, depth + 1)
             rows = (
                 f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
-                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {limit}"
             )
             page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
         pairs: list[tuple[str, str]] = []
