@@ -301,8 +301,12 @@ async def test_pages_follow_cursors_identically(world: tuple[Api, Api]) -> None:
             None,
         ),
         # an uncovered field: the whole operation on the executor, same answer
-        ("{ companies { edges { node { name createdAt role { name } } } } }", None),
-        ("{ companies { edges { node { name viewerCan { edit delete } } } } }", None),
+        ("{ companies { edges { node { name createdAt files { totalCount } } } } }", None),
+        (
+            "{ companies { edges { node { name viewerCan { edit delete } "
+            "activities(first: 1) { totalCount } } } } }",
+            None,
+        ),
     ],
 )
 @pytest.mark.parametrize("viewer", ["admin", "user1", "solo"])
@@ -314,7 +318,7 @@ async def test_errors_and_uncovered_fields_fall_back(
 
 
 async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -> None:
-    query = "{ companies(first: 50) { edges { node { name role { name } } } } }"
+    query = "{ companies(first: 50) { edges { node { name activities { edges { node { id } } } } } } }"
     _, compiled_statements = await both(
         world,
         "{ companies(first: 50) { edges { node { name parent { name } } } } }",
@@ -324,7 +328,7 @@ async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -
     assert len(compiled_statements) == 1 and compiled(compiled_statements)
     assert len(statements) == 2 and not compiled(
         statements
-    )  # the page, then the roles (the executor's loaders)
+    )  # the page, then the activities (the executor's loaders)
 
 
 async def test_mutations_and_unauthenticated_reads_are_not_compiled(

@@ -21,9 +21,12 @@ from crm_graphql.compiled.catalog import (
     DATE,
     DATETIME,
     ID,
+    JSON,
     MONEY,
     TYPES,
     Column,
+    Count,
+    Expr,
     Linked,
     Nested,
     TypeSpec,
@@ -32,6 +35,7 @@ from crm_graphql.compiled.catalog import (
 )
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
+    CustomFieldsPlan,
     EdgesPlan,
     FlagsPlan,
     NestedPlan,
@@ -41,6 +45,7 @@ from crm_graphql.compiled.plan import (
     PlanCache,
     RootPlan,
     RowsPlan,
+    SamePlan,
     SinglePlan,
     Typename,
     build_plan,
@@ -51,8 +56,10 @@ from crm_graphql.compiled.plan import (
 )
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
+from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
 from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
+from crm_graphql.schema.customfields import WITHOUT_SECTION
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import (
     ListError,
@@ -73,6 +80,10 @@ __all__ = ["run_compiled"]
 
 def _db(spec: TypeSpec, column: str) -> str:
     return quote(spec.model._meta.fields_db_projection[column])
+
+
+# Definitions in services.customfields.fields_for's order.
+CUSTOM_FIELD_ORDER = [SortKey("position"), SortKey("id")]
 
 
 def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any) -> str:
@@ -145,16 +156,21 @@ class _Builder:
         )
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
-        expr = f"{alias}.{_db(spec, column.column)}"
-        if column.kind == ID:
+        return self.formatted(f"{alias}.{_db(spec, column.column)}", column.kind)
+
+    def formatted(self, expr: str, kind: str) -> str:
+        """A column or expression as the JSON value of the API's scalar format."""
+        if kind == JSON:
+            return self.d.nested(expr)
+        if kind == ID:
             return self.d.text(expr)
-        if column.kind == BOOL:
+        if kind == BOOL:
             return self.d.boolean(expr)
-        if column.kind == DATE:
+        if kind == DATE:
             return self.d.date(expr)
-        if column.kind == MONEY:
+        if kind == MONEY:
             return self.d.money(expr)
-        if column.kind == DATETIME:
+        if kind == DATETIME:
             return self.d.datetime(expr)
         return expr
 
@@ -172,8 +188,23 @@ class _Builder:
             if isinstance(what, Column):
                 pairs.append((key, self.column(plan.spec, what, outer)))
                 continue
+            if isinstance(what, Expr):
+                pairs.append((key, self.formatted(what.sql.format(t=outer), what.kind)))
+                continue
             if isinstance(what, FlagsPlan):
                 pairs.append((key, self.flags(plan.spec, what, outer)))
+                continue
+            if isinstance(what, SamePlan):
+                body, more = self.object(what.target, outer, inner, depth)
+                pairs.append((key, body))
+                extras.append(more)
+                continue
+            if isinstance(what, Count):
+                # A number: no JSON wrapping, but computed beside the row all the same.
+                self.columns += 1
+                name = f"crm_j{self.columns}"
+                extras.append(f", {self.count(plan.spec, what, inner, depth)} AS {name}")
+                pairs.append((key, f"{outer}.{name}"))
                 continue
             if isinstance(what, SinglePlan):
                 value = self.single(plan.spec, what, inner, depth)
@@ -181,6 +212,8 @@ class _Builder:
                 value = self.nested(what, inner, depth)
             elif isinstance(what, RowsPlan):
                 value = self.rows(what, inner, depth)
+            elif isinstance(what, CustomFieldsPlan):
+                value = self.custom_fields(plan.spec, what, inner, depth)
             else:
                 raise Unsupported(f"{what!r}")
             self.columns += 1
@@ -208,6 +241,47 @@ class _Builder:
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
             f"FROM {quote(spec.model._meta.db_table)} {b} "
             f"WHERE {b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')} "
+            f"ORDER BY {order}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def count(self, spec: TypeSpec, count: Count, alias: str, depth: int) -> str:
+        """The number of visible rows under the row `alias` (a count loader's SQL)."""
+        b = f"m{depth + 1}"
+        table, rule = self.ruled(count.model, b, count.visible)
+        column = quote(count.model._meta.fields_db_projection[count.parent])
+        where = f"{b}.{column} = {alias}.{_db(spec, 'id')}{rule}"
+        return f"(SELECT COUNT(*) FROM {table} WHERE {where})"  # noqa: S608
+
+    def custom_fields(self, spec: TypeSpec, plan: CustomFieldsPlan, alias: str, depth: int) -> str:
+        """The definitions of the row's entity (and type) in their order, each with the
+        row's value and section name beside its columns (as `crm_value`, `crm_section`),
+        as a JSON array of the CustomFieldValue objects."""
+        relation = plan.relation
+        target = plan.target.spec
+        f, v, x, s = f"f{depth + 1}", f"v{depth + 1}", f"x{depth + 1}", f"s{depth + 1}"
+        owner = (
+            f"{f}.{_db(target, 'owner_id')} = {alias}.{_db(spec, relation.owner)}"
+            if relation.owner is not None
+            else f"{f}.{_db(target, 'owner_id')} IS NULL"
+        )
+        section, sections = "NULL", ""
+        if relation.sections:
+            section = f"COALESCE({x}.{quote('name')}, {literal(WITHOUT_SECTION)})"
+            sections = (
+                f" LEFT JOIN {quote(CustomFieldSection._meta.db_table)} {x} "
+                f"ON {x}.{quote('id')} = {f}.{_db(target, 'section_id')}"
+            )
+        order = _order(target, f, CUSTOM_FIELD_ORDER)
+        body, extras = self.object(plan.target, s, f, depth + 1)
+        rows = (
+            f"SELECT {f}.*, {v}.{quote('value')} AS crm_value, {section} AS crm_section, "  # noqa: S608
+            f"ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "
+            f"FROM {quote(target.model._meta.db_table)} {f} "
+            f"LEFT JOIN {quote(CustomFieldValue._meta.db_table)} {v} "
+            f"ON {v}.{quote('field_id')} = {f}.{quote('id')} "
+            f"AND {v}.{quote('object_id')} = {alias}.{_db(spec, 'id')}{sections} "
+            f"WHERE {f}.{_db(target, 'entity')} = {literal(relation.entity.value)} AND {owner} "
             f"ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
