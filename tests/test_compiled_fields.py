@@ -1,0 +1,95 @@
+"""Custom fields and computed fields on the compiled read path (issue 15): the
+companies page of bench/companies_query.py is answered by one statement whatever the
+number of rows, the same JSON as the executor's for the seven viewers of the
+differential world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from crm_graphql.models.companies import Company
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.users import User
+from crm_graphql.services.sqlcount import count_statements
+from tests.differential import VIEWERS, Answer, Differential, build_world, compare, differential
+from tests.factories import make_contact, make_custom_field, make_custom_value
+
+# bench/companies_query.py's query.
+BENCH = """{ companies(first: 50) { edges { node { manager { username } parent { name }
+  contacts(first: 10) { edges { node { fullName } } } customFields { name value }
+  viewerCan { edit } } } } }"""
+
+
+@pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    async with differential() as both:
+        yield both
+
+
+@pytest.fixture
+async def world() -> dict[str, str]:
+    return await build_world()
+
+
+async def _post(client: httpx.AsyncClient, query: str, token: str) -> httpx.Response:
+    return await client.post(
+        "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+async def _statements(paths: Differential, query: str, token: str) -> tuple[Answer, list[str]]:
+    """The compiled app's answer, checked equal to the executor's, and its statements
+    after authentication (those of a request that reads nothing)."""
+    await _post(paths.compiled, "{ __typename }", token)  # a token's first use records it
+    with count_statements() as auth:
+        await _post(paths.compiled, "{ __typename }", token)
+    with count_statements() as statements:
+        response = await _post(paths.compiled, query, token)
+    answer = Answer.of(response)
+    compare(Answer.of(await _post(paths.interpreted, query, token)), answer, query)
+    return answer, list(statements)[len(list(auth)) :]
+
+
+async def _more_companies(count: int) -> None:
+    """`count` more companies under the customers, with contacts and custom values."""
+    a = await Company.get(name="Customer #A")
+    b = await Company.get(name="Customer #B")
+    manager1 = await User.get(username="manager1")
+    size = await CustomField.get(entity=CustomFieldEntity.COMPANY, name="Headcount")
+    note = await make_custom_field(CustomFieldEntity.COMPANY, name="Note", position=-1)
+    for n in range(count):
+        parent = (a, b)[n % 2]
+        company = await Company.create(
+            name=f"More {n:03}", parent=parent, manager=manager1 if n % 3 else None
+        )
+        await Company.filter(id=company.id).update(path=f"{parent.path}{company.id}/")
+        await make_custom_value((size, note)[n % 2], company.id, str(n))
+        for c in range(n % 4):
+            await make_contact(company, f"Someone {n:03}-{c}")
+
+
+async def test_the_bench_page_takes_one_statement_whatever_the_rows(
+    paths: Differential, world: dict[str, str]
+) -> None:
+    counts: dict[str, list[int]] = {viewer: [] for viewer in VIEWERS}
+    rows: dict[str, list[int]] = {viewer: [] for viewer in VIEWERS}
+    for more in (0, 60):
+        await _more_companies(more)
+        for viewer in VIEWERS:
+            answer, statements = await _statements(paths, BENCH, world[viewer])
+            counts[viewer].append(len(statements))
+            body: Any = answer.body
+            if "errors" in body:  # no CR: refused by the executor, as before
+                assert viewer in ("user2", "lead_seller"), body
+                continue
+            assert len(statements) == 1 and "crm_node" in statements[0], statements
+            rows[viewer].append(len(body["data"]["companies"]["edges"]))
+    assert all(first == then for first, then in counts.values()), counts
+    # The page grew for the viewers who see the new companies.
+    assert rows["admin"][0] < rows["admin"][1] == 50
+    assert rows["manager1"][0] < rows["manager1"][1]
+    assert rows["admin"][1] and any(counts.values())
