@@ -17,6 +17,7 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceLine
+from crm_graphql.models.leads import CLOSED_FROM, Lead
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
     can_delete_company,
@@ -26,6 +27,7 @@ from crm_graphql.permissions.companies import (
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import visible_invoices_q
+from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
 
@@ -126,6 +128,19 @@ class Count:
 
 
 @dataclass(frozen=True)
+class Sums:
+    """A list of (currency, amount) objects: the `visible` rows of `model` whose
+    `parent` column is the row's id, grouped by currency, `cents` summed (none: 0), by
+    currency code (codepoint order, as Python sorts), as `spec_name` objects."""
+
+    model: type[Model]
+    parent: str
+    visible: Visible
+    cents: str
+    spec_name: str
+
+
+@dataclass(frozen=True)
 class CustomFields:
     """`customFields`: every definition of `entity` (of the type the row's `owner`
     column names; None: definitions without owner) in (position, id) order, each with
@@ -137,7 +152,7 @@ class CustomFields:
     sections: bool
 
 
-Field = Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | CustomFields
+Field = Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | CustomFields
 
 
 @dataclass(frozen=True)
@@ -204,6 +219,11 @@ def _contract_manage(viewer: Viewer) -> Q | bool:
 _CONTRACT_EDIT = _of_companies(editable_companies_q)
 
 
+def _open_leads(viewer: Viewer) -> Q:
+    # dataloaders/leads.LeadLoaders._open_by_company: visible and not closed.
+    return Q(visible_leads_q(viewer), Q(progress__lt=CLOSED_FROM))
+
+
 # CustomFieldValue: the definition row with the object's value (`crm_value`) and the
 # section name (`crm_section`) beside it (run.py's custom field rows).
 _VALUE = "{t}.crm_value"
@@ -241,6 +261,10 @@ TYPES: dict[str, TypeSpec] = {
             ),
             "contractCount": Count(Contract, "company_id", _contracts),
             "role": Single("CompanyRole", "role_id", None),
+            "openLeadCount": Count(Lead, "company_id", _open_leads),
+            "openLeadEstimatedSales": Sums(
+                Lead, "company_id", _open_leads, "estimated_sale_cents", "LeadSum"
+            ),
             "customFields": CustomFields(CustomFieldEntity.COMPANY, None, sections=True),
             # Needs IR: the field's own @auth decides at plan time (plan.permitted).
             "billing": Rows("CompanyBilling", "company_id", [SortKey("currency"), SortKey("id")]),
@@ -398,6 +422,10 @@ TYPES: dict[str, TypeSpec] = {
             "kind": Column("kind", ENUM),
             "entity": Column("entity", ENUM),
         },
+    ),
+    # Company.openLeadEstimatedSales' CurrencyAmount rows (run.py's sums).
+    "LeadSum": TypeSpec(
+        Lead, {"currency": Column("currency", TEXT), "amount": Expr("{t}.crm_cents", MONEY)}
     ),
     # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
     "CompanyBilling": TypeSpec(

@@ -48,6 +48,7 @@ from crm_graphql.compiled.catalog import (
     Rows,
     Same,
     Single,
+    Sums,
     TypeSpec,
 )
 from crm_graphql.compiled.roots import ROOTS, RootSpec
@@ -114,6 +115,12 @@ class RowsPlan:
 
 @dataclass
 class SamePlan:
+    target: ObjectPlan
+
+
+@dataclass
+class SumsPlan:
+    relation: Sums
     target: ObjectPlan
 
 
@@ -202,6 +209,10 @@ class _Planner:
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.type_name)
                 plan.entries.append((key, SamePlan(target)))
+            elif isinstance(found, Sums):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs, found.spec_name)
+                plan.entries.append((key, SumsPlan(found, target)))
             elif isinstance(found, CustomFields):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, "CustomFieldValue")

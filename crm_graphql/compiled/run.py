@@ -47,6 +47,7 @@ from crm_graphql.compiled.plan import (
     RowsPlan,
     SamePlan,
     SinglePlan,
+    SumsPlan,
     Typename,
     build_plan,
     document_key,
@@ -212,6 +213,8 @@ class _Builder:
                 value = self.nested(what, inner, depth)
             elif isinstance(what, RowsPlan):
                 value = self.rows(what, inner, depth)
+            elif isinstance(what, SumsPlan):
+                value = self.sums(plan.spec, what, inner, depth)
             elif isinstance(what, CustomFieldsPlan):
                 value = self.custom_fields(plan.spec, what, inner, depth)
             else:
@@ -252,6 +255,28 @@ class _Builder:
         column = quote(count.model._meta.fields_db_projection[count.parent])
         where = f"{b}.{column} = {alias}.{_db(spec, 'id')}{rule}"
         return f"(SELECT COUNT(*) FROM {table} WHERE {where})"  # noqa: S608
+
+    def sums(self, spec: TypeSpec, plan: SumsPlan, alias: str, depth: int) -> str:
+        """Per currency, the sum of the visible rows' cents under the row `alias`, as a
+        JSON array by currency code (a code point order on both databases)."""
+        relation = plan.relation
+        model = relation.model
+        b, s = f"g{depth + 1}", f"s{depth + 1}"
+        table, rule = self.ruled(model, b, relation.visible)
+        column = model._meta.fields_db_projection
+        currency = f"{b}.{quote(column['currency'])}"
+        binary = f'{currency} COLLATE "C"' if self.d.postgres else currency
+        body, extras = self.object(plan.target, s, b, depth + 1)
+        if extras:
+            raise Unsupported("nested levels under a sum")
+        rows = (
+            f"SELECT {currency} AS {quote(column['currency'])}, "  # noqa: S608
+            f"COALESCE(SUM({b}.{quote(column[relation.cents])}), 0) AS crm_cents, "
+            f"ROW_NUMBER() OVER (ORDER BY {binary}) AS crm_rn "
+            f"FROM {table} WHERE {b}.{quote(column[relation.parent])} = "
+            f"{alias}.{_db(spec, 'id')}{rule} GROUP BY {currency} ORDER BY {binary}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
 
     def custom_fields(self, spec: TypeSpec, plan: CustomFieldsPlan, alias: str, depth: int) -> str:
         """The definitions of the row's entity (and type) in their order, each with the
