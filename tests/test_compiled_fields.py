@@ -124,3 +124,62 @@ async def test_computed_fields_are_answered_compiled_and_identically(
         sales = nodes["Customer #A"]["openLeadEstimatedSales"]
         assert [s["currency"] for s in sales] == ["CHF", "EUR", "USD"], sales
         assert nodes["Customer #A"]["openLeadCount"] >= 3
+
+
+INVOICES = """{ invoices(first: 50) { edges { node { billId lockedBy { username } pdfStatus
+  pdfError taxes { name } viewerCan { edit lock unlock delete __typename }
+  company { viewerCan { delete } } } } } }"""
+# Percentages: compiled on PostgreSQL (numeric text), on the executor on SQLite.
+PERCENTS = """{ invoices(first: 50) { edges { node { billId discountPercent retentionPercent
+  taxes { name percent } } } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_invoice_fields_are_answered_compiled_and_identically(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    from decimal import Decimal
+
+    from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
+    from tests.factories import make_invoice
+
+    user1 = await User.get(username="user1")
+    a = await Company.get(name="Customer #A")
+    states = [(True, user1.id), (True, None), (False, None)]
+    for n, (locked, by) in enumerate(states):
+        await make_invoice(
+            a,
+            f"R-{n}",
+            kind=InvoiceKind.RECEIVED,
+            locked=locked,
+            locked_by_id=by,
+            discount_percent=Decimal(("12.5", "0", "100")[n]),
+            retention_percent=Decimal(("0.0001", "15", "7.25")[n]),
+        )
+    await (
+        Invoice.filter(kind=InvoiceKind.SUBMITTED)
+        .limit(2)
+        .update(pdf_status=InvoicePdfStatus.FAILED, pdf_error="It broke 'badly'")
+    )
+    answer, statements = await _statements(paths, INVOICES, world[viewer])
+    body: Any = answer.body
+    if "errors" in body:  # no IR: refused by the executor
+        assert viewer in ("user2", "lead_seller", "user1") and not any(
+            "crm_node" in s for s in statements
+        ), body
+    else:
+        assert len(statements) == 1 and "crm_node" in statements[0], statements
+    answer, statements = await _statements(paths, PERCENTS, world[viewer])
+    if "errors" not in answer.body and paths_on_postgres():
+        assert len(statements) == 1 and "crm_node" in statements[0], statements
+    if viewer == "admin":
+        nodes = [e["node"] for e in body["data"]["invoices"]["edges"]]
+        assert {n["pdfStatus"] for n in nodes} >= {"FAILED", None}
+        assert any(n["lockedBy"] for n in nodes)
+        assert {n["viewerCan"]["unlock"] for n in nodes} == {True, False}
+
+
+def paths_on_postgres() -> bool:
+    from tortoise import Tortoise
+
+    return Tortoise.get_connection("default").capabilities.dialect == "postgres"

@@ -16,7 +16,7 @@ from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
-from crm_graphql.models.invoices import Invoice, InvoiceLine
+from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import CLOSED_FROM, Lead
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
@@ -26,7 +26,13 @@ from crm_graphql.permissions.companies import (
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import visible_invoices_q
+from crm_graphql.permissions.invoices import (
+    deletable_invoices_q,
+    editable_invoices_q,
+    lockable_invoices_q,
+    unlockable_invoices_q,
+    visible_invoices_q,
+)
 from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
@@ -35,6 +41,8 @@ from crm_graphql.services.listing import SortKey
 ID, TEXT, INT, BOOL, DATE, ENUM, MONEY = "id", "text", "int", "bool", "date", "enum", "money"
 DATETIME = "datetime"
 JSON = "json"
+# A Decimal column as `Decimal(x).normalize() + Decimal(0)` prints it (no trailing zeros).
+PERCENT = "percent"
 
 Visible = Callable[[Viewer], Q]
 
@@ -330,6 +338,23 @@ TYPES: dict[str, TypeSpec] = {
             "total": Column("total_cents", MONEY),
             "company": Single("Company", "company_id", _companies),
             "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
+            "taxes": Rows("InvoiceTax", "invoice_id", POSITION_ORDER),
+            "lockedBy": Single("User", "locked_by_id", None),
+            "pdfStatus": Column("pdf_status", ENUM),
+            # The resolver's `pdf_error or None`.
+            "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
+            "discountPercent": Column("discount_percent", PERCENT),
+            "retentionPercent": Column("retention_percent", PERCENT),
+            # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
+            # covered: services.invoicing.compute_totals rounds Decimals in Python.
+            "viewerCan": Flags(
+                {
+                    "edit": editable_invoices_q,
+                    "lock": lockable_invoices_q,
+                    "unlock": unlockable_invoices_q,
+                    "delete": deletable_invoices_q,
+                }
+            ),
         },
     ),
     "Contact": TypeSpec(
@@ -373,6 +398,9 @@ TYPES: dict[str, TypeSpec] = {
     "InvoiceLine": TypeSpec(
         InvoiceLine,
         {"concept": Column("concept", TEXT), "amount": Column("amount_cents", MONEY)},
+    ),
+    "InvoiceTax": TypeSpec(
+        InvoiceTax, {"name": Column("name", TEXT), "percent": Column("percent", PERCENT)}
     ),
     "CompanyRole": TypeSpec(
         CompanyRole,

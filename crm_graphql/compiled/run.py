@@ -23,6 +23,7 @@ from crm_graphql.compiled.catalog import (
     ID,
     JSON,
     MONEY,
+    PERCENT,
     TYPES,
     Column,
     Count,
@@ -163,6 +164,8 @@ class _Builder:
         """A column or expression as the JSON value of the API's scalar format."""
         if kind == JSON:
             return self.d.nested(expr)
+        if kind == PERCENT:
+            return self.d.percent(expr)
         if kind == ID:
             return self.d.text(expr)
         if kind == BOOL:
