@@ -99,9 +99,11 @@ COMPUTED = """{ companies(first: 50) { edges { node { name contractCount openLea
   openLeadEstimatedSales { currency amount __typename } role { name }
   customFields { name value kind sectionName checked date }
   viewerCan { edit manage delete }
-  contacts(first: 2) { edges { node { customFields { name value } } } }
+  contacts(first: 2) { edges { node { customFields { name value }
+    viewerCan { edit manage delete } } } }
   contracts(first: 3) { edges { node { reference owner { username } contractType { name }
-    customFields { value } viewerCan { edit manage delete } } } } } } } }"""
+    customFields { value } viewerCan { edit manage delete }
+    relatedContracts { id reference company { name } } } } } } } } }"""
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
@@ -110,6 +112,13 @@ async def test_computed_fields_are_answered_compiled_and_identically(
 ) -> None:
     from tests.factories import make_lead
 
+    from crm_graphql.models.contracts import Contract, ContractLink
+
+    contracts = await Contract.all().order_by("id")
+    for one, other in ((0, 1), (0, 2), (3, 0), (1, 5), (2, 9), (4, 7)):
+        if max(one, other) < len(contracts):
+            first, second = sorted((contracts[one].id, contracts[other].id))
+            await ContractLink.get_or_create(contract_id=first, related_id=second)
     a = await Company.get(name="Customer #A")
     for n, currency in enumerate(("USD", "CHF", "USD")):
         await make_lead(f"Open {n}", company=a, currency=currency, estimated_sale_cents=n * 99)
@@ -124,6 +133,12 @@ async def test_computed_fields_are_answered_compiled_and_identically(
         sales = nodes["Customer #A"]["openLeadEstimatedSales"]
         assert [s["currency"] for s in sales] == ["CHF", "EUR", "USD"], sales
         assert nodes["Customer #A"]["openLeadCount"] >= 3
+        related = [
+            c["node"]["relatedContracts"]
+            for node in nodes.values()
+            for c in node["contracts"]["edges"]
+        ]
+        assert any(len(r) > 1 for r in related), related
 
 
 INVOICES = """{ invoices(first: 50) { edges { node { billId lockedBy { username } pdfStatus

@@ -14,7 +14,7 @@ from crm_graphql.dataloaders.companies import CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
-from crm_graphql.models.contracts import Contract, ContractInvoice, ContractType
+from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import CLOSED_FROM, Lead
@@ -136,6 +136,19 @@ class Count:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A plain list of the visible `type_name` rows paired with the row in `link`
+    (stored once per pair: the row's id in either column, the other one is the related
+    row), by id, each once (dataloaders/contracts.ContractLoaders._related)."""
+
+    type_name: str
+    link: type[Model]
+    one: str
+    other: str
+    visible: Visible
+
+
+@dataclass(frozen=True)
 class Sums:
     """A list of (currency, amount) objects: the `visible` rows of `model` whose
     `parent` column is the row's id, grouped by currency, `cents` summed (none: 0), by
@@ -160,7 +173,9 @@ class CustomFields:
     sections: bool
 
 
-Field = Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | CustomFields
+Field = (
+    Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
+) | CustomFields
 
 
 @dataclass(frozen=True)
@@ -214,7 +229,7 @@ def _of_companies(rule: Callable[[Viewer], Q]) -> Callable[[Viewer], Q | bool]:
     return of
 
 
-def _contract_manage(viewer: Viewer) -> Q | bool:
+def _company_row_manage(viewer: Viewer) -> Q | bool:
     # can_manage_company over the contract's company, which must be visible (the
     # resolver loads it with the company rule; an invisible one gives all false).
     if not _company_manage(viewer):
@@ -222,9 +237,15 @@ def _contract_manage(viewer: Viewer) -> Q | bool:
     return _of_companies(visible_companies_q)(viewer)
 
 
-# Contract.viewerCan: edit (and delete) is can_edit_contract, which is can_edit_company
-# of the contract's visible company.
-_CONTRACT_EDIT = _of_companies(editable_companies_q)
+# Contract.viewerCan and Contact.viewerCan: edit (and delete) is can_edit_company of the
+# row's visible company (can_edit_contract is that too).
+_COMPANY_ROW_CAN = Flags(
+    {
+        "edit": _of_companies(editable_companies_q),
+        "manage": _company_row_manage,
+        "delete": _of_companies(editable_companies_q),
+    }
+)
 
 
 def _open_leads(viewer: Viewer) -> Q:
@@ -300,8 +321,9 @@ TYPES: dict[str, TypeSpec] = {
             "customFields": CustomFields(
                 CustomFieldEntity.CONTRACT, "contract_type_id", sections=False
             ),
-            "viewerCan": Flags(
-                {"edit": _CONTRACT_EDIT, "manage": _contract_manage, "delete": _CONTRACT_EDIT}
+            "viewerCan": _COMPANY_ROW_CAN,
+            "relatedContracts": Related(
+                "Contract", ContractLink, "contract_id", "related_id", _contracts
             ),
             "relatedInvoices": Linked(
                 "Invoice",
@@ -373,6 +395,7 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
             "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
+            "viewerCan": _COMPANY_ROW_CAN,
         },
     ),
     "User": TypeSpec(

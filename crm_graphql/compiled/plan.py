@@ -45,6 +45,7 @@ from crm_graphql.compiled.catalog import (
     Flags,
     Linked,
     Nested,
+    Related,
     Rows,
     Same,
     Single,
@@ -115,6 +116,12 @@ class RowsPlan:
 
 @dataclass
 class SamePlan:
+    target: ObjectPlan
+
+
+@dataclass
+class RelatedPlan:
+    relation: Related
     target: ObjectPlan
 
 
@@ -209,6 +216,10 @@ class _Planner:
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.type_name)
                 plan.entries.append((key, SamePlan(target)))
+            elif isinstance(found, Related):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs)
+                plan.entries.append((key, RelatedPlan(found, target)))
             elif isinstance(found, Sums):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.spec_name)

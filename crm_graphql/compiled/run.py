@@ -44,6 +44,7 @@ from crm_graphql.compiled.plan import (
     PageInfoPlan,
     Plan,
     PlanCache,
+    RelatedPlan,
     RootPlan,
     RowsPlan,
     SamePlan,
@@ -216,6 +217,8 @@ class _Builder:
                 value = self.nested(what, inner, depth)
             elif isinstance(what, RowsPlan):
                 value = self.rows(what, inner, depth)
+            elif isinstance(what, RelatedPlan):
+                value = self.related(plan.spec, what, inner, depth)
             elif isinstance(what, SumsPlan):
                 value = self.sums(plan.spec, what, inner, depth)
             elif isinstance(what, CustomFieldsPlan):
@@ -258,6 +261,29 @@ class _Builder:
         column = quote(count.model._meta.fields_db_projection[count.parent])
         where = f"{b}.{column} = {alias}.{_db(spec, 'id')}{rule}"
         return f"(SELECT COUNT(*) FROM {table} WHERE {where})"  # noqa: S608
+
+    def related(self, spec: TypeSpec, plan: RelatedPlan, alias: str, depth: int) -> str:
+        """The visible rows paired with the row `alias` either way in the link table,
+        by id, as a JSON array."""
+        relation = plan.relation
+        target = plan.target.spec
+        link = TypeSpec(relation.link)
+        b, s, k = f"e{depth + 1}", f"s{depth + 1}", f"k{depth + 1}"
+        table, rule = self.ruled(target.model, b, relation.visible)
+        one, other = _db(link, relation.one), _db(link, relation.other)
+        links = quote(relation.link._meta.db_table)
+        row_id = f"{alias}.{_db(spec, 'id')}"
+        paired = (
+            f"SELECT {k}.{other} FROM {links} {k} WHERE {k}.{one} = {row_id} "  # noqa: S608
+            f"UNION SELECT {k}.{one} FROM {links} {k} WHERE {k}.{other} = {row_id}"
+        )
+        order = _order(target, b, [SortKey("id")])
+        body, extras = self.object(plan.target, s, b, depth + 1)
+        rows = (
+            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+            f"FROM {table} WHERE {b}.{_db(target, 'id')} IN ({paired}){rule} ORDER BY {order}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
 
     def sums(self, spec: TypeSpec, plan: SumsPlan, alias: str, depth: int) -> str:
         """Per currency, the sum of the visible rows' cents under the row `alias`, as a
