@@ -6,17 +6,35 @@ differential world."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from tortoise import Tortoise
 
 from crm_graphql.models.companies import Company
+from crm_graphql.models.contracts import Contract, ContractLink
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
-from tests.differential import VIEWERS, Answer, Differential, build_world, compare, differential
-from tests.factories import make_contact, make_custom_field, make_custom_value
+from tests.differential import (
+    VIEWERS,
+    Answer,
+    Differential,
+    build_world,
+    compare,
+    differential,
+    load_corpus,
+)
+from tests.factories import (
+    make_contact,
+    make_custom_field,
+    make_custom_value,
+    make_invoice,
+    make_lead,
+)
 
 # bench/companies_query.py's query.
 BENCH = """{ companies(first: 50) { edges { node { manager { username } parent { name }
@@ -35,22 +53,28 @@ async def world() -> dict[str, str]:
     return await build_world()
 
 
-async def _post(client: httpx.AsyncClient, query: str, token: str) -> httpx.Response:
+async def _post(
+    client: httpx.AsyncClient, query: str, token: str, variables: Any = None
+) -> httpx.Response:
     return await client.post(
-        "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
     )
 
 
-async def _statements(paths: Differential, query: str, token: str) -> tuple[Answer, list[str]]:
+async def _statements(
+    paths: Differential, query: str, token: str, variables: Any = None
+) -> tuple[Answer, list[str]]:
     """The compiled app's answer, checked equal to the executor's, and its statements
     after authentication (those of a request that reads nothing)."""
     await _post(paths.compiled, "{ __typename }", token)  # a token's first use records it
     with count_statements() as auth:
         await _post(paths.compiled, "{ __typename }", token)
     with count_statements() as statements:
-        response = await _post(paths.compiled, query, token)
+        response = await _post(paths.compiled, query, token, variables)
     answer = Answer.of(response)
-    compare(Answer.of(await _post(paths.interpreted, query, token)), answer, query)
+    compare(Answer.of(await _post(paths.interpreted, query, token, variables)), answer, query)
     return answer, list(statements)[len(list(auth)) :]
 
 
@@ -110,10 +134,6 @@ COMPUTED = """{ companies(first: 50) { edges { node { name contractCount openLea
 async def test_computed_fields_are_answered_compiled_and_identically(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
-    from tests.factories import make_lead
-
-    from crm_graphql.models.contracts import Contract, ContractLink
-
     contracts = await Contract.all().order_by("id")
     for one, other in ((0, 1), (0, 2), (3, 0), (1, 5), (2, 9), (4, 7)):
         if max(one, other) < len(contracts):
@@ -153,11 +173,6 @@ PERCENTS = """{ invoices(first: 50) { edges { node { billId discountPercent rete
 async def test_invoice_fields_are_answered_compiled_and_identically(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
-    from decimal import Decimal
-
-    from crm_graphql.models.invoices import Invoice, InvoiceKind, InvoicePdfStatus
-    from tests.factories import make_invoice
-
     user1 = await User.get(username="user1")
     a = await Company.get(name="Customer #A")
     states = [(True, user1.id), (True, None), (False, None)]
@@ -195,6 +210,20 @@ async def test_invoice_fields_are_answered_compiled_and_identically(
 
 
 def paths_on_postgres() -> bool:
-    from tortoise import Tortoise
-
     return Tortoise.get_connection("default").capabilities.dialect == "postgres"
+
+
+# Corpus files whose every field the compiler covers now.
+COMPILED_CORPUS = ("contracts", "custom_fields")
+
+
+@pytest.mark.parametrize("name", COMPILED_CORPUS)
+async def test_corpus_files_of_these_fields_run_compiled(
+    paths: Differential, world: dict[str, str], name: str
+) -> None:
+    case = next(case for case in load_corpus() if case.name == name)
+    for variables in case.variables:
+        for viewer in ("admin", "manager1", "standalone", "invoice_reader"):
+            answer, statements = await _statements(paths, case.query, world[viewer], variables)
+            assert "errors" not in answer.body, answer.body
+            assert "crm_node" in statements[0], (viewer, variables, statements)
