@@ -163,6 +163,8 @@ async def _custom_fields(companies: list[Any]) -> tuple[Any, Any, Any]:
                 value = (others if n % 4 == 1 else values)[i]
                 await make_custom_value(definition, company.id, value)
     nickname = await make_custom_field(CustomFieldEntity.CONTACT, name="Nickname", kind="TEXT")
+    # a section on a contact field (sections are for companies): "Without section"
+    await make_custom_field(CustomFieldEntity.CONTACT, name="Odd", section_id=details.id)
     kind = await make_contract_type("Support 'S'", description="Help")
     level = await make_custom_field(CustomFieldEntity.CONTRACT, name="Level", owner_id=kind.id)
     await make_custom_field(CustomFieldEntity.CONTRACT, name="Other", owner_id=kind.id + 1000)

@@ -319,12 +319,17 @@ class _Builder:
             if relation.owner is not None
             else f"{f}.{_db(target, 'owner_id')} IS NULL"
         )
-        section, sections = "NULL", ""
+        # value_list without section names: a definition that has a section anyway
+        # (none of the entity's names to look it up in) is "Without section".
+        without = literal(WITHOUT_SECTION)
+        section_id = f"{f}.{_db(target, 'section_id')}"
+        section = f"CASE WHEN {section_id} IS NULL THEN NULL ELSE {without} END"
+        sections = ""
         if relation.sections:
-            section = f"COALESCE({x}.{quote('name')}, {literal(WITHOUT_SECTION)})"
+            section = f"COALESCE({x}.{quote('name')}, {without})"
             sections = (
                 f" LEFT JOIN {quote(CustomFieldSection._meta.db_table)} {x} "
-                f"ON {x}.{quote('id')} = {f}.{_db(target, 'section_id')}"
+                f"ON {x}.{quote('id')} = {section_id}"
             )
         order = _order(target, f, CUSTOM_FIELD_ORDER)
         body, extras = self.object(plan.target, s, f, depth + 1)
