@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 
 from crm_graphql.compiled.catalog import (
@@ -75,7 +75,8 @@ from crm_graphql.services.listing import (
     order_pairs,
     sort_keys,
 )
-from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.orm import compiled, from_row, lookup_q
+from crm_graphql.services.postgres_engine import generic_plans
 from crm_graphql.settings import Limits
 
 __all__ = ["run_compiled"]
@@ -123,7 +124,7 @@ class _Builder:
             if isinstance(rule, bool):
                 pairs.append((key, self.d.condition("1 = 1" if rule else "1 = 0")))
             else:
-                pairs.append((key, self.d.condition(self.ids_in(spec.model, alias, rule))))
+                pairs.append((key, self.d.condition(self.row_in(spec.model, alias, rule))))
         return self.d.obj(pairs)
 
     def ruled(self, model: type[Model], alias: str, rule: Visible | None) -> tuple[str, str]:
@@ -133,30 +134,31 @@ class _Builder:
         PostgreSQL: the rows are Tortoise's SQL of `model.filter(rule)`, which the
         planner flattens, so the rule's conditions apply to the row itself (`id IN
         (every visible id)` inside a correlated subquery is a plain subplan when the id
-        set is over work_mem: a scan of it per row). SQLite: `+alias.id IN (...)`."""
+        set is over work_mem: a scan of it per row). SQLite: the rule as a correlated
+        EXISTS on the row's key (see `row_in`)."""
         table = f"{quote(model._meta.db_table)} {alias}"
         q = rule(self.viewer) if rule is not None else None
         if q is None or is_empty(q):
             return table, ""
         if not self.d.postgres:
-            return table, " AND " + self.ids_in(model, alias, q)
-        # `OR <nothing>` keeps the rule's `IN (subquery)` out of the planner's sublink
-        # pull-up: it stays one hashed subplan for the whole statement instead of a semi
-        # join redone for each parent row (the constant OR folds away afterwards).
+            return table, " AND " + self.row_in(model, alias, q)
+        # `OR <nothing>` keeps any `IN (subquery)` of the rule out of the planner's
+        # sublink pull-up: it stays one hashed subplan for the whole statement instead of
+        # a semi join redone for each parent row (the constant OR folds away afterwards).
         sql, params, _ = compiled(model.filter(Q(q, NOTHING, join_type="OR")), ordered=False)
         return f"({self.params.adopt(sql, params, True)}) {alias}", ""
 
-    def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
-        """The row `alias` is one of the rows `q` selects (its SQL, its parameters)."""
+    def row_in(self, model: type[Model], alias: str, q: Q) -> str:
+        """The row `alias` is one the rule `q` selects: a correlated EXISTS on its key,
+        so each row costs a key lookup (and the joins of the rule), where `IN (the
+        rule's rows)` would build the set of every row the viewer may see."""
         if is_empty(q):
             return "1 = 1"
-        sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
-        # SQLite: unary + keeps the planner from driving the lookup by the rule's ids
-        # (probing every visible id per parent) instead of by the parent's index.
-        plus = "" if self.d.postgres else "+"
-        return f"{plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
-            f"({self.params.adopt(sql, params, self.d.postgres)})"
-        )
+        pk = model._meta.pk_attr
+        this = RawSQL(f"{alias}.{quote(model._meta.db_pk_column)}")
+        same_row = lookup_q({pk: this})
+        sql, params, _ = compiled(model.filter(Q(q, same_row)).values(pk), ordered=False)
+        return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)})"
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
         return self.formatted(f"{alias}.{_db(spec, column.column)}", column.kind)
@@ -468,19 +470,25 @@ async def _root(
     if plan.node is not None:
         node, extras = builder.object(plan.node, "t", "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table).
-    columns = ", ".join(f"t.{quote(c)}" for c in model._meta.fields_db_projection.values())
+    # where SQLite flattens the derived table), and only when its cursors are asked for.
+    columns = "".join(
+        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
+    )
     text = (
-        f"SELECT {columns}, {node} AS crm_node "  # noqa: S608
+        f"SELECT {columns}{node} AS crm_node "  # noqa: S608
         f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
     )
     statement, ordered = builder.params.finish(text, postgres)
-    rows = await connection.execute_query_dict(statement, ordered)
+    with generic_plans():
+        rows = await connection.execute_query_dict(statement, ordered)
     has_next = len(rows) > size
     rows = rows[:size]
-    nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
-    rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-    cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
+    # The database's JSON text goes into the response as it is (never parsed here).
+    nodes = [orjson.Fragment(row["crm_node"]) if plan.node else None for row in rows]
+    cursors = []
+    if plan.cursors:
+        rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
+        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)
 
