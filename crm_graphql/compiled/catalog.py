@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import CHILD_ORDER, CONTACT_ORDER
@@ -20,8 +20,10 @@ from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import CLOSED_FROM, Lead
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
+    CompanyColumns,
     can_delete_company,
     can_manage_company,
+    company_columns_via,
     editable_companies_q,
     visible_companies_q,
 )
@@ -219,14 +221,12 @@ def _company_delete(viewer: Viewer) -> Q | bool:
     return editable_companies_q(viewer)
 
 
-def _of_companies(rule: Callable[[Viewer], Q]) -> Callable[[Viewer], Q | bool]:
-    """A company rule applied to the row's company (`company_id`)."""
+def _of_companies(rule: Callable[[Viewer, CompanyColumns], Q]) -> Callable[[Viewer], Q]:
+    """A company rule applied to the row's company, read through the row's `company`
+    relation (a join per row, not the set of every company it selects)."""
 
-    def of(viewer: Viewer) -> Q | bool:
-        q = rule(viewer)
-        if is_empty(q):
-            return True  # every company: a row's company always exists (a required key)
-        return Q(company_id__in=Subquery(Company.filter(q).values("id")))
+    def of(viewer: Viewer) -> Q:
+        return rule(viewer, company_columns_via("company"))
 
     return of
 
