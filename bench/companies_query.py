@@ -1,7 +1,7 @@
 """Benchmark: the companies list with its nested data, GraphQL vs one raw SQL statement.
 
     .venv/bin/python bench/companies_query.py [--companies 10000] [--database-url URL]
-        [--requests 200] [--warmup 30] [--viewers admin,manager] [--uvicorn]
+        [--requests 200] [--warmup 30] [--viewers admin,manager] [--uvicorn] [--executor-too]
 
 Generates N companies (in a tree, with managers inside and outside the viewer's
 company, so some parents are hidden from a non-superadmin viewer), each with contacts
@@ -18,7 +18,9 @@ over HTTP against `create_app()` (in process through httpx.ASGITransport, and wi
 hand-written SQL statement that builds the same JSON (nested json_agg / json_object,
 same visibility rule, same order, same per-parent limit) served by a bare Starlette
 endpoint over the same connection pool. The baseline's JSON is checked equal to the
-GraphQL response's `data` before anything is timed.
+GraphQL response's `data` before anything is timed. Each line says which path answered
+(`compiled`: the compiled read path's one statement; `executor`: graphql-core with the
+loaders); --executor-too also measures the same app with compiled reads off.
 
 SQLite by default (a temporary file). With a PostgreSQL URL
 (postgres://postgres@127.0.0.1:5432/<db>) the database is created, and dropped at the end
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -86,6 +89,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tune-gc",
         action="store_true",
         help="gc.freeze() after start-up and a higher gen-0 threshold (what the app could do)",
+    )
+    parser.add_argument(
+        "--executor-too",
+        action="store_true",
+        help="also measure with CRM_COMPILED_READS=0 (every operation on the executor)",
     )
     return parser.parse_args(argv)
 
@@ -507,10 +515,13 @@ async def measure_servers(
         # same data, and how many statements each costs (in process only)
         await gql()
         statements = {"graphql": "", "raw": ""}
+        path = ""
         if count:
             with count_statements() as seen:
                 gql_body = orjson.loads(await gql())
             statements["graphql"] = str(len(seen))
+            # The compiled path's statement names the JSON it builds (crm_node).
+            path = "compiled" if any("crm_node" in s for s in seen) else "executor"
             with count_statements() as seen:
                 raw_body = orjson.loads(await raw())
             statements["raw"] = str(len(seen))
@@ -532,6 +543,7 @@ async def measure_servers(
                 "graphql": figures["graphql"],
                 "raw": figures["raw"],
                 "statements": statements,
+                "path": path,
                 "bytes": len(await gql()),
                 "edges": len(edges),
                 "null_parents": hidden_parents,
@@ -542,7 +554,8 @@ async def measure_servers(
             f"p99 {figures['graphql']['p99']:7.1f} | raw p50 {figures['raw']['p50']:6.1f} ms "
             f"p99 {figures['raw']['p99']:6.1f} | ratio p50 "
             f"{figures['graphql']['p50'] / figures['raw']['p50']:5.1f}x | statements "
-            f"{statements['graphql'] or '-'} vs {statements['raw'] or '-'}",
+            f"{statements['graphql'] or '-'} vs {statements['raw'] or '-'}"
+            f"{' (' + path + ')' if path else ''}",
             flush=True,
         )
 
@@ -629,9 +642,20 @@ async def main(args: argparse.Namespace) -> None:
             httpx.AsyncClient(transport=raw_transport, base_url="http://bench") as raw_client,
         ):
             tokens = {v: await login(client, world[v]["username"]) for v in viewers}
-            await measure_servers(
-                client, raw_client, tokens, viewers, args, "in-process", results, True
-            )
+            label = "in-process" if config.compiled_reads else "in-proc exec"
+            await measure_servers(client, raw_client, tokens, viewers, args, label, results, True)
+            if args.executor_too and config.compiled_reads:
+                executor = create_app(dataclasses.replace(config, compiled_reads=False))
+                async with (
+                    executor.router.lifespan_context(executor),
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
+                        base_url="http://bench",
+                    ) as off,
+                ):
+                    await measure_servers(
+                        off, raw_client, tokens, viewers, args, "in-proc exec", results, True
+                    )
             if args.profile:
                 await profile(client, tokens[viewers[-1]], args.profile)
         if args.uvicorn:
@@ -642,6 +666,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.tune_gc:
                 env[TUNE_GC_ENV] = "1"
             await run_uvicorn(args, env, tokens, viewers, results)
+            if args.executor_too and config.compiled_reads:
+                env["CRM_COMPILED_READS"] = "0"
+                await run_uvicorn(args, env, tokens, viewers, results)
     print(json.dumps({"machine": machine(), "args": vars(args), "results": results}, indent=1))
 
 
