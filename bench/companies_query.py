@@ -37,12 +37,10 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import interleaved  # noqa: E402
+from bench.common import percentile as percentile  # noqa: E402  (the others import it here)
 
 QUERY = """query Companies { companies(first: 50) { edges { node {
   manager { username } parent { name }
@@ -408,27 +409,6 @@ def uvicorn_app() -> Any:
 # Measuring
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-async def timed(request: Callable[[], Awaitable[Any]], warmup: int, n: int) -> dict[str, float]:
-    for _ in range(warmup):
-        await request()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await request()
-        samples.append((time.perf_counter() - start) * 1000)
-    return {
-        "p50": statistics.median(samples),
-        "p99": percentile(samples, 99),
-        "mean": statistics.fmean(samples),
-    }
-
-
 def machine() -> dict[str, str]:
     def run(*cmd: str) -> str:
         try:
@@ -532,10 +512,8 @@ async def measure_servers(
             raise SystemExit(f"{viewer}: the baseline's JSON differs from GraphQL's")
         edges = gql_body["data"]["companies"]["edges"]
         hidden_parents = sum(1 for e in edges if e["node"]["parent"] is None)
-        figures = {}
-        for name, call in (("graphql", gql), ("raw", raw)):
-            gc.collect()
-            figures[name] = await timed(call, args.warmup, args.requests)
+        gc.collect()
+        figures = await interleaved({"graphql": gql, "raw": raw}, args.warmup, args.requests)
         results.append(
             {
                 "server": label,
