@@ -38,12 +38,16 @@ from strawberry.permission import PermissionExtension
 
 from crm_graphql.compiled.catalog import (
     TYPES,
+    AtLeast,
     Column,
     Flags,
     Linked,
     Nested,
+    Progress,
     Rows,
     Single,
+    Stale,
+    Tagged,
     TypeSpec,
 )
 from crm_graphql.compiled.roots import ROOTS, RootSpec
@@ -102,9 +106,15 @@ class FlagsPlan:
     entries: list[tuple[str, Any]]  # a key of `flags.rules` or Typename
 
 
+@dataclass(frozen=True)
+class ProgressPlan:
+    progress: Progress
+    entries: list[tuple[str, Any]]  # "code", "name", "closed" or Typename
+
+
 @dataclass
 class RowsPlan:
-    relation: Rows
+    relation: Rows | Tagged
     target: ObjectPlan
 
 
@@ -131,6 +141,7 @@ class Plan:
 
 
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+_PROGRESS = {"code", "name", "closed"}
 
 
 def _named(type_: Any) -> Any:
@@ -180,9 +191,22 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column):
+            if isinstance(found, Column | AtLeast | Stale):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
+            elif isinstance(found, Progress):
+                _no_arguments(nodes)
+                step_type = _named(field_def.type)
+                steps: list[tuple[str, Any]] = []
+                for step_key, step_subs in self.sub(step_type, subs).items():
+                    step = step_subs[0].node.name.value
+                    if step == "__typename":
+                        steps.append((step_key, Typename(step_type.name)))
+                    elif step in _PROGRESS:
+                        steps.append((step_key, step))
+                    else:
+                        raise Unsupported(f"{step_type.name}.{step}")
+                plan.entries.append((key, ProgressPlan(found, steps)))
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
@@ -199,7 +223,7 @@ class _Planner:
                     else:
                         raise Unsupported(f"{flag_type.name}.{flag}")
                 plan.entries.append((key, FlagsPlan(found, flags)))
-            elif isinstance(found, Rows):
+            elif isinstance(found, Rows | Tagged):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.spec_name)
                 plan.entries.append((key, RowsPlan(found, target)))
