@@ -17,7 +17,7 @@ from crm_graphql.models.leads import Lead, LeadTag
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
-from tests.differential import VIEWERS, Differential, build_world, differential
+from tests.differential import VIEWERS, Differential, build_world, differential, load_corpus
 from tests.factories import make_lead, make_lead_tag, make_lead_type
 
 
@@ -142,7 +142,8 @@ async def test_the_lead_list_is_compiled_and_identical(
         assert {n["stale"] for n in nodes} == {True, False}
         names = {n["progress"]["name"] for n in nodes}
         assert {"Demo booked", "Quote sent", "Needs discovered", "Closed - lost"} <= names
-        assert ["Zeta", "alpha", "zeta", "Émigré"] in [[t["name"] for t in n["tags"]] for n in nodes]
+        tags = [[t["name"] for t in n["tags"]] for n in nodes]
+        assert ["Zeta", "alpha", "zeta", "Émigré"] in tags
         assert any(n["leadType"] for n in nodes) and any(n["company"] for n in nodes)
 
 
@@ -190,3 +191,15 @@ async def test_without_a_setup_row_the_defaults_apply(
     nodes = [e["node"] for e in on.json()["data"]["leads"]["edges"]]
     assert {"code": 20, "name": "Meeting arranged"} in [n["progress"] for n in nodes]
     assert any(n["stale"] for n in nodes)
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager1", "standalone"])
+async def test_the_corpus_lead_list_runs_compiled(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    (case,) = [c for c in load_corpus() if c.name == "lead_list"]
+    for variables in case.variables:
+        body, statements = await _counted(paths, case.query, variables, world[viewer])
+        assert "errors" not in body, body
+        # the page and its totalCount
+        assert len(statements) == 2 and _compiled(statements), (variables, statements)
