@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 
 from crm_graphql.compiled.catalog import (
@@ -71,7 +71,8 @@ from crm_graphql.services.listing import (
     order_pairs,
     sort_keys,
 )
-from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.orm import compiled, from_row, lookup_q
+from crm_graphql.services.postgres_engine import generic_plans
 from crm_graphql.services.setup import SETUP_ID
 from crm_graphql.settings import Limits
 
@@ -125,7 +126,7 @@ class _Builder:
             if isinstance(rule, bool):
                 pairs.append((key, self.d.condition("1 = 1" if rule else "1 = 0")))
             else:
-                pairs.append((key, self.d.condition(self.ids_in(spec.model, alias, rule))))
+                pairs.append((key, self.d.condition(self.row_in(spec.model, alias, rule))))
         return self.d.obj(pairs)
 
     def ruled(self, model: type[Model], alias: str, rule: Visible | None) -> tuple[str, str]:
@@ -135,30 +136,31 @@ class _Builder:
         PostgreSQL: the rows are Tortoise's SQL of `model.filter(rule)`, which the
         planner flattens, so the rule's conditions apply to the row itself (`id IN
         (every visible id)` inside a correlated subquery is a plain subplan when the id
-        set is over work_mem: a scan of it per row). SQLite: `+alias.id IN (...)`."""
+        set is over work_mem: a scan of it per row). SQLite: the rule as a correlated
+        EXISTS on the row's key (see `row_in`)."""
         table = f"{quote(model._meta.db_table)} {alias}"
         q = rule(self.viewer) if rule is not None else None
         if q is None or is_empty(q):
             return table, ""
         if not self.d.postgres:
-            return table, " AND " + self.ids_in(model, alias, q)
-        # `OR <nothing>` keeps the rule's `IN (subquery)` out of the planner's sublink
-        # pull-up: it stays one hashed subplan for the whole statement instead of a semi
-        # join redone for each parent row (the constant OR folds away afterwards).
+            return table, " AND " + self.row_in(model, alias, q)
+        # `OR <nothing>` keeps any `IN (subquery)` of the rule out of the planner's
+        # sublink pull-up: it stays one hashed subplan for the whole statement instead of
+        # a semi join redone for each parent row (the constant OR folds away afterwards).
         sql, params, _ = compiled(model.filter(Q(q, NOTHING, join_type="OR")), ordered=False)
         return f"({self.params.adopt(sql, params, True)}) {alias}", ""
 
-    def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
-        """The row `alias` is one of the rows `q` selects (its SQL, its parameters)."""
+    def row_in(self, model: type[Model], alias: str, q: Q) -> str:
+        """The row `alias` is one the rule `q` selects: a correlated EXISTS on its key,
+        so each row costs a key lookup (and the joins of the rule), where `IN (the
+        rule's rows)` would build the set of every row the viewer may see."""
         if is_empty(q):
             return "1 = 1"
-        sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
-        # SQLite: unary + keeps the planner from driving the lookup by the rule's ids
-        # (probing every visible id per parent) instead of by the parent's index.
-        plus = "" if self.d.postgres else "+"
-        return f"{plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
-            f"({self.params.adopt(sql, params, self.d.postgres)})"
-        )
+        pk = model._meta.pk_attr
+        this = RawSQL(f"{alias}.{quote(model._meta.db_pk_column)}")
+        same_row = lookup_q({pk: this})
+        sql, params, _ = compiled(model.filter(Q(q, same_row)).values(pk), ordered=False)
+        return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)})"
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
         expr = f"{alias}.{_db(spec, column.column)}"
@@ -176,11 +178,13 @@ class _Builder:
 
     def object(self, plan: ObjectPlan, outer: str, inner: str, depth: int) -> tuple[str, str]:
         """A row's JSON object over the alias `outer`, and the columns (", x AS crm_jN")
-        the row's subquery (alias `inner`) must add: nested levels are computed there,
-        beside the row, so SQLite's parser never sees them nested inside the object
-        (its stack is shallow)."""
+        the row's subquery (alias `inner`) must add: on SQLite nested levels are
+        computed there, beside the row, so its parser never sees them nested inside the
+        object (its stack is shallow). PostgreSQL takes them inline, over `outer` (no
+        extra columns): a level's subqueries then run only for the rows it keeps."""
         pairs: list[tuple[str, str]] = []
         extras: list[str] = []
+        row = outer if self.d.postgres else inner
         for key, what in plan.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
@@ -202,13 +206,16 @@ class _Builder:
                 pairs.append((key, self.progress(plan.spec, what, outer)))
                 continue
             if isinstance(what, SinglePlan):
-                value = self.single(plan.spec, what, inner, depth)
+                value = self.single(plan.spec, what, row, depth)
             elif isinstance(what, NestedPlan):
-                value = self.nested(what, inner, depth)
+                value = self.nested(what, row, depth)
             elif isinstance(what, RowsPlan):
-                value = self.rows(what, inner, depth)
+                value = self.rows(what, row, depth)
             else:
                 raise Unsupported(f"{what!r}")
+            if self.d.postgres:
+                pairs.append((key, value))
+                continue
             self.columns += 1
             name = f"crm_j{self.columns}"
             extras.append(f", {value} AS {name}")
@@ -274,6 +281,9 @@ class _Builder:
         pk = quote(target._meta.db_pk_column)
         table, rule = self.ruled(target, r0, plan.relation.visible)
         where = f"{r0}.{pk} = {alias}.{_db(spec, plan.relation.fk)}{rule}"
+        if self.d.postgres:
+            body, _ = self.object(plan.target, r0, r0, depth + 1)
+            return f"(SELECT {body} FROM {table} WHERE {where})"  # noqa: S608
         body, extras = self.object(plan.target, r, r0, depth + 1)
         row = f"SELECT {r0}.*{extras} FROM {table} WHERE {where}"  # noqa: S608
         return f"(SELECT {body} FROM ({row}) {r})"  # noqa: S608
@@ -282,7 +292,6 @@ class _Builder:
         spec = plan.target.spec
         relation = plan.relation
         b, s = f"l{depth + 1}", f"s{depth + 1}"
-        body, extras = self.object(plan.target, s, b, depth + 1)
         table = f"{quote(spec.model._meta.db_table)} {b}"
         if isinstance(relation, Tagged):
             # Sorted as Python sorts strings (the loader's order): by code point.
@@ -298,6 +307,10 @@ class _Builder:
             order = _order(spec, b, relation.keys)
             source = table
             where = f"{b}.{_db(spec, relation.parent)} = {alias}.{quote('id')}"
+        if self.d.postgres:
+            body, _ = self.object(plan.target, b, b, depth + 1)
+            return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {source} WHERE {where})"  # noqa: S608
+        body, extras = self.object(plan.target, s, b, depth + 1)
         rows = (
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
             f"FROM {source} WHERE {where} ORDER BY {order}"
@@ -306,15 +319,17 @@ class _Builder:
 
     def source(
         self, relation: Nested | Linked, spec: TypeSpec, alias: str, b: str
-    ) -> tuple[str, str, str]:
+    ) -> tuple[str, str, str, list[tuple[str, bool]]]:
         """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
-        row `alias`: the rule of the rows' type applied to them."""
+        row `alias`: the rule of the rows' type applied to them; and the order's
+        (column, descending) pairs."""
         model = spec.model
         table, rule = self.ruled(model, b, relation.visible)
         parent_id = f"{alias}.{quote('id')}"
         if isinstance(relation, Nested):
             where = f"{b}.{_db(spec, relation.parent)} = {parent_id}{rule}"
-            return table, where, _order(spec, b, relation.keys)
+            items = [(f"{b}.{_db(spec, k.column)}", k.descending) for k in relation.keys]
+            return table, where, _order(spec, b, relation.keys), items
         link = TypeSpec(relation.link)
         k = f"k{b}"
         joined = (
@@ -322,7 +337,8 @@ class _Builder:
             f"ON {b}.{quote(model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
         )
         where = f"{k}.{_db(link, relation.parent)} = {parent_id}{rule}"
-        return joined, where, _order(link, k, relation.keys)
+        items = [(f"{k}.{_db(link, key.column)}", key.descending) for key in relation.keys]
+        return joined, where, _order(link, k, relation.keys), items
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
         args = get_argument_values(plan.field_def, plan.node, self.variables)
@@ -335,20 +351,43 @@ class _Builder:
         target = connection.node.spec if connection.node else None
         spec = target or TYPES[relation.type_name]
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
-        source, where, order = self.source(relation, spec, alias, b)
+        source, where, order, items = self.source(relation, spec, alias, b)
         node, extras = "NULL", ""
-        if connection.node is not None:
-            node, extras = self.object(connection.node, s, b, depth + 1)
-        rows = (
-            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
-            f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
-        )
+        if self.d.postgres:
+            # One row more than the page only when hasNextPage asks; the page's order
+            # from the row's own columns (no window); nested levels inline, so the
+            # aggregate's FILTER spares them for the extra row.
+            more = any(
+                isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
+                for _, what in connection.entries
+            )
+            keys = "".join(f", {expr} AS crm_o{i}" for i, (expr, _) in enumerate(items))
+            number = f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if more else ""
+            if connection.node is not None:
+                node, _ = self.object(connection.node, s, s, depth + 1)
+            rows = (
+                f"SELECT {b}.*{keys}{number} FROM {source} WHERE {where} "  # noqa: S608
+                f"ORDER BY {order} LIMIT {size + 1 if more else size}"
+            )
+            page_order = ", ".join(
+                f"{s}.crm_o{i} {'DESC' if descending else 'ASC'}"
+                for i, (_, descending) in enumerate(items)
+            )
+            kept = f"{s}.crm_rn <= {size}" if more else "1 = 1"
+        else:
+            if connection.node is not None:
+                node, extras = self.object(connection.node, s, b, depth + 1)
+            rows = (
+                f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+            )
+            page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
         pairs: list[tuple[str, str]] = []
         for key, what in connection.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
             elif what == "totalCount":
-                count_source, count_where, _ = self.source(relation, spec, alias, c)
+                count_source, count_where, _, _ = self.source(relation, spec, alias, c)
                 count = f"(SELECT COUNT(*) FROM {count_source} WHERE {count_where})"  # noqa: S608
                 pairs.append((key, count))
             elif isinstance(what, EdgesPlan):
@@ -360,9 +399,7 @@ class _Builder:
                         edge.append((edge_key, node))
                     else:
                         raise Unsupported(f"edge {part}")
-                pairs.append(
-                    (key, self.d.agg(self.d.obj(edge), f"{s}.crm_rn", f"{s}.crm_rn <= {size}"))
-                )
+                pairs.append((key, self.d.agg(self.d.obj(edge), page_order, kept)))
             elif isinstance(what, PageInfoPlan):
                 info: list[tuple[str, str]] = []
                 for info_key, part in what.entries:
@@ -425,21 +462,25 @@ async def _root(
     plan = root.connection
     node, extras = "NULL", ""
     if plan.node is not None:
-        node, extras = builder.object(plan.node, "t", "t0", 0)
+        node, extras = builder.object(plan.node, "t", "t" if postgres else "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table).
-    columns = ", ".join(f"t.{quote(c)}" for c in model._meta.fields_db_projection.values())
-    text = (
-        f"SELECT {columns}, {node} AS crm_node "  # noqa: S608
-        f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
+    # where SQLite flattens the derived table), and only when its cursors are asked for.
+    columns = "".join(
+        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
     )
+    page_rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    text = f"SELECT {columns}{node} AS crm_node FROM {page_rows} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
-    rows = await connection.execute_query_dict(statement, ordered)
+    with generic_plans():
+        rows = await connection.execute_query_dict(statement, ordered)
     has_next = len(rows) > size
     rows = rows[:size]
-    nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
-    rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-    cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
+    # The database's JSON text goes into the response as it is (never parsed here).
+    nodes = [orjson.Fragment(row["crm_node"]) if plan.node else None for row in rows]
+    cursors = []
+    if plan.cursors:
+        rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
+        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)
 
