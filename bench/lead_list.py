@@ -3,7 +3,7 @@ statement.
 
     .venv/bin/python bench/lead_list.py [--leads 20000] [--companies 2000]
         [--database-url URL] [--requests 200] [--warmup 30] [--viewers admin,manager]
-        [--uvicorn] [--keep]
+        [--uvicorn] [--keep] [--without-activities] [--executor-too]
 
 Generates the companies and users of `bench/companies_query.py` (a tree with managers
 inside and outside the viewers' company; no contacts nor custom fields), 12 tags, then N
@@ -17,12 +17,15 @@ sequential requests (concurrency 1) of
       id fullName country estimatedSale currency owner { username } company { name }
       tags { name } activities(first: 1) { edges { node { text } } } } } }
 
+(--without-activities: the same without `activities`, which the compiled read path
+answers in one statement; the executor answers the query with them)
 over HTTP against `create_app()` (in process through httpx.ASGITransport, and with
 --uvicorn also through a real uvicorn server in a subprocess), next to a baseline: one
 statement that builds the same JSON, served by a bare Starlette endpoint over the same
 connection pool. The baseline writes the lead and company rules out in SQL (as
 companies_query.py does); its JSON is checked equal to GraphQL's `data` before anything
-is timed, so both apply the same access.
+is timed, so both apply the same access. --executor-too also measures, in process, the
+same app with compiled reads off (CRM_COMPILED_READS=0: every field on the executor).
 
 SQLite by default (a temporary file). With a PostgreSQL URL the database is created, and
 dropped at the end unless --keep."""
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -62,6 +66,9 @@ QUERY = """query Leads { leads(first: 50, orderBy: [{field: CREATED_AT, directio
   edges { node { id fullName country estimatedSale currency owner { username }
   company { name } tags { name } activities(first: 1) { edges { node { text } } } } } } }"""
 
+QUERY_WITHOUT_ACTIVITIES = QUERY.replace(" activities(first: 1) { edges { node { text } } }", "")
+assert QUERY_WITHOUT_ACTIVITIES != QUERY
+
 SQL_FILE_ENV = "BENCH_LEAD_SQL_FILE"
 COUNTRIES = ["Spain", "France", "Germany", "Portugal", "Italy", "Mexico"]
 
@@ -76,7 +83,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--uvicorn", action="store_true", help="also measure through uvicorn")
+    parser.add_argument(
+        "--without-activities",
+        action="store_true",
+        help="leave activities out of the query (the compiled read path answers it)",
+    )
+    parser.add_argument(
+        "--executor-too",
+        action="store_true",
+        help="also measure in process with CRM_COMPILED_READS=0 (every field on the executor)",
+    )
     return parser.parse_args(argv)
+
+
+def query_of(args: argparse.Namespace) -> str:
+    return QUERY_WITHOUT_ACTIVITIES if args.without_activities else QUERY
 
 
 async def generate_leads(n: int) -> None:
@@ -139,7 +160,7 @@ async def generate_leads(n: int) -> None:
         await LeadActivity.bulk_create(activities[first : first + 5000], batch_size=1000)
 
 
-def raw_sql(viewer: dict[str, Any], postgres: bool) -> str:
+def raw_sql(viewer: dict[str, Any], postgres: bool, activities: bool = True) -> str:
     """One statement answering the query for the viewer; the lead rule of
     `permissions/leads.py` (SPEC §7) for a superadmin or a GROUPED CRM manager (CR and
     LM), written out, over the company rule of bench/companies_query.py."""
@@ -154,6 +175,17 @@ def raw_sql(viewer: dict[str, Any], postgres: bool) -> str:
             f"OR l.company_id IN ({companies}))"
         )
         company = _visible("c", viewer)
+    pg_activities = sqlite_activities = ""
+    if activities:
+        pg_activities = """, 'activities', json_build_object('edges', (
+      SELECT COALESCE(json_agg(json_build_object('node', json_build_object('text', a.text))),
+                      '[]')
+      FROM (SELECT text FROM lead_activities WHERE lead_id = p.id
+            ORDER BY created_at DESC, id DESC LIMIT 1) a))"""
+        sqlite_activities = """, 'activities', json_object('edges', json((
+      SELECT json_group_array(json_object('node', json_object('text', a.text)))
+      FROM (SELECT text FROM lead_activities WHERE lead_id = p.id
+            ORDER BY created_at DESC, id DESC LIMIT 1) a)))"""
     if postgres:
         return f"""
 WITH page AS (
@@ -171,12 +203,8 @@ SELECT json_build_object('data', json_build_object('leads', json_build_object('e
                 WHERE c.id = p.company_id AND {company}),
     'tags', (SELECT COALESCE(json_agg(json_build_object('name', t.name) ORDER BY t.name, t.id),
                              '[]')
-             FROM lead_tag_links k JOIN lead_tags t ON t.id = k.tag_id WHERE k.lead_id = p.id),
-    'activities', json_build_object('edges', (
-      SELECT COALESCE(json_agg(json_build_object('node', json_build_object('text', a.text))),
-                      '[]')
-      FROM (SELECT text FROM lead_activities WHERE lead_id = p.id
-            ORDER BY created_at DESC, id DESC LIMIT 1) a))
+             FROM lead_tag_links k JOIN lead_tags t ON t.id = k.tag_id WHERE k.lead_id = p.id)
+    {pg_activities}
   )) ORDER BY p.created_at DESC, p.id DESC), '[]'))))::text AS body
 FROM page p"""
     return f"""
@@ -192,11 +220,8 @@ SELECT json_object('data', json_object('leads', json_object('edges', json(COALES
                      WHERE c.id = p.company_id AND {company})),
     'tags', json((SELECT json_group_array(json_object('name', x.name)) FROM (
       SELECT t.name FROM lead_tag_links k JOIN lead_tags t ON t.id = k.tag_id
-      WHERE k.lead_id = p.id ORDER BY t.name, t.id) x)),
-    'activities', json_object('edges', json((
-      SELECT json_group_array(json_object('node', json_object('text', a.text)))
-      FROM (SELECT text FROM lead_activities WHERE lead_id = p.id
-            ORDER BY created_at DESC, id DESC LIMIT 1) a)))
+      WHERE k.lead_id = p.id ORDER BY t.name, t.id) x))
+    {sqlite_activities}
   )))
   FROM (SELECT l.* FROM leads l WHERE {leads} AND l.progress < 100
         ORDER BY l.created_at DESC, l.id DESC LIMIT 50) p
@@ -239,7 +264,7 @@ async def measure(
 
     from crm_graphql.services.sqlcount import count_statements
 
-    body = {"query": QUERY, "operationName": "Leads"}
+    body = {"query": query_of(args), "operationName": "Leads"}
     for viewer in viewers:
         headers = {"Authorization": f"Bearer {tokens[viewer]}"}
 
@@ -379,7 +404,8 @@ async def main(args: argparse.Namespace) -> None:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             tokens = {v: await login(client, world[v]["username"]) for v in viewers}
-            sql_by_viewer = {v: raw_sql(world[v], postgres) for v in viewers}
+            activities = not args.without_activities
+            sql_by_viewer = {v: raw_sql(world[v], postgres, activities) for v in viewers}
             raw_transport = httpx.ASGITransport(app=raw_app(sql_by_viewer))
             async with httpx.AsyncClient(
                 transport=raw_transport, base_url="http://bench"
@@ -387,6 +413,25 @@ async def main(args: argparse.Namespace) -> None:
                 await measure(
                     client, raw_client, tokens, viewers, args, "in-process", results, True
                 )
+                if args.executor_too and config.compiled_reads:
+                    executor = create_app(dataclasses.replace(config, compiled_reads=False))
+                    async with (
+                        executor.router.lifespan_context(executor),
+                        httpx.AsyncClient(
+                            transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
+                            base_url="http://bench",
+                        ) as executor_client,
+                    ):
+                        await measure(
+                            executor_client,
+                            raw_client,
+                            tokens,
+                            viewers,
+                            args,
+                            "executor",
+                            results,
+                            True,
+                        )
         if args.uvicorn:
             sql_file = Path(config.data_dir) / "bench-lead-sql.json"
             sql_file.parent.mkdir(parents=True, exist_ok=True)

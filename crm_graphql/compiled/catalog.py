@@ -17,7 +17,14 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
-from crm_graphql.models.leads import CLOSED_FROM, Lead
+from crm_graphql.models.leads import (
+    CLOSED_FROM,
+    PROGRESS_NAMES,
+    Lead,
+    LeadTag,
+    LeadTagLink,
+    LeadType,
+)
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
     CompanyColumns,
@@ -35,7 +42,13 @@ from crm_graphql.permissions.invoices import (
     unlockable_invoices_q,
     visible_invoices_q,
 )
-from crm_graphql.permissions.leads import visible_leads_q
+from crm_graphql.permissions.leads import (
+    deletable_leads,
+    editable_leads,
+    mailable_leads,
+    takeable_leads,
+    visible_leads_q,
+)
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
 
@@ -175,9 +188,51 @@ class CustomFields:
     sections: bool
 
 
+@dataclass(frozen=True)
+class Tagged:
+    """A plain list through a link table: the rows of `spec_name` that the `link` rows
+    whose `parent` column is the row's id name in their `target` column, in `keys`
+    order of those rows, compared as Python compares strings (code points: the loader
+    sorts in Python), with no rule of their own."""
+
+    spec_name: str
+    link: type[Model]
+    parent: str
+    target: str
+    keys: Sequence[SortKey]
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A boolean: the row's `column` is `value` or more."""
+
+    column: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A lead's `stale` (schema/leads/types.py): open (`progress` under `closed_from`)
+    and `updated` before now less CRM setup's `lead_stale_days`."""
+
+    progress: str
+    updated: str
+    closed_from: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A lead's progress step (schema.leads.lead_progress) from its `column`: code,
+    name (CRM setup's override when not empty, else `names`), closed (`closed_from`)."""
+
+    column: str
+    names: dict[int, str]
+    closed_from: int
+
+
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | CustomFields
+) | (CustomFields | Tagged | AtLeast | Stale | Progress)
 
 
 @dataclass(frozen=True)
@@ -262,6 +317,8 @@ _KIND_IS = "CASE WHEN {t}.kind = '%s' THEN %s END"
 
 # Lines and taxes in their loader's order (dataloaders/invoices._grouped).
 POSITION_ORDER = [SortKey("position"), SortKey("id")]
+# A lead's tags as dataloaders/leads sorts them (name, then id).
+TAG_ORDER = [SortKey("name"), SortKey("id")]
 
 
 TYPES: dict[str, TypeSpec] = {
@@ -479,6 +536,61 @@ TYPES: dict[str, TypeSpec] = {
     # Company.openLeadEstimatedSales' CurrencyAmount rows (run.py's sums).
     "LeadSum": TypeSpec(
         Lead, {"currency": Column("currency", TEXT), "amount": Expr("{t}.crm_cents", MONEY)}
+    ),
+    "Lead": TypeSpec(
+        Lead,
+        {
+            "id": Column("id", ID),
+            "fullName": Column("full_name", TEXT),
+            "email": Column("email", TEXT),
+            "phone": Column("phone", TEXT),
+            "mobile": Column("mobile", TEXT),
+            "position": Column("position", TEXT),
+            "prospectCompany": Column("prospect_company", TEXT),
+            "country": Column("country", TEXT),
+            "language": Column("language", TEXT),
+            "product": Column("product", TEXT),
+            "channel": Column("channel", TEXT),
+            "currency": Column("currency", TEXT),
+            "closeDate": Column("close_date", DATE),
+            "executiveOverview": Column("executive_overview", TEXT),
+            "description": Column("description", TEXT),
+            "alarmAt": Column("alarm_at", DATETIME),
+            "duplicate": Column("duplicate", BOOL),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
+            "version": Column("version", INT),
+            "estimatedSale": Column("estimated_sale_cents", MONEY),
+            "progress": Progress("progress", PROGRESS_NAMES, CLOSED_FROM),
+            "closed": AtLeast("progress", CLOSED_FROM),
+            "stale": Stale("progress", "updated_at", CLOSED_FROM),
+            # The loaders the resolvers use: users and lead types by id with no rule,
+            # the managing company with the company rule (null when not visible).
+            "owner": Single("User", "owner_id", None),
+            "company": Single("Company", "company_id", _companies),
+            "leadType": Single("LeadType", "lead_type_id", None),
+            "tags": Tagged("LeadTag", LeadTagLink, "lead_id", "tag_id", TAG_ORDER),
+            "viewerCan": Flags(
+                {
+                    "edit": editable_leads,
+                    "take": takeable_leads,
+                    "delete": deletable_leads,
+                    "sendMail": mailable_leads,
+                }
+            ),
+        },
+    ),
+    "LeadType": TypeSpec(
+        LeadType,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+        },
+    ),
+    "LeadTag": TypeSpec(
+        LeadTag,
+        {"id": Column("id", ID), "name": Column("name", TEXT), "colour": Column("colour", TEXT)},
     ),
     # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
     "CompanyBilling": TypeSpec(

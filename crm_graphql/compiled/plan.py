@@ -39,6 +39,7 @@ from strawberry.permission import PermissionExtension
 
 from crm_graphql.compiled.catalog import (
     TYPES,
+    AtLeast,
     Column,
     Count,
     CustomFields,
@@ -46,11 +47,14 @@ from crm_graphql.compiled.catalog import (
     Flags,
     Linked,
     Nested,
+    Progress,
     Related,
     Rows,
     Same,
     Single,
+    Stale,
     Sums,
+    Tagged,
     TypeSpec,
 )
 from crm_graphql.compiled.roots import ROOTS, RootSpec
@@ -109,9 +113,15 @@ class FlagsPlan:
     entries: list[tuple[str, Any]]  # a key of `flags.rules` or Typename
 
 
+@dataclass(frozen=True)
+class ProgressPlan:
+    progress: Progress
+    entries: list[tuple[str, Any]]  # "code", "name", "closed" or Typename
+
+
 @dataclass
 class RowsPlan:
-    relation: Rows
+    relation: Rows | Tagged
     target: ObjectPlan
 
 
@@ -161,6 +171,7 @@ class Plan:
 
 
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+_PROGRESS = {"code", "name", "closed"}
 
 
 def _named(type_: Any) -> Any:
@@ -210,7 +221,7 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column | Expr | Count):
+            if isinstance(found, Column | Expr | Count | AtLeast | Stale):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
             elif isinstance(found, Same):
@@ -229,6 +240,19 @@ class _Planner:
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, "CustomFieldValue")
                 plan.entries.append((key, CustomFieldsPlan(found, target)))
+            elif isinstance(found, Progress):
+                _no_arguments(nodes)
+                step_type = _named(field_def.type)
+                steps: list[tuple[str, Any]] = []
+                for step_key, step_subs in self.sub(step_type, subs).items():
+                    step = step_subs[0].node.name.value
+                    if step == "__typename":
+                        steps.append((step_key, Typename(step_type.name)))
+                    elif step in _PROGRESS:
+                        steps.append((step_key, step))
+                    else:
+                        raise Unsupported(f"{step_type.name}.{step}")
+                plan.entries.append((key, ProgressPlan(found, steps)))
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
@@ -245,7 +269,7 @@ class _Planner:
                     else:
                         raise Unsupported(f"{flag_type.name}.{flag}")
                 plan.entries.append((key, FlagsPlan(found, flags)))
-            elif isinstance(found, Rows):
+            elif isinstance(found, Rows | Tagged):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.spec_name)
                 plan.entries.append((key, RowsPlan(found, target)))

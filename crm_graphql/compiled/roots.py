@@ -15,9 +15,11 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract
 from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.leads import Lead
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import invoice_sums_used, visible_invoices_q
+from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
 from crm_graphql.schema.contracts import (
@@ -26,6 +28,7 @@ from crm_graphql.schema.contracts import (
     default_status_q,
 )
 from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
+from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import FilterSpec, SortKey
 
@@ -60,9 +63,17 @@ def _invoices(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Invoice.filter(visible_invoices_q(viewer))
 
 
+def _leads(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # A saved search is read (and checked) first, its JSON parsed into the filter.
+    if args.get("saved_search_id") is not None:
+        raise Unsupported("savedSearchId")
+    return Lead.filter(visible_leads_q(viewer)).filter(default_open_q(args.get("filter")))
+
+
 ROOTS: dict[str, RootSpec] = {
     "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
     "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
     "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
     "invoices": RootSpec("Invoice", _invoices, INVOICE_FILTER_SPEC, INVOICE_DEFAULT_ORDER),
+    "leads": RootSpec("Lead", _leads, LEAD_FILTER_SPEC, LEAD_DEFAULT_ORDER),
 }

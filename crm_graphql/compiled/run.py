@@ -7,6 +7,7 @@ crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,11 +28,14 @@ from crm_graphql.compiled.catalog import (
     MONEY,
     PERCENT,
     TYPES,
+    AtLeast,
     Column,
     Count,
     Expr,
     Linked,
     Nested,
+    Stale,
+    Tagged,
     TypeSpec,
     Visible,
     is_empty,
@@ -45,6 +49,7 @@ from crm_graphql.compiled.plan import (
     ObjectPlan,
     PageInfoPlan,
     PlanCache,
+    ProgressPlan,
     RelatedPlan,
     RootPlan,
     RowsPlan,
@@ -61,6 +66,7 @@ from crm_graphql.compiled.plan import (
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
 from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
+from crm_graphql.models.setup import CrmSetup
 from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
 from crm_graphql.schema.customfields import WITHOUT_SECTION
@@ -78,6 +84,7 @@ from crm_graphql.services.listing import (
 )
 from crm_graphql.services.orm import compiled, from_row, lookup_q
 from crm_graphql.services.postgres_engine import generic_plans
+from crm_graphql.services.setup import SETUP_ID
 from crm_graphql.settings import Limits
 
 __all__ = ["run_compiled"]
@@ -91,9 +98,16 @@ def _db(spec: TypeSpec, column: str) -> str:
 CUSTOM_FIELD_ORDER = [SortKey("position"), SortKey("id")]
 
 
-def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any) -> str:
+def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any, binary: bool = False) -> str:
+    """ORDER BY `keys`; `binary` (PostgreSQL): text by code point, as Python sorts."""
+
+    def collated(column: str) -> str:
+        text = binary and spec.model._meta.fields_map[column].field_type is str
+        return ' COLLATE "C"' if text else ""
+
     return ", ".join(
-        f"{alias}.{_db(spec, k.column)} {'DESC' if k.descending else 'ASC'}" for k in keys
+        f"{alias}.{_db(spec, k.column)}{collated(k.column)} {'DESC' if k.descending else 'ASC'}"
+        for k in keys
     )
 
 
@@ -114,6 +128,8 @@ class _Builder:
         self.limits = limits
         self.variables = variables
         self.columns = 0
+        # The time a lead's `stale` is measured against (the resolver's datetime.now).
+        self.now = datetime.now(UTC)
 
     def flags(self, spec: TypeSpec, plan: FlagsPlan, alias: str) -> str:
         pairs: list[tuple[str, str]] = []
@@ -222,6 +238,16 @@ class _Builder:
                 extras.append(f", {self.count(plan.spec, what, inner, depth)} AS {name}")
                 pairs.append((key, f"{outer}.{name}"))
                 continue
+            if isinstance(what, AtLeast):
+                column = f"{outer}.{_db(plan.spec, what.column)}"
+                pairs.append((key, self.d.condition(f"{column} >= {what.value}")))
+                continue
+            if isinstance(what, Stale):
+                pairs.append((key, self.stale(plan.spec, what, outer)))
+                continue
+            if isinstance(what, ProgressPlan):
+                pairs.append((key, self.progress(plan.spec, what, outer)))
+                continue
             if isinstance(what, SinglePlan):
                 value = self.single(plan.spec, what, row, depth)
             elif isinstance(what, NestedPlan):
@@ -245,6 +271,59 @@ class _Builder:
             pairs.append((key, self.d.nested(f"{outer}.{name}")))
         return self.d.obj(pairs), "".join(extras)
 
+    def setup(self, column: str) -> str:
+        """A column of the CRM setup row, its model default while there is no row (the
+        resolvers' get_setup creates the row with the defaults)."""
+        table = quote(CrmSetup._meta.db_table)
+        value = f"(SELECT {quote(column)} FROM {table} WHERE id = {SETUP_ID})"  # noqa: S608
+        default = CrmSetup._meta.fields_map[column].default
+        if isinstance(default, int):
+            return f"COALESCE({value}, {default})"
+        return value
+
+    def stale(self, spec: TypeSpec, stale: Stale, alias: str) -> str:
+        progress = f"{alias}.{_db(spec, stale.progress)}"
+        updated = f"{alias}.{_db(spec, stale.updated)}"
+        days = self.setup("lead_stale_days")
+        if self.d.postgres:
+            # Whole days of 24 hours (timedelta(days=n)), whatever the session's zone.
+            now = self.params.add(self.now)
+            limit = f"CAST({now} AS timestamptz) - {days} * interval '24 hours'"
+        else:
+            # SQLite holds str(datetime) in UTC: the limit in the same text (the day
+            # shift keeps the time of day and its fraction), compared as text.
+            fraction = f".{self.now.microsecond:06d}" if self.now.microsecond else ""
+            now = self.params.add(self.now.strftime("%Y-%m-%d %H:%M:%S"))
+            limit = (
+                f"strftime('%Y-%m-%d %H:%M:%S', {now}, '-' || {days} || ' days') "
+                f"|| {literal(fraction + '+00:00')}"
+            )
+        return self.d.condition(f"{progress} < {stale.closed_from} AND {updated} < {limit}")
+
+    def progress(self, spec: TypeSpec, plan: ProgressPlan, alias: str) -> str:
+        code = f"{alias}.{_db(spec, plan.progress.column)}"
+        names = self.setup("lead_progress_names")
+        if self.d.postgres:
+            custom = f"CAST({names} AS jsonb) ->> CAST({code} AS text)"
+        else:
+            custom = f"json_extract({names}, '$.\"' || {code} || '\"')"
+        cases = " ".join(
+            f"WHEN {number} THEN {literal(name)}" for number, name in plan.progress.names.items()
+        )
+        default = f"CASE {code} {cases} ELSE {self.d.text(code)} END"
+        pairs: list[tuple[str, str]] = []
+        for key, what in plan.entries:
+            if isinstance(what, Typename):
+                pairs.append((key, literal(what.name)))
+            elif what == "code":
+                pairs.append((key, code))
+            elif what == "name":
+                # `setup name or default name`: an empty override keeps the default.
+                pairs.append((key, f"COALESCE(NULLIF({custom}, ''), {default})"))
+            else:
+                pairs.append((key, self.d.condition(f"{code} >= {plan.progress.closed_from}")))
+        return self.d.obj(pairs)
+
     def single(self, spec: TypeSpec, plan: SinglePlan, alias: str, depth: int) -> str:
         target = plan.target.spec.model
         r0, r = f"q{depth + 1}", f"r{depth + 1}"
@@ -260,19 +339,30 @@ class _Builder:
 
     def rows(self, plan: RowsPlan, alias: str, depth: int) -> str:
         spec = plan.target.spec
+        relation = plan.relation
         b, s = f"l{depth + 1}", f"s{depth + 1}"
-        order = _order(spec, b, plan.relation.keys)
-        parent = f"{b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')}"
+        table = f"{quote(spec.model._meta.db_table)} {b}"
+        if isinstance(relation, Tagged):
+            # Sorted as Python sorts strings (the loader's order): by code point.
+            order = _order(spec, b, relation.keys, binary=self.d.postgres)
+            link = TypeSpec(relation.link)
+            k = f"k{b}"
+            source = (
+                f"{quote(relation.link._meta.db_table)} {k} JOIN {table} "
+                f"ON {b}.{quote(spec.model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
+            )
+            where = f"{k}.{_db(link, relation.parent)} = {alias}.{quote('id')}"
+        else:
+            order = _order(spec, b, relation.keys)
+            source = table
+            where = f"{b}.{_db(spec, relation.parent)} = {alias}.{quote('id')}"
         if self.d.postgres:
             body, _ = self.object(plan.target, b, b, depth + 1)
-            table = f"{quote(spec.model._meta.db_table)} {b}"
-            return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {table} WHERE {parent})"  # noqa: S608
+            return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {source} WHERE {where})"  # noqa: S608
         body, extras = self.object(plan.target, s, b, depth + 1)
         rows = (
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
-            f"FROM {quote(spec.model._meta.db_table)} {b} "
-            f"WHERE {b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')} "
-            f"ORDER BY {order}"
+            f"FROM {source} WHERE {where} ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
 
@@ -535,8 +625,8 @@ def _prepare(
     columns = "".join(
         f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
     )
-    rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    text = f"SELECT {columns}{node} AS crm_node FROM {rows} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
+    page_rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    text = f"SELECT {columns}{node} AS crm_node FROM {page_rows} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
     return _Prepared(
         plan,

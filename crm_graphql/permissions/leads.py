@@ -54,6 +54,36 @@ def can_edit_lead(viewer: Viewer, lead: Lead) -> bool:
     return viewer.has("LW") and lead.owner_id == viewer.user.id
 
 
+# The same rules in SQL, for leads the viewer can already see (the compiled read path's
+# viewerCan): a constant when the viewer alone decides, else the leads it holds for.
+
+
+def editable_leads(viewer: Viewer) -> Q | bool:
+    """can_edit_lead."""
+    if viewer.is_superadmin or viewer.has("LM"):
+        return True
+    return viewer.has("LW") and Q(owner_id=viewer.user.id)
+
+
+def takeable_leads(viewer: Viewer) -> Q | bool:
+    """can_take_lead."""
+    if not (viewer.is_superadmin or viewer.has("LW") or viewer.has("LM")):
+        return False
+    return Q(owner_id__isnull=True)
+
+
+def deletable_leads(viewer: Viewer) -> Q | bool:
+    """can_delete_lead (the viewer alone decides)."""
+    return viewer.is_superadmin or viewer.has("LM")
+
+
+def mailable_leads(viewer: Viewer) -> Q | bool:
+    """can_mail_from_lead."""
+    if viewer.is_superadmin or viewer.has("LM"):
+        return True
+    return Q(owner_id=viewer.user.id)
+
+
 def can_take_lead(viewer: Viewer, lead: Lead) -> bool:
     return lead.owner_id is None and (viewer.is_superadmin or viewer.has("LW") or viewer.has("LM"))
 

@@ -17,6 +17,7 @@ from crm_graphql.resolvers.common import connection, get_or_404, parse_id
 from crm_graphql.resolvers.leads.searches import filter_from_json
 from crm_graphql.schema.common import Connection
 from crm_graphql.schema.leads import (
+    LEAD_DEFAULT_ORDER,
     LEAD_FILTER_SPEC,
     LeadFilter,
     LeadKindType,
@@ -28,9 +29,7 @@ from crm_graphql.schema.leads import (
     lead_progress,
 )
 from crm_graphql.services import leads as service
-from crm_graphql.services.listing import SortKey
 
-DEFAULT_ORDER = [SortKey("updated_at", descending=True), SortKey("id", descending=True)]
 Described = strawberry.argument
 
 
@@ -81,7 +80,7 @@ class LeadReadQuery:
             flt=filter,
             spec=LEAD_FILTER_SPEC,
             order_by=order_by,
-            default_order=DEFAULT_ORDER,
+            default_order=LEAD_DEFAULT_ORDER,
             first=first,
             after=after,
         )

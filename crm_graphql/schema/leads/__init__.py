@@ -5,6 +5,7 @@ mutation inputs (`inputs`) and payloads (`payloads`). Other modules and
 from __future__ import annotations
 
 from crm_graphql.schema.leads.filters import (
+    LEAD_DEFAULT_ORDER,
     LEAD_FILTER_SPEC,
     LeadDateFilter,
     LeadFilter,
@@ -49,6 +50,7 @@ from crm_graphql.schema.leads.types import (
 )
 
 __all__ = [
+    "LEAD_DEFAULT_ORDER",
     "LEAD_FILTER_SPEC",
     "CurrencyAmount",
     "LeadActivityInput",

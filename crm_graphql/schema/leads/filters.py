@@ -24,7 +24,7 @@ from crm_graphql.schema.common import (
 )
 from crm_graphql.schema.companies import USER_REF_SPEC, MoneyFilter
 from crm_graphql.schema.customfields import CustomFieldFilter, custom_fields_q
-from crm_graphql.services.listing import FilterSpec, ListError, Relation, has_condition
+from crm_graphql.services.listing import FilterSpec, ListError, Relation, SortKey, has_condition
 from crm_graphql.services.orm import lookup_q
 
 
@@ -192,6 +192,10 @@ LEAD_FILTER_SPEC: FilterSpec = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
+
+
+# The list's order when the client gives none (and the tie-breaker after its keys).
+LEAD_DEFAULT_ORDER = [SortKey("updated_at", descending=True), SortKey("id", descending=True)]
 
 
 def default_open_q(flt: Any) -> Q:

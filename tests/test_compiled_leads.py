@@ -1,0 +1,205 @@
+"""The lead list on the compiled read path: `leads` answers in one statement (two with
+totalCount) exactly as the executor does, for the seven viewers of the differential
+world (tests/differential.build_world) with more leads around it: stale ones, CRM
+setup's progress names, tags whose names sort differently by code point and by
+language, lead types, alarms, filters, orders and the pages their cursors give."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from crm_graphql.models.leads import Lead, LeadTag
+from crm_graphql.models.setup import CrmSetup
+from crm_graphql.models.users import User
+from crm_graphql.services.sqlcount import count_statements
+from tests.differential import VIEWERS, Differential, build_world, differential, load_corpus
+from tests.factories import make_lead, make_lead_tag, make_lead_type
+
+
+@pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    async with differential() as both:
+        yield both
+
+
+@pytest.fixture
+async def world() -> dict[str, str]:
+    tokens = await build_world()
+    now = datetime.now(UTC)
+    # Code point order (Python's sort, the loader's) differs from a language's here.
+    tags = [await make_lead_tag(name) for name in ("Zeta", "alpha", "Émigré", "zeta")]
+    kind = await make_lead_type("Inbound", description="From the web form")
+    seller = await User.get(username="lead_seller")
+    for n in range(6):
+        lead = await make_lead(
+            f"Old {n}",
+            tags=tuple(tags[n % 4 :]),
+            owner=(seller, None, None)[n % 3],
+            lead_type=kind if n % 2 else None,
+            progress=(0, 60, 80, 101, 200, 20)[n],
+            alarm_at=datetime(2026, 3, 1, 8, 0, 0, n * 250_000 % 1_000_000, tzinfo=UTC),
+            duplicate=n % 2 == 0,
+            estimated_sale_cents=-n * 1_001,
+        )
+        # Unchanged for 10 to 60 days (stale after 30 by default), two near the limit
+        # (minutes off: the paths measure it a few milliseconds apart).
+        age = timedelta(days=10 * (n + 1), minutes=(0, -5, 5)[n % 3])
+        await Lead.filter(id=lead.id).update(updated_at=now - age)
+    # CRM setup's own names for some steps (an empty one keeps the default).
+    setup, _ = await CrmSetup.get_or_create(id=1)
+    setup.lead_progress_names = {"20": "Demo booked", "60": "Quote sent", "40": ""}
+    await setup.save()
+    return tokens
+
+
+LEADS = """query L($filter: LeadFilter, $order: [LeadOrder!], $after: String, $n: Int) {
+  leads(filter: $filter, orderBy: $order, first: $n, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id fullName estimatedSale currency closeDate alarmAt duplicate
+      createdAt updatedAt version progress { code name closed } closed stale
+      owner { username } company { name } leadType { name description }
+      tags { name colour } viewerCan { edit take delete sendMail } } } } }"""
+
+
+def _compiled(statements: list[str]) -> bool:
+    return any("crm_node" in s for s in statements)
+
+
+async def _post(paths: Differential, query: str, variables: Any, token: str) -> Any:
+    interpreted, compiled = await paths.answers(query, variables, token)
+    assert compiled.body == interpreted.body, json.dumps([compiled.body, interpreted.body])
+    return compiled.body
+
+
+async def _counted(
+    paths: Differential, query: str, variables: Any, token: str
+) -> tuple[Any, list[str]]:
+    """The answer (checked equal on both paths) and the compiled app's statements after
+    authentication (the token cache answers it once the token has been used)."""
+    await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=_auth(token))
+    with count_statements() as auth:
+        await paths.compiled.post(
+            "/graphql", json={"query": "{ __typename }"}, headers=_auth(token)
+        )
+    with count_statements() as statements:
+        response = await paths.compiled.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=_auth(token)
+        )
+    body = await _post(paths, query, variables, token)
+    assert response.json() == body
+    return body, list(statements)[len(auth) :]
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+CASES: list[dict[str, Any]] = [
+    {"filter": None, "order": None, "n": 3},
+    {"filter": {"showFinished": True}, "order": [{"field": "PROGRESS"}], "n": 4},
+    {
+        "filter": {"or": [{"unowned": True}, {"owner": {"username": {"eq": "user1"}}}]},
+        "order": [{"field": "CLOSE_DATE", "direction": "DESC"}],
+        "n": 2,
+    },
+    {
+        "filter": {"progress": {"in": [20, 60, 101]}, "not": {"country": {"eq": "France"}}},
+        "order": [{"field": "ESTIMATED_SALE"}, {"field": "UPDATED_AT", "direction": "DESC"}],
+        "n": 5,
+    },
+]
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_the_lead_list_is_compiled_and_identical(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    token = world[viewer]
+    seen: set[str] = set()
+    for case in CASES:
+        after = None
+        for _ in range(12):
+            body, statements = await _counted(paths, LEADS, {**case, "after": after}, token)
+            if viewer in ("user2", "invoice_reader"):  # no lead bit: refused by the executor
+                assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+                assert not _compiled(statements)
+                return
+            assert "errors" not in body, body
+            assert len(statements) == 1 and _compiled(statements), statements
+            page = body["data"]["leads"]
+            seen |= {json.dumps(e["node"], sort_keys=True) for e in page["edges"]}
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    nodes = [json.loads(n) for n in seen]
+    if viewer == "admin":
+        # The world holds what the fields must show: all of it came back compiled.
+        assert {n["stale"] for n in nodes} == {True, False}
+        names = {n["progress"]["name"] for n in nodes}
+        assert {"Demo booked", "Quote sent", "Needs discovered", "Closed - lost"} <= names
+        tags = [[t["name"] for t in n["tags"]] for n in nodes]
+        assert ["Zeta", "alpha", "zeta", "Émigré"] in tags
+        assert any(n["leadType"] for n in nodes) and any(n["company"] for n in nodes)
+
+
+@pytest.mark.parametrize("viewer", ["admin", "user1", "lead_seller", "standalone"])
+async def test_the_total_count_is_a_second_statement(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    query = """{ leads(first: 100, filter: {showFinished: true}) { totalCount __typename
+      edges { node { fullName viewerCan { __typename take } } } } }"""
+    body, statements = await _counted(paths, query, None, world[viewer])
+    assert len(statements) == 2 and _compiled(statements), statements
+    assert body["data"]["leads"]["totalCount"] == len(body["data"]["leads"]["edges"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Fields left to the executor: the whole operation runs there, same answer.
+        "{ leads { edges { node { fullName customFields { name value } } } } }",
+        "{ leads { edges { node { fullName activities { totalCount } } } } }",
+        '{ leads(savedSearchId: "1") { edges { node { fullName } } } }',
+        '{ leads(after: "bogus") { edges { node { fullName } } } }',
+    ],
+)
+async def test_what_is_not_covered_runs_on_the_executor(
+    paths: Differential, world: dict[str, str], query: str
+) -> None:
+    _, statements = await _counted(paths, query, None, world["manager1"])
+    assert not _compiled(statements)
+
+
+async def test_without_a_setup_row_the_defaults_apply(
+    paths: Differential, world: dict[str, str]
+) -> None:
+    await CrmSetup.all().delete()
+    query = """{ leads(first: 50, filter: {showFinished: true}) { edges { node {
+      progress { code name } stale } } } }"""
+    # Compiled first: the executor's read of CRM setup creates the row.
+    on = await paths.compiled.post("/graphql", json={"query": query}, headers=_auth(world["admin"]))
+    off = await paths.interpreted.post(
+        "/graphql", json={"query": query}, headers=_auth(world["admin"])
+    )
+    assert on.json() == off.json()
+    assert await LeadTag.filter(name="Zeta").exists()
+    nodes = [e["node"] for e in on.json()["data"]["leads"]["edges"]]
+    assert {"code": 20, "name": "Meeting arranged"} in [n["progress"] for n in nodes]
+    assert any(n["stale"] for n in nodes)
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager1", "standalone"])
+async def test_the_corpus_lead_list_runs_compiled(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    (case,) = [c for c in load_corpus() if c.name == "lead_list"]
+    for variables in case.variables:
+        body, statements = await _counted(paths, case.query, variables, world[viewer])
+        assert "errors" not in body, body
+        # the page and its totalCount
+        assert len(statements) == 2 and _compiled(statements), (variables, statements)
