@@ -13,12 +13,19 @@ from typing import Any
 
 import pytest
 
+from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.leads import Lead, LeadTag
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
 from tests.differential import VIEWERS, Differential, build_world, differential, load_corpus
-from tests.factories import make_lead, make_lead_tag, make_lead_type
+from tests.factories import (
+    make_custom_field,
+    make_custom_value,
+    make_lead,
+    make_lead_tag,
+    make_lead_type,
+)
 
 
 @pytest.fixture
@@ -34,18 +41,35 @@ async def world() -> dict[str, str]:
     # Code point order (Python's sort, the loader's) differs from a language's here.
     tags = [await make_lead_tag(name) for name in ("Zeta", "alpha", "Émigré", "zeta")]
     kind = await make_lead_type("Inbound", description="From the web form")
+    other = await make_lead_type("Partner")
+    # Custom fields of the two types (positions out of id order), one without a type.
+    budget = await make_custom_field(
+        CustomFieldEntity.LEAD, "Budget", "NUMERIC", owner_id=kind.id, position=2
+    )
+    source = await make_custom_field(
+        CustomFieldEntity.LEAD,
+        "Source",
+        "COMBO",
+        owner_id=kind.id,
+        position=1,
+        options=["web", "fair"],
+    )
+    await make_custom_field(CustomFieldEntity.LEAD, "Referrer", owner_id=other.id)
     seller = await User.get(username="lead_seller")
     for n in range(6):
         lead = await make_lead(
             f"Old {n}",
             tags=tuple(tags[n % 4 :]),
             owner=(seller, None, None)[n % 3],
-            lead_type=kind if n % 2 else None,
+            lead_type=(None, kind, other)[n % 3],
             progress=(0, 60, 80, 101, 200, 20)[n],
             alarm_at=datetime(2026, 3, 1, 8, 0, 0, n * 250_000 % 1_000_000, tzinfo=UTC),
             duplicate=n % 2 == 0,
             estimated_sale_cents=-n * 1_001,
         )
+        if n % 3 == 1 and n > 1:
+            await make_custom_value(budget, lead.id, str(n * 1000))
+            await make_custom_value(source, lead.id, "fair")
         # Unchanged for 10 to 60 days (stale after 30 by default), two near the limit
         # (minutes off: the paths measure it a few milliseconds apart).
         age = timedelta(days=10 * (n + 1), minutes=(0, -5, 5)[n % 3])
@@ -63,7 +87,8 @@ LEADS = """query L($filter: LeadFilter, $order: [LeadOrder!], $after: String, $n
     edges { cursor node { id fullName estimatedSale currency closeDate alarmAt duplicate
       createdAt updatedAt version progress { code name closed } closed stale
       owner { username } company { name } leadType { name description }
-      tags { name colour } viewerCan { edit take delete sendMail } } } } }"""
+      tags { name colour } viewerCan { edit take delete sendMail }
+      customFields { name value kind sectionName field { id position options } } } } } }"""
 
 
 def _compiled(statements: list[str]) -> bool:
@@ -162,7 +187,6 @@ async def test_the_total_count_is_a_second_statement(
     "query",
     [
         # Fields left to the executor: the whole operation runs there, same answer.
-        "{ leads { edges { node { fullName customFields { name value } } } } }",
         "{ leads { edges { node { fullName activities { totalCount } } } } }",
         '{ leads(savedSearchId: "1") { edges { node { fullName } } } }',
         '{ leads(after: "bogus") { edges { node { fullName } } } }',
@@ -203,3 +227,25 @@ async def test_the_corpus_lead_list_runs_compiled(
         assert "errors" not in body, body
         # the page and its totalCount
         assert len(statements) == 2 and _compiled(statements), (variables, statements)
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_lead_custom_fields_are_their_types_fields_with_the_leads_values(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    query = """{ leads(first: 50, filter: {showFinished: true, fullName: {contains: "Old"}}) {
+      edges { node { fullName leadType { name }
+        customFields { name value kind sectionName field { id position } } } } } }"""
+    body, statements = await _counted(paths, query, None, world[viewer])
+    if body.get("errors"):  # no lead bits: refused (and audited) by the executor
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert not _compiled(statements)
+        return
+    assert len(statements) == 1 and _compiled(statements), statements
+    nodes = {e["node"]["fullName"]: e["node"] for e in body["data"]["leads"]["edges"]}
+    if viewer == "admin":
+        assert [f["name"] for f in nodes["Old 4"]["customFields"]] == ["Source", "Budget"]
+        assert [f["value"] for f in nodes["Old 4"]["customFields"]] == ["fair", "4000"]
+        assert [f["value"] for f in nodes["Old 1"]["customFields"]] == [None, None]
+        assert [f["name"] for f in nodes["Old 2"]["customFields"]] == ["Referrer"]
+        assert nodes["Old 0"]["customFields"] == []

@@ -570,6 +570,8 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "leadType": Single("LeadType", "lead_type_id", None),
             "tags": Tagged("LeadTag", LeadTagLink, "lead_id", "tag_id", TAG_ORDER),
+            # The fields of the lead's type (none without a type).
+            "customFields": CustomFields(CustomFieldEntity.LEAD, "lead_type_id", sections=False),
             "viewerCan": Flags(
                 {
                     "edit": editable_leads,
