@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import interleaved  # noqa: E402
 from bench.companies_query import (  # noqa: E402
     _visible,
     create_postgres_database,
@@ -59,7 +60,6 @@ from bench.companies_query import (  # noqa: E402
     is_postgres,
     login,
     machine,
-    timed,
 )
 
 QUERY = """query Leads { leads(first: 50, orderBy: [{field: CREATED_AT, direction: DESC}]) {
@@ -305,10 +305,8 @@ async def measure(
             )
             raise SystemExit(f"{viewer}: the baseline's JSON differs from GraphQL's: {first}")
         edges = gql_body["data"]["leads"]["edges"]
-        figures = {}
-        for name, call in (("graphql", gql), ("raw", raw)):
-            gc.collect()
-            figures[name] = await timed(call, args.warmup, args.requests)
+        gc.collect()
+        figures = await interleaved({"graphql": gql, "raw": raw}, args.warmup, args.requests)
         results.append(
             {
                 "server": label,
