@@ -66,3 +66,23 @@ ROOTS: dict[str, RootSpec] = {
     "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
     "invoices": RootSpec("Invoice", _invoices, INVOICE_FILTER_SPEC, INVOICE_DEFAULT_ORDER),
 }
+
+
+@dataclass(frozen=True)
+class SingleSpec:
+    """A root field that reads one object by id: `visible(viewer)` is the queryset its
+    resolver hands `get_or_404` (an invisible or unknown id is its NOT_FOUND error, which
+    the executor produces: the compiled path answers only when the row is found)."""
+
+    type_name: str
+    visible: Callable[[Viewer], QuerySet[Any]]
+
+
+SINGLES: dict[str, SingleSpec] = {
+    "company": SingleSpec("Company", lambda viewer: Company.filter(visible_companies_q(viewer))),
+    "contact": SingleSpec(
+        "Contact", lambda viewer: Contact.filter(belongs_to_visible_company_q(viewer))
+    ),
+    "contract": SingleSpec("Contract", lambda viewer: Contract.filter(visible_contracts_q(viewer))),
+    "invoice": SingleSpec("Invoice", lambda viewer: Invoice.filter(visible_invoices_q(viewer))),
+}

@@ -13,6 +13,7 @@ from graphql import GraphQLError
 from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
+from tortoise import fields as tfields
 from tortoise.expressions import Q
 from tortoise.models import Model
 
@@ -42,6 +43,7 @@ from crm_graphql.compiled.plan import (
     RootPlan,
     RowsPlan,
     SinglePlan,
+    SingleRootPlan,
     Typename,
     build_plan,
     document_key,
@@ -51,6 +53,7 @@ from crm_graphql.compiled.plan import (
 )
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
+from crm_graphql.ids import id_number
 from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
 from crm_graphql.services.auth import Viewer
@@ -59,6 +62,7 @@ from crm_graphql.services.listing import (
     SortKey,
     decode_cursor,
     encode_cursor,
+    encode_cursor_values,
     filter_q,
     keyset_q,
     order_args,
@@ -214,23 +218,43 @@ class _Builder:
 
     def source(
         self, relation: Nested | Linked, spec: TypeSpec, alias: str, b: str
-    ) -> tuple[str, str, str]:
-        """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
-        row `alias`: the rule of the rows' type applied to them."""
+    ) -> tuple[str, str, str, str]:
+        """FROM, WHERE, ORDER BY and the cursor's sort values (a JSON array) of a nested
+        connection's rows (as `b`) under the row `alias`: the rule of the rows' type
+        applied to them."""
         model = spec.model
         table, rule = self.ruled(model, b, relation.visible)
         parent_id = f"{alias}.{quote('id')}"
         if isinstance(relation, Nested):
             where = f"{b}.{_db(spec, relation.parent)} = {parent_id}{rule}"
-            return table, where, _order(spec, b, relation.keys)
-        link = TypeSpec(relation.link)
-        k = f"k{b}"
-        joined = (
-            f"{quote(relation.link._meta.db_table)} {k} JOIN {table} "
-            f"ON {b}.{quote(model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
-        )
-        where = f"{k}.{_db(link, relation.parent)} = {parent_id}{rule}"
-        return joined, where, _order(link, k, relation.keys)
+            keyed, key_alias = spec, b
+        else:
+            keyed = TypeSpec(relation.link)
+            key_alias = f"k{b}"
+            table = (
+                f"{quote(relation.link._meta.db_table)} {key_alias} JOIN {table} ON "
+                f"{b}.{quote(model._meta.db_pk_column)} = "
+                f"{key_alias}.{_db(keyed, relation.target)}"
+            )
+            where = f"{key_alias}.{_db(keyed, relation.parent)} = {parent_id}{rule}"
+        order = _order(keyed, key_alias, relation.keys)
+        values = [self.sort_value(keyed, key_alias, k.column) for k in relation.keys]
+        return table, where, order, self.d.array(values)
+
+    def sort_value(self, spec: TypeSpec, alias: str, column: str) -> str:
+        """A sort key's value as `json_value` gives it in a cursor (services/listing):
+        numbers and text as they are, dates and datetimes in ISO form."""
+        expr = f"{alias}.{_db(spec, column)}"
+        kind = spec.model._meta.fields_map.get(column)
+        if isinstance(kind, tfields.DatetimeField):
+            return self.d.datetime(expr)
+        if isinstance(kind, tfields.DateField):
+            return self.d.date(expr)
+        if isinstance(kind, tfields.IntField | tfields.BigIntField | tfields.SmallIntField) or type(
+            kind
+        ) in (tfields.CharField, tfields.TextField):
+            return expr
+        raise Unsupported(f"a cursor over {column}")
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
         args = get_argument_values(plan.field_def, plan.node, self.variables)
@@ -243,10 +267,15 @@ class _Builder:
         target = connection.node.spec if connection.node else None
         spec = target or TYPES[relation.type_name]
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
-        source, where, order = self.source(relation, spec, alias, b)
+        source, where, order, sort_values = self.source(relation, spec, alias, b)
         node, extras = "NULL", ""
         if connection.node is not None:
             node, extras = self.object(connection.node, s, b, depth + 1)
+        if connection.cursors:
+            # The sort values; _cursors turns them into encode_cursor's strings.
+            extras += f", {sort_values} AS crm_cur"
+        cursor = self.d.nested(f"{s}.crm_cur")
+        page = f"{s}.crm_rn <= {size}"
         rows = (
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
             f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
@@ -256,7 +285,7 @@ class _Builder:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
             elif what == "totalCount":
-                count_source, count_where, _ = self.source(relation, spec, alias, c)
+                count_source, count_where, _, _ = self.source(relation, spec, alias, c)
                 count = f"(SELECT COUNT(*) FROM {count_source} WHERE {count_where})"  # noqa: S608
                 pairs.append((key, count))
             elif isinstance(what, EdgesPlan):
@@ -266,11 +295,11 @@ class _Builder:
                         edge.append((edge_key, literal(part.name)))
                     elif part == "node" and connection.node is not None:
                         edge.append((edge_key, node))
+                    elif part == "cursor":
+                        edge.append((edge_key, cursor))
                     else:
                         raise Unsupported(f"edge {part}")
-                pairs.append(
-                    (key, self.d.agg(self.d.obj(edge), f"{s}.crm_rn", f"{s}.crm_rn <= {size}"))
-                )
+                pairs.append((key, self.d.agg(self.d.obj(edge), f"{s}.crm_rn", page)))
             elif isinstance(what, PageInfoPlan):
                 info: list[tuple[str, str]] = []
                 for info_key, part in what.entries:
@@ -280,6 +309,9 @@ class _Builder:
                         info.append((info_key, self.d.condition(f"COUNT(*) > {size}")))
                     elif part == "hasPreviousPage":
                         info.append((info_key, self.d.false()))
+                    elif part in ("startCursor", "endCursor"):
+                        # The page's sort values; _cursors keeps the first or last.
+                        info.append((info_key, self.d.agg(cursor, f"{s}.crm_rn", page)))
                     else:
                         raise Unsupported(f"pageInfo {part}")
                 pairs.append((key, self.d.obj(info)))
@@ -346,10 +378,81 @@ async def _root(
     has_next = len(rows) > size
     rows = rows[:size]
     nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
+    if plan.node is not None and plan.node.cursors:
+        for value in nodes:
+            _cursors(plan.node, value)
     rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
     cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)
+
+
+async def _single(
+    root: SingleRootPlan,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+) -> Any:
+    """A single-object root field's JSON value when the viewer can see the object. An
+    unknown, invisible or malformed id is the resolver's NOT_FOUND error: Unsupported,
+    so that the executor answers it."""
+    args = get_argument_values(root.field_def, root.node, variables)
+    number = id_number(args.get("id"))
+    if number is None:
+        raise Unsupported("not an id")
+    queryset = root.spec.visible(viewer).filter(id=number).limit(1)
+    sql, params, connection = compiled(queryset, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables)
+    inner = builder.params.adopt(sql, params, postgres)
+    node, extras = builder.object(root.target, "t", "t0", 0)
+    text = f"SELECT {node} AS crm_node FROM (SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    statement, ordered = builder.params.finish(text, postgres)
+    rows = await connection.execute_query_dict(statement, ordered)
+    if not rows:
+        raise Unsupported("not found")
+    value = orjson.loads(rows[0]["crm_node"])
+    _cursors(root.target, value)
+    return value
+
+
+def _cursors(plan: ObjectPlan, value: Any) -> None:
+    """Nested cursors in a row's JSON, in place: the database gave each as its row's
+    sort values (a JSON array; SQLite has no base64), made here into the strings
+    `encode_cursor` makes for the executor's nested connections."""
+    if not plan.cursors or value is None:
+        return
+    for key, what in plan.entries:
+        if isinstance(what, SinglePlan):
+            _cursors(what.target, value[key])
+        elif isinstance(what, RowsPlan):
+            for row in value[key] or ():
+                _cursors(what.target, row)
+        elif isinstance(what, NestedPlan):
+            _nested_cursors(what, value[key])
+
+
+def _nested_cursors(plan: NestedPlan, value: dict[str, Any]) -> None:
+    keys = plan.relation.keys
+    node = plan.connection.node
+    for key, what in plan.connection.entries:
+        if isinstance(what, EdgesPlan):
+            for edge in value[key]:
+                for edge_key, part in what.entries:
+                    if part == "cursor":
+                        edge[edge_key] = encode_cursor_values(edge[edge_key], keys)
+                    elif part == "node" and node is not None:
+                        _cursors(node, edge[edge_key])
+        elif isinstance(what, PageInfoPlan):
+            info = value[key]
+            for info_key, part in what.entries:
+                if part in ("startCursor", "endCursor"):
+                    page = info[info_key]
+                    if not page:
+                        info[info_key] = None
+                    else:
+                        chosen = page[0] if part == "startCursor" else page[-1]
+                        info[info_key] = encode_cursor_values(chosen, keys)
 
 
 def _connection(
@@ -448,7 +551,10 @@ async def _execute(
     data: dict[str, Any] = {}
     try:
         for root in plan.roots:
-            data[root.key] = await _root(root, strawberry_schema, viewer, limits, variables)
+            if isinstance(root, SingleRootPlan):
+                data[root.key] = await _single(root, viewer, limits, variables)
+            else:
+                data[root.key] = await _root(root, strawberry_schema, viewer, limits, variables)
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None
