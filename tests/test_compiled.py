@@ -405,10 +405,10 @@ async def test_single_objects_by_id_are_compiled_when_found(
     query = SINGLE % (root, SINGLE_FIELDS[root])
     found = 0
     for row in await model[root].all().order_by("id"):
-        body, statements = await both(world, query, {"id": str(row.id)}, as_user=viewer)
+        body, statements = await both(world, query, {"id": str(row.pk)}, as_user=viewer)
         if body.get("data"):
             found += 1
-            assert body["data"][root]["id"] == str(row.id)
+            assert body["data"][root]["id"] == str(row.pk)
             # one statement for the object and everything under it
             assert len(statements) == 1 and compiled(statements), statements
         else:
