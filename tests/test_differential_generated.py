@@ -1,8 +1,9 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
 the schema as introspection describes it and builds valid queries over the five root
-connections (random selections and nesting, aliases, inline and named fragments,
-@skip/@include, __typename, filters with and/or/not and relations, multi-key orderBy,
-page sizes, cursors taken from the page before), run as a random viewer each.
+connections and the single-object roots by id (random selections and nesting, aliases,
+inline and named fragments, @skip/@include, __typename, filters with and/or/not and
+relations, multi-key orderBy, page sizes, nested cursors and page info, cursors taken
+from the page before), run as a random viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from tests.differential import VIEWERS, Differential, build_world, differential,
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
 ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
+# Roots that read one object by id: visible, invisible (NOT_FOUND) or unknown ids.
+SINGLE_ROOTS = ("company", "contact", "contract", "invoice")
 # Response depth at which only leaves are selected (the server's limit is 10).
 MAX_DEPTH = 7
 
@@ -176,8 +179,10 @@ class Generator:
             parts.append("totalCount")
         if paged:
             parts.append("pageInfo { hasNextPage hasPreviousPage endCursor }")
-        elif self.rng.random() < 0.2:
-            parts.append("pageInfo { hasNextPage startCursor }")
+        elif self.rng.random() < 0.3:
+            info = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"]
+            chosen = self.rng.sample(info, self.rng.randint(1, 3))
+            parts.append(f"pageInfo {{ {' '.join(chosen)} }}")
         cursor = "cursor " if self.rng.random() < 0.3 else ""
         parts.append(f"edges {{ {cursor}node {{ {self.selection(node_type, depth + 2)} }} }}")
         self.rng.shuffle(parts)
@@ -185,9 +190,11 @@ class Generator:
 
     def query(self) -> Query:
         self.fragments, self.aliases = [], 0
-        root = self.rng.choice(ROOTS)
         query_type = self.schema.query_type
         assert query_type is not None
+        if self.rng.random() < 0.2:
+            return self.single(query_type)
+        root = self.rng.choice(ROOTS)
         definition = query_type.fields[root]
         args, variables = self.arguments(definition, top=True)
         declared = ["$after: String"]
@@ -207,6 +214,17 @@ class Generator:
         )
         text = "\n".join([text, *self.fragments])
         return Query(text, {**variables, "after": None}, root, paged)
+
+
+    def single(self, query_type: GraphQLObjectType) -> Query:
+        root = self.rng.choice(SINGLE_ROOTS)
+        target = get_named_type(query_type.fields[root].type)
+        assert isinstance(target, GraphQLObjectType)
+        body = self.selection(target, 1)
+        alias = "one: " if self.rng.random() < 0.2 else ""
+        text = f"query Generated($id: ID!) {{ {alias}{root}(id: $id) {{ {body} }} }}"
+        text = "\n".join([text, *self.fragments])
+        return Query(text, {"id": str(self.rng.randint(1, 45))}, root, False)
 
 
 @pytest.fixture
