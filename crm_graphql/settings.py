@@ -357,6 +357,11 @@ def _connection(
             expanded["credentials"]["read_connections"] = read_connections
     elif expanded["engine"] == "tortoise.backends.asyncpg":
         expanded["engine"] = "crm_graphql.services.postgres_engine"
+        # No JIT: the compiled reads' nested subqueries are estimated costly enough to
+        # trigger it, and compiling them takes longer (~80 ms) than running them (a few).
+        server_settings = dict(expanded["credentials"].get("server_settings") or {})
+        server_settings.setdefault("jit", "off")
+        expanded["credentials"]["server_settings"] = server_settings
         if pool_size is not None:
             expanded["credentials"]["minsize"] = 1
             expanded["credentials"]["maxsize"] = max(pool_size, 1)

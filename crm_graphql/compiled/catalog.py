@@ -107,12 +107,14 @@ def _companies(viewer: Viewer) -> Q:
     return visible_companies_q(viewer)
 
 
+# Nested rows are read a few per parent: their rules read each row's company through a
+# join rather than building the set of every visible company (`company_columns_via`).
 def _contracts(viewer: Viewer) -> Q:
-    return visible_contracts_q(viewer)
+    return visible_contracts_q(viewer, via="company")
 
 
 def _invoices(viewer: Viewer) -> Q:
-    return visible_invoices_q(viewer)
+    return visible_invoices_q(viewer, via="company")
 
 
 def _company_edit(viewer: Viewer) -> Q:

@@ -14,7 +14,7 @@ from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
 from tortoise import fields as tfields
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 
 from crm_graphql.compiled.catalog import (
@@ -69,7 +69,8 @@ from crm_graphql.services.listing import (
     order_pairs,
     sort_keys,
 )
-from crm_graphql.services.orm import compiled, from_row
+from crm_graphql.services.orm import compiled, from_row, lookup_q
+from crm_graphql.services.postgres_engine import generic_plans
 from crm_graphql.settings import Limits
 
 __all__ = ["run_compiled"]
@@ -83,6 +84,11 @@ def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any) -> str:
     return ", ".join(
         f"{alias}.{_db(spec, k.column)} {'DESC' if k.descending else 'ASC'}" for k in keys
     )
+
+
+# Sort key columns whose cursor value is the column's own (CharField: not its enum
+# subclasses, whose json_value is the enum's value).
+_PLAIN = (tfields.IntField, tfields.BigIntField, tfields.SmallIntField)
 
 
 class _Builder:
@@ -113,7 +119,7 @@ class _Builder:
             if isinstance(rule, bool):
                 pairs.append((key, self.d.condition("1 = 1" if rule else "1 = 0")))
             else:
-                pairs.append((key, self.d.condition(self.ids_in(spec.model, alias, rule))))
+                pairs.append((key, self.d.condition(self.row_in(spec.model, alias, rule))))
         return self.d.obj(pairs)
 
     def ruled(self, model: type[Model], alias: str, rule: Visible | None) -> tuple[str, str]:
@@ -123,30 +129,31 @@ class _Builder:
         PostgreSQL: the rows are Tortoise's SQL of `model.filter(rule)`, which the
         planner flattens, so the rule's conditions apply to the row itself (`id IN
         (every visible id)` inside a correlated subquery is a plain subplan when the id
-        set is over work_mem: a scan of it per row). SQLite: `+alias.id IN (...)`."""
+        set is over work_mem: a scan of it per row). SQLite: the rule as a correlated
+        EXISTS on the row's key (see `row_in`)."""
         table = f"{quote(model._meta.db_table)} {alias}"
         q = rule(self.viewer) if rule is not None else None
         if q is None or is_empty(q):
             return table, ""
         if not self.d.postgres:
-            return table, " AND " + self.ids_in(model, alias, q)
-        # `OR <nothing>` keeps the rule's `IN (subquery)` out of the planner's sublink
-        # pull-up: it stays one hashed subplan for the whole statement instead of a semi
-        # join redone for each parent row (the constant OR folds away afterwards).
+            return table, " AND " + self.row_in(model, alias, q)
+        # `OR <nothing>` keeps any `IN (subquery)` of the rule out of the planner's
+        # sublink pull-up: it stays one hashed subplan for the whole statement instead of
+        # a semi join redone for each parent row (the constant OR folds away afterwards).
         sql, params, _ = compiled(model.filter(Q(q, NOTHING, join_type="OR")), ordered=False)
         return f"({self.params.adopt(sql, params, True)}) {alias}", ""
 
-    def ids_in(self, model: type[Model], alias: str, q: Q) -> str:
-        """The row `alias` is one of the rows `q` selects (its SQL, its parameters)."""
+    def row_in(self, model: type[Model], alias: str, q: Q) -> str:
+        """The row `alias` is one the rule `q` selects: a correlated EXISTS on its key,
+        so each row costs a key lookup (and the joins of the rule), where `IN (the
+        rule's rows)` would build the set of every row the viewer may see."""
         if is_empty(q):
             return "1 = 1"
-        sql, params, _ = compiled(model.filter(q).values("id"), ordered=False)
-        # SQLite: unary + keeps the planner from driving the lookup by the rule's ids
-        # (probing every visible id per parent) instead of by the parent's index.
-        plus = "" if self.d.postgres else "+"
-        return f"{plus}{alias}.{quote(model._meta.db_pk_column)} IN " + (
-            f"({self.params.adopt(sql, params, self.d.postgres)})"
-        )
+        pk = model._meta.pk_attr
+        this = RawSQL(f"{alias}.{quote(model._meta.db_pk_column)}")
+        same_row = lookup_q({pk: this})
+        sql, params, _ = compiled(model.filter(Q(q, same_row)).values(pk), ordered=False)
+        return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)})"
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
         expr = f"{alias}.{_db(spec, column.column)}"
@@ -164,11 +171,13 @@ class _Builder:
 
     def object(self, plan: ObjectPlan, outer: str, inner: str, depth: int) -> tuple[str, str]:
         """A row's JSON object over the alias `outer`, and the columns (", x AS crm_jN")
-        the row's subquery (alias `inner`) must add: nested levels are computed there,
-        beside the row, so SQLite's parser never sees them nested inside the object
-        (its stack is shallow)."""
+        the row's subquery (alias `inner`) must add: on SQLite nested levels are
+        computed there, beside the row, so its parser never sees them nested inside the
+        object (its stack is shallow). PostgreSQL takes them inline, over `outer` (no
+        extra columns): a level's subqueries then run only for the rows it keeps."""
         pairs: list[tuple[str, str]] = []
         extras: list[str] = []
+        row = outer if self.d.postgres else inner
         for key, what in plan.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
@@ -180,13 +189,16 @@ class _Builder:
                 pairs.append((key, self.flags(plan.spec, what, outer)))
                 continue
             if isinstance(what, SinglePlan):
-                value = self.single(plan.spec, what, inner, depth)
+                value = self.single(plan.spec, what, row, depth)
             elif isinstance(what, NestedPlan):
-                value = self.nested(what, inner, depth)
+                value = self.nested(what, row, depth)
             elif isinstance(what, RowsPlan):
-                value = self.rows(what, inner, depth)
+                value = self.rows(what, row, depth)
             else:
                 raise Unsupported(f"{what!r}")
+            if self.d.postgres:
+                pairs.append((key, value))
+                continue
             self.columns += 1
             name = f"crm_j{self.columns}"
             extras.append(f", {value} AS {name}")
@@ -199,6 +211,9 @@ class _Builder:
         pk = quote(target._meta.db_pk_column)
         table, rule = self.ruled(target, r0, plan.relation.visible)
         where = f"{r0}.{pk} = {alias}.{_db(spec, plan.relation.fk)}{rule}"
+        if self.d.postgres:
+            body, _ = self.object(plan.target, r0, r0, depth + 1)
+            return f"(SELECT {body} FROM {table} WHERE {where})"  # noqa: S608
         body, extras = self.object(plan.target, r, r0, depth + 1)
         row = f"SELECT {r0}.*{extras} FROM {table} WHERE {where}"  # noqa: S608
         return f"(SELECT {body} FROM ({row}) {r})"  # noqa: S608
@@ -207,6 +222,11 @@ class _Builder:
         spec = plan.target.spec
         b, s = f"l{depth + 1}", f"s{depth + 1}"
         order = _order(spec, b, plan.relation.keys)
+        parent = f"{b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')}"
+        if self.d.postgres:
+            body, _ = self.object(plan.target, b, b, depth + 1)
+            table = f"{quote(spec.model._meta.db_table)} {b}"
+            return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {table} WHERE {parent})"  # noqa: S608
         body, extras = self.object(plan.target, s, b, depth + 1)
         rows = (
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
@@ -218,43 +238,48 @@ class _Builder:
 
     def source(
         self, relation: Nested | Linked, spec: TypeSpec, alias: str, b: str
-    ) -> tuple[str, str, str, str]:
-        """FROM, WHERE, ORDER BY and the cursor's sort values (a JSON array) of a nested
-        connection's rows (as `b`) under the row `alias`: the rule of the rows' type
-        applied to them."""
+    ) -> tuple[str, str, str, list[tuple[str, bool]]]:
+        """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
+        row `alias`: the rule of the rows' type applied to them; and the order's
+        (column, descending) pairs (`cursor_values` reads the same columns)."""
         model = spec.model
         table, rule = self.ruled(model, b, relation.visible)
         parent_id = f"{alias}.{quote('id')}"
         if isinstance(relation, Nested):
             where = f"{b}.{_db(spec, relation.parent)} = {parent_id}{rule}"
-            keyed, key_alias = spec, b
-        else:
-            keyed = TypeSpec(relation.link)
-            key_alias = f"k{b}"
-            table = (
-                f"{quote(relation.link._meta.db_table)} {key_alias} JOIN {table} ON "
-                f"{b}.{quote(model._meta.db_pk_column)} = "
-                f"{key_alias}.{_db(keyed, relation.target)}"
-            )
-            where = f"{key_alias}.{_db(keyed, relation.parent)} = {parent_id}{rule}"
-        order = _order(keyed, key_alias, relation.keys)
-        values = [self.sort_value(keyed, key_alias, k.column) for k in relation.keys]
-        return table, where, order, self.d.array(values)
+            items = [(f"{b}.{_db(spec, k.column)}", k.descending) for k in relation.keys]
+            return table, where, _order(spec, b, relation.keys), items
+        link = TypeSpec(relation.link)
+        k = f"k{b}"
+        joined = (
+            f"{quote(relation.link._meta.db_table)} {k} JOIN {table} "
+            f"ON {b}.{quote(model._meta.db_pk_column)} = {k}.{_db(link, relation.target)}"
+        )
+        where = f"{k}.{_db(link, relation.parent)} = {parent_id}{rule}"
+        items = [(f"{k}.{_db(link, key.column)}", key.descending) for key in relation.keys]
+        return joined, where, _order(link, k, relation.keys), items
 
-    def sort_value(self, spec: TypeSpec, alias: str, column: str) -> str:
-        """A sort key's value as `json_value` gives it in a cursor (services/listing):
-        numbers and text as they are, dates and datetimes in ISO form."""
-        expr = f"{alias}.{_db(spec, column)}"
-        kind = spec.model._meta.fields_map.get(column)
-        if isinstance(kind, tfields.DatetimeField):
-            return self.d.datetime(expr)
-        if isinstance(kind, tfields.DateField):
-            return self.d.date(expr)
-        if isinstance(kind, tfields.IntField | tfields.BigIntField | tfields.SmallIntField) or type(
-            kind
-        ) in (tfields.CharField, tfields.TextField):
-            return expr
-        raise Unsupported(f"a cursor over {column}")
+    def cursor_values(self, relation: Nested | Linked, spec: TypeSpec, b: str) -> str:
+        """A nested row's cursor as the sort values `encode_cursor` puts in it, as a JSON
+        array (`_cursors` encodes it): the order's columns of the row `b` (of its link
+        row for a link-table connection, as `source` orders them)."""
+        keyed, alias = (
+            (spec, b) if isinstance(relation, Nested) else (TypeSpec(relation.link), f"k{b}")
+        )
+        values = []
+        for key in relation.keys:
+            expr = f"{alias}.{_db(keyed, key.column)}"
+            kind = keyed.model._meta.fields_map.get(key.column)
+            # json_value's forms: numbers and text as they are, dates in ISO form.
+            if isinstance(kind, tfields.DatetimeField):
+                values.append(self.d.datetime(expr))
+            elif isinstance(kind, tfields.DateField):
+                values.append(self.d.date(expr))
+            elif isinstance(kind, _PLAIN) or type(kind) in (tfields.CharField, tfields.TextField):
+                values.append(expr)
+            else:
+                raise Unsupported(f"a cursor over {key.column}")
+        return self.d.array(values)
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
         args = get_argument_values(plan.field_def, plan.node, self.variables)
@@ -267,19 +292,42 @@ class _Builder:
         target = connection.node.spec if connection.node else None
         spec = target or TYPES[relation.type_name]
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
-        source, where, order, sort_values = self.source(relation, spec, alias, b)
+        source, where, order, items = self.source(relation, spec, alias, b)
         node, extras = "NULL", ""
-        if connection.node is not None:
-            node, extras = self.object(connection.node, s, b, depth + 1)
-        if connection.cursors:
-            # The sort values; _cursors turns them into encode_cursor's strings.
-            extras += f", {sort_values} AS crm_cur"
-        cursor = self.d.nested(f"{s}.crm_cur")
-        page = f"{s}.crm_rn <= {size}"
-        rows = (
-            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
-            f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+        # The rows' sort values when a cursor is asked for (_cursors encodes them).
+        cursors = (
+            f", {self.cursor_values(relation, spec, b)} AS crm_cur" if connection.cursors else ""
         )
+        cursor = self.d.nested(f"{s}.crm_cur")
+        if self.d.postgres:
+            # One row more than the page only when hasNextPage asks; the page's order
+            # from the row's own columns (no window); nested levels inline, so the
+            # aggregate's FILTER spares them for the extra row.
+            more = any(
+                isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
+                for _, what in connection.entries
+            )
+            keys = "".join(f", {expr} AS crm_o{i}" for i, (expr, _) in enumerate(items))
+            number = f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if more else ""
+            if connection.node is not None:
+                node, _ = self.object(connection.node, s, s, depth + 1)
+            rows = (
+                f"SELECT {b}.*{keys}{number}{cursors} FROM {source} WHERE {where} "  # noqa: S608
+                f"ORDER BY {order} LIMIT {size + 1 if more else size}"
+            )
+            page_order = ", ".join(
+                f"{s}.crm_o{i} {'DESC' if descending else 'ASC'}"
+                for i, (_, descending) in enumerate(items)
+            )
+            kept = f"{s}.crm_rn <= {size}" if more else "1 = 1"
+        else:
+            if connection.node is not None:
+                node, extras = self.object(connection.node, s, b, depth + 1)
+            rows = (
+                f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras}{cursors} "  # noqa: S608
+                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+            )
+            page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
         pairs: list[tuple[str, str]] = []
         for key, what in connection.entries:
             if isinstance(what, Typename):
@@ -299,7 +347,7 @@ class _Builder:
                         edge.append((edge_key, cursor))
                     else:
                         raise Unsupported(f"edge {part}")
-                pairs.append((key, self.d.agg(self.d.obj(edge), f"{s}.crm_rn", page)))
+                pairs.append((key, self.d.agg(self.d.obj(edge), page_order, kept)))
             elif isinstance(what, PageInfoPlan):
                 info: list[tuple[str, str]] = []
                 for info_key, part in what.entries:
@@ -310,8 +358,8 @@ class _Builder:
                     elif part == "hasPreviousPage":
                         info.append((info_key, self.d.false()))
                     elif part in ("startCursor", "endCursor"):
-                        # The page's sort values; _cursors keeps the first or last.
-                        info.append((info_key, self.d.agg(cursor, f"{s}.crm_rn", page)))
+                        # The page's sort values; _cursors keeps the first or the last.
+                        info.append((info_key, self.d.agg(cursor, page_order, kept)))
                     else:
                         raise Unsupported(f"pageInfo {part}")
                 pairs.append((key, self.d.obj(info)))
@@ -365,24 +413,26 @@ async def _root(
     plan = root.connection
     node, extras = "NULL", ""
     if plan.node is not None:
-        node, extras = builder.object(plan.node, "t", "t0", 0)
+        node, extras = builder.object(plan.node, "t", "t" if postgres else "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table).
-    columns = ", ".join(f"t.{quote(c)}" for c in model._meta.fields_db_projection.values())
-    text = (
-        f"SELECT {columns}, {node} AS crm_node "  # noqa: S608
-        f"FROM (SELECT t0.*{extras} FROM ({inner}) t0) t ORDER BY {_order(spec, 't', keys)}"
+    # where SQLite flattens the derived table), and only when its cursors are asked for.
+    columns = "".join(
+        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
     )
+    table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
-    rows = await connection.execute_query_dict(statement, ordered)
+    with generic_plans():
+        rows = await connection.execute_query_dict(statement, ordered)
     has_next = len(rows) > size
     rows = rows[:size]
-    nodes = [orjson.loads(row["crm_node"]) if plan.node else None for row in rows]
-    if plan.node is not None and plan.node.cursors:
-        for value in nodes:
-            _cursors(plan.node, value)
-    rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-    cursors = [encode_cursor(from_row(model, row), keys) for row in rows] if plan.cursors else []
+    # The database's JSON text goes into the response as it is (never parsed here),
+    # unless nested cursors are to be encoded in it.
+    nodes = [_node(plan.node, row["crm_node"]) if plan.node else None for row in rows]
+    cursors = []
+    if plan.cursors:
+        rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
+        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
     total = await queryset.count() if plan.counts else 0
     return _connection(plan, nodes, cursors, has_next, bool(after), total)
 
@@ -405,14 +455,23 @@ async def _single(
     postgres = connection.capabilities.dialect == "postgres"
     builder = _Builder(Dialect(postgres), viewer, limits, variables)
     inner = builder.params.adopt(sql, params, postgres)
-    node, extras = builder.object(root.target, "t", "t0", 0)
-    text = f"SELECT {node} AS crm_node FROM (SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    statement, ordered = builder.params.finish(text, postgres)
-    rows = await connection.execute_query_dict(statement, ordered)
-    if not rows:
+    node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
+    rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    statement, ordered = builder.params.finish(f"SELECT {node} AS crm_node FROM {rows}", postgres)  # noqa: S608
+    with generic_plans():
+        found = await connection.execute_query_dict(statement, ordered)
+    if not found:
         raise Unsupported("not found")
-    value = orjson.loads(rows[0]["crm_node"])
-    _cursors(root.target, value)
+    return _node(root.target, found[0]["crm_node"])
+
+
+def _node(plan: ObjectPlan, text: Any) -> Any:
+    """A row's JSON from the database: passed through as it is, or, when nested
+    cursors are in it, parsed and given them (`_cursors`)."""
+    if not plan.cursors:
+        return orjson.Fragment(text)
+    value = orjson.loads(text)
+    _cursors(plan, value)
     return value
 
 

@@ -81,11 +81,29 @@ def company_ids_seen_by(viewer: Viewer | None) -> Subquery | None:
     return visible_company_ids(viewer)
 
 
-def belongs_to_visible_company_q(viewer: Viewer, column: str = "company_id") -> Q:
+def company_columns_via(relation: str, column: str = "company_id") -> CompanyColumns:
+    """The company rule's columns read through a row's relation to its company (a join
+    per row) instead of the set of every visible id: for rows read a few at a time under
+    a parent (the compiled nested reads), where building that set would cost more."""
+    return CompanyColumns(
+        id=column,
+        manager=f"{relation}__manager_id",
+        parent=f"{relation}__parent_id",
+        path=f"{relation}__path",
+    )
+
+
+def belongs_to_visible_company_q(
+    viewer: Viewer, column: str = "company_id", via: str | None = None
+) -> Q:
+    """Rows whose `column` is a visible company: by the set of visible ids, or, with
+    `via` (the relation to the company), by the company rule over the joined row."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CR"):
         return NOTHING
+    if via is not None:
+        return visible_companies_q(viewer, company_columns_via(via, column))
     return lookup_q({f"{column}__in": visible_company_ids(viewer)})
 
 

@@ -15,18 +15,31 @@ from crm_graphql.permissions.companies import (
     can_edit_company,
 )
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.orm import lookup_q
 
 
-def visible_contracts_q(viewer: Viewer) -> Q:
+def visible_contracts_q(viewer: Viewer, via: str | None = None) -> Q:
+    """Visible contracts; with `via` ("company"), the same rule read through each row's
+    company (a join per row, see `company_columns_via`)."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("CR"):
         return NOTHING
     user = viewer.user
     # Companies whose manager is the viewer or a user of the viewer's company.
+    colleagues = (
+        Subquery(User.filter(company_id=user.company_id).values("id"))
+        if user.company_id is not None
+        else None
+    )
+    if via is not None:
+        manager = f"{via}__manager_id"
+        insider = lookup_q({manager: user.id})
+        if colleagues is not None:
+            insider |= lookup_q({f"{manager}__in": colleagues})
+        return belongs_to_visible_company_q(viewer, via=via) & (Q(private=False) | insider)
     insiders = Company.filter(manager_id=user.id)
-    if user.company_id is not None:
-        colleagues = Subquery(User.filter(company_id=user.company_id).values("id"))
+    if colleagues is not None:
         insiders = Company.filter(Q(manager_id=user.id) | Q(manager_id__in=colleagues))
     not_private = Q(private=False) | Q(company_id__in=Subquery(insiders.values("id")))
     return belongs_to_visible_company_q(viewer) & not_private

@@ -22,12 +22,14 @@ from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import has_condition
 
 
-def visible_invoices_q(viewer: Viewer) -> Q:
+def visible_invoices_q(viewer: Viewer, via: str | None = None) -> Q:
+    """Visible invoices; with `via` ("company"), the company rule read through each
+    row's company (see `company_columns_via`)."""
     if viewer.is_superadmin:
         return Q()
     if not viewer.has("IR"):
         return NOTHING
-    return belongs_to_visible_company_q(viewer)
+    return belongs_to_visible_company_q(viewer, via=via)
 
 
 def can_create_invoice(viewer: Viewer) -> bool:
