@@ -273,3 +273,34 @@ async def test_a_company_merge_or_restore_moves_its_users_at_once(cached: Api) -
     restored = await cached.data(RESTORE, {"ids": [entry]}, as_user="admin")
     assert restored["restore"]["errors"] == []
     assert await _member_company(cached) == "Survivor"
+
+
+DEEP = (
+    "{ companies(first: 50) { edges { node { name contracts { edges { node { reference "
+    "relatedInvoices { edges { node { billId } } } } } } } } } }"
+)
+
+
+async def test_compiled_statements_are_reused_only_by_the_same_lookup(
+    cached: Api, demo: Api
+) -> None:
+    """A token's cached lookup reuses the compiled statements built for it (one
+    statement, nothing built again); a write that changes what the viewer sees makes a
+    new lookup, and so new statements: the answer changes at once."""
+    first = await cached.data(DEEP, as_user="user1")
+    with count_statements() as again:
+        assert await cached.data(DEEP, as_user="user1") == first
+    assert len(again) == 1 and "crm_node" in again[0], again
+    # user1 moved to a root company of their own: the rule's values change (not its
+    # permission class, so not the plan); the answer is the uncached app's.
+    alone = await make_company("Island", rooted=True)
+    user1 = await User.get(username="user1")
+    moved = await cached.data(
+        "mutation($input: UserUpdateInput!) { userUpdate(input: $input) { errors { code } } }",
+        {"input": {"id": str(user1.id), "companyId": str(alone.id)}},
+        as_user="admin",
+    )
+    assert moved["userUpdate"]["errors"] == []
+    after = await cached.data(DEEP, as_user="user1")
+    assert after != first
+    assert after == await demo.data(DEEP, as_user="user1")

@@ -11,6 +11,7 @@ class (superadmin, scope, bits): field-level rules are decided here from those."
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -354,12 +355,37 @@ def document_key(document: DocumentNode) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+class StatementCache:
+    """Statements built for a token lookup (services/auth's cached entry, alive while
+    the token cache trusts it), by plan and variables: a bounded LRU. An entry is used
+    only by viewers of that very lookup (checked by identity, not by id())."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, Any], tuple[weakref.ref[Any], Any]] = OrderedDict()
+
+    def get(self, lookup: Any, key: Any) -> Any:
+        found = self._items.get((id(lookup), key))
+        if found is None or found[0]() is not lookup:
+            return None
+        self._items.move_to_end((id(lookup), key))
+        return found[1]
+
+    def put(self, lookup: Any, key: Any, value: Any) -> None:
+        self._items[(id(lookup), key)] = (weakref.ref(lookup), value)
+        self._items.move_to_end((id(lookup), key))
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 class PlanCache:
-    """A bounded LRU of plans (and of refusals: None means the executor runs it)."""
+    """A bounded LRU of plans (and of refusals: None means the executor runs it), and
+    the statements built from them for recent token lookups."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        self.statements = StatementCache(size)
 
     def get(self, key: tuple[Any, ...]) -> tuple[bool, Plan | None]:
         if key in self._plans:

@@ -6,6 +6,7 @@ crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from strawberry.types.arguments import convert_arguments
 from tortoise import fields as tfields
 from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from crm_graphql.compiled.catalog import (
     BOOL,
@@ -38,7 +40,6 @@ from crm_graphql.compiled.plan import (
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
-    Plan,
     PlanCache,
     RootPlan,
     RowsPlan,
@@ -294,26 +295,27 @@ class _Builder:
         b, s, c = f"n{depth + 1}", f"s{depth + 1}", f"c{depth + 1}"
         source, where, order, items = self.source(relation, spec, alias, b)
         node, extras = "NULL", ""
+        # One row more than the page only when hasNextPage asks.
+        more = any(
+            isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
+            for _, what in connection.entries
+        )
+        limit = size + 1 if more else size
         # The rows' sort values when a cursor is asked for (_cursors encodes them).
         cursors = (
             f", {self.cursor_values(relation, spec, b)} AS crm_cur" if connection.cursors else ""
         )
         cursor = self.d.nested(f"{s}.crm_cur")
         if self.d.postgres:
-            # One row more than the page only when hasNextPage asks; the page's order
-            # from the row's own columns (no window); nested levels inline, so the
-            # aggregate's FILTER spares them for the extra row.
-            more = any(
-                isinstance(what, PageInfoPlan) and any(p == "hasNextPage" for _, p in what.entries)
-                for _, what in connection.entries
-            )
+            # The page's order from the row's own columns (no window); nested levels
+            # inline, so the aggregate's FILTER spares them for the extra row.
             keys = "".join(f", {expr} AS crm_o{i}" for i, (expr, _) in enumerate(items))
             number = f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if more else ""
             if connection.node is not None:
                 node, _ = self.object(connection.node, s, s, depth + 1)
             rows = (
                 f"SELECT {b}.*{keys}{number}{cursors} FROM {source} WHERE {where} "  # noqa: S608
-                f"ORDER BY {order} LIMIT {size + 1 if more else size}"
+                f"ORDER BY {order} LIMIT {limit}"
             )
             page_order = ", ".join(
                 f"{s}.crm_o{i} {'DESC' if descending else 'ASC'}"
@@ -325,7 +327,7 @@ class _Builder:
                 node, extras = self.object(connection.node, s, b, depth + 1)
             rows = (
                 f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras}{cursors} "  # noqa: S608
-                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {size + 1}"
+                f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {limit}"
             )
             page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
         pairs: list[tuple[str, str]] = []
@@ -380,14 +382,30 @@ def _arguments(strawberry_schema: Any, root: RootPlan, variables: VariableValues
     )
 
 
-async def _root(
+@dataclass(frozen=True)
+class _Prepared:
+    """A root field's statement, ready to run, and what its answer needs besides."""
+
+    plan: ConnectionPlan
+    model: type[Model]
+    keys: list[SortKey]
+    size: int
+    after: bool
+    statement: str
+    params: list[Any]
+    connection: Any
+    count: QuerySet[Any] | None
+
+
+def _prepare(
     root: RootPlan,
     strawberry_schema: Any,
     viewer: Viewer,
     limits: Limits,
     variables: VariableValues,
-) -> dict[str, Any]:
-    """A root connection's JSON value, as the resolver and the executor would give it."""
+) -> _Prepared:
+    """A root connection's statement: the resolver's rows, each row's JSON built by
+    the database."""
     args = _arguments(strawberry_schema, root, variables)
     spec = TYPES[root.spec.type_name]
     model = spec.model
@@ -422,8 +440,24 @@ async def _root(
     table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
     text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
+    return _Prepared(
+        plan,
+        model,
+        list(keys),
+        size,
+        bool(after),
+        statement,
+        ordered,
+        connection,
+        queryset if plan.counts else None,
+    )
+
+
+async def _root(prepared: _Prepared) -> dict[str, Any]:
+    """A root connection's JSON value, as the resolver and the executor would give it."""
     with generic_plans():
-        rows = await connection.execute_query_dict(statement, ordered)
+        rows = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
+    size, plan = prepared.size, prepared.plan
     has_next = len(rows) > size
     rows = rows[:size]
     # The database's JSON text goes into the response as it is (never parsed here),
@@ -432,19 +466,26 @@ async def _root(
     cursors = []
     if plan.cursors:
         rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-        cursors = [encode_cursor(from_row(model, row), keys) for row in rows]
-    total = await queryset.count() if plan.counts else 0
-    return _connection(plan, nodes, cursors, has_next, bool(after), total)
+        cursors = [encode_cursor(from_row(prepared.model, row), prepared.keys) for row in rows]
+    total = await prepared.count.count() if prepared.count is not None else 0
+    return _connection(plan, nodes, cursors, has_next, prepared.after, total)
 
 
-async def _single(
-    root: SingleRootPlan,
-    viewer: Viewer,
-    limits: Limits,
-    variables: VariableValues,
-) -> Any:
-    """A single-object root field's JSON value when the viewer can see the object. An
-    unknown, invisible or malformed id is the resolver's NOT_FOUND error: Unsupported,
+@dataclass(frozen=True)
+class _PreparedSingle:
+    """A single-object root field's statement, ready to run."""
+
+    target: ObjectPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_single(
+    root: SingleRootPlan, viewer: Viewer, limits: Limits, variables: VariableValues
+) -> _PreparedSingle:
+    """The statement of a single-object root: the object if the viewer can see it, its
+    JSON built by the database. A malformed id is the resolver's NOT_FOUND: Unsupported,
     so that the executor answers it."""
     args = get_argument_values(root.field_def, root.node, variables)
     number = id_number(args.get("id"))
@@ -456,13 +497,19 @@ async def _single(
     builder = _Builder(Dialect(postgres), viewer, limits, variables)
     inner = builder.params.adopt(sql, params, postgres)
     node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
-    rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    statement, ordered = builder.params.finish(f"SELECT {node} AS crm_node FROM {rows}", postgres)  # noqa: S608
+    table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    statement, ordered = builder.params.finish(f"SELECT {node} AS crm_node FROM {table}", postgres)  # noqa: S608
+    return _PreparedSingle(root.target, statement, ordered, connection)
+
+
+async def _single(prepared: _PreparedSingle) -> Any:
+    """The object's JSON value; an unknown or invisible id (no row) is the resolver's
+    NOT_FOUND: Unsupported, so that the executor answers it."""
     with generic_plans():
-        found = await connection.execute_query_dict(statement, ordered)
+        found = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
     if not found:
         raise Unsupported("not found")
-    return _node(root.target, found[0]["crm_node"])
+    return _node(prepared.target, found[0]["crm_node"])
 
 
 def _node(plan: ObjectPlan, text: Any) -> Any:
@@ -597,23 +644,30 @@ async def run_compiled(
         cache.put(key, plan)
     if plan is None:
         return None
-    return await _execute(plan, strawberry_schema, viewer, limits, built.variable_values)
-
-
-async def _execute(
-    plan: Plan,
-    strawberry_schema: Any,
-    viewer: Viewer,
-    limits: Limits,
-    variables: VariableValues,
-) -> dict[str, Any] | None:
-    data: dict[str, Any] = {}
     try:
-        for root in plan.roots:
-            if isinstance(root, SingleRootPlan):
-                data[root.key] = await _single(root, viewer, limits, variables)
+        # A viewer from the token cache has the same rules as the one before it (the
+        # same lookup): its statements for the same variables are reused as they are.
+        memo = (
+            (key, limits, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
+            if viewer.lookup is not None
+            else None
+        )
+        prepared = cache.statements.get(viewer.lookup, memo) if memo is not None else None
+        if prepared is None:
+            prepared = [
+                _prepare_single(root, viewer, limits, built.variable_values)
+                if isinstance(root, SingleRootPlan)
+                else _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
+                for root in plan.roots
+            ]
+            if memo is not None:
+                cache.statements.put(viewer.lookup, memo, prepared)
+        data: dict[str, Any] = {}
+        for root, ready in zip(plan.roots, prepared, strict=True):
+            if isinstance(ready, _PreparedSingle):
+                data[root.key] = await _single(ready)
             else:
-                data[root.key] = await _root(root, strawberry_schema, viewer, limits, variables)
+                data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None

@@ -45,6 +45,11 @@ def nul_path(value: Any, path: str, depth: int = 0) -> str | None:
 
 
 def _document_nul(document: DocumentNode) -> StringValueNode | None:
+    source = document.loc.source.body if document.loc else None
+    if source is not None and "\\" not in source and "\x00" not in source:
+        # A NUL in a string value is either the character itself or an escape: a
+        # document with neither needs no walk (most documents, every request).
+        return None
     found: StringValueNode | None = None
 
     class Finder(Visitor):

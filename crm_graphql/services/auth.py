@@ -56,6 +56,10 @@ class Viewer:
     token_kind: TokenKind
     scope: TokenScope
     denied: list[str] = field(default_factory=list)
+    # The token cache's entry this viewer was built from (None: looked up afresh): the
+    # viewers of one entry have the same user, bits and scope, so what is built from
+    # those alone may be reused between them (compiled statements).
+    lookup: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_superadmin(self) -> bool:
@@ -165,6 +169,7 @@ def _viewer(entry: _Entry) -> Viewer:
         token_id=entry.token_id,
         token_kind=entry.token_kind,
         scope=entry.scope,
+        lookup=entry,
     )
 
 
