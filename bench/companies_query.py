@@ -1,7 +1,7 @@
 """Benchmark: the companies list with its nested data, GraphQL vs one raw SQL statement.
 
     .venv/bin/python bench/companies_query.py [--companies 10000] [--database-url URL]
-        [--requests 200] [--warmup 30] [--viewers admin,manager] [--uvicorn]
+        [--requests 200] [--warmup 30] [--viewers admin,manager] [--uvicorn] [--executor-too]
 
 Generates N companies (in a tree, with managers inside and outside the viewer's
 company, so some parents are hidden from a non-superadmin viewer), each with contacts
@@ -18,7 +18,9 @@ over HTTP against `create_app()` (in process through httpx.ASGITransport, and wi
 hand-written SQL statement that builds the same JSON (nested json_agg / json_object,
 same visibility rule, same order, same per-parent limit) served by a bare Starlette
 endpoint over the same connection pool. The baseline's JSON is checked equal to the
-GraphQL response's `data` before anything is timed.
+GraphQL response's `data` before anything is timed. Each line says which path answered
+(`compiled`: the compiled read path's one statement; `executor`: graphql-core with the
+loaders); --executor-too also measures the same app with compiled reads off.
 
 SQLite by default (a temporary file). With a PostgreSQL URL
 (postgres://postgres@127.0.0.1:5432/<db>) the database is created, and dropped at the end
@@ -28,18 +30,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import interleaved  # noqa: E402
+from bench.common import percentile as percentile  # noqa: E402  (the others import it here)
 
 QUERY = """query Companies { companies(first: 50) { edges { node {
   manager { username } parent { name }
@@ -86,6 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tune-gc",
         action="store_true",
         help="gc.freeze() after start-up and a higher gen-0 threshold (what the app could do)",
+    )
+    parser.add_argument(
+        "--executor-too",
+        action="store_true",
+        help="also measure with CRM_COMPILED_READS=0 (every operation on the executor)",
     )
     return parser.parse_args(argv)
 
@@ -400,27 +409,6 @@ def uvicorn_app() -> Any:
 # Measuring
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-async def timed(request: Callable[[], Awaitable[Any]], warmup: int, n: int) -> dict[str, float]:
-    for _ in range(warmup):
-        await request()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await request()
-        samples.append((time.perf_counter() - start) * 1000)
-    return {
-        "p50": statistics.median(samples),
-        "p99": percentile(samples, 99),
-        "mean": statistics.fmean(samples),
-    }
-
-
 def machine() -> dict[str, str]:
     def run(*cmd: str) -> str:
         try:
@@ -507,10 +495,13 @@ async def measure_servers(
         # same data, and how many statements each costs (in process only)
         await gql()
         statements = {"graphql": "", "raw": ""}
+        path = ""
         if count:
             with count_statements() as seen:
                 gql_body = orjson.loads(await gql())
             statements["graphql"] = str(len(seen))
+            # The compiled path's statement names the JSON it builds (crm_node).
+            path = "compiled" if any("crm_node" in s for s in seen) else "executor"
             with count_statements() as seen:
                 raw_body = orjson.loads(await raw())
             statements["raw"] = str(len(seen))
@@ -521,10 +512,8 @@ async def measure_servers(
             raise SystemExit(f"{viewer}: the baseline's JSON differs from GraphQL's")
         edges = gql_body["data"]["companies"]["edges"]
         hidden_parents = sum(1 for e in edges if e["node"]["parent"] is None)
-        figures = {}
-        for name, call in (("graphql", gql), ("raw", raw)):
-            gc.collect()
-            figures[name] = await timed(call, args.warmup, args.requests)
+        gc.collect()
+        figures = await interleaved({"graphql": gql, "raw": raw}, args.warmup, args.requests)
         results.append(
             {
                 "server": label,
@@ -532,6 +521,7 @@ async def measure_servers(
                 "graphql": figures["graphql"],
                 "raw": figures["raw"],
                 "statements": statements,
+                "path": path,
                 "bytes": len(await gql()),
                 "edges": len(edges),
                 "null_parents": hidden_parents,
@@ -542,7 +532,8 @@ async def measure_servers(
             f"p99 {figures['graphql']['p99']:7.1f} | raw p50 {figures['raw']['p50']:6.1f} ms "
             f"p99 {figures['raw']['p99']:6.1f} | ratio p50 "
             f"{figures['graphql']['p50'] / figures['raw']['p50']:5.1f}x | statements "
-            f"{statements['graphql'] or '-'} vs {statements['raw'] or '-'}",
+            f"{statements['graphql'] or '-'} vs {statements['raw'] or '-'}"
+            f"{' (' + path + ')' if path else ''}",
             flush=True,
         )
 
@@ -629,9 +620,20 @@ async def main(args: argparse.Namespace) -> None:
             httpx.AsyncClient(transport=raw_transport, base_url="http://bench") as raw_client,
         ):
             tokens = {v: await login(client, world[v]["username"]) for v in viewers}
-            await measure_servers(
-                client, raw_client, tokens, viewers, args, "in-process", results, True
-            )
+            label = "in-process" if config.compiled_reads else "in-proc exec"
+            await measure_servers(client, raw_client, tokens, viewers, args, label, results, True)
+            if args.executor_too and config.compiled_reads:
+                executor = create_app(dataclasses.replace(config, compiled_reads=False))
+                async with (
+                    executor.router.lifespan_context(executor),
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
+                        base_url="http://bench",
+                    ) as off,
+                ):
+                    await measure_servers(
+                        off, raw_client, tokens, viewers, args, "in-proc exec", results, True
+                    )
             if args.profile:
                 await profile(client, tokens[viewers[-1]], args.profile)
         if args.uvicorn:
@@ -642,6 +644,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.tune_gc:
                 env[TUNE_GC_ENV] = "1"
             await run_uvicorn(args, env, tokens, viewers, results)
+            if args.executor_too and config.compiled_reads:
+                env["CRM_COMPILED_READS"] = "0"
+                await run_uvicorn(args, env, tokens, viewers, results)
     print(json.dumps({"machine": machine(), "args": vars(args), "results": results}, indent=1))
 
 

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from tortoise import Tortoise
 
 from crm_graphql.app import create_app
+from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.users import UserMode
 from crm_graphql.services.deadline import deadline_scope
 from crm_graphql.services.postgres_engine import generic_plans
@@ -33,7 +34,11 @@ from tests.factories import (
     make_company,
     make_contact,
     make_contract,
+    make_contract_type,
+    make_custom_field,
+    make_custom_value,
     make_invoice,
+    make_section,
     make_user,
 )
 
@@ -86,6 +91,7 @@ async def world(demo: Api, executor_app: Starlette) -> AsyncIterator[tuple[Api, 
             )
         )
     companies = [customer_a, customer_b, *children]
+    kind, level, nickname = await _custom_fields(companies)
     for n, company in enumerate(companies):
         invoices = [
             await make_invoice(
@@ -103,12 +109,16 @@ async def world(demo: Api, executor_app: Starlette) -> AsyncIterator[tuple[Api, 
             for i in range(n % 5)
         ]
         for c in range(n % 3):
-            await make_contact(company, f"Contact {c} of {n}", disabled=c == 1, phone=str(n))
+            contact = await make_contact(
+                company, f"Contact {c} of {n}", disabled=c == 1, phone=str(n)
+            )
+            if c:
+                await make_custom_value(nickname, contact.id, f"Nick {n}")
         if n % 3:
             await make_billing(company, n * 123_456 + 7, "EUR")
             await make_billing(company, 5, "CHF")
         for k in range(n % 4):
-            await make_contract(
+            contract = await make_contract(
                 company,
                 f'Ref {k} of {company.name} "q"',
                 invoices=tuple(invoices[k % 2 :: 2]),
@@ -116,12 +126,54 @@ async def world(demo: Api, executor_app: Starlette) -> AsyncIterator[tuple[Api, 
                 date_end=date(2030, 1, 1) if k % 2 else None,
                 private=(n + k) % 3 == 0,
                 status=("ACTIVE", "INACTIVE", "PENDING")[(n + k) % 3],
+                contract_type_id=kind.id if k % 2 else None,
+                owner_id=manager1.id if k else None,
             )
+            if k == 1 and n % 2:
+                await make_custom_value(level, contract.id, f"L{n}")
     transport = httpx.ASGITransport(app=executor_app, client=("10.0.0.1", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         off = Api(http)
         off.tokens = demo.tokens
         yield demo, off
+
+
+async def _custom_fields(companies: list[Any]) -> tuple[Any, Any, Any]:
+    """Custom fields of every kind on companies (two sections and none, one section
+    then deleted), contacts and a contract type, set on some rows; roles on some
+    companies."""
+    from crm_graphql.models.companies import CompanyRole
+
+    details, later = await make_section("Details", position=2), await make_section("Later")
+    gone = await make_section("Gone")
+    role = await CompanyRole.create(name="Supplier 'S'")
+    company_fields = [
+        await make_custom_field(name="Size", kind="NUMERIC", position=3, section_id=details.id),
+        await make_custom_field(name="Vip", kind="CHECKBOX", position=1),
+        await make_custom_field(name="Since", kind="DATE", position=1, section_id=later.id),
+        await make_custom_field(
+            name="Tier", kind="COMBO", options=["A", 'B "q"'], section_id=gone.id
+        ),
+        await make_custom_field(name="Notes ü", kind="TEXTAREA", position=3, required=True),
+    ]
+    await gone.delete()
+    values = ["12.5", "1", "2024-02-29", 'B "q"', "line\nnext ü"]
+    others = ["0", "0", "2020-01-01", "A", "x"]
+    for n, company in enumerate(companies):
+        if n % 2:
+            company.role_id = role.id
+            await company.save(update_fields=["role_id"])
+        for i, definition in enumerate(company_fields):
+            if (n + i) % 3:
+                value = (others if n % 4 == 1 else values)[i]
+                await make_custom_value(definition, company.id, value)
+    nickname = await make_custom_field(CustomFieldEntity.CONTACT, name="Nickname", kind="TEXT")
+    # a section on a contact field (sections are for companies): "Without section"
+    await make_custom_field(CustomFieldEntity.CONTACT, name="Odd", section_id=details.id)
+    kind = await make_contract_type("Support 'S'", description="Help")
+    level = await make_custom_field(CustomFieldEntity.CONTRACT, name="Level", owner_id=kind.id)
+    await make_custom_field(CustomFieldEntity.CONTRACT, name="Other", owner_id=kind.id + 1000)
+    return kind, level, nickname
 
 
 def compiled(statements: list[str]) -> bool:
@@ -306,8 +358,12 @@ async def test_pages_follow_cursors_identically(world: tuple[Api, Api]) -> None:
             None,
         ),
         # an uncovered field: the whole operation on the executor, same answer
-        ("{ companies { edges { node { name createdAt role { name } } } } }", None),
-        ("{ companies { edges { node { name viewerCan { edit delete } } } } }", None),
+        ("{ companies { edges { node { name createdAt files { totalCount } } } } }", None),
+        (
+            "{ companies { edges { node { name viewerCan { edit delete } "
+            "activities(first: 1) { totalCount } } } } }",
+            None,
+        ),
     ],
 )
 @pytest.mark.parametrize("viewer", ["admin", "user1", "solo"])
@@ -319,7 +375,9 @@ async def test_errors_and_uncovered_fields_fall_back(
 
 
 async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -> None:
-    query = "{ companies(first: 50) { edges { node { name role { name } } } } }"
+    query = (
+        "{ companies(first: 50) { edges { node { name activities { edges { node { id } } } } } } }"
+    )
     _, compiled_statements = await both(
         world,
         "{ companies(first: 50) { edges { node { name parent { name } } } } }",
@@ -329,7 +387,7 @@ async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -
     assert len(compiled_statements) == 1 and compiled(compiled_statements)
     assert len(statements) == 2 and not compiled(
         statements
-    )  # the page, then the roles (the executor's loaders)
+    )  # the page, then the activities (the executor's loaders)
 
 
 async def test_mutations_and_unauthenticated_reads_are_not_compiled(
@@ -337,6 +395,40 @@ async def test_mutations_and_unauthenticated_reads_are_not_compiled(
 ) -> None:
     body, _ = await both(world, "{ companies { totalCount } }")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+CUSTOM_FIELDS = """query CF { companies(first: 50) { edges { node { name
+  customFields { __typename name value sectionName kind date checked
+    field { id name position options required showInList ownerId parentId sectionId version
+      kind entity __typename } }
+  contacts(first: 3) { edges { node { fullName customFields { name value sectionName } } } }
+  contractCount role { id name description }
+  viewerCan { edit manage delete }
+  contracts(first: 5) { edges { node { reference owner { username } contractType { id name
+    description } customFields { name value kind field { ownerId } }
+    viewerCan { edit manage delete __typename } } } } } } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_custom_and_computed_fields_are_identical_in_one_statement(
+    world: tuple[Api, Api], viewer: str
+) -> None:
+    body, statements = await both(world, CUSTOM_FIELDS, as_user=viewer)
+    if viewer == "user2":  # no CR: refused by the executor
+        assert not compiled(statements)
+        return
+    assert "errors" not in body, body
+    assert len(statements) == 1 and compiled(statements), statements
+    if viewer == "admin":
+        nodes = [edge["node"] for edge in body["data"]["companies"]["edges"]]
+        values = [v for node in nodes for v in node["customFields"]]
+        assert {v["sectionName"] for v in values} == {"Details", "Later", "Without section"}
+        assert {v["checked"] for v in values} == {True, False, None}
+        assert any(v["date"] == "2024-02-29" for v in values)
+        contracts = [e["node"] for node in nodes for e in node["contracts"]["edges"]]
+        assert any(c["customFields"] and c["customFields"][0]["value"] for c in contracts)
+        assert any(c["contractType"] is None for c in contracts)
+        assert any(node["role"] for node in nodes) and any(node["contractCount"] for node in nodes)
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's JIT and plan cache")

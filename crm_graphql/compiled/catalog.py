@@ -12,24 +12,39 @@ from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
-from crm_graphql.models.companies import Company, CompanyBilling
+from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
-from crm_graphql.models.contracts import Contract, ContractInvoice
-from crm_graphql.models.invoices import Invoice, InvoiceLine
+from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
+from crm_graphql.models.leads import CLOSED_FROM, Lead
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
+    CompanyColumns,
+    can_delete_company,
     can_manage_company,
+    company_columns_via,
     editable_companies_q,
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import visible_invoices_q
+from crm_graphql.permissions.invoices import (
+    deletable_invoices_q,
+    editable_invoices_q,
+    lockable_invoices_q,
+    unlockable_invoices_q,
+    visible_invoices_q,
+)
+from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import SortKey
 
 # How a column becomes its JSON value (sql.Dialect): the API's scalar formats.
 ID, TEXT, INT, BOOL, DATE, ENUM, MONEY = "id", "text", "int", "bool", "date", "enum", "money"
 DATETIME = "datetime"
+JSON = "json"
+# A Decimal column as `Decimal(x).normalize() + Decimal(0)` prints it (no trailing zeros).
+PERCENT = "percent"
 
 Visible = Callable[[Viewer], Q]
 
@@ -96,11 +111,79 @@ class Rows:
 
 
 @dataclass(frozen=True)
+class Expr:
+    """A field computed from the row by an SQL expression: `sql` with `{t}` standing for
+    the row's alias (only the row's own columns, no parameters)."""
+
+    sql: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Same:
+    """A nested object read from the same row (CustomFieldValue.field: the definition
+    row the value list is built from)."""
+
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Count:
+    """The number of rows of `model` whose `parent` column is the row's id, among those
+    `visible` selects (a count loader's SQL)."""
+
+    model: type[Model]
+    parent: str
+    visible: Visible
+
+
+@dataclass(frozen=True)
+class Related:
+    """A plain list of the visible `type_name` rows paired with the row in `link`
+    (stored once per pair: the row's id in either column, the other one is the related
+    row), by id, each once (dataloaders/contracts.ContractLoaders._related)."""
+
+    type_name: str
+    link: type[Model]
+    one: str
+    other: str
+    visible: Visible
+
+
+@dataclass(frozen=True)
+class Sums:
+    """A list of (currency, amount) objects: the `visible` rows of `model` whose
+    `parent` column is the row's id, grouped by currency, `cents` summed (none: 0), by
+    currency code (codepoint order, as Python sorts), as `spec_name` objects."""
+
+    model: type[Model]
+    parent: str
+    visible: Visible
+    cents: str
+    spec_name: str
+
+
+@dataclass(frozen=True)
+class CustomFields:
+    """`customFields`: every definition of `entity` (of the type the row's `owner`
+    column names; None: definitions without owner) in (position, id) order, each with
+    the row's value (null when unset) and, with `sections`, its section's name ("Without
+    section" for none), else a null section name (schema.customfields.value_list)."""
+
+    entity: CustomFieldEntity
+    owner: str | None
+    sections: bool
+
+
+Field = (
+    Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
+) | CustomFields
+
+
+@dataclass(frozen=True)
 class TypeSpec:
     model: type[Model]
-    fields: dict[str, Column | Single | Nested | Linked | Rows | Flags] = field(
-        default_factory=dict
-    )
+    fields: dict[str, Field] = field(default_factory=dict)
 
 
 def _companies(viewer: Viewer) -> Q:
@@ -126,6 +209,56 @@ def _company_manage(viewer: Viewer) -> bool:
     # can_manage_company reads only the viewer (the company is visible already).
     return can_manage_company(viewer, Company())
 
+
+def _company_delete(viewer: Viewer) -> Q | bool:
+    # can_delete_company: can_edit_company and (superadmin or CM); the second part
+    # reads only the viewer.
+    # A company the viewer could edit on every count stands for the row here, so the
+    # function answers its viewer-only part; the row's part is editable_companies_q.
+    own = Company(id=viewer.user.company_id, manager_id=viewer.user.id)
+    if not can_delete_company(viewer, own):
+        return False
+    return editable_companies_q(viewer)
+
+
+def _of_companies(rule: Callable[[Viewer, CompanyColumns], Q]) -> Callable[[Viewer], Q]:
+    """A company rule applied to the row's company, read through the row's `company`
+    relation (a join per row, not the set of every company it selects)."""
+
+    def of(viewer: Viewer) -> Q:
+        return rule(viewer, company_columns_via("company"))
+
+    return of
+
+
+def _company_row_manage(viewer: Viewer) -> Q | bool:
+    # can_manage_company over the contract's company, which must be visible (the
+    # resolver loads it with the company rule; an invisible one gives all false).
+    if not _company_manage(viewer):
+        return False
+    return _of_companies(visible_companies_q)(viewer)
+
+
+# Contract.viewerCan and Contact.viewerCan: edit (and delete) is can_edit_company of the
+# row's visible company (can_edit_contract is that too).
+_COMPANY_ROW_CAN = Flags(
+    {
+        "edit": _of_companies(editable_companies_q),
+        "manage": _company_row_manage,
+        "delete": _of_companies(editable_companies_q),
+    }
+)
+
+
+def _open_leads(viewer: Viewer) -> Q:
+    # dataloaders/leads.LeadLoaders._open_by_company: visible and not closed.
+    return Q(visible_leads_q(viewer), Q(progress__lt=CLOSED_FROM))
+
+
+# CustomFieldValue: the definition row with the object's value (`crm_value`) and the
+# section name (`crm_section`) beside it (run.py's custom field rows).
+_VALUE = "{t}.crm_value"
+_KIND_IS = "CASE WHEN {t}.kind = '%s' THEN %s END"
 
 # Lines and taxes in their loader's order (dataloaders/invoices._grouped).
 POSITION_ORDER = [SortKey("position"), SortKey("id")]
@@ -154,8 +287,16 @@ TYPES: dict[str, TypeSpec] = {
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
             "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
             "manager": Single("User", "manager_id", None),
-            # `delete` is not covered (its rule has no SQL form of its own).
-            "viewerCan": Flags({"edit": _company_edit, "manage": _company_manage}),
+            "viewerCan": Flags(
+                {"edit": _company_edit, "manage": _company_manage, "delete": _company_delete}
+            ),
+            "contractCount": Count(Contract, "company_id", _contracts),
+            "role": Single("CompanyRole", "role_id", None),
+            "openLeadCount": Count(Lead, "company_id", _open_leads),
+            "openLeadEstimatedSales": Sums(
+                Lead, "company_id", _open_leads, "estimated_sale_cents", "LeadSum"
+            ),
+            "customFields": CustomFields(CustomFieldEntity.COMPANY, None, sections=True),
             # Needs IR: the field's own @auth decides at plan time (plan.permitted).
             "billing": Rows("CompanyBilling", "company_id", [SortKey("currency"), SortKey("id")]),
         },
@@ -177,6 +318,15 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "status": Column("status", ENUM),
             "company": Single("Company", "company_id", _companies),
+            "contractType": Single("ContractType", "contract_type_id", None),
+            "owner": Single("User", "owner_id", None),
+            "customFields": CustomFields(
+                CustomFieldEntity.CONTRACT, "contract_type_id", sections=False
+            ),
+            "viewerCan": _COMPANY_ROW_CAN,
+            "relatedContracts": Related(
+                "Contract", ContractLink, "contract_id", "related_id", _contracts
+            ),
             "relatedInvoices": Linked(
                 "Invoice",
                 ContractInvoice,
@@ -212,6 +362,23 @@ TYPES: dict[str, TypeSpec] = {
             "total": Column("total_cents", MONEY),
             "company": Single("Company", "company_id", _companies),
             "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
+            "taxes": Rows("InvoiceTax", "invoice_id", POSITION_ORDER),
+            "lockedBy": Single("User", "locked_by_id", None),
+            "pdfStatus": Column("pdf_status", ENUM),
+            # The resolver's `pdf_error or None`.
+            "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
+            "discountPercent": Column("discount_percent", PERCENT),
+            "retentionPercent": Column("retention_percent", PERCENT),
+            # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
+            # covered: services.invoicing.compute_totals rounds Decimals in Python.
+            "viewerCan": Flags(
+                {
+                    "edit": editable_invoices_q,
+                    "lock": lockable_invoices_q,
+                    "unlock": unlockable_invoices_q,
+                    "delete": deletable_invoices_q,
+                }
+            ),
         },
     ),
     "Contact": TypeSpec(
@@ -229,6 +396,8 @@ TYPES: dict[str, TypeSpec] = {
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
+            "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
+            "viewerCan": _COMPANY_ROW_CAN,
         },
     ),
     "User": TypeSpec(
@@ -254,6 +423,62 @@ TYPES: dict[str, TypeSpec] = {
     "InvoiceLine": TypeSpec(
         InvoiceLine,
         {"concept": Column("concept", TEXT), "amount": Column("amount_cents", MONEY)},
+    ),
+    "InvoiceTax": TypeSpec(
+        InvoiceTax, {"name": Column("name", TEXT), "percent": Column("percent", PERCENT)}
+    ),
+    "CompanyRole": TypeSpec(
+        CompanyRole,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+        },
+    ),
+    # Its customFields and listFields are not covered.
+    "ContractType": TypeSpec(
+        ContractType,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+        },
+    ),
+    # `number` is not covered: Decimal's text of a stored value is not always that value
+    # (a tiny number comes out with an exponent).
+    "CustomFieldValue": TypeSpec(
+        CustomField,
+        {
+            "field": Same("CustomField"),
+            "value": Expr(_VALUE, TEXT),
+            "sectionName": Expr("{t}.crm_section", TEXT),
+            "name": Column("name", TEXT),
+            "kind": Column("kind", ENUM),
+            # Stored dates are canonical ISO text already (services.customfields.canonical).
+            "date": Expr(_KIND_IS % ("DATE", _VALUE), TEXT),
+            "checked": Expr(_KIND_IS % ("CHECKBOX", f"COALESCE({_VALUE}, '') = '1'"), BOOL),
+        },
+    ),
+    "CustomField": TypeSpec(
+        CustomField,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "position": Column("position", INT),
+            "options": Column("options", JSON),
+            "required": Column("required", BOOL),
+            "showInList": Column("show_in_list", BOOL),
+            "ownerId": Column("owner_id", ID),
+            "parentId": Column("parent_id", ID),
+            "sectionId": Column("section_id", ID),
+            "version": Column("version", INT),
+            "kind": Column("kind", ENUM),
+            "entity": Column("entity", ENUM),
+        },
+    ),
+    # Company.openLeadEstimatedSales' CurrencyAmount rows (run.py's sums).
+    "LeadSum": TypeSpec(
+        Lead, {"currency": Column("currency", TEXT), "amount": Expr("{t}.crm_cents", MONEY)}
     ),
     # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
     "CompanyBilling": TypeSpec(

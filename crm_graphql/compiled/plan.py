@@ -40,11 +40,17 @@ from strawberry.permission import PermissionExtension
 from crm_graphql.compiled.catalog import (
     TYPES,
     Column,
+    Count,
+    CustomFields,
+    Expr,
     Flags,
     Linked,
     Nested,
+    Related,
     Rows,
+    Same,
     Single,
+    Sums,
     TypeSpec,
 )
 from crm_graphql.compiled.roots import ROOTS, SINGLES, RootSpec, SingleSpec
@@ -109,6 +115,29 @@ class FlagsPlan:
 @dataclass
 class RowsPlan:
     relation: Rows
+    target: ObjectPlan
+
+
+@dataclass
+class SamePlan:
+    target: ObjectPlan
+
+
+@dataclass
+class RelatedPlan:
+    relation: Related
+    target: ObjectPlan
+
+
+@dataclass
+class SumsPlan:
+    relation: Sums
+    target: ObjectPlan
+
+
+@dataclass
+class CustomFieldsPlan:
+    relation: CustomFields
     target: ObjectPlan
 
 
@@ -195,9 +224,25 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column):
+            if isinstance(found, Column | Expr | Count):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
+            elif isinstance(found, Same):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs, found.type_name)
+                plan.entries.append((key, SamePlan(target)))
+            elif isinstance(found, Related):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs)
+                plan.entries.append((key, RelatedPlan(found, target)))
+            elif isinstance(found, Sums):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs, found.spec_name)
+                plan.entries.append((key, SumsPlan(found, target)))
+            elif isinstance(found, CustomFields):
+                _no_arguments(nodes)
+                target = self.object(field_def.type, subs, "CustomFieldValue")
+                plan.entries.append((key, CustomFieldsPlan(found, target)))
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs)

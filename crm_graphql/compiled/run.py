@@ -24,9 +24,13 @@ from crm_graphql.compiled.catalog import (
     DATE,
     DATETIME,
     ID,
+    JSON,
     MONEY,
+    PERCENT,
     TYPES,
     Column,
+    Count,
+    Expr,
     Linked,
     Nested,
     TypeSpec,
@@ -35,16 +39,20 @@ from crm_graphql.compiled.catalog import (
 )
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
+    CustomFieldsPlan,
     EdgesPlan,
     FlagsPlan,
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
     PlanCache,
+    RelatedPlan,
     RootPlan,
     RowsPlan,
+    SamePlan,
     SinglePlan,
     SingleRootPlan,
+    SumsPlan,
     Typename,
     build_plan,
     document_key,
@@ -55,8 +63,10 @@ from crm_graphql.compiled.plan import (
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
+from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
 from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
+from crm_graphql.schema.customfields import WITHOUT_SECTION
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import (
     ListError,
@@ -79,6 +89,10 @@ __all__ = ["run_compiled"]
 
 def _db(spec: TypeSpec, column: str) -> str:
     return quote(spec.model._meta.fields_db_projection[column])
+
+
+# Definitions in services.customfields.fields_for's order.
+CUSTOM_FIELD_ORDER = [SortKey("position"), SortKey("id")]
 
 
 def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any) -> str:
@@ -154,19 +168,29 @@ class _Builder:
         this = RawSQL(f"{alias}.{quote(model._meta.db_pk_column)}")
         same_row = lookup_q({pk: this})
         sql, params, _ = compiled(model.filter(Q(q, same_row)).values(pk), ordered=False)
-        return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)})"
+        # PostgreSQL would hash the rule's every row once per statement instead (the
+        # whole table's rule, for a page of rows); OFFSET 0 keeps it a lookup per row.
+        offset = " OFFSET 0" if self.d.postgres else ""
+        return f"EXISTS ({self.params.adopt(sql, params, self.d.postgres)}{offset})"
 
     def column(self, spec: TypeSpec, column: Column, alias: str) -> str:
-        expr = f"{alias}.{_db(spec, column.column)}"
-        if column.kind == ID:
+        return self.formatted(f"{alias}.{_db(spec, column.column)}", column.kind)
+
+    def formatted(self, expr: str, kind: str) -> str:
+        """A column or expression as the JSON value of the API's scalar format."""
+        if kind == JSON:
+            return self.d.nested(expr)
+        if kind == PERCENT:
+            return self.d.percent(expr)
+        if kind == ID:
             return self.d.text(expr)
-        if column.kind == BOOL:
+        if kind == BOOL:
             return self.d.boolean(expr)
-        if column.kind == DATE:
+        if kind == DATE:
             return self.d.date(expr)
-        if column.kind == MONEY:
+        if kind == MONEY:
             return self.d.money(expr)
-        if column.kind == DATETIME:
+        if kind == DATETIME:
             return self.d.datetime(expr)
         return expr
 
@@ -186,8 +210,26 @@ class _Builder:
             if isinstance(what, Column):
                 pairs.append((key, self.column(plan.spec, what, outer)))
                 continue
+            if isinstance(what, Expr):
+                pairs.append((key, self.formatted(what.sql.format(t=outer), what.kind)))
+                continue
             if isinstance(what, FlagsPlan):
                 pairs.append((key, self.flags(plan.spec, what, outer)))
+                continue
+            if isinstance(what, SamePlan):
+                body, more = self.object(what.target, outer, inner, depth)
+                pairs.append((key, body))
+                extras.append(more)
+                continue
+            if isinstance(what, Count):
+                if self.d.postgres:
+                    pairs.append((key, self.count(plan.spec, what, row, depth)))
+                    continue
+                # A number: no JSON wrapping, but computed beside the row all the same.
+                self.columns += 1
+                name = f"crm_j{self.columns}"
+                extras.append(f", {self.count(plan.spec, what, inner, depth)} AS {name}")
+                pairs.append((key, f"{outer}.{name}"))
                 continue
             if isinstance(what, SinglePlan):
                 value = self.single(plan.spec, what, row, depth)
@@ -195,6 +237,12 @@ class _Builder:
                 value = self.nested(what, row, depth)
             elif isinstance(what, RowsPlan):
                 value = self.rows(what, row, depth)
+            elif isinstance(what, RelatedPlan):
+                value = self.related(plan.spec, what, row, depth)
+            elif isinstance(what, SumsPlan):
+                value = self.sums(plan.spec, what, row, depth)
+            elif isinstance(what, CustomFieldsPlan):
+                value = self.custom_fields(plan.spec, what, row, depth)
             else:
                 raise Unsupported(f"{what!r}")
             if self.d.postgres:
@@ -233,6 +281,97 @@ class _Builder:
             f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
             f"FROM {quote(spec.model._meta.db_table)} {b} "
             f"WHERE {b}.{_db(spec, plan.relation.parent)} = {alias}.{quote('id')} "
+            f"ORDER BY {order}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def count(self, spec: TypeSpec, count: Count, alias: str, depth: int) -> str:
+        """The number of visible rows under the row `alias` (a count loader's SQL)."""
+        b = f"m{depth + 1}"
+        table, rule = self.ruled(count.model, b, count.visible)
+        column = quote(count.model._meta.fields_db_projection[count.parent])
+        where = f"{b}.{column} = {alias}.{_db(spec, 'id')}{rule}"
+        return f"(SELECT COUNT(*) FROM {table} WHERE {where})"  # noqa: S608
+
+    def related(self, spec: TypeSpec, plan: RelatedPlan, alias: str, depth: int) -> str:
+        """The visible rows paired with the row `alias` either way in the link table,
+        by id, as a JSON array."""
+        relation = plan.relation
+        target = plan.target.spec
+        link = TypeSpec(relation.link)
+        b, s, k = f"e{depth + 1}", f"s{depth + 1}", f"k{depth + 1}"
+        table, rule = self.ruled(target.model, b, relation.visible)
+        one, other = _db(link, relation.one), _db(link, relation.other)
+        links = quote(relation.link._meta.db_table)
+        row_id = f"{alias}.{_db(spec, 'id')}"
+        paired = (
+            f"SELECT {k}.{other} FROM {links} {k} WHERE {k}.{one} = {row_id} "  # noqa: S608
+            f"UNION SELECT {k}.{one} FROM {links} {k} WHERE {k}.{other} = {row_id}"
+        )
+        order = _order(target, b, [SortKey("id")])
+        body, extras = self.object(plan.target, s, b, depth + 1)
+        rows = (
+            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+            f"FROM {table} WHERE {b}.{_db(target, 'id')} IN ({paired}){rule} ORDER BY {order}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def sums(self, spec: TypeSpec, plan: SumsPlan, alias: str, depth: int) -> str:
+        """Per currency, the sum of the visible rows' cents under the row `alias`, as a
+        JSON array by currency code (a code point order on both databases)."""
+        relation = plan.relation
+        model = relation.model
+        b, s = f"g{depth + 1}", f"s{depth + 1}"
+        table, rule = self.ruled(model, b, relation.visible)
+        column = model._meta.fields_db_projection
+        currency = f"{b}.{quote(column['currency'])}"
+        binary = f'{currency} COLLATE "C"' if self.d.postgres else currency
+        body, extras = self.object(plan.target, s, b, depth + 1)
+        if extras:
+            raise Unsupported("nested levels under a sum")
+        rows = (
+            f"SELECT {currency} AS {quote(column['currency'])}, "  # noqa: S608
+            f"COALESCE(SUM({b}.{quote(column[relation.cents])}), 0) AS crm_cents, "
+            f"ROW_NUMBER() OVER (ORDER BY {binary}) AS crm_rn "
+            f"FROM {table} WHERE {b}.{quote(column[relation.parent])} = "
+            f"{alias}.{_db(spec, 'id')}{rule} GROUP BY {currency} ORDER BY {binary}"
+        )
+        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def custom_fields(self, spec: TypeSpec, plan: CustomFieldsPlan, alias: str, depth: int) -> str:
+        """The definitions of the row's entity (and type) in their order, each with the
+        row's value and section name beside its columns (as `crm_value`, `crm_section`),
+        as a JSON array of the CustomFieldValue objects."""
+        relation = plan.relation
+        target = plan.target.spec
+        f, v, x, s = f"f{depth + 1}", f"v{depth + 1}", f"x{depth + 1}", f"s{depth + 1}"
+        owner = (
+            f"{f}.{_db(target, 'owner_id')} = {alias}.{_db(spec, relation.owner)}"
+            if relation.owner is not None
+            else f"{f}.{_db(target, 'owner_id')} IS NULL"
+        )
+        # value_list without section names: a definition that has a section anyway
+        # (none of the entity's names to look it up in) is "Without section".
+        without = literal(WITHOUT_SECTION)
+        section_id = f"{f}.{_db(target, 'section_id')}"
+        section = f"CASE WHEN {section_id} IS NULL THEN NULL ELSE {without} END"
+        sections = ""
+        if relation.sections:
+            section = f"COALESCE({x}.{quote('name')}, {without})"
+            sections = (
+                f" LEFT JOIN {quote(CustomFieldSection._meta.db_table)} {x} "
+                f"ON {x}.{quote('id')} = {section_id}"
+            )
+        order = _order(target, f, CUSTOM_FIELD_ORDER)
+        body, extras = self.object(plan.target, s, f, depth + 1)
+        rows = (
+            f"SELECT {f}.*, {v}.{quote('value')} AS crm_value, {section} AS crm_section, "  # noqa: S608
+            f"ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "
+            f"FROM {quote(target.model._meta.db_table)} {f} "
+            f"LEFT JOIN {quote(CustomFieldValue._meta.db_table)} {v} "
+            f"ON {v}.{quote('field_id')} = {f}.{quote('id')} "
+            f"AND {v}.{quote('object_id')} = {alias}.{_db(spec, 'id')}{sections} "
+            f"WHERE {f}.{_db(target, 'entity')} = {literal(relation.entity.value)} AND {owner} "
             f"ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608

@@ -129,6 +129,15 @@ class Dialect:
             )
         return f"replace({expr}, ' ', 'T')"
 
+    def percent(self, expr: str) -> str:
+        """A numeric(_, 4) column as `Decimal(x).normalize() + Decimal(0)` prints it:
+        PostgreSQL's text has the four decimals, so trailing zeros (and a bare point)
+        go. SQLite keeps whatever text the Decimal was written as ("21", "2.1E+1"):
+        not covered."""
+        if not self.postgres:
+            raise Unsupported("a decimal column on SQLite")
+        return f"rtrim(rtrim(CAST({expr} AS TEXT), '0'), '.')"
+
     def money(self, expr: str) -> str:
         """Cents as the API's decimal text (values.cents_to_decimal: "1234.50")."""
         if self.postgres:

@@ -44,16 +44,42 @@ def can_edit_invoice(viewer: Viewer, invoice: Invoice) -> bool:
     return not invoice.locked or invoice.locked_by_id == viewer.user.id
 
 
+def editable_invoices_q(viewer: Viewer) -> Q:
+    """`can_edit_invoice` in SQL, over the invoices' own columns (for visible ones)."""
+    if viewer.is_superadmin or viewer.has("IM"):
+        return Q()
+    if not viewer.has("IW"):
+        return NOTHING
+    return ~Q(kind=InvoiceKind.SUBMITTED) & (Q(locked=False) | Q(locked_by_id=viewer.user.id))
+
+
 def can_lock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
     return not invoice.locked and (viewer.is_superadmin or viewer.has("IW") or viewer.has("IM"))
+
+
+def lockable_invoices_q(viewer: Viewer) -> Q:
+    """`can_lock_invoice` in SQL."""
+    if not (viewer.is_superadmin or viewer.has("IW") or viewer.has("IM")):
+        return NOTHING
+    return Q(locked=False)
 
 
 def can_unlock_invoice(viewer: Viewer, invoice: Invoice) -> bool:
     return invoice.locked and (viewer.is_superadmin or viewer.has("IM"))
 
 
+def unlockable_invoices_q(viewer: Viewer) -> Q:
+    """`can_unlock_invoice` in SQL."""
+    return Q(locked=True) if viewer.is_superadmin or viewer.has("IM") else NOTHING
+
+
 def can_delete_invoice(viewer: Viewer, invoice: Invoice) -> bool:
     return not invoice.locked and (viewer.is_superadmin or viewer.has("IM"))
+
+
+def deletable_invoices_q(viewer: Viewer) -> Q:
+    """`can_delete_invoice` in SQL."""
+    return Q(locked=False) if viewer.is_superadmin or viewer.has("IM") else NOTHING
 
 
 # The bits that show sums of invoices (SPEC §3: billing needs IR). The one place to
