@@ -450,3 +450,106 @@ async def test_compiled_statements_run_on_generic_plans_without_jit(demo: Api) -
                 assert await show("plan_cache_mode") == "force_generic_plan"
             # The pool's reset on release puts the connection back as it was.
             assert await show("plan_cache_mode") == "auto"
+
+
+NESTED_CURSORS = """query N($n: Int) { companies(first: 20) { edges { node { name
+  children(first: $n) { pageInfo { startCursor endCursor hasNextPage hasPreviousPage }
+    edges { cursor node { name } } }
+  contacts(first: 1) { edges { cursor } pageInfo { endCursor } }
+  contracts(first: 2) { pageInfo { startCursor } edges { node { reference
+    relatedInvoices(first: 1) { edges { cursor node { billId } } pageInfo { endCursor } } } }
+  } } } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("size", [1, 3])
+async def test_nested_cursors_and_page_info_are_compiled(
+    world: tuple[Api, Api], viewer: str, size: int
+) -> None:
+    body, statements = await both(world, NESTED_CURSORS, {"n": size}, as_user=viewer)
+    if viewer == "user2":
+        assert not compiled(statements)
+        return
+    assert "errors" not in body, body
+    assert len(statements) == 1 and compiled(statements), statements
+    nodes = [e["node"] for e in body["data"]["companies"]["edges"]]
+    cursors = [e["cursor"] for n in nodes for e in n["children"]["edges"]]
+    if viewer == "admin":
+        assert len(cursors) >= 3 and all(isinstance(c, str) for c in cursors)
+        infos = [n["children"]["pageInfo"] for n in nodes]
+        assert any(i["startCursor"] != i["endCursor"] for i in infos) == (size > 1)
+        assert any(i["startCursor"] is None for i in infos)  # no children: null
+
+
+async def test_a_nested_cursor_is_the_executor_s_encoding_of_the_row(
+    world: tuple[Api, Api],
+) -> None:
+    from crm_graphql.dataloaders.companies import CHILD_ORDER
+    from crm_graphql.models.companies import Company
+    from crm_graphql.services.listing import encode_cursor
+
+    query = """query C($id: ID!) { company(id: $id) { children(first: 20) {
+      edges { cursor node { id } } } } }"""
+    parent = await Company.get(name="Customer #A")
+    body, statements = await both(world, query, {"id": str(parent.id)}, as_user="admin")
+    assert len(statements) == 1 and compiled(statements)
+    edges = body["data"]["company"]["children"]["edges"]
+    children = await Company.filter(parent_id=parent.id).order_by("name", "id")
+    assert [e["cursor"] for e in edges] == [encode_cursor(c, CHILD_ORDER) for c in children]
+    assert len(edges) >= 3
+
+
+SINGLE = """query S($id: ID!) { %s(id: $id) { __typename id %s } }"""
+SINGLE_FIELDS = {
+    "company": "name parent { name } children(first: 1) { edges { cursor node { name } } }",
+    "contact": "fullName company { name }",
+    "contract": "reference private company { name } relatedInvoices(first: 2) { totalCount "
+    "pageInfo { endCursor } edges { node { billId } } }",
+    "invoice": "billId total lines { concept amount }",
+}
+
+
+@pytest.mark.parametrize("root", list(SINGLE_FIELDS))
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_single_objects_by_id_are_compiled_when_found(
+    world: tuple[Api, Api], root: str, viewer: str
+) -> None:
+    from crm_graphql.models.companies import Company
+    from crm_graphql.models.contacts import Contact
+    from crm_graphql.models.contracts import Contract
+    from crm_graphql.models.invoices import Invoice
+
+    model = {"company": Company, "contact": Contact, "contract": Contract, "invoice": Invoice}
+    query = SINGLE % (root, SINGLE_FIELDS[root])
+    found = 0
+    for row in await model[root].all().order_by("id"):
+        body, statements = await both(world, query, {"id": str(row.pk)}, as_user=viewer)
+        if body.get("data"):
+            found += 1
+            assert body["data"][root]["id"] == str(row.pk)
+            # one statement for the object and everything under it
+            assert len(statements) == 1 and compiled(statements), statements
+        else:
+            # invisible (or no right to the field): the executor's error, as before (the
+            # compiled statement, if it ran, found no row and left the answer to it)
+            code = body["errors"][0]["extensions"]["code"]
+            assert code in ("NOT_FOUND", "FORBIDDEN"), body
+            assert len([s for s in statements if compiled([s])]) <= 1
+            assert len(statements) >= 2 or code == "FORBIDDEN"
+    if viewer == "admin":
+        assert found == await model[root].all().count()
+    elif viewer in ("user1", "manager1") and root != "invoice":
+        assert found > 0
+
+
+@pytest.mark.parametrize("value", ["999999", "-1", "abc", "1.5", "", "99999999999999999999"])
+async def test_an_unknown_or_malformed_id_is_the_executor_s_not_found(
+    world: tuple[Api, Api], value: str
+) -> None:
+    body, statements = await both(
+        world, "query S($id: ID!) { contract(id: $id) { id } }", {"id": value}, as_user="admin"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    # a malformed id costs no statement; an unknown one the compiled lookup's, then the
+    # executor answers
+    assert len([s for s in statements if compiled([s])]) == (value == "999999")

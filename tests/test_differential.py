@@ -29,7 +29,15 @@ from tests.factories import Api
 
 CASES = load_corpus()
 # Corpus files about refusals; every other one must answer the superadmin without errors.
-REFUSALS = {"refused", "masked_and_forbidden", "single_objects"}
+REFUSALS = {
+    "refused",
+    "masked_and_forbidden",
+    "single_objects",
+    "single_company",
+    "single_contract",
+    "single_invoice",
+    "single_contact",
+}
 
 
 @pytest.fixture

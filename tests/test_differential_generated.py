@@ -1,8 +1,9 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
 the schema as introspection describes it and builds valid queries over the five root
-connections (random selections and nesting, aliases, inline and named fragments,
-@skip/@include, __typename, filters with and/or/not and relations, multi-key orderBy,
-page sizes, cursors taken from the page before), run as a random viewer each.
+connections and the single-object roots by id (random selections and nesting, aliases,
+inline and named fragments, @skip/@include, __typename, filters with and/or/not and
+relations, multi-key orderBy, page sizes, nested cursors and page info, cursors taken
+from the page before), run as a random viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ from graphql import (
     is_leaf_type,
 )
 
+from crm_graphql.compiled.catalog import TYPES
 from tests.differential import VIEWERS, Differential, build_world, differential, end_cursor
 
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
 ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
+# Roots that read one object by id: visible, invisible (NOT_FOUND) or unknown ids.
+SINGLE_ROOTS = ("company", "contact", "contract", "invoice")
 # Response depth at which only leaves are selected (the server's limit is 10).
 MAX_DEPTH = 7
 
@@ -66,6 +70,9 @@ class Generator:
     rng: random.Random
     fragments: list[str] = field(default_factory=list)
     aliases: int = 0
+    # Half the queries keep to the fields the compiled path covers (its catalog), so that
+    # they run on it rather than fall back; the other half pick from the whole schema.
+    covered: bool = False
 
     # Values of input types
 
@@ -121,6 +128,9 @@ class Generator:
             for n, f in kind.fields.items()
             if not any(isinstance(a.type, GraphQLNonNull) for a in f.args.values())
         ]
+        catalog = TYPES.get(kind.name)
+        if self.covered and catalog is not None:
+            names = [n for n in names if n in catalog.fields]
         leaves = [n for n in names if is_leaf_type(get_named_type(kind.fields[n].type))]
         objects = [n for n in names if n not in leaves]
         chosen = self.rng.sample(leaves, min(len(leaves), self.rng.randint(1, 5)))
@@ -176,8 +186,10 @@ class Generator:
             parts.append("totalCount")
         if paged:
             parts.append("pageInfo { hasNextPage hasPreviousPage endCursor }")
-        elif self.rng.random() < 0.2:
-            parts.append("pageInfo { hasNextPage startCursor }")
+        elif self.rng.random() < 0.3:
+            info = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"]
+            chosen = self.rng.sample(info, self.rng.randint(1, 3))
+            parts.append(f"pageInfo {{ {' '.join(chosen)} }}")
         cursor = "cursor " if self.rng.random() < 0.3 else ""
         parts.append(f"edges {{ {cursor}node {{ {self.selection(node_type, depth + 2)} }} }}")
         self.rng.shuffle(parts)
@@ -185,9 +197,12 @@ class Generator:
 
     def query(self) -> Query:
         self.fragments, self.aliases = [], 0
-        root = self.rng.choice(ROOTS)
+        self.covered = self.rng.random() < 0.5
         query_type = self.schema.query_type
         assert query_type is not None
+        if self.rng.random() < 0.2:
+            return self.single(query_type)
+        root = self.rng.choice(ROOTS)
         definition = query_type.fields[root]
         args, variables = self.arguments(definition, top=True)
         declared = ["$after: String"]
@@ -207,6 +222,16 @@ class Generator:
         )
         text = "\n".join([text, *self.fragments])
         return Query(text, {**variables, "after": None}, root, paged)
+
+    def single(self, query_type: GraphQLObjectType) -> Query:
+        root = self.rng.choice(SINGLE_ROOTS)
+        target = get_named_type(query_type.fields[root].type)
+        assert isinstance(target, GraphQLObjectType)
+        body = self.selection(target, 1)
+        alias = "one: " if self.rng.random() < 0.2 else ""
+        text = f"query Generated($id: ID!) {{ {alias}{root}(id: $id) {{ {body} }} }}"
+        text = "\n".join([text, *self.fragments])
+        return Query(text, {"id": str(self.rng.randint(1, 25))}, root, False)
 
 
 @pytest.fixture

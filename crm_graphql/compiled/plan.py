@@ -57,7 +57,7 @@ from crm_graphql.compiled.catalog import (
     Tagged,
     TypeSpec,
 )
-from crm_graphql.compiled.roots import ROOTS, RootSpec
+from crm_graphql.compiled.roots import ROOTS, SINGLES, RootSpec, SingleSpec
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.permissions.base import Auth
 from crm_graphql.services.auth import Viewer
@@ -76,6 +76,9 @@ class ObjectPlan:
 
     spec: TypeSpec
     entries: list[tuple[str, Any]] = field(default_factory=list)
+    # Whether a nested connection somewhere below selects a cursor: the database gives
+    # its sort values and the server encodes them (run._cursors).
+    cursors: bool = False
 
 
 @dataclass
@@ -166,8 +169,19 @@ class RootPlan:
 
 
 @dataclass
+class SingleRootPlan:
+    """A root field that reads one object by id (`company(id:)`...)."""
+
+    key: str
+    spec: SingleSpec
+    field_def: GraphQLField
+    node: FieldNode
+    target: ObjectPlan
+
+
+@dataclass
 class Plan:
-    roots: list[RootPlan]
+    roots: list[RootPlan | SingleRootPlan]
 
 
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
@@ -255,7 +269,9 @@ class _Planner:
                 plan.entries.append((key, ProgressPlan(found, steps)))
             elif isinstance(found, Single):
                 _no_arguments(nodes)
-                plan.entries.append((key, SinglePlan(found, self.object(field_def.type, subs))))
+                target = self.object(field_def.type, subs)
+                plan.cursors = plan.cursors or target.cursors
+                plan.entries.append((key, SinglePlan(found, target)))
             elif isinstance(found, Flags):
                 _no_arguments(nodes)
                 flag_type = _named(field_def.type)
@@ -272,13 +288,16 @@ class _Planner:
             elif isinstance(found, Rows | Tagged):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.spec_name)
+                plan.cursors = plan.cursors or target.cursors
                 plan.entries.append((key, RowsPlan(found, target)))
             elif isinstance(found, Nested | Linked):
+                # The schema's nested connections take `first` only; anything else is
+                # left to the executor should one ever take more.
                 if any(a.name.value != "first" for n in nodes for a in n.arguments or ()):
                     raise Unsupported("nested arguments")
                 connection = self.connection(field_def.type, subs)
-                if connection.cursors:
-                    raise Unsupported("nested cursors")
+                node_cursors = connection.node is not None and connection.node.cursors
+                plan.cursors = plan.cursors or connection.cursors or node_cursors
                 plan.entries.append((key, NestedPlan(found, field_def, nodes[0], connection)))
         return plan
 
@@ -348,9 +367,15 @@ def build_plan(
     collected = collect_fields(schema, fragments, variables, query_type, operation)
     if collected.new_defer_usages:
         raise Unsupported("@defer")
-    roots: list[RootPlan] = []
+    roots: list[RootPlan | SingleRootPlan] = []
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
+        single = SINGLES.get(name)
+        if single is not None and permitted("Query", name):
+            field_def = query_type.fields[name]
+            target = planner.object(field_def.type, details)
+            roots.append(SingleRootPlan(key, single, field_def, details[0].node, target))
+            continue
         spec = ROOTS.get(name)
         if spec is None or not permitted("Query", name):
             raise Unsupported(f"root field {name}")

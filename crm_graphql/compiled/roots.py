@@ -77,3 +77,31 @@ ROOTS: dict[str, RootSpec] = {
     "invoices": RootSpec("Invoice", _invoices, INVOICE_FILTER_SPEC, INVOICE_DEFAULT_ORDER),
     "leads": RootSpec("Lead", _leads, LEAD_FILTER_SPEC, LEAD_DEFAULT_ORDER),
 }
+
+
+@dataclass(frozen=True)
+class SingleSpec:
+    """A root field that reads one object by id: `visible(viewer)` is the rule of the
+    queryset its resolver hands `get_or_404` (an invisible or unknown id is its NOT_FOUND
+    error, which the executor produces: the compiled path answers only when the row is
+    found)."""
+
+    type_name: str
+    visible: Callable[[Viewer], QuerySet[Any]]
+
+
+# One row: its rule is read through the row's company (a join, see
+# `company_columns_via`), not by building the set of every visible company.
+SINGLES: dict[str, SingleSpec] = {
+    "company": SingleSpec("Company", lambda viewer: Company.filter(visible_companies_q(viewer))),
+    "contact": SingleSpec(
+        "Contact",
+        lambda viewer: Contact.filter(belongs_to_visible_company_q(viewer, via="company")),
+    ),
+    "contract": SingleSpec(
+        "Contract", lambda viewer: Contract.filter(visible_contracts_q(viewer, via="company"))
+    ),
+    "invoice": SingleSpec(
+        "Invoice", lambda viewer: Invoice.filter(visible_invoices_q(viewer, via="company"))
+    ),
+}

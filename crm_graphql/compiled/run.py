@@ -15,6 +15,7 @@ from graphql import GraphQLError
 from graphql.execution import Executor
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
+from tortoise import fields as tfields
 from tortoise.expressions import Q, RawSQL
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -55,6 +56,7 @@ from crm_graphql.compiled.plan import (
     RowsPlan,
     SamePlan,
     SinglePlan,
+    SingleRootPlan,
     SumsPlan,
     Typename,
     build_plan,
@@ -65,6 +67,7 @@ from crm_graphql.compiled.plan import (
 )
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
+from crm_graphql.ids import id_number
 from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.permissions.companies import NOTHING
@@ -76,6 +79,7 @@ from crm_graphql.services.listing import (
     SortKey,
     decode_cursor,
     encode_cursor,
+    encode_cursor_values,
     filter_q,
     keyset_q,
     order_args,
@@ -109,6 +113,11 @@ def _order(spec: TypeSpec, alias: str, keys: list[SortKey] | Any, binary: bool =
         f"{alias}.{_db(spec, k.column)}{collated(k.column)} {'DESC' if k.descending else 'ASC'}"
         for k in keys
     )
+
+
+# Sort key columns whose cursor value is the column's own (CharField: not its enum
+# subclasses, whose json_value is the enum's value).
+_PLAIN = (tfields.IntField, tfields.BigIntField, tfields.SmallIntField)
 
 
 class _Builder:
@@ -462,7 +471,7 @@ class _Builder:
     ) -> tuple[str, str, str, list[tuple[str, bool]]]:
         """FROM, WHERE and ORDER BY of a nested connection's rows (as `b`) under the
         row `alias`: the rule of the rows' type applied to them; and the order's
-        (column, descending) pairs."""
+        (column, descending) pairs (`cursor_values` reads the same columns)."""
         model = spec.model
         table, rule = self.ruled(model, b, relation.visible)
         parent_id = f"{alias}.{quote('id')}"
@@ -479,6 +488,28 @@ class _Builder:
         where = f"{k}.{_db(link, relation.parent)} = {parent_id}{rule}"
         items = [(f"{k}.{_db(link, key.column)}", key.descending) for key in relation.keys]
         return joined, where, _order(link, k, relation.keys), items
+
+    def cursor_values(self, relation: Nested | Linked, spec: TypeSpec, b: str) -> str:
+        """A nested row's cursor as the sort values `encode_cursor` puts in it, as a JSON
+        array (`_cursors` encodes it): the order's columns of the row `b` (of its link
+        row for a link-table connection, as `source` orders them)."""
+        keyed, alias = (
+            (spec, b) if isinstance(relation, Nested) else (TypeSpec(relation.link), f"k{b}")
+        )
+        values = []
+        for key in relation.keys:
+            expr = f"{alias}.{_db(keyed, key.column)}"
+            kind = keyed.model._meta.fields_map.get(key.column)
+            # json_value's forms: numbers and text as they are, dates in ISO form.
+            if isinstance(kind, tfields.DatetimeField):
+                values.append(self.d.datetime(expr))
+            elif isinstance(kind, tfields.DateField):
+                values.append(self.d.date(expr))
+            elif isinstance(kind, _PLAIN) or type(kind) in (tfields.CharField, tfields.TextField):
+                values.append(expr)
+            else:
+                raise Unsupported(f"a cursor over {key.column}")
+        return self.d.array(values)
 
     def nested(self, plan: NestedPlan, alias: str, depth: int) -> str:
         args = get_argument_values(plan.field_def, plan.node, self.variables)
@@ -499,6 +530,11 @@ class _Builder:
             for _, what in connection.entries
         )
         limit = size + 1 if more else size
+        # The rows' sort values when a cursor is asked for (_cursors encodes them).
+        cursors = (
+            f", {self.cursor_values(relation, spec, b)} AS crm_cur" if connection.cursors else ""
+        )
+        cursor = self.d.nested(f"{s}.crm_cur")
         if self.d.postgres:
             # The page's order from the row's own columns (no window); nested levels
             # inline, so the aggregate's FILTER spares them for the extra row.
@@ -507,7 +543,7 @@ class _Builder:
             if connection.node is not None:
                 node, _ = self.object(connection.node, s, s, depth + 1)
             rows = (
-                f"SELECT {b}.*{keys}{number} FROM {source} WHERE {where} "  # noqa: S608
+                f"SELECT {b}.*{keys}{number}{cursors} FROM {source} WHERE {where} "  # noqa: S608
                 f"ORDER BY {order} LIMIT {limit}"
             )
             page_order = ", ".join(
@@ -519,7 +555,7 @@ class _Builder:
             if connection.node is not None:
                 node, extras = self.object(connection.node, s, b, depth + 1)
             rows = (
-                f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+                f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras}{cursors} "  # noqa: S608
                 f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {limit}"
             )
             page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
@@ -538,6 +574,8 @@ class _Builder:
                         edge.append((edge_key, literal(part.name)))
                     elif part == "node" and connection.node is not None:
                         edge.append((edge_key, node))
+                    elif part == "cursor":
+                        edge.append((edge_key, cursor))
                     else:
                         raise Unsupported(f"edge {part}")
                 pairs.append((key, self.d.agg(self.d.obj(edge), page_order, kept)))
@@ -550,6 +588,9 @@ class _Builder:
                         info.append((info_key, self.d.condition(f"COUNT(*) > {size}")))
                     elif part == "hasPreviousPage":
                         info.append((info_key, self.d.false()))
+                    elif part in ("startCursor", "endCursor"):
+                        # The page's sort values; _cursors keeps the first or the last.
+                        info.append((info_key, self.d.agg(cursor, page_order, kept)))
                     else:
                         raise Unsupported(f"pageInfo {part}")
                 pairs.append((key, self.d.obj(info)))
@@ -625,8 +666,8 @@ def _prepare(
     columns = "".join(
         f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
     )
-    page_rows = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    text = f"SELECT {columns}{node} AS crm_node FROM {page_rows} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
+    table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
     return _Prepared(
         plan,
@@ -648,14 +689,105 @@ async def _root(prepared: _Prepared) -> dict[str, Any]:
     size, plan = prepared.size, prepared.plan
     has_next = len(rows) > size
     rows = rows[:size]
-    # The database's JSON text goes into the response as it is (never parsed here).
-    nodes = [orjson.Fragment(row["crm_node"]) if plan.node else None for row in rows]
+    # The database's JSON text goes into the response as it is (never parsed here),
+    # unless nested cursors are to be encoded in it.
+    nodes = [_node(plan.node, row["crm_node"]) if plan.node else None for row in rows]
     cursors = []
     if plan.cursors:
         rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
         cursors = [encode_cursor(from_row(prepared.model, row), prepared.keys) for row in rows]
     total = await prepared.count.count() if prepared.count is not None else 0
     return _connection(plan, nodes, cursors, has_next, prepared.after, total)
+
+
+@dataclass(frozen=True)
+class _PreparedSingle:
+    """A single-object root field's statement, ready to run."""
+
+    target: ObjectPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_single(
+    root: SingleRootPlan, viewer: Viewer, limits: Limits, variables: VariableValues
+) -> _PreparedSingle:
+    """The statement of a single-object root: the object if the viewer can see it, its
+    JSON built by the database. A malformed id is the resolver's NOT_FOUND: Unsupported,
+    so that the executor answers it."""
+    args = get_argument_values(root.field_def, root.node, variables)
+    number = id_number(args.get("id"))
+    if number is None:
+        raise Unsupported("not an id")
+    queryset = root.spec.visible(viewer).filter(id=number).limit(1)
+    sql, params, connection = compiled(queryset, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables)
+    inner = builder.params.adopt(sql, params, postgres)
+    node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
+    table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    statement, ordered = builder.params.finish(f"SELECT {node} AS crm_node FROM {table}", postgres)  # noqa: S608
+    return _PreparedSingle(root.target, statement, ordered, connection)
+
+
+async def _single(prepared: _PreparedSingle) -> Any:
+    """The object's JSON value; an unknown or invisible id (no row) is the resolver's
+    NOT_FOUND: Unsupported, so that the executor answers it."""
+    with generic_plans():
+        found = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
+    if not found:
+        raise Unsupported("not found")
+    return _node(prepared.target, found[0]["crm_node"])
+
+
+def _node(plan: ObjectPlan, text: Any) -> Any:
+    """A row's JSON from the database: passed through as it is, or, when nested
+    cursors are in it, parsed and given them (`_cursors`)."""
+    if not plan.cursors:
+        return orjson.Fragment(text)
+    value = orjson.loads(text)
+    _cursors(plan, value)
+    return value
+
+
+def _cursors(plan: ObjectPlan, value: Any) -> None:
+    """Nested cursors in a row's JSON, in place: the database gave each as its row's
+    sort values (a JSON array; SQLite has no base64), made here into the strings
+    `encode_cursor` makes for the executor's nested connections."""
+    if not plan.cursors or value is None:
+        return
+    for key, what in plan.entries:
+        if isinstance(what, SinglePlan):
+            _cursors(what.target, value[key])
+        elif isinstance(what, RowsPlan):
+            for row in value[key] or ():
+                _cursors(what.target, row)
+        elif isinstance(what, NestedPlan):
+            _nested_cursors(what, value[key])
+
+
+def _nested_cursors(plan: NestedPlan, value: dict[str, Any]) -> None:
+    keys = plan.relation.keys
+    node = plan.connection.node
+    for key, what in plan.connection.entries:
+        if isinstance(what, EdgesPlan):
+            for edge in value[key]:
+                for edge_key, part in what.entries:
+                    if part == "cursor":
+                        edge[edge_key] = encode_cursor_values(edge[edge_key], keys)
+                    elif part == "node" and node is not None:
+                        _cursors(node, edge[edge_key])
+        elif isinstance(what, PageInfoPlan):
+            info = value[key]
+            for info_key, part in what.entries:
+                if part in ("startCursor", "endCursor"):
+                    page = info[info_key]
+                    if not page:
+                        info[info_key] = None
+                    else:
+                        chosen = page[0] if part == "startCursor" else page[-1]
+                        info[info_key] = encode_cursor_values(chosen, keys)
 
 
 def _connection(
@@ -752,14 +884,19 @@ async def run_compiled(
         prepared = cache.statements.get(viewer.lookup, memo) if memo is not None else None
         if prepared is None:
             prepared = [
-                _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
+                _prepare_single(root, viewer, limits, built.variable_values)
+                if isinstance(root, SingleRootPlan)
+                else _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
                 for root in plan.roots
             ]
             if memo is not None:
                 cache.statements.put(viewer.lookup, memo, prepared)
         data: dict[str, Any] = {}
         for root, ready in zip(plan.roots, prepared, strict=True):
-            data[root.key] = await _root(ready)
+            if isinstance(ready, _PreparedSingle):
+                data[root.key] = await _single(ready)
+            else:
+                data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None

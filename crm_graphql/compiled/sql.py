@@ -76,6 +76,11 @@ class Dialect:
         args = ", ".join(f"{literal(key)}, {value}" for key, value in pairs)
         return f"json_build_object({args})" if self.postgres else f"json_object({args})"
 
+    def array(self, values: list[str]) -> str:
+        """A JSON array of SQL values."""
+        args = ", ".join(values)
+        return f"json_build_array({args})" if self.postgres else f"json_array({args})"
+
     def nested(self, value: str) -> str:
         """A JSON value that comes out of a subquery (SQLite loses its JSON subtype)."""
         return value if self.postgres else f"json({value})"

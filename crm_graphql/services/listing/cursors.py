@@ -55,7 +55,13 @@ def _ordering_tag(keys: Sequence[SortKey]) -> str:
 
 def encode_cursor(row: Model, keys: Sequence[SortKey]) -> str:
     """The opaque cursor of `row`: its sort values, tagged with the ordering."""
-    payload = [_ordering_tag(keys), *(json_value(getattr(row, k.column)) for k in keys)]
+    return encode_cursor_values([json_value(getattr(row, k.column)) for k in keys], keys)
+
+
+def encode_cursor_values(values: Sequence[Any], keys: Sequence[SortKey]) -> str:
+    """The cursor of a row whose sort values, in JSON form (`json_value`), are `values`
+    (the compiled read path reads them as JSON from the database)."""
+    payload = [_ordering_tag(keys), *values]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
