@@ -249,3 +249,28 @@ async def test_lead_custom_fields_are_their_types_fields_with_the_leads_values(
         assert [f["value"] for f in nodes["Old 1"]["customFields"]] == [None, None]
         assert [f["name"] for f in nodes["Old 2"]["customFields"]] == ["Referrer"]
         assert nodes["Old 0"]["customFields"] == []
+
+
+LEAD = """query L($id: ID!) { lead(id: $id) { __typename id fullName estimatedSale
+  progress { code name closed } stale owner { username } company { name }
+  tags { name } customFields { name value } viewerCan { edit take } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_a_lead_by_id_is_compiled_when_visible(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    found = 0
+    for lead in await Lead.all().order_by("id"):
+        body, statements = await _counted(paths, LEAD, {"id": str(lead.id)}, world[viewer])
+        if body.get("data"):
+            found += 1
+            assert body["data"]["lead"]["id"] == str(lead.id)
+            assert len(statements) == 1 and _compiled(statements), statements
+        else:
+            # Invisible, or no lead bits: the executor's error, as before.
+            assert body["errors"][0]["extensions"]["code"] in ("NOT_FOUND", "FORBIDDEN")
+    if viewer == "admin":
+        assert found == await Lead.all().count()
+    elif viewer == "lead_seller":
+        assert found > 0

@@ -40,7 +40,7 @@ CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
 ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
 # Roots that read one object by id: visible, invisible (NOT_FOUND) or unknown ids.
-SINGLE_ROOTS = ("company", "contact", "contract", "invoice")
+SINGLE_ROOTS = ("company", "contact", "contract", "invoice", "lead")
 # Response depth at which only leaves are selected (the server's limit is 10).
 MAX_DEPTH = 7
 

@@ -104,4 +104,5 @@ SINGLES: dict[str, SingleSpec] = {
     "invoice": SingleSpec(
         "Invoice", lambda viewer: Invoice.filter(visible_invoices_q(viewer, via="company"))
     ),
+    "lead": SingleSpec("Lead", lambda viewer: Lead.filter(visible_leads_q(viewer))),
 }
