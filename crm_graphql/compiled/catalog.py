@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 from tortoise.models import Model
 
-from crm_graphql.dataloaders.companies import CHILD_ORDER, CONTACT_ORDER
+from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
@@ -343,6 +344,8 @@ TYPES: dict[str, TypeSpec] = {
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
             "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
+            # Every activity of a visible company or contact (the loaders apply no rule).
+            "activities": Nested("Activity", "company_id", ACTIVITY_ORDER, None),
             "manager": Single("User", "manager_id", None),
             "viewerCan": Flags(
                 {"edit": _company_edit, "manage": _company_manage, "delete": _company_delete}
@@ -454,6 +457,7 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
             "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
+            "activities": Nested("Activity", "contact_id", ACTIVITY_ORDER, None),
             "viewerCan": _COMPANY_ROW_CAN,
         },
     ),
@@ -475,6 +479,21 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
+        },
+    ),
+    # Its viewerCan (and the deprecated viewerCanChange) is not covered.
+    "Activity": TypeSpec(
+        Activity,
+        {
+            "id": Column("id", ID),
+            "createdAt": Column("created_at", DATETIME),
+            "updatedAt": Column("updated_at", DATETIME),
+            "text": Column("text", TEXT),
+            # The loaders the resolvers use: the company with its rule, the contact
+            # and the author by id.
+            "company": Single("Company", "company_id", _companies),
+            "contact": Single("Contact", "contact_id", None),
+            "author": Single("User", "author_id", None),
         },
     ),
     "InvoiceLine": TypeSpec(

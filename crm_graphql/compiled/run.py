@@ -597,6 +597,17 @@ class _Builder:
             else:
                 raise Unsupported(f"{what!r}")
         body = self.d.obj(pairs)
+        if not any(
+            isinstance(what, EdgesPlan)
+            or (
+                isinstance(what, PageInfoPlan)
+                and any(p != "hasPreviousPage" for _, p in what.entries)
+            )
+            for _, what in connection.entries
+        ):
+            # Nothing aggregates the rows (only totalCount, __typename, hasPreviousPage):
+            # over no rows a FROM would give no row at all, so null instead of an object.
+            return f"(SELECT {body})"
         return f"(SELECT {body} FROM ({rows}) {s})"  # noqa: S608
 
 
