@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 
@@ -93,3 +95,23 @@ async def interleaved_concurrent(
             "rps": max(n // blocks, 1) * len(results) / seconds,
         }
     return out
+
+
+@asynccontextmanager
+async def executor_client(config: Any) -> AsyncIterator[Any]:
+    """An HTTP client of a second app on the same settings with compiled reads off (the
+    `--executor-too` measurements), started and stopped around the block."""
+    import httpx
+
+    from crm_graphql.app import create_app
+
+    executor = create_app(dataclasses.replace(config, compiled_reads=False))
+    async with (
+        executor.router.lifespan_context(executor),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
+            base_url="http://bench",
+            timeout=60,
+        ) as client,
+    ):
+        yield client

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import gc
 import json
 import os
@@ -50,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import interleaved  # noqa: E402
+from bench.common import executor_client, interleaved  # noqa: E402
 from bench.common import percentile as percentile  # noqa: E402  (the others import it here)
 
 QUERY = """query Companies { companies(first: 50) { edges { node {
@@ -623,14 +622,7 @@ async def main(args: argparse.Namespace) -> None:
             label = "in-process" if config.compiled_reads else "in-proc exec"
             await measure_servers(client, raw_client, tokens, viewers, args, label, results, True)
             if args.executor_too and config.compiled_reads:
-                executor = create_app(dataclasses.replace(config, compiled_reads=False))
-                async with (
-                    executor.router.lifespan_context(executor),
-                    httpx.AsyncClient(
-                        transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
-                        base_url="http://bench",
-                    ) as off,
-                ):
+                async with executor_client(config) as off:
                     await measure_servers(
                         off, raw_client, tokens, viewers, args, "in-proc exec", results, True
                     )

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import gc
 import json
 import os
@@ -60,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import interleaved, interleaved_concurrent, summary  # noqa: E402
+from bench.common import executor_client, interleaved, interleaved_concurrent, summary  # noqa: E402
 from bench.companies_query import (  # noqa: E402
     SQL_FILE_ENV,
     TUNE_GC_ENV,
@@ -892,15 +891,7 @@ async def main(args: argparse.Namespace) -> None:
             label = "in-process" if config.compiled_reads else "in-proc exec"
             await measure_servers(client, raw_client, tokens, viewers, args, label, results, True)
             if args.executor_too and config.compiled_reads:
-                executor = create_app(dataclasses.replace(config, compiled_reads=False))
-                async with (
-                    executor.router.lifespan_context(executor),
-                    httpx.AsyncClient(
-                        transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
-                        base_url="http://bench",
-                        timeout=60,
-                    ) as off,
-                ):
+                async with executor_client(config) as off:
                     await measure_servers(
                         off, raw_client, tokens, viewers, args, "in-proc exec", results, True
                     )

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import gc
 import json
 import os
@@ -51,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import interleaved  # noqa: E402
+from bench.common import executor_client, interleaved  # noqa: E402
 from bench.companies_query import (  # noqa: E402
     _visible,
     create_postgres_database,
@@ -412,16 +411,9 @@ async def main(args: argparse.Namespace) -> None:
                     client, raw_client, tokens, viewers, args, "in-process", results, True
                 )
                 if args.executor_too and config.compiled_reads:
-                    executor = create_app(dataclasses.replace(config, compiled_reads=False))
-                    async with (
-                        executor.router.lifespan_context(executor),
-                        httpx.AsyncClient(
-                            transport=httpx.ASGITransport(app=executor, client=("127.0.0.1", 5000)),
-                            base_url="http://bench",
-                        ) as executor_client,
-                    ):
+                    async with executor_client(config) as off:
                         await measure(
-                            executor_client,
+                            off,
                             raw_client,
                             tokens,
                             viewers,
