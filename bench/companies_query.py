@@ -380,7 +380,11 @@ def raw_app(sql_by_viewer: dict[str, str]) -> Any:
 
     async def endpoint(request: Request) -> Response:
         sql = sql_by_viewer[request.path_params["viewer"]]
-        rows = await Tortoise.get_connection("default").execute_query_dict(sql)
+        connection = Tortoise.get_connection("default")
+        # One round trip, as the compiled reads' statements (on PostgreSQL the read pool
+        # of services/postgres_engine.py: no SET before, no RESET ALL after).
+        read = getattr(connection, "read_rows", None)
+        rows = await read(sql, []) if read else await connection.execute_query_dict(sql)
         return Response(rows[0]["body"], media_type="application/json")
 
     return Starlette(routes=[Route("/raw/{viewer}", endpoint, methods=["GET", "POST"])])

@@ -118,6 +118,10 @@ class Subscription(EventsSubscription):
 
 
 class Schema(strawberry.Schema):
+    # The compiled read path's plans, shared by the CompiledReads extension and the
+    # view's lane of repeated reads (graphql_app.py).
+    compiled_plans: PlanCache
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -125,7 +129,7 @@ class Schema(strawberry.Schema):
         logged each unexpected one with its request id: log nothing more here."""
 
 
-def build_schema(config: Settings) -> strawberry.Schema:
+def build_schema(config: Settings) -> Schema:
     limits = config.limits
     # Rule classes are made once, so the shared validation cache recognises them.
     # The cost rule comes first: it prices each fragment once and stops validation on a
@@ -165,7 +169,7 @@ def build_schema(config: Settings) -> strawberry.Schema:
     ]
     if not config.introspection:
         extensions.append(DisableIntrospection)
-    return Schema(
+    built = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -177,6 +181,8 @@ def build_schema(config: Settings) -> strawberry.Schema:
             scalar_map=SCALARS,
         ),
     )
+    built.compiled_plans = plans
+    return built
 
 
 schema = build_schema(settings)

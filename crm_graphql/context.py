@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from graphql import DocumentNode
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
@@ -35,6 +36,12 @@ class Context:
     # token it authenticated with, checked again while its subscriptions run.
     connection_params: dict[str, Any] | None = None
     raw_token: str | None = None
+    # The document the compiled read path answered (extensions/compiled.py), for the
+    # view's lane of repeated reads (graphql_app.py).
+    compiled_document: DocumentNode | None = None
+    # The lane tried the compiled path for this request and it declined: the executor
+    # answers without a second try.
+    compiled_declined: bool = False
 
     def require_viewer(self, scope: TokenScope = TokenScope.FULL) -> Viewer:
         """The viewer, or UNAUTHENTICATED / FORBIDDEN when the token's scope is too narrow."""

@@ -5,25 +5,29 @@ stopped when its client disconnects."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any, cast
 
 import orjson
-import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from crm_graphql import graphiql, multipart
+from crm_graphql.api import Schema
+from crm_graphql.compiled import permission_class, run_compiled
 from crm_graphql.context import Context
 from crm_graphql.dataloaders import Loaders
 from crm_graphql.errors import ErrorCode
@@ -31,7 +35,7 @@ from crm_graphql.extensions import default_code, operation_cost, too_costly, tru
 from crm_graphql.middleware import error_body, request_id_of
 from crm_graphql.models.auth import TokenScope
 from crm_graphql.services import idempotency
-from crm_graphql.services.auth import InvalidToken, authenticate
+from crm_graphql.services.auth import InvalidToken, Viewer, authenticate
 from crm_graphql.services.deadline import Deadline
 from crm_graphql.services.deadline import current as current_deadline
 from crm_graphql.settings import Settings
@@ -89,10 +93,46 @@ async def _stop_on_disconnect(
         watcher.cancel()
 
 
+class _Lane:
+    """Reads the compiled path answered, by exact request and permission class: a
+    bounded LRU of their documents (see `GraphQLApp._lane`)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._known: OrderedDict[tuple[Any, ...], DocumentNode] = OrderedDict()
+
+    @staticmethod
+    def key(query: Any, operation_name: Any, variables: Any, viewer: Viewer) -> tuple[Any, ...]:
+        """The request as sent (text, operation name, variables with sorted keys) and
+        what the checks before execution read of the viewer (its permission class)."""
+        try:
+            sent = orjson.dumps([query, operation_name, variables], option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            return ()
+        return (hashlib.blake2b(sent, digest_size=16).digest(), permission_class(viewer))
+
+    def get(self, key: tuple[Any, ...]) -> DocumentNode | None:
+        document = self._known.get(key)
+        if document is not None:
+            self._known.move_to_end(key)
+        return document
+
+    def forget(self, key: tuple[Any, ...]) -> None:
+        self._known.pop(key, None)
+
+    def put(self, key: tuple[Any, ...], document: DocumentNode) -> None:
+        if not key:
+            return
+        self._known[key] = document
+        self._known.move_to_end(key)
+        while len(self._known) > self.size:
+            self._known.popitem(last=False)
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context, JSON errors, orjson and local GraphiQL."""
 
-    def __init__(self, schema: strawberry.Schema, config: Settings) -> None:
+    def __init__(self, schema: Schema, config: Settings) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if config.graphiql else None,
@@ -107,6 +147,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self.config = config
         # graphql-core's schema, which prices a batch before it runs.
         self.graphql_schema = schema._schema
+        self.plans = schema.compiled_plans
+        self.lane = _Lane()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,6 +170,10 @@ class GraphQLApp(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def _run(self, request: Request) -> Response:
+        if self.config.compiled_reads:
+            answer = await self._lane(request)
+            if answer is not None:
+                return answer
         try:
             return await self.run(request)
         except HTTPException as exc:
@@ -143,6 +189,61 @@ class GraphQLApp(GraphQL[Context, None]):
                     + ": send queries as POST requests to this URL, or set CRM_GRAPHIQL=1."
                 )
             return JSONResponse(error_body(reason, code), status_code=exc.status_code)
+
+    async def _lane(self, request: Request) -> Response | None:
+        """A read the compiled path answered before, sent again exactly (the same text,
+        operation name and variables, by a viewer of the same permission class), goes
+        straight to the compiled path: every check before execution (tokens, parsing,
+        validation with the cost rules, the scope gate, NUL bytes, the operation limits)
+        passed for it then and reads nothing else, so strawberry's view, validation and
+        extensions are skipped. The answer is the one they would give, byte for byte:
+        no errors, no headers of its own. A miss or anything but an answer (an unknown
+        id, a failure) runs the whole way as usual."""
+        if request.method != "POST":
+            return None
+        viewer = request.scope.get("state", {}).get("viewer")
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if (
+            viewer is None
+            or content_type != "application/json"
+            or self._get_stream_transport_from_headers(request.headers) is not None
+        ):
+            return None
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict) or body.get("extensions") is not None:
+            return None
+        query, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
+        key = _Lane.key(query, name, variables, viewer)
+        document = self.lane.get(key)
+        if document is None:
+            return None
+        data = await run_compiled(
+            self.schema, document, name, variables, viewer, self.config.limits, self.plans
+        )
+        if data is None:
+            # It will not do now (an object no longer visible...): the executor answers,
+            # without the compiled path trying again, and the next time goes the long way.
+            self.lane.forget(key)
+            request.scope.setdefault("state", {})["compiled_declined"] = True
+            return None
+        return Response(self.encode_json({"data": data}), media_type="application/json")
+
+    def _remember(self, data: Any, context: Context, result: Any) -> None:
+        """A single operation the compiled path answered without an error, for the lane."""
+        if (
+            context.compiled_document is not None
+            and context.viewer is not None
+            and isinstance(result, ExecutionResult)
+            and not result.errors
+            and not result.extensions
+            and data.extensions is None
+            and data.protocol == "http"
+        ):
+            key = _Lane.key(data.query, data.operation_name, data.variables, context.viewer)
+            self.lane.put(key, context.compiled_document)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -174,6 +275,7 @@ class GraphQLApp(GraphQL[Context, None]):
             loaders=loaders,
             request_id=state.get("request_id", ""),
             client_address=client.host if client else "unknown",
+            compiled_declined=state.get("compiled_declined", False),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -210,9 +312,11 @@ class GraphQLApp(GraphQL[Context, None]):
         then run one after another (strawberry runs them concurrently), so a batch
         never multiplies the load one request can put on the server."""
         if not isinstance(request_data, list):
-            return await super().execute_operation(
+            result = await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
+            self._remember(request_data, context, result)
+            return result
         refused = self._batch_cost_error(request_data)
         if refused is not None:
             return [ExecutionResult(data=None, errors=[refused]) for _ in request_data]

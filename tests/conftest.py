@@ -4,6 +4,7 @@ under test driven over HTTP through httpx's ASGI transport, lifespan included.""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -80,6 +81,30 @@ async def clean_db(app: Starlette) -> AsyncIterator[None]:
     await _empty_database()
     await ensure_defaults()
     yield
+
+
+class _CompiledFailures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("compiled read path failed"):
+            self.messages.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def compiled_path_never_fails() -> Iterator[None]:
+    """The compiled read path falls back to the executor on an unexpected exception
+    (the client sees no difference), so a test fails on the logged exception itself."""
+    handler = _CompiledFailures()
+    logger = logging.getLogger("crm_graphql")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    assert not handler.messages, handler.messages[0]
 
 
 @pytest.fixture

@@ -15,18 +15,20 @@ from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
 from tortoise import Tortoise
 
 from crm_graphql.app import create_app
+from crm_graphql.errors import QueryTimeout
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.deadline import deadline_scope
-from crm_graphql.services.postgres_engine import generic_plans
+from crm_graphql.services.postgres_engine import CrmAsyncpgClient
 from crm_graphql.services.sqlcount import count_statements
 from crm_graphql.settings import settings
 from tests.conftest import IS_POSTGRES
@@ -42,6 +44,7 @@ from tests.factories import (
     make_custom_value,
     make_invoice,
     make_section,
+    make_token,
     make_user,
 )
 
@@ -466,25 +469,46 @@ async def test_custom_and_computed_fields_are_identical_in_one_statement(
         assert any(node["role"] for node in nodes) and any(node["contractCount"] for node in nodes)
 
 
-@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's JIT and plan cache")
-async def test_compiled_statements_run_on_generic_plans_without_jit(demo: Api) -> None:
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's JIT, plan cache and read pool")
+async def test_compiled_statements_run_read_only_on_generic_plans_without_jit(demo: Api) -> None:
     """Planning the compiled statement took longer than running it, and JIT compiling
     it far longer (80 ms of a 104 ms dashboard): the app's connections have no JIT, and
-    the compiled path's statements reuse their prepared statement's generic plan."""
+    the compiled path's statements run on the read pool, whose sessions reuse each
+    prepared statement's generic plan and refuse writes, without a SET or RESET around
+    each statement; the main pool's sessions are left as they were."""
     connection = Tortoise.get_connection("default")
+    assert isinstance(connection, CrmAsyncpgClient)
 
-    async def show(name: str) -> str:
-        rows = await connection.execute_query_dict(f"SHOW {name}")
+    async def show(name: str, read: bool) -> str:
+        sql = f"SHOW {name}"
+        rows = await (connection.read_rows(sql, []) if read else connection.execute_query_dict(sql))
         return str(rows[0][name])
 
-    assert await show("jit") == "off"
     for scope in (nullcontext(), deadline_scope(30)):
         with scope:
-            assert await show("plan_cache_mode") == "auto"
-            with generic_plans():
-                assert await show("plan_cache_mode") == "force_generic_plan"
-            # The pool's reset on release puts the connection back as it was.
-            assert await show("plan_cache_mode") == "auto"
+            assert await show("jit", read=False) == "off"
+            assert await show("plan_cache_mode", read=False) == "auto"
+            assert await show("jit", read=True) == "off"
+            assert await show("plan_cache_mode", read=True) == "force_generic_plan"
+            assert await show("transaction_read_only", read=True) == "on"
+            with count_statements() as statements:
+                await connection.read_rows("SELECT 1 AS one", [])
+            assert statements == ["SELECT 1 AS one"]
+    with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+        await connection.read_rows("CREATE TEMPORARY TABLE crm_nothing (id int)", [])
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the read pool's timeout")
+async def test_a_compiled_statement_stops_at_the_deadline(demo: Api) -> None:
+    """The read pool's statements have no statement_timeout of their own: the request's
+    deadline cancels them on the server (asyncpg), as QueryTimeout, and the connection
+    is usable after."""
+    connection = Tortoise.get_connection("default")
+    assert isinstance(connection, CrmAsyncpgClient)
+    with deadline_scope(0.2), pytest.raises(QueryTimeout):
+        await connection.read_rows("SELECT pg_sleep(5)", [])
+    for _ in range(3):  # every pooled connection answers again
+        assert (await connection.read_rows("SELECT 2 AS two", []))[0]["two"] == 2
 
 
 NESTED_CURSORS = """query N($n: Int) { companies(first: 20) { edges { node { name
@@ -601,3 +625,127 @@ async def test_a_nested_count_alone_over_no_rows_is_zero(
     assert len(statements) == 1 and compiled(statements), statements
     counts = [e["node"]["contracts"]["totalCount"] for e in body["data"]["companies"]["edges"]]
     assert 0 in counts and any(counts)
+
+
+class _Executions:
+    """Counts the operations strawberry's schema runs (the lane skips it)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from crm_graphql.api import Schema
+
+        self.count = 0
+        original = Schema.execute
+
+        async def execute(schema: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(schema, *args, **kwargs)
+
+        monkeypatch.setattr(Schema, "execute", execute)
+
+
+async def _send(api: Api, body: dict[str, Any], viewer: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {api.tokens[viewer]}", "X-Request-ID": "lane-test"}
+    return await api.client.post("/graphql", json=body, headers=headers)
+
+
+@pytest.mark.parametrize("viewer", ("admin", "manager1", "user2"))
+async def test_a_repeated_read_takes_the_lane_and_answers_the_same(
+    world: tuple[Api, Api], viewer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read the compiled path answered, sent again exactly, skips strawberry's view,
+    validation and extensions: the same bytes and headers, the executor's answer, one
+    compiled statement; a refusal, or the same text with other variables, goes the whole
+    way again."""
+    on, off = world
+    executions = _Executions(monkeypatch)
+    cases = [
+        {"query": DASHBOARD, "operationName": "Dash"},
+        {"query": NESTED_CURSORS, "variables": {"n": 2}},
+        {"query": NESTED_CURSORS, "variables": {"n": 1}},
+    ]
+    await on.gql("{ __typename }", as_user=viewer)
+    for body in cases:
+        first = await _send(on, body, viewer)
+        ran = executions.count
+        with count_statements() as statements:
+            again = await _send(on, body, viewer)
+        # An answer with errors (a refusal) is never taken again without the checks.
+        assert executions.count == ran + ("errors" in first.json()), body
+        assert again.status_code == first.status_code == 200
+        assert again.content == first.content
+        assert again.headers == first.headers
+        assert len([s for s in statements if compiled([s])]) == ("errors" not in first.json())
+        expected = await off.gql(body["query"], body.get("variables"), as_user=viewer)
+        assert again.json() == expected
+    # Other variables, a new key: strawberry runs it (and its checks) again.
+    ran = executions.count
+    other = NESTED_CURSORS.replace("query N(", f"query Lane{viewer}(")
+    await _send(on, {"query": other, "variables": {"n": 5}}, viewer)
+    assert executions.count == ran + 1
+
+
+async def test_the_lane_keeps_every_check_that_depends_on_the_request(
+    world: tuple[Api, Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the checks before execution read is in the lane's key: a narrow token
+    sending a read a FULL token of the same user had answered is refused by the scope
+    gate, a page size over the limit in the variables is refused by the limits, and a
+    batch and a GET never take the lane."""
+    from crm_graphql.models.auth import TokenScope
+
+    on, off = world
+    executions = _Executions(monkeypatch)
+    query = "query Q($n: Int) { companies(first: $n) { edges { node { name } } } }"
+    for _ in range(2):
+        assert (
+            "errors"
+            not in (await _send(on, {"query": query, "variables": {"n": 5}}, "admin")).json()
+        )
+    narrow = await make_token(await User.get(username="admin"), scope=TokenScope.LEADS_CREATE)
+    on.tokens["narrow"] = off.tokens["narrow"] = narrow
+    refused = (await _send(on, {"query": query, "variables": {"n": 5}}, "narrow")).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
+    assert refused == await off.gql(query, {"n": 5}, as_user="narrow")
+    too_many = (await _send(on, {"query": query, "variables": {"n": 100_000}}, "admin")).json()
+    assert too_many["errors"] and too_many == await off.gql(query, {"n": 100_000}, as_user="admin")
+    ran = executions.count
+    batch = [{"query": query, "variables": {"n": 5}}] * 2
+    response = await on.client.post(
+        "/graphql", json=batch, headers={"Authorization": f"Bearer {on.tokens['admin']}"}
+    )
+    assert response.status_code == 200 and executions.count == ran + 2
+
+
+async def test_a_read_the_lane_can_no_longer_answer_runs_once_on_the_executor(
+    world: tuple[Api, Api],
+) -> None:
+    """An object answered before and hidden since: the lane's statement finds no row,
+    and the executor answers NOT_FOUND without the compiled path trying again."""
+    on, off = world
+    company = await make_company("Here and gone")
+    body = {"query": SINGLE % ("company", "name"), "variables": {"id": str(company.id)}}
+    for _ in range(2):
+        assert (await _send(on, body, "admin")).json()["data"]["company"]["name"]
+    await company.delete()
+    with count_statements() as statements:
+        gone = (await _send(on, body, "admin")).json()
+    assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND", gone
+    assert gone == await off.gql(body["query"], body["variables"], as_user="admin")
+    assert len([s for s in statements if compiled([s])]) == 1, statements
+
+
+@pytest.mark.parametrize("profile", ["CRM manager", "Standard user"])
+async def test_a_user_without_a_company_gets_viewer_can_compiled(
+    world: tuple[Api, Api], profile: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the lane (which had no fallback for an exception): `viewerCan.delete`
+    failed to plan for a user without a company, and the executor answered after a
+    logged failure. It is one statement now, with the executor's answer."""
+    on, off = world
+    await make_user("homeless", password="homeless-pass", profile=profile)
+    on.tokens["homeless"] = await on.login("homeless", "homeless-pass")
+    off.tokens["homeless"] = on.tokens["homeless"]
+    query = "{ companies(first: 50) { edges { node { name viewerCan { edit delete manage } } } } }"
+    body, statements = await both(world, query, as_user="homeless")
+    assert "errors" not in body and compiled(statements), statements
+    assert "compiled read path failed" not in caplog.text

@@ -114,5 +114,12 @@ async def test_the_running_pool_has_the_configured_size() -> None:
     try:
         await client.create_connection(with_db=True)
         assert client._pool.get_max_size() == 3
+        # The compiled reads' pool (docs/deployment.md): half as many, rounded up,
+        # opened at the first read, closed with the client.
+        assert client._reads is None
+        assert (await client.read_rows("SELECT 1 AS one", []))[0]["one"] == 1
+        reads = client._reads
+        assert reads is not None and reads.get_max_size() == 2
     finally:
         await client.close()
+    assert client._reads is None and reads.is_closing()

@@ -3,7 +3,7 @@ that build the response's JSON (one per root field), beside the resolvers; anyth
 else runs on graphql-core's executor as before. catalog.py and roots.py say what is
 covered, plan.py plans (and caches plans), sql.py writes the dialects, run.py runs."""
 
-from crm_graphql.compiled.plan import PlanCache
+from crm_graphql.compiled.plan import PlanCache, permission_class
 from crm_graphql.compiled.run import run_compiled
 
-__all__ = ["PlanCache", "run_compiled"]
+__all__ = ["PlanCache", "permission_class", "run_compiled"]

@@ -271,7 +271,8 @@ def _company_delete(viewer: Viewer) -> Q | bool:
     # reads only the viewer.
     # A company the viewer could edit on every count stands for the row here, so the
     # function answers its viewer-only part; the row's part is editable_companies_q.
-    own = Company(id=viewer.user.company_id, manager_id=viewer.user.id)
+    # (A user without a company: an id no company has.)
+    own = Company(id=viewer.user.company_id or 0, manager_id=viewer.user.id)
     if not can_delete_company(viewer, own):
         return False
     return editable_companies_q(viewer)

@@ -6,6 +6,8 @@ crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,11 +89,13 @@ from crm_graphql.services.listing import (
     sort_keys,
 )
 from crm_graphql.services.orm import compiled, from_row, lookup_q
-from crm_graphql.services.postgres_engine import generic_plans
+from crm_graphql.services.postgres_engine import CrmAsyncpgClient
 from crm_graphql.services.setup import SETUP_ID
 from crm_graphql.settings import Limits
 
 __all__ = ["run_compiled"]
+
+log = logging.getLogger("crm_graphql")
 
 
 def _db(spec: TypeSpec, column: str) -> str:
@@ -695,8 +699,7 @@ def _prepare(
 
 async def _root(prepared: _Prepared) -> dict[str, Any]:
     """A root connection's JSON value, as the resolver and the executor would give it."""
-    with generic_plans():
-        rows = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
+    rows = await _rows(prepared.connection, prepared.statement, prepared.params)
     size, plan = prepared.size, prepared.plan
     has_next = len(rows) > size
     rows = rows[:size]
@@ -705,8 +708,8 @@ async def _root(prepared: _Prepared) -> dict[str, Any]:
     nodes = [_node(plan.node, row["crm_node"]) if plan.node else None for row in rows]
     cursors = []
     if plan.cursors:
-        rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-        cursors = [encode_cursor(from_row(prepared.model, row), prepared.keys) for row in rows]
+        columns = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
+        cursors = [encode_cursor(from_row(prepared.model, c), prepared.keys) for c in columns]
     total = await prepared.count.count() if prepared.count is not None else 0
     return _connection(plan, nodes, cursors, has_next, prepared.after, total)
 
@@ -745,11 +748,19 @@ def _prepare_single(
 async def _single(prepared: _PreparedSingle) -> Any:
     """The object's JSON value; an unknown or invisible id (no row) is the resolver's
     NOT_FOUND: Unsupported, so that the executor answers it."""
-    with generic_plans():
-        found = await prepared.connection.execute_query_dict(prepared.statement, prepared.params)
+    found = await _rows(prepared.connection, prepared.statement, prepared.params)
     if not found:
         raise Unsupported("not found")
     return _node(prepared.target, found[0]["crm_node"])
+
+
+async def _rows(connection: Any, statement: str, params: list[Any]) -> Sequence[Mapping[str, Any]]:
+    """A compiled statement's rows: on PostgreSQL from the read pool (one round trip, on
+    sessions set up for these statements), on SQLite from its reader connections."""
+    if isinstance(connection, CrmAsyncpgClient):
+        return await connection.read_rows(statement, params)
+    rows: list[dict[str, Any]] = await connection.execute_query_dict(statement, params)
+    return rows
 
 
 def _node(plan: ObjectPlan, text: Any) -> Any:
@@ -856,12 +867,27 @@ async def run_compiled(
 ) -> dict[str, Any] | None:
     """The operation's `data` when the compiler covers it, else None (the executor runs
     it). Anything that would be an error (a refusal, bad input) is not covered: the
-    executor produces it, with its path, code, masking and audit."""
-    if viewer is None:
+    executor produces it, with its path, code, masking and audit. An unexpected failure
+    here is logged, and the executor answers too."""
+    try:
+        return await _run(
+            strawberry_schema, document, operation_name, raw_variables, viewer, limits, cache
+        )
+    except Exception:
+        log.exception("compiled read path failed; the executor answers")
         return None
-    schema = strawberry_schema._schema
-    built = Executor.build(schema, document, None, None, raw_variables, operation_name)
-    if isinstance(built, list):
+
+
+async def _run(
+    strawberry_schema: Any,
+    document: Any,
+    operation_name: str | None,
+    raw_variables: dict[str, Any] | None,
+    viewer: Viewer | None,
+    limits: Limits,
+    cache: PlanCache,
+) -> dict[str, Any] | None:
+    if viewer is None:
         return None
     key = (
         document_key(document),
@@ -869,39 +895,49 @@ async def run_compiled(
         variable_shape(raw_variables),
         permission_class(viewer),
     )
-    hit, plan = cache.get(key)
-    if not hit:
+    # A viewer from the token cache has the same rules as the one before it (the same
+    # lookup): the statements built for the same plan and variables are reused as they
+    # are, without coercing the variables or looking the plan up again.
+    memo = (
+        (key, limits, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
+        if viewer.lookup is not None
+        else None
+    )
+    reused = cache.statements.get(viewer.lookup, memo) if memo is not None else None
+    if reused is not None:
+        plan, prepared = reused
+    else:
+        schema = strawberry_schema._schema
+        built = Executor.build(schema, document, None, None, raw_variables, operation_name)
+        if isinstance(built, list):
+            return None
+        hit, plan = cache.get(key)
+        if not hit:
+            try:
+                plan = build_plan(
+                    schema,
+                    built.fragments,
+                    built.variable_values,
+                    built.operation,
+                    permission_checker(strawberry_schema, viewer),
+                )
+            except Unsupported:
+                plan = None
+            cache.put(key, plan)
+        if plan is None:
+            return None
         try:
-            plan = build_plan(
-                schema,
-                built.fragments,
-                built.variable_values,
-                built.operation,
-                permission_checker(strawberry_schema, viewer),
-            )
-        except Unsupported:
-            plan = None
-        cache.put(key, plan)
-    if plan is None:
-        return None
-    try:
-        # A viewer from the token cache has the same rules as the one before it (the
-        # same lookup): its statements for the same variables are reused as they are.
-        memo = (
-            (key, limits, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
-            if viewer.lookup is not None
-            else None
-        )
-        prepared = cache.statements.get(viewer.lookup, memo) if memo is not None else None
-        if prepared is None:
             prepared = [
                 _prepare_single(root, viewer, limits, built.variable_values)
                 if isinstance(root, SingleRootPlan)
                 else _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
                 for root in plan.roots
             ]
-            if memo is not None:
-                cache.statements.put(viewer.lookup, memo, prepared)
+        except (Unsupported, GraphQLError, ApiError):
+            return None  # bad input: the executor reports it as usual
+        if memo is not None:
+            cache.statements.put(viewer.lookup, memo, (plan, prepared))
+    try:
         data: dict[str, Any] = {}
         for root, ready in zip(plan.roots, prepared, strict=True):
             if isinstance(ready, _PreparedSingle):

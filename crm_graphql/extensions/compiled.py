@@ -5,15 +5,12 @@ then goes through the same masking, audit of denials and response shaping."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from crm_graphql.compiled import PlanCache, run_compiled
-
-log = logging.getLogger("crm_graphql")
 
 
 class CompiledReads(SchemaExtension):
@@ -32,20 +29,18 @@ class CompiledReads(SchemaExtension):
             and context.graphql_document is not None
             and settings is not None
             and settings.compiled_reads
+            and not request.compiled_declined
         ):
-            try:
-                data = await run_compiled(
-                    context.schema,
-                    context.graphql_document,
-                    context.operation_name,
-                    context.variables,
-                    request.viewer,
-                    settings.limits,
-                    self.cache,
-                )
-            except Exception:  # the executor answers instead; the log says why
-                log.exception("compiled read path failed; the executor answers")
-                data = None
+            data = await run_compiled(
+                context.schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                request.viewer,
+                settings.limits,
+                self.cache,
+            )
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
+                request.compiled_document = context.graphql_document
         yield
