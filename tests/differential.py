@@ -319,7 +319,11 @@ async def _types_and_searches(seller: User) -> None:
     admin, manager1 = await User.get(username="admin"), await User.get(username="manager1")
     for user, name, stored in (
         (admin, "Spanish", {"showFinished": True, "country": {"eq": "Spain"}}),
-        (seller, "Mine", {"progress": {"in": [0, 20]}, "fullName": {"contains": "Lead"}}),
+        (
+            seller,
+            "Mine",
+            {"progress": {"in": [40, 100]}, "showFinished": True, "fullName": {"contains": "Lead"}},
+        ),
         (manager1, "Broken", {"nonsense": {"eq": 1}}),
     ):
         await SavedLeadSearch.create(user=user, name=name, filter_json=stored)
