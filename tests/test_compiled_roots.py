@@ -208,3 +208,23 @@ async def test_a_companys_invoices_are_compiled_under_the_invoice_rule(
         assert invoices
     if viewer in ("lead_seller",):  # no IR: every company's invoices are empty
         assert not invoices
+
+
+RELATED = """{ invoices(first: 100) { edges { node { billId
+  relatedContracts(first: 1) { totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { reference private } } } } } } }"""
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_an_invoices_related_contracts_are_compiled_under_the_contract_rule(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    body, statements = await _counted(paths, RELATED, None, world[viewer])
+    if body.get("errors"):
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        return
+    assert len(statements) == 1 and _compiled(statements), statements
+    related = [e["node"]["relatedContracts"] for e in body["data"]["invoices"]["edges"]]
+    if viewer == "admin":
+        assert any(r["pageInfo"]["hasNextPage"] and r["totalCount"] > 1 for r in related)
+        assert any(r["edges"] and r["edges"][0]["node"]["private"] for r in related)

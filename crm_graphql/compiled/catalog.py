@@ -12,7 +12,7 @@ from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
-from crm_graphql.dataloaders.invoices import INVOICE_ORDER
+from crm_graphql.dataloaders.invoices import INVOICE_ORDER, LINK_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
@@ -444,6 +444,10 @@ TYPES: dict[str, TypeSpec] = {
             "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
             "discountPercent": Column("discount_percent", PERCENT),
             "retentionPercent": Column("retention_percent", PERCENT),
+            # The invoice's links to visible contracts, by contract id (contract_links).
+            "relatedContracts": Linked(
+                "Contract", ContractInvoice, "invoice_id", "contract_id", LINK_ORDER, _contracts
+            ),
             # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
             # covered: services.invoicing.compute_totals rounds Decimals in Python.
             "viewerCan": Flags(
