@@ -1,5 +1,6 @@
-"""The root list fields the compiler covers: the same visibility, default filters,
-filter specs and default orders as their resolvers (crm_graphql/resolvers/), taken from
+"""The root fields the compiler covers: connections (`ROOTS`), single objects by id
+(`SINGLES`) and plain lists of small tables (`LISTS`), with the same visibility, default
+filters, filter specs and orders as their resolvers (crm_graphql/resolvers/), taken from
 the modules those resolvers use."""
 
 from __future__ import annotations
