@@ -166,7 +166,7 @@ class RootPlan:
     field_def: GraphQLField
     node: FieldNode
     connection: ConnectionPlan
-    # It reads the database before its page (`RootSpec.first`'s argument is given):
+    # It reads the database before its page (`RootSpec.read_first`'s argument is given):
     # its statement depends on more than the variables, so it is never reused.
     reads_first: bool = False
 
@@ -386,10 +386,11 @@ def build_plan(
         field_def = query_type.fields[name]
         connection = planner.connection(field_def.type, details)
         node = details[0].node
-        first = spec.first is not None and any(
-            a.name.value == spec.first.argument for a in node.arguments or ()
+        read_first = spec.read_first
+        reads = read_first is not None and any(
+            a.name.value == read_first.argument for a in node.arguments or ()
         )
-        roots.append(RootPlan(key, spec, field_def, node, connection, first))
+        roots.append(RootPlan(key, spec, field_def, node, connection, reads))
     return Plan(roots)
 
 

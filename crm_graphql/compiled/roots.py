@@ -62,7 +62,7 @@ class RootSpec:
     base: Callable[[Viewer, dict[str, Any]], QuerySet[Any]]
     filter_spec: FilterSpec
     default_order: Sequence[SortKey]
-    first: ReadFirst | None = None
+    read_first: ReadFirst | None = None
 
 
 def _companies(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:

@@ -652,8 +652,8 @@ async def _prepare(
     """A root connection's statement: the resolver's rows, each row's JSON built by
     the database."""
     args = _arguments(strawberry_schema, root, variables)
-    if root.reads_first and root.spec.first is not None:
-        args = await root.spec.first.read(strawberry_schema, limits, viewer, args)
+    if root.reads_first and root.spec.read_first is not None:
+        args = await root.spec.read_first.read(strawberry_schema, limits, viewer, args)
     spec = TYPES[root.spec.type_name]
     model = spec.model
     size = page_size(args.get("first"), limits.page_size_default, limits.page_size_max)
