@@ -31,7 +31,7 @@ from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
-from crm_graphql.services.sqlcount import uncounted
+from crm_graphql.services.sqlcount import count_statements, uncounted
 from crm_graphql.settings import Settings, settings
 from tests.factories import (
     make_activity,
@@ -191,6 +191,30 @@ class Differential:
             compare(first, second, what)
         STATS["compared"] += 1
         self.compared += 1
+
+
+def compiled_ran(statements: list[str]) -> bool:
+    """Whether the compiled path answered (its statements name their rows `crm_node`)."""
+    return any("crm_node" in s for s in statements)
+
+
+async def counted(
+    paths: Differential, query: str, variables: Any, token: str
+) -> tuple[Any, list[str]]:
+    """The answer (checked equal on both paths) and the compiled app's statements after
+    authentication (the token cache answers it once the token has been used)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    with count_statements() as auth:
+        await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    with count_statements() as statements:
+        response = await paths.compiled.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+    interpreted, compiled = await paths.answers(query, variables, token)
+    assert compiled.body == interpreted.body, json.dumps([compiled.body, interpreted.body])
+    assert response.json() == compiled.body
+    return compiled.body, list(statements)[len(auth) :]
 
 
 def path_settings(compiled: bool, base: Settings | None = None) -> Settings:

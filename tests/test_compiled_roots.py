@@ -16,8 +16,14 @@ import pytest
 from crm_graphql.models.contracts import ContractType
 from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User
-from tests.differential import VIEWERS, Differential, build_world, differential
-from tests.test_compiled_leads import _compiled, _counted
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    build_world,
+    compiled_ran,
+    counted,
+    differential,
+)
 
 
 @pytest.fixture
@@ -51,10 +57,10 @@ async def test_a_saved_search_is_read_then_the_page_compiled(
     variables: dict[str, Any] = {"id": search, "n": 2, "filter": {"fullName": {"eq": "-"}}}
     seen: list[dict[str, Any]] = []
     for _ in range(10):
-        body, statements = await _counted(paths, SAVED, variables, world[viewer])
+        body, statements = await counted(paths, SAVED, variables, world[viewer])
         assert "errors" not in body, body
         # the saved search, the page, its totalCount
-        assert len(statements) == 3 and _compiled(statements), statements
+        assert len(statements) == 3 and compiled_ran(statements), statements
         assert "saved_lead_searches" in statements[0]
         page = body["data"]["leads"]
         seen += [e["node"] for e in page["edges"]]
@@ -75,14 +81,14 @@ async def test_saved_search_errors_are_the_executors(
     paths: Differential, world: dict[str, str], viewer: str, whose: str | None
 ) -> None:
     search = {None: "999999", "bogus": "x1"}.get(whose) or await _search_of(str(whose))
-    body, statements = await _counted(paths, SAVED, {"id": search, "n": 3}, world[viewer])
+    body, statements = await counted(paths, SAVED, {"id": search, "n": 3}, world[viewer])
     if viewer == whose and whose != "manager1":
-        assert "errors" not in body and _compiled(statements)
+        assert "errors" not in body and compiled_ran(statements)
         return
     # Someone else's, unknown, malformed, refused by the schema, or no lead bits.
     code = body["errors"][0]["extensions"]["code"]
     assert code in ("BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN"), body
-    assert not _compiled(statements)
+    assert not compiled_ran(statements)
 
 
 async def test_a_changed_saved_search_is_read_again(
@@ -92,12 +98,12 @@ async def test_a_changed_saved_search_is_read_again(
     # must not answer the second once the search has changed.
     search = await _search_of("admin")
     variables = {"id": search, "n": 50}
-    first, _ = await _counted(paths, SAVED, variables, world["admin"])
+    first, _ = await counted(paths, SAVED, variables, world["admin"])
     await SavedLeadSearch.filter(id=int(search)).update(
         filter_json={"showFinished": True, "country": {"eq": "France"}}
     )
-    second, statements = await _counted(paths, SAVED, variables, world["admin"])
-    assert _compiled(statements)
+    second, statements = await counted(paths, SAVED, variables, world["admin"])
+    assert compiled_ran(statements)
     countries = {e["node"]["country"] for e in second["data"]["leads"]["edges"]}
     assert countries == {"France"}
     assert first["data"]["leads"]["totalCount"] != second["data"]["leads"]["totalCount"]
@@ -135,10 +141,10 @@ async def test_each_root_list_is_one_statement(
 ) -> None:
     services = await ContractType.get(name="Services contract")
     variables = {"entity": "CONTRACT", "owner": str(services.id)}
-    body, statements = await _counted(paths, LISTS, variables, world[viewer])
+    body, statements = await counted(paths, LISTS, variables, world[viewer])
     if body.get("errors"):  # a list the viewer may not read: the executor refuses
         assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
-        assert not _compiled(statements)
+        assert not compiled_ran(statements)
         return
     assert len(statements) == len(ROOT_LISTS) and all("crm_node" in s for s in statements)
     data = body["data"]
@@ -164,9 +170,9 @@ async def test_a_bad_owner_id_is_the_executors_error(
     paths: Differential, world: dict[str, str], owner: str
 ) -> None:
     query = "query C($o: ID) { customFields(entity: LEAD, ownerId: $o) { id } }"
-    body, statements = await _counted(paths, query, {"o": owner}, world["admin"])
+    body, statements = await counted(paths, query, {"o": owner}, world["admin"])
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert not _compiled(statements)
+    assert not compiled_ran(statements)
 
 
 TEMPLATE = "query T($id: ID!) { contractTemplate(id: $id) { id name html version } }"
@@ -176,10 +182,10 @@ TEMPLATE = "query T($id: ID!) { contractTemplate(id: $id) { id name html version
 async def test_a_contract_template_by_id(
     paths: Differential, world: dict[str, str], template: str
 ) -> None:
-    body, statements = await _counted(paths, TEMPLATE, {"id": template}, world["admin"])
+    body, statements = await counted(paths, TEMPLATE, {"id": template}, world["admin"])
     if template == "1":
         assert body["data"]["contractTemplate"]["name"] == "Renewal"
-        assert len(statements) == 1 and _compiled(statements)
+        assert len(statements) == 1 and compiled_ran(statements)
     else:
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
@@ -197,12 +203,12 @@ RELATED = """{ invoices(first: 100) { edges { node { billId
 async def _one_statement(paths: Differential, query: str, token: str) -> Any:
     """The data of `query`, answered in one compiled statement; None when the viewer
     may not read its root (the executor's FORBIDDEN)."""
-    body, statements = await _counted(paths, query, None, token)
+    body, statements = await counted(paths, query, None, token)
     if body.get("errors"):
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-        assert not _compiled(statements)
+        assert not compiled_ran(statements)
         return None
-    assert len(statements) == 1 and _compiled(statements), statements
+    assert len(statements) == 1 and compiled_ran(statements), statements
     return body["data"]
 
 
