@@ -26,21 +26,24 @@ import httpx
 
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import ContractStatus
+from crm_graphql.models.contracts import ContractStatus, ContractType
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
-from crm_graphql.services.sqlcount import uncounted
+from crm_graphql.services.sqlcount import count_statements, uncounted
 from crm_graphql.settings import Settings, settings
 from tests.factories import (
     make_activity,
     make_contact,
     make_contract,
+    make_contract_template,
     make_custom_field,
     make_custom_value,
     make_invoice,
     make_lead,
     make_lead_tag,
+    make_payment_method,
     make_token,
     make_user,
 )
@@ -190,6 +193,30 @@ class Differential:
         self.compared += 1
 
 
+def compiled_ran(statements: list[str]) -> bool:
+    """Whether the compiled path answered (its statements name their rows `crm_node`)."""
+    return any("crm_node" in s for s in statements)
+
+
+async def counted(
+    paths: Differential, query: str, variables: Any, token: str
+) -> tuple[Any, list[str]]:
+    """The answer (checked equal on both paths) and the compiled app's statements after
+    authentication (the token cache answers it once the token has been used)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    with count_statements() as auth:
+        await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    with count_statements() as statements:
+        response = await paths.compiled.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+    interpreted, compiled = await paths.answers(query, variables, token)
+    assert compiled.body == interpreted.body, json.dumps([compiled.body, interpreted.body])
+    assert response.json() == compiled.body
+    return compiled.body, list(statements)[len(auth) :]
+
+
 def path_settings(compiled: bool, base: Settings | None = None) -> Settings:
     return replace(base or settings, compiled_reads=compiled)
 
@@ -286,11 +313,44 @@ async def build_world() -> dict[str, str]:
             country=("Spain", "France")[n % 2],
             close_date=date(2026, 5, 1 + n),
         )
+    await _types_and_searches(seller)
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
         tokens[username] = await make_token(user, name="differential")
     return tokens
+
+
+async def _types_and_searches(seller: User) -> None:
+    """Contract and lead types' custom fields (positions out of id order, some shown in
+    lists, a lead field whose owner id is a contract type's), a contract template, a
+    payment method, and saved lead searches: the admin's (id 1), the lead seller's
+    (id 2) and one whose stored filter the schema now refuses (manager1's, id 3)."""
+    services = await ContractType.get(name="Services contract")
+    product = await ContractType.get(name="Product contract")
+    for n, (name, listed) in enumerate((("Seats", False), ("Tier", True), ("Region", True))):
+        await make_custom_field(
+            CustomFieldEntity.CONTRACT,
+            name,
+            owner_id=services.id,
+            position=3 - n,
+            show_in_list=listed,
+        )
+    await make_custom_field(CustomFieldEntity.CONTRACT, "Model", owner_id=product.id)
+    await make_custom_field(CustomFieldEntity.LEAD, "Stage note", owner_id=services.id)
+    await make_contract_template("Renewal", html="<p>Renewal</p>")
+    await make_payment_method("Transfer", "IBAN ES00")
+    admin, manager1 = await User.get(username="admin"), await User.get(username="manager1")
+    for user, name, stored in (
+        (admin, "Spanish", {"showFinished": True, "country": {"eq": "Spain"}}),
+        (
+            seller,
+            "Mine",
+            {"progress": {"in": [40, 100]}, "showFinished": True, "fullName": {"contains": "Lead"}},
+        ),
+        (manager1, "Broken", {"nonsense": {"eq": 1}}),
+    ):
+        await SavedLeadSearch.create(user=user, name=name, filter_json=stored)
 
 
 @dataclass

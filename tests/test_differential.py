@@ -37,6 +37,8 @@ REFUSALS = {
     "single_contract",
     "single_invoice",
     "single_contact",
+    "single_template",
+    "lead_saved_searches",
 }
 
 

@@ -1,9 +1,10 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
 the schema as introspection describes it and builds valid queries over the five root
-connections and the single-object roots by id (random selections and nesting, aliases,
-inline and named fragments, @skip/@include, __typename, filters with and/or/not and
-relations, multi-key orderBy, page sizes, nested cursors and page info, cursors taken
-from the page before), run as a random viewer each.
+connections (leads' saved searches too), the single-object roots by id and the plain
+root lists (random selections and nesting, aliases, inline and named fragments,
+@skip/@include, __typename, filters with and/or/not and relations, multi-key orderBy,
+page sizes, nested cursors and page info, cursors taken from the page before), run as a
+random viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
 from __future__ import annotations
@@ -34,13 +35,19 @@ from graphql import (
 )
 
 from crm_graphql.compiled.catalog import TYPES
+from crm_graphql.compiled.roots import LISTS
 from tests.differential import VIEWERS, Differential, build_world, differential, end_cursor
 
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
 ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
 # Roots that read one object by id: visible, invisible (NOT_FOUND) or unknown ids.
-SINGLE_ROOTS = ("company", "contact", "contract", "invoice", "lead")
+SINGLE_ROOTS = ("company", "contact", "contract", "invoice", "lead", "contractTemplate")
+# Plain lists of small tables (`contractTypes`, `customFields(entity:)`...).
+LIST_ROOTS = tuple(LISTS)
+# Saved lead searches of the world: the admin's, the lead seller's, one whose stored
+# filter is refused, an unknown one.
+SAVED_SEARCHES = ("1", "2", "3", "99")
 # Response depth at which only leaves are selected (the server's limit is 10).
 MAX_DEPTH = 7
 
@@ -120,6 +127,8 @@ class Generator:
                 parts.append(f"first: {self.rng.randint(1, 5 if top else 3)}")
             elif top and name in ("filter", "orderBy") and self.rng.random() < 0.6:
                 variables[name] = self.value(arg.type, name, 0)
+            elif top and name == "savedSearchId" and self.rng.random() < 0.25:
+                variables[name] = self.rng.choice(SAVED_SEARCHES)
         return ", ".join(parts), variables
 
     def selection(self, kind: GraphQLObjectType, depth: int) -> str:
@@ -202,6 +211,8 @@ class Generator:
         assert query_type is not None
         if self.rng.random() < 0.2:
             return self.single(query_type)
+        if self.rng.random() < 0.1:
+            return self.plain(query_type)
         root = self.rng.choice(ROOTS)
         definition = query_type.fields[root]
         args, variables = self.arguments(definition, top=True)
@@ -232,6 +243,27 @@ class Generator:
         text = f"query Generated($id: ID!) {{ {alias}{root}(id: $id) {{ {body} }} }}"
         text = "\n".join([text, *self.fragments])
         return Query(text, {"id": str(self.rng.randint(1, 25))}, root, False)
+
+    def plain(self, query_type: GraphQLObjectType) -> Query:
+        root = self.rng.choice(LIST_ROOTS)
+        definition = query_type.fields[root]
+        target = get_named_type(definition.type)
+        assert isinstance(target, GraphQLObjectType)
+        # Required arguments always, the others half the time, as variables.
+        variables = {
+            name: self.value(arg.type, name, 0)
+            for name, arg in definition.args.items()
+            if isinstance(arg.type, GraphQLNonNull) or self.rng.random() < 0.5
+        }
+        declared = ", ".join(f"${n}: {definition.args[n].type}" for n in variables)
+        passed = ", ".join(f"{n}: ${n}" for n in variables)
+        body = self.selection(target, 1)
+        text = (
+            f"query Generated{f'({declared})' if declared else ''} "
+            f"{{ {root}{f'({passed})' if passed else ''} {{ {body} }} }}"
+        )
+        text = "\n".join([text, *self.fragments])
+        return Query(text, variables, root, False)
 
 
 @pytest.fixture

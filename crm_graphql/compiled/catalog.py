@@ -12,11 +12,12 @@ from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.invoices import INVOICE_ORDER, LINK_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
-from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import (
     CLOSED_FROM,
@@ -25,7 +26,10 @@ from crm_graphql.models.leads import (
     LeadTag,
     LeadTagLink,
     LeadType,
+    SavedLeadSearch,
 )
+from crm_graphql.models.setup import PaymentMethod
+from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.models.users import User
 from crm_graphql.permissions.companies import (
     CompanyColumns,
@@ -116,12 +120,14 @@ class Linked:
 
 @dataclass(frozen=True)
 class Rows:
-    """A plain list: every row of `spec_name` whose `parent` column is the row's id,
-    in `keys` order (rows that belong to their parent: no rule of their own)."""
+    """A plain list: every row of `spec_name` whose `parent` column is the row's id
+    (and that `where` selects: SQL with `{t}` for the row's alias, no parameters), in
+    `keys` order (rows that belong to their parent: no rule of their own)."""
 
     spec_name: str
     parent: str
     keys: Sequence[SortKey]
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -323,6 +329,13 @@ POSITION_ORDER = [SortKey("position"), SortKey("id")]
 TAG_ORDER = [SortKey("name"), SortKey("id")]
 
 
+def _definitions(entity: CustomFieldEntity, listed: bool = False) -> Rows:
+    """A contract or lead type's custom field definitions (`customFields`; `listFields`:
+    those shown in lists) in services.customfields.fields_for's (position, id) order."""
+    where = f"{{t}}.entity = '{entity.value}'" + (" AND {t}.show_in_list" if listed else "")
+    return Rows("CustomField", "owner_id", POSITION_ORDER, where)
+
+
 TYPES: dict[str, TypeSpec] = {
     "Company": TypeSpec(
         Company,
@@ -344,6 +357,8 @@ TYPES: dict[str, TypeSpec] = {
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
             "contracts": Nested("Contract", "company_id", CONTRACT_ORDER, _contracts),
+            # dataloaders/invoices' company_invoices: the invoice rule, newest first.
+            "invoices": Nested("Invoice", "company_id", INVOICE_ORDER, _invoices),
             "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
             # Every activity of a visible company or contact (the loaders apply no rule).
             "activities": Nested("Activity", "company_id", ACTIVITY_ORDER, None),
@@ -430,6 +445,10 @@ TYPES: dict[str, TypeSpec] = {
             "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
             "discountPercent": Column("discount_percent", PERCENT),
             "retentionPercent": Column("retention_percent", PERCENT),
+            # The invoice's links to visible contracts, by contract id (contract_links).
+            "relatedContracts": Linked(
+                "Contract", ContractInvoice, "invoice_id", "contract_id", LINK_ORDER, _contracts
+            ),
             # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
             # covered: services.invoicing.compute_totals rounds Decimals in Python.
             "viewerCan": Flags(
@@ -480,6 +499,8 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
+            # The company loader, with the company rule (null when not visible).
+            "company": Single("Company", "company_id", _companies),
         },
     ),
     # Its viewerCan (and the deprecated viewerCanChange) is not covered.
@@ -512,13 +533,14 @@ TYPES: dict[str, TypeSpec] = {
             "description": Column("description", TEXT),
         },
     ),
-    # Its customFields and listFields are not covered.
     "ContractType": TypeSpec(
         ContractType,
         {
             "id": Column("id", ID),
             "name": Column("name", TEXT),
             "description": Column("description", TEXT),
+            "customFields": _definitions(CustomFieldEntity.CONTRACT),
+            "listFields": _definitions(CustomFieldEntity.CONTRACT, listed=True),
         },
     ),
     # `number` is not covered: Decimal's text of a stored value is not always that value
@@ -608,11 +630,47 @@ TYPES: dict[str, TypeSpec] = {
             "id": Column("id", ID),
             "name": Column("name", TEXT),
             "description": Column("description", TEXT),
+            "customFields": _definitions(CustomFieldEntity.LEAD),
+            "listFields": _definitions(CustomFieldEntity.LEAD, listed=True),
         },
     ),
     "LeadTag": TypeSpec(
         LeadTag,
         {"id": Column("id", ID), "name": Column("name", TEXT), "colour": Column("colour", TEXT)},
+    ),
+    # The viewer's own (the root list reads only those); `filter` as stored.
+    "SavedLeadSearch": TypeSpec(
+        SavedLeadSearch,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "filter": Column("filter_json", JSON),
+        },
+    ),
+    "CustomFieldSection": TypeSpec(
+        CustomFieldSection,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+            "position": Column("position", INT),
+        },
+    ),
+    "ContractTemplate": TypeSpec(
+        ContractTemplate,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+            "html": Column("html", TEXT),
+            "updatedAt": Column("updated_at", DATETIME),
+            "version": Column("version", INT),
+        },
+    ),
+    "PaymentMethod": TypeSpec(
+        PaymentMethod,
+        {"id": Column("id", ID), "name": Column("name", TEXT), "text": Column("text", TEXT)},
     ),
     # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
     "CompanyBilling": TypeSpec(

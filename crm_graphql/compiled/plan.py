@@ -57,7 +57,7 @@ from crm_graphql.compiled.catalog import (
     Tagged,
     TypeSpec,
 )
-from crm_graphql.compiled.roots import ROOTS, SINGLES, RootSpec, SingleSpec
+from crm_graphql.compiled.roots import LISTS, ROOTS, SINGLES, ListSpec, RootSpec, SingleSpec
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.permissions.base import Auth
 from crm_graphql.services.auth import Viewer
@@ -166,14 +166,18 @@ class RootPlan:
     field_def: GraphQLField
     node: FieldNode
     connection: ConnectionPlan
+    # It reads the database before its page (`RootSpec.read_first`'s argument is given):
+    # its statement depends on more than the variables, so it is never reused.
+    reads_first: bool = False
 
 
 @dataclass
 class SingleRootPlan:
-    """A root field that reads one object by id (`company(id:)`...)."""
+    """A root field that reads one object by id (`company(id:)`...) or a plain list of
+    a small table's rows (`contractTypes`...)."""
 
     key: str
-    spec: SingleSpec
+    spec: SingleSpec | ListSpec
     field_def: GraphQLField
     node: FieldNode
     target: ObjectPlan
@@ -370,7 +374,7 @@ def build_plan(
     roots: list[RootPlan | SingleRootPlan] = []
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
-        single = SINGLES.get(name)
+        single = SINGLES.get(name) or LISTS.get(name)
         if single is not None and permitted("Query", name):
             field_def = query_type.fields[name]
             target = planner.object(field_def.type, details)
@@ -381,7 +385,12 @@ def build_plan(
             raise Unsupported(f"root field {name}")
         field_def = query_type.fields[name]
         connection = planner.connection(field_def.type, details)
-        roots.append(RootPlan(key, spec, field_def, details[0].node, connection))
+        node = details[0].node
+        read_first = spec.read_first
+        reads = read_first is not None and any(
+            a.name.value == read_first.argument for a in node.arguments or ()
+        )
+        roots.append(RootPlan(key, spec, field_def, node, connection, reads))
     return Plan(roots)
 
 

@@ -1,21 +1,27 @@
-"""The root list fields the compiler covers: the same visibility, default filters,
-filter specs and default orders as their resolvers (crm_graphql/resolvers/), taken from
+"""The root fields the compiler covers: connections (`ROOTS`), single objects by id
+(`SINGLES`) and plain lists of small tables (`LISTS`), with the same visibility, default
+filters, filter specs and orders as their resolvers (crm_graphql/resolvers/), taken from
 the modules those resolvers use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from crm_graphql.compiled.sql import Unsupported
-from crm_graphql.models.companies import Company
+from crm_graphql.ids import id_number
+from crm_graphql.models.companies import Company, CompanyRole
 from crm_graphql.models.contacts import Contact
-from crm_graphql.models.contracts import Contract
+from crm_graphql.models.contracts import Contract, ContractType
+from crm_graphql.models.customfields import CustomField, CustomFieldSection
 from crm_graphql.models.invoices import Invoice
-from crm_graphql.models.leads import Lead
+from crm_graphql.models.leads import Lead, LeadTag, LeadType, SavedLeadSearch
+from crm_graphql.models.setup import PaymentMethod
+from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import invoice_sums_used, visible_invoices_q
@@ -27,10 +33,24 @@ from crm_graphql.schema.contracts import (
     CONTRACT_FILTER_SPEC,
     default_status_q,
 )
+from crm_graphql.schema.customfields import entity_of
 from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
 from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
+from crm_graphql.schema.leads.searches import saved_search_filter
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.listing import FilterSpec, SortKey
+from crm_graphql.settings import Limits
+
+
+@dataclass(frozen=True)
+class ReadFirst:
+    """An argument that makes the resolver read the database before its page (leads'
+    `savedSearchId`): `read(schema, limits, viewer, arguments)` is the arguments the
+    page is built from, read at every request (a statement of its own, never reused);
+    whatever it raises is the resolver's error, which the executor then gives."""
+
+    argument: str
+    read: Callable[[Any, Limits, Viewer, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class RootSpec:
     base: Callable[[Viewer, dict[str, Any]], QuerySet[Any]]
     filter_spec: FilterSpec
     default_order: Sequence[SortKey]
+    read_first: ReadFirst | None = None
 
 
 def _companies(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
@@ -63,10 +84,17 @@ def _invoices(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Invoice.filter(visible_invoices_q(viewer))
 
 
+async def _saved_search(
+    schema: Any, limits: Limits, viewer: Viewer, args: dict[str, Any]
+) -> dict[str, Any]:
+    # The resolver's: the viewer's saved search, its filter in place of `filter`.
+    if args.get("saved_search_id") is None:
+        return args
+    found = await saved_search_filter(schema, limits, viewer, args["saved_search_id"])
+    return {**args, "filter": found}
+
+
 def _leads(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
-    # A saved search is read (and checked) first, its JSON parsed into the filter.
-    if args.get("saved_search_id") is not None:
-        raise Unsupported("savedSearchId")
     return Lead.filter(visible_leads_q(viewer)).filter(default_open_q(args.get("filter")))
 
 
@@ -75,7 +103,13 @@ ROOTS: dict[str, RootSpec] = {
     "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
     "contracts": RootSpec("Contract", _contracts, CONTRACT_FILTER_SPEC, CONTRACT_DEFAULT_ORDER),
     "invoices": RootSpec("Invoice", _invoices, INVOICE_FILTER_SPEC, INVOICE_DEFAULT_ORDER),
-    "leads": RootSpec("Lead", _leads, LEAD_FILTER_SPEC, LEAD_DEFAULT_ORDER),
+    "leads": RootSpec(
+        "Lead",
+        _leads,
+        LEAD_FILTER_SPEC,
+        LEAD_DEFAULT_ORDER,
+        ReadFirst("savedSearchId", _saved_search),
+    ),
 }
 
 
@@ -105,4 +139,53 @@ SINGLES: dict[str, SingleSpec] = {
         "Invoice", lambda viewer: Invoice.filter(visible_invoices_q(viewer, via="company"))
     ),
     "lead": SingleSpec("Lead", lambda viewer: Lead.filter(visible_leads_q(viewer))),
+    "contractTemplate": SingleSpec("ContractTemplate", lambda viewer: ContractTemplate.all()),
+}
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """A root field that lists a small table's rows (`contractTypes`, `leadTags`...):
+    `rows(viewer, arguments)` is its resolver's queryset, in `order` (the resolver's
+    `order_by`, or the model's own ordering where it gives none)."""
+
+    type_name: str
+    rows: Callable[[Viewer, dict[str, Any]], QuerySet[Any]]
+    order: Sequence[SortKey]
+
+
+def _custom_fields(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # The resolver's fields_for(entity, owner); a bad ownerId is its error.
+    owner = args.get("owner_id")
+    number = id_number(owner) if owner is not None else None
+    if owner is not None and number is None:
+        raise Unsupported("ownerId")
+    return CustomField.filter(entity=entity_of(args["entity"]), owner_id=number)
+
+
+BY_NAME = [SortKey("name"), SortKey("id")]
+
+
+def _every(model: type[Model]) -> Callable[[Viewer, dict[str, Any]], QuerySet[Any]]:
+    return lambda viewer, args: model.all()
+
+
+LISTS: dict[str, ListSpec] = {
+    # order_by("name") alone: names are unique.
+    "companyRoles": ListSpec("CompanyRole", _every(CompanyRole), [SortKey("name")]),
+    "contractTypes": ListSpec("ContractType", _every(ContractType), BY_NAME),
+    "contractTemplates": ListSpec("ContractTemplate", _every(ContractTemplate), BY_NAME),
+    "paymentMethods": ListSpec("PaymentMethod", _every(PaymentMethod), BY_NAME),
+    "leadTypes": ListSpec("LeadType", _every(LeadType), BY_NAME),
+    "leadTags": ListSpec("LeadTag", _every(LeadTag), BY_NAME),
+    "leadSavedSearches": ListSpec(
+        "SavedLeadSearch",
+        lambda viewer, args: SavedLeadSearch.filter(user_id=viewer.user.id),
+        BY_NAME,
+    ),
+    "customFields": ListSpec("CustomField", _custom_fields, [SortKey("position"), SortKey("id")]),
+    # `.all()`: the model's ordering.
+    "customFieldSections": ListSpec(
+        "CustomFieldSection", _every(CustomFieldSection), [SortKey("position"), SortKey("id")]
+    ),
 }

@@ -67,6 +67,7 @@ from crm_graphql.compiled.plan import (
     permission_class,
     variable_shape,
 )
+from crm_graphql.compiled.roots import ListSpec
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
@@ -369,6 +370,8 @@ class _Builder:
             order = _order(spec, b, relation.keys)
             source = table
             where = f"{b}.{_db(spec, relation.parent)} = {alias}.{quote('id')}"
+            if relation.where:
+                where += f" AND {relation.where.format(t=b)}"
         if self.d.postgres:
             body, _ = self.object(plan.target, b, b, depth + 1)
             return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {source} WHERE {where})"  # noqa: S608
@@ -615,7 +618,9 @@ class _Builder:
         return f"(SELECT {body} FROM ({rows}) {s})"  # noqa: S608
 
 
-def _arguments(strawberry_schema: Any, root: RootPlan, variables: VariableValues) -> Any:
+def _arguments(
+    strawberry_schema: Any, root: RootPlan | SingleRootPlan, variables: VariableValues
+) -> Any:
     raw = get_argument_values(root.field_def, root.node, variables)
     definition = strawberry_schema.get_field_for_type(root.node.name.value, "Query")
     return convert_arguments(
@@ -641,7 +646,7 @@ class _Prepared:
     count: QuerySet[Any] | None
 
 
-def _prepare(
+async def _prepare(
     root: RootPlan,
     strawberry_schema: Any,
     viewer: Viewer,
@@ -651,6 +656,8 @@ def _prepare(
     """A root connection's statement: the resolver's rows, each row's JSON built by
     the database."""
     args = _arguments(strawberry_schema, root, variables)
+    if root.reads_first and root.spec.read_first is not None:
+        args = await root.spec.read_first.read(strawberry_schema, limits, viewer, args)
     spec = TYPES[root.spec.type_name]
     model = spec.model
     size = page_size(args.get("first"), limits.page_size_default, limits.page_size_max)
@@ -716,39 +723,53 @@ async def _root(prepared: _Prepared) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _PreparedSingle:
-    """A single-object root field's statement, ready to run."""
+    """A single-object or plain-list root field's statement, ready to run."""
 
     target: ObjectPlan
     statement: str
     params: list[Any]
     connection: Any
+    many: bool
 
 
 def _prepare_single(
-    root: SingleRootPlan, viewer: Viewer, limits: Limits, variables: VariableValues
+    root: SingleRootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
 ) -> _PreparedSingle:
-    """The statement of a single-object root: the object if the viewer can see it, its
-    JSON built by the database. A malformed id is the resolver's NOT_FOUND: Unsupported,
-    so that the executor answers it."""
-    args = get_argument_values(root.field_def, root.node, variables)
-    number = id_number(args.get("id"))
-    if number is None:
-        raise Unsupported("not an id")
-    queryset = root.spec.visible(viewer).filter(id=number).limit(1)
+    """The statement of a single-object root (the object if the viewer can see it) or
+    of a plain-list root (its rows in order), each row's JSON built by the database. A
+    malformed id is the resolver's NOT_FOUND: Unsupported, so that the executor answers
+    it."""
+    spec = root.spec
+    if isinstance(spec, ListSpec):
+        queryset = spec.rows(viewer, _arguments(strawberry_schema, root, variables))
+        order = f" ORDER BY {_order(TYPES[spec.type_name], 't', spec.order)}"
+    else:
+        number = id_number(get_argument_values(root.field_def, root.node, variables).get("id"))
+        if number is None:
+            raise Unsupported("not an id")
+        queryset = spec.visible(viewer).filter(id=number).limit(1)
+        order = ""
     sql, params, connection = compiled(queryset, ordered=False)
     postgres = connection.capabilities.dialect == "postgres"
     builder = _Builder(Dialect(postgres), viewer, limits, variables)
     inner = builder.params.adopt(sql, params, postgres)
     node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
     table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    statement, ordered = builder.params.finish(f"SELECT {node} AS crm_node FROM {table}", postgres)  # noqa: S608
-    return _PreparedSingle(root.target, statement, ordered, connection)
+    text = f"SELECT {node} AS crm_node FROM {table}{order}"  # noqa: S608
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedSingle(root.target, statement, ordered, connection, isinstance(spec, ListSpec))
 
 
 async def _single(prepared: _PreparedSingle) -> Any:
-    """The object's JSON value; an unknown or invisible id (no row) is the resolver's
-    NOT_FOUND: Unsupported, so that the executor answers it."""
+    """The object's JSON value (or the list's); an unknown or invisible id (no row) is
+    the resolver's NOT_FOUND: Unsupported, so that the executor answers it."""
     found = await _rows(prepared.connection, prepared.statement, prepared.params)
+    if prepared.many:
+        return [_node(prepared.target, row["crm_node"]) for row in found]
     if not found:
         raise Unsupported("not found")
     return _node(prepared.target, found[0]["crm_node"])
@@ -928,14 +949,18 @@ async def _run(
             return None
         try:
             prepared = [
-                _prepare_single(root, viewer, limits, built.variable_values)
+                _prepare_single(root, strawberry_schema, viewer, limits, built.variable_values)
                 if isinstance(root, SingleRootPlan)
-                else _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
+                else await _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
                 for root in plan.roots
             ]
         except (Unsupported, GraphQLError, ApiError):
             return None  # bad input: the executor reports it as usual
-        if memo is not None:
+        # A root that reads a row first (a saved search's filter) is built anew each time:
+        # the row can change.
+        if memo is not None and not any(
+            isinstance(root, RootPlan) and root.reads_first for root in plan.roots
+        ):
             cache.statements.put(viewer.lookup, memo, (plan, prepared))
     try:
         data: dict[str, Any] = {}

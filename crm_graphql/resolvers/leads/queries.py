@@ -8,13 +8,11 @@ from typing import Annotated, Any
 import strawberry
 
 from crm_graphql.context import Info
-from crm_graphql.errors import BadUserInput, FieldError
-from crm_graphql.models.leads import Lead, LeadTag, SavedLeadSearch
+from crm_graphql.models.leads import Lead, LeadTag
 from crm_graphql.models.leads import LeadType as LeadTypeModel
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.leads import LEAD_BITS, visible_leads_q
-from crm_graphql.resolvers.common import connection, get_or_404, parse_id
-from crm_graphql.resolvers.leads.searches import filter_from_json
+from crm_graphql.resolvers.common import connection, get_or_404
 from crm_graphql.schema.common import Connection
 from crm_graphql.schema.leads import (
     LEAD_DEFAULT_ORDER,
@@ -28,6 +26,7 @@ from crm_graphql.schema.leads import (
     default_open_q,
     lead_progress,
 )
+from crm_graphql.schema.leads.searches import saved_search_filter
 from crm_graphql.services import leads as service
 
 Described = strawberry.argument
@@ -64,16 +63,12 @@ class LeadReadQuery:
         ] = None,
     ) -> Connection[LeadObjectType]:
         if saved_search_id is not None:
-            viewer = info.context.require_viewer()
-            saved = await SavedLeadSearch.filter(
-                user_id=viewer.user.id, id=parse_id(saved_search_id)
-            ).first()
-            if saved is None:
-                raise BadUserInput("No such saved search.", field="savedSearchId")
-            try:
-                filter = filter_from_json(info, saved.filter_json)
-            except FieldError as exc:
-                raise BadUserInput(exc.message, field="savedSearchId") from None
+            filter = await saved_search_filter(
+                info.schema,
+                info.context.settings.limits,
+                info.context.require_viewer(),
+                saved_search_id,
+            )
         return await connection(
             info,
             visible_leads(info).filter(default_open_q(filter)),

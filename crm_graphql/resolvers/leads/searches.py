@@ -3,9 +3,8 @@ type when saved and when used."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import strawberry
 from strawberry.scalars import JSON
 
@@ -15,31 +14,13 @@ from crm_graphql.models.leads import SavedLeadSearch
 from crm_graphql.permissions.base import auth
 from crm_graphql.permissions.leads import LEAD_BITS
 from crm_graphql.schema.common import DeletePayload, user_errors
-from crm_graphql.schema.filterjson import BadFilter, parse_filter
-from crm_graphql.schema.leads import LeadFilter, SavedLeadSearchPayload, SavedLeadSearchType
+from crm_graphql.schema.leads import SavedLeadSearchPayload, SavedLeadSearchType
+from crm_graphql.schema.leads.searches import lead_filter_from_json
 from crm_graphql.services import leads as service
 from crm_graphql.services.contracts import parse_ref
 from crm_graphql.services.mutations import atomic
 
 Described = strawberry.argument
-
-
-def filter_from_json(info: Info, value: Any) -> LeadFilter | None:
-    """A LeadFilter written as JSON (a saved search), checked by the schema itself."""
-    try:
-        text = orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # integers beyond 64 bits, which no filter holds
-        raise FieldError("filter", ErrorCode.INVALID, "Not a valid lead filter.") from None
-    try:
-        return parse_filter(
-            info.schema,
-            text,
-            "LeadFilter",
-            LeadFilter,
-            info.context.settings.limits,
-        )
-    except BadFilter as exc:
-        raise FieldError("filter", ErrorCode.INVALID, str(exc)) from None
 
 
 @strawberry.type
@@ -69,7 +50,8 @@ class LeadSearchesMutation:
         viewer = info.context.require_viewer()
 
         async def work() -> SavedLeadSearch:
-            filter_from_json(info, filter)  # refused unless `leads` would accept it
+            # Refused unless `leads` would accept it.
+            lead_filter_from_json(info.schema, info.context.settings.limits, filter)
             return await service.save_search(viewer.user, name, filter)
 
         saved, errors = await atomic(work)
