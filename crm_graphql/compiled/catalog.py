@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from crm_graphql.compiled.totals import DISCOUNT, RETENTION, SUBTOTAL, TAX, TAX_TOTAL
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
 from crm_graphql.models.activities import Activity
@@ -134,6 +135,16 @@ class Expr:
 
 
 @dataclass(frozen=True)
+class Total:
+    """An amount of the invoice whose id is the row's `invoice` column, computed as
+    services.invoicing.compute_totals does (compiled/totals.py): `part` is discount,
+    subtotal, taxTotal or retention; `tax`: the row is one of its taxes, its amount."""
+
+    part: str
+    invoice: str = "id"
+
+
+@dataclass(frozen=True)
 class Same:
     """A nested object read from the same row (CustomFieldValue.field: the definition
     row the value list is built from)."""
@@ -233,7 +244,7 @@ class Progress:
 
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress)
+) | (CustomFields | Tagged | AtLeast | Stale | Progress | Total)
 
 
 @dataclass(frozen=True)
@@ -429,8 +440,12 @@ TYPES: dict[str, TypeSpec] = {
             "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
             "discountPercent": Column("discount_percent", PERCENT),
             "retentionPercent": Column("retention_percent", PERCENT),
-            # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
-            # covered: services.invoicing.compute_totals rounds Decimals in Python.
+            # services.invoicing.compute_totals' amounts, in SQL (compiled/totals.py).
+            "discount": Total(DISCOUNT),
+            "subtotal": Total(SUBTOTAL),
+            "taxTotal": Total(TAX_TOTAL),
+            "retention": Total(RETENTION),
+            "taxAmounts": Rows("InvoiceTaxAmount", "invoice_id", POSITION_ORDER),
             "viewerCan": Flags(
                 {
                     "edit": editable_invoices_q,
@@ -502,6 +517,15 @@ TYPES: dict[str, TypeSpec] = {
     ),
     "InvoiceTax": TypeSpec(
         InvoiceTax, {"name": Column("name", TEXT), "percent": Column("percent", PERCENT)}
+    ),
+    # Invoice.taxAmounts: each tax row with its amount on the invoice's subtotal.
+    "InvoiceTaxAmount": TypeSpec(
+        InvoiceTax,
+        {
+            "name": Column("name", TEXT),
+            "percent": Column("percent", PERCENT),
+            "amount": Total(TAX, invoice="invoice_id"),
+        },
     ),
     "CompanyRole": TypeSpec(
         CompanyRole,

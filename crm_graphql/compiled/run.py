@@ -37,6 +37,7 @@ from crm_graphql.compiled.catalog import (
     Nested,
     Stale,
     Tagged,
+    Total,
     TypeSpec,
     Visible,
     is_empty,
@@ -66,6 +67,7 @@ from crm_graphql.compiled.plan import (
     variable_shape,
 )
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
+from crm_graphql.compiled.totals import TAX, total_sql
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
 from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
@@ -237,14 +239,15 @@ class _Builder:
                 pairs.append((key, body))
                 extras.append(more)
                 continue
-            if isinstance(what, Count):
+            if isinstance(what, Count | Total):
                 if self.d.postgres:
-                    pairs.append((key, self.count(plan.spec, what, row, depth)))
+                    pairs.append((key, self.scalar(plan.spec, what, row, depth)))
                     continue
-                # A number: no JSON wrapping, but computed beside the row all the same.
+                # A number or text: no JSON wrapping, but computed beside the row all
+                # the same (a subquery's depth stays out of the object's).
                 self.columns += 1
                 name = f"crm_j{self.columns}"
-                extras.append(f", {self.count(plan.spec, what, inner, depth)} AS {name}")
+                extras.append(f", {self.scalar(plan.spec, what, inner, depth)} AS {name}")
                 pairs.append((key, f"{outer}.{name}"))
                 continue
             if isinstance(what, AtLeast):
@@ -374,6 +377,14 @@ class _Builder:
             f"FROM {source} WHERE {where} ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def scalar(self, spec: TypeSpec, what: Count | Total, alias: str, depth: int) -> str:
+        """A count, or an invoice's computed amount (compiled/totals.py), of the row."""
+        if isinstance(what, Count):
+            return self.count(spec, what, alias, depth)
+        invoice = f"{alias}.{_db(spec, what.invoice)}"
+        percent = f"{alias}.{_db(spec, 'percent')}" if what.part == TAX else None
+        return total_sql(self.d, what.part, invoice, percent)
 
     def count(self, spec: TypeSpec, count: Count, alias: str, depth: int) -> str:
         """The number of visible rows under the row `alias` (a count loader's SQL)."""
