@@ -640,6 +640,7 @@ class _Prepared:
     plan: ConnectionPlan
     model: type[Model]
     keys: list[SortKey]
+    annotations: tuple[str, ...]
     size: int
     after: bool
     statement: str
@@ -661,9 +662,9 @@ def _prepare(
     spec = TYPES[root.spec.type_name]
     model = spec.model
     size = page_size(args.get("first"), limits.page_size_default, limits.page_size_max)
-    queryset = root.spec.base(viewer, args)
     after = args.get("after")
     try:
+        queryset = root.spec.base(viewer, args)
         flt = args.get("filter")
         if flt is not None:
             queryset = queryset.filter(
@@ -684,17 +685,24 @@ def _prepare(
     if plan.node is not None:
         node, extras = builder.object(plan.node, "t", "t" if postgres else "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table), and only when its cursors are asked for.
-    columns = "".join(
-        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
-    )
+    # where SQLite flattens the derived table), and only when its cursors are asked for;
+    # computed sort columns (annotations, e.g. billing_key) by their names.
+    annotations = tuple(queryset._annotations)
+    own = list(model._meta.fields_db_projection.values()) + list(annotations)
+    columns = "".join(f"t.{quote(c)}, " for c in own if plan.cursors)
     table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
+    order = ", ".join(
+        f"t.{quote(k.column) if k.column in annotations else _db(spec, k.column)} "
+        f"{'DESC' if k.descending else 'ASC'}"
+        for k in keys
+    )
+    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {order}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
     return _Prepared(
         plan,
         model,
         list(keys),
+        annotations,
         size,
         bool(after),
         statement,
@@ -717,9 +725,18 @@ async def _root(prepared: _Prepared) -> dict[str, Any]:
     cursors = []
     if plan.cursors:
         rows = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-        cursors = [encode_cursor(from_row(prepared.model, row), prepared.keys) for row in rows]
+        cursors = [encode_cursor(_instance(prepared, row), prepared.keys) for row in rows]
     total = await prepared.count.count() if prepared.count is not None else 0
     return _connection(plan, nodes, cursors, has_next, prepared.after, total)
+
+
+def _instance(prepared: _Prepared, row: dict[str, Any]) -> Model:
+    """A page row as the model instance the executor's cursor reads, its computed sort
+    columns set as Tortoise sets annotations."""
+    instance = from_row(prepared.model, row)
+    for name in prepared.annotations:
+        setattr(instance, name, row[name])
+    return instance
 
 
 @dataclass(frozen=True)
