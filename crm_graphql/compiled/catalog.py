@@ -60,6 +60,8 @@ DATETIME = "datetime"
 JSON = "json"
 # A Decimal column as `Decimal(x).normalize() + Decimal(0)` prints it (no trailing zeros).
 PERCENT = "percent"
+# A number's text as `str(Decimal(text))` prints it (sql.Dialect.decimal_text).
+DECIMAL = "decimal"
 
 Visible = Callable[[Viewer], Q]
 
@@ -544,8 +546,7 @@ TYPES: dict[str, TypeSpec] = {
             "description": Column("description", TEXT),
         },
     ),
-    # `number` is not covered: Decimal's text of a stored value is not always that value
-    # (a tiny number comes out with an exponent).
+    # `number`: Decimal's text of the stored one (a tiny number with an exponent).
     "CustomFieldValue": TypeSpec(
         CustomField,
         {
@@ -555,6 +556,7 @@ TYPES: dict[str, TypeSpec] = {
             "name": Column("name", TEXT),
             "kind": Column("kind", ENUM),
             # Stored dates are canonical ISO text already (services.customfields.canonical).
+            "number": Expr(_KIND_IS % ("NUMERIC", _VALUE), DECIMAL),
             "date": Expr(_KIND_IS % ("DATE", _VALUE), TEXT),
             "checked": Expr(_KIND_IS % ("CHECKBOX", f"COALESCE({_VALUE}, '') = '1'"), BOOL),
         },

@@ -24,6 +24,7 @@ from crm_graphql.compiled.catalog import (
     BOOL,
     DATE,
     DATETIME,
+    DECIMAL,
     ID,
     JSON,
     MONEY,
@@ -66,7 +67,7 @@ from crm_graphql.compiled.plan import (
     permission_class,
     variable_shape,
 )
-from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
+from crm_graphql.compiled.sql import Dialect, Params, Unsupported, is_fallback, literal, quote
 from crm_graphql.compiled.totals import TAX, total_sql
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
@@ -200,6 +201,8 @@ class _Builder:
             return self.d.nested(expr)
         if kind == PERCENT:
             return self.d.percent(expr)
+        if kind == DECIMAL:
+            return self.d.decimal_text(expr)
         if kind == ID:
             return self.d.text(expr)
         if kind == BOOL:
@@ -939,4 +942,9 @@ async def run_compiled(
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None
+    except Exception as exc:
+        # A value the statement cannot print as the executor does (Dialect.fallback).
+        if is_fallback(exc):
+            return None
+        raise
     return data
