@@ -214,7 +214,7 @@ def paths_on_postgres() -> bool:
 
 
 # Corpus files whose every field the compiler covers now.
-COMPILED_CORPUS = ("contracts", "custom_fields", "invoice_totals")
+COMPILED_CORPUS = ("contracts", "custom_fields", "invoice_totals", "invoices")
 
 
 @pytest.mark.parametrize("name", COMPILED_CORPUS)

@@ -13,6 +13,7 @@ from tortoise.models import Model
 from crm_graphql.compiled.totals import DISCOUNT, RETENTION, SUBTOTAL, TAX, TAX_TOTAL
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.invoices import LINK_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
@@ -448,6 +449,10 @@ TYPES: dict[str, TypeSpec] = {
             "taxTotal": Total(TAX_TOTAL),
             "retention": Total(RETENTION),
             "taxAmounts": Rows("InvoiceTaxAmount", "invoice_id", POSITION_ORDER),
+            # The visible contracts it is linked to, in its link rows' order.
+            "relatedContracts": Linked(
+                "Contract", ContractInvoice, "invoice_id", "contract_id", LINK_ORDER, _contracts
+            ),
             "viewerCan": Flags(
                 {
                     "edit": editable_invoices_q,
