@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from crm_graphql.models.companies import Company, CompanyBilling
-from tests.differential import VIEWERS, Differential, build_world, differential
-from tests.test_compiled_fields import _statements
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    build_world,
+    compiled_statements,
+    differential,
+)
 
 PAGE = """query Billing($order: [CompanyOrder!], $filter: CompanyFilter, $after: String) {
   companies(first: 4, orderBy: $order, filter: $filter, after: $after) {
@@ -52,7 +57,7 @@ async def test_billing_sorts_and_filters_compiled_with_the_executors_cursors(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
     for arguments in ARGUMENTS:
-        answer, statements = await _statements(paths, PAGE, world[viewer], arguments)
+        answer, statements = await compiled_statements(paths, PAGE, world[viewer], arguments)
         body: Any = answer.body
         if "errors" in body:  # no IR (or no CR): the executor's FORBIDDEN
             assert viewer in ("user2", "lead_seller", "user1"), body
@@ -72,7 +77,7 @@ async def test_billing_sorts_and_filters_compiled_with_the_executors_cursors(
 async def test_a_billing_page_is_in_billing_order(
     paths: Differential, world: dict[str, str]
 ) -> None:
-    answer, _ = await _statements(paths, PAGE, world["admin"], ARGUMENTS[0])
+    answer, _ = await compiled_statements(paths, PAGE, world["admin"], ARGUMENTS[0])
     nodes = [e["node"] for e in answer.body["data"]["companies"]["edges"]]
     eur = [next((b["amount"] for b in n["billing"] if b["currency"] == "EUR"), "0") for n in nodes]
     assert eur == sorted(eur, key=float, reverse=True) and eur[0] == "200.07", eur
@@ -85,6 +90,6 @@ async def test_a_bad_currency_is_the_executors_error(
         {"order": [{"field": "BILLING", "currency": "EURO"}]},
         {"filter": {"billing": {"currency": "E1", "gt": "1"}}},
     ):
-        answer, statements = await _statements(paths, PAGE, world["admin"], arguments)
+        answer, statements = await compiled_statements(paths, PAGE, world["admin"], arguments)
         assert answer.body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer.body
         assert not any("crm_node" in s for s in statements), statements

@@ -13,9 +13,15 @@ import pytest
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.invoices import InvoiceLine
-from tests.differential import VIEWERS, Differential, build_world, differential
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    build_world,
+    compiled_statements,
+    differential,
+    on_postgres,
+)
 from tests.factories import make_invoice
-from tests.test_compiled_fields import _statements, paths_on_postgres
 
 TOTALS = """query Totals($after: String) { invoices(first: 40, after: $after,
   filter: {billId: {gte: "E-", lt: "E-~"}}, orderBy: [{field: BILL_ID}]) {
@@ -90,7 +96,7 @@ async def test_invoice_totals_are_computed_in_sql_as_in_python(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
     await _crafted()
-    answer, statements = await _statements(paths, TOTALS, world[viewer])
+    answer, statements = await compiled_statements(paths, TOTALS, world[viewer])
     body: Any = answer.body
     if "errors" in body:  # no IR: refused by the executor
         assert viewer in ("user2", "lead_seller", "user1"), body
@@ -139,7 +145,7 @@ async def test_negative_amounts_round_and_sign_as_decimal_does(
             discount_percent=Decimal(percent),
             retention_percent=Decimal(percent),
         )
-    answer, statements = await _statements(paths, NEGATIVE, world["admin"])
+    answer, statements = await compiled_statements(paths, NEGATIVE, world["admin"])
     assert len(statements) == 1 and "crm_node" in statements[0], statements
     nodes = [e["node"] for e in answer.body["data"]["invoices"]["edges"]]
     assert nodes[0]["discount"] == "-0.00" and nodes[1]["discount"] == "-0.01"
@@ -161,12 +167,12 @@ async def test_an_amount_past_64_bits_answers_the_same(
         a, "H-1", taxes=(("Big", "999.9999"),), discount_percent=Decimal("-999.9999")
     )
     await InvoiceLine.create(invoice=invoice, position=0, concept="Big", amount_cents=2**62)
-    answer, statements = await _statements(paths, BEYOND, world["admin"])
+    answer, statements = await compiled_statements(paths, BEYOND, world["admin"])
     node = answer.body["data"]["invoices"]["edges"][0]["node"]
     assert node["discount"] == "-461168555725878606.13", node
     assert node["taxTotal"] == "5072853651816108941.55", node
     ran_compiled = len(statements) == 1 and "crm_node" in statements[0]
-    assert ran_compiled == paths_on_postgres(), statements
+    assert ran_compiled == on_postgres(), statements
 
 
 @pytest.mark.parametrize("viewer", ("admin", "invoice_reader", "manager1"))
@@ -177,6 +183,6 @@ async def test_totals_of_nested_and_single_invoices_run_compiled(
     nested = """{ contracts(first: 20) { edges { node { relatedInvoices(first: 5) { edges {
       node { discount subtotal taxTotal retention taxAmounts { name percent amount } } } } } } }
       companies(first: 5) { edges { node { name } } } }"""
-    answer, statements = await _statements(paths, nested, world[viewer])
+    answer, statements = await compiled_statements(paths, nested, world[viewer])
     assert "errors" not in answer.body, answer.body
     assert len(statements) == 2 and all("crm_node" in s for s in statements), statements

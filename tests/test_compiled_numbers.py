@@ -16,9 +16,14 @@ from crm_graphql.compiled.sql import Dialect, is_fallback
 from crm_graphql.models.companies import Company
 from crm_graphql.models.customfields import CustomFieldEntity
 from crm_graphql.services.sqlcount import count_statements
-from tests.differential import VIEWERS, Differential, build_world, differential
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    build_world,
+    compiled_statements,
+    differential,
+)
 from tests.factories import make_custom_field, make_custom_value
-from tests.test_compiled_fields import _statements
 
 # Stored texts Decimal prints as they are, without leading zeros, or with an exponent.
 PLAIN = [
@@ -91,7 +96,7 @@ async def test_numbers_are_answered_compiled_and_identically(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
     await _values(PLAIN[:12])
-    answer, statements = await _statements(paths, QUERY, world[viewer])
+    answer, statements = await compiled_statements(paths, QUERY, world[viewer])
     body: Any = answer.body
     if "errors" in body:  # no CR: refused by the executor
         assert viewer in ("user2", "lead_seller"), body
