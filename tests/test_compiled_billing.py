@@ -5,7 +5,6 @@ currency."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests.differential import (
     Differential,
     build_world,
     compiled_statements,
-    differential,
 )
 
 PAGE = """query Billing($order: [CompanyOrder!], $filter: CompanyFilter, $after: String) {
@@ -31,12 +29,6 @@ ARGUMENTS: list[dict[str, Any]] = [
     {"filter": {"billing": {"currency": "CHF", "lt": "1.00"}}, "order": [{"field": "NAME"}]},
     {"filter": {"not": {"billing": {"eq": "0"}}}, "order": [{"field": "BILLING"}]},
 ]
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

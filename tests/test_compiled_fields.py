@@ -5,7 +5,6 @@ differential world."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +18,7 @@ from crm_graphql.models.users import User
 from tests.differential import (
     VIEWERS,
     Differential,
-    build_world,
     compiled_statements,
-    differential,
     load_corpus,
 )
 from tests.factories import (
@@ -36,17 +33,6 @@ from tests.factories import (
 BENCH = """{ companies(first: 50) { edges { node { manager { username } parent { name }
   contacts(first: 10) { edges { node { fullName } } } customFields { name value }
   viewerCan { edit } } } } }"""
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
 
 
 async def _more_companies(count: int) -> None:

@@ -5,7 +5,6 @@ Decimals for crafted invoices at the rounding boundaries, for the seven viewers.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +15,7 @@ from crm_graphql.models.invoices import InvoiceLine
 from tests.differential import (
     VIEWERS,
     Differential,
-    build_world,
     compiled_statements,
-    differential,
     on_postgres,
 )
 from tests.factories import make_invoice
@@ -52,17 +49,6 @@ CASES: list[tuple[str, tuple[int, ...], str, tuple[tuple[str, str], ...], str]] 
 ]
 # Percentages written in the forms SQLite keeps as text (Decimal's own str).
 FORMS = ("2.1E+1", "21.00000", "1E+2", "0.0000", "5.5000", "0.10", "1.0E-4")
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
 
 
 async def _crafted() -> None:

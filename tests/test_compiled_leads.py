@@ -7,7 +7,6 @@ language, lead types, alarms, filters, orders and the pages their cursors give."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from crm_graphql.models.leads import Lead, LeadTag
 from crm_graphql.models.setup import CrmSetup
 from crm_graphql.models.users import User
 from crm_graphql.services.sqlcount import count_statements
-from tests.differential import VIEWERS, Differential, build_world, differential, load_corpus
+from tests.differential import VIEWERS, Differential, build_world, load_corpus
 from tests.factories import (
     make_custom_field,
     make_custom_value,
@@ -26,12 +25,6 @@ from tests.factories import (
     make_lead_tag,
     make_lead_type,
 )
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ purpose (`Dialect.fallback`) and the executor answers, errors included."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +18,7 @@ from crm_graphql.services.sqlcount import count_statements
 from tests.differential import (
     VIEWERS,
     Differential,
-    build_world,
     compiled_statements,
-    differential,
 )
 from tests.factories import make_custom_field, make_custom_value
 
@@ -67,17 +64,6 @@ async def test_the_sql_prints_a_stored_number_as_decimal_does() -> None:
         with pytest.raises(Exception) as failed:
             await _printed(text)
         assert is_fallback(failed.value), (text, failed.value)
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
 
 
 QUERY = """{ companies(first: 50, filter: {name: {contains: "Child"}}, orderBy: [{field: NAME}])
