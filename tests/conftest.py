@@ -43,7 +43,14 @@ from crm_graphql.services.auth import token_cache  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
-from tests.differential import DIFFERENTIAL, STATS, Differential, client_of  # noqa: E402
+from tests.differential import (  # noqa: E402
+    DIFFERENTIAL,
+    STATS,
+    Differential,
+    build_world,
+    client_of,
+    differential,
+)
 from tests.factories import Api, make_user  # noqa: E402
 
 # Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
@@ -135,6 +142,20 @@ def api(client: httpx.AsyncClient, other_path: httpx.AsyncClient | None) -> Api:
         (client, other_path) if settings.compiled_reads else (other_path, client)
     )
     return Api(client, Differential(compiled, interpreted, settings.compiled_reads))
+
+
+@pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    """Two apps on the test database, compiled reads on and off (tests/differential.py)."""
+    async with differential() as both:
+        yield both
+
+
+@pytest.fixture
+async def world() -> dict[str, str]:
+    """The differential world (`build_world`): a token per viewer of VIEWERS. Modules
+    with a world of their own define their own `world`."""
+    return await build_world()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

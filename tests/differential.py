@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tortoise import Tortoise
 
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
@@ -371,6 +372,35 @@ def load_corpus() -> list[CorpusCase]:
         ]
         cases.append(CorpusCase(path.stem, text, variables or [None]))
     return cases
+
+
+async def _post(
+    client: httpx.AsyncClient, query: str, token: str, variables: Any = None
+) -> httpx.Response:
+    return await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+async def compiled_statements(
+    paths: Differential, query: str, token: str, variables: Any = None
+) -> tuple[Answer, list[str]]:
+    """The compiled app's answer, checked equal to the executor's, and its statements
+    after authentication (those of a request that reads nothing)."""
+    await _post(paths.compiled, "{ __typename }", token)  # a token's first use records it
+    with count_statements() as auth:
+        await _post(paths.compiled, "{ __typename }", token)
+    with count_statements() as statements:
+        response = await _post(paths.compiled, query, token, variables)
+    answer = Answer.of(response)
+    compare(Answer.of(await _post(paths.interpreted, query, token, variables)), answer, query)
+    return answer, list(statements)[len(list(auth)) :]
+
+
+def on_postgres() -> bool:
+    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
 
 
 def end_cursor(body: Any) -> str | None:

@@ -7,7 +7,6 @@ language, lead types, alarms, filters, orders and the pages their cursors give."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from tests.differential import (
     build_world,
     compiled_ran,
     counted,
-    differential,
     load_corpus,
 )
 from tests.factories import (
@@ -33,12 +31,6 @@ from tests.factories import (
     make_lead_tag,
     make_lead_type,
 )
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ comparator's own checks, and the suite's hook (CRM_DIFFERENTIAL=1)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,9 +17,7 @@ from tests.differential import (
     CorpusCase,
     Differential,
     Mismatch,
-    build_world,
     compare,
-    differential,
     end_cursor,
     load_corpus,
     path_settings,
@@ -40,17 +37,6 @@ REFUSALS = {
     "single_template",
     "lead_saved_searches",
 }
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
 
 
 def test_the_corpus_covers_the_issue() -> None:

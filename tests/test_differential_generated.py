@@ -13,11 +13,9 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -36,7 +34,7 @@ from graphql import (
 
 from crm_graphql.compiled.catalog import TYPES
 from crm_graphql.compiled.roots import LISTS
-from tests.differential import VIEWERS, Differential, build_world, differential, end_cursor
+from tests.differential import VIEWERS, Differential, build_world, end_cursor
 
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
@@ -264,12 +262,6 @@ class Generator:
         )
         text = "\n".join([text, *self.fragments])
         return Query(text, variables, root, False)
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 async def test_generated_queries_answer_the_same_on_both_paths(paths: Differential) -> None:

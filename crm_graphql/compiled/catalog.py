@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from crm_graphql.compiled.totals import DISCOUNT, RETENTION, SUBTOTAL, TAX, TAX_TOTAL
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
 from crm_graphql.dataloaders.invoices import INVOICE_ORDER, LINK_ORDER
@@ -63,6 +64,8 @@ DATETIME = "datetime"
 JSON = "json"
 # A Decimal column as `Decimal(x).normalize() + Decimal(0)` prints it (no trailing zeros).
 PERCENT = "percent"
+# A number's text as `str(Decimal(text))` prints it (sql.Dialect.decimal_text).
+DECIMAL = "decimal"
 
 Visible = Callable[[Viewer], Q]
 
@@ -137,6 +140,16 @@ class Expr:
 
     sql: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Total:
+    """An amount of the invoice whose id is the row's `invoice` column, computed as
+    services.invoicing.compute_totals does (compiled/totals.py): `part` is discount,
+    subtotal, taxTotal or retention; `tax`: the row is one of its taxes, its amount."""
+
+    part: str
+    invoice: str = "id"
 
 
 @dataclass(frozen=True)
@@ -239,7 +252,7 @@ class Progress:
 
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress)
+) | (CustomFields | Tagged | AtLeast | Stale | Progress | Total)
 
 
 @dataclass(frozen=True)
@@ -445,12 +458,16 @@ TYPES: dict[str, TypeSpec] = {
             "pdfError": Expr("NULLIF({t}.pdf_error, '')", TEXT),
             "discountPercent": Column("discount_percent", PERCENT),
             "retentionPercent": Column("retention_percent", PERCENT),
-            # The invoice's links to visible contracts, by contract id (contract_links).
+            # services.invoicing.compute_totals' amounts, in SQL (compiled/totals.py).
+            "discount": Total(DISCOUNT),
+            "subtotal": Total(SUBTOTAL),
+            "taxTotal": Total(TAX_TOTAL),
+            "retention": Total(RETENTION),
+            "taxAmounts": Rows("InvoiceTaxAmount", "invoice_id", POSITION_ORDER),
+            # The visible contracts it is linked to, in its link rows' order.
             "relatedContracts": Linked(
                 "Contract", ContractInvoice, "invoice_id", "contract_id", LINK_ORDER, _contracts
             ),
-            # The totals (discount, subtotal, taxAmounts, taxTotal, retention) are not
-            # covered: services.invoicing.compute_totals rounds Decimals in Python.
             "viewerCan": Flags(
                 {
                     "edit": editable_invoices_q,
@@ -525,6 +542,15 @@ TYPES: dict[str, TypeSpec] = {
     "InvoiceTax": TypeSpec(
         InvoiceTax, {"name": Column("name", TEXT), "percent": Column("percent", PERCENT)}
     ),
+    # Invoice.taxAmounts: each tax row with its amount on the invoice's subtotal.
+    "InvoiceTaxAmount": TypeSpec(
+        InvoiceTax,
+        {
+            "name": Column("name", TEXT),
+            "percent": Column("percent", PERCENT),
+            "amount": Total(TAX, invoice="invoice_id"),
+        },
+    ),
     "CompanyRole": TypeSpec(
         CompanyRole,
         {
@@ -543,8 +569,7 @@ TYPES: dict[str, TypeSpec] = {
             "listFields": _definitions(CustomFieldEntity.CONTRACT, listed=True),
         },
     ),
-    # `number` is not covered: Decimal's text of a stored value is not always that value
-    # (a tiny number comes out with an exponent).
+    # `number`: Decimal's text of the stored one (a tiny number with an exponent).
     "CustomFieldValue": TypeSpec(
         CustomField,
         {
@@ -554,6 +579,7 @@ TYPES: dict[str, TypeSpec] = {
             "name": Column("name", TEXT),
             "kind": Column("kind", ENUM),
             # Stored dates are canonical ISO text already (services.customfields.canonical).
+            "number": Expr(_KIND_IS % ("NUMERIC", _VALUE), DECIMAL),
             "date": Expr(_KIND_IS % ("DATE", _VALUE), TEXT),
             "checked": Expr(_KIND_IS % ("CHECKBOX", f"COALESCE({_VALUE}, '') = '1'"), BOOL),
         },

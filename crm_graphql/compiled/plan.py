@@ -55,6 +55,7 @@ from crm_graphql.compiled.catalog import (
     Stale,
     Sums,
     Tagged,
+    Total,
     TypeSpec,
 )
 from crm_graphql.compiled.roots import LISTS, ROOTS, SINGLES, ListSpec, RootSpec, SingleSpec
@@ -239,7 +240,7 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column | Expr | Count | AtLeast | Stale):
+            if isinstance(found, Column | Expr | Count | AtLeast | Stale | Total):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
             elif isinstance(found, Same):

@@ -24,7 +24,11 @@ from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import invoice_sums_used, visible_invoices_q
+from crm_graphql.permissions.invoices import (
+    can_see_invoice_sums,
+    invoice_sums_used,
+    visible_invoices_q,
+)
 from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
@@ -38,6 +42,7 @@ from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FI
 from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
 from crm_graphql.schema.leads.searches import saved_search_filter
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.billing import with_billing_key
 from crm_graphql.services.listing import FilterSpec, SortKey
 from crm_graphql.settings import Limits
 
@@ -56,7 +61,8 @@ class ReadFirst:
 @dataclass(frozen=True)
 class RootSpec:
     """A root connection: `base(viewer, arguments)` is the visible rows before the
-    client's filter (what the resolver hands `resolvers.common.connection`)."""
+    client's filter (what the resolver hands `resolvers.common.connection`), with the
+    computed sort columns its order needs (annotations); ListError for bad input."""
 
     type_name: str
     base: Callable[[Viewer, dict[str, Any]], QuerySet[Any]]
@@ -66,10 +72,14 @@ class RootSpec:
 
 
 def _companies(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
-    # Billing in a filter or order: a denial without IR, a computed column with it.
+    # Billing in a filter or order: the resolver's denial without IR (the executor
+    # answers it), its computed sort column with it (a bad currency: ListError).
+    queryset = Company.filter(visible_companies_q(viewer))
     if invoice_sums_used(args.get("filter"), args.get("order_by")):
-        raise Unsupported("billing filter or order")
-    return Company.filter(visible_companies_q(viewer))
+        if not can_see_invoice_sums(viewer):
+            raise Unsupported("billing without IR")
+        return with_billing_key(queryset, args.get("order_by"))
+    return queryset
 
 
 def _contacts(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:

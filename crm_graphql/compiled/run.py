@@ -26,6 +26,7 @@ from crm_graphql.compiled.catalog import (
     BOOL,
     DATE,
     DATETIME,
+    DECIMAL,
     ID,
     JSON,
     MONEY,
@@ -39,6 +40,7 @@ from crm_graphql.compiled.catalog import (
     Nested,
     Stale,
     Tagged,
+    Total,
     TypeSpec,
     Visible,
     is_empty,
@@ -68,7 +70,8 @@ from crm_graphql.compiled.plan import (
     variable_shape,
 )
 from crm_graphql.compiled.roots import ListSpec
-from crm_graphql.compiled.sql import Dialect, Params, Unsupported, literal, quote
+from crm_graphql.compiled.sql import Dialect, Params, Unsupported, is_fallback, literal, quote
+from crm_graphql.compiled.totals import TAX, total_sql
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
 from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
@@ -203,6 +206,8 @@ class _Builder:
             return self.d.nested(expr)
         if kind == PERCENT:
             return self.d.percent(expr)
+        if kind == DECIMAL:
+            return self.d.decimal_text(expr)
         if kind == ID:
             return self.d.text(expr)
         if kind == BOOL:
@@ -242,14 +247,15 @@ class _Builder:
                 pairs.append((key, body))
                 extras.append(more)
                 continue
-            if isinstance(what, Count):
+            if isinstance(what, Count | Total):
                 if self.d.postgres:
-                    pairs.append((key, self.count(plan.spec, what, row, depth)))
+                    pairs.append((key, self.scalar(plan.spec, what, row, depth)))
                     continue
-                # A number: no JSON wrapping, but computed beside the row all the same.
+                # A number or text: no JSON wrapping, but computed beside the row all
+                # the same (a subquery's depth stays out of the object's).
                 self.columns += 1
                 name = f"crm_j{self.columns}"
-                extras.append(f", {self.count(plan.spec, what, inner, depth)} AS {name}")
+                extras.append(f", {self.scalar(plan.spec, what, inner, depth)} AS {name}")
                 pairs.append((key, f"{outer}.{name}"))
                 continue
             if isinstance(what, AtLeast):
@@ -381,6 +387,14 @@ class _Builder:
             f"FROM {source} WHERE {where} ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def scalar(self, spec: TypeSpec, what: Count | Total, alias: str, depth: int) -> str:
+        """A count, or an invoice's computed amount (compiled/totals.py), of the row."""
+        if isinstance(what, Count):
+            return self.count(spec, what, alias, depth)
+        invoice = f"{alias}.{_db(spec, what.invoice)}"
+        percent = f"{alias}.{_db(spec, 'percent')}" if what.part == TAX else None
+        return total_sql(self.d, what.part, invoice, percent)
 
     def count(self, spec: TypeSpec, count: Count, alias: str, depth: int) -> str:
         """The number of visible rows under the row `alias` (a count loader's SQL)."""
@@ -638,6 +652,7 @@ class _Prepared:
     plan: ConnectionPlan
     model: type[Model]
     keys: list[SortKey]
+    annotations: tuple[str, ...]
     size: int
     after: bool
     statement: str
@@ -661,9 +676,9 @@ async def _prepare(
     spec = TYPES[root.spec.type_name]
     model = spec.model
     size = page_size(args.get("first"), limits.page_size_default, limits.page_size_max)
-    queryset = root.spec.base(viewer, args)
     after = args.get("after")
     try:
+        queryset = root.spec.base(viewer, args)
         flt = args.get("filter")
         if flt is not None:
             queryset = queryset.filter(
@@ -684,17 +699,24 @@ async def _prepare(
     if plan.node is not None:
         node, extras = builder.object(plan.node, "t", "t" if postgres else "t0", 0)
     # The row's own columns by name (t.* would repeat the nested columns' subqueries
-    # where SQLite flattens the derived table), and only when its cursors are asked for.
-    columns = "".join(
-        f"t.{quote(c)}, " for c in model._meta.fields_db_projection.values() if plan.cursors
-    )
+    # where SQLite flattens the derived table), and only when its cursors are asked for;
+    # computed sort columns (annotations, e.g. billing_key) by their names.
+    annotations = tuple(queryset._annotations)
+    own = list(model._meta.fields_db_projection.values()) + list(annotations)
+    columns = "".join(f"t.{quote(c)}, " for c in own if plan.cursors)
     table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
-    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {_order(spec, 't', keys)}"  # noqa: S608
+    order = ", ".join(
+        f"t.{quote(k.column) if k.column in annotations else _db(spec, k.column)} "
+        f"{'DESC' if k.descending else 'ASC'}"
+        for k in keys
+    )
+    text = f"SELECT {columns}{node} AS crm_node FROM {table} ORDER BY {order}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
     return _Prepared(
         plan,
         model,
         list(keys),
+        annotations,
         size,
         bool(after),
         statement,
@@ -716,9 +738,18 @@ async def _root(prepared: _Prepared) -> dict[str, Any]:
     cursors = []
     if plan.cursors:
         columns = [{k: v for k, v in row.items() if not k.startswith("crm_")} for row in rows]
-        cursors = [encode_cursor(from_row(prepared.model, c), prepared.keys) for c in columns]
+        cursors = [encode_cursor(_instance(prepared, c), prepared.keys) for c in columns]
     total = await prepared.count.count() if prepared.count is not None else 0
     return _connection(plan, nodes, cursors, has_next, prepared.after, total)
+
+
+def _instance(prepared: _Prepared, row: dict[str, Any]) -> Model:
+    """A page row as the model instance the executor's cursor reads, its computed sort
+    columns set as Tortoise sets annotations."""
+    instance = from_row(prepared.model, row)
+    for name in prepared.annotations:
+        setattr(instance, name, row[name])
+    return instance
 
 
 @dataclass(frozen=True)
@@ -972,4 +1003,9 @@ async def _run(
     except (Unsupported, GraphQLError, ApiError):
         # An error to report (bad input, a timeout): the executor reports it as usual.
         return None
+    except Exception as exc:
+        # A value the statement cannot print as the executor does (Dialect.fallback).
+        if is_fallback(exc):
+            return None
+        raise
     return data

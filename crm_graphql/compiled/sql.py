@@ -23,6 +23,15 @@ class Unsupported(Exception):
     """The compiler does not cover this: the operation runs on the executor."""
 
 
+# In the message of a statement that failed on purpose (`Dialect.fallback`): a value
+# the SQL cannot print as the executor does; the executor answers instead.
+FALLBACK = "crm_fallback"
+
+
+def is_fallback(error: BaseException) -> bool:
+    return FALLBACK in str(error)
+
+
 @dataclass
 class Params:
     """The parameters of one statement, keyed by their markers."""
@@ -129,19 +138,105 @@ class Dialect:
             )
         return f"replace({expr}, ' ', 'T')"
 
+    def percent_units(self, expr: str) -> str:
+        """A numeric(_, 4) column in ten-thousandths, an integer. SQLite keeps the text
+        the Decimal was written as ("21", "2.1E+1", "12.50"), which its REAL reads
+        within far less than half a unit: rounded, it is the number exactly (the API
+        stores at most 4 decimals, values.parse_percent; a stored text with more would
+        be rounded half up here, half even by Tortoise's read: not a value it writes)."""
+        if self.postgres:
+            return f"CAST({expr} * 10000 AS bigint)"
+        return f"CAST(round(CAST({expr} AS REAL) * 10000) AS INTEGER)"
+
     def percent(self, expr: str) -> str:
-        """A numeric(_, 4) column as `Decimal(x).normalize() + Decimal(0)` prints it:
-        PostgreSQL's text has the four decimals, so trailing zeros (and a bare point)
-        go. SQLite keeps whatever text the Decimal was written as ("21", "2.1E+1"):
-        not covered."""
-        if not self.postgres:
-            raise Unsupported("a decimal column on SQLite")
-        return f"rtrim(rtrim(CAST({expr} AS TEXT), '0'), '.')"
+        """A numeric(_, 4) column as `Decimal(x).normalize() + Decimal(0)` prints it (no
+        trailing zeros, no exponent). PostgreSQL's text has the four decimals, so
+        trailing zeros (and a bare point) go; SQLite's is printed from its units."""
+        if self.postgres:
+            return f"rtrim(rtrim(CAST({expr} AS TEXT), '0'), '.')"
+        units = self.percent_units(expr)
+        whole, part = f"(abs({units}) / 10000)", f"(abs({units}) % 10000)"
+        return (
+            f"CASE WHEN {units} < 0 THEN '-' ELSE '' END || {whole} || CASE WHEN {part} = 0 "
+            f"THEN '' ELSE '.' || rtrim(printf('%04d', {part}), '0') END"
+        )
+
+    def decimal_text(self, expr: str) -> str:
+        """`str(Decimal(text))` of a stored number's text: for `-?[0-9]+(.[0-9]+)?`
+        (what services.customfields.canonical writes, and any such text): as written
+        without leading zeros, or with an exponent when the first digit is 7 or more
+        places after the point ("1E-7", "1.2E-7", "0E-7"), as Decimal prints it. Any
+        other text (an exponent, a sign "+", spaces, not a number) is not computed:
+        `fallback`, the executor answers (and errs where Decimal() does)."""
+        if self.postgres:
+            valid = f"{expr} ~ '^-?[0-9]+(\\.[0-9]+)?$'"
+        else:
+            valid = (
+                f"({expr} GLOB '[0-9]*' OR {expr} GLOB '-[0-9]*') AND substr({expr}, 2) "
+                f"NOT GLOB '*[^0-9.]*' AND {expr} NOT GLOB '*.*.*' AND {expr} NOT GLOB '*.'"
+            )
+        sign = f"CASE WHEN substr({expr}, 1, 1) = '-' THEN '-' ELSE '' END"
+        # The digits without sign and leading zeros: "12.50", ".0005", "" (zero).
+        w = f"ltrim(ltrim({expr}, '-'), '0')"
+        fraction = f"substr({w}, 2)"
+        r = f"ltrim({fraction}, '0')"
+        zeros = f"(length({fraction}) - length({r}))"
+        rest = f"CASE WHEN length({r}) > 1 THEN '.' || substr({r}, 2) ELSE '' END"
+        digits = (
+            f"CASE WHEN {w} = '' THEN '0' WHEN substr({w}, 1, 1) <> '.' THEN {w} "
+            f"WHEN {r} = '' AND length({fraction}) >= 7 THEN '0E-' || length({fraction}) "
+            f"WHEN {r} <> '' AND {zeros} >= 6 THEN substr({r}, 1, 1) || {rest} || 'E-' || "
+            f"({zeros} + 1) ELSE '0' || {w} END"
+        )
+        return (
+            f"CASE WHEN {expr} IS NULL THEN NULL WHEN {valid} THEN {sign} || {digits} "
+            f"ELSE {self.fallback(expr)} END"
+        )
+
+    def share(self, cents: str, units: str) -> str:
+        """`cents` x a percentage of `units` ten-thousandths / 100, rounded half away
+        from zero to a whole cent (services.invoicing.cents: ROUND_HALF_UP), exact:
+        PostgreSQL in numeric; SQLite in 64-bit integers, the cents split so that no
+        product overflows while the result fits (one that does not becomes REAL,
+        which `exact_money` refuses: `fallback`)."""
+        a, p = f"abs({cents})", f"abs({units})"
+        if self.postgres:
+            rounded = f"div(CAST({a} AS numeric) * {p} + 500000, 1000000)"
+        else:
+            rounded = f"(({a} / 1000000) * {p} + (({a} % 1000000) * {p} + 500000) / 1000000)"
+        return f"CASE WHEN {self.opposite(cents, units)} THEN -{rounded} ELSE {rounded} END"
+
+    def opposite(self, one: str, other: str) -> str:
+        """Whether a product of the two is negative by Decimal's sign rule (zeros are
+        positive here: neither database stores a negative zero)."""
+        return f"(({one}) < 0) <> (({other}) < 0)"
+
+    def exact_money(self, cents: str, negative: str | None = None) -> str:
+        """`money` of computed cents; with `negative` (a condition: the product was
+        negative), a zero prints as Decimal's "-0.00". SQLite: a value that overflowed
+        into REAL is not printed but fails the statement (`fallback`): the executor
+        answers."""
+        text = self.money(cents)
+        if negative is not None:
+            text = f"CASE WHEN {cents} = 0 AND {negative} THEN '-0.00' ELSE {text} END"
+        if self.postgres:
+            return text
+        return f"CASE WHEN typeof({cents}) = 'integer' THEN {text} ELSE {self.fallback(cents)} END"
+
+    def fallback(self, value: str) -> str:
+        """Text SQL that fails the statement with FALLBACK in its message (`value`, a
+        column of the row, keeps it from being computed before the row is)."""
+        marked = f"{literal(FALLBACK)} || {value}"
+        if self.postgres:
+            return f"CAST(CAST({marked} AS integer) AS text)"
+        return f"json_extract('{{}}', {marked})"
 
     def money(self, expr: str) -> str:
         """Cents as the API's decimal text (values.cents_to_decimal: "1234.50")."""
         if self.postgres:
-            return f"CAST(CAST({expr} AS numeric) / 100 AS numeric(20, 2))::text"
+            # Times 0.01, exact (a division keeps fewer decimals the larger the value);
+            # room for a computed amount past 64 bits.
+            return f"CAST(CAST({expr} AS numeric) * 0.01 AS numeric(40, 2))::text"
         return (
             f"CASE WHEN {expr} IS NULL THEN NULL ELSE printf('%s%d.%02d', "
             f"CASE WHEN {expr} < 0 THEN '-' ELSE '' END, abs({expr}) / 100, "

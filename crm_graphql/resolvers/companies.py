@@ -20,13 +20,11 @@ from crm_graphql.permissions.invoices import can_see_invoice_sums, invoice_sums_
 from crm_graphql.resolvers.common import connection, editable_company, get_or_404, input_fields
 from crm_graphql.schema.common import Connection, DeletePayload, user_errors
 from crm_graphql.schema.companies import (
-    BILLING_KEY,
     COMPANY_DEFAULT_ORDER,
     COMPANY_FILTER_SPEC,
     CompanyCreateInput,
     CompanyFilter,
     CompanyOrder,
-    CompanyOrderField,
     CompanyPayload,
     CompanyRoleInput,
     CompanyRolePayload,
@@ -37,7 +35,7 @@ from crm_graphql.schema.companies import (
 )
 from crm_graphql.services import audit
 from crm_graphql.services import companies as service
-from crm_graphql.services.billing import billing_key, filter_currency
+from crm_graphql.services.billing import with_billing_key
 from crm_graphql.services.listing import ListError
 from crm_graphql.services.mutations import atomic, refuse_nulls, unique_name
 from crm_graphql.services.users import get_object
@@ -48,14 +46,10 @@ Described = strawberry.argument
 
 def _with_billing_key(queryset: Any, order_by: list[CompanyOrder] | None) -> Any:
     """Sorting by BILLING sorts by the billing in one currency: a computed column."""
-    for order in order_by or []:
-        if order.field == CompanyOrderField.BILLING:
-            try:
-                code = filter_currency(order.currency)
-            except ListError as exc:
-                raise BadUserInput(str(exc)) from None
-            return queryset.annotate(**{BILLING_KEY: billing_key(code)})
-    return queryset
+    try:
+        return with_billing_key(queryset, order_by)
+    except ListError as exc:
+        raise BadUserInput(str(exc)) from None
 
 
 def visible_companies(info: Info) -> Any:

@@ -48,13 +48,11 @@ from crm_graphql.schema.customfields import (
 )
 from crm_graphql.schema.events import ChangeType, HistoryFirst, history_connection
 from crm_graphql.schema.files import files_connection
-from crm_graphql.services.billing import billing_q
+from crm_graphql.services.billing import BILLING_KEY, billing_q
 from crm_graphql.services.listing import FilterSpec, ListError, Relation, SortKey
 from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import cents_to_decimal, decimal_to_cents
 
-# The computed sort column of CompanyOrderField.BILLING (see services/billing.py).
-BILLING_KEY = "billing_key"
 # The root list's order when none is asked for (the id breaks ties).
 COMPANY_DEFAULT_ORDER = [SortKey("name"), SortKey("id")]
 

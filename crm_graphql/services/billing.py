@@ -16,6 +16,8 @@ from crm_graphql.services.listing import ListError
 from crm_graphql.services.orm import lookup_q
 from crm_graphql.values import CURRENCY_RE
 
+# The computed sort column of CompanyOrderField.BILLING (`with_billing_key`).
+BILLING_KEY = "billing_key"
 # CRM setup's single row (EUR, its model default, until the row exists).
 _DEFAULT_SQL = "COALESCE((SELECT s.default_currency FROM crm_setup s WHERE s.id = 1), 'EUR')"
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
@@ -79,3 +81,14 @@ def billing_key(code: str | None) -> RawSQL:
         "COALESCE((SELECT b.cents FROM company_billings b "  # noqa: S608
         f'WHERE b.company_id = "companies"."id" AND b.currency = {currency}), 0)'
     )
+
+
+def with_billing_key(queryset: Any, order_by: Any) -> Any:
+    """`queryset` with the computed sort column of the first BILLING key of `order_by`
+    (its currency's billing, `billing_key`), if there is one; ListError for a currency
+    that is not one. The companies resolver and the compiled read path use it."""
+    for order in order_by or []:
+        if getattr(order.field, "value", None) == BILLING_KEY:
+            code = filter_currency(order.currency)
+            return queryset.annotate(**{BILLING_KEY: billing_key(code)})
+    return queryset
