@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,13 @@ from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
 from crm_graphql.models.contracts import ContractStatus
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.leads import (
+    Lead,
+    LeadActivity,
+    LeadActivityKind,
+    LeadHistory,
+    LeadHistoryKind,
+)
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
 from crm_graphql.services.sqlcount import uncounted
@@ -249,7 +256,8 @@ async def build_world() -> dict[str, str]:
         for c in range(n % 3 + 1):
             await make_contact(company, f"Person {n:02}-{c}", position=("CEO", "CTO", "")[c % 3])
         if n % 2 == 0:
-            await make_activity(company, f"Call {n}")
+            # Authors vary, so an activity's viewerCan differs between viewers.
+            await make_activity(company, f"Call {n}", author=(user1, manager1, None)[n % 3])
         invoices = []
         for i in range(n % 4):
             invoices.append(
@@ -276,7 +284,7 @@ async def build_world() -> dict[str, str]:
             )
     seller = await User.get(username="lead_seller")
     for n in range(15):
-        await make_lead(
+        lead = await make_lead(
             f"Lead {n:02}",
             tags=(hot,) if n % 3 == 0 else (cold, hot) if n % 3 == 1 else (),
             owner=(user1, manager1, seller, None)[n % 4],
@@ -286,11 +294,38 @@ async def build_world() -> dict[str, str]:
             country=("Spain", "France")[n % 2],
             close_date=date(2026, 5, 1 + n),
         )
+        await _lead_lines(lead, n, (user1, seller, None)[n % 3])
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
         tokens[username] = await make_token(user, name="differential")
     return tokens
+
+
+async def _lead_lines(lead: Lead, n: int, user: User | None) -> None:
+    """A lead's activities (of every kind, some without author, one lead with more than
+    a page, equal times so the id breaks ties) and history lines."""
+    when = datetime(2026, 4, 1, 9, 30, tzinfo=UTC) + timedelta(hours=n)
+    kinds = list(LeadActivityKind)
+    for k in range(12 if n == 5 else n % 4):
+        await LeadActivity.create(
+            lead=lead,
+            author=user if k % 2 == 0 else None,
+            kind=kinds[(n + k) % len(kinds)],
+            sender=f"prospect{n}@prospect.example" if k % 2 else "",
+            subject=f"Re: offer {n}-{k}" if k % 2 else "",
+            text=f"Note {k} on lead {n}",
+            created_at=when - timedelta(minutes=k // 2),
+        )
+    history = list(LeadHistoryKind)
+    for k in range(12 if n == 7 else n % 3):
+        await LeadHistory.create(
+            lead=lead,
+            user=user if k % 2 else None,
+            kind=history[(n + k) % len(history)],
+            description=f"Line {k} of lead {n}",
+            created_at=when + timedelta(seconds=k, microseconds=(k % 2) * 1500),
+        )
 
 
 @dataclass

@@ -12,6 +12,7 @@ from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
@@ -22,11 +23,14 @@ from crm_graphql.models.leads import (
     CLOSED_FROM,
     PROGRESS_NAMES,
     Lead,
+    LeadActivity,
+    LeadHistory,
     LeadTag,
     LeadTagLink,
     LeadType,
 )
 from crm_graphql.models.users import User
+from crm_graphql.permissions.activities import changeable_activities_q
 from crm_graphql.permissions.companies import (
     CompanyColumns,
     can_delete_company,
@@ -481,7 +485,7 @@ TYPES: dict[str, TypeSpec] = {
             "updatedAt": Column("updated_at", DATETIME),
         },
     ),
-    # Its viewerCan (and the deprecated viewerCanChange) is not covered.
+    # The deprecated viewerCanChange is not covered.
     "Activity": TypeSpec(
         Activity,
         {
@@ -494,6 +498,10 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "contact": Single("Contact", "contact_id", None),
             "author": Single("User", "author_id", None),
+            # One rule for both, as the resolver's (permissions/activities.py).
+            "viewerCan": Flags(
+                {"edit": changeable_activities_q, "delete": changeable_activities_q}
+            ),
         },
     ),
     "InvoiceLine": TypeSpec(
@@ -589,6 +597,9 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "leadType": Single("LeadType", "lead_type_id", None),
             "tags": Tagged("LeadTag", LeadTagLink, "lead_id", "tag_id", TAG_ORDER),
+            # A visible lead's history lines and activities (the loaders apply no rule).
+            "history": Nested("LeadHistoryEntry", "lead_id", HISTORY_ORDER, None),
+            "activities": Nested("LeadActivity", "lead_id", LEAD_ACTIVITY_ORDER, None),
             # The fields of the lead's type (none without a type).
             "customFields": CustomFields(CustomFieldEntity.LEAD, "lead_type_id", sections=False),
             "viewerCan": Flags(
@@ -599,6 +610,28 @@ TYPES: dict[str, TypeSpec] = {
                     "sendMail": mailable_leads,
                 }
             ),
+        },
+    ),
+    "LeadHistoryEntry": TypeSpec(
+        LeadHistory,
+        {
+            "id": Column("id", ID),
+            "description": Column("description", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "kind": Column("kind", ENUM),
+            "user": Single("User", "user_id", None),
+        },
+    ),
+    "LeadActivity": TypeSpec(
+        LeadActivity,
+        {
+            "id": Column("id", ID),
+            "text": Column("text", TEXT),
+            "sender": Column("sender", TEXT),
+            "subject": Column("subject", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "kind": Column("kind", ENUM),
+            "author": Single("User", "author_id", None),
         },
     ),
     "LeadType": TypeSpec(
