@@ -26,8 +26,11 @@ import httpx
 
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import ContractStatus
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract, ContractStatus
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.files import FileOwner
+from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import (
     Lead,
     LeadActivity,
@@ -48,6 +51,7 @@ from tests.factories import (
     make_invoice,
     make_lead,
     make_lead_tag,
+    make_stored_file,
     make_token,
     make_user,
 )
@@ -295,6 +299,7 @@ async def build_world() -> dict[str, str]:
             close_date=date(2026, 5, 1 + n),
         )
         await _lead_lines(lead, n, (user1, seller, None)[n % 3])
+    await _files((user1, manager1, standalone, seller, None))
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
@@ -326,6 +331,34 @@ async def _lead_lines(lead: Lead, n: int, user: User | None) -> None:
             description=f"Line {k} of lead {n}",
             created_at=when + timedelta(seconds=k, microseconds=(k % 2) * 1500),
         )
+
+
+async def _files(uploaders: tuple[User | None, ...]) -> None:
+    """Files of owners of every kind (some owners with more than a page, some files at
+    the same time so the id breaks ties), uploaded by users of differing rights."""
+    owners: list[tuple[FileOwner, Any]] = [
+        (FileOwner.COMPANY, await Company.all().order_by("id")),
+        (FileOwner.CONTACT, await Contact.all().order_by("id")),
+        (FileOwner.CONTRACT, await Contract.all().order_by("id")),
+        (FileOwner.INVOICE, await Invoice.all().order_by("id")),
+        (FileOwner.LEAD, await Lead.all().order_by("id")),
+    ]
+    when = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    for kind, rows in owners:
+        for n, row in enumerate(rows):
+            company_id = getattr(row, "company_id", row.id if kind == FileOwner.COMPANY else None)
+            for k in range(12 if n == 1 else n % 4):
+                await make_stored_file(
+                    kind,
+                    row.id,
+                    company_id=company_id,
+                    original_name=f"{kind.value.lower()}-{n}-{k}.pdf",
+                    content_type="application/pdf",
+                    size=1000 * n + k,
+                    description=f"File {k}" if k % 2 else "",
+                    uploader=uploaders[(n + k) % len(uploaders)],
+                    created_at=when + timedelta(minutes=n, seconds=k // 2),
+                )
 
 
 @dataclass

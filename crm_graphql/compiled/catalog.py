@@ -12,12 +12,14 @@ from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import (
     CLOSED_FROM,
@@ -40,6 +42,7 @@ from crm_graphql.permissions.companies import (
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.files import deletable_files_q, visible_files_q
 from crm_graphql.permissions.invoices import (
     deletable_invoices_q,
     editable_invoices_q,
@@ -55,6 +58,7 @@ from crm_graphql.permissions.leads import (
     visible_leads_q,
 )
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.files.names import DOWNLOAD_PREFIX
 from crm_graphql.services.listing import SortKey
 
 # How a column becomes its JSON value (sql.Dialect): the API's scalar formats.
@@ -216,6 +220,22 @@ class AtLeast:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A boolean about the row: an SQL rule over the rows (`Viewer -> Q`, true for the
+    rows it selects) or a constant of the viewer (a lone flag of `Flags`)."""
+
+    rule: Callable[[Viewer], Q | bool]
+
+
+@dataclass(frozen=True)
+class RootPath:
+    """Text: the request's root path, `prefix`, then the row's id (File.downloadUrl:
+    the resolver's `root_path + download_path(id)`)."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
 class Stale:
     """A lead's `stale` (schema/leads/types.py): open (`progress` under `closed_from`)
     and `updated` before now less CRM setup's `lead_stale_days`."""
@@ -237,7 +257,7 @@ class Progress:
 
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress)
+) | (CustomFields | Tagged | AtLeast | Stale | Progress | Flag | RootPath)
 
 
 @dataclass(frozen=True)
@@ -310,6 +330,15 @@ _COMPANY_ROW_CAN = Flags(
 )
 
 
+def _files(kind: FileOwner) -> Visible:
+    """The files of an owner of `kind` the viewer can see (the files loader's rule)."""
+
+    def visible(viewer: Viewer) -> Q:
+        return Q(visible_files_q(viewer, (kind,)), owner_kind=kind)
+
+    return visible
+
+
 def _open_leads(viewer: Viewer) -> Q:
     # dataloaders/leads.LeadLoaders._open_by_company: visible and not closed.
     return Q(visible_leads_q(viewer), Q(progress__lt=CLOSED_FROM))
@@ -350,6 +379,7 @@ TYPES: dict[str, TypeSpec] = {
             "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
             # Every activity of a visible company or contact (the loaders apply no rule).
             "activities": Nested("Activity", "company_id", ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.COMPANY)),
             "manager": Single("User", "manager_id", None),
             "viewerCan": Flags(
                 {"edit": _company_edit, "manage": _company_manage, "delete": _company_delete}
@@ -387,6 +417,7 @@ TYPES: dict[str, TypeSpec] = {
             "customFields": CustomFields(
                 CustomFieldEntity.CONTRACT, "contract_type_id", sections=False
             ),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.CONTRACT)),
             "viewerCan": _COMPANY_ROW_CAN,
             "relatedContracts": Related(
                 "Contract", ContractLink, "contract_id", "related_id", _contracts
@@ -427,6 +458,7 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
             "taxes": Rows("InvoiceTax", "invoice_id", POSITION_ORDER),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.INVOICE)),
             "lockedBy": Single("User", "locked_by_id", None),
             "pdfStatus": Column("pdf_status", ENUM),
             # The resolver's `pdf_error or None`.
@@ -462,6 +494,7 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
             "activities": Nested("Activity", "contact_id", ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.CONTACT)),
             "viewerCan": _COMPANY_ROW_CAN,
         },
     ),
@@ -485,7 +518,6 @@ TYPES: dict[str, TypeSpec] = {
             "updatedAt": Column("updated_at", DATETIME),
         },
     ),
-    # The deprecated viewerCanChange is not covered.
     "Activity": TypeSpec(
         Activity,
         {
@@ -502,6 +534,7 @@ TYPES: dict[str, TypeSpec] = {
             "viewerCan": Flags(
                 {"edit": changeable_activities_q, "delete": changeable_activities_q}
             ),
+            "viewerCanChange": Flag(changeable_activities_q),
         },
     ),
     "InvoiceLine": TypeSpec(
@@ -600,6 +633,7 @@ TYPES: dict[str, TypeSpec] = {
             # A visible lead's history lines and activities (the loaders apply no rule).
             "history": Nested("LeadHistoryEntry", "lead_id", HISTORY_ORDER, None),
             "activities": Nested("LeadActivity", "lead_id", LEAD_ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.LEAD)),
             # The fields of the lead's type (none without a type).
             "customFields": CustomFields(CustomFieldEntity.LEAD, "lead_type_id", sections=False),
             "viewerCan": Flags(
@@ -610,6 +644,25 @@ TYPES: dict[str, TypeSpec] = {
                     "sendMail": mailable_leads,
                 }
             ),
+        },
+    ),
+    # The files loader's rows (dataloaders/files.FileLoaders._owned), newest first.
+    "File": TypeSpec(
+        StoredFile,
+        {
+            "id": Column("id", ID),
+            "originalName": Column("original_name", TEXT),
+            "contentType": Column("content_type", TEXT),
+            "size": Column("size", INT),
+            "sha256": Column("sha256", TEXT),
+            "description": Column("description", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "ownerKind": Column("owner_kind", ENUM),
+            "ownerId": Column("owner_id", ID),
+            "uploader": Single("User", "uploader_id", None),
+            "downloadUrl": RootPath(DOWNLOAD_PREFIX),
+            "viewerCan": Flags({"delete": deletable_files_q}),
+            "viewerCanDelete": Flag(deletable_files_q),
         },
     ),
     "LeadHistoryEntry": TypeSpec(

@@ -44,11 +44,13 @@ from crm_graphql.compiled.catalog import (
     Count,
     CustomFields,
     Expr,
+    Flag,
     Flags,
     Linked,
     Nested,
     Progress,
     Related,
+    RootPath,
     Rows,
     Same,
     Single,
@@ -235,7 +237,7 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column | Expr | Count | AtLeast | Stale):
+            if isinstance(found, Column | Expr | Count | AtLeast | Stale | Flag | RootPath):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
             elif isinstance(found, Same):

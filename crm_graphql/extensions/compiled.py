@@ -42,6 +42,7 @@ class CompiledReads(SchemaExtension):
                     request.viewer,
                     settings.limits,
                     self.cache,
+                    root_path=_root_path(request),
                 )
             except Exception:  # the executor answers instead; the log says why
                 log.exception("compiled read path failed; the executor answers")
@@ -49,3 +50,9 @@ class CompiledReads(SchemaExtension):
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
         yield
+
+
+def _root_path(context: object) -> str:
+    """The request's root path, which the executor's File.downloadUrl starts with."""
+    http = getattr(context, "request", None)
+    return str(getattr(http, "scope", {}).get("root_path", ""))
