@@ -29,6 +29,7 @@ from crm_graphql.models.companies import Company
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractStatus
 from crm_graphql.models.customfields import CustomFieldEntity
+from crm_graphql.models.events import Event, EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner
 from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import (
@@ -300,6 +301,7 @@ async def build_world() -> dict[str, str]:
         )
         await _lead_lines(lead, n, (user1, seller, None)[n % 3])
     await _files((user1, manager1, standalone, seller, None))
+    await _events((user1.id, manager1.id, None, 999_999))
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
@@ -359,6 +361,50 @@ async def _files(uploaders: tuple[User | None, ...]) -> None:
                     uploader=uploaders[(n + k) % len(uploaders)],
                     created_at=when + timedelta(minutes=n, seconds=k // 2),
                 )
+
+
+# Changed fields as the event log keeps them: any JSON (text with quotes and accents,
+# numbers, nulls, lists, objects).
+_CHANGES: tuple[dict[str, Any], ...] = (
+    {"name": ['Old "name"', "Nouveau nom é"], "paymentConditions": [30, 60]},
+    {},
+    {"estimatedSale": ["10.50", "1200.00"], "closeDate": [None, "2026-05-01"]},
+    {"tags": [["Hot"], ["Hot", "Cold"]], "private": [False, True], "ratio": [0.5, 1.25]},
+    {"z": [1, 2], "a": [None, {"nested": ["x", 1]}]},
+)
+
+
+async def _events(actors: tuple[int | None, ...]) -> None:
+    """Record history of objects of every kind: creates, updates and deletions, by users,
+    the system and a deleted user, one object with more than a page of them."""
+    owners: list[tuple[EventObjectType, list[int]]] = [
+        (EventObjectType.COMPANY, [c.id for c in await Company.all().order_by("id")]),
+        (EventObjectType.CONTACT, [c.id for c in await Contact.all().order_by("id")]),
+        (EventObjectType.CONTRACT, [c.id for c in await Contract.all().order_by("id")]),
+        (EventObjectType.INVOICE, [c.id for c in await Invoice.all().order_by("id")]),
+        (EventObjectType.LEAD, [c.id for c in await Lead.all().order_by("id")]),
+    ]
+    when = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+    rows = []
+    for kind, ids in owners:
+        for n, object_id in enumerate(ids):
+            count = 12 if n == 2 else n % 4
+            for k in range(count):
+                # Created, updated, and deleted last when it has three or more.
+                action = EventAction.CREATE if k == 0 else EventAction.UPDATE
+                if k == count - 1 and count >= 3:
+                    action = EventAction.DELETE
+                rows.append(
+                    Event(
+                        object_type=str(kind),
+                        object_id=object_id,
+                        action=str(action),
+                        changes={} if action == EventAction.DELETE else _CHANGES[(n + k) % 5],
+                        actor_id=actors[(n + k) % len(actors)],
+                        created_at=when + timedelta(hours=n, microseconds=k * 10),
+                    )
+                )
+    await Event.bulk_create(rows)
 
 
 @dataclass

@@ -364,7 +364,7 @@ async def test_pages_follow_cursors_identically(world: tuple[Api, Api]) -> None:
         ("{ invoices { edges { node { billId createdAt discount } } } }", None),
         (
             "{ companies { edges { node { name viewerCan { edit delete } "
-            "history(first: 1) { totalCount } } } } }",
+            "invoices(first: 1) { totalCount } } } } }",
             None,
         ),
     ],

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
 
 from crm_graphql.app import create_app
+from crm_graphql.models.contracts import Contract, ContractLink
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.permissions.files import deletable_files_q, visible_files_q
 from crm_graphql.services.auth import authenticate
@@ -125,6 +127,23 @@ async def test_the_download_url_starts_with_the_root_path(world: dict[str, str])
                 assert _compiled(list(statements)) == compiled
     compare(*answers)
     assert '"downloadUrl": "/crm/files/' in json.dumps(answers[1].body)
+
+
+@pytest.mark.parametrize("viewer", ["admin", "manager1"])
+async def test_cursors_under_related_contracts_are_encoded(
+    paths: Differential, world: dict[str, str], viewer: str
+) -> None:
+    # Found with files: a nested cursor under relatedContracts (a plain list) came back
+    # as the database's sort values, the list's rows not being walked for cursors.
+    contracts = await Contract.all().order_by("id")
+    for one, other in pairwise(contracts):
+        await ContractLink.create(contract=one, related=other)
+    query = """{ contracts(first: 20, filter: {status: {in: [ACTIVE, INACTIVE]}}) { edges {
+      node { reference relatedContracts { reference files(first: 1) {
+        pageInfo { endCursor } edges { cursor node { id } } } } } } } }"""
+    body, statements = await _counted(paths, query, None, world[viewer])
+    assert len(statements) == 1 and _compiled(statements), statements
+    assert '"cursor": "' in json.dumps(body)
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)

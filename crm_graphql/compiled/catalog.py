@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.models import Model
 
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.events import HISTORY_ORDER as CHANGE_ORDER
 from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.models.activities import Activity
@@ -19,6 +21,7 @@ from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity
+from crm_graphql.models.events import Event, EventAction, EventObjectType
 from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import (
@@ -57,6 +60,7 @@ from crm_graphql.permissions.leads import (
     takeable_leads,
     visible_leads_q,
 )
+from crm_graphql.schema.events import encode_change_cursor
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files.names import DOWNLOAD_PREFIX
 from crm_graphql.services.listing import SortKey
@@ -236,6 +240,16 @@ class RootPath:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """Text the server makes from the row's `column` with `encode` (Change.cursor:
+    `encode_change_cursor`, base64 that SQLite cannot write): the database gives the
+    value, `run._cursors` encodes it, as it does nested cursors."""
+
+    column: str
+    encode: Callable[[Any], str]
+
+
+@dataclass(frozen=True)
 class Stale:
     """A lead's `stale` (schema/leads/types.py): open (`progress` under `closed_from`)
     and `updated` before now less CRM setup's `lead_stale_days`."""
@@ -257,7 +271,7 @@ class Progress:
 
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress | Flag | RootPath)
+) | (CustomFields | Tagged | AtLeast | Stale | Progress | Flag | RootPath | Encoded)
 
 
 @dataclass(frozen=True)
@@ -339,6 +353,16 @@ def _files(kind: FileOwner) -> Visible:
     return visible
 
 
+def _history(kind: EventObjectType) -> Visible:
+    """An object's events (dataloaders/events: every event of an object the viewer
+    sees, the field sitting on it): a rule of the kind only, not of the viewer."""
+
+    def of_kind(viewer: Viewer) -> Q:
+        return Q(object_type=str(kind))
+
+    return of_kind
+
+
 def _open_leads(viewer: Viewer) -> Q:
     # dataloaders/leads.LeadLoaders._open_by_company: visible and not closed.
     return Q(visible_leads_q(viewer), Q(progress__lt=CLOSED_FROM))
@@ -372,6 +396,9 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "lastUpdate": Column("last_update", DATETIME),
             "createdAt": Column("created_at", DATETIME),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.COMPANY)
+            ),
             "lastActivity": Column("last_activity_at", DATETIME),
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
@@ -410,6 +437,9 @@ TYPES: dict[str, TypeSpec] = {
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.CONTRACT)
+            ),
             "status": Column("status", ENUM),
             "company": Single("Company", "company_id", _companies),
             "contractType": Single("ContractType", "contract_type_id", None),
@@ -453,6 +483,9 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "kind": Column("kind", ENUM),
             "status": Column("status", ENUM),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.INVOICE)
+            ),
             "base": Column("base_cents", MONEY),
             "total": Column("total_cents", MONEY),
             "company": Single("Company", "company_id", _companies),
@@ -492,6 +525,9 @@ TYPES: dict[str, TypeSpec] = {
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.CONTACT)
+            ),
             "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
             "activities": Nested("Activity", "contact_id", ACTIVITY_ORDER, None),
             "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.CONTACT)),
@@ -620,6 +656,9 @@ TYPES: dict[str, TypeSpec] = {
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
+            "changeHistory": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.LEAD)
+            ),
             "estimatedSale": Column("estimated_sale_cents", MONEY),
             "progress": Progress("progress", PROGRESS_NAMES, CLOSED_FROM),
             "closed": AtLeast("progress", CLOSED_FROM),
@@ -663,6 +702,22 @@ TYPES: dict[str, TypeSpec] = {
             "downloadUrl": RootPath(DOWNLOAD_PREFIX),
             "viewerCan": Flags({"delete": deletable_files_q}),
             "viewerCanDelete": Flag(deletable_files_q),
+        },
+    ),
+    # An object's history (record history, issue 16), newest first.
+    "Change": TypeSpec(
+        Event,
+        {
+            "createdAt": Column("created_at", DATETIME),
+            "changes": Column("changes", JSON),
+            "id": Column("id", ID),
+            "objectType": Column("object_type", ENUM),
+            "objectId": Column("object_id", ID),
+            "action": Column("action", ENUM),
+            "deleted": Expr(f"({{t}}.action = '{EventAction.DELETE}')", BOOL),
+            "actorId": Column("actor_id", ID),
+            "actor": Single("User", "actor_id", None),
+            "cursor": Encoded("id", encode_change_cursor),
         },
     ),
     "LeadHistoryEntry": TypeSpec(

@@ -43,6 +43,7 @@ from crm_graphql.compiled.catalog import (
     Column,
     Count,
     CustomFields,
+    Encoded,
     Expr,
     Flag,
     Flags,
@@ -240,6 +241,11 @@ class _Planner:
             if isinstance(found, Column | Expr | Count | AtLeast | Stale | Flag | RootPath):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
+            elif isinstance(found, Encoded):
+                # The server encodes it in the row's JSON (run._cursors).
+                _no_arguments(nodes)
+                plan.cursors = True
+                plan.entries.append((key, found))
             elif isinstance(found, Same):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs, found.type_name)
@@ -247,6 +253,7 @@ class _Planner:
             elif isinstance(found, Related):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs)
+                plan.cursors = plan.cursors or target.cursors
                 plan.entries.append((key, RelatedPlan(found, target)))
             elif isinstance(found, Sums):
                 _no_arguments(nodes)

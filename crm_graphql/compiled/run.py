@@ -33,6 +33,7 @@ from crm_graphql.compiled.catalog import (
     AtLeast,
     Column,
     Count,
+    Encoded,
     Expr,
     Flag,
     Linked,
@@ -267,6 +268,10 @@ class _Builder:
                 continue
             if isinstance(what, RootPath):
                 pairs.append((key, self.root_path_url(plan.spec, what, outer)))
+                continue
+            if isinstance(what, Encoded):
+                # The column's value; _cursors makes the text from it.
+                pairs.append((key, f"{outer}.{_db(plan.spec, what.column)}"))
                 continue
             if isinstance(what, SamePlan):
                 body, more = self.object(what.target, outer, inner, depth)
@@ -810,9 +815,11 @@ def _cursors(plan: ObjectPlan, value: Any) -> None:
     if not plan.cursors or value is None:
         return
     for key, what in plan.entries:
-        if isinstance(what, SinglePlan):
+        if isinstance(what, Encoded):
+            value[key] = what.encode(value[key])
+        elif isinstance(what, SinglePlan):
             _cursors(what.target, value[key])
-        elif isinstance(what, RowsPlan):
+        elif isinstance(what, RowsPlan | RelatedPlan):
             for row in value[key] or ():
                 _cursors(what.target, row)
         elif isinstance(what, NestedPlan):
