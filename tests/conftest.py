@@ -42,7 +42,13 @@ from crm_graphql.services.auth import token_cache  # noqa: E402
 from crm_graphql.services.bootstrap import ensure_defaults  # noqa: E402
 from crm_graphql.services.database import apply_migrations  # noqa: E402
 from crm_graphql.settings import settings, tortoise_config  # noqa: E402
-from tests.differential import DIFFERENTIAL, STATS, Differential, client_of  # noqa: E402
+from tests.differential import (  # noqa: E402
+    DIFFERENTIAL,
+    STATS,
+    Differential,
+    client_of,
+    differential,
+)
 from tests.factories import Api, make_user  # noqa: E402
 
 # Real SMTP (aiosmtpd) and IMAP (Dovecot) servers: `smtp_server`, `dovecot`.
@@ -99,6 +105,13 @@ async def other_path(app: Starlette) -> AsyncIterator[httpx.AsyncClient | None]:
     config = replace(settings, compiled_reads=not settings.compiled_reads)
     async with client_of(config, "other") as http:
         yield http
+
+
+@pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    """Two apps on the test database, compiled reads on and off (tests/differential.py)."""
+    async with differential() as both:
+        yield both
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from crm_graphql.models.leads import (
 )
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
-from crm_graphql.services.sqlcount import uncounted
+from crm_graphql.services.sqlcount import count_statements, uncounted
 from crm_graphql.settings import Settings, settings
 from tests.factories import (
     make_activity,
@@ -200,6 +200,32 @@ class Differential:
             compare(first, second, what)
         STATS["compared"] += 1
         self.compared += 1
+
+
+def compiled_ran(statements: list[str]) -> bool:
+    """Whether the compiled path ran: its statement names the JSON it builds."""
+    return any("crm_node" in s for s in statements)
+
+
+async def counted(
+    paths: Differential, query: str, variables: Any, token: str
+) -> tuple[Any, list[str]]:
+    """The answer (checked identical on both paths) and the compiled app's statements
+    after authentication (those of a request that reads nothing: the token cache
+    answers it once the token has been used)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    nothing = {"query": "{ __typename }"}
+    await paths.compiled.post("/graphql", json=nothing, headers=headers)
+    with count_statements() as auth:
+        await paths.compiled.post("/graphql", json=nothing, headers=headers)
+    with count_statements() as statements:
+        response = await paths.compiled.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+    interpreted, compiled = await paths.answers(query, variables, token)
+    compare(interpreted, compiled, query)
+    assert response.json() == compiled.body
+    return compiled.body, list(statements)[len(auth) :]
 
 
 def path_settings(compiled: bool, base: Settings | None = None) -> Settings:

@@ -6,10 +6,6 @@ equal times, more than a page for one lead)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
 from crm_graphql.models.activities import Activity
@@ -18,47 +14,18 @@ from crm_graphql.models.users import User
 from crm_graphql.permissions.activities import can_change_activity, changeable_activities_q
 from crm_graphql.permissions.companies import visible_companies_q
 from crm_graphql.services.auth import authenticate
-from crm_graphql.services.sqlcount import count_statements
-from tests.differential import VIEWERS, Differential, build_world, differential, load_corpus
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    build_world,
+    compiled_ran,
+    counted,
+)
 
 
 @pytest.fixture
 async def world() -> dict[str, str]:
     return await build_world()
-
-
-def _compiled(statements: list[str]) -> bool:
-    return any("crm_node" in s for s in statements)
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def _counted(
-    paths: Differential, query: str, variables: Any, token: str
-) -> tuple[Any, list[str]]:
-    """The answer (checked equal on both paths) and the compiled app's statements after
-    authentication."""
-    await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=_auth(token))
-    with count_statements() as auth:
-        await paths.compiled.post(
-            "/graphql", json={"query": "{ __typename }"}, headers=_auth(token)
-        )
-    with count_statements() as statements:
-        response = await paths.compiled.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=_auth(token)
-        )
-    interpreted, compiled = await paths.answers(query, variables, token)
-    assert compiled.body == interpreted.body, json.dumps([compiled.body, interpreted.body])
-    assert response.json() == compiled.body
-    return compiled.body, list(statements)[len(auth) :]
 
 
 LEAD_LINES = """query L($n: Int) { leads(first: 30, filter: {showFinished: true}) { edges {
@@ -75,12 +42,12 @@ async def test_lead_history_and_activities_are_compiled_and_identical(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
     for n in (None, 2, 12):
-        body, statements = await _counted(paths, LEAD_LINES, {"n": n}, world[viewer])
+        body, statements = await counted(paths, LEAD_LINES, {"n": n}, world[viewer])
         if body.get("errors"):  # no lead bits: the executor refuses, as before
             assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-            assert not _compiled(statements)
+            assert not compiled_ran(statements)
             return
-        assert len(statements) == 1 and _compiled(statements), statements
+        assert len(statements) == 1 and compiled_ran(statements), statements
         if viewer != "admin":
             continue
         nodes = [e["node"] for e in body["data"]["leads"]["edges"]]
@@ -101,15 +68,15 @@ async def test_a_lead_by_id_with_its_lines_is_one_statement(
     query = """query L($id: ID!) { lead(id: $id) { fullName
       history { totalCount edges { node { kind description } } }
       activities(first: 3) { edges { cursor node { kind text author { realName } } } } } }"""
-    body, _ = await _counted(
+    body, _ = await counted(
         paths, "{ leads(first: 50) { edges { node { id } } } }", None, world[viewer]
     )
     ids = [e["node"]["id"] for e in body["data"]["leads"]["edges"]]
     assert ids
     for lead_id in ids:
-        body, statements = await _counted(paths, query, {"id": lead_id}, world[viewer])
+        body, statements = await counted(paths, query, {"id": lead_id}, world[viewer])
         assert "errors" not in body, body
-        assert len(statements) == 1 and _compiled(statements), statements
+        assert len(statements) == 1 and compiled_ran(statements), statements
 
 
 ACTIVITY_CAN = """{ companies(first: 30) { edges { node { name
@@ -123,12 +90,12 @@ ACTIVITY_CAN = """{ companies(first: 30) { edges { node { name
 async def test_an_activity_s_viewer_can_is_compiled_and_identical(
     paths: Differential, world: dict[str, str], viewer: str
 ) -> None:
-    body, statements = await _counted(paths, ACTIVITY_CAN, None, world[viewer])
+    body, statements = await counted(paths, ACTIVITY_CAN, None, world[viewer])
     if body.get("errors"):  # no right to companies: the executor refuses, as before
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-        assert not _compiled(statements)
+        assert not compiled_ran(statements)
         return
-    assert len(statements) == 1 and _compiled(statements), statements
+    assert len(statements) == 1 and compiled_ran(statements), statements
     flags = [
         e["node"]["viewerCan"]["edit"]
         for c in body["data"]["companies"]["edges"]
@@ -155,17 +122,3 @@ async def test_the_sql_rule_of_changing_an_activity_is_the_python_one(
     expected = {a.id for a in activities if can_change_activity(found, visible[a.company_id], a)}
     rule = changeable_activities_q(found)
     assert set(await Activity.filter(rule).values_list("id", flat=True)) == expected
-
-
-@pytest.mark.parametrize("viewer", ["admin", "manager1", "lead_seller"])
-async def test_the_corpus_activities_run_compiled(
-    paths: Differential, world: dict[str, str], viewer: str
-) -> None:
-    (case,) = [c for c in load_corpus() if c.name == "activities"]
-    for variables in case.variables:
-        body, statements = await _counted(paths, case.query, variables, world[viewer])
-        if viewer == "lead_seller":  # no CR: companies are refused by the executor
-            assert not _compiled(statements)
-            continue
-        assert "errors" not in body, body
-        assert len(statements) == 2 and _compiled(statements), (variables, statements)

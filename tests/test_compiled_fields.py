@@ -5,7 +5,6 @@ differential world."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +24,6 @@ from tests.differential import (
     Differential,
     build_world,
     compare,
-    differential,
     load_corpus,
 )
 from tests.factories import (
@@ -40,12 +38,6 @@ from tests.factories import (
 BENCH = """{ companies(first: 50) { edges { node { manager { username } parent { name }
   contacts(first: 10) { edges { node { fullName } } } customFields { name value }
   viewerCan { edit } } } } }"""
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

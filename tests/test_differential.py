@@ -4,7 +4,6 @@ comparator's own checks, and the suite's hook (CRM_DIFFERENTIAL=1)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,6 @@ from tests.differential import (
     Mismatch,
     build_world,
     compare,
-    differential,
     end_cursor,
     load_corpus,
     path_settings,
@@ -38,12 +36,6 @@ REFUSALS = {
     "single_invoice",
     "single_contact",
 }
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

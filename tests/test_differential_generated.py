@@ -12,11 +12,9 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -34,7 +32,7 @@ from graphql import (
 )
 
 from crm_graphql.compiled.catalog import TYPES
-from tests.differential import VIEWERS, Differential, build_world, differential, end_cursor
+from tests.differential import VIEWERS, Differential, build_world, end_cursor
 
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "15"))
@@ -232,12 +230,6 @@ class Generator:
         text = f"query Generated($id: ID!) {{ {alias}{root}(id: $id) {{ {body} }} }}"
         text = "\n".join([text, *self.fragments])
         return Query(text, {"id": str(self.rng.randint(1, 25))}, root, False)
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    async with differential() as both:
-        yield both
 
 
 async def test_generated_queries_answer_the_same_on_both_paths(paths: Differential) -> None:
