@@ -603,3 +603,20 @@ async def test_a_nested_count_alone_over_no_rows_is_zero(
     assert len(statements) == 1 and compiled(statements), statements
     counts = [e["node"]["contracts"]["totalCount"] for e in body["data"]["companies"]["edges"]]
     assert 0 in counts and any(counts)
+
+
+@pytest.mark.parametrize("mode", [UserMode.GROUPED, UserMode.STANDALONE])
+async def test_a_viewer_of_no_company_gets_viewer_can_compiled(
+    world: tuple[Api, Api], mode: UserMode
+) -> None:
+    # Found by the suite (test_companies_access): the company standing for the row in
+    # `delete` was built with the viewer's company id, which a user of no company lacks:
+    # the compiled path failed and the executor answered.
+    ceo = await make_user("ceo", password="ceo-secret", profile="CRM manager", mode=mode)
+    await make_company("Lonely Inc", manager=ceo)
+    on, off = world
+    on.tokens["ceo"] = off.tokens["ceo"] = await on.login("ceo", "ceo-secret")
+    query = "{ companies { edges { node { name viewerCan { edit manage delete } } } } }"
+    body, statements = await both(world, query, as_user="ceo")
+    assert len(statements) == 1 and compiled(statements), statements
+    assert "errors" not in body, body

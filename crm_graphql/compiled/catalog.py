@@ -309,7 +309,9 @@ def _company_delete(viewer: Viewer) -> Q | bool:
     # reads only the viewer.
     # A company the viewer could edit on every count stands for the row here, so the
     # function answers its viewer-only part; the row's part is editable_companies_q.
-    own = Company(id=viewer.user.company_id, manager_id=viewer.user.id)
+    # A user of no company: no company's id (0; a model refuses a null one), and a
+    # STANDALONE one sees no company anyway.
+    own = Company(id=viewer.user.company_id or 0, manager_id=viewer.user.id)
     if not can_delete_company(viewer, own):
         return False
     return editable_companies_q(viewer)
