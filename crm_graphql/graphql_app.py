@@ -221,7 +221,14 @@ class GraphQLApp(GraphQL[Context, None]):
         if document is None:
             return None
         data = await run_compiled(
-            self.schema, document, name, variables, viewer, self.config.limits, self.plans
+            self.schema,
+            document,
+            name,
+            variables,
+            viewer,
+            self.config.limits,
+            self.plans,
+            root_path=str(request.scope.get("root_path", "")),
         )
         if data is None:
             # It will not do now (an object no longer visible...): the executor answers,

@@ -134,6 +134,13 @@ async def other_path(app: Starlette) -> AsyncIterator[httpx.AsyncClient | None]:
 
 
 @pytest.fixture
+async def paths() -> AsyncIterator[Differential]:
+    """Two apps on the test database, compiled reads on and off (tests/differential.py)."""
+    async with differential() as both:
+        yield both
+
+
+@pytest.fixture
 def api(client: httpx.AsyncClient, other_path: httpx.AsyncClient | None) -> Api:
     if other_path is None:
         return Api(client)
@@ -142,13 +149,6 @@ def api(client: httpx.AsyncClient, other_path: httpx.AsyncClient | None) -> Api:
         (client, other_path) if settings.compiled_reads else (other_path, client)
     )
     return Api(client, Differential(compiled, interpreted, settings.compiled_reads))
-
-
-@pytest.fixture
-async def paths() -> AsyncIterator[Differential]:
-    """Two apps on the test database, compiled reads on and off (tests/differential.py)."""
-    async with differential() as both:
-        yield both
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,20 @@ from tortoise import Tortoise
 
 from crm_graphql.app import create_app
 from crm_graphql.models.companies import Company
-from crm_graphql.models.contracts import ContractStatus, ContractType
+from crm_graphql.models.contacts import Contact
+from crm_graphql.models.contracts import Contract, ContractStatus, ContractType
 from crm_graphql.models.customfields import CustomFieldEntity
-from crm_graphql.models.leads import SavedLeadSearch
+from crm_graphql.models.events import Event, EventAction, EventObjectType
+from crm_graphql.models.files import FileOwner
+from crm_graphql.models.invoices import Invoice
+from crm_graphql.models.leads import (
+    Lead,
+    LeadActivity,
+    LeadActivityKind,
+    LeadHistory,
+    LeadHistoryKind,
+    SavedLeadSearch,
+)
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
 from crm_graphql.services.sqlcount import count_statements, uncounted
@@ -45,6 +56,7 @@ from tests.factories import (
     make_lead,
     make_lead_tag,
     make_payment_method,
+    make_stored_file,
     make_token,
     make_user,
 )
@@ -202,18 +214,20 @@ def compiled_ran(statements: list[str]) -> bool:
 async def counted(
     paths: Differential, query: str, variables: Any, token: str
 ) -> tuple[Any, list[str]]:
-    """The answer (checked equal on both paths) and the compiled app's statements after
-    authentication (the token cache answers it once the token has been used)."""
+    """The answer (checked identical on both paths) and the compiled app's statements
+    after authentication (those of a request that reads nothing: the token cache
+    answers it once the token has been used)."""
     headers = {"Authorization": f"Bearer {token}"}
-    await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    nothing = {"query": "{ __typename }"}
+    await paths.compiled.post("/graphql", json=nothing, headers=headers)
     with count_statements() as auth:
-        await paths.compiled.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        await paths.compiled.post("/graphql", json=nothing, headers=headers)
     with count_statements() as statements:
         response = await paths.compiled.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )
     interpreted, compiled = await paths.answers(query, variables, token)
-    assert compiled.body == interpreted.body, json.dumps([compiled.body, interpreted.body])
+    compare(interpreted, compiled, query)
     assert response.json() == compiled.body
     return compiled.body, list(statements)[len(auth) :]
 
@@ -277,7 +291,8 @@ async def build_world() -> dict[str, str]:
         for c in range(n % 3 + 1):
             await make_contact(company, f"Person {n:02}-{c}", position=("CEO", "CTO", "")[c % 3])
         if n % 2 == 0:
-            await make_activity(company, f"Call {n}")
+            # Authors vary, so an activity's viewerCan differs between viewers.
+            await make_activity(company, f"Call {n}", author=(user1, manager1, None)[n % 3])
         invoices = []
         for i in range(n % 4):
             invoices.append(
@@ -304,7 +319,7 @@ async def build_world() -> dict[str, str]:
             )
     seller = await User.get(username="lead_seller")
     for n in range(15):
-        await make_lead(
+        lead = await make_lead(
             f"Lead {n:02}",
             tags=(hot,) if n % 3 == 0 else (cold, hot) if n % 3 == 1 else (),
             owner=(user1, manager1, seller, None)[n % 4],
@@ -314,7 +329,10 @@ async def build_world() -> dict[str, str]:
             country=("Spain", "France")[n % 2],
             close_date=date(2026, 5, 1 + n),
         )
+        await _lead_lines(lead, n, (user1, seller, None)[n % 3])
     await _types_and_searches(seller)
+    await _files((user1, manager1, standalone, seller, None))
+    await _events((user1.id, manager1.id, None, 999_999))
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
@@ -352,6 +370,104 @@ async def _types_and_searches(seller: User) -> None:
         (manager1, "Broken", {"nonsense": {"eq": 1}}),
     ):
         await SavedLeadSearch.create(user=user, name=name, filter_json=stored)
+
+
+async def _lead_lines(lead: Lead, n: int, user: User | None) -> None:
+    """A lead's activities (of every kind, some without author, one lead with more than
+    a page, equal times so the id breaks ties) and history lines."""
+    when = datetime(2026, 4, 1, 9, 30, tzinfo=UTC) + timedelta(hours=n)
+    kinds = list(LeadActivityKind)
+    for k in range(12 if n == 5 else n % 4):
+        await LeadActivity.create(
+            lead=lead,
+            author=user if k % 2 == 0 else None,
+            kind=kinds[(n + k) % len(kinds)],
+            sender=f"prospect{n}@prospect.example" if k % 2 else "",
+            subject=f"Re: offer {n}-{k}" if k % 2 else "",
+            text=f"Note {k} on lead {n}",
+            created_at=when - timedelta(minutes=k // 2),
+        )
+    history = list(LeadHistoryKind)
+    for k in range(12 if n == 7 else n % 3):
+        await LeadHistory.create(
+            lead=lead,
+            user=user if k % 2 else None,
+            kind=history[(n + k) % len(history)],
+            description=f"Line {k} of lead {n}",
+            created_at=when + timedelta(seconds=k, microseconds=(k % 2) * 1500),
+        )
+
+
+async def _files(uploaders: tuple[User | None, ...]) -> None:
+    """Files of owners of every kind (some owners with more than a page, some files at
+    the same time so the id breaks ties), uploaded by users of differing rights."""
+    owners: list[tuple[FileOwner, Any]] = [
+        (FileOwner.COMPANY, await Company.all().order_by("id")),
+        (FileOwner.CONTACT, await Contact.all().order_by("id")),
+        (FileOwner.CONTRACT, await Contract.all().order_by("id")),
+        (FileOwner.INVOICE, await Invoice.all().order_by("id")),
+        (FileOwner.LEAD, await Lead.all().order_by("id")),
+    ]
+    when = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    for kind, rows in owners:
+        for n, row in enumerate(rows):
+            company_id = getattr(row, "company_id", row.id if kind == FileOwner.COMPANY else None)
+            for k in range(12 if n == 1 else n % 4):
+                await make_stored_file(
+                    kind,
+                    row.id,
+                    company_id=company_id,
+                    original_name=f"{kind.value.lower()}-{n}-{k}.pdf",
+                    content_type="application/pdf",
+                    size=1000 * n + k,
+                    description=f"File {k}" if k % 2 else "",
+                    uploader=uploaders[(n + k) % len(uploaders)],
+                    created_at=when + timedelta(minutes=n, seconds=k // 2),
+                )
+
+
+# Changed fields as the event log keeps them: any JSON (text with quotes and accents,
+# numbers, nulls, lists, objects).
+_CHANGES: tuple[dict[str, Any], ...] = (
+    {"name": ['Old "name"', "Nouveau nom é"], "paymentConditions": [30, 60]},
+    {},
+    {"estimatedSale": ["10.50", "1200.00"], "closeDate": [None, "2026-05-01"]},
+    {"tags": [["Hot"], ["Hot", "Cold"]], "private": [False, True], "ratio": [0.5, 1.25]},
+    {"z": [1, 2], "a": [None, {"nested": ["x", 1]}]},
+)
+
+
+async def _events(actors: tuple[int | None, ...]) -> None:
+    """Record history of objects of every kind: creates, updates and deletions, by users,
+    the system and a deleted user, one object with more than a page of them."""
+    owners: list[tuple[EventObjectType, list[int]]] = [
+        (EventObjectType.COMPANY, [c.id for c in await Company.all().order_by("id")]),
+        (EventObjectType.CONTACT, [c.id for c in await Contact.all().order_by("id")]),
+        (EventObjectType.CONTRACT, [c.id for c in await Contract.all().order_by("id")]),
+        (EventObjectType.INVOICE, [c.id for c in await Invoice.all().order_by("id")]),
+        (EventObjectType.LEAD, [c.id for c in await Lead.all().order_by("id")]),
+    ]
+    when = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+    rows = []
+    for kind, ids in owners:
+        for n, object_id in enumerate(ids):
+            count = 12 if n == 2 else n % 4
+            for k in range(count):
+                # Created, updated, and deleted last when it has three or more.
+                action = EventAction.CREATE if k == 0 else EventAction.UPDATE
+                if k == count - 1 and count >= 3:
+                    action = EventAction.DELETE
+                rows.append(
+                    Event(
+                        object_type=str(kind),
+                        object_id=object_id,
+                        action=str(action),
+                        changes={} if action == EventAction.DELETE else _CHANGES[(n + k) % 5],
+                        actor_id=actors[(n + k) % len(actors)],
+                        created_at=when + timedelta(hours=n, microseconds=k * 10),
+                    )
+                )
+    await Event.bulk_create(rows)
 
 
 @dataclass

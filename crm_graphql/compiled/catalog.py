@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.models import Model
@@ -13,17 +14,24 @@ from tortoise.models import Model
 from crm_graphql.compiled.totals import DISCOUNT, RETENTION, SUBTOTAL, TAX, TAX_TOTAL
 from crm_graphql.dataloaders.companies import ACTIVITY_ORDER, CHILD_ORDER, CONTACT_ORDER
 from crm_graphql.dataloaders.contracts import CONTRACT_ORDER, INVOICE_LINK_ORDER
+from crm_graphql.dataloaders.events import HISTORY_ORDER as CHANGE_ORDER
+from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.dataloaders.invoices import INVOICE_ORDER, LINK_ORDER
+from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractInvoice, ContractLink, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldEntity, CustomFieldSection
+from crm_graphql.models.events import Event, EventAction, EventObjectType
+from crm_graphql.models.files import FileOwner, StoredFile
 from crm_graphql.models.invoices import Invoice, InvoiceLine, InvoiceTax
 from crm_graphql.models.leads import (
     CLOSED_FROM,
     PROGRESS_NAMES,
     Lead,
+    LeadActivity,
+    LeadHistory,
     LeadTag,
     LeadTagLink,
     LeadType,
@@ -32,6 +40,7 @@ from crm_graphql.models.leads import (
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
 from crm_graphql.models.users import User
+from crm_graphql.permissions.activities import changeable_activities_q
 from crm_graphql.permissions.companies import (
     CompanyColumns,
     can_delete_company,
@@ -41,6 +50,7 @@ from crm_graphql.permissions.companies import (
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
+from crm_graphql.permissions.files import deletable_files_q, visible_files_q
 from crm_graphql.permissions.invoices import (
     deletable_invoices_q,
     editable_invoices_q,
@@ -55,7 +65,9 @@ from crm_graphql.permissions.leads import (
     takeable_leads,
     visible_leads_q,
 )
+from crm_graphql.schema.events import encode_change_cursor
 from crm_graphql.services.auth import Viewer
+from crm_graphql.services.files.names import DOWNLOAD_PREFIX
 from crm_graphql.services.listing import SortKey
 
 # How a column becomes its JSON value (sql.Dialect): the API's scalar formats.
@@ -231,6 +243,32 @@ class AtLeast:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A boolean about the row: an SQL rule over the rows (`Viewer -> Q`, true for the
+    rows it selects) or a constant of the viewer (a lone flag of `Flags`)."""
+
+    rule: Callable[[Viewer], Q | bool]
+
+
+@dataclass(frozen=True)
+class RootPath:
+    """Text: the request's root path, `prefix`, then the row's id (File.downloadUrl:
+    the resolver's `root_path + download_path(id)`)."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Text the server makes from the row's `column` with `encode` (Change.cursor:
+    `encode_change_cursor`, base64 that SQLite cannot write): the database gives the
+    value, `run._cursors` encodes it, as it does nested cursors."""
+
+    column: str
+    encode: Callable[[Any], str]
+
+
+@dataclass(frozen=True)
 class Stale:
     """A lead's `stale` (schema/leads/types.py): open (`progress` under `closed_from`)
     and `updated` before now less CRM setup's `lead_stale_days`."""
@@ -252,7 +290,7 @@ class Progress:
 
 Field = (
     Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress | Total)
+) | (CustomFields | Tagged | AtLeast | Stale | Progress | Total | Flag | RootPath | Encoded)
 
 
 @dataclass(frozen=True)
@@ -290,7 +328,8 @@ def _company_delete(viewer: Viewer) -> Q | bool:
     # reads only the viewer.
     # A company the viewer could edit on every count stands for the row here, so the
     # function answers its viewer-only part; the row's part is editable_companies_q.
-    # (A user without a company: an id no company has.)
+    # A user of no company: no company's id (0; a model refuses a null one), and a
+    # STANDALONE one sees no company anyway.
     own = Company(id=viewer.user.company_id or 0, manager_id=viewer.user.id)
     if not can_delete_company(viewer, own):
         return False
@@ -324,6 +363,25 @@ _COMPANY_ROW_CAN = Flags(
         "delete": _of_companies(editable_companies_q),
     }
 )
+
+
+def _files(kind: FileOwner) -> Visible:
+    """The files of an owner of `kind` the viewer can see (the files loader's rule)."""
+
+    def visible(viewer: Viewer) -> Q:
+        return Q(visible_files_q(viewer, (kind,)), owner_kind=kind)
+
+    return visible
+
+
+def _history(kind: EventObjectType) -> Visible:
+    """An object's events (dataloaders/events: every event of an object the viewer
+    sees, the field sitting on it): a rule of the kind only, not of the viewer."""
+
+    def of_kind(viewer: Viewer) -> Q:
+        return Q(object_type=str(kind))
+
+    return of_kind
 
 
 def _open_leads(viewer: Viewer) -> Q:
@@ -366,6 +424,9 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "lastUpdate": Column("last_update", DATETIME),
             "createdAt": Column("created_at", DATETIME),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.COMPANY)
+            ),
             "lastActivity": Column("last_activity_at", DATETIME),
             "parent": Single("Company", "parent_id", _companies),
             "children": Nested("Company", "parent_id", CHILD_ORDER, _companies),
@@ -375,6 +436,7 @@ TYPES: dict[str, TypeSpec] = {
             "contacts": Nested("Contact", "company_id", CONTACT_ORDER, None),
             # Every activity of a visible company or contact (the loaders apply no rule).
             "activities": Nested("Activity", "company_id", ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.COMPANY)),
             "manager": Single("User", "manager_id", None),
             "viewerCan": Flags(
                 {"edit": _company_edit, "manage": _company_manage, "delete": _company_delete}
@@ -405,6 +467,9 @@ TYPES: dict[str, TypeSpec] = {
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.CONTRACT)
+            ),
             "status": Column("status", ENUM),
             "company": Single("Company", "company_id", _companies),
             "contractType": Single("ContractType", "contract_type_id", None),
@@ -412,6 +477,7 @@ TYPES: dict[str, TypeSpec] = {
             "customFields": CustomFields(
                 CustomFieldEntity.CONTRACT, "contract_type_id", sections=False
             ),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.CONTRACT)),
             "viewerCan": _COMPANY_ROW_CAN,
             "relatedContracts": Related(
                 "Contract", ContractLink, "contract_id", "related_id", _contracts
@@ -447,11 +513,15 @@ TYPES: dict[str, TypeSpec] = {
             "version": Column("version", INT),
             "kind": Column("kind", ENUM),
             "status": Column("status", ENUM),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.INVOICE)
+            ),
             "base": Column("base_cents", MONEY),
             "total": Column("total_cents", MONEY),
             "company": Single("Company", "company_id", _companies),
             "lines": Rows("InvoiceLine", "invoice_id", POSITION_ORDER),
             "taxes": Rows("InvoiceTax", "invoice_id", POSITION_ORDER),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.INVOICE)),
             "lockedBy": Single("User", "locked_by_id", None),
             "pdfStatus": Column("pdf_status", ENUM),
             # The resolver's `pdf_error or None`.
@@ -493,8 +563,12 @@ TYPES: dict[str, TypeSpec] = {
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
             "company": Single("Company", "company_id", _companies),
+            "history": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.CONTACT)
+            ),
             "customFields": CustomFields(CustomFieldEntity.CONTACT, None, sections=False),
             "activities": Nested("Activity", "contact_id", ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.CONTACT)),
             "viewerCan": _COMPANY_ROW_CAN,
         },
     ),
@@ -520,7 +594,6 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
         },
     ),
-    # Its viewerCan (and the deprecated viewerCanChange) is not covered.
     "Activity": TypeSpec(
         Activity,
         {
@@ -533,6 +606,11 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "contact": Single("Contact", "contact_id", None),
             "author": Single("User", "author_id", None),
+            # One rule for both, as the resolver's (permissions/activities.py).
+            "viewerCan": Flags(
+                {"edit": changeable_activities_q, "delete": changeable_activities_q}
+            ),
+            "viewerCanChange": Flag(changeable_activities_q),
         },
     ),
     "InvoiceLine": TypeSpec(
@@ -628,6 +706,9 @@ TYPES: dict[str, TypeSpec] = {
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
             "version": Column("version", INT),
+            "changeHistory": Nested(
+                "Change", "object_id", CHANGE_ORDER, _history(EventObjectType.LEAD)
+            ),
             "estimatedSale": Column("estimated_sale_cents", MONEY),
             "progress": Progress("progress", PROGRESS_NAMES, CLOSED_FROM),
             "closed": AtLeast("progress", CLOSED_FROM),
@@ -638,6 +719,10 @@ TYPES: dict[str, TypeSpec] = {
             "company": Single("Company", "company_id", _companies),
             "leadType": Single("LeadType", "lead_type_id", None),
             "tags": Tagged("LeadTag", LeadTagLink, "lead_id", "tag_id", TAG_ORDER),
+            # A visible lead's history lines and activities (the loaders apply no rule).
+            "history": Nested("LeadHistoryEntry", "lead_id", HISTORY_ORDER, None),
+            "activities": Nested("LeadActivity", "lead_id", LEAD_ACTIVITY_ORDER, None),
+            "files": Nested("File", "owner_id", FILE_ORDER, _files(FileOwner.LEAD)),
             # The fields of the lead's type (none without a type).
             "customFields": CustomFields(CustomFieldEntity.LEAD, "lead_type_id", sections=False),
             "viewerCan": Flags(
@@ -648,6 +733,63 @@ TYPES: dict[str, TypeSpec] = {
                     "sendMail": mailable_leads,
                 }
             ),
+        },
+    ),
+    # The files loader's rows (dataloaders/files.FileLoaders._owned), newest first.
+    "File": TypeSpec(
+        StoredFile,
+        {
+            "id": Column("id", ID),
+            "originalName": Column("original_name", TEXT),
+            "contentType": Column("content_type", TEXT),
+            "size": Column("size", INT),
+            "sha256": Column("sha256", TEXT),
+            "description": Column("description", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "ownerKind": Column("owner_kind", ENUM),
+            "ownerId": Column("owner_id", ID),
+            "uploader": Single("User", "uploader_id", None),
+            "downloadUrl": RootPath(DOWNLOAD_PREFIX),
+            "viewerCan": Flags({"delete": deletable_files_q}),
+            "viewerCanDelete": Flag(deletable_files_q),
+        },
+    ),
+    # An object's history (record history, issue 16), newest first.
+    "Change": TypeSpec(
+        Event,
+        {
+            "createdAt": Column("created_at", DATETIME),
+            "changes": Column("changes", JSON),
+            "id": Column("id", ID),
+            "objectType": Column("object_type", ENUM),
+            "objectId": Column("object_id", ID),
+            "action": Column("action", ENUM),
+            "deleted": Expr(f"({{t}}.action = '{EventAction.DELETE}')", BOOL),
+            "actorId": Column("actor_id", ID),
+            "actor": Single("User", "actor_id", None),
+            "cursor": Encoded("id", encode_change_cursor),
+        },
+    ),
+    "LeadHistoryEntry": TypeSpec(
+        LeadHistory,
+        {
+            "id": Column("id", ID),
+            "description": Column("description", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "kind": Column("kind", ENUM),
+            "user": Single("User", "user_id", None),
+        },
+    ),
+    "LeadActivity": TypeSpec(
+        LeadActivity,
+        {
+            "id": Column("id", ID),
+            "text": Column("text", TEXT),
+            "sender": Column("sender", TEXT),
+            "subject": Column("subject", TEXT),
+            "createdAt": Column("created_at", DATETIME),
+            "kind": Column("kind", ENUM),
+            "author": Single("User", "author_id", None),
         },
     ),
     "LeadType": TypeSpec(

@@ -43,12 +43,15 @@ from crm_graphql.compiled.catalog import (
     Column,
     Count,
     CustomFields,
+    Encoded,
     Expr,
+    Flag,
     Flags,
     Linked,
     Nested,
     Progress,
     Related,
+    RootPath,
     Rows,
     Same,
     Single,
@@ -240,8 +243,13 @@ class _Planner:
                 raise Unsupported(f"{type_.name}.{name}")
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column | Expr | Count | AtLeast | Stale | Total):
+            if isinstance(found, Column | Expr | Count | AtLeast | Stale | Total | Flag | RootPath):
                 _no_arguments(nodes)
+                plan.entries.append((key, found))
+            elif isinstance(found, Encoded):
+                # The server encodes it in the row's JSON (run._cursors).
+                _no_arguments(nodes)
+                plan.cursors = True
                 plan.entries.append((key, found))
             elif isinstance(found, Same):
                 _no_arguments(nodes)
@@ -250,6 +258,7 @@ class _Planner:
             elif isinstance(found, Related):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs)
+                plan.cursors = plan.cursors or target.cursors
                 plan.entries.append((key, RelatedPlan(found, target)))
             elif isinstance(found, Sums):
                 _no_arguments(nodes)

@@ -7,7 +7,7 @@ crm_graphql/permissions/ (through the catalog and the roots), applied in the SQL
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +35,12 @@ from crm_graphql.compiled.catalog import (
     AtLeast,
     Column,
     Count,
+    Encoded,
     Expr,
+    Flag,
     Linked,
     Nested,
+    RootPath,
     Stale,
     Tagged,
     Total,
@@ -138,28 +141,55 @@ class _Builder:
         viewer: Viewer,
         limits: Limits,
         variables: VariableValues,
+        root_path: str = "",
     ) -> None:
         self.d = dialect
         self.params = Params()
         self.viewer = viewer
         self.limits = limits
         self.variables = variables
+        # The request's root path (the ASGI scope's), which download URLs start with.
+        self.root_path = root_path
         self.columns = 0
         # The time a lead's `stale` is measured against (the resolver's datetime.now).
         self.now = datetime.now(UTC)
 
-    def flags(self, spec: TypeSpec, plan: FlagsPlan, alias: str) -> str:
+    def flags(
+        self, spec: TypeSpec, plan: FlagsPlan, outer: str, inner: str, extras: list[str]
+    ) -> str:
         pairs: list[tuple[str, str]] = []
         for key, what in plan.entries:
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
                 continue
-            rule = plan.flags.rules[what](self.viewer)
-            if isinstance(rule, bool):
-                pairs.append((key, self.d.condition("1 = 1" if rule else "1 = 0")))
-            else:
-                pairs.append((key, self.d.condition(self.row_in(spec.model, alias, rule))))
+            pairs.append((key, self.flag(spec, plan.flags.rules[what], outer, inner, extras)))
         return self.d.obj(pairs)
+
+    def flag(
+        self,
+        spec: TypeSpec,
+        rule: Callable[[Viewer], Q | bool],
+        outer: str,
+        inner: str,
+        extras: list[str],
+    ) -> str:
+        """A JSON boolean: whether the rule selects the row (or its constant). On SQLite
+        the rule is a column beside the row (see `object`): a rule with subqueries (a
+        file's) nested inside the object would overflow its parser's stack."""
+        decided = rule(self.viewer)
+        if isinstance(decided, bool):
+            return self.d.condition("1 = 1" if decided else "1 = 0")
+        if self.d.postgres:
+            return self.d.condition(self.row_in(spec.model, outer, decided))
+        self.columns += 1
+        name = f"crm_j{self.columns}"
+        extras.append(f", {self.row_in(spec.model, inner, decided)} AS {name}")
+        return self.d.condition(f"{outer}.{name}")
+
+    def root_path_url(self, spec: TypeSpec, url: RootPath, alias: str) -> str:
+        prefix = self.params.add(self.root_path + url.prefix)
+        row_id = self.d.text(f"{alias}.{_db(spec, 'id')}")
+        return f"{self.d.text(prefix)} || {row_id}"
 
     def ruled(self, model: type[Model], alias: str, rule: Visible | None) -> tuple[str, str]:
         """The FROM item of `model`'s rows as `alias` and the condition (" AND ...") that
@@ -240,7 +270,17 @@ class _Builder:
                 pairs.append((key, self.formatted(what.sql.format(t=outer), what.kind)))
                 continue
             if isinstance(what, FlagsPlan):
-                pairs.append((key, self.flags(plan.spec, what, outer)))
+                pairs.append((key, self.flags(plan.spec, what, outer, inner, extras)))
+                continue
+            if isinstance(what, Flag):
+                pairs.append((key, self.flag(plan.spec, what.rule, outer, inner, extras)))
+                continue
+            if isinstance(what, RootPath):
+                pairs.append((key, self.root_path_url(plan.spec, what, outer)))
+                continue
+            if isinstance(what, Encoded):
+                # The column's value; _cursors makes the text from it.
+                pairs.append((key, f"{outer}.{_db(plan.spec, what.column)}"))
                 continue
             if isinstance(what, SamePlan):
                 body, more = self.object(what.target, outer, inner, depth)
@@ -667,6 +707,7 @@ async def _prepare(
     viewer: Viewer,
     limits: Limits,
     variables: VariableValues,
+    root_path: str,
 ) -> _Prepared:
     """A root connection's statement: the resolver's rows, each row's JSON built by
     the database."""
@@ -692,7 +733,7 @@ async def _prepare(
         raise Unsupported(str(exc)) from None
     sql, params, connection = compiled(page.order_by(*order_args(keys)).limit(size + 1))
     postgres = connection.capabilities.dialect == "postgres"
-    builder = _Builder(Dialect(postgres), viewer, limits, variables)
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
     inner = builder.params.adopt(sql, params, postgres)
     plan = root.connection
     node, extras = "NULL", ""
@@ -769,6 +810,7 @@ def _prepare_single(
     viewer: Viewer,
     limits: Limits,
     variables: VariableValues,
+    root_path: str,
 ) -> _PreparedSingle:
     """The statement of a single-object root (the object if the viewer can see it) or
     of a plain-list root (its rows in order), each row's JSON built by the database. A
@@ -786,7 +828,7 @@ def _prepare_single(
         order = ""
     sql, params, connection = compiled(queryset, ordered=False)
     postgres = connection.capabilities.dialect == "postgres"
-    builder = _Builder(Dialect(postgres), viewer, limits, variables)
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
     inner = builder.params.adopt(sql, params, postgres)
     node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
     table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
@@ -832,9 +874,11 @@ def _cursors(plan: ObjectPlan, value: Any) -> None:
     if not plan.cursors or value is None:
         return
     for key, what in plan.entries:
-        if isinstance(what, SinglePlan):
+        if isinstance(what, Encoded):
+            value[key] = what.encode(value[key])
+        elif isinstance(what, SinglePlan):
             _cursors(what.target, value[key])
-        elif isinstance(what, RowsPlan):
+        elif isinstance(what, RowsPlan | RelatedPlan):
             for row in value[key] or ():
                 _cursors(what.target, row)
         elif isinstance(what, NestedPlan):
@@ -916,6 +960,7 @@ async def run_compiled(
     viewer: Viewer | None,
     limits: Limits,
     cache: PlanCache,
+    root_path: str = "",
 ) -> dict[str, Any] | None:
     """The operation's `data` when the compiler covers it, else None (the executor runs
     it). Anything that would be an error (a refusal, bad input) is not covered: the
@@ -923,7 +968,14 @@ async def run_compiled(
     here is logged, and the executor answers too."""
     try:
         return await _run(
-            strawberry_schema, document, operation_name, raw_variables, viewer, limits, cache
+            strawberry_schema,
+            document,
+            operation_name,
+            raw_variables,
+            viewer,
+            limits,
+            cache,
+            root_path,
         )
     except Exception:
         log.exception("compiled read path failed; the executor answers")
@@ -938,6 +990,7 @@ async def _run(
     viewer: Viewer | None,
     limits: Limits,
     cache: PlanCache,
+    root_path: str,
 ) -> dict[str, Any] | None:
     if viewer is None:
         return None
@@ -951,7 +1004,7 @@ async def _run(
     # lookup): the statements built for the same plan and variables are reused as they
     # are, without coercing the variables or looking the plan up again.
     memo = (
-        (key, limits, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
+        (key, limits, root_path, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
         if viewer.lookup is not None
         else None
     )
@@ -980,9 +1033,13 @@ async def _run(
             return None
         try:
             prepared = [
-                _prepare_single(root, strawberry_schema, viewer, limits, built.variable_values)
+                _prepare_single(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
                 if isinstance(root, SingleRootPlan)
-                else await _prepare(root, strawberry_schema, viewer, limits, built.variable_values)
+                else await _prepare(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
                 for root in plan.roots
             ]
         except (Unsupported, GraphQLError, ApiError):

@@ -39,8 +39,15 @@ class CompiledReads(SchemaExtension):
                 request.viewer,
                 settings.limits,
                 self.cache,
+                root_path=_root_path(request),
             )
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
                 request.compiled_document = context.graphql_document
         yield
+
+
+def _root_path(context: object) -> str:
+    """The request's root path, which the executor's File.downloadUrl starts with."""
+    http = getattr(context, "request", None)
+    return str(getattr(http, "scope", {}).get("root_path", ""))

@@ -29,10 +29,15 @@ from crm_graphql.permissions.companies import (
     NOTHING,
     can_edit_company,
     can_manage_company,
+    editable_companies_q,
     visible_companies_q,
 )
 from crm_graphql.permissions.contracts import visible_contracts_q
-from crm_graphql.permissions.invoices import can_edit_invoice, visible_invoices_q
+from crm_graphql.permissions.invoices import (
+    can_edit_invoice,
+    editable_invoices_q,
+    visible_invoices_q,
+)
 from crm_graphql.permissions.leads import can_edit_lead, visible_leads_q
 from crm_graphql.services.auth import Viewer
 
@@ -109,3 +114,54 @@ def can_delete_invoice_file(viewer: Viewer, invoice: Invoice, file: StoredFile) 
     if not can_edit_invoice(viewer, invoice):
         return False
     return viewer.has("IM") or file.uploader_id == viewer.user.id
+
+
+# The delete rules in SQL, for files the viewer can already see (the compiled read
+# path's viewerCan): per owner kind, the files whose owner allows it, as the functions
+# above decide it over the owner the resolver loads.
+
+
+def _uploaded(viewer: Viewer) -> Q:
+    return Q(uploader_id=viewer.user.id)
+
+
+def _company_files_deletable(viewer: Viewer, kind: FileOwner) -> Q:
+    """can_delete_file over the owner's company (visible, as the file is)."""
+    editable = Subquery(Company.filter(editable_companies_q(viewer)).values("id"))
+    if kind == FileOwner.CONTACT:
+        editable = Subquery(Contact.filter(company_id__in=editable).values("id"))
+    elif kind == FileOwner.CONTRACT:
+        editable = Subquery(Contract.filter(company_id__in=editable).values("id"))
+    owned = Q(owner_kind=kind, owner_id__in=editable)
+    # can_manage_company reads only the viewer.
+    return owned if can_manage_company(viewer, Company()) else owned & _uploaded(viewer)
+
+
+def _lead_files_deletable(viewer: Viewer) -> Q:
+    """can_delete_lead_file: LM, else editing the lead (LW, its owner) as the uploader."""
+    if viewer.has("LM"):
+        return Q(owner_kind=FileOwner.LEAD)
+    if not viewer.has("LW"):
+        return NOTHING
+    owned = Subquery(Lead.filter(owner_id=viewer.user.id).values("id"))
+    return Q(owner_kind=FileOwner.LEAD, owner_id__in=owned) & _uploaded(viewer)
+
+
+def _invoice_files_deletable(viewer: Viewer) -> Q:
+    """can_delete_invoice_file: editing the invoice, with IM or as the uploader."""
+    if viewer.has("IM"):  # can_edit_invoice holds with IM
+        return Q(owner_kind=FileOwner.INVOICE)
+    editable = Subquery(Invoice.filter(editable_invoices_q(viewer)).values("id"))
+    return Q(owner_kind=FileOwner.INVOICE, owner_id__in=editable) & _uploaded(viewer)
+
+
+def deletable_files_q(viewer: Viewer) -> Q:
+    """The visible files the viewer may delete (`viewerCan { delete }`), in SQL."""
+    if viewer.is_superadmin:
+        return Q()
+    parts = [_lead_files_deletable(viewer), _invoice_files_deletable(viewer)]
+    parts += [
+        _company_files_deletable(viewer, kind)
+        for kind in (FileOwner.COMPANY, FileOwner.CONTACT, FileOwner.CONTRACT)
+    ]
+    return Q(*parts, join_type="OR")

@@ -79,9 +79,13 @@ def path_of(stored_name: str, config: Settings | None = None) -> Path:
     return files_root(config) / stored_name[:2] / stored_name
 
 
+# The download endpoint's path before a file's id (see endpoints/files.py).
+DOWNLOAD_PREFIX = "/files/"
+
+
 def download_path(file_id: int) -> str:
     """The download endpoint's path for a file (see endpoints/files.py)."""
-    return f"/files/{int(file_id)}"
+    return f"{DOWNLOAD_PREFIX}{int(file_id)}"
 
 
 def new_stored_name() -> str:
