@@ -381,9 +381,7 @@ async def test_errors_and_uncovered_fields_fall_back(
 
 
 async def test_an_uncovered_field_runs_on_the_executor(world: tuple[Api, Api]) -> None:
-    query = (
-        "{ companies(first: 50) { edges { node { name manager { username permissions } } } } }"
-    )
+    query = "{ companies(first: 50) { edges { node { name manager { username permissions } } } } }"
     _, compiled_statements = await both(
         world,
         "{ companies(first: 50) { edges { node { name parent { name } } } } }",

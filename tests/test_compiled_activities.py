@@ -17,16 +17,9 @@ from crm_graphql.services.auth import authenticate
 from tests.differential import (
     VIEWERS,
     Differential,
-    build_world,
     compiled_ran,
     counted,
 )
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
-
 
 LEAD_LINES = """query L($n: Int) { leads(first: 30, filter: {showFinished: true}) { edges {
   node { fullName

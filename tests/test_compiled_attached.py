@@ -25,19 +25,12 @@ from tests.differential import (
     VIEWERS,
     Answer,
     Differential,
-    build_world,
     compare,
     compiled_ran,
     counted,
     load_corpus,
     path_settings,
 )
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
-
 
 FRAGMENTS = {
     "files": """fragment F on FileConnection { totalCount

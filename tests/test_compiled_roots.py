@@ -19,7 +19,6 @@ from crm_graphql.models.users import User
 from tests.differential import (
     VIEWERS,
     Differential,
-    build_world,
     compiled_ran,
     counted,
     differential,
@@ -30,11 +29,6 @@ from tests.differential import (
 async def paths() -> AsyncIterator[Differential]:
     async with differential() as both:
         yield both
-
-
-@pytest.fixture
-async def world() -> dict[str, str]:
-    return await build_world()
 
 
 SAVED = """query S($id: ID, $n: Int, $after: String, $filter: LeadFilter) {
