@@ -422,11 +422,13 @@ class _Builder:
             body, _ = self.object(plan.target, b, b, depth + 1)
             return f"(SELECT {self.d.agg(body, order, '1 = 1')} FROM {source} WHERE {where})"  # noqa: S608
         body, extras = self.object(plan.target, s, b, depth + 1)
-        rows = (
-            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
-            f"FROM {source} WHERE {where} ORDER BY {order}"
-        )
-        return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+        rows = f"SELECT {b}.*{extras} FROM {source} WHERE {where} ORDER BY {order}"  # noqa: S608
+        return f"(SELECT {self.d.agg(body, '', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
+
+    def number(self, order: str) -> str:
+        """The rows' numbers in `order`, which PostgreSQL's aggregate orders by; SQLite's
+        rows come from a subquery in that order already (a window would cost a sort)."""
+        return f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if self.d.postgres else ""
 
     def scalar(self, spec: TypeSpec, what: Count | Total, alias: str, depth: int) -> str:
         """A count, or an invoice's computed amount (compiled/totals.py), of the row."""
@@ -462,7 +464,7 @@ class _Builder:
         order = _order(target, b, [SortKey("id")])
         body, extras = self.object(plan.target, s, b, depth + 1)
         rows = (
-            f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "  # noqa: S608
+            f"SELECT {b}.*{self.number(order)}{extras} "  # noqa: S608
             f"FROM {table} WHERE {b}.{_db(target, 'id')} IN ({paired}){rule} ORDER BY {order}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
@@ -482,9 +484,8 @@ class _Builder:
             raise Unsupported("nested levels under a sum")
         rows = (
             f"SELECT {currency} AS {quote(column['currency'])}, "  # noqa: S608
-            f"COALESCE(SUM({b}.{quote(column[relation.cents])}), 0) AS crm_cents, "
-            f"ROW_NUMBER() OVER (ORDER BY {binary}) AS crm_rn "
-            f"FROM {table} WHERE {b}.{quote(column[relation.parent])} = "
+            f"COALESCE(SUM({b}.{quote(column[relation.cents])}), 0) AS crm_cents"
+            f"{self.number(binary)} FROM {table} WHERE {b}.{quote(column[relation.parent])} = "
             f"{alias}.{_db(spec, 'id')}{rule} GROUP BY {currency} ORDER BY {binary}"
         )
         return f"(SELECT {self.d.agg(body, f'{s}.crm_rn', '1 = 1')} FROM ({rows}) {s})"  # noqa: S608
@@ -516,9 +517,8 @@ class _Builder:
         order = _order(target, f, CUSTOM_FIELD_ORDER)
         body, extras = self.object(plan.target, s, f, depth + 1)
         rows = (
-            f"SELECT {f}.*, {v}.{quote('value')} AS crm_value, {section} AS crm_section, "  # noqa: S608
-            f"ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras} "
-            f"FROM {quote(target.model._meta.db_table)} {f} "
+            f"SELECT {f}.*, {v}.{quote('value')} AS crm_value, {section} AS crm_section"  # noqa: S608
+            f"{self.number(order)}{extras} FROM {quote(target.model._meta.db_table)} {f} "
             f"LEFT JOIN {quote(CustomFieldValue._meta.db_table)} {v} "
             f"ON {v}.{quote('field_id')} = {f}.{quote('id')} "
             f"AND {v}.{quote('object_id')} = {alias}.{_db(spec, 'id')}{sections} "
@@ -615,11 +615,14 @@ class _Builder:
         else:
             if connection.node is not None:
                 node, extras = self.object(connection.node, s, b, depth + 1)
+            # The rows come in the page's order (the aggregate keeps it); their numbers
+            # only to leave out the extra row of hasNextPage (a window costs a sort).
+            number = f", ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn" if more else ""
             rows = (
-                f"SELECT {b}.*, ROW_NUMBER() OVER (ORDER BY {order}) AS crm_rn{extras}{cursors} "  # noqa: S608
+                f"SELECT {b}.*{number}{extras}{cursors} "  # noqa: S608
                 f"FROM {source} WHERE {where} ORDER BY {order} LIMIT {limit}"
             )
-            page_order, kept = f"{s}.crm_rn", f"{s}.crm_rn <= {size}"
+            page_order, kept = "", f"{s}.crm_rn <= {size}" if more else "1 = 1"
         pairs: list[tuple[str, str]] = []
         for key, what in connection.entries:
             if isinstance(what, Typename):
