@@ -214,22 +214,9 @@ def compiled_ran(statements: list[str]) -> bool:
 async def counted(
     paths: Differential, query: str, variables: Any, token: str
 ) -> tuple[Any, list[str]]:
-    """The answer (checked identical on both paths) and the compiled app's statements
-    after authentication (those of a request that reads nothing: the token cache
-    answers it once the token has been used)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    nothing = {"query": "{ __typename }"}
-    await paths.compiled.post("/graphql", json=nothing, headers=headers)
-    with count_statements() as auth:
-        await paths.compiled.post("/graphql", json=nothing, headers=headers)
-    with count_statements() as statements:
-        response = await paths.compiled.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-    interpreted, compiled = await paths.answers(query, variables, token)
-    compare(interpreted, compiled, query)
-    assert response.json() == compiled.body
-    return compiled.body, list(statements)[len(auth) :]
+    """`compiled_statements` with the answer's body."""
+    answer, statements = await compiled_statements(paths, query, token, variables)
+    return answer.body, statements
 
 
 def path_settings(compiled: bool, base: Settings | None = None) -> Settings:
@@ -504,14 +491,17 @@ async def compiled_statements(
     paths: Differential, query: str, token: str, variables: Any = None
 ) -> tuple[Answer, list[str]]:
     """The compiled app's answer, checked equal to the executor's, and its statements
-    after authentication (those of a request that reads nothing)."""
+    after authentication (those of a request that reads nothing: the token cache
+    answers it once the token has been used)."""
     await _post(paths.compiled, "{ __typename }", token)  # a token's first use records it
     with count_statements() as auth:
         await _post(paths.compiled, "{ __typename }", token)
     with count_statements() as statements:
         response = await _post(paths.compiled, query, token, variables)
     answer = Answer.of(response)
-    compare(Answer.of(await _post(paths.interpreted, query, token, variables)), answer, query)
+    interpreted, compiled = await paths.answers(query, variables, token)
+    compare(interpreted, compiled, query)
+    compare(compiled, answer, query)
     return answer, list(statements)[len(list(auth)) :]
 
 
