@@ -68,6 +68,22 @@ async def test_every_user_reads_the_defaults(demo: Api) -> None:
     }
 
 
+async def test_the_tax_percent_reads_the_same_before_and_after_the_row_exists(
+    demo: Api,
+) -> None:
+    # The first read creates the setup row; it must print the stored value, as every
+    # later read, the update's payload and the compiled path do.
+    assert not await CrmSetup.exists()
+    read = "{ crmSetup { defaultTaxPercent } }"
+    first = (await demo.data(read, as_user="user1"))["crmSetup"]["defaultTaxPercent"]
+    again = (await demo.data(read, as_user="user1"))["crmSetup"]["defaultTaxPercent"]
+    assert first == again == "21.0000"
+    change = {"input": {"version": 1, "defaultTaxPercent": "10.5"}}
+    data = await demo.data(UPDATE, change, as_user="admin")
+    assert data["crmSetupUpdate"]["setup"]["defaultTaxPercent"] == "10.5000"
+    assert (await demo.data(read, as_user="user1"))["crmSetup"]["defaultTaxPercent"] == "10.5000"
+
+
 async def test_only_fm_users_and_superadmins_change_it(demo: Api) -> None:
     # Given user1 (Standard user, no FM)
     body = await demo.gql(

@@ -58,9 +58,12 @@ async def get_setup() -> CrmSetup:
         return setup
     try:
         async with in_transaction():  # a savepoint when the caller has a transaction
-            return await CrmSetup.create(id=SETUP_ID)
+            await CrmSetup.create(id=SETUP_ID)
     except IntegrityError:  # another request created it first
-        return await CrmSetup.get(id=SETUP_ID)
+        pass
+    # Read back: the created instance holds the defaults as written (21), not as stored
+    # and printed by every later read (21.0000).
+    return await CrmSetup.get(id=SETUP_ID)
 
 
 def _text(data: dict[str, Any], key: str, field: str, limit: int, errors: list[FieldError]) -> None:
