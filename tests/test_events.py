@@ -9,7 +9,12 @@ from typing import Any
 
 from crm_graphql.models.companies import Company
 from crm_graphql.models.events import Event
-from crm_graphql.models.users import UserMode
+from crm_graphql.models.users import User, UserMode
+from crm_graphql.permissions import events as event_rules
+from crm_graphql.permissions.companies import NOTHING
+from crm_graphql.services.auth import bits_for_users
+from crm_graphql.services.orm import column_values
+from crm_graphql.services.sqlcount import count_statements
 from tests.contacts_api import create_contact
 from tests.factories import Api, company_id, error_codes, make_user
 
@@ -226,3 +231,50 @@ async def test_invoice_changes_carry_money_as_text_and_never_the_internal_note(d
     assert nodes[1]["changes"]["reference"] == ["", "PO-7"]
     # user2 has no invoice rights on anything: nothing.
     assert await feed(demo, "user2", types=["INVOICE"]) == []
+
+
+async def test_the_audience_of_a_deletion_is_each_user_s_rule(
+    world: dict[str, str], monkeypatch: Any
+) -> None:
+    """The audience statement unites many users' rules; it must select, for every object
+    type, exactly what each user's own list rule selects (two users per statement here,
+    so the statements' parameters are renumbered across several parts)."""
+    monkeypatch.setattr(event_rules, "USERS_PER_STATEMENT", 2)
+    await make_user("nothing")  # the world's viewers, and one who may see nothing
+    users = await User.filter(enabled=True, is_superadmin=False).select_related("company")
+    bits = await bits_for_users([u.id for u in users])
+    assert len(users) > 5
+    heard = set()
+    for object_type, (model, rule) in event_rules.RULES.items():
+        ids = [int(i) for i in await column_values(model.all(), "id")]
+        expected: dict[int, list[int]] = {i: [] for i in ids}
+        for user in users:
+            condition = rule(event_rules._viewer(user, bits.get(user.id, frozenset())))
+            if condition is NOTHING:
+                continue
+            for i in await column_values(model.filter(condition, id__in=ids), "id"):
+                expected[int(i)].append(user.id)
+        found = await event_rules.audience(object_type, ids)
+        assert {i: sorted(u) for i, u in found.items()} == {
+            i: sorted(u) for i, u in expected.items()
+        }, object_type
+        if any(found.values()):
+            heard.add(object_type)
+    assert heard == set(event_rules.RULES), heard
+
+
+async def test_a_deletion_costs_the_same_statements_for_ten_or_forty_users(demo: Api) -> None:
+    async def statements_of_a_deletion(name: str) -> int:
+        b = await company_id("Customer #B")
+        contact = await create_contact(demo, "manager1", b, name, f"{name}@example.com")
+        with count_statements() as statements:
+            deleted = await demo.data(DELETE_CONTACT, {"id": contact["id"]}, as_user="manager1")
+        assert deleted["contactDelete"]["errors"] == []
+        return len(statements)
+
+    for n in range(10):
+        await make_user(f"few{n}", profile="Standard user")
+    few = await statements_of_a_deletion("first")
+    for n in range(30):
+        await make_user(f"more{n}", profile="Standard user")
+    assert await statements_of_a_deletion("second") == few

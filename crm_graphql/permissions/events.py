@@ -13,11 +13,14 @@ commits after a reader passed its position cannot exist (docs/architecture.md)."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tortoise.connection import connections
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.auth import TokenKind, TokenScope
@@ -40,7 +43,7 @@ from crm_graphql.permissions.invoices import visible_invoices_q
 from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.services import events as event_service
 from crm_graphql.services.auth import Viewer, bits_for_users
-from crm_graphql.services.orm import column_values
+from crm_graphql.services.orm import column_values, compiled
 
 
 def _contacts(viewer: Viewer) -> Q:
@@ -198,21 +201,60 @@ def _viewer(user: User, bits: frozenset[str]) -> Viewer:
     return Viewer(user=user, bits=bits, token_id=0, token_kind=TokenKind.API, scope=TokenScope.FULL)
 
 
+# Users whose rules one audience statement unites; each adds its rule's conditions and
+# the ids (PostgreSQL takes at most 32,767 parameters in a statement).
+USERS_PER_STATEMENT = 50
+_PG_PARAM = re.compile(r"\$(\d+)")
+
+
 async def audience(object_type: EventObjectType, ids: Sequence[int]) -> dict[int, list[int]]:
     """Who (enabled non-superadmin users) can see each of these objects now, by the
-    rule of their list: one query per user who holds a bit the rule needs."""
+    rule of their list: each user's rule selects among the ids, and one statement unites
+    the selections of up to USERS_PER_STATEMENT users (a deletion in a CRM of many users
+    is not one query per user)."""
     model, rule = RULES[object_type]
     users = await User.filter(enabled=True, is_superadmin=False).select_related("company")
     bits = await bits_for_users([user.id for user in users])
     seen: dict[int, list[int]] = {object_id: [] for object_id in ids}
+    selections = []
     for user in users:
         condition = rule(_viewer(user, bits.get(user.id, frozenset())))
-        if condition is NOTHING:
-            continue
-        found = await column_values(model.filter(condition, id__in=list(ids)), "id")
-        for object_id in found:
-            seen[int(object_id)].append(user.id)
+        if condition is not NOTHING:
+            selections.append((user.id, model.filter(condition, id__in=list(ids))))
+    for start in range(0, len(selections), USERS_PER_STATEMENT):
+        for user_id, object_id in await _selected(selections[start : start + USERS_PER_STATEMENT]):
+            seen[int(object_id)].append(int(user_id))
     return seen
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    return _PG_PARAM.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+async def _selected(selections: list[tuple[int, QuerySet[Any]]]) -> list[tuple[int, int]]:
+    """(user id, object id) for each id each user's queryset selects, in one UNION ALL of
+    Tortoise's own SQL for them (the parameters renumbered after each other)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    db = None
+    found: list[tuple[int, int]] = []
+    for user_id, queryset in selections:
+        pk = queryset.model._meta.pk_attr
+        sql, own, db = compiled(queryset, ordered=False)
+        if db.capabilities.dialect == "postgres":
+            if sql.count("$") != len(_PG_PARAM.findall(sql)):
+                # A dollar sign that is not a parameter: this user's query runs alone.
+                found += [(user_id, i) for i in await column_values(queryset, pk)]
+                continue
+            sql = _renumbered(sql, len(params))
+        # The user id is an int from the database, never text from a client.
+        column = queryset.model._meta.db_pk_column
+        parts.append(f'SELECT DISTINCT {int(user_id)}, s."{column}" FROM ({sql}) s')  # noqa: S608
+        params += own
+    if db is not None and parts:
+        _, rows = await db.execute_query(" UNION ALL ".join(parts), params)
+        found += [(row[0], row[1]) for row in rows]
+    return found
 
 
 event_service.set_audience(audience)
