@@ -3,7 +3,7 @@ statement.
 
     .venv/bin/python bench/lead_list.py [--leads 20000] [--companies 2000]
         [--database-url URL] [--requests 200] [--warmup 30] [--viewers admin,manager]
-        [--uvicorn] [--keep] [--without-activities] [--executor-too]
+        [--uvicorn] [--keep] [--without-activities] [--executor-too] [--mixed]
 
 Generates the companies and users of `bench/companies_query.py` (a tree with managers
 inside and outside the viewers' company; no contacts nor custom fields), 12 tags, then N
@@ -24,8 +24,10 @@ over HTTP against `create_app()` (in process through httpx.ASGITransport, and wi
 statement that builds the same JSON, served by a bare Starlette endpoint over the same
 connection pool. The baseline writes the lead and company rules out in SQL (as
 companies_query.py does); its JSON is checked equal to GraphQL's `data` before anything
-is timed, so both apply the same access. --executor-too also measures, in process, the
-same app with compiled reads off (CRM_COMPILED_READS=0: every field on the executor).
+is timed, so both apply the same access. --mixed also times, interleaved with them, the
+query with a second root field the executor answers (`viewer { username }`).
+--executor-too also measures, in process, the same app with compiled reads off
+(CRM_COMPILED_READS=0: every field on the executor).
 
 SQLite by default (a temporary file). With a PostgreSQL URL the database is created, and
 dropped at the end unless --keep."""
@@ -88,6 +90,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leave activities out of the query (the compiled read path answers it)",
     )
     parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="also time the query with a root field the compiled path leaves to the "
+        "executor (`viewer { username }`), interleaved with the others",
+    )
+    parser.add_argument(
         "--executor-too",
         action="store_true",
         help="also measure in process with CRM_COMPILED_READS=0 (every field on the executor)",
@@ -97,6 +105,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def query_of(args: argparse.Namespace) -> str:
     return QUERY_WITHOUT_ACTIVITIES if args.without_activities else QUERY
+
+
+def mixed_query_of(args: argparse.Namespace) -> str:
+    """The query with a second root field, `viewer` (answered by the executor, reading
+    nothing: the viewer is loaded with the token), after `leads`."""
+    query = query_of(args).rstrip()
+    assert query.endswith("}")
+    return query[:-1] + " viewer { username } }"
 
 
 async def generate_leads(n: int) -> None:
@@ -264,6 +280,7 @@ async def measure(
     from crm_graphql.services.sqlcount import count_statements
 
     body = {"query": query_of(args), "operationName": "Leads"}
+    mixed_body = {"query": mixed_query_of(args), "operationName": "Leads"}
     for viewer in viewers:
         headers = {"Authorization": f"Bearer {tokens[viewer]}"}
 
@@ -277,6 +294,18 @@ async def measure(
             assert response.status_code == 200, response.text
             return response.content
 
+        calls = {"graphql": gql, "raw": raw}
+        if args.mixed:
+
+            async def mixed(headers: dict[str, str] = headers) -> bytes:
+                response = await gql_client.post("/graphql", json=mixed_body, headers=headers)
+                assert response.status_code == 200, response.text
+                return response.content
+
+            calls["mixed"] = mixed
+            both = orjson.loads(await mixed())
+            assert "errors" not in both and list(both["data"]) == ["leads", "viewer"], both
+            assert both["data"]["leads"] == orjson.loads(await gql())["data"]["leads"]
         await gql()
         statements = {"graphql": "", "raw": ""}
         if count:
@@ -305,7 +334,7 @@ async def measure(
             raise SystemExit(f"{viewer}: the baseline's JSON differs from GraphQL's: {first}")
         edges = gql_body["data"]["leads"]["edges"]
         gc.collect()
-        figures = await interleaved({"graphql": gql, "raw": raw}, args.warmup, args.requests)
+        figures = await interleaved(calls, args.warmup, args.requests)
         results.append(
             {
                 "server": label,
@@ -325,6 +354,13 @@ async def measure(
             f"{statements['graphql'] or '-'} vs {statements['raw'] or '-'}",
             flush=True,
         )
+        if "mixed" in figures:
+            print(
+                f"  {label:10} {viewer:8} with viewer p50 {figures['mixed']['p50']:7.1f} ms "
+                f"p99 {figures['mixed']['p99']:7.1f} | ratio p50 "
+                f"{figures['mixed']['p50'] / figures['raw']['p50']:5.1f}x",
+                flush=True,
+            )
 
 
 async def run_uvicorn(
