@@ -352,6 +352,7 @@ class _Planner:
         has no selection of its own."""
         if isinstance(spec, SetupListSpec):
             _no_arguments([d.node for d in details])
+            # No entries: the statement's one value is the list's JSON.
             return ObjectPlan(TYPES["LeadProgress"])
         return self.object(type_, details)
 
