@@ -55,6 +55,7 @@ from tests.factories import (
     make_invoice,
     make_lead,
     make_lead_tag,
+    make_mail_template,
     make_payment_method,
     make_stored_file,
     make_token,
@@ -318,6 +319,7 @@ async def build_world() -> dict[str, str]:
         )
         await _lead_lines(lead, n, (user1, seller, None)[n % 3])
     await _types_and_searches(seller)
+    await _mail_templates(seller)
     await _files((user1, manager1, standalone, seller, None))
     await _events((user1.id, manager1.id, None, 999_999))
     tokens = {}
@@ -357,6 +359,25 @@ async def _types_and_searches(seller: User) -> None:
         (manager1, "Broken", {"nonsense": {"eq": 1}}),
     ):
         await SavedLeadSearch.create(user=user, name=name, filter_json=stored)
+
+
+async def _mail_templates(seller: User) -> None:
+    """CRM templates of three companies in several languages (and none), one without a
+    company that the lead seller created (theirs to manage, so they see it)."""
+    home = await Company.get(name="My company")
+    a = await Company.get(name="Customer #A")
+    b = await Company.get(name="Customer #B")
+    for company, name, language in (
+        (home, "Offer", "en"),
+        (home, "Oferta", "es"),
+        (home, "Offre", "fr"),
+        (home, "Any language", ""),
+        (a, "Offer", "en"),
+        (a, "Follow-up", ""),
+        (b, "Offer", "es"),
+    ):
+        await make_mail_template(name, f"{name} ({language})", company=company, language=language)
+    await make_mail_template("Seller's own", language="en", creator=seller)
 
 
 async def _lead_lines(lead: Lead, n: int, user: User | None) -> None:

@@ -18,6 +18,7 @@ from crm_graphql.dataloaders.events import HISTORY_ORDER as CHANGE_ORDER
 from crm_graphql.dataloaders.files import FILE_ORDER
 from crm_graphql.dataloaders.invoices import INVOICE_ORDER, LINK_ORDER
 from crm_graphql.dataloaders.leads import HISTORY_ORDER, LEAD_ACTIVITY_ORDER
+from crm_graphql.dataloaders.users import ASSIGNMENT_ORDER
 from crm_graphql.models.activities import Activity
 from crm_graphql.models.companies import Company, CompanyBilling, CompanyRole
 from crm_graphql.models.contacts import Contact
@@ -37,9 +38,10 @@ from crm_graphql.models.leads import (
     LeadType,
     SavedLeadSearch,
 )
+from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
-from crm_graphql.models.users import User
+from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.permissions.activities import changeable_activities_q
 from crm_graphql.permissions.companies import (
     CompanyColumns,
@@ -65,6 +67,7 @@ from crm_graphql.permissions.leads import (
     takeable_leads,
     visible_leads_q,
 )
+from crm_graphql.permissions.users import SelfOrUserManager, access_rights_q
 from crm_graphql.schema.events import encode_change_cursor
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.files.names import DOWNLOAD_PREFIX
@@ -288,15 +291,48 @@ class Progress:
     closed_from: int
 
 
+@dataclass(frozen=True)
+class StepName:
+    """A progress step's name from the row's `column` (a code): CRM setup's override
+    when not empty, else `names` (services.leads.progress_name), as `Progress.name`."""
+
+    column: str
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Bits:
+    """Permission bit names in PERMISSION_BITS order: the row's own true columns (a
+    profile), or with `of_user` the union over the row's assignments' profiles, every bit
+    for a superadmin (User.permissions: services.auth.bits_for_users)."""
+
+    of_user: bool
+
+
 Field = (
-    Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related
-) | (CustomFields | Tagged | AtLeast | Stale | Progress | Total | Flag | RootPath | Encoded)
+    (Column | Single | Nested | Linked | Rows | Flags | Expr | Same | Count | Sums | Related)
+    | (CustomFields | Tagged | AtLeast | Stale | Progress | Total | Flag | RootPath | Encoded)
+    | (StepName | Bits)
+)
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A field behind a permission decided per row (`permission`, e.g. SelfOrUserManager),
+    whose refusal is the executor's error: `rule` is its SQL form beside it (`Viewer ->
+    Q | bool`, true for the rows it allows); `field` is read for those rows, and any
+    other row fails the statement on purpose (`Dialect.fallback`), so that the executor
+    answers, with its error."""
+
+    permission: type
+    rule: Callable[[Viewer], Q | bool]
+    field: Field
 
 
 @dataclass(frozen=True)
 class TypeSpec:
     model: type[Model]
-    fields: dict[str, Field] = field(default_factory=dict)
+    fields: dict[str, Field | Guarded] = field(default_factory=dict)
 
 
 def _companies(viewer: Viewer) -> Q:
@@ -591,6 +627,63 @@ TYPES: dict[str, TypeSpec] = {
             "createdAt": Column("created_at", DATETIME),
             "updatedAt": Column("updated_at", DATETIME),
             # The company loader, with the company rule (null when not visible).
+            "company": Single("Company", "company_id", _companies),
+            # Yourself, or with UM (a refusal is the executor's error: Guarded).
+            "permissions": Guarded(SelfOrUserManager, access_rights_q, Bits(of_user=True)),
+            "assignments": Guarded(
+                SelfOrUserManager,
+                access_rights_q,
+                Nested("Assignment", "user_id", ASSIGNMENT_ORDER, None),
+            ),
+        },
+    ),
+    # A user's assignments, with the profile and group loaders' rows (no rule).
+    "Assignment": TypeSpec(
+        Assignment,
+        {
+            "id": Column("id", ID),
+            "createdAt": Column("created_at", DATETIME),
+            "profile": Single("Profile", "profile_id", None),
+            "group": Single("Group", "group_id", None),
+        },
+    ),
+    "Profile": TypeSpec(
+        Profile,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+            "version": Column("version", INT),
+            "permissions": Bits(of_user=False),
+        },
+    ),
+    "Group": TypeSpec(
+        Group,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "description": Column("description", TEXT),
+        },
+    ),
+    # leadProgressSteps' rows: a code each, in a table of the statement's own.
+    "LeadProgress": TypeSpec(
+        Lead,
+        {
+            "code": Column("progress", INT),
+            "name": StepName("progress", PROGRESS_NAMES),
+            "closed": AtLeast("progress", CLOSED_FROM),
+        },
+    ),
+    # leadMailTemplates' rows; the company loader with the company rule.
+    "CrmTemplate": TypeSpec(
+        MailTemplate,
+        {
+            "id": Column("id", ID),
+            "name": Column("name", TEXT),
+            "language": Column("language", TEXT),
+            "subject": Column("subject", TEXT),
+            "bodyHtml": Column("body_html", TEXT),
+            "updatedAt": Column("updated_at", DATETIME),
             "company": Single("Company", "company_id", _companies),
         },
     ),

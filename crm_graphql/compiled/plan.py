@@ -40,6 +40,7 @@ from strawberry.permission import PermissionExtension
 from crm_graphql.compiled.catalog import (
     TYPES,
     AtLeast,
+    Bits,
     Column,
     Count,
     CustomFields,
@@ -47,6 +48,7 @@ from crm_graphql.compiled.catalog import (
     Expr,
     Flag,
     Flags,
+    Guarded,
     Linked,
     Nested,
     Progress,
@@ -56,12 +58,23 @@ from crm_graphql.compiled.catalog import (
     Same,
     Single,
     Stale,
+    StepName,
     Sums,
     Tagged,
     Total,
     TypeSpec,
 )
-from crm_graphql.compiled.roots import LISTS, ROOTS, SINGLES, ListSpec, RootSpec, SingleSpec
+from crm_graphql.compiled.roots import (
+    LISTS,
+    ROOTS,
+    SINGLES,
+    VALUES,
+    ListSpec,
+    RootSpec,
+    SetupListSpec,
+    SingleSpec,
+    StepsSpec,
+)
 from crm_graphql.compiled.sql import Unsupported
 from crm_graphql.permissions.base import Auth
 from crm_graphql.services.auth import Viewer
@@ -133,6 +146,15 @@ class RowsPlan:
 
 
 @dataclass
+class GuardedPlan:
+    """A field read only for the rows `rule` allows (catalog.Guarded); `inner` is its
+    plan as if unguarded."""
+
+    rule: Callable[[Viewer], Any]
+    inner: Any
+
+
+@dataclass
 class SamePlan:
     target: ObjectPlan
 
@@ -181,7 +203,7 @@ class SingleRootPlan:
     a small table's rows (`contractTypes`...)."""
 
     key: str
-    spec: SingleSpec | ListSpec
+    spec: SingleSpec | ListSpec | StepsSpec | SetupListSpec
     field_def: GraphQLField
     node: FieldNode
     target: ObjectPlan
@@ -192,6 +214,8 @@ class Plan:
     roots: list[RootPlan | SingleRootPlan]
 
 
+# Fields that are a value of the row, with no selection of their own.
+_PLAIN_FIELDS = (Column, Expr, Count, AtLeast, Stale, Total, Flag, RootPath, StepName, Bits)
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
 _PROGRESS = {"code", "name", "closed"}
 
@@ -209,7 +233,7 @@ class _Planner:
         fragments: dict[str, FragmentDetails],
         variables: VariableValues,
         operation: Any,
-        permitted: Callable[[str, str], bool],
+        permitted: Callable[..., bool],
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -239,11 +263,17 @@ class _Planner:
                 plan.entries.append((key, Typename(type_.name)))
                 continue
             found = spec.fields.get(name)
-            if found is None or not self.permitted(type_.name, name):
+            # A permission decided per row: its SQL form guards the field's value.
+            guard = found if isinstance(found, Guarded) else None
+            if guard is not None:
+                found = guard.field
+            row_decided = guard.permission if guard is not None else None
+            if found is None or not self.permitted(type_.name, name, row_decided):
                 raise Unsupported(f"{type_.name}.{name}")
+            assert not isinstance(found, Guarded)
             field_def = type_.fields[name]
             nodes = [d.node for d in subs]
-            if isinstance(found, Column | Expr | Count | AtLeast | Stale | Total | Flag | RootPath):
+            if isinstance(found, _PLAIN_FIELDS):
                 _no_arguments(nodes)
                 plan.entries.append((key, found))
             elif isinstance(found, Encoded):
@@ -313,7 +343,18 @@ class _Planner:
                 node_cursors = connection.node is not None and connection.node.cursors
                 plan.cursors = plan.cursors or connection.cursors or node_cursors
                 plan.entries.append((key, NestedPlan(found, field_def, nodes[0], connection)))
+            if guard is not None:
+                plan.entries[-1] = (key, GuardedPlan(guard.rule, plan.entries[-1][1]))
         return plan
+
+    def root_target(self, spec: Any, type_: Any, details: FieldDetailsList) -> ObjectPlan:
+        """A single-object or plain-list root's rows; a list of text (SetupListSpec)
+        has no selection of its own."""
+        if isinstance(spec, SetupListSpec):
+            _no_arguments([d.node for d in details])
+            # No entries: the statement's one value is the list's JSON.
+            return ObjectPlan(TYPES["LeadProgress"])
+        return self.object(type_, details)
 
     def connection(self, type_: Any, details: FieldDetailsList) -> ConnectionPlan:
         type_ = _named(type_)
@@ -384,10 +425,10 @@ def build_plan(
     roots: list[RootPlan | SingleRootPlan] = []
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
-        single = SINGLES.get(name) or LISTS.get(name)
+        single = SINGLES.get(name) or LISTS.get(name) or VALUES.get(name)
         if single is not None and permitted("Query", name):
             field_def = query_type.fields[name]
-            target = planner.object(field_def.type, details)
+            target = planner.root_target(single, field_def.type, details)
             roots.append(SingleRootPlan(key, single, field_def, details[0].node, target))
             continue
         spec = ROOTS.get(name)
@@ -404,17 +445,21 @@ def build_plan(
     return Plan(roots)
 
 
-def permission_checker(strawberry_schema: Any, viewer: Viewer) -> Callable[[str, str], bool]:
+def permission_checker(strawberry_schema: Any, viewer: Viewer) -> Callable[..., bool]:
     """Whether `viewer` may read `type.field`: the field's own @auth (or none); a field
-    that would be refused runs on the executor, which refuses it and audits."""
+    that would be refused runs on the executor, which refuses it and audits.
+    `row_decided`: a permission class the plan decides per row in SQL (catalog.Guarded),
+    not here."""
 
-    def permitted(type_name: str, field_name: str) -> bool:
+    def permitted(type_name: str, field_name: str, row_decided: type | None = None) -> bool:
         definition = strawberry_schema.get_field_for_type(field_name, type_name)
         if definition is None:
             return False
         for extension in definition.extensions:
             if isinstance(extension, PermissionExtension):
                 for permission in extension.permissions:
+                    if row_decided is not None and type(permission) is row_decided:
+                        continue
                     if not isinstance(permission, Auth) or permission.refusal(viewer):
                         return False
         return True

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -19,16 +20,29 @@ from crm_graphql.models.contacts import Contact
 from crm_graphql.models.contracts import Contract, ContractType
 from crm_graphql.models.customfields import CustomField, CustomFieldSection
 from crm_graphql.models.invoices import Invoice
-from crm_graphql.models.leads import Lead, LeadTag, LeadType, SavedLeadSearch
+from crm_graphql.models.leads import (
+    DEFAULT_CHANNELS,
+    PROGRESS_NAMES,
+    Lead,
+    LeadTag,
+    LeadType,
+    SavedLeadSearch,
+)
+from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
-from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
+from crm_graphql.permissions.companies import (
+    NOTHING,
+    belongs_to_visible_company_q,
+    visible_companies_q,
+)
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import (
     can_see_invoice_sums,
     invoice_sums_used,
     visible_invoices_q,
 )
+from crm_graphql.permissions.lead_mail import visible_templates_q
 from crm_graphql.permissions.leads import visible_leads_q
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
@@ -176,6 +190,19 @@ def _custom_fields(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
 BY_NAME = [SortKey("name"), SortKey("id")]
 
 
+def _lead_mail_templates(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # The resolver's: the viewer's templates in the visible lead's language and those
+    # without one; no such lead (malformed, unknown or invisible id) is its empty list.
+    number = id_number(args["lead_id"])
+    visible = MailTemplate.filter(visible_templates_q(viewer))
+    if number is None:
+        return visible.filter(NOTHING)
+    lead = Lead.filter(visible_leads_q(viewer), id=number)
+    language = Subquery(lead.values("language"))
+    blank = Subquery(lead.annotate(crm_blank=RawSQL("''")).values("crm_blank"))
+    return visible.filter(Q(language__in=language) | Q(language__in=blank))
+
+
 def _every(model: type[Model]) -> Callable[[Viewer, dict[str, Any]], QuerySet[Any]]:
     return lambda viewer, args: model.all()
 
@@ -194,8 +221,38 @@ LISTS: dict[str, ListSpec] = {
         BY_NAME,
     ),
     "customFields": ListSpec("CustomField", _custom_fields, [SortKey("position"), SortKey("id")]),
+    "leadMailTemplates": ListSpec("CrmTemplate", _lead_mail_templates, BY_NAME),
     # `.all()`: the model's ordering.
     "customFieldSections": ListSpec(
         "CustomFieldSection", _every(CustomFieldSection), [SortKey("position"), SortKey("id")]
     ),
+}
+
+
+@dataclass(frozen=True)
+class StepsSpec:
+    """A root list of objects with no table of their own (`leadProgressSteps`): a row
+    per value of `values` in that order, the value in the column `column` of the type's
+    model (`Lead.progress`), the rest read by the statement (CRM setup's names)."""
+
+    type_name: str
+    column: str
+    values: Sequence[int]
+
+
+@dataclass(frozen=True)
+class SetupListSpec:
+    """A root list of text from CRM setup's row (`leadChannels`): its JSON list column
+    `column`, or `default` when the list is empty or there is no row yet
+    (services.leads.channels)."""
+
+    column: str
+    default: Sequence[str]
+
+
+# The resolvers read CRM setup (services.leads.progress_names, channels); the statement
+# reads the same row, its model defaults while there is none.
+VALUES: dict[str, StepsSpec | SetupListSpec] = {
+    "leadProgressSteps": StepsSpec("LeadProgress", "progress", tuple(PROGRESS_NAMES)),
+    "leadChannels": SetupListSpec("lead_channels", tuple(DEFAULT_CHANNELS)),
 }

@@ -33,6 +33,7 @@ from crm_graphql.compiled.catalog import (
     PERCENT,
     TYPES,
     AtLeast,
+    Bits,
     Column,
     Count,
     Encoded,
@@ -42,6 +43,7 @@ from crm_graphql.compiled.catalog import (
     Nested,
     RootPath,
     Stale,
+    StepName,
     Tagged,
     Total,
     TypeSpec,
@@ -53,6 +55,7 @@ from crm_graphql.compiled.plan import (
     CustomFieldsPlan,
     EdgesPlan,
     FlagsPlan,
+    GuardedPlan,
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
@@ -72,13 +75,14 @@ from crm_graphql.compiled.plan import (
     permission_class,
     variable_shape,
 )
-from crm_graphql.compiled.roots import ListSpec
+from crm_graphql.compiled.roots import ListSpec, SetupListSpec, StepsSpec
 from crm_graphql.compiled.sql import Dialect, Params, Unsupported, is_fallback, literal, quote
 from crm_graphql.compiled.totals import TAX, total_sql
 from crm_graphql.errors import ApiError
 from crm_graphql.ids import id_number
 from crm_graphql.models.customfields import CustomFieldSection, CustomFieldValue
 from crm_graphql.models.setup import CrmSetup
+from crm_graphql.models.users import PERMISSION_BITS, Assignment, Profile
 from crm_graphql.permissions.companies import NOTHING
 from crm_graphql.schema.common import page_size
 from crm_graphql.schema.customfields import WITHOUT_SECTION
@@ -259,12 +263,19 @@ class _Builder:
         pairs: list[tuple[str, str]] = []
         extras: list[str] = []
         row = outer if self.d.postgres else inner
+        guards: dict[str, Callable[[Viewer], Q | bool]] = {}
         for key, what in plan.entries:
+            if isinstance(what, GuardedPlan):
+                guards[key], what = what.rule, what.inner
             if isinstance(what, Typename):
                 pairs.append((key, literal(what.name)))
                 continue
             if isinstance(what, Column):
                 pairs.append((key, self.column(plan.spec, what, outer)))
+                continue
+            if isinstance(what, StepName):
+                code = f"{outer}.{_db(plan.spec, what.column)}"
+                pairs.append((key, self.step_name(code, what.names)))
                 continue
             if isinstance(what, Expr):
                 pairs.append((key, self.formatted(what.sql.format(t=outer), what.kind)))
@@ -320,6 +331,8 @@ class _Builder:
                 value = self.sums(plan.spec, what, row, depth)
             elif isinstance(what, CustomFieldsPlan):
                 value = self.custom_fields(plan.spec, what, row, depth)
+            elif isinstance(what, Bits):
+                value = self.bits(plan.spec, what, row)
             else:
                 raise Unsupported(f"{what!r}")
             if self.d.postgres:
@@ -329,7 +342,65 @@ class _Builder:
             name = f"crm_j{self.columns}"
             extras.append(f", {value} AS {name}")
             pairs.append((key, self.d.nested(f"{outer}.{name}")))
+        if guards:
+            pairs = [
+                (k, self.guarded(plan.spec, guards[k], v, outer, inner, extras))
+                if k in guards
+                else (k, v)
+                for k, v in pairs
+            ]
         return self.d.obj(pairs), "".join(extras)
+
+    def guarded(
+        self,
+        spec: TypeSpec,
+        rule: Callable[[Viewer], Q | bool],
+        value: str,
+        outer: str,
+        inner: str,
+        extras: list[str],
+    ) -> str:
+        """`value` for the rows the rule allows (catalog.Guarded); any other row fails
+        the statement on purpose (`Dialect.fallback`): its refusal is the executor's
+        error. On SQLite the rule is a column beside the row, as a flag's."""
+        decided = rule(self.viewer)
+        if decided is True:
+            return value
+        if decided is False:
+            raise Unsupported("refused on every row")
+        if self.d.postgres:
+            allowed = self.row_in(spec.model, outer, decided)
+        else:
+            self.columns += 1
+            name = f"crm_j{self.columns}"
+            extras.append(f", {self.row_in(spec.model, inner, decided)} AS {name}")
+            allowed = f"{outer}.{name}"
+        refused = self.d.fallback(f"{outer}.{_db(spec, 'id')}")
+        if self.d.postgres:
+            refused = f"CAST({refused} AS json)"
+        return f"CASE WHEN {allowed} THEN {value} ELSE {refused} END"
+
+    def bits(self, spec: TypeSpec, bits: Bits, alias: str) -> str:
+        """Permission bit names in PERMISSION_BITS order (catalog.Bits), a JSON array."""
+        profiles = TypeSpec(Profile)
+        links = TypeSpec(Assignment)
+        rows = []
+        for number, bit in enumerate(PERMISSION_BITS):
+            column = _db(profiles, bit.lower())
+            if bits.of_user:
+                # services.auth.bits_for_users: any assignment's profile grants it.
+                held = (
+                    f"{alias}.{_db(spec, 'is_superadmin')} OR EXISTS (SELECT 1 FROM "  # noqa: S608
+                    f"{quote(Assignment._meta.db_table)} a JOIN "
+                    f"{quote(Profile._meta.db_table)} p ON p.{_db(profiles, 'id')} = "
+                    f"a.{_db(links, 'profile_id')} WHERE a.{_db(links, 'user_id')} = "
+                    f"{alias}.{_db(spec, 'id')} AND p.{column})"
+                )
+            else:
+                held = f"{alias}.{column}"
+            rows.append(f"SELECT {number} AS crm_n, {literal(bit)} AS crm_bit WHERE {held}")
+        found = " UNION ALL ".join(rows) + " ORDER BY crm_n"
+        return f"(SELECT {self.d.agg('b.crm_bit', 'b.crm_n', '1 = 1')} FROM ({found}) b)"  # noqa: S608
 
     def setup(self, column: str) -> str:
         """A column of the CRM setup row, its model default while there is no row (the
@@ -362,15 +433,6 @@ class _Builder:
 
     def progress(self, spec: TypeSpec, plan: ProgressPlan, alias: str) -> str:
         code = f"{alias}.{_db(spec, plan.progress.column)}"
-        names = self.setup("lead_progress_names")
-        if self.d.postgres:
-            custom = f"CAST({names} AS jsonb) ->> CAST({code} AS text)"
-        else:
-            custom = f"json_extract({names}, '$.\"' || {code} || '\"')"
-        cases = " ".join(
-            f"WHEN {number} THEN {literal(name)}" for number, name in plan.progress.names.items()
-        )
-        default = f"CASE {code} {cases} ELSE {self.d.text(code)} END"
         pairs: list[tuple[str, str]] = []
         for key, what in plan.entries:
             if isinstance(what, Typename):
@@ -378,11 +440,33 @@ class _Builder:
             elif what == "code":
                 pairs.append((key, code))
             elif what == "name":
-                # `setup name or default name`: an empty override keeps the default.
-                pairs.append((key, f"COALESCE(NULLIF({custom}, ''), {default})"))
+                pairs.append((key, self.step_name(code, plan.progress.names)))
             else:
                 pairs.append((key, self.d.condition(f"{code} >= {plan.progress.closed_from}")))
         return self.d.obj(pairs)
+
+    def step_name(self, code: str, names: dict[int, str]) -> str:
+        """A progress step's name: CRM setup's override, else its name in `names`."""
+        setup = self.setup("lead_progress_names")
+        if self.d.postgres:
+            custom = f"CAST({setup} AS jsonb) ->> CAST({code} AS text)"
+        else:
+            custom = f"json_extract({setup}, '$.\"' || {code} || '\"')"
+        cases = " ".join(f"WHEN {number} THEN {literal(name)}" for number, name in names.items())
+        default = f"CASE {code} {cases} ELSE {self.d.text(code)} END"
+        # `setup name or default name`: an empty override keeps the default.
+        return f"COALESCE(NULLIF({custom}, ''), {default})"
+
+    def setup_list(self, spec: SetupListSpec) -> str:
+        """CRM setup's JSON list column, or the default when empty or without a row."""
+        value = self.setup(spec.column)
+        default = literal(orjson.dumps(list(spec.default)).decode())
+        if self.d.postgres:
+            stored = f"CAST({value} AS jsonb)"
+            empty = f"COALESCE(jsonb_array_length({stored}), 0) = 0"
+            return f"CASE WHEN {empty} THEN CAST({default} AS json) ELSE CAST({stored} AS json) END"
+        empty = f"COALESCE(json_array_length({value}), 0) = 0"
+        return f"CASE WHEN {empty} THEN json({default}) ELSE json({value}) END"
 
     def single(self, spec: TypeSpec, plan: SinglePlan, alias: str, depth: int) -> str:
         target = plan.target.spec.model
@@ -820,6 +904,8 @@ def _prepare_single(
     malformed id is the resolver's NOT_FOUND: Unsupported, so that the executor answers
     it."""
     spec = root.spec
+    if isinstance(spec, StepsSpec | SetupListSpec):
+        return _prepare_values(root, spec, viewer, limits, variables, root_path)
     if isinstance(spec, ListSpec):
         queryset = spec.rows(viewer, _arguments(strawberry_schema, root, variables))
         order = f" ORDER BY {_order(TYPES[spec.type_name], 't', spec.order)}"
@@ -838,6 +924,34 @@ def _prepare_single(
     text = f"SELECT {node} AS crm_node FROM {table}{order}"  # noqa: S608
     statement, ordered = builder.params.finish(text, postgres)
     return _PreparedSingle(root.target, statement, ordered, connection, isinstance(spec, ListSpec))
+
+
+def _prepare_values(
+    root: SingleRootPlan,
+    spec: StepsSpec | SetupListSpec,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+    root_path: str,
+) -> _PreparedSingle:
+    """A root list with no table of its own: CRM setup's list (one row, the JSON array),
+    or one object per value of a statement's own rows, in their order."""
+    connection = compiled(CrmSetup.filter(id=SETUP_ID))[2]
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
+    if isinstance(spec, SetupListSpec):
+        text = f"SELECT {builder.setup_list(spec)} AS crm_node"
+        statement, ordered = builder.params.finish(text, postgres)
+        return _PreparedSingle(root.target, statement, ordered, connection, False)
+    column = _db(TYPES[spec.type_name], spec.column)
+    inner = " UNION ALL ".join(
+        f"SELECT {value} AS {column}, {n} AS crm_n" for n, value in enumerate(spec.values)
+    )
+    node, extras = builder.object(root.target, "t", "t" if postgres else "t0", 0)
+    table = f"({inner}) t" if postgres else f"(SELECT t0.*{extras} FROM ({inner}) t0) t"  # noqa: S608
+    text = f"SELECT {node} AS crm_node FROM {table} ORDER BY t.crm_n"  # noqa: S608
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedSingle(root.target, statement, ordered, connection, True)
 
 
 async def _single(prepared: _PreparedSingle) -> Any:
@@ -876,7 +990,8 @@ def _cursors(plan: ObjectPlan, value: Any) -> None:
     `encode_cursor` makes for the executor's nested connections."""
     if not plan.cursors or value is None:
         return
-    for key, what in plan.entries:
+    for key, entry in plan.entries:
+        what = entry.inner if isinstance(entry, GuardedPlan) else entry
         if isinstance(what, Encoded):
             value[key] = what.encode(value[key])
         elif isinstance(what, SinglePlan):

@@ -19,14 +19,30 @@ def visible_users_q(viewer: Viewer) -> Q:
     return Q(id=viewer.user.id)
 
 
+def sees_access_rights(viewer: Viewer, user_id: Any) -> bool:
+    """Whether the viewer may read a user's access rights (permissions, assignments):
+    their own, or anyone's with UM."""
+    return viewer.has("UM") or user_id == viewer.user.id
+
+
+def access_rights_q(viewer: Viewer) -> Q | bool:
+    """`sees_access_rights` in SQL, beside it: the users whose rights the viewer may read
+    (True: every user)."""
+    if viewer.has("UM"):
+        return True
+    return Q(id=viewer.user.id)
+
+
 class SelfOrUserManager(BasePermission):
-    """A user's own record, or anyone's with UM: for fields that reveal access rights."""
+    """A user's own record, or anyone's with UM: for fields that reveal access rights.
+    A refusal is an error (audited), not a null: the compiled read path leaves such a
+    row to the executor (`access_rights_q`)."""
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         viewer = info.context.viewer
         if viewer is None:
             raise Unauthenticated()
-        if viewer.has("UM") or getattr(source, "id", None) == viewer.user.id:
+        if sees_access_rights(viewer, getattr(source, "id", None)):
             return True
         raise info.context.deny(f"User {getattr(source, 'id', '')}.{info.field_name}", "not UM")
 
