@@ -22,6 +22,7 @@ from crm_graphql.models.invoices import Invoice
 from crm_graphql.models.leads import Lead, LeadTag, LeadType, SavedLeadSearch
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
+from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.permissions.companies import belongs_to_visible_company_q, visible_companies_q
 from crm_graphql.permissions.contracts import visible_contracts_q
 from crm_graphql.permissions.invoices import (
@@ -30,6 +31,8 @@ from crm_graphql.permissions.invoices import (
     visible_invoices_q,
 )
 from crm_graphql.permissions.leads import visible_leads_q
+from crm_graphql.permissions.trash import visible_trash_q
+from crm_graphql.schema.common import model_enum
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
 from crm_graphql.schema.contracts import (
@@ -41,6 +44,7 @@ from crm_graphql.schema.customfields import entity_of
 from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
 from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
 from crm_graphql.schema.leads.searches import saved_search_filter
+from crm_graphql.schema.trash import TRASH_DEFAULT_ORDER
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.billing import with_billing_key
 from crm_graphql.services.listing import FilterSpec, SortKey
@@ -108,6 +112,16 @@ def _leads(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Lead.filter(visible_leads_q(viewer)).filter(default_open_q(args.get("filter")))
 
 
+def _trash(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # The resolver's: the entries the viewer could delete, of the kinds asked for.
+    queryset = TrashEntry.filter(visible_trash_q(viewer))
+    if args.get("types") is not None:
+        queryset = queryset.filter(
+            object_type__in=[model_enum(TrashType, t) for t in args["types"]]
+        )
+    return queryset
+
+
 ROOTS: dict[str, RootSpec] = {
     "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
     "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
@@ -120,6 +134,8 @@ ROOTS: dict[str, RootSpec] = {
         LEAD_DEFAULT_ORDER,
         ReadFirst("savedSearchId", _saved_search),
     ),
+    # No filter argument: an empty filter spec.
+    "trash": RootSpec("TrashEntry", _trash, {}, TRASH_DEFAULT_ORDER),
 }
 
 
