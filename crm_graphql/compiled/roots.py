@@ -42,11 +42,13 @@ from crm_graphql.schema.contracts import (
 )
 from crm_graphql.schema.customfields import entity_of
 from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
+from crm_graphql.schema.lead_statistics import PIPELINE_ORDERS
 from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
 from crm_graphql.schema.leads.searches import saved_search_filter
 from crm_graphql.schema.trash import TRASH_DEFAULT_ORDER
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.billing import with_billing_key
+from crm_graphql.services.lead_statistics import pipeline_steps
 from crm_graphql.services.listing import FilterSpec, SortKey
 from crm_graphql.settings import Limits
 
@@ -213,5 +215,28 @@ LISTS: dict[str, ListSpec] = {
     # `.all()`: the model's ordering.
     "customFieldSections": ListSpec(
         "CustomFieldSection", _every(CustomFieldSection), [SortKey("position"), SortKey("id")]
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A root field of progress steps (`leadPipeline`): `base(viewer)` is the visible
+    leads before the client's filter (the resolver's `filtered_leads`, every status),
+    `orders` the steps' lead orders by the `orderBy` value, `steps(includeClosed)` the
+    step codes shown (services.lead_statistics.pipeline_steps)."""
+
+    base: Callable[[Viewer], QuerySet[Any]]
+    filter_spec: FilterSpec
+    orders: dict[Any, list[SortKey]]
+    steps: Callable[[bool], tuple[int, ...]]
+
+
+PIPELINES: dict[str, PipelineSpec] = {
+    "leadPipeline": PipelineSpec(
+        lambda viewer: Lead.filter(visible_leads_q(viewer)),
+        LEAD_FILTER_SPEC,
+        dict(PIPELINE_ORDERS),
+        pipeline_steps,
     ),
 }

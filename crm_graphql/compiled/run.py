@@ -48,6 +48,7 @@ from crm_graphql.compiled.catalog import (
     Visible,
     is_empty,
 )
+from crm_graphql.compiled.pipeline import pipeline_query, pipeline_sql
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
     CustomFieldsPlan,
@@ -56,6 +57,7 @@ from crm_graphql.compiled.plan import (
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
+    PipelineRootPlan,
     PlanCache,
     ProgressPlan,
     RelatedPlan,
@@ -64,6 +66,7 @@ from crm_graphql.compiled.plan import (
     SamePlan,
     SinglePlan,
     SingleRootPlan,
+    StepRows,
     SumsPlan,
     Typename,
     build_plan,
@@ -361,7 +364,10 @@ class _Builder:
         return self.d.condition(f"{progress} < {stale.closed_from} AND {updated} < {limit}")
 
     def progress(self, spec: TypeSpec, plan: ProgressPlan, alias: str) -> str:
-        code = f"{alias}.{_db(spec, plan.progress.column)}"
+        return self.progress_of(f"{alias}.{_db(spec, plan.progress.column)}", plan)
+
+    def progress_of(self, code: str, plan: ProgressPlan) -> str:
+        """The progress object of the step `code` (SQL: a column or a constant)."""
         names = self.setup("lead_progress_names")
         if self.d.postgres:
             custom = f"CAST({names} AS jsonb) ->> CAST({code} AS text)"
@@ -676,7 +682,9 @@ class _Builder:
 
 
 def _arguments(
-    strawberry_schema: Any, root: RootPlan | SingleRootPlan, variables: VariableValues
+    strawberry_schema: Any,
+    root: RootPlan | SingleRootPlan | PipelineRootPlan,
+    variables: VariableValues,
 ) -> Any:
     raw = get_argument_values(root.field_def, root.node, variables)
     definition = strawberry_schema.get_field_for_type(root.node.name.value, "Query")
@@ -849,6 +857,55 @@ async def _single(prepared: _PreparedSingle) -> Any:
     if not found:
         raise Unsupported("not found")
     return _node(prepared.target, found[0]["crm_node"])
+
+
+@dataclass(frozen=True)
+class _PreparedPipeline:
+    """A pipeline root's statement (compiled/pipeline.py), ready to run."""
+
+    plan: PipelineRootPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_pipeline(
+    root: PipelineRootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+    root_path: str,
+) -> _PreparedPipeline:
+    """The statement of a pipeline root: its steps' JSON array, built by the database."""
+    args = _arguments(strawberry_schema, root, variables)
+    query = pipeline_query(root, viewer, limits, args)
+    sql, params, connection = compiled(query.leads, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
+    text = pipeline_sql(builder, root, query, builder.params.adopt(sql, params, postgres))
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedPipeline(root, statement, ordered, connection)
+
+
+async def _pipeline(prepared: _PreparedPipeline) -> Any:
+    """The steps' JSON as the database wrote it, or parsed and given the cursors of
+    connections nested in its leads."""
+    found = await _rows(prepared.connection, prepared.statement, prepared.params)
+    text = found[0]["crm_node"]
+    rows = [
+        (key, what.target)
+        for key, what in prepared.plan.entries
+        if isinstance(what, StepRows) and what.target.cursors
+    ]
+    if not rows:
+        return orjson.Fragment(text)
+    steps = orjson.loads(text)
+    for step in steps:
+        for key, target in rows:
+            for lead in step[key]:
+                _cursors(target, lead)
+    return steps
 
 
 async def _rows(connection: Any, statement: str, params: list[Any]) -> Sequence[Mapping[str, Any]]:
@@ -1040,6 +1097,10 @@ async def _run(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
                 if isinstance(root, SingleRootPlan)
+                else _prepare_pipeline(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
+                if isinstance(root, PipelineRootPlan)
                 else await _prepare(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
@@ -1058,6 +1119,8 @@ async def _run(
         for root, ready in zip(plan.roots, prepared, strict=True):
             if isinstance(ready, _PreparedSingle):
                 data[root.key] = await _single(ready)
+            elif isinstance(ready, _PreparedPipeline):
+                data[root.key] = await _pipeline(ready)
             else:
                 data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):
