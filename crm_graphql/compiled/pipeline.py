@@ -87,7 +87,7 @@ def pipeline_sql(builder: _Builder, root: PipelineRootPlan, query: PipelineQuery
     currency = quote(_COLUMNS["currency"])
     cents = quote(_COLUMNS["estimated_sale_cents"])
     grouped = any(
-        what in ("count",) or (isinstance(what, StepRows) and what.name == "estimatedSales")
+        what == "count" or (isinstance(what, StepRows) and what.name == "estimatedSales")
         for _, what in root.entries
     )
     ctes = f"crm_s AS NOT MATERIALIZED ({rows})"
@@ -125,8 +125,8 @@ def _step(builder: _Builder, root: PipelineRootPlan, query: PipelineQuery, code:
             pairs.append((key, d.condition(more)))
         elif isinstance(what, StepRows) and what.name == "estimatedSales":
             body, _ = builder.object(what.target, "x", "x", 1)
-            binary = f'x.{currency} COLLATE "C"' if d.postgres else f"x.{currency}"
-            order = binary if d.postgres else ""
+            # By code point, as Python sorts the currencies (SQLite: the subquery's order).
+            order = f'x.{currency} COLLATE "C"' if d.postgres else ""
             sums = (
                 f"(SELECT {d.agg(body, order, '1 = 1')} FROM (SELECT g.* FROM crm_g g "  # noqa: S608
                 f"WHERE g.{progress} = {int(code)} ORDER BY g.{currency}) x)"
