@@ -336,6 +336,7 @@ async def build_world() -> dict[str, str]:
     await _files((user1, manager1, standalone, seller, None))
     await _events((user1.id, manager1.id, None, 999_999))
     await _trash(a, b, (await User.get(username="admin"), user1, manager1, seller, None))
+    await _duplicates()
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
@@ -503,6 +504,29 @@ async def _trash(a: Company, b: Company, actors: tuple[User | None, ...]) -> Non
         (entry,) = await move_to_trash(kind, [record.id], actors[n % len(actors)])
         at = when + timedelta(hours=n // 2)  # pairs at the same time
         await TrashEntry.filter(id=entry.id).update(deleted_at=at)
+
+
+async def _duplicates() -> None:
+    """Records that match others (issue 18's rules) in companies, contacts and leads
+    under both customers, some by two rules; the key columns set as writes set them."""
+    changes: list[tuple[Any, str, dict[str, str]]] = [
+        (Company, "Child 00 Beta", {"website": "https://www.same.example/a"}),
+        (Company, "Child 03 Beta", {"website": "same.example", "fiscal_id": "B-12345"}),
+        (Company, "Child 04 Alpha", {"fiscal_id": "b 12345", "website": "http://same.example"}),
+        (Company, "Child 07 Alpha", {"fiscal_id": "B12345"}),
+        (Contact, "Person 00-0", {"email": "Same@Contact.example", "phone": "600 111 222"}),
+        (Contact, "Person 01-1", {"email": "same@contact.example"}),
+        (Contact, "Person 02-0", {"mobile": "600-111-222"}),
+        (Contact, "Person 05-2", {"phone": "600111222", "email": "SAME@contact.example"}),
+        (Lead, "Lead 01", {"email": "Same@Lead.example"}),
+        (Lead, "Lead 05", {"email": "same@lead.example", "phone": "611 222 333"}),
+        (Lead, "Lead 02", {"mobile": "611222333"}),
+        (Lead, "Lead 06", {"phone": "611-222-333", "email": "same@LEAD.example"}),
+    ]
+    for model, name, values in changes:
+        named = {"name": name} if model is Company else {"full_name": name}
+        # As a write sets them (MatchKeys), without touching the row's update time.
+        await model.filter(**named).update(**values, **model.keys_for(values))
 
 
 @dataclass

@@ -63,10 +63,12 @@ from crm_graphql.compiled.catalog import (
 )
 from crm_graphql.compiled.roots import (
     LISTS,
+    MATCHES,
     PIPELINES,
     ROOTS,
     SINGLES,
     ListSpec,
+    MatchSpec,
     PipelineSpec,
     RootSpec,
     SingleSpec,
@@ -217,8 +219,20 @@ class PipelineRootPlan:
 
 
 @dataclass
+class DuplicatesRootPlan:
+    """`duplicates(type:, id:)` (compiled/duplicates.py): each candidate's entries,
+    "id", "rules", "score", Typename, or (the entity's record) an ObjectPlan."""
+
+    key: str
+    spec: MatchSpec
+    field_def: GraphQLField
+    node: FieldNode
+    entries: list[tuple[str, Any]]
+
+
+@dataclass
 class Plan:
-    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan]
+    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan]
 
 
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
@@ -378,6 +392,26 @@ class _Planner:
                 raise Unsupported(f"{step_type.name}.{name}")
         return entries
 
+    def candidate(self, type_: Any, details: FieldDetailsList) -> list[tuple[str, Any]]:
+        """A duplicate candidate's entries; its record as the entity's object plan."""
+        kind = _named(type_)
+        entries: list[tuple[str, Any]] = []
+        for key, subs in self.sub(kind, details).items():
+            name = subs[0].node.name.value
+            if name == "__typename":
+                entries.append((key, Typename(kind.name)))
+                continue
+            if not self.permitted(kind.name, name):
+                raise Unsupported(f"{kind.name}.{name}")
+            _no_arguments([d.node for d in subs])
+            if name in ("id", "rules", "score"):
+                entries.append((key, name))
+            elif name in ("company", "contact", "lead"):
+                entries.append((key, self.object(kind.fields[name].type, subs)))
+            else:
+                raise Unsupported(f"{kind.name}.{name}")
+        return entries
+
     def connection(self, type_: Any, details: FieldDetailsList) -> ConnectionPlan:
         type_ = _named(type_)
         plan = ConnectionPlan()
@@ -444,7 +478,7 @@ def build_plan(
     collected = collect_fields(schema, fragments, variables, query_type, operation)
     if collected.new_defer_usages:
         raise Unsupported("@defer")
-    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan] = []
+    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan] = []
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
         pipeline = PIPELINES.get(name)
@@ -452,6 +486,12 @@ def build_plan(
             field_def = query_type.fields[name]
             steps = planner.pipeline(field_def.type, details)
             roots.append(PipelineRootPlan(key, pipeline, field_def, details[0].node, steps))
+            continue
+        matches = MATCHES.get(name)
+        if matches is not None and permitted("Query", name):
+            field_def = query_type.fields[name]
+            found = planner.candidate(field_def.type, details)
+            roots.append(DuplicatesRootPlan(key, matches, field_def, details[0].node, found))
             continue
         single = SINGLES.get(name) or LISTS.get(name)
         if single is not None and permitted("Query", name):

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -31,6 +32,7 @@ from crm_graphql.permissions.invoices import (
     visible_invoices_q,
 )
 from crm_graphql.permissions.leads import visible_leads_q
+from crm_graphql.permissions.merges import entity_bit, visible_q
 from crm_graphql.permissions.trash import visible_trash_q
 from crm_graphql.schema.common import model_enum
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
@@ -48,6 +50,7 @@ from crm_graphql.schema.leads.searches import saved_search_filter
 from crm_graphql.schema.trash import TRASH_DEFAULT_ORDER
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.billing import with_billing_key
+from crm_graphql.services.duplicates import DuplicateEntity
 from crm_graphql.services.lead_statistics import pipeline_steps
 from crm_graphql.services.listing import FilterSpec, SortKey
 from crm_graphql.settings import Limits
@@ -240,3 +243,16 @@ PIPELINES: dict[str, PipelineSpec] = {
         pipeline_steps,
     ),
 }
+
+
+@dataclass(frozen=True)
+class MatchSpec:
+    """A root field of the records that may duplicate one (`duplicates`): `visible` is
+    the rule of the entity's records (the resolver's `visible_q`), `bit` the view bit
+    the resolver asks for (`entity_bit`; without it: its FORBIDDEN, the executor's)."""
+
+    visible: Callable[[Viewer, DuplicateEntity], Q]
+    bit: Callable[[DuplicateEntity], str]
+
+
+MATCHES: dict[str, MatchSpec] = {"duplicates": MatchSpec(visible_q, entity_bit)}

@@ -48,10 +48,12 @@ from crm_graphql.compiled.catalog import (
     Visible,
     is_empty,
 )
+from crm_graphql.compiled.duplicates import duplicate_sets, duplicates_sql
 from crm_graphql.compiled.pipeline import pipeline_query, pipeline_sql
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
     CustomFieldsPlan,
+    DuplicatesRootPlan,
     EdgesPlan,
     FlagsPlan,
     NestedPlan,
@@ -683,7 +685,7 @@ class _Builder:
 
 def _arguments(
     strawberry_schema: Any,
-    root: RootPlan | SingleRootPlan | PipelineRootPlan,
+    root: RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan,
     variables: VariableValues,
 ) -> Any:
     raw = get_argument_values(root.field_def, root.node, variables)
@@ -908,6 +910,57 @@ async def _pipeline(prepared: _PreparedPipeline) -> Any:
     return steps
 
 
+@dataclass(frozen=True)
+class _PreparedDuplicates:
+    """A `duplicates` root's statement (compiled/duplicates.py), ready to run."""
+
+    plan: DuplicatesRootPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_duplicates(
+    root: DuplicatesRootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+    root_path: str,
+) -> _PreparedDuplicates:
+    args = _arguments(strawberry_schema, root, variables)
+    entity, target, rows = duplicate_sets(root, viewer, args)
+    target_sql, target_params, connection = compiled(target, ordered=False)
+    rows_sql, rows_params, _ = compiled(rows, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
+    text = duplicates_sql(
+        builder,
+        root,
+        entity,
+        builder.params.adopt(target_sql, target_params, postgres),
+        builder.params.adopt(rows_sql, rows_params, postgres),
+    )
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedDuplicates(root, statement, ordered, connection)
+
+
+async def _duplicates(prepared: _PreparedDuplicates) -> Any:
+    """The candidates' JSON; an invisible or unknown target is the resolver's NOT_FOUND:
+    Unsupported, so that the executor answers it."""
+    found = (await _rows(prepared.connection, prepared.statement, prepared.params))[0]
+    if not int(found["crm_found"]):
+        raise Unsupported("not found")
+    records = [(key, what) for key, what in prepared.plan.entries if isinstance(what, ObjectPlan)]
+    if not any(plan.cursors for _, plan in records):
+        return orjson.Fragment(found["crm_node"])
+    candidates = orjson.loads(found["crm_node"])
+    for candidate in candidates:
+        for key, plan in records:
+            _cursors(plan, candidate[key])
+    return candidates
+
+
 async def _rows(connection: Any, statement: str, params: list[Any]) -> Sequence[Mapping[str, Any]]:
     """A compiled statement's rows: on PostgreSQL from the read pool (one round trip, on
     sessions set up for these statements), on SQLite from its reader connections."""
@@ -1101,6 +1154,10 @@ async def _run(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
                 if isinstance(root, PipelineRootPlan)
+                else _prepare_duplicates(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
+                if isinstance(root, DuplicatesRootPlan)
                 else await _prepare(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
@@ -1121,6 +1178,8 @@ async def _run(
                 data[root.key] = await _single(ready)
             elif isinstance(ready, _PreparedPipeline):
                 data[root.key] = await _pipeline(ready)
+            elif isinstance(ready, _PreparedDuplicates):
+                data[root.key] = await _duplicates(ready)
             else:
                 data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):
