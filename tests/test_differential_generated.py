@@ -1,10 +1,11 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
 the schema as introspection describes it and builds valid queries over the root
 connections (leads' saved searches too, the trash and its kinds), the single-object
-roots by id, the plain root lists and the lead pipeline (random selections and nesting,
-aliases, inline and named fragments, @skip/@include, __typename, filters with
-and/or/not and relations, multi-key orderBy, page sizes, nested cursors and page info,
-cursors taken from the page before), run as a random viewer each.
+roots by id, the plain root lists, the lead pipeline and `duplicates` (random
+selections and nesting, aliases, inline and named fragments, @skip/@include,
+__typename, filters with and/or/not and relations, multi-key orderBy, page sizes,
+nested cursors and page info, cursors taken from the page before), run as a random
+viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
 from __future__ import annotations
@@ -209,8 +210,11 @@ class Generator:
         self.covered = self.rng.random() < 0.5
         query_type = self.schema.query_type
         assert query_type is not None
-        if self.rng.random() < 0.08:
+        special = self.rng.random()
+        if special < 0.08:
             return self.pipeline(query_type)
+        if special < 0.12:
+            return self.duplicates(query_type)
         if self.rng.random() < 0.2:
             return self.single(query_type)
         if self.rng.random() < 0.1:
@@ -263,6 +267,20 @@ class Generator:
         )
         text = "\n".join([text, *self.fragments])
         return Query(text, variables, "leadPipeline", False)
+
+    def duplicates(self, query_type: GraphQLObjectType) -> Query:
+        """`duplicates` of a random kind and id (visible, invisible or unknown)."""
+        definition = query_type.fields["duplicates"]
+        candidate = get_named_type(definition.type)
+        assert isinstance(candidate, GraphQLObjectType)
+        body = self.selection(candidate, 1)
+        text = (
+            "query Generated($type: DuplicateEntity!, $id: ID!) "
+            f"{{ duplicates(type: $type, id: $id) {{ {body} }} }}"
+        )
+        text = "\n".join([text, *self.fragments])
+        kind = self.rng.choice(("COMPANY", "CONTACT", "LEAD"))
+        return Query(text, {"type": kind, "id": str(self.rng.randint(1, 30))}, "duplicates", False)
 
     def plain(self, query_type: GraphQLObjectType) -> Query:
         root = self.rng.choice(LIST_ROOTS)
@@ -330,5 +348,6 @@ def test_the_generated_queries_reach_the_attached_rows() -> None:
     for leaf in ("downloadUrl", "changes", "viewerCanChange", "sender"):
         assert leaf in texts, leaf
     # The pipeline (with its leads) and the trash (its kinds and cursors).
-    for reached in ("leadPipeline", "hasMoreLeads", "estimatedSales", "trash(", "$types"):
+    reached_roots = ("leadPipeline", "hasMoreLeads", "estimatedSales", "trash(", "$types")
+    for reached in (*reached_roots, "duplicates("):
         assert reached in texts, reached
