@@ -41,9 +41,11 @@ from crm_graphql.models.leads import (
     LeadHistoryKind,
     SavedLeadSearch,
 )
+from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import User, UserMode
 from crm_graphql.services.demo import load_demo
 from crm_graphql.services.sqlcount import count_statements, uncounted
+from crm_graphql.services.trash import move_to_trash
 from crm_graphql.settings import Settings, settings
 from tests.factories import (
     make_activity,
@@ -322,6 +324,8 @@ async def build_world() -> dict[str, str]:
     await _mail_templates(seller)
     await _files((user1, manager1, standalone, seller, None))
     await _events((user1.id, manager1.id, None, 999_999))
+    await _trash(a, b, (await User.get(username="admin"), user1, manager1, seller, None))
+    await _duplicates()
     tokens = {}
     for username in VIEWERS:
         user = await User.get(username=username)
@@ -476,6 +480,61 @@ async def _events(actors: tuple[int | None, ...]) -> None:
                     )
                 )
     await Event.bulk_create(rows)
+
+
+async def _trash(a: Company, b: Company, actors: tuple[User | None, ...]) -> None:
+    """Deleted companies (children of both customers, one with contacts and a contract),
+    contacts, contracts (some private) and leads (of differing owners and companies), by
+    several users, some deleted at the same time so the id breaks ties."""
+    when = datetime(2026, 4, 20, 10, 0, tzinfo=UTC)
+    made: list[tuple[TrashType, Any]] = []
+    for n in range(3):
+        parent = (a, b, a)[n]
+        company = await Company.create(name=f"Gone {n}", parent=parent, manager=actors[1 + n % 2])
+        await Company.filter(id=company.id).update(path=f"{parent.path}{company.id}/")
+        company = await Company.get(id=company.id)
+        if n == 0:
+            await make_contact(company, "Gone Person")
+            await make_contract(company, "Gone contract")
+        made.append((TrashType.COMPANY, company))
+    for n in range(4):
+        made.append((TrashType.CONTACT, await make_contact((a, b)[n % 2], f"Gone Contact {n}")))
+        contract = await make_contract(
+            (a, b)[n % 2], f"Gone {n:02}", private=n % 3 == 0, owner=actors[1 + n % 2]
+        )
+        made.append((TrashType.CONTRACT, contract))
+    for n in range(5):
+        lead = await make_lead(
+            f"Gone Lead {n}", owner=actors[1 + n % 3], company=(a, b, None)[n % 3], progress=20
+        )
+        made.append((TrashType.LEAD, lead))
+    for n, (kind, record) in enumerate(made):
+        (entry,) = await move_to_trash(kind, [record.id], actors[n % len(actors)])
+        at = when + timedelta(hours=n // 2)  # pairs at the same time
+        await TrashEntry.filter(id=entry.id).update(deleted_at=at)
+
+
+async def _duplicates() -> None:
+    """Records that match others (issue 18's rules) in companies, contacts and leads
+    under both customers, some by two rules; the key columns set as writes set them."""
+    changes: list[tuple[Any, str, dict[str, str]]] = [
+        (Company, "Child 00 Beta", {"website": "https://www.same.example/a"}),
+        (Company, "Child 03 Beta", {"website": "same.example", "fiscal_id": "B-12345"}),
+        (Company, "Child 04 Alpha", {"fiscal_id": "b 12345", "website": "http://same.example"}),
+        (Company, "Child 07 Alpha", {"fiscal_id": "B12345"}),
+        (Contact, "Person 00-0", {"email": "Same@Contact.example", "phone": "600 111 222"}),
+        (Contact, "Person 01-1", {"email": "same@contact.example"}),
+        (Contact, "Person 02-0", {"mobile": "600-111-222"}),
+        (Contact, "Person 05-2", {"phone": "600111222", "email": "SAME@contact.example"}),
+        (Lead, "Lead 01", {"email": "Same@Lead.example"}),
+        (Lead, "Lead 05", {"email": "same@lead.example", "phone": "611 222 333"}),
+        (Lead, "Lead 02", {"mobile": "611222333"}),
+        (Lead, "Lead 06", {"phone": "611-222-333", "email": "same@LEAD.example"}),
+    ]
+    for model, name, values in changes:
+        named = {"name": name} if model is Company else {"full_name": name}
+        # As a write sets them (MatchKeys), without touching the row's update time.
+        await model.filter(**named).update(**values, **model.keys_for(values))
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
-the schema as introspection describes it and builds valid queries over the five root
-connections (leads' saved searches too), the single-object roots by id and the plain
-root lists (random selections and nesting, aliases, inline and named fragments,
-@skip/@include, __typename, filters with and/or/not and relations, multi-key orderBy,
-page sizes, nested cursors and page info, cursors taken from the page before), run as a
-random viewer each.
+the schema as introspection describes it and builds valid queries over the root
+connections (leads' saved searches too, the trash and its kinds), the single-object
+roots by id, the plain root lists, the lead pipeline and `duplicates` (random
+selections and nesting, aliases, inline and named fragments, @skip/@include,
+__typename, filters with and/or/not and relations, multi-key orderBy, page sizes,
+nested cursors and page info, cursors taken from the page before), run as a random
+viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tests.differential import VIEWERS, Differential, build_world, end_cursor
 
 CASES = int(os.environ.get("CRM_DIFFERENTIAL_CASES", "300"))
 SEED = int(os.environ.get("CRM_DIFFERENTIAL_SEED", "16"))
-ROOTS = ("companies", "contacts", "contracts", "invoices", "leads")
+ROOTS = ("companies", "contacts", "contracts", "invoices", "leads", "trash")
 # Roots that read one object by id: visible, invisible (NOT_FOUND) or unknown ids.
 SINGLE_ROOTS = ("company", "contact", "contract", "invoice", "lead", "contractTemplate")
 # Plain lists of small tables (`contractTypes`, `customFields(entity:)`,
@@ -128,6 +129,8 @@ class Generator:
                 variables[name] = self.value(arg.type, name, 0)
             elif top and name == "savedSearchId" and self.rng.random() < 0.25:
                 variables[name] = self.rng.choice(SAVED_SEARCHES)
+            elif top and name in ("types", "includeClosed") and self.rng.random() < 0.5:
+                variables[name] = self.value(arg.type, name, 0)
         return ", ".join(parts), variables
 
     def selection(self, kind: GraphQLObjectType, depth: int) -> str:
@@ -208,6 +211,11 @@ class Generator:
         self.covered = self.rng.random() < 0.5
         query_type = self.schema.query_type
         assert query_type is not None
+        special = self.rng.random()
+        if special < 0.08:
+            return self.pipeline(query_type)
+        if special < 0.12:
+            return self.duplicates(query_type)
         if self.rng.random() < 0.2:
             return self.single(query_type)
         if self.rng.random() < 0.1:
@@ -242,6 +250,38 @@ class Generator:
         text = f"query Generated($id: ID!) {{ {alias}{root}(id: $id) {{ {body} }} }}"
         text = "\n".join([text, *self.fragments])
         return Query(text, {"id": str(self.rng.randint(1, 25))}, root, False)
+
+    def pipeline(self, query_type: GraphQLObjectType) -> Query:
+        """`leadPipeline` with its arguments as variables (a page size up to the cap)."""
+        definition = query_type.fields["leadPipeline"]
+        _, variables = self.arguments(definition, top=True)
+        if self.rng.random() < 0.7:
+            variables["first"] = self.rng.choice((0, 1, 2, 3, 50))
+        declared = ", ".join(f"${n}: {definition.args[n].type}" for n in variables)
+        passed = ", ".join(f"{n}: ${n}" for n in variables)
+        step = get_named_type(definition.type)
+        assert isinstance(step, GraphQLObjectType)
+        body = self.selection(step, 1)
+        text = (
+            f"query Generated{f'({declared})' if declared else ''} "
+            f"{{ leadPipeline{f'({passed})' if passed else ''} {{ {body} }} }}"
+        )
+        text = "\n".join([text, *self.fragments])
+        return Query(text, variables, "leadPipeline", False)
+
+    def duplicates(self, query_type: GraphQLObjectType) -> Query:
+        """`duplicates` of a random kind and id (visible, invisible or unknown)."""
+        definition = query_type.fields["duplicates"]
+        candidate = get_named_type(definition.type)
+        assert isinstance(candidate, GraphQLObjectType)
+        body = self.selection(candidate, 1)
+        text = (
+            "query Generated($type: DuplicateEntity!, $id: ID!) "
+            f"{{ duplicates(type: $type, id: $id) {{ {body} }} }}"
+        )
+        text = "\n".join([text, *self.fragments])
+        kind = self.rng.choice(("COMPANY", "CONTACT", "LEAD"))
+        return Query(text, {"type": kind, "id": str(self.rng.randint(1, 30))}, "duplicates", False)
 
     def plain(self, query_type: GraphQLObjectType) -> Query:
         root = self.rng.choice(LIST_ROOTS)
@@ -312,3 +352,7 @@ def test_the_generated_queries_reach_the_attached_rows() -> None:
     for name in ("permissions", "assignments", "leadProgressSteps", "leadChannels"):
         assert name in texts, name
     assert "leadMailTemplates(leadId: $leadId)" in texts
+    # The pipeline (with its leads) and the trash (its kinds and cursors).
+    reached_roots = ("leadPipeline", "hasMoreLeads", "estimatedSales", "trash(", "$types")
+    for reached in (*reached_roots, "duplicates("):
+        assert reached in texts, reached

@@ -41,6 +41,7 @@ from crm_graphql.models.leads import (
 from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
+from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.models.users import Assignment, Group, Profile, User
 from crm_graphql.permissions.activities import changeable_activities_q
 from crm_graphql.permissions.companies import (
@@ -442,6 +443,13 @@ def _definitions(entity: CustomFieldEntity, listed: bool = False) -> Rows:
     where = f"{{t}}.entity = '{entity.value}'" + (" AND {t}.show_in_list" if listed else "")
     return Rows("CustomField", "owner_id", POSITION_ORDER, where)
 
+
+# TrashEntry.type: the GraphQL enum's names are not the stored values ("Company").
+_TRASH_TYPE = (
+    "CASE {t}.object_type "
+    + " ".join(f"WHEN '{kind.value}' THEN '{kind.name}'" for kind in TrashType)
+    + " END"
+)
 
 TYPES: dict[str, TypeSpec] = {
     "Company": TypeSpec(
@@ -932,6 +940,18 @@ TYPES: dict[str, TypeSpec] = {
     "PaymentMethod": TypeSpec(
         PaymentMethod,
         {"id": Column("id", ID), "name": Column("name", TEXT), "text": Column("text", TEXT)},
+    ),
+    # The trash list's entries (resolvers/trash.py); the deleter by the users loader.
+    "TrashEntry": TypeSpec(
+        TrashEntry,
+        {
+            "id": Column("id", ID),
+            "type": Expr(_TRASH_TYPE, TEXT),
+            "objectId": Column("object_id", ID),
+            "label": Column("label", TEXT),
+            "deletedAt": Column("deleted_at", DATETIME),
+            "deletedBy": Single("User", "deleted_by_id", None),
+        },
     ),
     # Company.billing's CurrencyAmount rows (dataloaders/companies._billing's order).
     "CompanyBilling": TypeSpec(

@@ -66,10 +66,14 @@ from crm_graphql.compiled.catalog import (
 )
 from crm_graphql.compiled.roots import (
     LISTS,
+    MATCHES,
+    PIPELINES,
     ROOTS,
     SINGLES,
     VALUES,
     ListSpec,
+    MatchSpec,
+    PipelineSpec,
     RootSpec,
     SetupListSpec,
     SingleSpec,
@@ -209,9 +213,41 @@ class SingleRootPlan:
     target: ObjectPlan
 
 
+@dataclass(frozen=True)
+class StepRows:
+    """A pipeline step's `leads` (Lead objects) or `estimatedSales` (LeadSum rows)."""
+
+    name: str
+    target: ObjectPlan
+
+
+@dataclass
+class PipelineRootPlan:
+    """A root field of progress steps (`leadPipeline`, compiled/pipeline.py): each step's
+    entries, "count", "hasMoreLeads", a ProgressPlan, StepRows or Typename."""
+
+    key: str
+    spec: PipelineSpec
+    field_def: GraphQLField
+    node: FieldNode
+    entries: list[tuple[str, Any]]
+
+
+@dataclass
+class DuplicatesRootPlan:
+    """`duplicates(type:, id:)` (compiled/duplicates.py): each candidate's entries,
+    "id", "rules", "score", Typename, or (the entity's record) an ObjectPlan."""
+
+    key: str
+    spec: MatchSpec
+    field_def: GraphQLField
+    node: FieldNode
+    entries: list[tuple[str, Any]]
+
+
 @dataclass
 class Plan:
-    roots: list[RootPlan | SingleRootPlan]
+    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan]
 
 
 # Fields that are a value of the row, with no selection of their own.
@@ -300,17 +336,7 @@ class _Planner:
                 plan.entries.append((key, CustomFieldsPlan(found, target)))
             elif isinstance(found, Progress):
                 _no_arguments(nodes)
-                step_type = _named(field_def.type)
-                steps: list[tuple[str, Any]] = []
-                for step_key, step_subs in self.sub(step_type, subs).items():
-                    step = step_subs[0].node.name.value
-                    if step == "__typename":
-                        steps.append((step_key, Typename(step_type.name)))
-                    elif step in _PROGRESS:
-                        steps.append((step_key, step))
-                    else:
-                        raise Unsupported(f"{step_type.name}.{step}")
-                plan.entries.append((key, ProgressPlan(found, steps)))
+                plan.entries.append((key, self.progress(found, field_def, subs)))
             elif isinstance(found, Single):
                 _no_arguments(nodes)
                 target = self.object(field_def.type, subs)
@@ -355,6 +381,70 @@ class _Planner:
             # No entries: the statement's one value is the list's JSON.
             return ObjectPlan(TYPES["LeadProgress"])
         return self.object(type_, details)
+
+    def progress(
+        self, found: Progress, field_def: GraphQLField, details: FieldDetailsList
+    ) -> ProgressPlan:
+        step_type = _named(field_def.type)
+        steps: list[tuple[str, Any]] = []
+        for step_key, step_subs in self.sub(step_type, details).items():
+            step = step_subs[0].node.name.value
+            if step == "__typename":
+                steps.append((step_key, Typename(step_type.name)))
+            elif step in _PROGRESS:
+                steps.append((step_key, step))
+            else:
+                raise Unsupported(f"{step_type.name}.{step}")
+        return ProgressPlan(found, steps)
+
+    def pipeline(self, type_: Any, details: FieldDetailsList) -> list[tuple[str, Any]]:
+        """A pipeline step's entries: its progress as a lead's, its leads as Lead objects
+        (the `leads` root's plans), its sales as company sums' LeadSum rows."""
+        step_type = _named(type_)
+        entries: list[tuple[str, Any]] = []
+        for key, subs in self.sub(step_type, details).items():
+            name = subs[0].node.name.value
+            if name == "__typename":
+                entries.append((key, Typename(step_type.name)))
+                continue
+            if not self.permitted(step_type.name, name):
+                raise Unsupported(f"{step_type.name}.{name}")
+            _no_arguments([d.node for d in subs])
+            field_def = step_type.fields[name]
+            if name in ("count", "hasMoreLeads"):
+                entries.append((key, name))
+            elif name == "progress":
+                progress = TYPES["Lead"].fields["progress"]
+                assert isinstance(progress, Progress)
+                entries.append((key, self.progress(progress, field_def, subs)))
+            elif name == "leads":
+                entries.append((key, StepRows(name, self.object(field_def.type, subs))))
+            elif name == "estimatedSales":
+                target = self.object(field_def.type, subs, "LeadSum")
+                entries.append((key, StepRows(name, target)))
+            else:
+                raise Unsupported(f"{step_type.name}.{name}")
+        return entries
+
+    def candidate(self, type_: Any, details: FieldDetailsList) -> list[tuple[str, Any]]:
+        """A duplicate candidate's entries; its record as the entity's object plan."""
+        kind = _named(type_)
+        entries: list[tuple[str, Any]] = []
+        for key, subs in self.sub(kind, details).items():
+            name = subs[0].node.name.value
+            if name == "__typename":
+                entries.append((key, Typename(kind.name)))
+                continue
+            if not self.permitted(kind.name, name):
+                raise Unsupported(f"{kind.name}.{name}")
+            _no_arguments([d.node for d in subs])
+            if name in ("id", "rules", "score"):
+                entries.append((key, name))
+            elif name in ("company", "contact", "lead"):
+                entries.append((key, self.object(kind.fields[name].type, subs)))
+            else:
+                raise Unsupported(f"{kind.name}.{name}")
+        return entries
 
     def connection(self, type_: Any, details: FieldDetailsList) -> ConnectionPlan:
         type_ = _named(type_)
@@ -422,9 +512,21 @@ def build_plan(
     collected = collect_fields(schema, fragments, variables, query_type, operation)
     if collected.new_defer_usages:
         raise Unsupported("@defer")
-    roots: list[RootPlan | SingleRootPlan] = []
+    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan] = []
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
+        pipeline = PIPELINES.get(name)
+        if pipeline is not None and permitted("Query", name):
+            field_def = query_type.fields[name]
+            steps = planner.pipeline(field_def.type, details)
+            roots.append(PipelineRootPlan(key, pipeline, field_def, details[0].node, steps))
+            continue
+        matches = MATCHES.get(name)
+        if matches is not None and permitted("Query", name):
+            field_def = query_type.fields[name]
+            found = planner.candidate(field_def.type, details)
+            roots.append(DuplicatesRootPlan(key, matches, field_def, details[0].node, found))
+            continue
         single = SINGLES.get(name) or LISTS.get(name) or VALUES.get(name)
         if single is not None and permitted("Query", name):
             field_def = query_type.fields[name]

@@ -31,6 +31,7 @@ from crm_graphql.models.leads import (
 from crm_graphql.models.mail import MailTemplate
 from crm_graphql.models.setup import PaymentMethod
 from crm_graphql.models.templates import ContractTemplate
+from crm_graphql.models.trash import TrashEntry, TrashType
 from crm_graphql.permissions.companies import (
     NOTHING,
     belongs_to_visible_company_q,
@@ -44,6 +45,9 @@ from crm_graphql.permissions.invoices import (
 )
 from crm_graphql.permissions.lead_mail import visible_templates_q
 from crm_graphql.permissions.leads import visible_leads_q
+from crm_graphql.permissions.merges import entity_bit, visible_q
+from crm_graphql.permissions.trash import visible_trash_q
+from crm_graphql.schema.common import model_enum
 from crm_graphql.schema.companies import COMPANY_DEFAULT_ORDER, COMPANY_FILTER_SPEC
 from crm_graphql.schema.contacts import CONTACT_DEFAULT_ORDER, CONTACT_FILTER_SPEC
 from crm_graphql.schema.contracts import (
@@ -53,10 +57,14 @@ from crm_graphql.schema.contracts import (
 )
 from crm_graphql.schema.customfields import entity_of
 from crm_graphql.schema.invoice_filters import INVOICE_DEFAULT_ORDER, INVOICE_FILTER_SPEC
+from crm_graphql.schema.lead_statistics import PIPELINE_ORDERS
 from crm_graphql.schema.leads import LEAD_DEFAULT_ORDER, LEAD_FILTER_SPEC, default_open_q
 from crm_graphql.schema.leads.searches import saved_search_filter
+from crm_graphql.schema.trash import TRASH_DEFAULT_ORDER
 from crm_graphql.services.auth import Viewer
 from crm_graphql.services.billing import with_billing_key
+from crm_graphql.services.duplicates import DuplicateEntity
+from crm_graphql.services.lead_statistics import pipeline_steps
 from crm_graphql.services.listing import FilterSpec, SortKey
 from crm_graphql.settings import Limits
 
@@ -122,6 +130,16 @@ def _leads(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
     return Lead.filter(visible_leads_q(viewer)).filter(default_open_q(args.get("filter")))
 
 
+def _trash(viewer: Viewer, args: dict[str, Any]) -> QuerySet[Any]:
+    # The resolver's: the entries the viewer could delete, of the kinds asked for.
+    queryset = TrashEntry.filter(visible_trash_q(viewer))
+    if args.get("types") is not None:
+        queryset = queryset.filter(
+            object_type__in=[model_enum(TrashType, t) for t in args["types"]]
+        )
+    return queryset
+
+
 ROOTS: dict[str, RootSpec] = {
     "companies": RootSpec("Company", _companies, COMPANY_FILTER_SPEC, COMPANY_DEFAULT_ORDER),
     "contacts": RootSpec("Contact", _contacts, CONTACT_FILTER_SPEC, CONTACT_DEFAULT_ORDER),
@@ -134,6 +152,8 @@ ROOTS: dict[str, RootSpec] = {
         LEAD_DEFAULT_ORDER,
         ReadFirst("savedSearchId", _saved_search),
     ),
+    # No filter argument: an empty filter spec.
+    "trash": RootSpec("TrashEntry", _trash, {}, TRASH_DEFAULT_ORDER),
 }
 
 
@@ -256,3 +276,39 @@ VALUES: dict[str, StepsSpec | SetupListSpec] = {
     "leadProgressSteps": StepsSpec("LeadProgress", "progress", tuple(PROGRESS_NAMES)),
     "leadChannels": SetupListSpec("lead_channels", tuple(DEFAULT_CHANNELS)),
 }
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A root field of progress steps (`leadPipeline`): `base(viewer)` is the visible
+    leads before the client's filter (the resolver's `filtered_leads`, every status),
+    `orders` the steps' lead orders by the `orderBy` value, `steps(includeClosed)` the
+    step codes shown (services.lead_statistics.pipeline_steps)."""
+
+    base: Callable[[Viewer], QuerySet[Any]]
+    filter_spec: FilterSpec
+    orders: dict[Any, list[SortKey]]
+    steps: Callable[[bool], tuple[int, ...]]
+
+
+PIPELINES: dict[str, PipelineSpec] = {
+    "leadPipeline": PipelineSpec(
+        lambda viewer: Lead.filter(visible_leads_q(viewer)),
+        LEAD_FILTER_SPEC,
+        dict(PIPELINE_ORDERS),
+        pipeline_steps,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MatchSpec:
+    """A root field of the records that may duplicate one (`duplicates`): `visible` is
+    the rule of the entity's records (the resolver's `visible_q`), `bit` the view bit
+    the resolver asks for (`entity_bit`; without it: its FORBIDDEN, the executor's)."""
+
+    visible: Callable[[Viewer, DuplicateEntity], Q]
+    bit: Callable[[DuplicateEntity], str]
+
+
+MATCHES: dict[str, MatchSpec] = {"duplicates": MatchSpec(visible_q, entity_bit)}

@@ -50,15 +50,19 @@ from crm_graphql.compiled.catalog import (
     Visible,
     is_empty,
 )
+from crm_graphql.compiled.duplicates import duplicate_sets, duplicates_sql
+from crm_graphql.compiled.pipeline import pipeline_query, pipeline_sql
 from crm_graphql.compiled.plan import (
     ConnectionPlan,
     CustomFieldsPlan,
+    DuplicatesRootPlan,
     EdgesPlan,
     FlagsPlan,
     GuardedPlan,
     NestedPlan,
     ObjectPlan,
     PageInfoPlan,
+    PipelineRootPlan,
     PlanCache,
     ProgressPlan,
     RelatedPlan,
@@ -67,6 +71,7 @@ from crm_graphql.compiled.plan import (
     SamePlan,
     SinglePlan,
     SingleRootPlan,
+    StepRows,
     SumsPlan,
     Typename,
     build_plan,
@@ -432,7 +437,10 @@ class _Builder:
         return self.d.condition(f"{progress} < {stale.closed_from} AND {updated} < {limit}")
 
     def progress(self, spec: TypeSpec, plan: ProgressPlan, alias: str) -> str:
-        code = f"{alias}.{_db(spec, plan.progress.column)}"
+        return self.progress_of(f"{alias}.{_db(spec, plan.progress.column)}", plan)
+
+    def progress_of(self, code: str, plan: ProgressPlan) -> str:
+        """The progress object of the step `code` (SQL: a column or a constant)."""
         pairs: list[tuple[str, str]] = []
         for key, what in plan.entries:
             if isinstance(what, Typename):
@@ -760,7 +768,9 @@ class _Builder:
 
 
 def _arguments(
-    strawberry_schema: Any, root: RootPlan | SingleRootPlan, variables: VariableValues
+    strawberry_schema: Any,
+    root: RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan,
+    variables: VariableValues,
 ) -> Any:
     raw = get_argument_values(root.field_def, root.node, variables)
     definition = strawberry_schema.get_field_for_type(root.node.name.value, "Query")
@@ -965,6 +975,106 @@ async def _single(prepared: _PreparedSingle) -> Any:
     return _node(prepared.target, found[0]["crm_node"])
 
 
+@dataclass(frozen=True)
+class _PreparedPipeline:
+    """A pipeline root's statement (compiled/pipeline.py), ready to run."""
+
+    plan: PipelineRootPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_pipeline(
+    root: PipelineRootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+    root_path: str,
+) -> _PreparedPipeline:
+    """The statement of a pipeline root: its steps' JSON array, built by the database."""
+    args = _arguments(strawberry_schema, root, variables)
+    query = pipeline_query(root, viewer, limits, args)
+    sql, params, connection = compiled(query.leads, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
+    text = pipeline_sql(builder, root, query, builder.params.adopt(sql, params, postgres))
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedPipeline(root, statement, ordered, connection)
+
+
+async def _pipeline(prepared: _PreparedPipeline) -> Any:
+    """The steps' JSON as the database wrote it, or parsed and given the cursors of
+    connections nested in its leads."""
+    found = await _rows(prepared.connection, prepared.statement, prepared.params)
+    text = found[0]["crm_node"]
+    rows = [
+        (key, what.target)
+        for key, what in prepared.plan.entries
+        if isinstance(what, StepRows) and what.target.cursors
+    ]
+    if not rows:
+        return orjson.Fragment(text)
+    steps = orjson.loads(text)
+    for step in steps:
+        for key, target in rows:
+            for lead in step[key]:
+                _cursors(target, lead)
+    return steps
+
+
+@dataclass(frozen=True)
+class _PreparedDuplicates:
+    """A `duplicates` root's statement (compiled/duplicates.py), ready to run."""
+
+    plan: DuplicatesRootPlan
+    statement: str
+    params: list[Any]
+    connection: Any
+
+
+def _prepare_duplicates(
+    root: DuplicatesRootPlan,
+    strawberry_schema: Any,
+    viewer: Viewer,
+    limits: Limits,
+    variables: VariableValues,
+    root_path: str,
+) -> _PreparedDuplicates:
+    args = _arguments(strawberry_schema, root, variables)
+    entity, target, rows = duplicate_sets(root, viewer, args)
+    target_sql, target_params, connection = compiled(target, ordered=False)
+    rows_sql, rows_params, _ = compiled(rows, ordered=False)
+    postgres = connection.capabilities.dialect == "postgres"
+    builder = _Builder(Dialect(postgres), viewer, limits, variables, root_path)
+    text = duplicates_sql(
+        builder,
+        root,
+        entity,
+        builder.params.adopt(target_sql, target_params, postgres),
+        builder.params.adopt(rows_sql, rows_params, postgres),
+    )
+    statement, ordered = builder.params.finish(text, postgres)
+    return _PreparedDuplicates(root, statement, ordered, connection)
+
+
+async def _duplicates(prepared: _PreparedDuplicates) -> Any:
+    """The candidates' JSON; an invisible or unknown target is the resolver's NOT_FOUND:
+    Unsupported, so that the executor answers it."""
+    found = (await _rows(prepared.connection, prepared.statement, prepared.params))[0]
+    if not int(found["crm_found"]):
+        raise Unsupported("not found")
+    records = [(key, what) for key, what in prepared.plan.entries if isinstance(what, ObjectPlan)]
+    if not any(plan.cursors for _, plan in records):
+        return orjson.Fragment(found["crm_node"])
+    candidates = orjson.loads(found["crm_node"])
+    for candidate in candidates:
+        for key, plan in records:
+            _cursors(plan, candidate[key])
+    return candidates
+
+
 async def _rows(connection: Any, statement: str, params: list[Any]) -> Sequence[Mapping[str, Any]]:
     """A compiled statement's rows: on PostgreSQL from the read pool (one round trip, on
     sessions set up for these statements), on SQLite from its reader connections."""
@@ -1155,6 +1265,14 @@ async def _run(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
                 if isinstance(root, SingleRootPlan)
+                else _prepare_pipeline(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
+                if isinstance(root, PipelineRootPlan)
+                else _prepare_duplicates(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
+                if isinstance(root, DuplicatesRootPlan)
                 else await _prepare(
                     root, strawberry_schema, viewer, limits, built.variable_values, root_path
                 )
@@ -1173,6 +1291,10 @@ async def _run(
         for root, ready in zip(plan.roots, prepared, strict=True):
             if isinstance(ready, _PreparedSingle):
                 data[root.key] = await _single(ready)
+            elif isinstance(ready, _PreparedPipeline):
+                data[root.key] = await _pipeline(ready)
+            elif isinstance(ready, _PreparedDuplicates):
+                data[root.key] = await _duplicates(ready)
             else:
                 data[root.key] = await _root(ready)
     except (Unsupported, GraphQLError, ApiError):

@@ -16,6 +16,7 @@ from crm_graphql.permissions.leads import LEAD_BITS
 from crm_graphql.resolvers.filtering import filtered_leads
 from crm_graphql.schema.common import page_size
 from crm_graphql.schema.lead_statistics import (
+    PIPELINE_ORDERS,
     LeadPipelineOrder,
     LeadPipelineStep,
     LeadStatistics,
@@ -24,15 +25,7 @@ from crm_graphql.schema.lead_statistics import (
 )
 from crm_graphql.schema.leads import LeadFilter
 from crm_graphql.services import lead_statistics as stats
-from crm_graphql.services.listing import SortKey, sort_keys
-
-# Sale and last change largest/newest first; close date soonest first, through the
-# NOT NULL close_key (99991231 without a date, so those come last).
-PIPELINE_ORDERS: dict[LeadPipelineOrder, list[SortKey]] = {
-    LeadPipelineOrder.ESTIMATED_SALE: [SortKey("estimated_sale_cents", descending=True)],
-    LeadPipelineOrder.UPDATED_AT: [SortKey("updated_at", descending=True)],
-    LeadPipelineOrder.CLOSE_DATE: [SortKey("close_key")],
-}
+from crm_graphql.services.listing import sort_keys
 
 
 @strawberry.type

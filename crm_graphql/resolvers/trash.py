@@ -19,6 +19,7 @@ from crm_graphql.permissions.trash import TRASH_BITS, visible_trash_q
 from crm_graphql.resolvers.common import connection
 from crm_graphql.schema.common import Connection, model_enum, user_errors
 from crm_graphql.schema.trash import (
+    TRASH_DEFAULT_ORDER,
     RestoredRecord,
     TrashEntryType,
     TrashObjectType,
@@ -27,7 +28,6 @@ from crm_graphql.schema.trash import (
 )
 from crm_graphql.services import trash as service
 from crm_graphql.services.auth import Viewer
-from crm_graphql.services.listing import SortKey
 from crm_graphql.services.mutations import atomic
 
 Described = strawberry.argument
@@ -93,7 +93,7 @@ class TrashQuery:
         return await connection(
             info,
             queryset,
-            default_order=[SortKey("deleted_at", descending=True), SortKey("id", descending=True)],
+            default_order=TRASH_DEFAULT_ORDER,
             first=first,
             after=after,
         )

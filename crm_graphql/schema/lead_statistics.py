@@ -22,6 +22,7 @@ from crm_graphql.models.users import User
 from crm_graphql.schema.common import USER_TYPE
 from crm_graphql.schema.leads import CurrencyAmount, LeadProgress, lead_progress
 from crm_graphql.services import lead_statistics as stats
+from crm_graphql.services.listing import SortKey
 
 if TYPE_CHECKING:
     from crm_graphql.schema.leads import LeadObjectType
@@ -183,6 +184,15 @@ class LeadPipelineOrder(Enum):
     CLOSE_DATE = strawberry.enum_value(
         "CLOSE_DATE", description="Earliest estimated close date first; leads without one last."
     )
+
+
+# Sale and last change largest/newest first; close date soonest first, through the
+# NOT NULL close_key (99991231 without a date, so those come last).
+PIPELINE_ORDERS: dict[LeadPipelineOrder, list[SortKey]] = {
+    LeadPipelineOrder.ESTIMATED_SALE: [SortKey("estimated_sale_cents", descending=True)],
+    LeadPipelineOrder.UPDATED_AT: [SortKey("updated_at", descending=True)],
+    LeadPipelineOrder.CLOSE_DATE: [SortKey("close_key")],
+}
 
 
 @strawberry.type(description="One progress step of the pipeline, with its leads.")

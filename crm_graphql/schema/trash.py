@@ -11,6 +11,10 @@ from crm_graphql.context import Info
 from crm_graphql.models.trash import TrashEntry
 from crm_graphql.models.users import User
 from crm_graphql.schema.common import USER_TYPE, UserError
+from crm_graphql.services.listing import SortKey
+
+# The trash list's order: the latest deletion first.
+TRASH_DEFAULT_ORDER = (SortKey("deleted_at", descending=True), SortKey("id", descending=True))
 
 
 @strawberry.enum(description="What a trash entry holds.")
