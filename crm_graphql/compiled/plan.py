@@ -1,8 +1,9 @@
 """The plan of a read operation: which root fields the compiler covers and, for each,
 the tree of what to select. Built from the parsed, validated document with graphql-core's
 own field collection (fragments, aliases, @skip/@include), so the response keys and
-their order are the executor's. Anything not covered raises `Unsupported` and the whole
-operation runs on the executor.
+their order are the executor's. A root field whose planning raises `Unsupported` (not in
+the catalog, refused by @auth for the viewer...) is left to the executor, which runs it
+beside the covered ones (extensions/compiled.py); no covered root: `Unsupported`.
 
 Plans are cached (bounded LRU) by document, operation, variable shape (the values of
 the variables that @skip/@include read are part of it) and the viewer's permission
@@ -190,6 +191,8 @@ class SingleRootPlan:
 @dataclass
 class Plan:
     roots: list[RootPlan | SingleRootPlan]
+    # Response keys of the root fields left to the executor.
+    left: tuple[str, ...] = ()
 
 
 _PAGE_INFO = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
@@ -382,26 +385,42 @@ def build_plan(
     if collected.new_defer_usages:
         raise Unsupported("@defer")
     roots: list[RootPlan | SingleRootPlan] = []
+    left: list[str] = []
     for key, details in collected.grouped_field_set.items():
-        name = details[0].node.name.value
-        single = SINGLES.get(name) or LISTS.get(name)
-        if single is not None and permitted("Query", name):
-            field_def = query_type.fields[name]
-            target = planner.object(field_def.type, details)
-            roots.append(SingleRootPlan(key, single, field_def, details[0].node, target))
-            continue
-        spec = ROOTS.get(name)
-        if spec is None or not permitted("Query", name):
-            raise Unsupported(f"root field {name}")
+        try:
+            roots.append(_root(planner, query_type, key, details, permitted))
+        except Unsupported:
+            left.append(key)  # the executor runs this one
+    if not roots:
+        raise Unsupported("no root field covered")
+    return Plan(roots, tuple(left))
+
+
+def _root(
+    planner: _Planner,
+    query_type: GraphQLObjectType,
+    key: str,
+    details: FieldDetailsList,
+    permitted: Callable[[str, str], bool],
+) -> RootPlan | SingleRootPlan:
+    """The plan of one root field; `Unsupported` when the executor must run it."""
+    name = details[0].node.name.value
+    single = SINGLES.get(name) or LISTS.get(name)
+    if single is not None and permitted("Query", name):
         field_def = query_type.fields[name]
-        connection = planner.connection(field_def.type, details)
-        node = details[0].node
-        read_first = spec.read_first
-        reads = read_first is not None and any(
-            a.name.value == read_first.argument for a in node.arguments or ()
-        )
-        roots.append(RootPlan(key, spec, field_def, node, connection, reads))
-    return Plan(roots)
+        target = planner.object(field_def.type, details)
+        return SingleRootPlan(key, single, field_def, details[0].node, target)
+    spec = ROOTS.get(name)
+    if spec is None or not permitted("Query", name):
+        raise Unsupported(f"root field {name}")
+    field_def = query_type.fields[name]
+    connection = planner.connection(field_def.type, details)
+    node = details[0].node
+    read_first = spec.read_first
+    reads = read_first is not None and any(
+        a.name.value == read_first.argument for a in node.arguments or ()
+    )
+    return RootPlan(key, spec, field_def, node, connection, reads)
 
 
 def permission_checker(strawberry_schema: Any, viewer: Viewer) -> Callable[[str, str], bool]:
