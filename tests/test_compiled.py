@@ -5,7 +5,8 @@ second app on the same database with `compiled_reads=False`; the JSON responses 
 identical, for the demo viewers (superadmin, a standard user, a CRM manager, a user of
 a customer company) and a standalone user. The statement counts prove which path ran:
 the compiled path reads a root connection in one statement (two with totalCount)
-whatever the nesting, and an uncovered field runs the whole operation on the executor."""
+whatever the nesting, and an uncovered field sends its root field to the executor
+(tests/test_compiled_partial.py: roots of both kinds in one operation)."""
 
 from __future__ import annotations
 
@@ -363,7 +364,7 @@ async def test_pages_follow_cursors_identically(world: tuple[Api, Api]) -> None:
             "{ contracts { edges { node { company { contracts(first: 99) { totalCount } } } } } }",
             None,
         ),
-        # an uncovered field: the whole operation on the executor, same answer
+        # an uncovered field: its root (here the only one) on the executor, same answer
         ("{ invoices { edges { node { billId company { manager { permissions } } } } } }", None),
         (
             "{ companies { edges { node { name viewerCan { edit delete } "

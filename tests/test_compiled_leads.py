@@ -156,7 +156,7 @@ async def test_the_total_count_is_a_second_statement(
 @pytest.mark.parametrize(
     "query",
     [
-        # Fields left to the executor: the whole operation runs there, same answer.
+        # Fields left to the executor: their root runs there, same answer.
         "{ leads { edges { node { fullName owner { username permissions } } } } }",
         # Errors: the resolver's (another user's saved search, a bad cursor).
         '{ leads(savedSearchId: "1") { edges { node { fullName } } } }',

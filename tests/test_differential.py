@@ -36,6 +36,7 @@ REFUSALS = {
     "single_contact",
     "single_template",
     "lead_saved_searches",
+    "mixed_roots",
 }
 
 
