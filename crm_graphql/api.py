@@ -25,6 +25,7 @@ from crm_graphql.extensions import (
     AuditDenials,
     CompiledReads,
     MaskUnexpectedErrors,
+    MixedExecutor,
     OperationLimits,
     RefuseNulBytes,
     RequireOperationName,
@@ -175,6 +176,8 @@ def build_schema(config: Settings) -> Schema:
         subscription=Subscription,
         types=[GraphQLErrorCode],
         extensions=extensions,
+        # Runs only the root fields the compiled path left to it (extensions/compiled.py).
+        execution_context_class=MixedExecutor,
         config=StrawberryConfig(
             disable_field_suggestions=config.production,
             batching_config={"max_operations": limits.max_batch_operations},

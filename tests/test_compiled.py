@@ -5,7 +5,8 @@ second app on the same database with `compiled_reads=False`; the JSON responses 
 identical, for the demo viewers (superadmin, a standard user, a CRM manager, a user of
 a customer company) and a standalone user. The statement counts prove which path ran:
 the compiled path reads a root connection in one statement (two with totalCount)
-whatever the nesting, and an uncovered field runs the whole operation on the executor."""
+whatever the nesting, and an uncovered field sends its root field to the executor
+(tests/test_compiled_partial.py: roots of both kinds in one operation)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ REFUSALS = {
     "single_template",
     "lead_saved_searches",
     "duplicates",
+    "mixed_roots",
 }
 
 

@@ -1,8 +1,9 @@
 """The plan of a read operation: which root fields the compiler covers and, for each,
 the tree of what to select. Built from the parsed, validated document with graphql-core's
 own field collection (fragments, aliases, @skip/@include), so the response keys and
-their order are the executor's. Anything not covered raises `Unsupported` and the whole
-operation runs on the executor.
+their order are the executor's. A root field whose planning raises `Unsupported` (not in
+the catalog, refused by @auth for the viewer...) is left to the executor, which runs it
+beside the covered ones (extensions/compiled.py); no covered root: `Unsupported`.
 
 Plans are cached (bounded LRU) by document, operation, variable shape (the values of
 the variables that @skip/@include read are part of it) and the viewer's permission
@@ -245,9 +246,14 @@ class DuplicatesRootPlan:
     entries: list[tuple[str, Any]]
 
 
+AnyRootPlan = RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan
+
+
 @dataclass
 class Plan:
-    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan]
+    roots: list[AnyRootPlan]
+    # Response keys of the root fields left to the executor.
+    left: tuple[str, ...] = ()
 
 
 # Fields that are a value of the row, with no selection of their own.
@@ -512,39 +518,54 @@ def build_plan(
     collected = collect_fields(schema, fragments, variables, query_type, operation)
     if collected.new_defer_usages:
         raise Unsupported("@defer")
-    roots: list[RootPlan | SingleRootPlan | PipelineRootPlan | DuplicatesRootPlan] = []
+    roots: list[AnyRootPlan] = []
+    left: list[str] = []
     for key, details in collected.grouped_field_set.items():
-        name = details[0].node.name.value
-        pipeline = PIPELINES.get(name)
-        if pipeline is not None and permitted("Query", name):
-            field_def = query_type.fields[name]
-            steps = planner.pipeline(field_def.type, details)
-            roots.append(PipelineRootPlan(key, pipeline, field_def, details[0].node, steps))
-            continue
-        matches = MATCHES.get(name)
-        if matches is not None and permitted("Query", name):
-            field_def = query_type.fields[name]
-            found = planner.candidate(field_def.type, details)
-            roots.append(DuplicatesRootPlan(key, matches, field_def, details[0].node, found))
-            continue
-        single = SINGLES.get(name) or LISTS.get(name) or VALUES.get(name)
-        if single is not None and permitted("Query", name):
-            field_def = query_type.fields[name]
-            target = planner.root_target(single, field_def.type, details)
-            roots.append(SingleRootPlan(key, single, field_def, details[0].node, target))
-            continue
-        spec = ROOTS.get(name)
-        if spec is None or not permitted("Query", name):
-            raise Unsupported(f"root field {name}")
+        try:
+            roots.append(_root(planner, query_type, key, details, permitted))
+        except Unsupported:
+            left.append(key)  # the executor runs this one
+    if not roots:
+        raise Unsupported("no root field covered")
+    return Plan(roots, tuple(left))
+
+
+def _root(
+    planner: _Planner,
+    query_type: GraphQLObjectType,
+    key: str,
+    details: FieldDetailsList,
+    permitted: Callable[[str, str], bool],
+) -> AnyRootPlan:
+    """The plan of one root field; `Unsupported` when the executor must run it."""
+    name = details[0].node.name.value
+    node = details[0].node
+    pipeline = PIPELINES.get(name)
+    if pipeline is not None and permitted("Query", name):
         field_def = query_type.fields[name]
-        connection = planner.connection(field_def.type, details)
-        node = details[0].node
-        read_first = spec.read_first
-        reads = read_first is not None and any(
-            a.name.value == read_first.argument for a in node.arguments or ()
+        return PipelineRootPlan(
+            key, pipeline, field_def, node, planner.pipeline(field_def.type, details)
         )
-        roots.append(RootPlan(key, spec, field_def, node, connection, reads))
-    return Plan(roots)
+    matches = MATCHES.get(name)
+    if matches is not None and permitted("Query", name):
+        field_def = query_type.fields[name]
+        found = planner.candidate(field_def.type, details)
+        return DuplicatesRootPlan(key, matches, field_def, node, found)
+    single = SINGLES.get(name) or LISTS.get(name) or VALUES.get(name)
+    if single is not None and permitted("Query", name):
+        field_def = query_type.fields[name]
+        target = planner.root_target(single, field_def.type, details)
+        return SingleRootPlan(key, single, field_def, node, target)
+    spec = ROOTS.get(name)
+    if spec is None or not permitted("Query", name):
+        raise Unsupported(f"root field {name}")
+    field_def = query_type.fields[name]
+    connection = planner.connection(field_def.type, details)
+    read_first = spec.read_first
+    reads = read_first is not None and any(
+        a.name.value == read_first.argument for a in node.arguments or ()
+    )
+    return RootPlan(key, spec, field_def, node, connection, reads)
 
 
 def permission_checker(strawberry_schema: Any, viewer: Viewer) -> Callable[..., bool]:

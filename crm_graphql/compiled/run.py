@@ -53,6 +53,7 @@ from crm_graphql.compiled.catalog import (
 from crm_graphql.compiled.duplicates import duplicate_sets, duplicates_sql
 from crm_graphql.compiled.pipeline import pipeline_query, pipeline_sql
 from crm_graphql.compiled.plan import (
+    AnyRootPlan,
     ConnectionPlan,
     CustomFieldsPlan,
     DuplicatesRootPlan,
@@ -109,7 +110,7 @@ from crm_graphql.services.postgres_engine import CrmAsyncpgClient
 from crm_graphql.services.setup import SETUP_ID
 from crm_graphql.settings import Limits
 
-__all__ = ["run_compiled"]
+__all__ = ["Compiled", "run_compiled"]
 
 log = logging.getLogger("crm_graphql")
 
@@ -1180,6 +1181,15 @@ def _connection(
     return out
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """What the compiled path answered: the covered root fields' values by response key,
+    and the keys of those left to the executor (not covered, or declined at run time)."""
+
+    data: dict[str, Any]
+    left: tuple[str, ...]
+
+
 async def run_compiled(
     strawberry_schema: Any,
     document: Any,
@@ -1189,120 +1199,122 @@ async def run_compiled(
     limits: Limits,
     cache: PlanCache,
     root_path: str = "",
-) -> dict[str, Any] | None:
-    """The operation's `data` when the compiler covers it, else None (the executor runs
-    it). Anything that would be an error (a refusal, bad input) is not covered: the
-    executor produces it, with its path, code, masking and audit. An unexpected failure
-    here is logged, and the executor answers too."""
+) -> Compiled | None:
+    """The values of the root fields the compiler covers, or None when it covers none
+    (the executor runs the operation). A root whose answer would be an error (a refusal,
+    bad input, a timeout) is left to the executor, which produces it with its path,
+    code, masking and audit. An unexpected failure is logged, and the executor answers
+    the whole operation."""
     try:
-        return await _run(
-            strawberry_schema,
-            document,
+        if viewer is None:
+            return None
+        key = (
+            document_key(document),
             operation_name,
-            raw_variables,
-            viewer,
-            limits,
-            cache,
-            root_path,
+            variable_shape(raw_variables),
+            permission_class(viewer),
         )
+        # A viewer from the token cache has the same rules as the one before it (the same
+        # lookup): the statements built for the same plan and variables are reused as
+        # they are, without coercing the variables or looking the plan up again.
+        memo = (
+            (key, limits, root_path, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
+            if viewer.lookup is not None
+            else None
+        )
+        reused = cache.statements.get(viewer.lookup, memo) if memo is not None else None
+        if reused is not None:
+            plan, prepared = reused
+        else:
+            schema = strawberry_schema._schema
+            built = Executor.build(schema, document, None, None, raw_variables, operation_name)
+            if isinstance(built, list):
+                return None
+            hit, plan = cache.get(key)
+            if not hit:
+                try:
+                    plan = build_plan(
+                        schema,
+                        built.fragments,
+                        built.variable_values,
+                        built.operation,
+                        permission_checker(strawberry_schema, viewer),
+                    )
+                except Unsupported:
+                    plan = None
+                cache.put(key, plan)
+            if plan is None:
+                return None
+            prepared = [
+                await _prepare_root(
+                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
+                )
+                for root in plan.roots
+            ]
+            # A root that reads a row first (a saved search's filter) is built anew each
+            # time: the row can change.
+            if memo is not None and not any(
+                isinstance(root, RootPlan) and root.reads_first for root in plan.roots
+            ):
+                cache.statements.put(viewer.lookup, memo, (plan, prepared))
+        data: dict[str, Any] = {}
+        left = list(plan.left)
+        for root, ready in zip(plan.roots, prepared, strict=True):
+            value = await _answer(ready) if ready is not None else _DECLINED
+            if value is _DECLINED:
+                left.append(root.key)
+            else:
+                data[root.key] = value
+        return Compiled(data, tuple(left)) if data else None
     except Exception:
         log.exception("compiled read path failed; the executor answers")
         return None
 
 
-async def _run(
+# A root the executor answers instead (its answer is an error), in place of a value.
+_DECLINED = object()
+
+_AnyPrepared = _Prepared | _PreparedSingle | _PreparedPipeline | _PreparedDuplicates
+
+
+async def _prepare_root(
+    root: AnyRootPlan,
     strawberry_schema: Any,
-    document: Any,
-    operation_name: str | None,
-    raw_variables: dict[str, Any] | None,
-    viewer: Viewer | None,
+    viewer: Viewer,
     limits: Limits,
-    cache: PlanCache,
+    variables: VariableValues,
     root_path: str,
-) -> dict[str, Any] | None:
-    if viewer is None:
-        return None
-    key = (
-        document_key(document),
-        operation_name,
-        variable_shape(raw_variables),
-        permission_class(viewer),
-    )
-    # A viewer from the token cache has the same rules as the one before it (the same
-    # lookup): the statements built for the same plan and variables are reused as they
-    # are, without coercing the variables or looking the plan up again.
-    memo = (
-        (key, limits, root_path, orjson.dumps(raw_variables or {}, option=orjson.OPT_SORT_KEYS))
-        if viewer.lookup is not None
-        else None
-    )
-    reused = cache.statements.get(viewer.lookup, memo) if memo is not None else None
-    if reused is not None:
-        plan, prepared = reused
-    else:
-        schema = strawberry_schema._schema
-        built = Executor.build(schema, document, None, None, raw_variables, operation_name)
-        if isinstance(built, list):
-            return None
-        hit, plan = cache.get(key)
-        if not hit:
-            try:
-                plan = build_plan(
-                    schema,
-                    built.fragments,
-                    built.variable_values,
-                    built.operation,
-                    permission_checker(strawberry_schema, viewer),
-                )
-            except Unsupported:
-                plan = None
-            cache.put(key, plan)
-        if plan is None:
-            return None
-        try:
-            prepared = [
-                _prepare_single(
-                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
-                )
-                if isinstance(root, SingleRootPlan)
-                else _prepare_pipeline(
-                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
-                )
-                if isinstance(root, PipelineRootPlan)
-                else _prepare_duplicates(
-                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
-                )
-                if isinstance(root, DuplicatesRootPlan)
-                else await _prepare(
-                    root, strawberry_schema, viewer, limits, built.variable_values, root_path
-                )
-                for root in plan.roots
-            ]
-        except (Unsupported, GraphQLError, ApiError):
-            return None  # bad input: the executor reports it as usual
-        # A root that reads a row first (a saved search's filter) is built anew each time:
-        # the row can change.
-        if memo is not None and not any(
-            isinstance(root, RootPlan) and root.reads_first for root in plan.roots
-        ):
-            cache.statements.put(viewer.lookup, memo, (plan, prepared))
+) -> _AnyPrepared | None:
+    """A root's statement; None for bad input, which the executor reports as usual."""
     try:
-        data: dict[str, Any] = {}
-        for root, ready in zip(plan.roots, prepared, strict=True):
-            if isinstance(ready, _PreparedSingle):
-                data[root.key] = await _single(ready)
-            elif isinstance(ready, _PreparedPipeline):
-                data[root.key] = await _pipeline(ready)
-            elif isinstance(ready, _PreparedDuplicates):
-                data[root.key] = await _duplicates(ready)
-            else:
-                data[root.key] = await _root(ready)
+        if isinstance(root, SingleRootPlan):
+            return _prepare_single(root, strawberry_schema, viewer, limits, variables, root_path)
+        if isinstance(root, PipelineRootPlan):
+            return _prepare_pipeline(root, strawberry_schema, viewer, limits, variables, root_path)
+        if isinstance(root, DuplicatesRootPlan):
+            return _prepare_duplicates(
+                root, strawberry_schema, viewer, limits, variables, root_path
+            )
+        return await _prepare(root, strawberry_schema, viewer, limits, variables, root_path)
     except (Unsupported, GraphQLError, ApiError):
-        # An error to report (bad input, a timeout): the executor reports it as usual.
         return None
+
+
+async def _answer(ready: _AnyPrepared) -> Any:
+    """A root's value; `_DECLINED` for an error to report (bad input, a timeout, an
+    unknown id), which the executor then reports as usual."""
+    try:
+        if isinstance(ready, _PreparedSingle):
+            return await _single(ready)
+        if isinstance(ready, _PreparedPipeline):
+            return await _pipeline(ready)
+        if isinstance(ready, _PreparedDuplicates):
+            return await _duplicates(ready)
+        return await _root(ready)
+    except (Unsupported, GraphQLError, ApiError):
+        return _DECLINED
     except Exception as exc:
         # A value the statement cannot print as the executor does (Dialect.fallback).
         if is_fallback(exc):
-            return None
+            return _DECLINED
         raise
-    return data

@@ -2,7 +2,7 @@
 error masking (masking.py), the audit of denials (denials.py), the gates that refuse
 an operation before it runs (gates.py) and the compiled read path's hook (compiled.py)."""
 
-from crm_graphql.extensions.compiled import CompiledReads
+from crm_graphql.extensions.compiled import CompiledReads, MixedExecutor
 from crm_graphql.extensions.cost import (
     OperationLimits,
     cost_limit,
@@ -19,6 +19,7 @@ __all__ = [
     "AuditDenials",
     "CompiledReads",
     "MaskUnexpectedErrors",
+    "MixedExecutor",
     "OperationLimits",
     "QueryTooComplex",
     "RefuseNulBytes",
