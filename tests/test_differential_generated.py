@@ -1,10 +1,12 @@
 """Generated read queries through both paths (issue 15): a fixed-seed generator walks
 the schema as introspection describes it and builds valid queries over the root
 connections (leads' saved searches too, the trash and its kinds), the single-object
-roots by id, the plain root lists, the lead pipeline and `duplicates` (random
-selections and nesting, aliases, inline and named fragments, @skip/@include,
-__typename, filters with and/or/not and relations, multi-key orderBy, page sizes,
-nested cursors and page info, cursors taken from the page before), run as a random
+roots by id, the plain root lists, the lead pipeline and `duplicates`, some with a
+second root beside (one the compiler does not cover, or a root list: the compiled and
+the executor's roots then mix in one answer), with random selections and nesting,
+aliases, inline and named fragments, @skip/@include, __typename, filters with
+and/or/not and relations, multi-key orderBy, page sizes, nested cursors and page info,
+cursors taken from the page before, run as a random
 viewer each.
 `CRM_DIFFERENTIAL_CASES` sets how many (default 300), `CRM_DIFFERENTIAL_SEED` the seed."""
 
@@ -48,6 +50,24 @@ LIST_ROOTS = (*LISTS, *VALUES)
 # Saved lead searches of the world: the admin's, the lead seller's, one whose stored
 # filter is refused, an unknown one.
 SAVED_SEARCHES = ("1", "2", "3", "99")
+# Roots a generated query may select beside its first one (then each path compiles what
+# it covers and leaves the rest to the executor): roots the compiler does not cover, whose
+# answers do not change between two requests, and the plain root lists it covers.
+EXTRA_ROOTS = (
+    "viewer",
+    "users",
+    "profiles",
+    "companyStatistics",
+    "invoiceStatistics",
+    "leadStatistics",
+    "leadProgressSteps",
+    "leadChannels",
+    "leadPipeline",
+    "crmSetup",
+    *(name for name in LIST_ROOTS if name != "customFields"),
+)
+# How often a generated query has a second root.
+MIXED = 0.3
 # Response depth at which only leaves are selected (the server's limit is 10).
 MAX_DEPTH = 7
 
@@ -141,14 +161,16 @@ class Generator:
         ]
         catalog = TYPES.get(kind.name)
         if self.covered and catalog is not None:
-            names = [n for n in names if n in catalog.fields]
+            # (all of them when the catalog has none of this type's fields)
+            names = [n for n in names if n in catalog.fields] or names
         leaves = [n for n in names if is_leaf_type(get_named_type(kind.fields[n].type))]
         objects = [n for n in names if n not in leaves]
         chosen = self.rng.sample(leaves, min(len(leaves), self.rng.randint(1, 5)))
         if depth < MAX_DEPTH - 2 and objects:
             chosen += self.rng.sample(objects, min(len(objects), self.rng.randint(0, 2)))
         if not chosen:
-            chosen = leaves[:1]
+            # (a type of objects only, say a root's statistics: one of them)
+            chosen = leaves[:1] or objects[:1]
         self.rng.shuffle(chosen)
         fields = [self.field(kind, n, depth) for n in chosen]
         if self.rng.random() < 0.15:
@@ -216,6 +238,31 @@ class Generator:
             return self.pipeline(query_type)
         if special < 0.12:
             return self.duplicates(query_type)
+        built = self.one_root(query_type)
+        if self.rng.random() < MIXED:
+            return self.mixed(query_type, built)
+        return built
+
+    def mixed(self, query_type: GraphQLObjectType, built: Query) -> Query:
+        """`built` with a second root field (EXTRA_ROOTS, aliased or not) before or after
+        its own: a query whose roots the compiled path covers in part."""
+        name = self.rng.choice([n for n in EXTRA_ROOTS if n != built.root])
+        target = get_named_type(query_type.fields[name].type)
+        known = len(self.fragments)
+        body = "" if is_leaf_type(target) else f" {{ {self.selection(target, 1)} }}"
+        alias = "also: " if self.rng.random() < 0.3 else ""
+        extra = f"{alias}{name}{body}"
+        head, _, fragments = built.text.partition("\n")
+        assert head.endswith(" }")
+        if self.rng.random() < 0.5:
+            head = f"{head[:-2]} {extra} }}"
+        else:
+            start = head.index("{ ") + 2
+            head = f"{head[:start]}{extra} {head[start:]}"
+        text = "\n".join(part for part in (head, fragments, *self.fragments[known:]) if part)
+        return Query(text, built.variables, built.root, built.paged)
+
+    def one_root(self, query_type: GraphQLObjectType) -> Query:
         if self.rng.random() < 0.2:
             return self.single(query_type)
         if self.rng.random() < 0.1:
