@@ -64,7 +64,8 @@ EXTRA_ROOTS = (
     "leadChannels",
     "leadPipeline",
     "crmSetup",
-    *(name for name in LIST_ROOTS if name != "customFields"),
+    # (not those with a required argument)
+    *(name for name in LIST_ROOTS if name not in ("customFields", "leadMailTemplates")),
 )
 # How often a generated query has a second root.
 MIXED = 0.3
