@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from crm_graphql.models.leads import Lead
-from tests.differential import VIEWERS, Differential, compiled_ran, counted, load_corpus
+from tests.differential import (
+    VIEWERS,
+    Differential,
+    compiled_ran,
+    counted,
+    load_corpus,
+    on_postgres,
+)
 
 PIPELINE = """query P($filter: LeadFilter, $order: LeadPipelineOrder, $closed: Boolean, $n: Int) {
   leadPipeline(filter: $filter, orderBy: $order, includeClosed: $closed, first: $n) {
@@ -67,3 +74,22 @@ async def test_the_corpus_pipeline_runs_compiled(
         body, statements = await counted(paths, case.query, variables, world[viewer])
         assert "errors" not in body, body
         assert len(statements) == 1 and compiled_ran(statements), (variables, statements)
+
+
+# Leads, their owner's company and its invoices' totals inside the pipeline's steps: a
+# statement too deep for SQLite's parser (a generated query found it).
+DEEP = """{ leadPipeline(first: 3) { count leads { owner { realName
+  assignments(first: 1) { edges { cursor node { createdAt } } } permissions
+  company { website invoices(first: 3) { totalCount edges { node { taxTotal expiresOn } } }
+    role { name } } } estimatedSale } } }"""
+
+
+async def test_a_statement_too_deep_for_sqlite_is_the_executors(
+    paths: Differential, world: dict[str, str]
+) -> None:
+    # The same answer either way; on SQLite the executor's, without a failure logged
+    # (the autouse fixture fails a test that logs one); on PostgreSQL one statement.
+    body, statements = await counted(paths, DEEP, None, world["admin"])
+    assert "errors" not in body and body["data"]["leadPipeline"], body
+    if on_postgres():
+        assert len(statements) == 1 and compiled_ran(statements), statements

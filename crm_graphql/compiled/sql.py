@@ -28,8 +28,17 @@ class Unsupported(Exception):
 FALLBACK = "crm_fallback"
 
 
+# SQLite's parser has a fixed stack (about 100 levels): a deep enough selection (the
+# pipeline's leads, their owner's company and its invoices' totals) makes a statement it
+# cannot parse, which the executor then answers.
+TOO_DEEP = "parser stack overflow"
+
+
 def is_fallback(error: BaseException) -> bool:
-    return FALLBACK in str(error)
+    """Whether a statement failed on purpose (`Dialect.fallback`) or could not be parsed
+    by SQLite: the executor answers, and nothing went wrong."""
+    text = str(error)
+    return FALLBACK in text or TOO_DEEP in text
 
 
 @dataclass
