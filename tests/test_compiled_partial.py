@@ -252,8 +252,8 @@ async def test_a_mixed_query_over_the_websocket_is_encoded_as_over_http(
 ) -> None:
     """graphql-transport-ws runs queries too: the compiled roots' values (JSON text from
     the database) are encoded into its messages as into an HTTP answer."""
-    from tests.test_events_subscriptions import acked, next_message
     from tests.uvicorn_servers import Client, load_demo, server_env, serving
+    from tests.ws_client import acked, next_message
 
     env = server_env(tmp_path)
     load_demo(env)

@@ -11,7 +11,6 @@ import json
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,6 +22,7 @@ from crm_graphql.services.auth import hash_token
 from tests.conftest import IS_POSTGRES
 from tests.factories import company_id, make_token
 from tests.uvicorn_servers import Client, load_demo, server_env, serving
+from tests.ws_client import acked, next_message, open_ws, ws_url
 
 SUBSCRIBE = """subscription Live($types: [ChangeObjectType!]) {
   changes(types: $types) { objectType objectId action changes }
@@ -30,24 +30,6 @@ SUBSCRIBE = """subscription Live($types: [ChangeObjectType!]) {
 UPDATE = """mutation($id: ID!, $c: String!) {
   companyUpdate(input: {id: $id, comments: $c}) { errors { code } }
 }"""
-
-
-def ws_url(base: str) -> str:
-    return base.replace("http://", "ws://") + "/graphql"
-
-
-async def open_ws(base: str, token: str | None) -> ClientConnection:
-    ws = await connect(ws_url(base), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    payload = {"Authorization": f"Bearer {token}"} if token else {}
-    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-    return ws
-
-
-async def acked(base: str, token: str) -> ClientConnection:
-    ws = await open_ws(base, token)
-    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert message["type"] == "connection_ack", message
-    return ws
 
 
 async def subscribe(ws: ClientConnection, op: str, types: list[str] | None = None) -> None:
@@ -64,13 +46,6 @@ async def subscribe(ws: ClientConnection, op: str, types: list[str] | None = Non
             }
         )
     )
-
-
-async def next_message(ws: ClientConnection, seconds: float = 10) -> dict[str, Any]:
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), seconds))
-        if message["type"] != "ping":
-            return message
 
 
 async def _servers(tmp_path: Path, stack: ExitStack) -> tuple[str, str]:
